@@ -1,0 +1,90 @@
+# plexvm — build, run and test.
+#
+#   make            build build/plexvm and the test kernels
+#   make run        install what is missing, build, boot the built-in guest
+#   make check      install what is missing, build, run every test
+#
+# CC=clang works as well as gcc; warnings are errors with both.
+
+CC      ?= gcc
+BUILD   ?= build
+VERSION := 0.1.0
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wno-unused-parameter
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 $(WARN) -fPIE -D_GNU_SOURCE -DPLEXVM_VERSION='"$(VERSION)"' \
+           -MMD -MP
+LDFLAGS += -pie
+LIBS    := -linih
+
+# Every .c/.S under src/ and x86/ is part of the product; main.c holds only
+# the command-line entry so that unit tests can link everything else.
+SRC_C   := $(filter-out src/main.c,$(wildcard src/*.c src/*/*.c src/*/*/*.c x86/*.c))
+SRC_S   := $(wildcard src/*.S src/*/*.S src/*/*/*.S)
+OBJ     := $(SRC_C:%.c=$(BUILD)/%.o) $(SRC_S:%.S=$(BUILD)/%.o)
+LIB     := $(BUILD)/libplexvm.a
+
+.PHONY: all run check unit unit-asan system deps clean format
+all: $(BUILD)/plexvm guests
+
+include guests/guests.mk
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+# The built-in demo guest is linked into plexvm itself (src/demo_guest.S
+# includes it with .incbin), so it must exist first.
+$(BUILD)/src/demo_guest.o: $(BUILD)/guests/demo.elf
+$(BUILD)/src/demo_guest.o: CFLAGS += -DDEMO_GUEST_PATH='"$(BUILD)/guests/demo.elf"'
+
+$(LIB): $(OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/plexvm: $(BUILD)/src/main.o $(LIB)
+	$(CC) $(LDFLAGS) $^ $(LIBS) -o $@
+
+# ---- unit tests (cmocka), linked against the same objects as plexvm ----
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Isrc $< $(LIB) $(LIBS) -lcmocka -o $@
+
+unit: $(UNIT_BIN)
+	@tests/run-unit $(UNIT_BIN)
+
+# The same unit tests once more with AddressSanitizer and UBSan.
+unit-asan:
+	@$(MAKE) --no-print-directory BUILD=build/asan \
+		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+		LDFLAGS="-fsanitize=address,undefined" unit
+
+system: all
+	@tests/system/run
+
+deps:
+	@scripts/install-deps
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	$(BUILD)/plexvm
+
+check: deps
+	@$(MAKE) --no-print-directory all
+	@tests/check
+
+format:
+	clang-format -i $(wildcard src/*.[ch] src/*/*.[ch] x86/*.[ch] tests/unit/*.c)
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

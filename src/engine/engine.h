@@ -29,5 +29,6 @@ struct engine_ops {
 };
 
 extern const struct engine_ops engine_kvm;
+extern const struct engine_ops engine_emu;
 
 #endif

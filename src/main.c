@@ -1,0 +1,33 @@
+/* plexvm: the command line.  Everything else starts in vm_main(). */
+#include <stdio.h>
+
+#include "config.h"
+#include "exit_status.h"
+#include "vm.h"
+
+int main(int argc, char **argv)
+{
+	struct config cfg;
+	char err[CONFIG_ERR_LEN];
+	int status;
+
+	switch (config_parse(&cfg, argc, argv, err, sizeof(err))) {
+	case CONFIG_HELP:
+		config_usage(stdout);
+		status = 0;
+		break;
+	case CONFIG_VERSION:
+		printf("plexvm %s\n", PLEXVM_VERSION);
+		status = 0;
+		break;
+	case CONFIG_RUN:
+		status = vm_main(&cfg);
+		break;
+	default:
+		fprintf(stderr, "plexvm: %s\n", err);
+		status = EXIT_USAGE;
+		break;
+	}
+	config_free(&cfg);
+	return status;
+}

@@ -1,0 +1,66 @@
+# The command-line contract, sourced by tests/system/run (uses its helpers).
+# Each check is what a user would try: the statuses in --help, and a message
+# that names the problem.
+
+expect() { # name, wanted status, grep pattern for stdout+stderr, plexvm args...
+	local name=$1 want=$2 pat=$3; shift 3
+	run_plexvm "cli-$name" "$@"
+	if [ "$rc" -ne "$want" ]; then
+		bad "cli/$name" "exit status $rc, want $want" "$OUT/cli-$name.err"
+	elif [ -n "$pat" ] && ! cat "$OUT/cli-$name.out" "$OUT/cli-$name.err" | grep -qiE -- "$pat"; then
+		bad "cli/$name" "output lacks /$pat/" "$OUT/cli-$name.err"
+	else
+		ok "cli/$name"
+	fi
+}
+
+T=$OUT/tmp
+mkdir -p "$T"
+: >"$T/empty"
+printf 'not a kernel' >"$T/short"
+printf '\177ELF\001\001\001\000\000\000\000\000\000\000\000\000\002\000\003\000' >"$T/truncated.elf"
+printf 'memory = 64M\nmemroy = 32M\n' >"$T/typo.ini"
+printf 'memory = 64M\nengine = warp\n' >"$T/badvalue.ini"
+
+expect help 0 'exit status' --help
+expect version 0 '^plexvm [0-9]' --version
+expect unknown-option 2 'bogus' --bogus
+expect bad-memory 2 'memory' --memory 12Q
+expect memory-too-big 2 'memory' --memory 1T
+expect bad-engine 2 'warp' --engine warp
+expect config-missing 2 'nowhere.ini' --config "$T/nowhere.ini"
+expect config-unknown-key 2 'typo.ini:2.*memroy' --config "$T/typo.ini"
+expect config-bad-value 2 'badvalue.ini:2.*engine' --config "$T/badvalue.ini"
+expect kernel-missing 4 'no-such-kernel' "$T/no-such-kernel"
+expect kernel-directory 4 "$T" "$T"
+expect kernel-empty 4 'empty' "$T/empty"
+expect kernel-truncated-elf 4 'truncated.elf' "$T/truncated.elf"
+
+if [ ${#engines[@]} -eq 0 ]; then
+	skipped "cli/guest-runs" "no engine can run here"
+else
+	e=${engines[0]}
+	expect demo 0 'plexvm' --engine "$e"
+	expect serial-file 0 '' --engine "$e" --serial "file:$T/serial.txt"
+	if grep -qi plexvm "$T/serial.txt" 2>/dev/null; then ok cli/serial-file-content
+	else bad cli/serial-file-content "the demo's greeting is not in the --serial file"; fi
+	expect stats-json 0 '"exits"' --engine "$e" --serial none --stats=json
+	expect stats-text 0 'start-to-guest-entry-us' --engine "$e" --serial none --stats
+	# A guest that executes UD2 with no IDT: #UD, then #DF, then a triple
+	# fault.  plexvm must stop it with status 6 and show its registers.
+	printf '\017\013' >"$T/ud2.bin"
+	expect triple-fault 6 'EIP' --engine "$e" "$T/ud2.bin"
+	# CLI; HLT: nothing can ever wake the guest. No hang: status 6.
+	printf '\372\364' >"$T/clihlt.bin"
+	expect halt-forever 6 'halt' --engine "$e" "$T/clihlt.bin"
+	if [ -f "$B/guests/vga.elf" ]; then
+		expect vga-dump 1 '' --engine "$e" --serial none --vga dump "$B/guests/vga.elf"
+		# The kernel says on serial what it put on the screen ("screen: TEXT").
+		"$PLEXVM" --engine "$e" "$B/guests/vga.elf" </dev/null 2>/dev/null |
+			sed -n 's/^screen: //p' >"$T/vga-want.txt"
+		missing=$(grep -vxF -f "$OUT/cli-vga-dump.out" "$T/vga-want.txt" | head -1)
+		if [ ! -s "$T/vga-want.txt" ]; then bad cli/vga-dump-content "the vga kernel printed no 'screen:' lines"
+		elif [ -n "$missing" ]; then bad cli/vga-dump-content "screen line missing from --vga dump: $missing" "$OUT/cli-vga-dump.out"
+		else ok cli/vga-dump-content; fi
+	fi
+fi

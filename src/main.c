@@ -1,4 +1,5 @@
 /* plexvm: the command line.  Everything else starts in vm_main(). */
+#include <signal.h>
 #include <stdio.h>
 
 #include "config.h"
@@ -11,6 +12,8 @@ int main(int argc, char **argv)
 	char err[CONFIG_ERR_LEN];
 	int status;
 
+	/* A closed output pipe is handled where we write (chardev.c). */
+	signal(SIGPIPE, SIG_IGN);
 	switch (config_parse(&cfg, argc, argv, err, sizeof(err))) {
 	case CONFIG_HELP:
 		config_usage(stdout);

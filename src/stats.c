@@ -1,0 +1,179 @@
+/*
+ * --stats counters.  A few dozen groups and keys at most, so a flat array
+ * searched linearly is both the simplest and fast enough: the hot callers
+ * (exits, port accesses) hit the same few entries over and over, and a
+ * search starting from the last hit finds them at once.  Output keeps the
+ * order in which counters first appeared.
+ */
+#include "stats.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct stats_entry {
+	char *group, *key;
+	uint64_t value;
+};
+
+struct stats {
+	struct stats_entry *e;
+	size_t n, cap;
+	size_t last; /* index of the most recent hit */
+};
+
+struct stats *stats_new(void)
+{
+	return calloc(1, sizeof(struct stats));
+}
+
+void stats_free(struct stats *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->n; i++) {
+		free(s->e[i].group);
+		free(s->e[i].key);
+	}
+	free(s->e);
+	free(s);
+}
+
+static bool stats_match(const struct stats_entry *e, const char *group, const char *key)
+{
+	return strcmp(e->key, key) == 0 && strcmp(e->group, group) == 0;
+}
+
+static struct stats_entry *stats_find(const struct stats *s, const char *group, const char *key)
+{
+	if (s->n && stats_match(&s->e[s->last], group, key))
+		return &s->e[s->last];
+	for (size_t i = 0; i < s->n; i++)
+		if (stats_match(&s->e[i], group, key)) {
+			((struct stats *)s)->last = i;
+			return &s->e[i];
+		}
+	return NULL;
+}
+
+/* Finds or creates the entry; NULL only when out of memory (the counter is
+ * then dropped: statistics must never stop the guest). */
+static struct stats_entry *stats_entry(struct stats *s, const char *group, const char *key)
+{
+	struct stats_entry *e = stats_find(s, group, key);
+	if (e)
+		return e;
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 32;
+		struct stats_entry *ne = realloc(s->e, cap * sizeof(*ne));
+		if (!ne)
+			return NULL;
+		s->e = ne;
+		s->cap = cap;
+	}
+	e = &s->e[s->n];
+	e->group = strdup(group);
+	e->key = strdup(key);
+	e->value = 0;
+	if (!e->group || !e->key) {
+		free(e->group);
+		free(e->key);
+		return NULL;
+	}
+	s->last = s->n++;
+	return e;
+}
+
+void stats_add(struct stats *s, const char *group, const char *key, uint64_t n)
+{
+	if (!s)
+		return;
+	struct stats_entry *e = stats_entry(s, group, key);
+	if (e)
+		e->value += n;
+}
+
+void stats_add_addr(struct stats *s, const char *group, uint64_t addr, uint64_t n)
+{
+	char key[24];
+	if (!s)
+		return;
+	snprintf(key, sizeof(key), "0x%" PRIx64, addr);
+	stats_add(s, group, key, n);
+}
+
+void stats_set(struct stats *s, const char *group, const char *key, uint64_t v)
+{
+	if (!s)
+		return;
+	struct stats_entry *e = stats_entry(s, group, key);
+	if (e)
+		e->value = v;
+}
+
+uint64_t stats_get(const struct stats *s, const char *group, const char *key)
+{
+	const struct stats_entry *e = s ? stats_find(s, group, key) : NULL;
+	return e ? e->value : 0;
+}
+
+static void json_string(FILE *out, const char *str)
+{
+	fputc('"', out);
+	for (const unsigned char *p = (const unsigned char *)str; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(out, "\\%c", *p);
+		else if (*p < 0x20)
+			fprintf(out, "\\u%04x", *p);
+		else
+			fputc(*p, out);
+	}
+	fputc('"', out);
+}
+
+/* Groups print in order of first appearance; a group's keys follow it even
+ * if they were created interleaved with other groups'. */
+static bool stats_group_seen_before(const struct stats *s, size_t i)
+{
+	for (size_t j = 0; j < i; j++)
+		if (strcmp(s->e[j].group, s->e[i].group) == 0)
+			return true;
+	return false;
+}
+
+void stats_print(const struct stats *s, FILE *out, bool json)
+{
+	bool first_group = true;
+	if (json)
+		fputc('{', out);
+	for (size_t i = 0; s && i < s->n; i++) {
+		if (stats_group_seen_before(s, i))
+			continue;
+		const char *group = s->e[i].group;
+		if (json) {
+			fputs(first_group ? "\n  " : ",\n  ", out);
+			json_string(out, group);
+			fputs(": {", out);
+		} else {
+			fprintf(out, "%s:\n", group);
+		}
+		bool first_key = true;
+		for (size_t j = i; j < s->n; j++) {
+			if (strcmp(s->e[j].group, group) != 0)
+				continue;
+			if (json) {
+				fputs(first_key ? "\n    " : ",\n    ", out);
+				json_string(out, s->e[j].key);
+				fprintf(out, ": %" PRIu64, s->e[j].value);
+			} else {
+				fprintf(out, "  %-28s %12" PRIu64 "\n", s->e[j].key, s->e[j].value);
+			}
+			first_key = false;
+		}
+		if (json)
+			fputs("\n  }", out);
+		first_group = false;
+	}
+	if (json)
+		fputs("\n}\n", out);
+}

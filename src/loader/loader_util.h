@@ -1,0 +1,54 @@
+/* Helpers shared by the loaders (not part of the loader interface). */
+#ifndef PLEXVM_LOADER_UTIL_H
+#define PLEXVM_LOADER_UTIL_H
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "loader.h"
+
+/* Formats a loader error into err (LOADER_ERR_LEN bytes); returns -1. */
+int loader_fail(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Checks that guest range [gpa, gpa+len) is RAM a kernel may occupy: inside
+ * guest RAM, not page 0 and not the PC's 0xA0000-0xFFFFF hole (VGA memory
+ * and BIOS area). Returns 0, or -1 with err naming @what. */
+int loader_check_range(const struct mem *m, uint64_t gpa, uint64_t len, const char *name,
+		       const char *what, char *err);
+
+static inline uint32_t rd32(const uint8_t *p)
+{
+	uint32_t v;
+	memcpy(&v, p, 4);
+	return v;
+}
+
+static inline uint16_t rd16(const uint8_t *p)
+{
+	uint16_t v;
+	memcpy(&v, p, 2);
+	return v;
+}
+
+static inline uint64_t rd64(const uint8_t *p)
+{
+	uint64_t v;
+	memcpy(&v, p, 8);
+	return v;
+}
+
+/* The lowest and highest guest addresses a load wrote (end exclusive). */
+struct loader_extent {
+	uint64_t lo, hi;
+};
+
+/* Loads the PT_LOAD segments of an ELF32 (i386) image by physical address.
+ * Used by the plain ELF loader and the multiboot loader. */
+int elf32_load_segments(struct mem *m, const uint8_t *img, size_t size, const char *name,
+			struct loader_extent *ext, char *err);
+
+#define LOADER_HOLE_START 0xa0000ull
+#define LOADER_HOLE_END 0x100000ull
+
+#endif

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <ini.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -341,11 +342,19 @@ static const struct config_option *option_by_short(int ch)
 	return NULL;
 }
 
-static enum config_result usage_error(char *err, size_t errlen, const char *fmt, const char *what)
+static enum config_result usage_error(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static enum config_result usage_error(char *err, size_t errlen, const char *fmt, ...)
 {
-	char msg[CONFIG_ERR_LEN];
-	snprintf(msg, sizeof(msg), fmt, what);
-	snprintf(err, errlen, "%s (try 'plexvm --help')", msg);
+	static const char hint[] = " (try 'plexvm --help')";
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	size_t len = strlen(err);
+	if (len + sizeof(hint) <= errlen)
+		memcpy(err + len, hint, sizeof(hint));
 	return CONFIG_ERROR;
 }
 

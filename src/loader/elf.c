@@ -69,7 +69,7 @@ static int elf_load_segments(struct mem *m, const uint8_t *img, size_t size, con
 	ext->lo = UINT64_MAX;
 	ext->hi = 0;
 	for (unsigned i = 0; i < phnum; i++) {
-		struct elf_phdr_info ph;
+		struct elf_phdr_info ph = { 0 };
 		if (elf_phdr(img, size, name, is64, i, &ph, err) < 0)
 			return -1;
 		if (ph.type != PT_LOAD || ph.memsz == 0)

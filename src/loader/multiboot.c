@@ -210,7 +210,7 @@ int multiboot_load(struct mem *m, const struct loader_args *a, struct boot_entry
 	const char *name = a->image_name;
 	long hoff = multiboot_find(a->image, a->image_size);
 	struct loader_extent ext;
-	uint64_t entry;
+	uint64_t entry = 0;
 
 	if (hoff < 0)
 		return loader_fail(err, "%s: no multiboot header in the first 8 KiB", name);

@@ -18,10 +18,11 @@ CFLAGS  += -std=gnu11 $(WARN) -fPIE -D_GNU_SOURCE -DPLEXVM_VERSION='"$(VERSION)"
 LDFLAGS += -pie
 LIBS    := -linih
 
-# Every .c/.S under src/ and x86/ is part of the product; main.c holds only
-# the command-line entry so that unit tests can link everything else.
+# Every .c/.S under src/ and x86/ is part of the product; main.c (the command
+# line) and demo_guest.S (the built-in guest) are linked into plexvm alone, so
+# unit tests can link everything else without building guests.
 SRC_C   := $(filter-out src/main.c,$(wildcard src/*.c src/*/*.c src/*/*/*.c x86/*.c))
-SRC_S   := $(wildcard src/*.S src/*/*.S src/*/*/*.S)
+SRC_S   := $(filter-out src/demo_guest.S,$(wildcard src/*.S src/*/*.S src/*/*/*.S))
 OBJ     := $(SRC_C:%.c=$(BUILD)/%.o) $(SRC_S:%.S=$(BUILD)/%.o)
 LIB     := $(BUILD)/libplexvm.a
 
@@ -47,7 +48,7 @@ $(LIB): $(OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/plexvm: $(BUILD)/src/main.o $(LIB)
+$(BUILD)/plexvm: $(BUILD)/src/main.o $(BUILD)/src/demo_guest.o $(LIB)
 	$(CC) $(LDFLAGS) $^ $(LIBS) -o $@
 
 # ---- unit tests (cmocka), linked against the same objects as plexvm ----

@@ -209,8 +209,6 @@ static void test_auto_eoi(void **state)
 static void test_poll_command(void **state)
 {
 	struct pic8259 *p = *state;
-	out(p, 0, 1, 0xff); /* polled mode works with the line masked from INTR? no: */
-	out(p, 0, 1, 0x00);
 	pulse(p, 6);
 	out(p, 0, 0, 0x0c); /* OCW3 poll */
 	assert_int_equal(in(p, 0, 0), 0x86);
@@ -229,11 +227,12 @@ static void test_rotation(void **state)
 	assert_int_equal(pic8259_ack(p), 0x25);
 	out(p, 0, 0, 0x20);
 	assert_int_equal(pic8259_ack(p), 0x21);
-	/* Rotate on non-specific EOI: IRQ 1 becomes the lowest. */
+	/* Rotate on non-specific EOI: IRQ 1 becomes the lowest, IRQ 2 the
+	 * highest, so IRQ 3 now beats IRQ 5. */
 	out(p, 0, 0, 0xa0);
-	pulse(p, 1);
-	pulse(p, 0);
-	assert_int_equal(pic8259_ack(p), 0x20);
+	pulse(p, 5);
+	pulse(p, 3);
+	assert_int_equal(pic8259_ack(p), 0x23);
 }
 
 static void test_special_mask_mode(void **state)

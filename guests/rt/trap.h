@@ -40,10 +40,11 @@ struct trap_fault {
 };
 extern volatile struct trap_fault trap_last;
 
-/* Runs the inline assembly "text" (with optional ": outputs : inputs :
- * clobbers" after it) and evaluates to the vector of the exception it raised,
- * or TRAP_NONE.  trap_last holds the details.  A fault-type exception leaves
- * trap_last.eip == insn, a trap-type one next (SDM 6.5). */
+/* Runs the inline assembly text and evaluates to the vector of the exception
+ * it raised, or TRAP_NONE; trap_last holds the details.  Operands follow the
+ * text after a comma: TRAP_TRY("movw %w0, %%ss", : : "r"(sel)).  A
+ * fault-type exception leaves trap_last.eip == insn, a trap-type one == next
+ * (SDM 6.5), so the instruction under test goes first (or last, for traps). */
 #define TRAP_TRY(text, ...)                                                        \
 	({                                                                         \
 		trap_last.vector = TRAP_NONE;                                      \

@@ -5,7 +5,8 @@
  * address is user_return, which executes INT 0x81 (a DPL 3 gate).  The CPU
  * switches to TSS.ESP0 for that, so the ring-0 stack user_run left is intact;
  * user_exit_entry drops the interrupt frame, reloads the saved stack pointer
- * and returns fn's EAX to user_run's caller. */
+ * and returns fn's EAX to user_run's caller.  The caller's EFLAGS come back
+ * too: an interrupt gate clears IF but leaves IOPL as ring 3 had it. */
 #include "desc.h"
 
 #define USER_STACK_SIZE 8192
@@ -17,10 +18,11 @@ user_run:			/* uint32_t user_run(fn, arg, eflags) */
 	pushl %ebx
 	pushl %esi
 	pushl %edi
+	pushfl
 	movl %esp, user_saved_esp
-	movl 20(%esp), %eax	/* fn */
-	movl 24(%esp), %edx	/* arg */
-	movl 28(%esp), %ecx	/* eflags */
+	movl 24(%esp), %eax	/* fn */
+	movl 28(%esp), %edx	/* arg */
+	movl 32(%esp), %ecx	/* eflags */
 	orl $2, %ecx		/* bit 1 is reserved as 1 */
 	movl $user_stack_top - 8, %ebx
 	movl %edx, 4(%ebx)
@@ -49,6 +51,7 @@ user_exit_entry:
 	movw %cx, %fs
 	movw %cx, %gs
 	movl user_saved_esp, %esp
+	popfl
 	popl %edi
 	popl %esi
 	popl %ebx

@@ -1,23 +1,24 @@
 /*
  * Entering the guest kernel on a KVM vCPU.
  *
- * 32-bit kernels start as the multiboot specification describes the machine
- * state: protected mode, flat 4 GiB code and data segments, paging and
- * interrupts off.  The GDTR is left empty (the kernel loads its own), but TR
- * must describe a usable 32-bit TSS: VMX refuses to enter a guest without
- * one.
+ * 32-bit kernels start in the machine state the multiboot specification
+ * describes (section 3.2): protected mode, flat 4 GiB code and data
+ * segments, paging and interrupts off.  GDTR and IDTR are left empty (the
+ * kernel loads its own) but TR must describe a usable busy 32-bit TSS:
+ * VM entry checks it (Intel SDM vol. 3, 26.3.1.2 "Checks on Guest Segment
+ * Registers"), whatever the guest does with it later.
  *
- * 64-bit kernels start in long mode with the low 4 GiB identity-mapped by
- * 2 MiB pages whose tables live at 0x1000-0x6FFF: below every conventional
- * kernel load address (documented in docs/design.md).
+ * 64-bit kernels start in long mode with the low 4 GiB identity-mapped (see
+ * KVM_CPU_PT_BASE in kvm_cpu.h).
  */
 #include "kvm_cpu.h"
 
 #include <errno.h>
 #include <stdbool.h>
-#include <linux/kvm.h>
 #include <string.h>
 #include <sys/ioctl.h>
+
+#include "../log.h"
 
 #define X86_CR0_PE 0x1u
 #define X86_CR0_ET 0x10u
@@ -26,32 +27,78 @@
 #define X86_EFER_LME 0x100u
 #define X86_EFER_LMA 0x400u
 
-#define PT_PML4 0x1000ull
-#define PT_PDPT 0x2000ull
-#define PT_PD 0x3000ull /* four page directories: 0x3000-0x6fff */
+#define PT_PML4 KVM_CPU_PT_BASE
+#define PT_PDPT (KVM_CPU_PT_BASE + 0x1000)
+#define PT_PD (KVM_CPU_PT_BASE + 0x2000) /* four page directories */
 #define PTE_P 0x1ull
 #define PTE_RW 0x2ull
-#define PTE_PS 0x80ull
+#define PTE_PS 0x80ull /* a 2 MiB page in a PDE */
 
-static struct kvm_segment kvm_cpu_flat(uint16_t selector, uint8_t type, bool long_mode)
+#define SEG_TYPE_CODE_RX_ACCESSED 0xb
+#define SEG_TYPE_DATA_RW_ACCESSED 0x3
+#define SEG_TYPE_TSS32_BUSY 0xb
+#define SEG_TYPE_LDT 0x2
+#define SEL_CODE 0x10
+#define SEL_DATA 0x18
+
+static struct kvm_segment kvm_cpu_flat(uint16_t selector, uint8_t type, bool code64)
 {
 	struct kvm_segment s = {
 		.base = 0, .limit = 0xffffffff, .selector = selector, .type = type,
-		.present = 1, .dpl = 0, .db = long_mode && (type & 8) ? 0 : 1, .s = 1,
-		.l = long_mode && (type & 8), .g = 1,
+		.present = 1, .dpl = 0, .s = 1, .g = 1,
+		/* A 64-bit code segment has L=1 and must have D=0 (SDM 3.4.5). */
+		.db = code64 ? 0 : 1, .l = code64 ? 1 : 0,
 	};
 	return s;
 }
 
-static int kvm_cpu_page_tables(struct mem *m)
+void kvm_cpu_entry_sregs(struct kvm_sregs *s, enum boot_mode mode)
 {
-	uint64_t *pml4 = mem_ptr(m, PT_PML4, 0x1000);
-	uint64_t *pdpt = mem_ptr(m, PT_PDPT, 0x1000);
-	uint64_t *pd = mem_ptr(m, PT_PD, 0x4000);
-	if (!pml4 || !pdpt || !pd)
-		return -ENOMEM;
-	memset(pml4, 0, 0x1000);
-	memset(pdpt, 0, 0x1000);
+	bool lm = mode == BOOT_LONG64;
+	s->cs = kvm_cpu_flat(SEL_CODE, SEG_TYPE_CODE_RX_ACCESSED, lm);
+	s->ds = s->es = s->fs = s->gs = s->ss = kvm_cpu_flat(SEL_DATA, SEG_TYPE_DATA_RW_ACCESSED, false);
+	s->tr = (struct kvm_segment){ .limit = 0x67, .type = SEG_TYPE_TSS32_BUSY, .present = 1 };
+	s->ldt = (struct kvm_segment){ .type = SEG_TYPE_LDT, .unusable = 1 };
+	s->gdt.base = s->idt.base = 0;
+	s->gdt.limit = s->idt.limit = 0;
+	s->cr0 = X86_CR0_PE | X86_CR0_ET;
+	s->cr2 = s->cr3 = s->cr4 = s->efer = 0;
+	if (lm) {
+		s->cr3 = PT_PML4;
+		s->cr4 = X86_CR4_PAE;
+		s->cr0 |= X86_CR0_PG;
+		s->efer = X86_EFER_LME | X86_EFER_LMA;
+	}
+}
+
+void kvm_cpu_entry_regs(struct kvm_regs *r, const struct boot_entry *e)
+{
+	memset(r, 0, sizeof(*r));
+	r->rip = e->rip;
+	r->rax = e->rax;
+	r->rbx = e->rbx;
+	r->rcx = e->rcx;
+	r->rdx = e->rdx;
+	r->rsi = e->rsi;
+	r->rdi = e->rdi;
+	r->rsp = e->rsp;
+	r->rbp = e->rbp;
+	r->rflags = 0x2; /* bit 1 is always set; IF clear */
+}
+
+int kvm_cpu_page_tables(struct mem *m)
+{
+	uint64_t len = KVM_CPU_PT_END - KVM_CPU_PT_BASE;
+	uint8_t *area = mem_ptr(m, KVM_CPU_PT_BASE, len);
+	if (!area)
+		return -ENOTSUP;
+	/* RAM starts zeroed and only the loader has written it so far. */
+	for (uint64_t i = 0; i < len; i++)
+		if (area[i])
+			return -ENOTSUP;
+	uint64_t *pml4 = (uint64_t *)area;
+	uint64_t *pdpt = (uint64_t *)(area + (PT_PDPT - PT_PML4));
+	uint64_t *pd = (uint64_t *)(area + (PT_PD - PT_PML4));
 	pml4[0] = PT_PDPT | PTE_P | PTE_RW;
 	for (uint64_t i = 0; i < 4; i++)
 		pdpt[i] = (PT_PD + i * 0x1000) | PTE_P | PTE_RW;
@@ -64,51 +111,41 @@ int kvm_cpu_setup(int vcpu_fd, struct mem *m, const struct boot_entry *e)
 {
 	struct kvm_sregs sregs;
 	struct kvm_regs regs;
-	bool lm = e->mode == BOOT_LONG64;
 
-	if (ioctl(vcpu_fd, KVM_GET_SREGS, &sregs) < 0)
-		return -errno;
-	sregs.cs = kvm_cpu_flat(0x10, 0xb, lm);
-	sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = kvm_cpu_flat(0x18, 0x3, lm);
-	sregs.tr = (struct kvm_segment){ .limit = 0x67, .type = 0xb, .present = 1 };
-	sregs.ldt = (struct kvm_segment){ .type = 0x2, .present = 1, .unusable = 1 };
-	sregs.gdt.base = sregs.idt.base = 0;
-	sregs.gdt.limit = sregs.idt.limit = 0;
-	sregs.cr0 = X86_CR0_PE | X86_CR0_ET;
-	sregs.cr3 = sregs.cr4 = sregs.efer = 0;
-	if (lm) {
-		int r = kvm_cpu_page_tables(m);
-		if (r < 0)
-			return r;
-		sregs.cr3 = PT_PML4;
-		sregs.cr4 = X86_CR4_PAE;
-		sregs.cr0 |= X86_CR0_PG;
-		sregs.efer = X86_EFER_LME | X86_EFER_LMA;
+	if (e->mode != BOOT_PM32_FLAT && e->mode != BOOT_LONG64)
+		return -EINVAL;
+	if (e->mode == BOOT_LONG64 && kvm_cpu_page_tables(m) < 0) {
+		log_error("kvm: the 64-bit kernel uses 0x%llx-0x%llx, where its page tables go",
+			  KVM_CPU_PT_BASE, KVM_CPU_PT_END - 1);
+		return -ENOTSUP;
 	}
-	if (ioctl(vcpu_fd, KVM_SET_SREGS, &sregs) < 0)
+	/* Start from KVM's own values so fields we do not set stay sane. */
+	if (ioctl(vcpu_fd, KVM_GET_SREGS, &sregs) < 0) {
+		log_error("kvm: KVM_GET_SREGS: %s", strerror(errno));
 		return -errno;
-
-	memset(&regs, 0, sizeof(regs));
-	regs.rip = e->rip;
-	regs.rax = e->rax;
-	regs.rbx = e->rbx;
-	regs.rcx = e->rcx;
-	regs.rdx = e->rdx;
-	regs.rsi = e->rsi;
-	regs.rdi = e->rdi;
-	regs.rsp = e->rsp;
-	regs.rbp = e->rbp;
-	regs.rflags = 0x2; /* bit 1 is always set; interrupts off */
-	if (ioctl(vcpu_fd, KVM_SET_REGS, &regs) < 0)
-		return -errno;
+	}
+	kvm_cpu_entry_sregs(&sregs, e->mode);
+	if (ioctl(vcpu_fd, KVM_SET_SREGS, &sregs) < 0) {
+		int r = -errno;
+		log_error("kvm: KVM_SET_SREGS (%s entry state): %s",
+			  e->mode == BOOT_LONG64 ? "long mode" : "32-bit protected mode", strerror(-r));
+		return r;
+	}
+	kvm_cpu_entry_regs(&regs, e);
+	if (ioctl(vcpu_fd, KVM_SET_REGS, &regs) < 0) {
+		int r = -errno;
+		log_error("kvm: KVM_SET_REGS: %s", strerror(-r));
+		return r;
+	}
 	return 0;
 }
 
 static void kvm_cpu_dump_seg(FILE *out, const char *name, const struct kvm_segment *s)
 {
-	fprintf(out, "%s=%04x base=%08llx limit=%08x type=%x dpl=%u%s%s\n", name, s->selector,
-		(unsigned long long)s->base, s->limit, s->type, s->dpl, s->present ? "" : " not-present",
-		s->l ? " long" : (s->db ? " 32-bit" : " 16-bit"));
+	fprintf(out, "%-2s=%04x base=%08llx limit=%08x type=%x dpl=%u%s%s\n", name, s->selector,
+		(unsigned long long)s->base, s->limit, s->type, s->dpl,
+		s->unusable ? " unusable" : (s->present ? "" : " not-present"),
+		s->l ? " 64-bit" : (s->db ? " 32-bit" : " 16-bit"));
 }
 
 void kvm_cpu_dump(int vcpu_fd, FILE *out)
@@ -129,7 +166,9 @@ void kvm_cpu_dump(int vcpu_fd, FILE *out)
 	kvm_cpu_dump_seg(out, "FS", &s.fs);
 	kvm_cpu_dump_seg(out, "GS", &s.gs);
 	kvm_cpu_dump_seg(out, "TR", &s.tr);
-	fprintf(out, "GDT=%08llx/%04x IDT=%08llx/%04x\n", s.gdt.base, s.gdt.limit, s.idt.base, s.idt.limit);
-	fprintf(out, "CR0=%08llx CR2=%08llx CR3=%08llx CR4=%08llx EFER=%08llx\n", s.cr0, s.cr2, s.cr3,
-		s.cr4, s.efer);
+	kvm_cpu_dump_seg(out, "LDT", &s.ldt);
+	fprintf(out, "GDT=%08llx/%04x IDT=%08llx/%04x\n", s.gdt.base, s.gdt.limit, s.idt.base,
+		s.idt.limit);
+	fprintf(out, "CR0=%08llx CR2=%08llx CR3=%08llx CR4=%08llx EFER=%08llx\n", s.cr0, s.cr2,
+		s.cr3, s.cr4, s.efer);
 }

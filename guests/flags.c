@@ -1,94 +1,124 @@
-/* flags: what PUSHF shows and what POPF, CLI and STI may change at each
- * privilege level (SDM vol. 2, POPF, CLI, STI; vol. 1 3.4.3; CR4.VME/PVI
- * are off, so there is no virtual-interrupt flag).
- *
- *  - ring 0: CLI/STI toggle IF; POPF may set IOPL.
- *  - ring 3, IOPL 0: CLI, STI, IN and OUT raise #GP(0); POPF changes the
- *    arithmetic flags but silently keeps IF and IOPL.
- *  - ring 3, IOPL 3: CLI/STI work and POPF may change IF, but still not
- *    IOPL (only ring 0 may). */
+/* flags: what PUSHF shows and what CLI, STI, POPF and port I/O may do at
+ * ring 0 and at ring 3 with IOPL 0 and IOPL 3 (SDM vol. 1, 3.4.3; vol. 2,
+ * CLI, STI, POPF; vol. 1, 19.5 for I/O).  CPL > IOPL makes CLI, STI and IN
+ * raise #GP(0), while POPF silently keeps IF; IOPL itself changes only at
+ * CPL 0.  The PIC is masked, so IF=1 here never lets an interrupt in. */
 #include "desc.h"
 #include "test.h"
 #include "trap.h"
 #include "x86.h"
 
-#define FL_SHOWN (X86_EFLAGS_IF | X86_EFLAGS_IOPL | X86_EFLAGS_CF)
+#define FLAGS_PIC1_DATA 0x21
 
-/* What ring-3 code saw; it writes here directly (paging is off). */
+/* What the ring-3 code saw, filled in by flags_user(). */
 struct flags_seen {
-	uint32_t initial;              /* PUSHF on entry */
-	uint32_t cli_vec, sti_vec;     /* exception from CLI and STI, or TRAP_NONE */
-	uint32_t after_cli, after_sti; /* PUSHF after each */
-	uint32_t after_popf;           /* PUSHF after POPF of IF=0, IOPL=0/3 flipped, CF=1 */
-	uint32_t in_vec, out_vec;
+	uint32_t cs;
+	uint32_t pushf;        /* EFLAGS on entry */
+	uint32_t cli_vec, cli_err, after_cli;
+	uint32_t sti_vec, sti_err, after_sti;
+	uint32_t in_vec, in_err;
+	uint32_t popf_from;    /* EFLAGS before the POPF test */
+	uint32_t after_popf;   /* after POPF of it ^ (IF | IOPL3 | CF) */
 };
 static struct flags_seen flags_seen;
 
-static uint32_t flags_pushf(void)
-{
-	return read_eflags() & FL_SHOWN;
-}
-
+/* Runs at ring 3 with the EFLAGS user_run was given. */
 static uint32_t flags_user(uint32_t unused)
 {
 	struct flags_seen *s = &flags_seen;
 	(void)unused;
-	s->initial = flags_pushf();
+	s->cs = read_cs();
+	s->pushf = read_eflags();
 	s->cli_vec = TRAP_TRY("cli");
-	s->after_cli = flags_pushf();
+	s->cli_err = trap_last.error;
+	s->after_cli = read_eflags();
 	s->sti_vec = TRAP_TRY("sti");
-	s->after_sti = flags_pushf();
-	/* Try to clear IF, flip IOPL and set CF at once. */
-	write_eflags(((s->initial ^ X86_EFLAGS_IOPL) & ~X86_EFLAGS_IF) | X86_EFLAGS_CF | X86_EFLAGS_FIXED);
-	s->after_popf = flags_pushf();
-	s->in_vec = TRAP_TRY("inb $0x80, %%al", : : : "eax");
-	s->out_vec = TRAP_TRY("outb %%al, $0x80", : : "a"(0));
-	/* Leave CF and IF as found so the next run starts the same way. */
-	write_eflags(s->initial | X86_EFLAGS_FIXED);
+	s->sti_err = trap_last.error;
+	s->after_sti = read_eflags();
+	s->in_vec = TRAP_TRY("inb %0, %%al", : : "i"(FLAGS_PIC1_DATA) : "eax");
+	s->in_err = trap_last.error;
+	s->popf_from = read_eflags();
+	write_eflags(s->popf_from ^ (X86_EFLAGS_IF | X86_EFLAGS_IOPL3 | X86_EFLAGS_CF));
+	s->after_popf = read_eflags();
 	return 0;
+}
+
+static uint32_t flags_iopl(uint32_t f)
+{
+	return (f & X86_EFLAGS_IOPL) >> 12;
 }
 
 static void flags_ring0(void)
 {
-	write_eflags(X86_EFLAGS_FIXED);
-	printf("ring 0: PUSHF after reset 0x%x\n", flags_pushf());
-	test_eq(flags_pushf(), 0, "ring 0 initial IF/IOPL/CF");
-	sti();
-	test_eq(flags_pushf(), X86_EFLAGS_IF, "ring 0 after STI");
+	uint32_t f;
 	cli();
-	test_eq(flags_pushf(), 0, "ring 0 after CLI");
+	f = read_eflags();
+	printf("ring 0: after CLI, PUSHF shows IF=%u IOPL=%u fixed bit 1=%u\n", !!(f & X86_EFLAGS_IF),
+	       flags_iopl(f), !!(f & X86_EFLAGS_FIXED));
+	test_eq(f & (X86_EFLAGS_IF | X86_EFLAGS_FIXED), X86_EFLAGS_FIXED, "ring 0 IF after CLI");
+	sti();
+	f = read_eflags();
+	cli();
+	printf("ring 0: after STI, IF=%u\n", !!(f & X86_EFLAGS_IF));
+	test_check(f & X86_EFLAGS_IF, "ring 0 STI did not set IF");
+	/* At CPL 0 POPF may change IOPL (SDM vol. 2, POPF). */
 	write_eflags(X86_EFLAGS_FIXED | X86_EFLAGS_IOPL3);
-	printf("ring 0: POPF IOPL=3 gives 0x%x\n", flags_pushf());
-	test_eq(flags_pushf(), X86_EFLAGS_IOPL3, "ring 0 POPF sets IOPL");
+	f = read_eflags();
 	write_eflags(X86_EFLAGS_FIXED);
-	test_eq(flags_pushf(), 0, "ring 0 POPF clears IOPL");
+	printf("ring 0: POPF set IOPL=%u, then back to %u\n", flags_iopl(f), flags_iopl(read_eflags()));
+	test_eq(flags_iopl(f), 3, "ring 0 POPF of IOPL 3");
+	test_eq(flags_iopl(read_eflags()), 0, "ring 0 POPF of IOPL 0");
 }
 
-static void flags_ring3(uint32_t iopl)
+static void flags_report(uint32_t iopl, const struct flags_seen *s)
+{
+	printf("ring 3, IOPL %u: PUSHF IF=%u IOPL=%u; CLI vector %d; STI vector %d; IN vector %d\n",
+	       iopl, !!(s->pushf & X86_EFLAGS_IF), flags_iopl(s->pushf), (int)s->cli_vec,
+	       (int)s->sti_vec, (int)s->in_vec);
+	printf("ring 3, IOPL %u: POPF flipping IF, IOPL, CF gives IF=%u IOPL=%u CF=%u\n", iopl,
+	       !!(s->after_popf & X86_EFLAGS_IF), flags_iopl(s->after_popf),
+	       !!(s->after_popf & X86_EFLAGS_CF));
+	test_eq(s->cs, SEL_UCODE, "CS at ring 3");
+	test_eq(s->pushf & (X86_EFLAGS_IF | X86_EFLAGS_IOPL), X86_EFLAGS_IF | iopl << 12,
+		"ring 3 PUSHF IF and IOPL");
+	test_eq(s->after_popf & X86_EFLAGS_IOPL, iopl << 12, "ring 3 POPF must keep IOPL");
+	test_eq(s->after_popf & X86_EFLAGS_CF, ~s->popf_from & X86_EFLAGS_CF, "ring 3 POPF of CF");
+}
+
+/* CPL 3 > IOPL 0: CLI, STI and IN fault with #GP(0); POPF keeps IF. */
+static void flags_ring3_iopl0(void)
 {
 	const struct flags_seen *s = &flags_seen;
-	uint32_t start = X86_EFLAGS_IF | iopl;
-	int may = iopl == X86_EFLAGS_IOPL3; /* CPL <= IOPL */
-	user_run(flags_user, 0, X86_EFLAGS_FIXED | start);
-	printf("ring 3 IOPL %u: PUSHF 0x%x; CLI -> %s 0x%x; STI -> %s 0x%x; POPF -> 0x%x; IN %s, OUT %s\n",
-	       iopl >> 12, s->initial, s->cli_vec == TRAP_NONE ? "ok" : "#GP", s->after_cli,
-	       s->sti_vec == TRAP_NONE ? "ok" : "#GP", s->after_sti, s->after_popf,
-	       s->in_vec == TRAP_NONE ? "ok" : "#GP", s->out_vec == TRAP_NONE ? "ok" : "#GP");
-	test_eq(s->initial, start, "ring 3 PUSHF");
-	test_eq(s->cli_vec, may ? TRAP_NONE : X86_EXC_GP, "ring 3 CLI");
-	test_eq(s->after_cli, may ? iopl : start, "ring 3 flags after CLI");
-	test_eq(s->sti_vec, may ? TRAP_NONE : X86_EXC_GP, "ring 3 STI");
-	test_eq(s->after_sti, start, "ring 3 flags after STI");
-	/* POPF: CF always changes, IOPL never at ring 3, IF only if CPL <= IOPL. */
-	test_eq(s->after_popf, X86_EFLAGS_CF | iopl | (may ? 0 : X86_EFLAGS_IF), "ring 3 POPF");
-	test_eq(s->in_vec, may ? TRAP_NONE : X86_EXC_GP, "ring 3 IN");
-	test_eq(s->out_vec, may ? TRAP_NONE : X86_EXC_GP, "ring 3 OUT");
+	user_run(flags_user, 0, X86_EFLAGS_FIXED | X86_EFLAGS_IF);
+	flags_report(0, s);
+	test_eq(s->cli_vec, X86_EXC_GP, "CLI at IOPL 0");
+	test_eq(s->cli_err, 0, "CLI #GP error code");
+	test_check(s->after_cli & X86_EFLAGS_IF, "faulting CLI cleared IF");
+	test_eq(s->sti_vec, X86_EXC_GP, "STI at IOPL 0");
+	test_eq(s->sti_err, 0, "STI #GP error code");
+	test_eq(s->in_vec, X86_EXC_GP, "IN at IOPL 0 without an I/O bitmap");
+	test_eq(s->in_err, 0, "IN #GP error code");
+	test_check(s->after_popf & X86_EFLAGS_IF, "ring 3 POPF at IOPL 0 changed IF");
+}
+
+/* CPL 3 <= IOPL 3: CLI, STI, IN work and POPF may change IF. */
+static void flags_ring3_iopl3(void)
+{
+	const struct flags_seen *s = &flags_seen;
+	user_run(flags_user, 0, X86_EFLAGS_FIXED | X86_EFLAGS_IF | X86_EFLAGS_IOPL3);
+	flags_report(3, s);
+	test_eq(s->cli_vec, TRAP_NONE, "CLI at IOPL 3");
+	test_eq(s->after_cli & X86_EFLAGS_IF, 0, "IF after CLI at IOPL 3");
+	test_eq(s->sti_vec, TRAP_NONE, "STI at IOPL 3");
+	test_eq(s->after_sti & X86_EFLAGS_IF, X86_EFLAGS_IF, "IF after STI at IOPL 3");
+	test_eq(s->in_vec, TRAP_NONE, "IN at IOPL 3");
+	test_eq(s->after_popf & X86_EFLAGS_IF, 0, "IF after POPF at IOPL 3");
 }
 
 void test_main(void)
 {
 	flags_ring0();
-	flags_ring3(0);
-	flags_ring3(X86_EFLAGS_IOPL3);
-	test_eq(read_eflags() & X86_EFLAGS_IOPL, 0, "ring 0 IOPL after the ring 3 runs");
+	flags_ring3_iopl0();
+	flags_ring3_iopl3();
+	test_eq(read_eflags() & (X86_EFLAGS_IF | X86_EFLAGS_IOPL), 0, "ring 0 EFLAGS after ring 3");
 }

@@ -271,6 +271,8 @@ void pic8259_elcr_write(void *opaque, uint64_t offset, uint64_t value, unsigned 
 	for (unsigned i = 0; i < size && offset + i < 2; i++) {
 		struct pic8259_chip *c = &p->chip[offset + i];
 		c->elcr = (uint8_t)(value >> (8 * i)) & c->elcr_mask;
+		/* A line just made level-triggered is requested while high. */
+		c->irr = (uint8_t)((c->irr & ~c->elcr) | (c->line & c->elcr));
 	}
 	pic_update(p);
 }

@@ -70,6 +70,10 @@ static uint8_t uart16550_iir(const struct uart16550 *s)
 	uint8_t fifo = (s->fcr & UART_FCR_ENABLE) ? UART_IIR_FIFO : 0;
 	if ((s->ier & UART_IER_ELSI) && (s->lsr & UART_LSR_OE))
 		return fifo | UART_IIR_RLSI;
+	/* With FIFOs on, a 16550A interrupts at the FCR trigger level or after
+	 * a character timeout (IIR 0x0C); received bytes are reported at once
+	 * here, which is the timeout case with no delay and equally fine for
+	 * the 8250 driver, which drains the FIFO while LSR.DR is set. */
 	if ((s->ier & UART_IER_ERBFI) && s->rx_count)
 		return fifo | UART_IIR_RDI;
 	if ((s->ier & UART_IER_ETBEI) && s->thr_interrupt)

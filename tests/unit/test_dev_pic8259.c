@@ -187,6 +187,19 @@ static void test_level_triggered_via_elcr(void **state)
 	assert_false(pic8259_has_interrupt(p));
 }
 
+/* A line already high when it is switched to level mode is requested. */
+static void test_elcr_switch_with_line_high(void **state)
+{
+	struct pic8259 *p = *state;
+	pic8259_set_irq(p, 9, 1);
+	assert_int_equal(pic8259_ack(p), 0x29);
+	out(p, 1, 0, 0x20);
+	out(p, 0, 0, 0x20);
+	assert_false(pic8259_has_interrupt(p));
+	pic8259_elcr_write(p, 1, 0x02, 1);
+	assert_int_equal(pic8259_ack(p), 0x29);
+}
+
 static void test_elcr_fixed_edge_lines(void **state)
 {
 	struct pic8259 *p = *state;
@@ -272,6 +285,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cascade, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_spurious_irq7, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_level_triggered_via_elcr, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_elcr_switch_with_line_high, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_elcr_fixed_edge_lines, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_auto_eoi, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_poll_command, setup, teardown),

@@ -90,10 +90,6 @@ void vm_wait(struct vm *vm)
 	}
 }
 
-/* Until the emu engine lands, a weak reference lets plexvm link without it.
- * TODO(emu): drop the weak attribute once src/engine/emu.c exists. */
-extern const struct engine_ops engine_emu __attribute__((weak));
-
 /* Engines in the order --engine auto tries them. */
 static const struct engine_ops *vm_engine_ops(enum engine_kind kind)
 {
@@ -101,7 +97,7 @@ static const struct engine_ops *vm_engine_ops(enum engine_kind kind)
 	case ENGINE_KVM:
 		return &engine_kvm;
 	case ENGINE_EMU:
-		return &engine_emu ? &engine_emu : NULL;
+		return &engine_emu;
 	default:
 		return NULL;
 	}

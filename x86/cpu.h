@@ -1,0 +1,135 @@
+/*
+ * Internals of the x86 core shared by its files.
+ *
+ * Exceptions unwind with __builtin_longjmp to x86_run(), which restores EIP
+ * to the faulting instruction (or keeps the advanced EIP for traps) and
+ * delivers the exception.  So instruction handlers do every memory access
+ * that can fault before they change any register: then a fault leaves the
+ * architectural state as it was, as the SDM requires for faults.
+ */
+#ifndef PLEXVM_X86_CPU_H
+#define PLEXVM_X86_CPU_H
+
+#include "x86.h"
+
+#define X86_EXC_DE 0
+#define X86_EXC_DB 1
+#define X86_EXC_BP 3
+#define X86_EXC_OF 4
+#define X86_EXC_BR 5
+#define X86_EXC_UD 6
+#define X86_EXC_NM 7
+#define X86_EXC_DF 8
+#define X86_EXC_TS 10
+#define X86_EXC_NP 11
+#define X86_EXC_SS 12
+#define X86_EXC_GP 13
+#define X86_EXC_PF 14
+
+#define X86_NO_ERR 0xffffffffu
+
+/* Per-instruction decode state. */
+struct x86_insn {
+	struct x86_cpu *c;
+	const struct x86_ops *ops;
+	bool o32, a32;        /* operand and address size */
+	int seg;              /* segment for memory operands (default or override) */
+	bool seg_override;
+	uint8_t rep;          /* 0, 0xf2 or 0xf3 */
+	bool lock;
+	uint8_t modrm, mod, reg, rm;
+	bool rm_is_reg;
+	uint32_t ea;          /* effective address (offset) when !rm_is_reg */
+	uint8_t prefix_len;
+	enum x86_status exit; /* set by I/O, HLT...: ends the run batch */
+};
+
+/* ---- exceptions (except.c) ---- */
+_Noreturn void x86_raise(struct x86_insn *x, int vector, uint32_t err);
+/* Delivers an interrupt or exception through the IDT. @soft: INT n / INT3 /
+ * INTO (gate DPL checked against CPL). @ext: external event (EXT bit). */
+void x86_deliver(struct x86_insn *x, int vector, uint32_t err, bool soft, bool ext);
+
+/* ---- memory (mem.c) ---- */
+uint32_t x86_linear(struct x86_insn *x, int seg, uint32_t off, unsigned size, bool write);
+uint32_t x86_read_lin(struct x86_insn *x, uint32_t lin, unsigned size, bool user);
+void x86_write_lin(struct x86_insn *x, uint32_t lin, unsigned size, uint32_t v, bool user);
+uint32_t x86_read(struct x86_insn *x, int seg, uint32_t off, unsigned size);
+void x86_write(struct x86_insn *x, int seg, uint32_t off, unsigned size, uint32_t v);
+/* Checks that a write would succeed (segment and paging) without writing. */
+void x86_check_write(struct x86_insn *x, int seg, uint32_t off, unsigned size);
+uint8_t x86_fetch8(struct x86_insn *x);
+uint16_t x86_fetch16(struct x86_insn *x);
+uint32_t x86_fetch32(struct x86_insn *x);
+/* Physical accesses (descriptor tables when paging is off, page tables). */
+uint32_t x86_phys_read(struct x86_insn *x, uint64_t pa, unsigned size);
+void x86_phys_write(struct x86_insn *x, uint64_t pa, unsigned size, uint32_t v);
+/* Checks a segment's limit and type for an access; raises on failure. */
+void x86_seg_check(struct x86_insn *x, int segno, const struct x86_seg *s, uint32_t off,
+		   unsigned size, bool write);
+
+/* Stack: push/pop with the current operand size. */
+void x86_push(struct x86_insn *x, uint32_t v);
+uint32_t x86_pop(struct x86_insn *x);
+uint32_t x86_peek(struct x86_insn *x, unsigned index);
+static inline uint32_t x86_sp_mask(const struct x86_cpu *c)
+{
+	return (c->seg[X86_SS].attr & X86_SEG_DB) ? 0xffffffffu : 0xffffu;
+}
+
+/* ---- segments (seg.c) ---- */
+void x86_load_seg(struct x86_insn *x, int segno, uint16_t sel);
+/* Reads the 8-byte descriptor for @sel; raises #GP(sel) if outside the
+ * table. Returns its linear address in *addr. */
+uint64_t x86_read_desc(struct x86_insn *x, uint16_t sel, uint32_t *addr, int vec);
+void x86_desc_to_seg(uint64_t d, uint16_t sel, struct x86_seg *s);
+void x86_far_jmp(struct x86_insn *x, uint16_t sel, uint32_t off);
+void x86_far_call(struct x86_insn *x, uint16_t sel, uint32_t off);
+void x86_far_ret(struct x86_insn *x, uint16_t imm, bool iret);
+void x86_lldt(struct x86_insn *x, uint16_t sel);
+void x86_ltr(struct x86_insn *x, uint16_t sel);
+/* LAR/LSL/VERR/VERW: returns false (ZF=0) if the selector fails the check. */
+bool x86_desc_visible(struct x86_insn *x, uint16_t sel, uint64_t *desc, bool for_lsl);
+/* The I/O permission check for CPL > IOPL (TSS bitmap). */
+void x86_io_check(struct x86_insn *x, uint16_t port, unsigned size);
+
+/* ---- flags (alu.c) ---- */
+uint32_t x86_alu(struct x86_cpu *c, int op, uint32_t a, uint32_t b, unsigned size);
+uint32_t x86_shift(struct x86_cpu *c, int op, uint32_t a, unsigned count, unsigned size);
+uint32_t x86_incdec(struct x86_cpu *c, uint32_t a, bool dec, unsigned size);
+void x86_set_logic_flags(struct x86_cpu *c, uint32_t r, unsigned size);
+bool x86_cond(const struct x86_cpu *c, int cc);
+uint32_t x86_parity(uint32_t v);
+
+/* ---- execution (exec.c, exec0f.c, sys.c) ---- */
+void x86_exec_one(struct x86_insn *x);
+void x86_exec_0f(struct x86_insn *x);
+void x86_decode_modrm(struct x86_insn *x);
+uint32_t x86_rm_read(struct x86_insn *x, unsigned size);
+void x86_rm_write(struct x86_insn *x, unsigned size, uint32_t v);
+uint32_t x86_reg_read(struct x86_cpu *c, int r, unsigned size);
+void x86_reg_write(struct x86_cpu *c, int r, unsigned size, uint32_t v);
+void x86_write_eflags(struct x86_insn *x, uint32_t v, uint32_t mask);
+void x86_write_cr(struct x86_insn *x, int cr, uint32_t v);
+
+static inline unsigned x86_opsize(const struct x86_insn *x)
+{
+	return x->o32 ? 4 : 2;
+}
+
+static inline uint32_t x86_size_mask(unsigned size)
+{
+	return size == 4 ? 0xffffffffu : (1u << (8 * size)) - 1;
+}
+
+static inline int x86_iopl(const struct x86_cpu *c)
+{
+	return (int)((c->eflags >> 12) & 3);
+}
+
+static inline bool x86_protected(const struct x86_cpu *c)
+{
+	return c->cr0 & X86_CR0_PE;
+}
+
+#endif

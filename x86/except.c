@@ -1,0 +1,232 @@
+/*
+ * Exceptions and interrupts (SDM vol. 3, chapter 6): delivery through
+ * 32-bit interrupt and trap gates, with the stack switch through the TSS
+ * when the handler runs at a more privileged level, and the double- and
+ * triple-fault rules.  Also the run loop, which is where a raised exception
+ * lands.
+ */
+#include "cpu.h"
+
+/* Vectors that push an error code. */
+static bool x86_has_error_code(int v)
+{
+	return v == X86_EXC_DF || (v >= X86_EXC_TS && v <= X86_EXC_PF) || v == 17;
+}
+
+/* Contributory exceptions (SDM table 6-4); a page fault is its own class. */
+static bool x86_contributory(int v)
+{
+	return v == X86_EXC_DE || (v >= X86_EXC_TS && v <= X86_EXC_GP);
+}
+
+/* __builtin_longjmp carries no value: the exception travels in the CPU. */
+_Noreturn void x86_raise(struct x86_insn *x, int vector, uint32_t err)
+{
+	x->c->exc_vector = vector;
+	x->c->exc_err = err;
+	__builtin_longjmp(x->c->jmp, 1);
+}
+
+/* Pushes one value on a stack described by @ss/@esp (not yet loaded). */
+static void x86_push_on(struct x86_insn *x, const struct x86_seg *ss, uint32_t *esp, uint32_t v,
+			bool user)
+{
+	uint32_t mask = (ss->attr & X86_SEG_DB) ? 0xffffffffu : 0xffffu;
+	uint32_t sp = (*esp - 4) & mask;
+	x86_seg_check(x, X86_SS, ss, sp, 4, true);
+	x86_write_lin(x, ss->base + sp, 4, v, user);
+	*esp = (*esp & ~mask) | sp;
+}
+
+/* Reads the ring-@dpl stack from the 32-bit TSS (SDM 7.2.1). */
+static void x86_tss_stack(struct x86_insn *x, int dpl, uint16_t *ss, uint32_t *esp)
+{
+	struct x86_cpu *c = x->c;
+	uint32_t off = 4 + (uint32_t)dpl * 8;
+	if (!(c->tr.attr & X86_SEG_P) || off + 5 > c->tr.limit)
+		x86_raise(x, X86_EXC_TS, c->tr.sel & 0xfffc);
+	*esp = x86_read_lin(x, c->tr.base + off, 4, false);
+	*ss = (uint16_t)x86_read_lin(x, c->tr.base + off + 4, 2, false);
+}
+
+/* Validates the inner stack segment of a privilege change (#TS cases). */
+static void x86_inner_stack(struct x86_insn *x, uint16_t sel, int dpl, struct x86_seg *s)
+{
+	uint32_t addr;
+	if ((sel & 0xfffc) == 0)
+		x86_raise(x, X86_EXC_TS, 0);
+	uint64_t d = x86_read_desc(x, sel, &addr, X86_EXC_TS);
+	x86_desc_to_seg(d, sel, s);
+	bool writable_data = (s->attr & X86_SEG_S) && !(s->attr & 0x8) && (s->attr & 0x2);
+	if ((sel & 3) != dpl || X86_SEG_DPL(s->attr) != dpl || !writable_data)
+		x86_raise(x, X86_EXC_TS, sel & 0xfffc);
+	if (!(s->attr & X86_SEG_P))
+		x86_raise(x, X86_EXC_SS, sel & 0xfffc);
+}
+
+void x86_deliver(struct x86_insn *x, int vector, uint32_t err, bool soft, bool ext)
+{
+	struct x86_cpu *c = x->c;
+	uint32_t idt_err = (uint32_t)vector * 8 + 2 + (ext ? 1 : 0);
+	if ((uint32_t)vector * 8 + 7 > c->idtr.limit)
+		x86_raise(x, X86_EXC_GP, idt_err);
+	uint32_t lo = x86_read_lin(x, c->idtr.base + (uint32_t)vector * 8, 4, false);
+	uint32_t hi = x86_read_lin(x, c->idtr.base + (uint32_t)vector * 8 + 4, 4, false);
+	int type = (hi >> 8) & 0x1f, gate_dpl = (hi >> 13) & 3;
+	if (type != 0x0e && type != 0x0f)
+		x86_raise(x, X86_EXC_GP, idt_err); /* task and 16-bit gates: not supported */
+	if (soft && gate_dpl < c->cpl)
+		x86_raise(x, X86_EXC_GP, idt_err);
+	if (!(hi & 0x8000))
+		x86_raise(x, X86_EXC_NP, idt_err);
+
+	uint16_t sel = (uint16_t)(lo >> 16);
+	uint32_t target = (lo & 0xffff) | (hi & 0xffff0000u);
+	if ((sel & 0xfffc) == 0)
+		x86_raise(x, X86_EXC_GP, ext ? 1 : 0);
+	uint32_t daddr;
+	struct x86_seg cs;
+	x86_desc_to_seg(x86_read_desc(x, sel, &daddr, X86_EXC_GP), sel, &cs);
+	int dpl = X86_SEG_DPL(cs.attr);
+	if (!(cs.attr & X86_SEG_S) || !(cs.attr & 0x8) || dpl > c->cpl)
+		x86_raise(x, X86_EXC_GP, (sel & 0xfffc) + (ext ? 1 : 0));
+	if (!(cs.attr & X86_SEG_P))
+		x86_raise(x, X86_EXC_NP, (sel & 0xfffc) + (ext ? 1 : 0));
+	if (cs.attr & 0x4)
+		dpl = c->cpl; /* conforming: stays at the current level */
+	if (target > cs.limit)
+		x86_raise(x, X86_EXC_GP, 0);
+
+	bool push_err = !soft && !ext && x86_has_error_code(vector) && err != X86_NO_ERR;
+	uint32_t flags = c->eflags;
+	struct x86_seg ss = c->seg[X86_SS];
+	uint32_t esp = c->r[X86_ESP];
+	if (dpl < c->cpl) {
+		uint16_t ss_sel;
+		x86_tss_stack(x, dpl, &ss_sel, &esp);
+		x86_inner_stack(x, ss_sel, dpl, &ss);
+		x86_push_on(x, &ss, &esp, c->seg[X86_SS].sel, false);
+		x86_push_on(x, &ss, &esp, c->r[X86_ESP], false);
+	}
+	bool user = dpl == 3;
+	x86_push_on(x, &ss, &esp, flags, user);
+	x86_push_on(x, &ss, &esp, c->seg[X86_CS].sel, user);
+	x86_push_on(x, &ss, &esp, c->eip, user);
+	if (push_err)
+		x86_push_on(x, &ss, &esp, err, user);
+
+	/* Committed: nothing below can fault. */
+	if (dpl < c->cpl) {
+		c->seg[X86_SS] = ss;
+		/* Data segments stay; an IRET back to the outer level checks
+		 * them (SDM 6.12.1). */
+	}
+	c->r[X86_ESP] = esp;
+	cs.sel = (uint16_t)((sel & 0xfffc) | dpl);
+	c->seg[X86_CS] = cs;
+	c->cpl = dpl;
+	c->eip = target;
+	c->eflags &= ~(X86_TF | X86_NT | X86_RF | X86_VM);
+	if (type == 0x0e)
+		c->eflags &= ~X86_IF;
+	c->halted = false;
+}
+
+/* Delivers a raised exception, escalating to #DF and shutdown as the SDM's
+ * double-fault table says. Runs with its own setjmp so that a fault during
+ * delivery comes back here. */
+static enum x86_status x86_handle_exception(struct x86_cpu *c, const struct x86_ops *ops)
+{
+	int vector = c->exc_vector;
+	uint32_t err = c->exc_err;
+	int first = -1;
+
+	for (;;) {
+		struct x86_insn x = { .c = c, .ops = ops };
+		if (__builtin_setjmp(c->jmp) == 0) {
+			x86_deliver(&x, vector, err, false, false);
+			return X86_OK;
+		}
+		int next = c->exc_vector;
+		if (vector == X86_EXC_DF || first == X86_EXC_DF) {
+			c->triple_fault = true;
+			return X86_SHUTDOWN;
+		}
+		bool df = (x86_contributory(vector) && x86_contributory(next)) ||
+			  (vector == X86_EXC_PF && (x86_contributory(next) || next == X86_EXC_PF));
+		first = vector;
+		if (df) {
+			vector = X86_EXC_DF;
+			err = 0;
+		} else {
+			vector = next;
+			err = c->exc_err;
+		}
+	}
+}
+
+bool x86_can_interrupt(const struct x86_cpu *c)
+{
+	return (c->eflags & X86_IF) && !c->intr_shadow;
+}
+
+enum x86_status x86_interrupt(struct x86_cpu *c, const struct x86_ops *ops, uint8_t vector)
+{
+	struct x86_insn x = { .c = c, .ops = ops };
+	if (__builtin_setjmp(c->jmp) == 0) {
+		x86_deliver(&x, vector, X86_NO_ERR, false, true);
+		return X86_OK;
+	}
+	/* A fault while delivering an external interrupt is delivered as
+	 * itself (SDM 6.15: only exceptions combine into #DF). */
+	return x86_handle_exception(c, ops);
+}
+
+enum x86_status x86_run(struct x86_cpu *c, const struct x86_ops *ops, uint64_t budget)
+{
+	struct x86_insn x;
+	/* volatile: it lives across __builtin_longjmp. */
+	volatile uint64_t done = 0;
+
+	for (;;) {
+		if (__builtin_setjmp(c->jmp) != 0) {
+			/* A fault: EIP back to the faulting instruction (traps
+			 * such as INT n are delivered by their handlers). The
+			 * delivery re-arms c->jmp, hence the loop. */
+			c->eip = c->insn_eip;
+			c->icount++;
+			done = done + 1;
+			if (x86_handle_exception(c, ops) == X86_SHUTDOWN)
+				return X86_SHUTDOWN;
+			continue;
+		}
+		while (done < budget) {
+			x.c = c;
+			x.ops = ops;
+			x.exit = X86_OK;
+			c->insn_eip = c->eip;
+			c->intr_shadow = false;
+			x86_exec_one(&x);
+			c->icount++;
+			done = done + 1;
+			if (x.exit != X86_OK)
+				return x.exit;
+		}
+		return X86_OK;
+	}
+}
+
+void x86_reset_flat32(struct x86_cpu *c)
+{
+	__builtin_memset(c, 0, sizeof(*c));
+	struct x86_seg code = { 0x08, 0, 0xffffffffu, 0x9b | X86_SEG_DB | 0x8000 };
+	struct x86_seg data = { 0x10, 0, 0xffffffffu, 0x93 | X86_SEG_DB | 0x8000 };
+	for (int i = 0; i < 6; i++)
+		c->seg[i] = data;
+	c->seg[X86_CS] = code;
+	c->ldtr = (struct x86_seg){ 0, 0, 0xffff, 0x82 };
+	c->tr = (struct x86_seg){ 0, 0, 0xffff, 0x8b };
+	c->gdtr.limit = c->idtr.limit = 0xffff;
+	c->eflags = 0x2;
+	c->cr0 = X86_CR0_PE | X86_CR0_ET;
+}

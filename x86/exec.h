@@ -1,0 +1,19 @@
+/* Instruction families implemented outside exec.c. */
+#ifndef PLEXVM_X86_EXEC_H
+#define PLEXVM_X86_EXEC_H
+
+#include "cpu.h"
+
+void x86_string(struct x86_insn *x, uint8_t op);
+void x86_group1(struct x86_insn *x, uint8_t op);
+void x86_group2(struct x86_insn *x, uint8_t op);
+void x86_group3(struct x86_insn *x, uint8_t op);
+void x86_group45(struct x86_insn *x, uint8_t op);
+void x86_imul3(struct x86_insn *x, bool imm8);
+void x86_aam_aad(struct x86_insn *x, uint8_t op);
+/* 0F 00 and 0F 01, and the other system instructions of the 0F map. */
+void x86_group6(struct x86_insn *x);
+void x86_group7(struct x86_insn *x);
+void x86_sys_0f(struct x86_insn *x, uint8_t op);
+
+#endif

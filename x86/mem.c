@@ -1,0 +1,233 @@
+/*
+ * Memory as the CPU sees it: segmentation (limit and type checks), paging
+ * (2-level, PSE 4 MiB pages, accessed/dirty bits, U/S and R/W with CR0.WP;
+ * SDM vol. 3, 4.3 and 4.6) behind a small direct-mapped TLB, then physical
+ * RAM or MMIO through the ops.
+ */
+#include "cpu.h"
+
+#define PTE_P 0x1u
+#define PTE_RW 0x2u
+#define PTE_US 0x4u
+#define PTE_A 0x20u
+#define PTE_D 0x40u
+#define PTE_PS 0x80u
+
+#define PF_P 0x1u
+#define PF_W 0x2u
+#define PF_U 0x4u
+
+uint32_t x86_phys_read(struct x86_insn *x, uint64_t pa, unsigned size)
+{
+	const uint8_t *p = x->ops->ram(x->ops->ctx, pa, size);
+	if (p) {
+		uint32_t v = 0;
+		__builtin_memcpy(&v, p, size);
+		return v;
+	}
+	return (uint32_t)x->ops->mmio_read(x->ops->ctx, pa, size);
+}
+
+void x86_phys_write(struct x86_insn *x, uint64_t pa, unsigned size, uint32_t v)
+{
+	uint8_t *p = x->ops->ram(x->ops->ctx, pa, size);
+	if (p)
+		__builtin_memcpy(p, &v, size);
+	else
+		x->ops->mmio_write(x->ops->ctx, pa, v, size);
+}
+
+void x86_tlb_flush(struct x86_cpu *c)
+{
+	for (int i = 0; i < X86_TLB_SIZE; i++)
+		c->tlb[i].tag = 0;
+}
+
+_Noreturn static void x86_page_fault(struct x86_insn *x, uint32_t lin, uint32_t err)
+{
+	x->c->cr2 = lin;
+	x86_raise(x, X86_EXC_PF, err);
+}
+
+/* Walks the page tables for @lin; fills the TLB. */
+static struct x86_tlb_entry *x86_walk(struct x86_insn *x, uint32_t lin, bool write, bool user)
+{
+	struct x86_cpu *c = x->c;
+	uint32_t err = (write ? PF_W : 0) | (user ? PF_U : 0);
+	uint64_t pde_addr = (c->cr3 & 0xfffff000u) + ((lin >> 22) << 2);
+	uint32_t pde = x86_phys_read(x, pde_addr, 4);
+	if (!(pde & PTE_P))
+		x86_page_fault(x, lin, err);
+
+	uint32_t flags, frame;
+	uint64_t pte_addr = 0;
+	uint32_t pte = 0;
+	bool big = (pde & PTE_PS) && (c->cr4 & X86_CR4_PSE);
+	if (big) {
+		flags = pde;
+		frame = (pde & 0xffc00000u) | (lin & 0x003ff000u);
+	} else {
+		pte_addr = (pde & 0xfffff000u) + (((lin >> 12) & 0x3ff) << 2);
+		pte = x86_phys_read(x, pte_addr, 4);
+		if (!(pte & PTE_P))
+			x86_page_fault(x, lin, err);
+		flags = pde & pte; /* U/S and R/W must allow it at both levels */
+		frame = pte & 0xfffff000u;
+	}
+	bool writable = flags & PTE_RW, usr = flags & PTE_US;
+	if (user && !usr)
+		x86_page_fault(x, lin, err | PF_P);
+	if (write && !writable && (user || (c->cr0 & X86_CR0_WP)))
+		x86_page_fault(x, lin, err | PF_P);
+
+	/* Accessed on every level walked; dirty on the mapping's last level. */
+	if (!(pde & PTE_A) || (big && write && !(pde & PTE_D)))
+		x86_phys_write(x, pde_addr, 4, pde | PTE_A | (big && write ? PTE_D : 0));
+	if (!big && (!(pte & PTE_A) || (write && !(pte & PTE_D))))
+		x86_phys_write(x, pte_addr, 4, pte | PTE_A | (write ? PTE_D : 0));
+
+	struct x86_tlb_entry *t = &c->tlb[(lin >> 12) % X86_TLB_SIZE];
+	t->tag = (lin >> 12) + 1;
+	t->frame = frame;
+	t->user = usr;
+	t->writable = writable;
+	t->dirty = write || (big ? (pde & PTE_D) : (pte & PTE_D));
+	return t;
+}
+
+/* Linear to physical for one page-contained access. */
+static uint32_t x86_translate(struct x86_insn *x, uint32_t lin, bool write, bool user)
+{
+	struct x86_cpu *c = x->c;
+	if (!(c->cr0 & X86_CR0_PG))
+		return lin;
+	struct x86_tlb_entry *t = &c->tlb[(lin >> 12) % X86_TLB_SIZE];
+	bool hit = t->tag == (lin >> 12) + 1 && (!user || t->user) &&
+		   (!write || (t->dirty && (t->writable || (!user && !(c->cr0 & X86_CR0_WP)))));
+	if (!hit)
+		t = x86_walk(x, lin, write, user);
+	return t->frame | (lin & 0xfff);
+}
+
+uint32_t x86_read_lin(struct x86_insn *x, uint32_t lin, unsigned size, bool user)
+{
+	if (((lin & 0xfff) + size) > 0x1000) { /* crosses a page: byte by byte */
+		uint32_t v = 0;
+		for (unsigned i = 0; i < size; i++)
+			v |= x86_read_lin(x, lin + i, 1, user) << (8 * i);
+		return v;
+	}
+	return x86_phys_read(x, x86_translate(x, lin, false, user), size);
+}
+
+void x86_write_lin(struct x86_insn *x, uint32_t lin, unsigned size, uint32_t v, bool user)
+{
+	if (((lin & 0xfff) + size) > 0x1000) {
+		/* Translate both pages first, so a fault on the second page
+		 * leaves memory untouched. */
+		x86_translate(x, lin, true, user);
+		x86_translate(x, (lin + size - 1), true, user);
+		for (unsigned i = 0; i < size; i++)
+			x86_write_lin(x, lin + i, 1, v >> (8 * i), user);
+		return;
+	}
+	x86_phys_write(x, x86_translate(x, lin, true, user), size, v);
+}
+
+void x86_seg_check(struct x86_insn *x, int segno, const struct x86_seg *s, uint32_t off,
+		   unsigned size, bool write)
+{
+	int vec = segno == X86_SS ? X86_EXC_SS : X86_EXC_GP;
+	if (!x86_protected(x->c))
+		return;
+	if (!(s->attr & X86_SEG_P))
+		x86_raise(x, vec, 0);
+	bool code = s->attr & 0x8;
+	if (write && (code || !(s->attr & 0x2)))
+		x86_raise(x, vec, 0);
+	if (!write && code && !(s->attr & 0x2) && segno != X86_CS)
+		x86_raise(x, vec, 0);
+	uint32_t last = off + size - 1;
+	if (!code && (s->attr & 0x4)) { /* expand-down: valid is (limit, top] */
+		uint32_t top = (s->attr & X86_SEG_DB) ? 0xffffffffu : 0xffffu;
+		if (off <= s->limit || last > top || last < off)
+			x86_raise(x, vec, 0);
+	} else if (last > s->limit || last < off) {
+		x86_raise(x, vec, 0);
+	}
+}
+
+uint32_t x86_linear(struct x86_insn *x, int seg, uint32_t off, unsigned size, bool write)
+{
+	const struct x86_seg *s = &x->c->seg[seg];
+	x86_seg_check(x, seg, s, off, size, write);
+	return s->base + off;
+}
+
+uint32_t x86_read(struct x86_insn *x, int seg, uint32_t off, unsigned size)
+{
+	return x86_read_lin(x, x86_linear(x, seg, off, size, false), size, x->c->cpl == 3);
+}
+
+void x86_write(struct x86_insn *x, int seg, uint32_t off, unsigned size, uint32_t v)
+{
+	x86_write_lin(x, x86_linear(x, seg, off, size, true), size, v, x->c->cpl == 3);
+}
+
+void x86_check_write(struct x86_insn *x, int seg, uint32_t off, unsigned size)
+{
+	uint32_t lin = x86_linear(x, seg, off, size, true);
+	if (x->c->cr0 & X86_CR0_PG) {
+		x86_translate(x, lin, true, x->c->cpl == 3);
+		x86_translate(x, lin + size - 1, true, x->c->cpl == 3);
+	}
+}
+
+uint8_t x86_fetch8(struct x86_insn *x)
+{
+	struct x86_cpu *c = x->c;
+	if (c->eip - c->insn_eip >= 15)
+		x86_raise(x, X86_EXC_GP, 0); /* longer than 15 bytes */
+	uint8_t v = (uint8_t)x86_read(x, X86_CS, c->eip, 1);
+	c->eip++;
+	return v;
+}
+
+uint16_t x86_fetch16(struct x86_insn *x)
+{
+	uint16_t lo = x86_fetch8(x);
+	return (uint16_t)(lo | (uint16_t)x86_fetch8(x) << 8);
+}
+
+uint32_t x86_fetch32(struct x86_insn *x)
+{
+	uint32_t lo = x86_fetch16(x);
+	return lo | (uint32_t)x86_fetch16(x) << 16;
+}
+
+void x86_push(struct x86_insn *x, uint32_t v)
+{
+	struct x86_cpu *c = x->c;
+	unsigned size = x86_opsize(x);
+	uint32_t mask = x86_sp_mask(c);
+	uint32_t sp = (c->r[X86_ESP] - size) & mask;
+	x86_write(x, X86_SS, sp, size, v);
+	c->r[X86_ESP] = (c->r[X86_ESP] & ~mask) | sp;
+}
+
+uint32_t x86_peek(struct x86_insn *x, unsigned index)
+{
+	struct x86_cpu *c = x->c;
+	unsigned size = x86_opsize(x);
+	uint32_t sp = (c->r[X86_ESP] + index * size) & x86_sp_mask(c);
+	return x86_read(x, X86_SS, sp, size);
+}
+
+uint32_t x86_pop(struct x86_insn *x)
+{
+	struct x86_cpu *c = x->c;
+	uint32_t mask = x86_sp_mask(c);
+	uint32_t v = x86_peek(x, 0);
+	c->r[X86_ESP] = (c->r[X86_ESP] & ~mask) | ((c->r[X86_ESP] + x86_opsize(x)) & mask);
+	return v;
+}

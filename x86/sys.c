@@ -1,0 +1,250 @@
+/*
+ * System instructions (SDM vol. 3 and vol. 2): descriptor-table registers,
+ * control and debug registers, MSRs, CPUID, RDTSC.  Privileged ones raise
+ * #GP(0) outside ring 0.
+ */
+#include "exec.h"
+
+#define MSR_TSC 0x10
+#define MSR_SYSENTER_CS 0x174
+#define MSR_SYSENTER_ESP 0x175
+#define MSR_SYSENTER_EIP 0x176
+#define MSR_EFER 0xc0000080u
+#define X86_CR4_TSD 0x4u
+
+/* CPUID leaf 1 EDX: PSE, TSC, MSR, CX8, SEP, CMOV; no FPU (bit 0 clear). */
+#define CPUID1_EDX ((1u << 3) | (1u << 4) | (1u << 5) | (1u << 8) | (1u << 11) | (1u << 15))
+
+static void x86_require_cpl0(struct x86_insn *x)
+{
+	if (x86_protected(x->c) && x->c->cpl != 0)
+		x86_raise(x, X86_EXC_GP, 0);
+}
+
+static void x86_require_pm(struct x86_insn *x)
+{
+	if (!x86_protected(x->c))
+		x86_raise(x, X86_EXC_UD, X86_NO_ERR);
+}
+
+void x86_group6(struct x86_insn *x)
+{
+	struct x86_cpu *c = x->c;
+	x86_decode_modrm(x);
+	x86_require_pm(x);
+	switch (x->reg) {
+	case 0: /* SLDT */
+	case 1: /* STR */
+		x86_rm_write(x, x->rm_is_reg ? x86_opsize(x) : 2, x->reg ? c->tr.sel : c->ldtr.sel);
+		return;
+	case 2:
+	case 3: {
+		x86_require_cpl0(x);
+		uint16_t sel = (uint16_t)x86_rm_read(x, 2);
+		if (x->reg == 2)
+			x86_lldt(x, sel);
+		else
+			x86_ltr(x, sel);
+		return;
+	}
+	case 4: /* VERR */
+	case 5: { /* VERW */
+		uint64_t d;
+		uint16_t sel = (uint16_t)x86_rm_read(x, 2);
+		bool ok = x86_desc_visible(x, sel, &d, false);
+		uint32_t attr = (uint32_t)(d >> 40);
+		if (ok) {
+			bool code = attr & 0x8, seg = attr & 0x10;
+			ok = seg && (x->reg == 4 ? (!code || (attr & 0x2)) : (!code && (attr & 0x2)));
+		}
+		c->eflags = (c->eflags & ~X86_ZF) | (ok ? X86_ZF : 0);
+		return;
+	}
+	default:
+		x86_raise(x, X86_EXC_UD, X86_NO_ERR);
+	}
+}
+
+void x86_group7(struct x86_insn *x)
+{
+	struct x86_cpu *c = x->c;
+	x86_decode_modrm(x);
+	if (x->rm_is_reg && x->reg != 4 && x->reg != 6)
+		x86_raise(x, X86_EXC_UD, X86_NO_ERR);
+	switch (x->reg) {
+	case 0: /* SGDT */
+	case 1: { /* SIDT */
+		struct x86_dtr *t = x->reg ? &c->idtr : &c->gdtr;
+		x86_check_write(x, x->seg, x->ea, 6);
+		x86_write(x, x->seg, x->ea, 2, t->limit);
+		x86_write(x, x->seg, x->ea + 2, 4, x->o32 ? t->base : t->base & 0xffffff);
+		return;
+	}
+	case 2: /* LGDT */
+	case 3: { /* LIDT */
+		x86_require_cpl0(x);
+		uint16_t limit = (uint16_t)x86_read(x, x->seg, x->ea, 2);
+		uint32_t base = x86_read(x, x->seg, x->ea + 2, 4);
+		struct x86_dtr *t = x->reg == 3 ? &c->idtr : &c->gdtr;
+		t->limit = limit;
+		t->base = x->o32 ? base : base & 0xffffff;
+		return;
+	}
+	case 4: /* SMSW */
+		x86_rm_write(x, x->rm_is_reg ? x86_opsize(x) : 2, c->cr0);
+		return;
+	case 6: { /* LMSW: sets PE, MP, EM, TS; cannot clear PE */
+		x86_require_cpl0(x);
+		uint32_t v = x86_rm_read(x, 2) & 0xf;
+		x86_write_cr(x, 0, (c->cr0 & ~0xeu) | v | (c->cr0 & X86_CR0_PE));
+		return;
+	}
+	case 7: /* INVLPG */
+		x86_require_cpl0(x);
+		x86_tlb_flush(c);
+		return;
+	default:
+		x86_raise(x, X86_EXC_UD, X86_NO_ERR);
+	}
+}
+
+void x86_write_cr(struct x86_insn *x, int cr, uint32_t v)
+{
+	struct x86_cpu *c = x->c;
+	switch (cr) {
+	case 0:
+		if ((v & X86_CR0_PG) && !(v & X86_CR0_PE))
+			x86_raise(x, X86_EXC_GP, 0);
+		c->cr0 = v | X86_CR0_ET;
+		x86_tlb_flush(c);
+		break;
+	case 2: c->cr2 = v; break;
+	case 3: c->cr3 = v; x86_tlb_flush(c); break;
+	case 4:
+		if (v & ~(X86_CR4_PSE | X86_CR4_TSD | 0x8u /* DE */ | 0x80u /* PGE */))
+			x86_raise(x, X86_EXC_GP, 0); /* PAE and others: not supported */
+		c->cr4 = v;
+		x86_tlb_flush(c);
+		break;
+	default:
+		x86_raise(x, X86_EXC_UD, X86_NO_ERR);
+	}
+}
+
+static void x86_mov_cr_dr(struct x86_insn *x, uint8_t op)
+{
+	struct x86_cpu *c = x->c;
+	x86_decode_modrm(x); /* always a register operand, whatever mod says */
+	x86_require_cpl0(x);
+	int n = x->reg, r = x->rm;
+	switch (op) {
+	case 0x20:
+		if (n == 1 || n > 4)
+			x86_raise(x, X86_EXC_UD, X86_NO_ERR);
+		c->r[r] = n == 0 ? c->cr0 : n == 2 ? c->cr2 : n == 3 ? c->cr3 : c->cr4;
+		return;
+	case 0x22:
+		if (n == 1 || n > 4)
+			x86_raise(x, X86_EXC_UD, X86_NO_ERR);
+		x86_write_cr(x, n, c->r[r]);
+		return;
+	case 0x21:
+		c->r[r] = c->dr[n];
+		return;
+	default:
+		c->dr[n] = c->r[r];
+		return;
+	}
+}
+
+static void x86_msr(struct x86_insn *x, bool write)
+{
+	struct x86_cpu *c = x->c;
+	x86_require_cpl0(x);
+	uint32_t msr = c->r[X86_ECX];
+	uint64_t v = (uint64_t)c->r[X86_EDX] << 32 | c->r[X86_EAX];
+	uint64_t *slot64 = NULL;
+	uint32_t *slot32 = NULL;
+	switch (msr) {
+	case MSR_TSC: slot64 = &c->tsc; break;
+	case MSR_EFER: slot64 = &c->efer; break;
+	case MSR_SYSENTER_CS: slot32 = &c->sysenter_cs; break;
+	case MSR_SYSENTER_ESP: slot32 = &c->sysenter_esp; break;
+	case MSR_SYSENTER_EIP: slot32 = &c->sysenter_eip; break;
+	default:
+		x86_raise(x, X86_EXC_GP, 0);
+	}
+	if (write) {
+		if (slot64 == &c->efer && v & ~1ull)
+			x86_raise(x, X86_EXC_GP, 0); /* only SCE; no long mode */
+		if (slot64)
+			*slot64 = v;
+		else
+			*slot32 = (uint32_t)v;
+	} else {
+		v = slot64 ? (slot64 == &c->tsc ? c->tsc + c->icount : *slot64) : *slot32;
+		c->r[X86_EAX] = (uint32_t)v;
+		c->r[X86_EDX] = (uint32_t)(v >> 32);
+	}
+}
+
+static void x86_cpuid(struct x86_cpu *c)
+{
+	/* Vendor "PlexVMx86CPU" in EBX, EDX, ECX order. */
+	static const uint32_t vendor[3] = { 0x78656c50, 0x38784d56, 0x55504336 };
+	uint32_t leaf = c->r[X86_EAX];
+	c->r[X86_EAX] = c->r[X86_EBX] = c->r[X86_ECX] = c->r[X86_EDX] = 0;
+	if (leaf == 0) {
+		c->r[X86_EAX] = 1;
+		c->r[X86_EBX] = vendor[0];
+		c->r[X86_EDX] = vendor[1];
+		c->r[X86_ECX] = vendor[2];
+	} else if (leaf == 1) {
+		c->r[X86_EAX] = 0x0610; /* family 6, model 1, stepping 0 */
+		c->r[X86_EDX] = CPUID1_EDX;
+	}
+}
+
+void x86_sys_0f(struct x86_insn *x, uint8_t op)
+{
+	struct x86_cpu *c = x->c;
+	switch (op) {
+	case 0x00: x86_group6(x); return;
+	case 0x01: x86_group7(x); return;
+	case 0x02:
+	case 0x03: { /* LAR, LSL */
+		unsigned size = x86_opsize(x);
+		uint64_t d;
+		x86_decode_modrm(x);
+		x86_require_pm(x);
+		uint16_t sel = (uint16_t)x86_rm_read(x, 2);
+		bool ok = x86_desc_visible(x, sel, &d, op == 0x03);
+		c->eflags = (c->eflags & ~X86_ZF) | (ok ? X86_ZF : 0);
+		if (!ok)
+			return;
+		if (op == 0x02) {
+			x86_reg_write(c, x->reg, size, (uint32_t)(d >> 32) & 0x00f0ff00u);
+		} else {
+			struct x86_seg s;
+			x86_desc_to_seg(d, sel, &s);
+			x86_reg_write(c, x->reg, size, s.limit);
+		}
+		return;
+	}
+	case 0x06: x86_require_cpl0(x); c->cr0 &= ~X86_CR0_TS; return;
+	case 0x08: case 0x09: x86_require_cpl0(x); return; /* INVD, WBINVD: no caches */
+	case 0x20: case 0x21: case 0x22: case 0x23: x86_mov_cr_dr(x, op); return;
+	case 0x30: x86_msr(x, true); return;
+	case 0x31:
+		if ((c->cr4 & X86_CR4_TSD) && c->cpl != 0)
+			x86_raise(x, X86_EXC_GP, 0);
+		/* Guest time counts retired instructions: deterministic. */
+		c->r[X86_EAX] = (uint32_t)(c->tsc + c->icount);
+		c->r[X86_EDX] = (uint32_t)((c->tsc + c->icount) >> 32);
+		return;
+	case 0x32: x86_msr(x, false); return;
+	case 0xa2: x86_cpuid(c); return;
+	default:
+		x86_raise(x, X86_EXC_UD, X86_NO_ERR);
+	}
+}

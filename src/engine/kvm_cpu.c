@@ -148,6 +148,28 @@ static void kvm_cpu_dump_seg(FILE *out, const char *name, const struct kvm_segme
 		s->l ? " 64-bit" : (s->db ? " 32-bit" : " 16-bit"));
 }
 
+void kvm_cpu_print(const struct kvm_regs *r, const struct kvm_sregs *s, FILE *out)
+{
+	fprintf(out, "EAX=%08llx EBX=%08llx ECX=%08llx EDX=%08llx\n", r->rax, r->rbx, r->rcx, r->rdx);
+	fprintf(out, "ESI=%08llx EDI=%08llx EBP=%08llx ESP=%08llx\n", r->rsi, r->rdi, r->rbp, r->rsp);
+	if (s->cs.l)
+		fprintf(out, "R8=%llx R9=%llx R10=%llx R11=%llx R12=%llx R13=%llx R14=%llx R15=%llx\n",
+			r->r8, r->r9, r->r10, r->r11, r->r12, r->r13, r->r14, r->r15);
+	fprintf(out, "EIP=%08llx EFLAGS=%08llx\n", r->rip, r->rflags);
+	kvm_cpu_dump_seg(out, "CS", &s->cs);
+	kvm_cpu_dump_seg(out, "SS", &s->ss);
+	kvm_cpu_dump_seg(out, "DS", &s->ds);
+	kvm_cpu_dump_seg(out, "ES", &s->es);
+	kvm_cpu_dump_seg(out, "FS", &s->fs);
+	kvm_cpu_dump_seg(out, "GS", &s->gs);
+	kvm_cpu_dump_seg(out, "TR", &s->tr);
+	kvm_cpu_dump_seg(out, "LDT", &s->ldt);
+	fprintf(out, "GDT=%08llx/%04x IDT=%08llx/%04x\n", s->gdt.base, s->gdt.limit, s->idt.base,
+		s->idt.limit);
+	fprintf(out, "CR0=%08llx CR2=%08llx CR3=%08llx CR4=%08llx EFER=%08llx\n", s->cr0, s->cr2,
+		s->cr3, s->cr4, s->efer);
+}
+
 void kvm_cpu_dump(int vcpu_fd, FILE *out)
 {
 	struct kvm_regs r;
@@ -156,19 +178,5 @@ void kvm_cpu_dump(int vcpu_fd, FILE *out)
 		fprintf(out, "(registers unavailable: %s)\n", strerror(errno));
 		return;
 	}
-	fprintf(out, "EAX=%08llx EBX=%08llx ECX=%08llx EDX=%08llx\n", r.rax, r.rbx, r.rcx, r.rdx);
-	fprintf(out, "ESI=%08llx EDI=%08llx EBP=%08llx ESP=%08llx\n", r.rsi, r.rdi, r.rbp, r.rsp);
-	fprintf(out, "EIP=%08llx EFLAGS=%08llx\n", r.rip, r.rflags);
-	kvm_cpu_dump_seg(out, "CS", &s.cs);
-	kvm_cpu_dump_seg(out, "SS", &s.ss);
-	kvm_cpu_dump_seg(out, "DS", &s.ds);
-	kvm_cpu_dump_seg(out, "ES", &s.es);
-	kvm_cpu_dump_seg(out, "FS", &s.fs);
-	kvm_cpu_dump_seg(out, "GS", &s.gs);
-	kvm_cpu_dump_seg(out, "TR", &s.tr);
-	kvm_cpu_dump_seg(out, "LDT", &s.ldt);
-	fprintf(out, "GDT=%08llx/%04x IDT=%08llx/%04x\n", s.gdt.base, s.gdt.limit, s.idt.base,
-		s.idt.limit);
-	fprintf(out, "CR0=%08llx CR2=%08llx CR3=%08llx CR4=%08llx EFER=%08llx\n", s.cr0, s.cr2,
-		s.cr3, s.cr4, s.efer);
+	kvm_cpu_print(&r, &s, out);
 }

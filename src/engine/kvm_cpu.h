@@ -33,8 +33,11 @@ int kvm_cpu_page_tables(struct mem *m);
  * BOOT_LONG64). Returns 0 or -errno, after logging why. */
 int kvm_cpu_setup(int vcpu_fd, struct mem *m, const struct boot_entry *e);
 
-/* Writes general registers, segments, control registers, EFER and the
- * descriptor table registers of @vcpu_fd to @out. */
+/* Prints @r and @s compactly: general registers, EIP/EFLAGS, segments
+ * with selector/base/limit, GDTR/IDTR, control registers and EFER. */
+void kvm_cpu_print(const struct kvm_regs *r, const struct kvm_sregs *s, FILE *out);
+
+/* Reads the registers of @vcpu_fd and prints them with kvm_cpu_print(). */
 void kvm_cpu_dump(int vcpu_fd, FILE *out);
 
 #endif

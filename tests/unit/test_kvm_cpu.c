@@ -8,6 +8,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -154,6 +156,33 @@ static void test_page_tables_refuse_loaded_range(void **state)
 	mem_free(&m);
 }
 
+/* The crash dump of a 32-bit kernel at its entry point. */
+static void test_print_pm32(void **state)
+{
+	struct boot_entry e = { .mode = BOOT_PM32_FLAT, .rip = 0x100010, .rax = 0x2badb002,
+				.rbx = 0x9000 };
+	struct kvm_regs r;
+	struct kvm_sregs s;
+	memset(&s, 0, sizeof(s));
+	kvm_cpu_entry_regs(&r, &e);
+	kvm_cpu_entry_sregs(&s, e.mode);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	assert_non_null(out);
+	kvm_cpu_print(&r, &s, out);
+	fclose(out);
+	assert_non_null(strstr(text, "EAX=2badb002 EBX=00009000 ECX=00000000 EDX=00000000\n"));
+	assert_non_null(strstr(text, "EIP=00100010 EFLAGS=00000002\n"));
+	assert_non_null(strstr(text, "CS=0010 base=00000000 limit=ffffffff type=b dpl=0 32-bit\n"));
+	assert_non_null(strstr(text, "SS=0018 base=00000000 limit=ffffffff type=3 dpl=0 32-bit\n"));
+	assert_non_null(strstr(text, "GS=0018 "));
+	assert_non_null(strstr(text, "GDT=00000000/0000 IDT=00000000/0000\n"));
+	assert_non_null(strstr(text, "CR0=00000011 CR2=00000000 CR3=00000000 CR4=00000000 EFER=00000000\n"));
+	assert_null(strstr(text, "R8=")); /* only for 64-bit code */
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -162,6 +191,7 @@ int main(void)
 		cmocka_unit_test(test_entry_regs),
 		cmocka_unit_test(test_page_tables_identity),
 		cmocka_unit_test(test_page_tables_refuse_loaded_range),
+		cmocka_unit_test(test_print_pm32),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

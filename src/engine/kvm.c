@@ -30,6 +30,7 @@
 #include "engine.h"
 #include "kvm_cpu.h"
 #include "kvm_exit.h"
+#include "kvm_irq.h"
 #include "kvm_kick.h"
 
 /* Three pages for the real-mode TSS VMX needs, and one page below them for
@@ -243,25 +244,14 @@ static void kvm_dump_regs(void *ctx, FILE *out)
 	kvm_cpu_dump(k->vcpu_fd, out);
 }
 
-/* KVM_INTERRUPT only works when the guest can take the interrupt now
- * (ready_for_interrupt_injection, RFLAGS.IF set, no STI/MOV SS shadow);
- * otherwise request_interrupt_window makes KVM_RUN exit with
- * KVM_EXIT_IRQ_WINDOW_OPEN as soon as it can. */
 static void kvm_inject(struct kvm_engine *k)
 {
-	struct kvm_run *run = k->run;
-	if (!vm_irq_pending(k->vm)) {
-		run->request_interrupt_window = 0;
+	int vector = kvm_irq_update(k->vm, k->run);
+	if (vector < 0)
 		return;
-	}
-	if (!run->ready_for_interrupt_injection || !run->if_flag) {
-		run->request_interrupt_window = 1;
-		return;
-	}
-	struct kvm_interrupt irq = { .irq = (uint32_t)vm_irq_ack(k->vm) };
+	struct kvm_interrupt irq = { .irq = (uint32_t)vector };
 	if (ioctl(k->vcpu_fd, KVM_INTERRUPT, &irq) < 0)
 		vm_stop(k->vm, EXIT_HOST, "KVM_INTERRUPT vector 0x%x: %s", irq.irq, strerror(errno));
-	run->request_interrupt_window = 0;
 }
 
 static int kvm_run_loop(void *ctx)

@@ -20,6 +20,7 @@
 
 #include "engine/engine.h"
 #include "engine/kvm_exit.h"
+#include "engine/kvm_irq.h"
 #include "exit_status.h"
 #include "stats.h"
 #include "vm.h"
@@ -27,6 +28,8 @@
 /* ---- the VM side, as the engine sees it ---- */
 
 static int fake_waits;
+static int fake_pending; /* requests the fake PIC still holds */
+static int fake_vector = 0x20;
 
 void vm_stop(struct vm *vm, int status, const char *fmt, ...)
 {
@@ -41,8 +44,12 @@ void vm_stop(struct vm *vm, int status, const char *fmt, ...)
 }
 
 uint64_t vm_now_ns(void) { return 0; }
-bool vm_irq_pending(struct vm *vm) { return false; }
-int vm_irq_ack(struct vm *vm) { return 0x20; }
+bool vm_irq_pending(struct vm *vm) { return fake_pending > 0; }
+int vm_irq_ack(struct vm *vm)
+{
+	fake_pending--;
+	return fake_vector++;
+}
 void vm_poll(struct vm *vm) { }
 uint64_t vm_next_deadline_ns(struct vm *vm) { return UINT64_MAX; }
 void vm_wait(struct vm *vm) { fake_waits++; }
@@ -104,6 +111,8 @@ static int fixture_setup(void **state)
 	assert_int_equal(bus_add_mmio(&f->vm.bus, 0xfec00000, 0x1000, rec_read, rec_write, &f->mmio,
 				      "rec"), 0);
 	fake_waits = 0;
+	fake_pending = 0;
+	fake_vector = 0x20;
 	*state = f;
 	return 0;
 }
@@ -316,6 +325,67 @@ static void test_unknown_exit_is_host_error(void **state)
 	assert_string_equal(f->vm.stop_reason, "unexpected KVM exit reason 30583");
 }
 
+/* ---- interrupt injection decisions ---- */
+
+static void test_irq_none_pending(void **state)
+{
+	struct fixture *f = *state;
+	f->run->request_interrupt_window = 1;
+	f->run->ready_for_interrupt_injection = 1;
+	f->run->if_flag = 1;
+	assert_int_equal(kvm_irq_update(&f->vm, f->run), -1);
+	assert_int_equal(f->run->request_interrupt_window, 0);
+}
+
+static void test_irq_injected_when_ready(void **state)
+{
+	struct fixture *f = *state;
+	fake_pending = 1;
+	f->run->ready_for_interrupt_injection = 1;
+	f->run->if_flag = 1;
+	assert_int_equal(kvm_irq_update(&f->vm, f->run), 0x20);
+	assert_int_equal(fake_pending, 0); /* acknowledged in the PIC */
+	assert_int_equal(f->run->request_interrupt_window, 0);
+}
+
+/* IF clear (CLI): the vector stays in the PIC and KVM is asked to exit
+ * once the guest sets IF. */
+static void test_irq_waits_for_if(void **state)
+{
+	struct fixture *f = *state;
+	fake_pending = 1;
+	f->run->ready_for_interrupt_injection = 1;
+	f->run->if_flag = 0;
+	assert_int_equal(kvm_irq_update(&f->vm, f->run), -1);
+	assert_int_equal(fake_pending, 1);
+	assert_int_equal(f->run->request_interrupt_window, 1);
+}
+
+/* An STI shadow or an injection still queued in KVM. */
+static void test_irq_waits_for_window(void **state)
+{
+	struct fixture *f = *state;
+	fake_pending = 1;
+	f->run->ready_for_interrupt_injection = 0;
+	f->run->if_flag = 1;
+	assert_int_equal(kvm_irq_update(&f->vm, f->run), -1);
+	assert_int_equal(fake_pending, 1);
+	assert_int_equal(f->run->request_interrupt_window, 1);
+}
+
+/* Two requests: inject one, and ask for a window for the other. */
+static void test_irq_second_request_opens_window(void **state)
+{
+	struct fixture *f = *state;
+	fake_pending = 2;
+	f->run->ready_for_interrupt_injection = 1;
+	f->run->if_flag = 1;
+	assert_int_equal(kvm_irq_update(&f->vm, f->run), 0x20);
+	assert_int_equal(f->run->request_interrupt_window, 1);
+	assert_int_equal(kvm_irq_update(&f->vm, f->run), 0x21);
+	assert_int_equal(f->run->request_interrupt_window, 0);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, fixture_setup, fixture_teardown)
 
 int main(void)
@@ -335,6 +405,11 @@ int main(void)
 		T(test_internal_error_names_suberror),
 		T(test_window_and_signal_do_nothing),
 		T(test_unknown_exit_is_host_error),
+		T(test_irq_none_pending),
+		T(test_irq_injected_when_ready),
+		T(test_irq_waits_for_if),
+		T(test_irq_waits_for_window),
+		T(test_irq_second_request_opens_window),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -79,7 +79,8 @@ static int kvm_check(int kvm_fd, char *err, size_t errlen)
 	return 0;
 }
 
-/* Gives the guest the CPUID the host's KVM supports, unchanged. */
+/* Gives the guest the CPUID the host's KVM supports, less what this
+ * machine lacks (kvm_cpu_fix_cpuid). */
 static int kvm_set_cpuid(struct kvm_engine *k)
 {
 	/* KVM_GET_SUPPORTED_CPUID fails with E2BIG while nent is too small. */
@@ -95,6 +96,7 @@ static int kvm_set_cpuid(struct kvm_engine *k)
 				continue;
 			return -e;
 		}
+		kvm_cpu_fix_cpuid(c);
 		int r = ioctl(k->vcpu_fd, KVM_SET_CPUID2, c) < 0 ? -errno : 0;
 		free(c);
 		return r;

@@ -34,6 +34,11 @@
 #define PTE_RW 0x2ull
 #define PTE_PS 0x80ull /* a 2 MiB page in a PDE */
 
+/* CPUID leaf 1 (SDM vol. 2A, CPUID, tables 3-19 and 3-20). */
+#define CPUID_1_EDX_APIC (1u << 9)
+#define CPUID_1_ECX_X2APIC (1u << 21)
+#define CPUID_1_ECX_TSC_DEADLINE (1u << 24)
+
 #define SEG_TYPE_CODE_RX_ACCESSED 0xb
 #define SEG_TYPE_DATA_RW_ACCESSED 0x3
 #define SEG_TYPE_TSS32_BUSY 0xb
@@ -84,6 +89,20 @@ void kvm_cpu_entry_regs(struct kvm_regs *r, const struct boot_entry *e)
 	r->rsp = e->rsp;
 	r->rbp = e->rbp;
 	r->rflags = 0x2; /* bit 1 is always set; IF clear */
+}
+
+void kvm_cpu_fix_cpuid(struct kvm_cpuid2 *c)
+{
+	for (uint32_t i = 0; i < c->nent; i++) {
+		struct kvm_cpuid_entry2 *e = &c->entries[i];
+		if (e->function != 1)
+			continue;
+		/* Without the in-kernel irqchip nothing emulates the APIC:
+		 * its page at 0xFEE00000 is unclaimed MMIO reading all-ones,
+		 * so a guest must take its interrupts from the PIC. */
+		e->edx &= ~CPUID_1_EDX_APIC;
+		e->ecx &= ~(CPUID_1_ECX_X2APIC | CPUID_1_ECX_TSC_DEADLINE);
+	}
 }
 
 int kvm_cpu_page_tables(struct mem *m)

@@ -29,6 +29,11 @@ void kvm_cpu_entry_regs(struct kvm_regs *r, const struct boot_entry *e);
  * Returns 0, -ENOTSUP if the range holds loaded data (or lies outside RAM). */
 int kvm_cpu_page_tables(struct mem *m);
 
+/* Adjusts the CPUID KVM supports to this machine: plexvm has a PIC but no
+ * local APIC (no in-kernel irqchip), so leaf 1 must not announce APIC,
+ * x2APIC or the APIC's TSC-deadline timer. */
+void kvm_cpu_fix_cpuid(struct kvm_cpuid2 *c);
+
 /* Sets registers and segments of @vcpu_fd from @e (and the page tables for
  * BOOT_LONG64). Returns 0 or -errno, after logging why. */
 int kvm_cpu_setup(int vcpu_fd, struct mem *m, const struct boot_entry *e);

@@ -156,6 +156,26 @@ static void test_page_tables_refuse_loaded_range(void **state)
 	mem_free(&m);
 }
 
+/* Leaf 1 loses APIC, x2APIC and TSC-deadline; everything else stays. */
+static void test_cpuid_without_apic(void **state)
+{
+	struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + 3 * sizeof(c->entries[0]));
+	assert_non_null(c);
+	c->nent = 3;
+	c->entries[0] = (struct kvm_cpuid_entry2){ .function = 0, .eax = 0xd, .ebx = 0x756e6547 };
+	c->entries[1] = (struct kvm_cpuid_entry2){ .function = 1, .eax = 0x306a9,
+						   .ecx = 0x80000000u | (1u << 21) | (1u << 24) | 1u,
+						   .edx = 0x0f8bfbffu };
+	c->entries[2] = (struct kvm_cpuid_entry2){ .function = 0x80000001, .edx = 1u << 29 };
+	kvm_cpu_fix_cpuid(c);
+	assert_int_equal(c->entries[0].ebx, 0x756e6547);
+	assert_int_equal(c->entries[1].eax, 0x306a9);
+	assert_int_equal(c->entries[1].edx, 0x0f8bfbffu & ~(1u << 9));
+	assert_int_equal(c->entries[1].ecx, 0x80000000u | 1u); /* hypervisor, SSE3 kept */
+	assert_int_equal(c->entries[2].edx, 1u << 29);           /* long mode kept */
+	free(c);
+}
+
 /* The crash dump of a 32-bit kernel at its entry point. */
 static void test_print_pm32(void **state)
 {
@@ -192,6 +212,7 @@ int main(void)
 		cmocka_unit_test(test_page_tables_identity),
 		cmocka_unit_test(test_page_tables_refuse_loaded_range),
 		cmocka_unit_test(test_print_pm32),
+		cmocka_unit_test(test_cpuid_without_apic),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -41,13 +41,13 @@ static const struct config_option config_options[] = {
 	{ "kernel", 'k', required_argument, "FILE", "kernel image: multiboot, ELF or flat (default: built-in demo)", 0 },
 	{ "memory", 'm', required_argument, "SIZE", "guest RAM, K/M/G suffixes (default 128M, 2M..3G)", 0 },
 	{ "engine", 'e', required_argument, "NAME", "kvm, emu, monitor or auto (default auto)", 0 },
-	{ "append", 0, required_argument, "STRING", "kernel command line", 0 },
-	{ "module", 0, required_argument, "FILE[,STRING]", "multiboot module and its string (repeatable)", 0 },
-	{ "config", 'c', required_argument, "FILE", "read settings from an INI file", OPT_NO_FILE },
+	{ "append", 0, required_argument, "STRING", "kernel command line (default none)", 0 },
+	{ "module", 0, required_argument, "FILE[,STRING]", "multiboot module and its string (repeatable, up to 16)", 0 },
+	{ "config", 'c', required_argument, "FILE", "read settings from an INI file (default none)", OPT_NO_FILE },
 	{ "serial", 0, required_argument, "DEV", "COM1: stdio, none or file:PATH (default stdio)", 0 },
 	{ "debugcon", 0, required_argument, "DEV", "port 0xE9: stdio, none or file:PATH (default none)", 0 },
 	{ "vga", 0, required_argument, "MODE", "none, dump (screen at exit) or live (default none)", 0 },
-	{ "stats", 0, optional_argument, "=json", "print counters at exit on stderr (text, or json)", 0 },
+	{ "stats", 0, optional_argument, "[=json]", "print counters at exit on stderr, text or json (default off)", 0 },
 	{ "help", 'h', no_argument, NULL, "show this help and exit", OPT_NO_FILE },
 	{ "version", 'V', no_argument, NULL, "show the version and exit", OPT_NO_FILE },
 };
@@ -206,8 +206,13 @@ int config_set(struct config *c, const char *key, const char *value, char *err, 
 
 	if (!value)
 		value = "";
-	if (strcmp(key, "kernel") == 0)
+	if (strcmp(key, "kernel") == 0) {
+		if (value[0] == '\0') {
+			snprintf(err, errlen, "kernel: the file name is empty");
+			return -1;
+		}
 		return set_string(&c->kernel, value, err, errlen);
+	}
 	if (strcmp(key, "memory") == 0)
 		return set_memory(c, value, err, errlen);
 	if (strcmp(key, "engine") == 0) {
@@ -275,8 +280,10 @@ static int config_ini_handler(void *user, const char *section, const char *name,
 	if (section[0] != '\0' && strcmp(section, "plexvm") != 0)
 		snprintf(msg, sizeof(msg), "unknown section [%s] (settings go at the top or in [plexvm])",
 			 section);
-	else if (!o || (o->flags & OPT_NO_FILE))
+	else if (!o)
 		snprintf(msg, sizeof(msg), "unknown key '%s'", name);
+	else if (o->flags & OPT_NO_FILE)
+		snprintf(msg, sizeof(msg), "key '%s' is for the command line only", name);
 	else if (config_set(st->c, name, value, msg, sizeof(msg)) == 0)
 		return 1;
 	st->err_line = st->line;
@@ -358,6 +365,20 @@ static enum config_result usage_error(char *err, size_t errlen, const char *fmt,
 	return CONFIG_ERROR;
 }
 
+/* getopt_long refused an option: glibc leaves in optopt the short option
+ * letter, or the val of a long option given a value it does not take
+ * ("--help=x"), or 0 for an unknown long option (then @arg is that word). */
+static enum config_result config_bad_option(const char *arg, char *err, size_t errlen)
+{
+	if (optopt >= 0x100 && optopt < 0x100 + (int)NOPTIONS)
+		return usage_error(err, errlen, "option --%s takes no value",
+				   config_options[optopt - 0x100].name);
+	if (optopt > 0 && optopt < 0x100)
+		return usage_error(err, errlen, "unknown option '-%c'", optopt);
+	size_t len = strcspn(arg, "=");
+	return usage_error(err, errlen, "unknown option '%.*s'", (int)len, arg);
+}
+
 /* Walks argv; with @apply false only finds -c, -h and -V; with @apply true
  * sets every option. */
 static enum config_result config_walk_args(struct config *c, int argc, char **argv, bool apply,
@@ -365,7 +386,7 @@ static enum config_result config_walk_args(struct config *c, int argc, char **ar
 {
 	struct option longopts[NOPTIONS + 1];
 	char shortopts[3 * NOPTIONS + 2];
-	bool modules_reset = false;
+	bool modules_reset = false, kernel_option = false;
 	char msg[CONFIG_ERR_LEN];
 	int ch;
 
@@ -373,13 +394,8 @@ static enum config_result config_walk_args(struct config *c, int argc, char **ar
 	optind = 0; /* glibc: full re-initialisation, so parsing can run again */
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
-		if (ch == '?') {
-			if (optopt && optopt < 0x100)
-				snprintf(msg, sizeof(msg), "-%c", optopt);
-			else
-				snprintf(msg, sizeof(msg), "%s", argv[optind - 1]);
-			return usage_error(err, errlen, "unknown option '%s'", msg);
-		}
+		if (ch == '?')
+			return config_bad_option(argv[optind - 1], err, errlen);
 		if (ch == ':') {
 			const struct config_option *o = optopt >= 0x100 ? &config_options[optopt - 0x100]
 								       : option_by_short(optopt);
@@ -400,19 +416,19 @@ static enum config_result config_walk_args(struct config *c, int argc, char **ar
 			clear_modules(c);
 			modules_reset = true;
 		}
+		if (strcmp(o->name, "kernel") == 0)
+			kernel_option = true;
 		if (config_set(c, o->name, optarg, msg, sizeof(msg)) < 0)
-			return usage_error(err, errlen, "%s", msg);
+			return strncmp(msg, o->name, strlen(o->name)) == 0
+				       ? usage_error(err, errlen, "--%s", msg)
+				       : usage_error(err, errlen, "--%s: %s", o->name, msg);
 	}
 	if (!apply)
 		return CONFIG_RUN;
 	if (optind < argc) {
 		if (optind + 1 < argc)
 			return usage_error(err, errlen, "more than one kernel given ('%s')", argv[optind + 1]);
-		bool from_cmdline = false;
-		for (int i = 1; i < optind; i++)
-			if (strcmp(argv[i], "-k") == 0 || strncmp(argv[i], "--kernel", 8) == 0)
-				from_cmdline = true;
-		if (from_cmdline)
+		if (kernel_option)
 			return usage_error(err, errlen, "kernel given twice (--kernel and '%s')", argv[optind]);
 		if (set_string(&c->kernel, argv[optind], err, errlen) < 0)
 			return CONFIG_ERROR;
@@ -455,16 +471,17 @@ void config_usage(FILE *out)
 		fprintf(out, "  %-30s %s\n", lhs, o->help);
 	}
 	fprintf(out,
-		"\nA config file (-c) is INI: keys are the long option names, at the top or\n"
-		"in a [plexvm] section; the command line overrides it.\n"
+		"\nA config file (-c) is INI: keys are the long option names (memory = 64M,\n"
+		"module = FILE,STRING repeated, stats = text|json|off), at the top or in a\n"
+		"[plexvm] section.  The command line overrides the file; --module on the\n"
+		"command line replaces the file's modules.\n"
 		"In the terminal, Ctrl-A x quits and Ctrl-A h lists the other keys.\n"
 		"\nExit status:\n"
 		"  0            the guest powered off or reset\n"
 		"  1, 3, 5, ... the guest wrote V to the debug-exit port 0xF4: status (V << 1) | 1\n"
 		"  2            usage or config error\n"
 		"  4            the kernel cannot be loaded\n"
-		"  6            the guest crashed (triple fault or a state plexvm cannot run;\n"
-		"               registers on stderr)\n"
+		"  6            the guest crashed (triple fault or a state plexvm cannot run; registers on stderr)\n"
 		"  8            host or internal error (e.g. the engine is not available here)\n");
 }
 

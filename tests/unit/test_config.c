@@ -84,6 +84,39 @@ static void test_positional_kernel(void **state)
 	assert_non_null(strstr(err, "more than one kernel"));
 	assert_int_equal(parse("-k", "a.elf", "b.elf", NULL), CONFIG_ERROR);
 	assert_non_null(strstr(err, "twice"));
+	assert_int_equal(parse("-ka.elf", "b.elf", NULL), CONFIG_ERROR);
+	assert_non_null(strstr(err, "twice"));
+	assert_int_equal(parse("b.elf", "--kernel=a.elf", NULL), CONFIG_ERROR);
+	assert_non_null(strstr(err, "twice"));
+	/* An option value that looks like a kernel file is not one. */
+	assert_int_equal(parse("--append", "x", "--kernel=a.elf", NULL), CONFIG_RUN);
+	assert_string_equal(cfg.kernel, "a.elf");
+	assert_int_equal(parse("-k", "", NULL), CONFIG_ERROR);
+}
+
+static void test_modules(void **state)
+{
+	char name[CONFIG_MAX_MODULES + 1][16];
+	char *argv[2 * (CONFIG_MAX_MODULES + 1) + 1] = { "plexvm" };
+	int argc = 1;
+	for (int i = 0; i <= CONFIG_MAX_MODULES; i++) {
+		snprintf(name[i], sizeof(name[i]), "m%d,s=%d", i, i);
+		argv[argc++] = "--module";
+		argv[argc++] = name[i];
+	}
+	config_free(&cfg);
+	assert_int_equal(config_parse(&cfg, argc - 2, argv, err, sizeof(err)), CONFIG_RUN);
+	assert_int_equal(cfg.nmodules, CONFIG_MAX_MODULES);
+	assert_string_equal(cfg.modules[15].path, "m15");
+	assert_string_equal(cfg.modules[15].cmdline, "s=15");
+	config_free(&cfg);
+	assert_int_equal(config_parse(&cfg, argc, argv, err, sizeof(err)), CONFIG_ERROR);
+	assert_non_null(strstr(err, "at most 16"));
+	/* Only the first comma splits: the string may hold commas. */
+	assert_int_equal(parse("--module", "initrd.img,a,b=c", "--module", "x,", NULL), CONFIG_RUN);
+	assert_string_equal(cfg.modules[0].path, "initrd.img");
+	assert_string_equal(cfg.modules[0].cmdline, "a,b=c");
+	assert_string_equal(cfg.modules[1].cmdline, "");
 }
 
 static void test_stats_forms(void **state)
@@ -93,7 +126,11 @@ static void test_stats_forms(void **state)
 	assert_int_equal(parse("--stats=text", NULL), CONFIG_RUN);
 	assert_int_equal(cfg.stats, STATS_TEXT);
 	assert_int_equal(parse("--stats=xml", NULL), CONFIG_ERROR);
-	assert_non_null(strstr(err, "xml"));
+	assert_string_equal(err, "--stats: 'xml' is not one of off, text, json (try 'plexvm --help')");
+	/* The value must be attached: a following word is the kernel. */
+	assert_int_equal(parse("--stats", "json", NULL), CONFIG_RUN);
+	assert_int_equal(cfg.stats, STATS_TEXT);
+	assert_string_equal(cfg.kernel, "json");
 }
 
 static void test_sizes(void **state)
@@ -119,20 +156,29 @@ static void test_memory_bounds(void **state)
 {
 	assert_int_equal(parse("-m", "1M", NULL), CONFIG_ERROR);
 	assert_non_null(strstr(err, "memory"));
+	assert_non_null(strstr(err, "2M..3072M"));
 	assert_int_equal(parse("-m", "4G", NULL), CONFIG_ERROR);
+	assert_int_equal(parse("-m", "3073M", NULL), CONFIG_ERROR);
+	assert_int_equal(parse("--memory", "64m", NULL), CONFIG_RUN);
+	assert_int_equal(cfg.memory, 64ull << 20);
+	assert_int_equal(parse("-m", "16777216", NULL), CONFIG_RUN);
+	assert_int_equal(cfg.memory, 16ull << 20);
+	assert_int_equal(parse("-m", "64M junk", NULL), CONFIG_ERROR);
+	assert_string_equal(err, "--memory: '64M junk' is not a size (e.g. 64M, 1G) (try 'plexvm --help')");
 	assert_int_equal(parse("-m", "3G", NULL), CONFIG_RUN);
 	assert_int_equal(parse("-m", "2M", NULL), CONFIG_RUN);
 }
 
 static void test_errors(void **state)
 {
-	assert_int_equal(parse("--bogus", NULL), CONFIG_ERROR);
-	assert_non_null(strstr(err, "--bogus"));
-	assert_non_null(strstr(err, "--help"));
-	assert_int_equal(parse("-x", NULL), CONFIG_ERROR);
-	assert_non_null(strstr(err, "-x"));
+	assert_int_equal(parse("--bogus=1", NULL), CONFIG_ERROR);
+	assert_string_equal(err, "unknown option '--bogus' (try 'plexvm --help')");
+	assert_int_equal(parse("-m", "64M", "-x", NULL), CONFIG_ERROR);
+	assert_string_equal(err, "unknown option '-x' (try 'plexvm --help')");
+	assert_int_equal(parse("--help=yes", NULL), CONFIG_ERROR);
+	assert_string_equal(err, "option --help takes no value (try 'plexvm --help')");
 	assert_int_equal(parse("--memory", NULL), CONFIG_ERROR);
-	assert_non_null(strstr(err, "memory"));
+	assert_string_equal(err, "option --memory needs a value (try 'plexvm --help')");
 	assert_int_equal(parse("-m", NULL), CONFIG_ERROR);
 	assert_non_null(strstr(err, "memory"));
 	assert_int_equal(parse("--engine", "warp", NULL), CONFIG_ERROR);
@@ -154,7 +200,14 @@ static void test_help_version(void **state)
 	fclose(f);
 	assert_non_null(strstr(buf, "--memory"));
 	assert_non_null(strstr(buf, "(V << 1) | 1"));
-	assert_non_null(strstr(buf, "kernel cannot be loaded"));
+	assert_non_null(strstr(buf, "Usage: plexvm [OPTIONS] [KERNEL]\n"));
+	assert_non_null(strstr(buf, "--stats[=json]"));
+	assert_non_null(strstr(buf, "default 128M"));
+	assert_non_null(strstr(buf, "  2            usage or config error\n"));
+	assert_non_null(strstr(buf, "  4            the kernel cannot be loaded\n"));
+	assert_non_null(strstr(buf, "  6            the guest crashed (triple fault or a state plexvm cannot "
+				    "run; registers on stderr)\n"));
+	assert_non_null(strstr(buf, "  8            host or internal error"));
 }
 
 static void test_config_file(void **state)
@@ -173,24 +226,39 @@ static void test_config_file(void **state)
 	assert_int_equal(cfg.engine, ENGINE_EMU);
 	assert_int_equal(cfg.nmodules, 1);
 	assert_string_equal(cfg.modules[0].path, "c");
+	assert_string_equal(cfg.kernel, "k.elf");
+	/* A positional kernel overrides the file's kernel without conflict. */
+	assert_int_equal(parse("-c", path, "other.elf", NULL), CONFIG_RUN);
+	assert_string_equal(cfg.kernel, "other.elf");
+	assert_int_equal(cfg.nmodules, 2);
+	assert_string_equal(cfg.config_file, path);
+	unlink(path);
+
+	path = write_file("stats = json\nserial = none\ndebugcon = file:/tmp/d.log\nvga = live\n"
+			  "append = console=ttyS0 quiet\n");
+	assert_int_equal(parse("-c", path, "--stats=off", NULL), CONFIG_RUN);
+	assert_int_equal(cfg.stats, STATS_OFF);
+	assert_int_equal(cfg.serial.kind, CHARDEV_NONE);
+	assert_int_equal(cfg.debugcon.kind, CHARDEV_FILE);
+	assert_string_equal(cfg.debugcon.path, "/tmp/d.log");
+	assert_int_equal(cfg.vga, VGA_LIVE);
+	assert_string_equal(cfg.append, "console=ttyS0 quiet");
 	unlink(path);
 }
 
 static void test_config_file_errors(void **state)
 {
-	char msg[64];
+	char msg[128];
 	char *path = write_file("memory = 64M\n\nmemroy = 32M\n");
 	assert_int_equal(parse("-c", path, NULL), CONFIG_ERROR);
-	snprintf(msg, sizeof(msg), "%s:3:", path);
-	assert_non_null(strstr(err, msg));
-	assert_non_null(strstr(err, "memroy"));
+	snprintf(msg, sizeof(msg), "%s:3: unknown key 'memroy'", path);
+	assert_string_equal(err, msg);
 	unlink(path);
 
 	path = write_file("engine = kvm\nmemory = lots\n");
 	assert_int_equal(parse("-c", path, NULL), CONFIG_ERROR);
-	snprintf(msg, sizeof(msg), "%s:2:", path);
+	snprintf(msg, sizeof(msg), "%s:2: memory: 'lots'", path);
 	assert_non_null(strstr(err, msg));
-	assert_non_null(strstr(err, "memory"));
 	unlink(path);
 
 	path = write_file("engine = kvm\nthis line has no equals sign\n");
@@ -207,6 +275,18 @@ static void test_config_file_errors(void **state)
 	path = write_file("config = other.ini\n");
 	assert_int_equal(parse("-c", path, NULL), CONFIG_ERROR);
 	assert_non_null(strstr(err, "config"));
+	unlink(path);
+
+	/* A syntax error after a bad key: the first one is reported. */
+	path = write_file("vga = tv\n[broken\n");
+	assert_int_equal(parse("-c", path, NULL), CONFIG_ERROR);
+	snprintf(msg, sizeof(msg), "%s:1: vga: 'tv'", path);
+	assert_non_null(strstr(err, msg));
+	unlink(path);
+
+	/* A bad file is an error even if the command line sets the key. */
+	path = write_file("engine = turbo\n");
+	assert_int_equal(parse("-c", path, "-e", "kvm", NULL), CONFIG_ERROR);
 	unlink(path);
 
 	assert_int_equal(parse("-c", "/nonexistent/plexvm.ini", NULL), CONFIG_ERROR);
@@ -227,7 +307,7 @@ int main(void)
 		cmocka_unit_test(test_sizes),           cmocka_unit_test(test_memory_bounds),
 		cmocka_unit_test(test_errors),          cmocka_unit_test(test_help_version),
 		cmocka_unit_test(test_config_file),     cmocka_unit_test(test_config_file_errors),
-		cmocka_unit_test(test_engine_names),
+		cmocka_unit_test(test_engine_names),    cmocka_unit_test(test_modules),
 	};
 	int r = cmocka_run_group_tests(tests, NULL, NULL);
 	config_free(&cfg);

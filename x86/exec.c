@@ -514,7 +514,11 @@ void x86_exec_one(struct x86_insn *x)
 		c->eip = target;
 		return;
 	}
-	case 0xe9: x86_jump(x, c->eip + x86_imm(x, size)); return;
+	case 0xe9: {
+		uint32_t rel = x86_imm(x, size); /* fetched before EIP is read */
+		x86_jump(x, c->eip + rel);
+		return;
+	}
 	case 0xea: {
 		uint32_t off = x86_imm(x, size);
 		x86_far_jmp(x, x86_fetch16(x), off);

@@ -1,6 +1,11 @@
 /*
  * The I/O bus (see bus.h).  A PC has a dozen port ranges and a handful of
  * MMIO ranges, so a linear search is simplest and fast enough.
+ *
+ * With b->stats set, every access is counted by its exact port or address:
+ * under "pio"/"mmio" when a range claims it, "unclaimed-pio"/"unclaimed-mmio"
+ * when none does.  An access of a size the bus does not carry (not 1, 2, 4,
+ * or 8 for MMIO) is treated as unclaimed.
  */
 #include "bus.h"
 
@@ -82,16 +87,14 @@ void bus_pio(struct bus *b, uint16_t port, unsigned size, bool is_write, uint32_
 	if (!is_write)
 		*value = (uint32_t)v;
 	if (b->stats)
-		stats_add_addr(b->stats, claimed ? (is_write ? "pio-write" : "pio-read") : "unclaimed-pio",
-			       port, 1);
+		stats_add_addr(b->stats, claimed ? "pio" : "unclaimed-pio", port, 1);
 }
 
 void bus_mmio(struct bus *b, uint64_t addr, unsigned size, bool is_write, uint64_t *value)
 {
 	bool claimed = bus_access(b, b->mmio, b->nmmio, addr, size, 8, is_write, value);
 	if (b->stats)
-		stats_add_addr(b->stats, claimed ? (is_write ? "mmio-write" : "mmio-read") : "unclaimed-mmio",
-			       addr, 1);
+		stats_add_addr(b->stats, claimed ? "mmio" : "unclaimed-mmio", addr, 1);
 }
 
 bool bus_mmio_claimed(const struct bus *b, uint64_t addr)

@@ -1,5 +1,5 @@
-/* The I/O bus and --stats counters: dispatch with offsets, unclaimed
- * accesses read all-ones and are counted, overlaps are refused. */
+/* The I/O bus: dispatch with offsets, unclaimed accesses read all-ones and
+ * are counted, overlaps are refused. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -97,37 +97,81 @@ static void test_bad_ranges(void **state)
 	assert_int_equal(bus_add_pio(&b, 0x2000, 1, NULL, NULL, NULL, "n"), -ENOSPC);
 }
 
-static void test_stats_output(void **state)
+static void test_counting(void **state)
 {
+	struct bus b = { 0 };
+	struct fake_dev d = { 0 };
 	struct stats *s = stats_new();
-	char buf[1024] = "";
-	stats_add(s, "exits", "io", 3);
-	stats_add(s, "time", "us", 5);
-	stats_add(s, "exits", "hlt", 1);
-	stats_add(s, "exits", "io", 2);
-	stats_add(s, "we\"ird", "k\\ey", 1);
-	stats_set(s, "time", "us", 9);
-	stats_add(NULL, "x", "y", 1); /* no stats: nothing happens */
-	assert_int_equal(stats_get(s, "exits", "io"), 5);
-	FILE *f = fmemopen(buf, sizeof(buf) - 1, "w");
-	stats_print(s, f, true);
-	fclose(f);
-	assert_string_equal(buf, "{\n  \"exits\": {\n    \"io\": 5,\n    \"hlt\": 1\n  },\n"
-				 "  \"time\": {\n    \"us\": 9\n  },\n"
-				 "  \"we\\\"ird\": {\n    \"k\\\\ey\": 1\n  }\n}\n");
-	memset(buf, 0, sizeof(buf));
-	f = fmemopen(buf, sizeof(buf) - 1, "w");
-	stats_print(s, f, false);
-	fclose(f);
-	assert_non_null(strstr(buf, "exits:\n  io "));
+	b.stats = s;
+	uint32_t v = 0x41;
+	assert_int_equal(bus_add_pio(&b, 0x3f8, 8, fake_read, fake_write, &d, "com1"), 0);
+	bus_pio(&b, 0x3f8, 1, true, &v);
+	bus_pio(&b, 0x3f8, 1, true, &v);
+	bus_pio(&b, 0x3fd, 1, false, &v);
+	uint64_t mv = 0;
+	assert_int_equal(bus_add_mmio(&b, 0xb8000, 0x8000, fake_read, fake_write, &d, "vga"), 0);
+	bus_mmio(&b, 0xb8002, 2, true, &mv);
+	/* Keyed by the exact port or address, not the range's base. */
+	assert_int_equal(stats_get(s, "pio", "0x3f8"), 2);
+	assert_int_equal(stats_get(s, "pio", "0x3fd"), 1);
+	assert_int_equal(stats_get(s, "mmio", "0xb8002"), 1);
+	assert_int_equal(stats_get(s, "unclaimed-pio", "0x3f8"), 0);
+	b.stats = NULL; /* no stats: still dispatched */
+	bus_pio(&b, 0x3f8, 1, true, &v);
+	assert_int_equal(d.writes, 4);
 	stats_free(s);
+}
+
+static void test_odd_sizes(void **state)
+{
+	struct bus b = { 0 };
+	struct fake_dev d = { 0 };
+	struct stats *s = stats_new();
+	b.stats = s;
+	assert_int_equal(bus_add_pio(&b, 0x60, 1, fake_read, fake_write, &d, "kbd"), 0);
+	assert_int_equal(bus_add_mmio(&b, 0x1000, 0x10, fake_read, fake_write, &d, "m"), 0);
+	uint32_t v = 0;
+	bus_pio(&b, 0x60, 8, false, &v); /* no 8-byte port access: unclaimed */
+	assert_int_equal(v, 0xffffffff);
+	bus_pio(&b, 0x60, 3, true, &v);
+	assert_int_equal(d.writes, 0);
+	uint64_t mv = 0;
+	bus_mmio(&b, 0x1000, 3, false, &mv);
+	assert_int_equal(mv, 0xffffff);
+	assert_int_equal(d.last_size, 0); /* the device never saw them */
+	assert_int_equal(stats_get(s, "unclaimed-pio", "0x60"), 2);
+	assert_int_equal(stats_get(s, "unclaimed-mmio", "0x1000"), 1);
+	/* A straddling access goes whole to the range of its first byte. */
+	bus_mmio(&b, 0x100e, 4, true, &mv);
+	assert_int_equal(d.last_offset, 0xe);
+	assert_int_equal(d.last_size, 4);
+	/* Writes reach the device truncated to the access size. */
+	mv = 0x1122334455667788ull;
+	bus_mmio(&b, 0x1004, 2, true, &mv);
+	assert_int_equal(d.last_value, 0x7788);
+	stats_free(s);
+}
+
+static void test_null_callbacks(void **state)
+{
+	struct bus b = { 0 };
+	uint32_t v = 0;
+	assert_int_equal(bus_add_pio(&b, 0x70, 2, NULL, NULL, NULL, "wo"), 0);
+	bus_pio(&b, 0x71, 2, false, &v);
+	assert_int_equal(v, 0xffff);
+	v = 5;
+	bus_pio(&b, 0x70, 1, true, &v); /* dropped */
+	assert_int_equal(bus_add_pio(&b, 0x71, 1, NULL, NULL, NULL, "x"), -EEXIST);
+	assert_int_equal(bus_add_pio(&b, 0x72, 1, NULL, NULL, NULL, "adjacent"), 0);
+	assert_int_equal(bus_add_pio(&b, 0xffff, 1, NULL, NULL, NULL, "last port"), 0);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dispatch), cmocka_unit_test(test_unclaimed),
-		cmocka_unit_test(test_bad_ranges), cmocka_unit_test(test_stats_output),
+		cmocka_unit_test(test_bad_ranges), cmocka_unit_test(test_counting),
+		cmocka_unit_test(test_odd_sizes), cmocka_unit_test(test_null_callbacks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

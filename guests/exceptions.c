@@ -75,7 +75,7 @@ static uint32_t exc_br(uint32_t cpl)
 {
 	static const int32_t bounds[2] = {0, 10};
 	(void)cpl;
-	return TRAP_TRY("boundl %0, %1", : : "r"(20), "m"(bounds));
+	return TRAP_TRY("bound %0, %1", : : "r"(20), "m"(bounds));
 }
 
 static uint32_t exc_pf_read(uint32_t cpl)

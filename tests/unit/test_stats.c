@@ -1,0 +1,108 @@
+/* --stats counters: adding and setting, insertion order, and the text and
+ * JSON a user reads at exit. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "stats.h"
+
+static char out[4096];
+
+static const char *print(const struct stats *s, bool json)
+{
+	memset(out, 0, sizeof(out));
+	FILE *f = fmemopen(out, sizeof(out) - 1, "w");
+	assert_non_null(f);
+	stats_print(s, f, json);
+	fclose(f);
+	return out;
+}
+
+static void test_counts(void **state)
+{
+	struct stats *s = stats_new();
+	assert_int_equal(stats_get(s, "exits", "io"), 0);
+	stats_add(s, "exits", "io", 3);
+	stats_add(s, "exits", "hlt", 1);
+	stats_add(s, "exits", "io", 2);
+	stats_add(s, "other", "io", 7); /* same key, different group */
+	assert_int_equal(stats_get(s, "exits", "io"), 5);
+	assert_int_equal(stats_get(s, "exits", "hlt"), 1);
+	assert_int_equal(stats_get(s, "other", "io"), 7);
+	stats_set(s, "time", "run-us", 10);
+	stats_set(s, "time", "run-us", 4);
+	assert_int_equal(stats_get(s, "time", "run-us"), 4);
+	stats_add_addr(s, "pio", 0x3f8, 1);
+	stats_add_addr(s, "pio", 0x3F8, 1);
+	stats_add_addr(s, "mmio", 0xfee00000ull, 1);
+	assert_int_equal(stats_get(s, "pio", "0x3f8"), 2);
+	assert_int_equal(stats_get(s, "mmio", "0xfee00000"), 1);
+	stats_free(s);
+}
+
+static void test_many_keys(void **state)
+{
+	struct stats *s = stats_new();
+	char key[16];
+	for (int round = 0; round < 3; round++)
+		for (unsigned i = 0; i < 200; i++)
+			stats_add_addr(s, i & 1 ? "odd" : "even", i, i);
+	for (unsigned i = 0; i < 200; i++) {
+		snprintf(key, sizeof(key), "0x%x", i);
+		assert_int_equal(stats_get(s, i & 1 ? "odd" : "even", key), 3 * i);
+		assert_int_equal(stats_get(s, i & 1 ? "even" : "odd", key), 0);
+	}
+	stats_free(s);
+}
+
+static void test_null_is_noop(void **state)
+{
+	stats_add(NULL, "x", "y", 1);
+	stats_add_addr(NULL, "x", 1, 1);
+	stats_set(NULL, "x", "y", 1);
+	assert_int_equal(stats_get(NULL, "x", "y"), 0);
+	stats_free(NULL);
+	assert_string_equal(print(NULL, true), "{\n}\n");
+	assert_string_equal(print(NULL, false), "");
+}
+
+static void test_json(void **state)
+{
+	struct stats *s = stats_new();
+	stats_add(s, "exits", "io", 3);
+	stats_add(s, "time", "us", 5);
+	stats_add(s, "exits", "hlt", 1); /* joins its group, printed first */
+	stats_add(s, "we\"ird", "k\\ey\n", 1);
+	assert_string_equal(print(s, true), "{\n  \"exits\": {\n    \"io\": 3,\n    \"hlt\": 1\n  },\n"
+					    "  \"time\": {\n    \"us\": 5\n  },\n"
+					    "  \"we\\\"ird\": {\n    \"k\\\\ey\\u000a\": 1\n  }\n}\n");
+	stats_free(s);
+}
+
+static void test_text(void **state)
+{
+	struct stats *s = stats_new();
+	stats_add(s, "exits", "io", 12345);
+	stats_add(s, "unclaimed-pio", "0x80", 2);
+	stats_add(s, "exits", "hlt", 7);
+	char expect[512];
+	snprintf(expect, sizeof(expect), "exits:\n  %-28s %12s\n  %-28s %12s\nunclaimed-pio:\n  %-28s %12s\n",
+		 "io", "12345", "hlt", "7", "0x80", "2");
+	assert_string_equal(print(s, false), expect);
+	stats_free(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_counts), cmocka_unit_test(test_many_keys),
+		cmocka_unit_test(test_null_is_noop), cmocka_unit_test(test_json),
+		cmocka_unit_test(test_text),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -12,10 +12,13 @@ VERSION := 0.1.0
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wno-unused-parameter
-CFLAGS  ?= -O2 -g
-CFLAGS  += -std=gnu11 $(WARN) -fPIE -D_GNU_SOURCE -DPLEXVM_VERSION='"$(VERSION)"' \
+# OPT and SANITIZE are the knobs (make unit-asan sets both); CFLAGS from the
+# command line still gets the project's flags added.
+OPT      ?= -O2 -g
+SANITIZE ?=
+override CFLAGS += $(OPT) $(SANITIZE) -std=gnu11 $(WARN) -fPIE -D_GNU_SOURCE -DPLEXVM_VERSION='"$(VERSION)"' \
            -MMD -MP
-LDFLAGS += -pie
+override LDFLAGS += -pie $(SANITIZE)
 LIBS    := -linih
 
 # Every .c/.S under src/ and x86/ is part of the product; main.c (the command
@@ -57,16 +60,15 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Isrc $< $(LIB) $(LIBS) -lcmocka -o $@
+	$(CC) $(CFLAGS) $(LDFLAGS) -Isrc $< $(LIB) $(LIBS) -lcmocka -o $@
 
 unit: $(UNIT_BIN)
 	@tests/run-unit $(UNIT_BIN)
 
 # The same unit tests once more with AddressSanitizer and UBSan.
 unit-asan:
-	@$(MAKE) --no-print-directory BUILD=build/asan \
-		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-		LDFLAGS="-fsanitize=address,undefined" unit
+	@$(MAKE) --no-print-directory BUILD=build/asan OPT="-O1 -g" \
+		SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" unit
 
 system: all
 	@tests/system/run

@@ -143,8 +143,13 @@ static int emu_run(void *ctx)
 		enum x86_status s = x86_run(&e->cpu, &e->ops, EMU_SLICE);
 		switch (s) {
 		case X86_OK:
+			stats_add(vm->stats, "exits", "slice", 1);
+			break;
 		case X86_IO:
+			stats_add(vm->stats, "exits", "io", 1);
+			break;
 		case X86_HALT:
+			stats_add(vm->stats, "exits", "hlt", 1);
 			break;
 		case X86_SHUTDOWN:
 			vm_stop(vm, EXIT_CRASH, "triple fault");

@@ -36,7 +36,7 @@ struct timer_state {
 	uint32_t isr_in_handler;  /* master ISR bit 0 was set while handling */
 	uint32_t isr_after_eoi;   /* ... and it was still set after the EOI */
 	uint32_t if_in_handler;   /* IF was not cleared by the interrupt gate */
-	uint32_t from_sleep;      /* interrupts that woke a HLT */
+	uint32_t from_sleep;      /* interrupts taken with EIP just past the HLT */
 };
 static struct timer_state timer_st;
 
@@ -104,14 +104,19 @@ void test_main(void)
 	printf("PIC remapped to 0x%x/0x%x, PIT channel 0 mode 2, divisor %u (%u Hz)\n",
 	       PIC_MASTER_BASE, PIC_SLAVE_BASE, TIMER_DIVISOR, TIMER_HZ);
 	timer_check_latch();
-	while (timer_st.ticks < TIMER_TICKS)
+	/* IF is set only across STI; HLT and back to the CLI, so a tick can
+	 * arrive nowhere else, and none after the count is reached.  A slow
+	 * engine may still have the next tick pending when the handler returns
+	 * (it is taken before the CLI), hence ">=" below. */
+	while (timer_st.ticks < TIMER_TICKS) {
 		sti_hlt();
-	cli();
+		cli();
+	}
 	outb(PIC1_DATA, 0xFF);
 	printf("counted %u timer ticks\n", TIMER_TICKS);
-	test_eq(timer_st.ticks, TIMER_TICKS, "ticks");
-	test_eq(timer_st.isr_in_handler, TIMER_TICKS, "handlers that saw ISR bit 0 set");
+	test_check(timer_st.ticks >= TIMER_TICKS, "ticks: %u", timer_st.ticks);
+	test_eq(timer_st.isr_in_handler, timer_st.ticks, "handlers that saw ISR bit 0 set");
 	test_eq(timer_st.isr_after_eoi, 0, "handlers that saw ISR bit 0 still set after EOI");
 	test_eq(timer_st.if_in_handler, 0, "handlers running with IF set");
-	test_eq(timer_st.from_sleep, TIMER_TICKS, "ticks that woke a HLT");
+	test_eq(timer_st.from_sleep, timer_st.ticks, "ticks that woke a HLT");
 }

@@ -96,7 +96,7 @@ static void test_positional_kernel(void **state)
 
 static void test_modules(void **state)
 {
-	char name[CONFIG_MAX_MODULES + 1][16];
+	char name[CONFIG_MAX_MODULES + 1][32];
 	char *argv[2 * (CONFIG_MAX_MODULES + 1) + 1] = { "plexvm" };
 	int argc = 1;
 	for (int i = 0; i <= CONFIG_MAX_MODULES; i++) {

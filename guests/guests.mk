@@ -2,11 +2,14 @@
 # (plus guests/NAME.S when a kernel needs one), each linked with the small
 # runtime in guests/rt/.  hello.c is built a second time with -DPLEXVM_DEMO
 # as the built-in demo guest.  Included by the top-level Makefile.
+#
+# -march=i386 keeps the compiler from using later instructions (CMOV and
+# friends) on its own: each kernel should exercise only what it tests.
 
 GUEST_DIR     := $(BUILD)/guests
 GUEST_CC      ?= gcc
 GUEST_LD      ?= ld
-GUEST_CFLAGS  := -m32 -march=i686 -std=gnu11 -ffreestanding -fno-pic -fno-pie \
+GUEST_CFLAGS  := -m32 -march=i386 -mtune=generic -std=gnu11 -ffreestanding -fno-pic -fno-pie \
                  -fno-stack-protector -fno-asynchronous-unwind-tables -nostdlib \
                  -mno-sse -mno-mmx -mno-80387 -O2 -g -Wall -Wextra -Werror \
                  -Iguests/rt -MMD -MP

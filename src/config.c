@@ -52,6 +52,7 @@ static const struct config_option config_options[] = {
 	{ "version", 'V', no_argument, NULL, "show the version and exit", OPT_NO_FILE },
 };
 #define NOPTIONS (sizeof(config_options) / sizeof(config_options[0]))
+_Static_assert(CONFIG_MAX_MODULES == 16, "the --module help text says 'up to 16'");
 
 static const char *const engine_names[] = {
 	[ENGINE_AUTO] = "auto", [ENGINE_KVM] = "kvm", [ENGINE_EMU] = "emu", [ENGINE_MONITOR] = "monitor"
@@ -269,6 +270,9 @@ static char *config_ini_reader(char *str, int num, void *stream)
 	return r;
 }
 
+/* Called by libinih for each "key = value".  Keys belong at the top of the
+ * file or in [plexvm]; any other section is refused at its first key (a
+ * section holding no keys changes nothing and is let through). */
 static int config_ini_handler(void *user, const char *section, const char *name, const char *value)
 {
 	struct ini_state *st = user;

@@ -44,25 +44,28 @@ static bool stats_match(const struct stats_entry *e, const char *group, const ch
 	return strcmp(e->key, key) == 0 && strcmp(e->group, group) == 0;
 }
 
-static struct stats_entry *stats_find(const struct stats *s, const char *group, const char *key)
+/* Index of the counter, or s->n if there is none yet.  The most recent hit
+ * is tried first: callers bump the same counter many times in a row. */
+static size_t stats_index(const struct stats *s, const char *group, const char *key)
 {
 	if (s->n && stats_match(&s->e[s->last], group, key))
-		return &s->e[s->last];
-	for (size_t i = 0; i < s->n; i++)
-		if (stats_match(&s->e[i], group, key)) {
-			((struct stats *)s)->last = i;
-			return &s->e[i];
-		}
-	return NULL;
+		return s->last;
+	size_t i = 0;
+	while (i < s->n && !stats_match(&s->e[i], group, key))
+		i++;
+	return i;
 }
 
 /* Finds or creates the entry; NULL only when out of memory (the counter is
  * then dropped: statistics must never stop the guest). */
 static struct stats_entry *stats_entry(struct stats *s, const char *group, const char *key)
 {
-	struct stats_entry *e = stats_find(s, group, key);
-	if (e)
-		return e;
+	size_t i = stats_index(s, group, key);
+	if (i < s->n) {
+		s->last = i;
+		return &s->e[i];
+	}
+	struct stats_entry *e;
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? 2 * s->cap : 32;
 		struct stats_entry *ne = realloc(s->e, cap * sizeof(*ne));
@@ -113,8 +116,8 @@ void stats_set(struct stats *s, const char *group, const char *key, uint64_t v)
 
 uint64_t stats_get(const struct stats *s, const char *group, const char *key)
 {
-	const struct stats_entry *e = s ? stats_find(s, group, key) : NULL;
-	return e ? e->value : 0;
+	size_t i = s ? stats_index(s, group, key) : 0;
+	return s && i < s->n ? s->e[i].value : 0;
 }
 
 static void json_string(FILE *out, const char *str)

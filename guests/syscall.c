@@ -59,6 +59,22 @@ static uint32_t syscall_user_adds(uint32_t n)
 	return sum;
 }
 
+/* Runs at ring 3: an INT 0x80 changes EAX only; the other registers and the
+ * arithmetic flags come back as they were (IRET restores EFLAGS). */
+static uint32_t syscall_user_regs(uint32_t unused)
+{
+	uint32_t b = 0xB0B0B0B0, c = 0xC0C0C0C0, d = 0xD0D0D0D0, si = 0x51515151, di = 0xD1D1D1D1;
+	uint32_t a = SYS_COUNT;
+	uint8_t cf;
+	(void)unused;
+	__asm__ volatile("stc\n\tint $0x80\n\tsetc %6"
+			 : "+a"(a), "+b"(b), "+c"(c), "+d"(d), "+S"(si), "+D"(di), "=m"(cf)
+			 :
+			 : "memory", "cc");
+	return (b == 0xB0B0B0B0) | (c == 0xC0C0C0C0) << 1 | (d == 0xD0D0D0D0) << 2 |
+	       (si == 0x51515151) << 3 | (di == 0xD1D1D1D1) << 4 | (cf == 1) << 5;
+}
+
 static uint32_t syscall_user_count(uint32_t unused)
 {
 	(void)unused;
@@ -93,6 +109,11 @@ void test_main(void)
 	test_eq(syscall_st.bad_frames, 0, "calls with a wrong ring-3 frame");
 	test_eq(user_run(syscall_user_unknown, 999, X86_EFLAGS_FIXED), 0xFFFFFFFF, "unknown call");
 
+	v = user_run(syscall_user_regs, 0, X86_EFLAGS_FIXED);
+	printf("registers kept across INT 0x80: EBX %u ECX %u EDX %u ESI %u EDI %u CF %u\n", v & 1,
+	       v >> 1 & 1, v >> 2 & 1, v >> 3 & 1, v >> 4 & 1, v >> 5 & 1);
+	test_eq(v, 0x3F, "registers and CF kept across INT 0x80 (one bit each)");
+
 	v = user_run(syscall_user_dpl0, 0, X86_EFLAGS_FIXED);
 	printf("INT 0x%x (DPL 0 gate) from ring 3: vector %u, error 0x%x\n", SYSCALL_DPL0_VECTOR, v,
 	       trap_last.error);
@@ -101,6 +122,6 @@ void test_main(void)
 	test_eq(trap_last.eip, trap_last.insn, "#GP return EIP (the INT itself)");
 	test_eq(trap_last.cs, SEL_UCODE, "#GP frame CS");
 	test_eq(trap_last.ss, SEL_UDATA, "#GP frame SS");
-	test_eq(syscall_st.calls, SYSCALL_CALLS + 3, "calls counted by the kernel");
+	test_eq(syscall_st.calls, SYSCALL_CALLS + 4, "calls counted by the kernel");
 	test_eq(read_cs(), SEL_KCODE, "CS back at ring 0");
 }

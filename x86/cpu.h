@@ -40,7 +40,8 @@ struct x86_insn {
 	uint8_t modrm, mod, reg, rm;
 	bool rm_is_reg;
 	uint32_t ea;          /* effective address (offset) when !rm_is_reg */
-	uint8_t prefix_len;
+	const uint8_t *fetch_ptr; /* next code byte in host memory, or NULL */
+	uint32_t fetch_end;       /* EIP at which fetch_ptr stops being valid */
 	enum x86_status exit; /* set by I/O, HLT...: ends the run batch */
 };
 

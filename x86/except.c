@@ -204,6 +204,7 @@ enum x86_status x86_run(struct x86_cpu *c, const struct x86_ops *ops, uint64_t b
 			x.c = c;
 			x.ops = ops;
 			x.exit = X86_OK;
+			x.fetch_ptr = 0;
 			c->insn_eip = c->eip;
 			c->intr_shadow = false;
 			x86_exec_one(&x);

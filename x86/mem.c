@@ -92,21 +92,33 @@ static struct x86_tlb_entry *x86_walk(struct x86_insn *x, uint32_t lin, bool wri
 	t->user = usr;
 	t->writable = writable;
 	t->dirty = write || (big ? (pde & PTE_D) : (pte & PTE_D));
+	t->host = x->ops->ram(x->ops->ctx, frame, 0x1000);
 	return t;
 }
 
-/* Linear to physical for one page-contained access. */
-static uint32_t x86_translate(struct x86_insn *x, uint32_t lin, bool write, bool user)
+/* The TLB entry for @lin, checked for the access; walks the page tables on
+ * a miss.  With paging off, entries map linear to physical one to one. */
+static struct x86_tlb_entry *x86_lookup(struct x86_insn *x, uint32_t lin, bool write, bool user)
 {
 	struct x86_cpu *c = x->c;
-	if (!(c->cr0 & X86_CR0_PG))
-		return lin;
 	struct x86_tlb_entry *t = &c->tlb[(lin >> 12) % X86_TLB_SIZE];
+	if (!(c->cr0 & X86_CR0_PG)) {
+		if (t->tag != (lin >> 12) + 1) {
+			t->tag = (lin >> 12) + 1;
+			t->frame = lin & 0xfffff000u;
+			t->user = t->writable = t->dirty = 1;
+			t->host = x->ops->ram(x->ops->ctx, t->frame, 0x1000);
+		}
+		return t;
+	}
 	bool hit = t->tag == (lin >> 12) + 1 && (!user || t->user) &&
 		   (!write || (t->dirty && (t->writable || (!user && !(c->cr0 & X86_CR0_WP)))));
-	if (!hit)
-		t = x86_walk(x, lin, write, user);
-	return t->frame | (lin & 0xfff);
+	return hit ? t : x86_walk(x, lin, write, user);
+}
+
+static uint32_t x86_translate(struct x86_insn *x, uint32_t lin, bool write, bool user)
+{
+	return x86_lookup(x, lin, write, user)->frame | (lin & 0xfff);
 }
 
 uint32_t x86_read_lin(struct x86_insn *x, uint32_t lin, unsigned size, bool user)
@@ -117,7 +129,13 @@ uint32_t x86_read_lin(struct x86_insn *x, uint32_t lin, unsigned size, bool user
 			v |= x86_read_lin(x, lin + i, 1, user) << (8 * i);
 		return v;
 	}
-	return x86_phys_read(x, x86_translate(x, lin, false, user), size);
+	struct x86_tlb_entry *t = x86_lookup(x, lin, false, user);
+	if (t->host) {
+		uint32_t v = 0;
+		__builtin_memcpy(&v, t->host + (lin & 0xfff), size);
+		return v;
+	}
+	return (uint32_t)x->ops->mmio_read(x->ops->ctx, t->frame | (lin & 0xfff), size);
 }
 
 void x86_write_lin(struct x86_insn *x, uint32_t lin, unsigned size, uint32_t v, bool user)
@@ -131,7 +149,11 @@ void x86_write_lin(struct x86_insn *x, uint32_t lin, unsigned size, uint32_t v, 
 			x86_write_lin(x, lin + i, 1, v >> (8 * i), user);
 		return;
 	}
-	x86_phys_write(x, x86_translate(x, lin, true, user), size, v);
+	struct x86_tlb_entry *t = x86_lookup(x, lin, true, user);
+	if (t->host)
+		__builtin_memcpy(t->host + (lin & 0xfff), &v, size);
+	else
+		x->ops->mmio_write(x->ops->ctx, t->frame | (lin & 0xfff), v, size);
 }
 
 void x86_seg_check(struct x86_insn *x, int segno, const struct x86_seg *s, uint32_t off,
@@ -183,12 +205,34 @@ void x86_check_write(struct x86_insn *x, int seg, uint32_t off, unsigned size)
 	}
 }
 
+/* Code bytes come straight from host memory while EIP stays inside the
+ * page and the segment limit checked when the pointer was set up. */
 uint8_t x86_fetch8(struct x86_insn *x)
 {
 	struct x86_cpu *c = x->c;
 	if (c->eip - c->insn_eip >= 15)
 		x86_raise(x, X86_EXC_GP, 0); /* longer than 15 bytes */
-	uint8_t v = (uint8_t)x86_read(x, X86_CS, c->eip, 1);
+	if (x->fetch_ptr && c->eip < x->fetch_end) {
+		c->eip++;
+		return *x->fetch_ptr++;
+	}
+	const struct x86_seg *cs = &c->seg[X86_CS];
+	uint32_t lin = x86_linear(x, X86_CS, c->eip, 1, false);
+	struct x86_tlb_entry *t = x86_lookup(x, lin, false, c->cpl == 3);
+	uint8_t v;
+	if (t->host) {
+		uint32_t in_page = 0x1000 - (lin & 0xfff);
+		uint32_t in_limit = cs->limit - c->eip; /* bytes after this one */
+		uint32_t n = in_limit < in_page - 1 ? in_limit + 1 : in_page;
+		x->fetch_ptr = t->host + (lin & 0xfff);
+		x->fetch_end = c->eip + n;
+		if (x->fetch_end < c->eip)
+			x->fetch_end = 0xffffffffu; /* the 4 GiB wrap: stay on the slow path after */
+		v = *x->fetch_ptr++;
+	} else {
+		v = (uint8_t)x->ops->mmio_read(x->ops->ctx, t->frame | (lin & 0xfff), 1);
+		x->fetch_ptr = 0;
+	}
 	c->eip++;
 	return v;
 }

@@ -42,6 +42,7 @@ struct x86_dtr {
 struct x86_tlb_entry {
 	uint32_t tag;   /* linear page number + 1; 0 = empty */
 	uint32_t frame; /* physical page address */
+	uint8_t *host;  /* the page in host memory, or NULL (not RAM: MMIO) */
 	uint8_t user, writable, dirty;
 };
 

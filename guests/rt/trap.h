@@ -44,7 +44,8 @@ extern volatile struct trap_fault trap_last;
  * it raised, or TRAP_NONE; trap_last holds the details.  Operands follow the
  * text after a comma: TRAP_TRY("movw %w0, %%ss", : : "r"(sel)).  A
  * fault-type exception leaves trap_last.eip == insn, a trap-type one == next
- * (SDM 6.5), so the instruction under test goes first (or last, for traps). */
+ * (SDM 6.5), so the instruction under test goes first (or last, for traps).
+ * Ring-3 code may use it too, as long as trap_last is user-accessible. */
 #define TRAP_TRY(text, ...)                                                        \
 	({                                                                         \
 		trap_last.vector = TRAP_NONE;                                      \

@@ -3,6 +3,11 @@
  * ELF64 for x86-64, entered in long mode.  Segments are loaded by physical
  * address (p_paddr), as boot loaders do.  Every header field is checked
  * against the file and guest RAM before a byte is copied.
+ *
+ * The entry point: a kernel linked at a high virtual address but loaded low
+ * (p_vaddr != p_paddr) names a virtual e_entry.  As GRUB 2 does, an e_entry
+ * inside a segment's virtual range is moved by that segment's p_paddr -
+ * p_vaddr, so the CPU, with paging off, starts at the bytes the kernel meant.
  */
 #include <elf.h>
 #include <stdbool.h>
@@ -13,7 +18,7 @@
 /* What the two ELF classes share, read from either. */
 struct elf_phdr_info {
 	uint32_t type;
-	uint64_t offset, paddr, filesz, memsz;
+	uint64_t offset, vaddr, paddr, filesz, memsz;
 };
 
 int elf_probe(const uint8_t *img, size_t size)
@@ -52,22 +57,34 @@ static int elf_phdr(const uint8_t *img, size_t size, const char *name, bool is64
 		return loader_fail(err, "%s: ELF program header %u lies past the end of the file", name, i);
 	const uint8_t *p = img + off;
 	if (is64) {
-		*ph = (struct elf_phdr_info){ rd32(p), rd64(p + 8), rd64(p + 24), rd64(p + 32), rd64(p + 40) };
+		*ph = (struct elf_phdr_info){ rd32(p), rd64(p + 8), rd64(p + 16), rd64(p + 24), rd64(p + 32),
+					      rd64(p + 40) };
 	} else {
-		*ph = (struct elf_phdr_info){ rd32(p), rd32(p + 4), rd32(p + 12), rd32(p + 16), rd32(p + 20) };
+		*ph = (struct elf_phdr_info){ rd32(p), rd32(p + 4), rd32(p + 8), rd32(p + 12), rd32(p + 16),
+					      rd32(p + 20) };
 	}
 	return 0;
+}
+
+/* Moves a virtual e_entry inside segment @ph to its physical address. */
+static void elf_entry_translate(const struct elf_phdr_info *ph, uint64_t e_entry,
+				struct loader_extent *ext)
+{
+	if (e_entry >= ph->vaddr && e_entry - ph->vaddr < ph->memsz)
+		ext->entry = ph->paddr + (e_entry - ph->vaddr);
 }
 
 static int elf_load_segments(struct mem *m, const uint8_t *img, size_t size, const char *name,
 			     bool is64, struct loader_extent *ext, char *err)
 {
 	uint16_t phnum = rd16(img + (is64 ? 56 : 44));
+	uint64_t e_entry = is64 ? rd64(img + 24) : rd32(img + 24);
 	unsigned loaded = 0;
 	char what[48];
 
 	ext->lo = UINT64_MAX;
 	ext->hi = 0;
+	ext->entry = e_entry;
 	for (unsigned i = 0; i < phnum; i++) {
 		struct elf_phdr_info ph = { 0 };
 		if (elf_phdr(img, size, name, is64, i, &ph, err) < 0)
@@ -87,6 +104,7 @@ static int elf_load_segments(struct mem *m, const uint8_t *img, size_t size, con
 			ext->lo = ph.paddr;
 		if (ph.paddr + ph.memsz > ext->hi)
 			ext->hi = ph.paddr + ph.memsz;
+		elf_entry_translate(&ph, e_entry, ext);
 		loaded++;
 	}
 	if (!loaded)
@@ -94,34 +112,30 @@ static int elf_load_segments(struct mem *m, const uint8_t *img, size_t size, con
 	return 0;
 }
 
-int elf32_load_segments(struct mem *m, const uint8_t *img, size_t size, const char *name,
-			struct loader_extent *ext, char *err)
+int elf_load_image(struct mem *m, const uint8_t *img, size_t size, const char *name,
+		   struct loader_extent *ext, char *err)
 {
-	if (size < EI_NIDENT || img[EI_CLASS] != ELFCLASS32)
-		return loader_fail(err, "%s: not an ELF32 file", name);
-	if (elf_check_ident(img, size, name, ELFCLASS32, err) < 0)
+	int cls = size > EI_CLASS ? img[EI_CLASS] : 0;
+	if (cls != ELFCLASS32 && cls != ELFCLASS64)
+		return loader_fail(err, "%s: unknown ELF class %d", name, cls);
+	if (elf_check_ident(img, size, name, cls, err) < 0)
 		return -1;
-	return elf_load_segments(m, img, size, name, false, ext, err);
+	bool is64 = cls == ELFCLASS64;
+	if (elf_load_segments(m, img, size, name, is64, ext, err) < 0)
+		return -1;
+	if (!mem_ptr(m, ext->entry, 1))
+		return loader_fail(err, "%s: ELF entry point 0x%llx is outside guest RAM", name,
+				   (unsigned long long)ext->entry);
+	return is64 ? 64 : 32;
 }
 
 int elf_load(struct mem *m, const struct loader_args *a, struct boot_entry *e, char *err)
 {
-	const uint8_t *img = a->image;
-	int cls = a->image_size > EI_CLASS ? img[EI_CLASS] : 0;
 	struct loader_extent ext;
-
-	if (cls != ELFCLASS32 && cls != ELFCLASS64)
-		return loader_fail(err, "%s: unknown ELF class %d", a->image_name, cls);
-	if (elf_check_ident(img, a->image_size, a->image_name, cls, err) < 0)
+	int bits = elf_load_image(m, a->image, a->image_size, a->image_name, &ext, err);
+	if (bits < 0)
 		return -1;
-	bool is64 = cls == ELFCLASS64;
-	if (elf_load_segments(m, img, a->image_size, a->image_name, is64, &ext, err) < 0)
-		return -1;
-	uint64_t entry = is64 ? rd64(img + 24) : rd32(img + 24);
-	if (!mem_ptr(m, entry, 1))
-		return loader_fail(err, "%s: ELF entry point 0x%llx is outside guest RAM", a->image_name,
-				   (unsigned long long)entry);
-	e->mode = is64 ? BOOT_LONG64 : BOOT_PM32_FLAT;
-	e->rip = entry;
+	e->mode = bits == 64 ? BOOT_LONG64 : BOOT_PM32_FLAT;
+	e->rip = ext.entry;
 	return 0;
 }

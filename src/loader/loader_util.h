@@ -38,15 +38,19 @@ static inline uint64_t rd64(const uint8_t *p)
 	return v;
 }
 
-/* The lowest and highest guest addresses a load wrote (end exclusive). */
+/* Where a load put the kernel: the lowest and highest guest addresses it
+ * wrote (end exclusive), and the physical entry point. */
 struct loader_extent {
 	uint64_t lo, hi;
+	uint64_t entry;
 };
 
-/* Loads the PT_LOAD segments of an ELF32 (i386) image by physical address.
- * Used by the plain ELF loader and the multiboot loader. */
-int elf32_load_segments(struct mem *m, const uint8_t *img, size_t size, const char *name,
-			struct loader_extent *ext, char *err);
+/* Checks an ELF32 (i386) or ELF64 (x86-64) executable and loads its PT_LOAD
+ * segments by physical address, zeroing each one's BSS.  Used by the plain
+ * ELF loader and the multiboot loader.  Returns 32 or 64 (the class), or -1
+ * with err set. */
+int elf_load_image(struct mem *m, const uint8_t *img, size_t size, const char *name,
+		   struct loader_extent *ext, char *err);
 
 #define LOADER_HOLE_START 0xa0000ull
 #define LOADER_HOLE_END 0x100000ull

@@ -40,8 +40,6 @@ struct x86_insn {
 	uint8_t modrm, mod, reg, rm;
 	bool rm_is_reg;
 	uint32_t ea;          /* effective address (offset) when !rm_is_reg */
-	const uint8_t *fetch_ptr; /* next code byte in host memory, or NULL */
-	uint32_t fetch_end;       /* EIP at which fetch_ptr stops being valid */
 	enum x86_status exit; /* set by I/O, HLT...: ends the run batch */
 };
 
@@ -112,6 +110,18 @@ uint32_t x86_reg_read(struct x86_cpu *c, int r, unsigned size);
 void x86_reg_write(struct x86_cpu *c, int r, unsigned size, uint32_t v);
 void x86_write_eflags(struct x86_insn *x, uint32_t v, uint32_t mask);
 void x86_write_cr(struct x86_insn *x, int cr, uint32_t v);
+
+static inline void x86_fetch_invalidate(struct x86_cpu *c)
+{
+	c->fetch_start = c->fetch_end = 0;
+}
+
+/* Every change of CS goes through here (it may change the CPL too). */
+static inline void x86_set_cs(struct x86_cpu *c, const struct x86_seg *cs)
+{
+	c->seg[X86_CS] = *cs;
+	x86_fetch_invalidate(c);
+}
 
 static inline unsigned x86_opsize(const struct x86_insn *x)
 {

@@ -123,7 +123,7 @@ void x86_deliver(struct x86_insn *x, int vector, uint32_t err, bool soft, bool e
 	}
 	c->r[X86_ESP] = esp;
 	cs.sel = (uint16_t)((sel & 0xfffc) | dpl);
-	c->seg[X86_CS] = cs;
+	x86_set_cs(c, &cs);
 	c->cpl = dpl;
 	c->eip = target;
 	c->eflags &= ~(X86_TF | X86_NT | X86_RF | X86_VM);
@@ -204,7 +204,6 @@ enum x86_status x86_run(struct x86_cpu *c, const struct x86_ops *ops, uint64_t b
 			x.c = c;
 			x.ops = ops;
 			x.exit = X86_OK;
-			x.fetch_ptr = 0;
 			c->insn_eip = c->eip;
 			c->intr_shadow = false;
 			x86_exec_one(&x);

@@ -39,6 +39,7 @@ void x86_phys_write(struct x86_insn *x, uint64_t pa, unsigned size, uint32_t v)
 
 void x86_tlb_flush(struct x86_cpu *c)
 {
+	x86_fetch_invalidate(c);
 	for (int i = 0; i < X86_TLB_SIZE; i++)
 		c->tlb[i].tag = 0;
 }
@@ -206,34 +207,35 @@ void x86_check_write(struct x86_insn *x, int seg, uint32_t off, unsigned size)
 }
 
 /* Code bytes come straight from host memory while EIP stays inside the
- * page and the segment limit checked when the pointer was set up. */
+ * window set up from one TLB entry and the CS limit. */
 uint8_t x86_fetch8(struct x86_insn *x)
 {
 	struct x86_cpu *c = x->c;
-	if (c->eip - c->insn_eip >= 15)
+	uint32_t eip = c->eip;
+	if (eip - c->insn_eip >= 15)
 		x86_raise(x, X86_EXC_GP, 0); /* longer than 15 bytes */
-	if (x->fetch_ptr && c->eip < x->fetch_end) {
-		c->eip++;
-		return *x->fetch_ptr++;
+	if (eip - c->fetch_start < c->fetch_end - c->fetch_start) {
+		c->eip = eip + 1;
+		return c->fetch_host[eip - c->fetch_start];
 	}
 	const struct x86_seg *cs = &c->seg[X86_CS];
-	uint32_t lin = x86_linear(x, X86_CS, c->eip, 1, false);
+	uint32_t lin = x86_linear(x, X86_CS, eip, 1, false);
 	struct x86_tlb_entry *t = x86_lookup(x, lin, false, c->cpl == 3);
 	uint8_t v;
 	if (t->host) {
 		uint32_t in_page = 0x1000 - (lin & 0xfff);
-		uint32_t in_limit = cs->limit - c->eip; /* bytes after this one */
+		uint32_t in_limit = cs->limit - eip; /* bytes after this one */
 		uint32_t n = in_limit < in_page - 1 ? in_limit + 1 : in_page;
-		x->fetch_ptr = t->host + (lin & 0xfff);
-		x->fetch_end = c->eip + n;
-		if (x->fetch_end < c->eip)
-			x->fetch_end = 0xffffffffu; /* the 4 GiB wrap: stay on the slow path after */
-		v = *x->fetch_ptr++;
+		c->fetch_host = t->host + (lin & 0xfff);
+		c->fetch_start = eip;
+		c->fetch_end = eip + n;
+		if (c->fetch_end < eip)
+			c->fetch_end = 0xffffffffu; /* at the 4 GiB wrap: the slow path after */
+		v = c->fetch_host[0];
 	} else {
 		v = (uint8_t)x->ops->mmio_read(x->ops->ctx, t->frame | (lin & 0xfff), 1);
-		x->fetch_ptr = 0;
 	}
-	c->eip++;
+	c->eip = eip + 1;
 	return v;
 }
 

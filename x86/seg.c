@@ -55,6 +55,7 @@ void x86_load_seg(struct x86_insn *x, int segno, uint16_t sel)
 	struct x86_seg s;
 	if (!x86_protected(c)) {
 		c->seg[segno] = (struct x86_seg){ sel, (uint32_t)sel << 4, 0xffff, c->seg[segno].attr | X86_SEG_P };
+		x86_fetch_invalidate(c);
 		return;
 	}
 	if (SEL_ERR(sel) == 0 && !(sel & SEL_TI) && segno != X86_SS) {
@@ -88,6 +89,7 @@ void x86_load_seg(struct x86_insn *x, int segno, uint16_t sel)
 	x86_mark_accessed(x, addr, d);
 	s.attr |= 1;
 	c->seg[segno] = s;
+	x86_fetch_invalidate(c);
 }
 
 /* Checks a far-transfer target code segment for the same privilege level
@@ -130,7 +132,8 @@ void x86_far_jmp(struct x86_insn *x, uint16_t sel, uint32_t off)
 		c->eip = off;
 		return;
 	}
-	c->seg[X86_CS] = x86_code_target(x, sel, off);
+	struct x86_seg cs = x86_code_target(x, sel, off);
+	x86_set_cs(c, &cs);
 	c->eip = off;
 }
 
@@ -145,7 +148,7 @@ void x86_far_call(struct x86_insn *x, uint16_t sel, uint32_t off)
 	x86_push(x, c->seg[X86_CS].sel);
 	x86_push(x, c->eip);
 	if (x86_protected(c))
-		c->seg[X86_CS] = target;
+		x86_set_cs(c, &target);
 	else
 		x86_load_seg(x, X86_CS, sel);
 	c->eip = off;
@@ -244,7 +247,7 @@ void x86_far_ret(struct x86_insn *x, uint16_t imm, bool iret)
 			mask &= 0xffff;
 		c->eflags = (c->eflags & ~mask) | (flags & mask);
 	}
-	c->seg[X86_CS] = cs;
+	x86_set_cs(c, &cs);
 	c->eip = size == 2 ? eip & 0xffff : eip;
 	c->cpl = rpl;
 	if (rpl > old_cpl) {

@@ -66,6 +66,10 @@ struct x86_cpu {
 	uint32_t exc_err;
 	bool triple_fault;
 	struct x86_tlb_entry tlb[X86_TLB_SIZE];
+	/* Code window: EIPs [fetch_start, fetch_end) are at fetch_host in host
+	 * memory.  Emptied whenever CS, the CPL or a translation changes. */
+	uint32_t fetch_start, fetch_end;
+	const uint8_t *fetch_host;
 	void *jmp[5];         /* __builtin_setjmp buffer for exceptions */
 };
 

@@ -74,41 +74,57 @@ static void elf_entry_translate(const struct elf_phdr_info *ph, uint64_t e_entry
 		ext->entry = ph->paddr + (e_entry - ph->vaddr);
 }
 
+/* Checks PT_LOAD program header @i against the file and guest RAM. */
+static int elf_check_segment(const struct mem *m, const struct elf_phdr_info *ph, size_t size,
+			     const char *name, unsigned i, char *err)
+{
+	char what[48];
+	if (ph->filesz > ph->memsz)
+		return loader_fail(err, "%s: ELF program header %u has a file size larger than its memory size", name, i);
+	if (ph->offset > size || ph->filesz > size - ph->offset)
+		return loader_fail(err, "%s: ELF program header %u ends past the end of the file", name, i);
+	snprintf(what, sizeof(what), "ELF segment %u", i);
+	return loader_check_range(m, ph->paddr, ph->memsz, name, what, err);
+}
+
+/* Pass 0 checks every program header and finds the extent and entry; pass
+ * 1, reached only when all of it is sound, copies. */
 static int elf_load_segments(struct mem *m, const uint8_t *img, size_t size, const char *name,
 			     bool is64, struct loader_extent *ext, char *err)
 {
 	uint16_t phnum = rd16(img + (is64 ? 56 : 44));
 	uint64_t e_entry = is64 ? rd64(img + 24) : rd32(img + 24);
-	unsigned loaded = 0;
-	char what[48];
 
-	ext->lo = UINT64_MAX;
-	ext->hi = 0;
-	ext->entry = e_entry;
-	for (unsigned i = 0; i < phnum; i++) {
-		struct elf_phdr_info ph = { 0 };
-		if (elf_phdr(img, size, name, is64, i, &ph, err) < 0)
-			return -1;
-		if (ph.type != PT_LOAD || ph.memsz == 0)
-			continue;
-		if (ph.filesz > ph.memsz)
-			return loader_fail(err, "%s: ELF program header %u has a file size larger than its memory size", name, i);
-		if (ph.offset > size || ph.filesz > size - ph.offset)
-			return loader_fail(err, "%s: ELF program header %u ends past the end of the file", name, i);
-		snprintf(what, sizeof(what), "ELF segment %u", i);
-		if (loader_check_range(m, ph.paddr, ph.memsz, name, what, err) < 0)
-			return -1;
-		mem_write(m, ph.paddr, img + ph.offset, ph.filesz);
-		memset(mem_ptr(m, ph.paddr + ph.filesz, ph.memsz - ph.filesz), 0, ph.memsz - ph.filesz);
-		if (ph.paddr < ext->lo)
-			ext->lo = ph.paddr;
-		if (ph.paddr + ph.memsz > ext->hi)
-			ext->hi = ph.paddr + ph.memsz;
-		elf_entry_translate(&ph, e_entry, ext);
-		loaded++;
+	*ext = (struct loader_extent){ UINT64_MAX, 0, e_entry };
+	for (int pass = 0; pass < 2; pass++) {
+		for (unsigned i = 0; i < phnum; i++) {
+			struct elf_phdr_info ph = { 0 };
+			if (elf_phdr(img, size, name, is64, i, &ph, err) < 0)
+				return -1;
+			if (ph.type != PT_LOAD || ph.memsz == 0)
+				continue;
+			if (pass == 1) {
+				mem_write(m, ph.paddr, img + ph.offset, ph.filesz);
+				memset(mem_ptr(m, ph.paddr + ph.filesz, ph.memsz - ph.filesz), 0,
+				       ph.memsz - ph.filesz);
+				continue;
+			}
+			if (elf_check_segment(m, &ph, size, name, i, err) < 0)
+				return -1;
+			if (ph.paddr < ext->lo)
+				ext->lo = ph.paddr;
+			if (ph.paddr + ph.memsz > ext->hi)
+				ext->hi = ph.paddr + ph.memsz;
+			elf_entry_translate(&ph, e_entry, ext);
+		}
+		if (pass == 1)
+			break;
+		if (ext->hi == 0)
+			return loader_fail(err, "%s: ELF file has no loadable segment", name);
+		if (!mem_ptr(m, ext->entry, 1))
+			return loader_fail(err, "%s: ELF entry point 0x%llx is outside guest RAM", name,
+					   (unsigned long long)ext->entry);
 	}
-	if (!loaded)
-		return loader_fail(err, "%s: ELF file has no loadable segment", name);
 	return 0;
 }
 
@@ -123,9 +139,6 @@ int elf_load_image(struct mem *m, const uint8_t *img, size_t size, const char *n
 	bool is64 = cls == ELFCLASS64;
 	if (elf_load_segments(m, img, size, name, is64, ext, err) < 0)
 		return -1;
-	if (!mem_ptr(m, ext->entry, 1))
-		return loader_fail(err, "%s: ELF entry point 0x%llx is outside guest RAM", name,
-				   (unsigned long long)ext->entry);
 	return is64 ? 64 : 32;
 }
 

@@ -20,7 +20,7 @@
 static struct mem m;
 static struct boot_entry e;
 static char err[LOADER_ERR_LEN];
-static uint8_t img[0x4000];
+static _Alignas(8) uint8_t img[0x4000];
 
 static int setup(void **state)
 {

@@ -23,7 +23,7 @@
 static struct mem m;
 static struct boot_entry e;
 static char err[LOADER_ERR_LEN];
-static uint8_t img[0x4000];
+static _Alignas(8) uint8_t img[0x4000];
 
 static int setup(void **state)
 {
@@ -79,14 +79,13 @@ static const char *ram_str(uint64_t gpa)
 	return s;
 }
 
-/* A multiboot header at @off with @flags and a good checksum. */
+/* A multiboot header at @off with @flags and a good checksum.  The pointer
+ * returned is for the caller's aligned headers only; @off may be unaligned. */
 static uint32_t *mb_header(size_t off, uint32_t flags)
 {
-	uint32_t *h = (uint32_t *)(img + off);
-	h[0] = MB_MAGIC;
-	h[1] = flags;
-	h[2] = (uint32_t)-(MB_MAGIC + flags);
-	return h;
+	const uint32_t h[3] = { MB_MAGIC, flags, (uint32_t)-(MB_MAGIC + flags) };
+	memcpy(img + off, h, sizeof(h));
+	return (uint32_t *)(img + off);
 }
 
 /* An ELF32 kernel: one segment of 16 bytes of 0xAB at @paddr plus @bss,

@@ -29,8 +29,8 @@ int loader_check_range(const struct mem *m, uint64_t gpa, uint64_t len, const ch
 {
 	uint64_t end = gpa + len;
 	if (end < gpa || !mem_ptr(m, gpa, len))
-		return loader_fail(err, "%s: %s at 0x%llx..0x%llx does not fit in %llu MiB of guest RAM",
-				   name, what, (unsigned long long)gpa, (unsigned long long)end,
+		return loader_fail(err, "%s: %s at 0x%llx (0x%llx bytes) does not fit in %llu MiB of guest RAM",
+				   name, what, (unsigned long long)gpa, (unsigned long long)len,
 				   (unsigned long long)(m->size >> 20));
 	if (len && gpa < 0x1000)
 		return loader_fail(err, "%s: %s at 0x%llx overlaps page 0", name, what,
@@ -39,6 +39,13 @@ int loader_check_range(const struct mem *m, uint64_t gpa, uint64_t len, const ch
 		return loader_fail(err, "%s: %s at 0x%llx..0x%llx overlaps the PC's VGA/BIOS area 0xa0000..0x100000",
 				   name, what, (unsigned long long)gpa, (unsigned long long)end);
 	return 0;
+}
+
+/* A Linux kernel image: the boot sector signature 0xAA55 at 0x1FE and the
+ * setup header magic "HdrS" at 0x202 (Documentation/arch/x86/boot.rst). */
+static int loader_is_bzimage(const uint8_t *img, size_t size)
+{
+	return size >= 0x206 && rd16(img + 0x1fe) == 0xaa55 && memcmp(img + 0x202, "HdrS", 4) == 0;
 }
 
 int loader_load(struct mem *m, const struct loader_args *a, struct boot_entry *e, char *err)
@@ -55,6 +62,10 @@ int loader_load(struct mem *m, const struct loader_args *a, struct boot_entry *e
 		return loader_fail(err, "%s: modules need a multiboot kernel", a->image_name);
 	if (elf_probe(a->image, a->image_size))
 		return elf_load(m, a, e, err);
+	/* Refused by name rather than started as a flat binary, which would
+	 * run the 16-bit setup code in 32-bit mode. */
+	if (loader_is_bzimage(a->image, a->image_size))
+		return loader_fail(err, "%s: Linux bzImage kernels are not supported yet", a->image_name);
 	return flat_load(m, a, e, err);
 }
 

@@ -94,6 +94,15 @@ static void test_format_choice(void **state)
 	static const uint8_t short_elf[20] = { 0x7f, 'E', 'L', 'F', 1, 1, 1 };
 	assert_int_equal(load(short_elf, sizeof(short_elf), NULL, 0), -1);
 	assert_non_null(strstr(err, "ELF header is truncated"));
+	/* A Linux bzImage is named, not run as a flat binary. */
+	static uint8_t bz[0x400];
+	bz[0x1fe] = 0x55;
+	bz[0x1ff] = 0xaa;
+	memcpy(bz + 0x202, "HdrS", 4);
+	assert_int_equal(load(bz, sizeof(bz), NULL, 0), -1);
+	assert_string_equal(err, "raw.bin: Linux bzImage kernels are not supported yet");
+	bz[0x202] = 'h'; /* without the setup header it is just bytes */
+	assert_int_equal(load(bz, sizeof(bz), NULL, 0), 0);
 }
 
 static void test_read_missing_and_dir(void **state)

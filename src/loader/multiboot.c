@@ -313,9 +313,9 @@ int multiboot_load(struct mem *m, const struct loader_args *a, struct boot_entry
 		return -1;
 	struct mb_alloc low = { m, MB_LOW_START, MB_LOW_END, name, err };
 	bool low_free = ext.hi <= MB_LOW_START || ext.lo >= MB_LOW_END;
-	if (!low_free || mb_info_build(&low, a, table, &info_at) < 0)
-		if (mb_info_build(&mods, a, table, &info_at) < 0)
-			return -1;
+	int r = low_free ? mb_info_build(&low, a, table, &info_at) : -1;
+	if (r < 0 && mb_info_build(&mods, a, table, &info_at) < 0)
+		return -1;
 
 	e->mode = BOOT_PM32_FLAT;
 	e->rip = ext.entry;

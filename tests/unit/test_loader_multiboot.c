@@ -258,6 +258,22 @@ static void test_info_moves_when_kernel_is_low(void **state)
 	assert_string_equal(ram_str(ram32(e.rbx + 64)), "plexvm");
 }
 
+static void test_info_moves_when_too_big_for_low_memory(void **state)
+{
+	size_t n = mb_elf(0x100000, 0, 0x3);
+	size_t len = 700 * 1024; /* more than the 0x9000..0x9FC00 area holds */
+	char *cmdline = malloc(len + 1);
+	assert_non_null(cmdline);
+	memset(cmdline, 'x', len);
+	cmdline[len] = '\0';
+	assert_int_equal(load_with(n, cmdline, NULL, 0), 0);
+	assert_true(e.rbx >= 0x100010);
+	const char *s = ram_str(ram32(e.rbx + 16));
+	assert_int_equal(strlen(s), strlen("/boot/k.elf ") + len);
+	assert_true(ram32(e.rbx + 16) >= 0x100010);
+	free(cmdline);
+}
+
 static void test_header_search(void **state)
 {
 	/* A stray magic value with a wrong checksum before the real header
@@ -391,6 +407,7 @@ int main(void)
 		cmocka_unit_test(test_modules),
 		cmocka_unit_test(test_aout_kludge),
 		cmocka_unit_test(test_info_moves_when_kernel_is_low),
+		cmocka_unit_test(test_info_moves_when_too_big_for_low_memory),
 		cmocka_unit_test(test_header_search),
 		cmocka_unit_test(test_elf64_kernel),
 		cmocka_unit_test(test_bad_headers),

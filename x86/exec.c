@@ -198,7 +198,8 @@ static void x86_mov_sreg(struct x86_insn *x, bool to_sreg)
 	}
 }
 
-static void x86_load_far_pointer(struct x86_insn *x, int seg)
+/* LDS, LES, LSS, LFS, LGS: a far pointer from memory into Sreg:reg. */
+void x86_load_far_pointer(struct x86_insn *x, int seg)
 {
 	unsigned size = x86_opsize(x);
 	x86_decode_modrm(x);

@@ -11,6 +11,7 @@ void x86_group3(struct x86_insn *x, uint8_t op);
 void x86_group45(struct x86_insn *x, uint8_t op);
 void x86_imul3(struct x86_insn *x, bool imm8);
 void x86_aam_aad(struct x86_insn *x, uint8_t op);
+void x86_load_far_pointer(struct x86_insn *x, int seg);
 /* 0F 00 and 0F 01, and the other system instructions of the 0F map. */
 void x86_group6(struct x86_insn *x);
 void x86_group7(struct x86_insn *x);

@@ -117,18 +117,6 @@ static void x86_bsf_bsr(struct x86_insn *x, bool reverse)
 	x86_reg_write(c, x->reg, size, reverse ? 31u - (uint32_t)__builtin_clz(v) : (uint32_t)__builtin_ctz(v));
 }
 
-static void x86_load_far(struct x86_insn *x, int seg)
-{
-	unsigned size = x86_opsize(x);
-	x86_decode_modrm(x);
-	if (x->rm_is_reg)
-		x86_raise(x, X86_EXC_UD, X86_NO_ERR);
-	uint32_t off = x86_read(x, x->seg, x->ea, size);
-	uint16_t sel = (uint16_t)x86_read(x, x->seg, x->ea + size, 2);
-	x86_load_seg(x, seg, sel);
-	x86_reg_write(x->c, x->reg, size, off);
-}
-
 void x86_exec_0f(struct x86_insn *x)
 {
 	struct x86_cpu *c = x->c;
@@ -201,9 +189,9 @@ void x86_exec_0f(struct x86_insn *x)
 	}
 	case 0xb0: x86_cmpxchg(x, 1); return;
 	case 0xb1: x86_cmpxchg(x, size); return;
-	case 0xb2: x86_load_far(x, X86_SS); return;
-	case 0xb4: x86_load_far(x, X86_FS); return;
-	case 0xb5: x86_load_far(x, X86_GS); return;
+	case 0xb2: x86_load_far_pointer(x, X86_SS); return;
+	case 0xb4: x86_load_far_pointer(x, X86_FS); return;
+	case 0xb5: x86_load_far_pointer(x, X86_GS); return;
 	case 0xb6: case 0xb7: case 0xbe: case 0xbf: {
 		unsigned from = (op & 1) ? 2 : 1;
 		x86_decode_modrm(x);

@@ -319,6 +319,8 @@ void x86_exec_one(struct x86_insn *x)
 	unsigned size = x86_opsize(x);
 	uint32_t v;
 
+	if (x->lock)
+		x86_lock_check(x, op);
 	if (op < 0x40 && (op & 7) < 6) {
 		x86_alu_row(x, op);
 		return;

@@ -1,0 +1,350 @@
+/*
+ * Protected-mode events in the x86 core: exceptions with and without error
+ * codes, the ring 3 -> ring 0 stack switch through the TSS, INT n against
+ * the gate DPL, page faults with CR2, the double- and triple-fault rules,
+ * and external interrupts with the STI shadow (SDM vol. 3, chapter 6).
+ *
+ * Each test first runs a prelude that loads a GDT, an IDT and a TSS with
+ * LGDT/LIDT/LTR.  Every IDT vector points at its own HLT, so a test reads
+ * which vector ran from EIP and the frame from the stack.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "test_x86_harness.h"
+
+#define GDT 0x500u
+#define TSS 0x600u
+#define IDT 0x800u
+#define HANDLERS 0x4000u /* vector v halts at HANDLERS + 16 * v */
+#define KSTACK 0x70000u  /* ring 0 stack from the TSS */
+#define USTACK 0x7f000u
+#define USER_CODE 0x5000u
+#define PAGE_DIR 0x10000u
+#define PAGE_TABLE 0x11000u
+
+#define SEL_KCODE 0x08
+#define SEL_KDATA 0x10
+#define SEL_UCODE 0x1b
+#define SEL_UDATA 0x23
+#define SEL_TSS 0x28
+#define SEL_ABSENT 0x30 /* a data descriptor with P=0 */
+
+static void put32(struct harness *h, uint32_t addr, uint32_t v)
+{
+	memcpy(h->ram + addr, &v, 4);
+}
+
+static uint32_t get32(struct harness *h, uint32_t addr)
+{
+	uint32_t v;
+	memcpy(&v, h->ram + addr, 4);
+	return v;
+}
+
+static void put_desc(struct harness *h, unsigned sel, uint64_t d)
+{
+	memcpy(h->ram + GDT + (sel & ~7u), &d, 8);
+}
+
+/* A 32-bit interrupt (type 0xE) or trap (0xF) gate to HANDLERS + 16 * v. */
+static void put_gate(struct harness *h, unsigned v, unsigned type, unsigned dpl)
+{
+	uint32_t off = HANDLERS + 16 * v;
+	put32(h, IDT + 8 * v, (SEL_KCODE << 16) | (off & 0xffff));
+	put32(h, IDT + 8 * v + 4, (off & 0xffff0000u) | 0x8000 | (dpl << 13) | (type << 8));
+}
+
+static const uint8_t prelude[] = {
+	0x0f, 0x01, 0x15, 0x00, 0x04, 0x00, 0x00, /* lgdt [0x400] */
+	0x0f, 0x01, 0x1d, 0x08, 0x04, 0x00, 0x00, /* lidt [0x408] */
+	0x66, 0xb8, SEL_TSS, 0x00,                /* mov ax, SEL_TSS */
+	0x0f, 0x00, 0xd8,                         /* ltr ax */
+	0xea, 0x1c, 0x10, 0x00, 0x00, SEL_KCODE, 0x00, /* jmp far 0x08:0x101c */
+	0x66, 0xb8, SEL_KDATA, 0x00,              /* mov ax, SEL_KDATA */
+	0x8e, 0xd8, 0x8e, 0xd0,                   /* mov ds, ax; mov ss, ax */
+};
+
+static struct harness *pm_machine(void)
+{
+	struct harness *h = harness_new();
+	put_desc(h, SEL_KCODE, 0x00cf9a000000ffffull);
+	put_desc(h, SEL_KDATA, 0x00cf92000000ffffull);
+	put_desc(h, SEL_UCODE, 0x00cffa000000ffffull);
+	put_desc(h, SEL_UDATA, 0x00cff2000000ffffull);
+	put_desc(h, SEL_TSS, 0x0000890000000067ull | ((uint64_t)TSS << 16));
+	put_desc(h, SEL_ABSENT, 0x00cf12000000ffffull);
+	put32(h, 0x400, 0x37 | (GDT & 0xffff) << 16);
+	put32(h, 0x404, GDT >> 16);
+	put32(h, 0x408, 0x7ff | (IDT & 0xffff) << 16);
+	put32(h, 0x40c, IDT >> 16);
+	put32(h, TSS + 4, KSTACK);
+	put32(h, TSS + 8, SEL_KDATA);
+	for (unsigned v = 0; v < 256; v++) {
+		put_gate(h, v, 0xe, 0);
+		h->ram[HANDLERS + 16 * v] = 0xf4;
+	}
+	harness_load(h, prelude, sizeof(prelude));
+	assert_int_equal(harness_run(h, 100), X86_HALT);
+	assert_int_equal(h->cpu.tr.sel, SEL_TSS);
+	return h;
+}
+
+/* Runs @code at HARNESS_CODE and expects the handler of @vector to halt. */
+static void expect_vector(struct harness *h, const uint8_t *code, size_t len, unsigned vector)
+{
+	harness_load(h, code, len);
+	assert_int_equal(harness_run(h, 1000), X86_HALT);
+	assert_int_equal(h->cpu.eip, HANDLERS + 16 * vector + 1);
+}
+
+static void test_divide_error_has_no_error_code(void **state)
+{
+	struct harness *h = pm_machine();
+	static const uint8_t code[] = { 0x31, 0xc9, 0xf7, 0xf1 }; /* xor ecx,ecx; div ecx */
+	expect_vector(h, code, sizeof(code), 0);
+	uint32_t sp = h->cpu.r[X86_ESP];
+	assert_int_equal(sp, HARNESS_STACK - 12);
+	assert_int_equal(get32(h, sp), HARNESS_CODE + 2); /* the faulting DIV */
+	assert_int_equal(get32(h, sp + 4), SEL_KCODE);
+	assert_int_equal(get32(h, sp + 8) & 0x2, 0x2);
+	assert_false(h->cpu.eflags & X86_IF);
+	free(h);
+}
+
+static void test_ud2_and_lock_on_register(void **state)
+{
+	struct harness *h = pm_machine();
+	expect_vector(h, (const uint8_t[]){ 0x0f, 0x0b }, 2, 6);
+	assert_int_equal(get32(h, h->cpu.r[X86_ESP]), HARNESS_CODE);
+	h->cpu.r[X86_ESP] = HARNESS_STACK;
+	expect_vector(h, (const uint8_t[]){ 0xf0, 0x01, 0xc8 }, 3, 6); /* lock add eax,ecx */
+	free(h);
+}
+
+static void test_segment_load_errors(void **state)
+{
+	struct harness *h = pm_machine();
+	/* mov ax,0x38; mov ds,ax: beyond the GDT limit -> #GP(0x38) */
+	static const uint8_t beyond[] = { 0x66, 0xb8, 0x38, 0x00, 0x8e, 0xd8 };
+	expect_vector(h, beyond, sizeof(beyond), 13);
+	assert_int_equal(get32(h, h->cpu.r[X86_ESP]), 0x38);
+	assert_int_equal(get32(h, h->cpu.r[X86_ESP] + 4), HARNESS_CODE + 4);
+	/* A not-present data segment -> #NP(selector) */
+	h->cpu.r[X86_ESP] = HARNESS_STACK;
+	static const uint8_t absent[] = { 0x66, 0xb8, SEL_ABSENT, 0x00, 0x8e, 0xd8 };
+	expect_vector(h, absent, sizeof(absent), 11);
+	assert_int_equal(get32(h, h->cpu.r[X86_ESP]), SEL_ABSENT);
+	/* A code segment in SS -> #GP(selector) */
+	h->cpu.r[X86_ESP] = HARNESS_STACK;
+	static const uint8_t code_in_ss[] = { 0x66, 0xb8, SEL_KCODE, 0x00, 0x8e, 0xd0 };
+	expect_vector(h, code_in_ss, sizeof(code_in_ss), 13);
+	assert_int_equal(get32(h, h->cpu.r[X86_ESP]), SEL_KCODE);
+	free(h);
+}
+
+/* Pushes an IRET frame to ring 3 at USER_CODE and executes IRET. */
+static const uint8_t to_ring3[] = {
+	0x6a, SEL_UDATA,                          /* push SEL_UDATA */
+	0x68, 0x00, 0xf0, 0x07, 0x00,             /* push USTACK */
+	0x9c,                                     /* pushfd */
+	0x6a, SEL_UCODE,                          /* push SEL_UCODE */
+	0x68, 0x00, 0x50, 0x00, 0x00,             /* push USER_CODE */
+	0xcf,                                     /* iretd */
+};
+
+static void run_user(struct harness *h, const uint8_t *user, size_t len, unsigned vector)
+{
+	memcpy(h->ram + USER_CODE, user, len);
+	expect_vector(h, to_ring3, sizeof(to_ring3), vector);
+}
+
+static void test_ring3_fault_switches_to_the_tss_stack(void **state)
+{
+	struct harness *h = pm_machine();
+	run_user(h, (const uint8_t[]){ 0x90, 0xf4 }, 2, 13); /* nop; hlt at CPL 3 */
+	struct x86_cpu *c = &h->cpu;
+	uint32_t sp = c->r[X86_ESP];
+	assert_int_equal(sp, KSTACK - 24);
+	assert_int_equal(get32(h, sp), 0);                 /* error code */
+	assert_int_equal(get32(h, sp + 4), USER_CODE + 1);  /* the HLT */
+	assert_int_equal(get32(h, sp + 8), SEL_UCODE);
+	assert_int_equal(get32(h, sp + 16), USTACK);
+	assert_int_equal(get32(h, sp + 20), SEL_UDATA);
+	assert_int_equal(c->cpl, 0);
+	assert_int_equal(c->seg[X86_CS].sel, SEL_KCODE);
+	assert_int_equal(c->seg[X86_SS].sel, SEL_KDATA);
+	free(h);
+}
+
+static void test_int_n_checks_the_gate_dpl(void **state)
+{
+	struct harness *h = pm_machine();
+	put_gate(h, 0x80, 0xf, 3);
+	run_user(h, (const uint8_t[]){ 0xcd, 0x80 }, 2, 0x80);
+	assert_int_equal(get32(h, h->cpu.r[X86_ESP]), USER_CODE + 2); /* a trap: after INT */
+	/* The same from a DPL 0 gate: #GP(vector * 8 + 2) */
+	free(h);
+	h = pm_machine();
+	run_user(h, (const uint8_t[]){ 0xcd, 0x81 }, 2, 13);
+	assert_int_equal(get32(h, h->cpu.r[X86_ESP]), 0x81 * 8 + 2);
+	assert_int_equal(get32(h, h->cpu.r[X86_ESP] + 4), USER_CODE);
+	free(h);
+}
+
+static void test_iret_back_to_ring3(void **state)
+{
+	struct harness *h = pm_machine();
+	put_gate(h, 0x80, 0xf, 3);
+	h->ram[HANDLERS + 16 * 0x80] = 0xcf; /* the handler IRETs straight back */
+	/* int 0x80; mov eax,cs; hlt (-> #GP at ring 3) */
+	run_user(h, (const uint8_t[]){ 0xcd, 0x80, 0x8c, 0xc8, 0xf4 }, 5, 13);
+	assert_int_equal(h->cpu.r[X86_EAX] & 0xffff, SEL_UCODE);
+	assert_int_equal(get32(h, h->cpu.r[X86_ESP] + 4), USER_CODE + 4);
+	free(h);
+}
+
+static void paging_on(struct harness *h)
+{
+	for (uint32_t p = 0; p < 256; p++)
+		put32(h, PAGE_TABLE + 4 * p, p << 12 | 0x7);
+	put32(h, PAGE_TABLE + 4 * 0x90, 0);              /* 0x90000: not present */
+	put32(h, PAGE_TABLE + 4 * 0x91, 0x91000 | 0x5);  /* 0x91000: read-only */
+	put32(h, PAGE_DIR, PAGE_TABLE | 0x7);
+	static const uint8_t code[] = {
+		0xb8, 0x00, 0x00, 0x01, 0x00, /* mov eax, PAGE_DIR */
+		0x0f, 0x22, 0xd8,             /* mov cr3, eax */
+		0x0f, 0x20, 0xc0,             /* mov eax, cr0 */
+		0x0d, 0x00, 0x00, 0x00, 0x80, /* or eax, PG */
+		0x0f, 0x22, 0xc0,             /* mov cr0, eax */
+	};
+	harness_load(h, code, sizeof(code));
+	assert_int_equal(harness_run(h, 100), X86_HALT);
+	assert_true(h->cpu.cr0 & X86_CR0_PG);
+}
+
+static void test_page_faults_set_cr2_and_the_error_code(void **state)
+{
+	struct harness *h = pm_machine();
+	paging_on(h);
+	/* mov [0x90010], eax: not present, write, supervisor -> error 2 */
+	static const uint8_t absent[] = { 0xa3, 0x10, 0x00, 0x09, 0x00 };
+	expect_vector(h, absent, sizeof(absent), 14);
+	assert_int_equal(h->cpu.cr2, 0x90010);
+	assert_int_equal(get32(h, h->cpu.r[X86_ESP]), 0x2);
+	assert_int_equal(get32(h, h->cpu.r[X86_ESP] + 4), HARNESS_CODE);
+	/* Supervisor writes to a read-only page succeed while CR0.WP=0 ... */
+	h->cpu.r[X86_ESP] = HARNESS_STACK;
+	static const uint8_t ro[] = { 0xa3, 0x20, 0x10, 0x09, 0x00 };
+	harness_load(h, ro, sizeof(ro));
+	assert_int_equal(harness_run(h, 10), X86_HALT);
+	assert_int_equal(h->cpu.eip, HARNESS_CODE + sizeof(ro) + 1);
+	/* ... and fault with P|W once it is set: error 3 */
+	h->cpu.cr0 |= X86_CR0_WP;
+	x86_tlb_flush(&h->cpu);
+	expect_vector(h, ro, sizeof(ro), 14);
+	assert_int_equal(get32(h, h->cpu.r[X86_ESP]), 0x3);
+	assert_int_equal(h->cpu.cr2, 0x91020);
+	/* The accessed and dirty bits of the page written first */
+	assert_int_equal(get32(h, PAGE_TABLE + 4 * 0x91) & 0x60, 0x60);
+	free(h);
+}
+
+static void test_user_page_fault_error_code(void **state)
+{
+	struct harness *h = pm_machine();
+	paging_on(h);
+	put32(h, PAGE_TABLE + 4 * 0x92, 0x92000 | 0x3); /* supervisor-only */
+	/* push SEL_UDATA; pop ds; mov eax, [0x92000] at CPL 3: present, read, user -> error 5 */
+	run_user(h, (const uint8_t[]){ 0x6a, SEL_UDATA, 0x1f, 0xa1, 0x00, 0x20, 0x09, 0x00 }, 8, 14);
+	assert_int_equal(get32(h, h->cpu.r[X86_ESP]), 0x5);
+	assert_int_equal(h->cpu.cr2, 0x92000);
+	free(h);
+}
+
+static void test_double_fault_then_shutdown(void **state)
+{
+	struct harness *h = pm_machine();
+	put32(h, IDT + 8 * 13 + 4, get32(h, IDT + 8 * 13 + 4) & ~0x8000u); /* #GP gate absent */
+	/* #GP, then #NP delivering it: two contributory faults -> #DF(0) */
+	static const uint8_t beyond[] = { 0x66, 0xb8, 0x38, 0x00, 0x8e, 0xd8 };
+	expect_vector(h, beyond, sizeof(beyond), 8);
+	assert_int_equal(get32(h, h->cpu.r[X86_ESP]), 0);
+	/* And with #DF's gate gone too: a triple fault */
+	put32(h, IDT + 8 * 8 + 4, get32(h, IDT + 8 * 8 + 4) & ~0x8000u);
+	h->cpu.r[X86_ESP] = HARNESS_STACK;
+	harness_load(h, beyond, sizeof(beyond));
+	assert_int_equal(harness_run(h, 100), X86_SHUTDOWN);
+	free(h);
+}
+
+static void test_empty_idt_triple_faults(void **state)
+{
+	struct harness *h = pm_machine();
+	put32(h, 0x408, 0 | (IDT & 0xffff) << 16);
+	static const uint8_t code[] = { 0x0f, 0x01, 0x1d, 0x08, 0x04, 0x00, 0x00, 0x0f, 0x0b };
+	harness_load(h, code, sizeof(code));
+	assert_int_equal(harness_run(h, 100), X86_SHUTDOWN);
+	free(h);
+}
+
+static void test_external_interrupt_after_the_sti_shadow(void **state)
+{
+	struct harness *h = pm_machine();
+	struct x86_cpu *c = &h->cpu;
+	static const uint8_t code[] = { 0xfb, 0x90, 0x90 }; /* sti; nop; nop */
+	harness_load(h, code, sizeof(code));
+	assert_false(x86_can_interrupt(c));
+	assert_int_equal(x86_run(c, &h->ops, 1), X86_OK);
+	assert_false(x86_can_interrupt(c)); /* the instruction after STI runs first */
+	assert_int_equal(x86_run(c, &h->ops, 1), X86_OK);
+	assert_true(x86_can_interrupt(c));
+	assert_int_equal(x86_interrupt(c, &h->ops, 0x20), X86_OK);
+	assert_int_equal(c->eip, HANDLERS + 16 * 0x20);
+	assert_int_equal(get32(h, c->r[X86_ESP]), HARNESS_CODE + 2);
+	assert_true(get32(h, c->r[X86_ESP] + 8) & X86_IF);
+	assert_false(c->eflags & X86_IF); /* an interrupt gate */
+	free(h);
+}
+
+static void test_interrupt_wakes_hlt(void **state)
+{
+	struct harness *h = pm_machine();
+	struct x86_cpu *c = &h->cpu;
+	h->ram[HANDLERS + 16 * 0x21] = 0xcf; /* iretd */
+	static const uint8_t code[] = { 0xfb, 0xf4, 0x40 }; /* sti; hlt; inc eax */
+	harness_load(h, code, sizeof(code));
+	c->r[X86_EAX] = 0;
+	assert_int_equal(harness_run(h, 100), X86_HALT);
+	assert_true(c->halted);
+	assert_true(x86_can_interrupt(c));
+	assert_int_equal(x86_interrupt(c, &h->ops, 0x21), X86_OK);
+	assert_false(c->halted);
+	assert_int_equal(harness_run(h, 100), X86_HALT); /* the final HLT after inc */
+	assert_int_equal(c->r[X86_EAX], 1);
+	free(h);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_divide_error_has_no_error_code),
+		cmocka_unit_test(test_ud2_and_lock_on_register),
+		cmocka_unit_test(test_segment_load_errors),
+		cmocka_unit_test(test_ring3_fault_switches_to_the_tss_stack),
+		cmocka_unit_test(test_int_n_checks_the_gate_dpl),
+		cmocka_unit_test(test_iret_back_to_ring3),
+		cmocka_unit_test(test_page_faults_set_cr2_and_the_error_code),
+		cmocka_unit_test(test_user_page_fault_error_code),
+		cmocka_unit_test(test_double_fault_then_shutdown),
+		cmocka_unit_test(test_empty_idt_triple_faults),
+		cmocka_unit_test(test_external_interrupt_after_the_sti_shadow),
+		cmocka_unit_test(test_interrupt_wakes_hlt),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -19,19 +19,19 @@
 #include "x86.h"
 
 /* GDT slots this kernel fills. */
-#define DT_DATA  6  /* base desc_test_buf, limit 15 bytes */
-#define DT_NP    7  /* not present */
-#define DT_STACK 8  /* base 0, limit 2 MiB: the stack fits, 3 MiB does not */
-#define DT_CODE2 9  /* a second flat ring-0 code segment */
-#define DT_LDT   10
-#define DT_TSS2  11
+#define DT_DATA 6  /* base desc_test_buf, limit 15 bytes */
+#define DT_NP 7    /* not present */
+#define DT_STACK 8 /* base 0, limit 2 MiB: the stack fits, 3 MiB does not */
+#define DT_CODE2 9 /* a second flat ring-0 code segment */
+#define DT_LDT 10
+#define DT_TSS2 11
 #define DT_NPCODE 12 /* not-present code segment */
 #define DT_SEL(i) ((i) << 3)
 #define DT_LDT_SEL(i) ((i) << 3 | 4) /* TI = 1 */
-#define DT_TSS_BUSY 0x02 /* type 1011b vs 1001b (SDM 7.2.2) */
+#define DT_TSS_BUSY 0x02             /* type 1011b vs 1001b (SDM 7.2.2) */
 
-static uint32_t desc_test_buf[8] = {0x11111111, 0x22222222, 0x33333333, 0x44444444,
-				    0x55555555, 0x66666666, 0x77777777, 0x88888888};
+static uint32_t desc_test_buf[8] = { 0x11111111, 0x22222222, 0x33333333, 0x44444444,
+	                             0x55555555, 0x66666666, 0x77777777, 0x88888888 };
 static int desc_test_limits; /* the CPU checks data segment limits */
 static uint64_t desc_test_gdt2[DESC_GDT_ENTRIES] __attribute__((aligned(8)));
 static uint64_t desc_test_ldt[2] __attribute__((aligned(8)));
@@ -49,7 +49,7 @@ static uint64_t desc_test_make(uint32_t base, uint32_t limit, uint8_t access, ui
 
 static void desc_test_tables(void)
 {
-	struct x86_dtr g, i, g2 = {sizeof(desc_test_gdt2) - 1, (uint32_t)desc_test_gdt2};
+	struct x86_dtr g, i, g2 = { sizeof(desc_test_gdt2) - 1, (uint32_t)desc_test_gdt2 };
 	sgdt(&g);
 	sidt(&i);
 	printf("SGDT limit 0x%x, SIDT limit 0x%x\n", g.limit, i.limit);
@@ -62,7 +62,7 @@ static void desc_test_tables(void)
 	sgdt(&g);
 	test_eq(g.base, (uint32_t)desc_test_gdt2, "SGDT base after LGDT of a copy");
 	__asm__ volatile("movw %w0, %%ds" : : "r"(SEL_KDATA));
-	lgdt(&(struct x86_dtr){sizeof(desc_gdt) - 1, (uint32_t)desc_gdt});
+	lgdt(&(struct x86_dtr){ sizeof(desc_gdt) - 1, (uint32_t)desc_gdt });
 	sgdt(&g);
 	test_eq(g.base, (uint32_t)desc_gdt, "SGDT base restored");
 }
@@ -72,19 +72,21 @@ static void desc_test_far(void)
 	uint32_t cs_jmp, cs_call;
 	desc_set_seg(DT_CODE2, 0, 0xFFFFF, DESC_P | DESC_S | DESC_CODE_RX, DESC_G | DESC_DB);
 	__asm__ volatile("ljmp %1, $1f\n1:\tmovl %%cs, %0\n\tljmp %2, $2f\n2:"
-			 : "=r"(cs_jmp)
-			 : "i"(DT_SEL(DT_CODE2)), "i"(SEL_KCODE));
+	                 : "=r"(cs_jmp)
+	                 : "i"(DT_SEL(DT_CODE2)), "i"(SEL_KCODE));
 	__asm__ volatile("lcall %1, $1f\n\tjmp 2f\n1:\tmovl %%cs, %0\n\tlret\n2:"
-			 : "=r"(cs_call)
-			 : "i"(DT_SEL(DT_CODE2)));
+	                 : "=r"(cs_call)
+	                 : "i"(DT_SEL(DT_CODE2)));
 	printf("far JMP: CS 0x%x; far CALL: CS 0x%x; after far RET: CS 0x%x\n", cs_jmp & 0xFFFF,
 	       cs_call & 0xFFFF, read_cs());
 	test_eq(cs_jmp & 0xFFFF, DT_SEL(DT_CODE2), "CS after far JMP");
 	test_eq(cs_call & 0xFFFF, DT_SEL(DT_CODE2), "CS in far CALL");
 	test_eq(read_cs(), SEL_KCODE, "CS after far RET");
 	desc_set_seg(DT_NPCODE, 0, 0xFFFFF, DESC_S | DESC_CODE_RX, DESC_G | DESC_DB);
-	test_eq(TRAP_TRY("ljmp %0, $1f\n1:", : : "i"(DT_SEL(DT_NPCODE))), X86_EXC_NP,
-		"far JMP to a not-present code segment");
+	test_eq(TRAP_TRY("ljmp %0, $1f\n1:",
+	                 :
+	                 : "i"(DT_SEL(DT_NPCODE))),
+	        X86_EXC_NP, "far JMP to a not-present code segment");
 	test_eq(trap_last.error, DT_SEL(DT_NPCODE), "#NP error code");
 }
 
@@ -108,13 +110,13 @@ static void desc_test_base_limit(void)
 	uint32_t v = 0, v2 = 0;
 	desc_set_seg(DT_DATA, (uint32_t)desc_test_buf, 15, DESC_P | DESC_S | DESC_DATA_RW, DESC_DB);
 	__asm__ volatile("movw %w2, %%es\n\t"
-			 "movl %%es:4, %0\n\t"
-			 "movl %3, %%es:8\n\t"
-			 "movzbl %%es:15, %1\n\t"
-			 "movw %w4, %%es"
-			 : "=&r"(v), "=&r"(v2)
-			 : "r"(DT_SEL(DT_DATA)), "r"(0xCAFEF00D), "r"(SEL_KDATA)
-			 : "memory");
+	                 "movl %%es:4, %0\n\t"
+	                 "movl %3, %%es:8\n\t"
+	                 "movzbl %%es:15, %1\n\t"
+	                 "movw %w4, %%es"
+	                 : "=&r"(v), "=&r"(v2)
+	                 : "r"(DT_SEL(DT_DATA)), "r"(0xCAFEF00D), "r"(SEL_KDATA)
+	                 : "memory");
 	printf("ES base+4 reads 0x%x, byte at the limit 0x%x\n", v, v2);
 	test_eq(v, 0x22222222, "read through a segment base");
 	test_eq(desc_test_buf[2], 0xCAFEF00D, "write through a segment base");
@@ -148,25 +150,40 @@ static void desc_test_stack_limit(void)
 static void desc_test_not_present(void)
 {
 	desc_set_seg(DT_NP, 0, 0xFFFFF, DESC_DPL(3) | DESC_S | DESC_DATA_RW, DESC_G | DESC_DB);
-	test_eq(TRAP_TRY("movw %w0, %%ds", : : "r"(DT_SEL(DT_NP))), X86_EXC_NP, "load of a not-present DS");
+	test_eq(TRAP_TRY("movw %w0, %%ds",
+	                 :
+	                 : "r"(DT_SEL(DT_NP))),
+	        X86_EXC_NP, "load of a not-present DS");
 	test_eq(trap_last.error, DT_SEL(DT_NP), "#NP error code");
-	test_eq(TRAP_TRY("movw %w0, %%gs", : : "r"(DT_SEL(DT_NP) | 3)), X86_EXC_NP, "not-present GS, RPL 3");
+	test_eq(TRAP_TRY("movw %w0, %%gs",
+	                 :
+	                 : "r"(DT_SEL(DT_NP) | 3)),
+	        X86_EXC_NP, "not-present GS, RPL 3");
 	test_eq(trap_last.error, DT_SEL(DT_NP), "#NP error code leaves out the RPL");
 }
 
 static void desc_test_ldt_run(void)
 {
 	uint32_t v = 0;
-	desc_test_ldt[1] = desc_test_make((uint32_t)&desc_test_buf[4], 7, DESC_P | DESC_S | DESC_DATA_RW, DESC_DB);
-	desc_set_seg(DT_LDT, (uint32_t)desc_test_ldt, sizeof(desc_test_ldt) - 1, DESC_P | DESC_LDT, 0);
+	desc_test_ldt[1] = desc_test_make((uint32_t)&desc_test_buf[4], 7,
+	                                  DESC_P | DESC_S | DESC_DATA_RW, DESC_DB);
+	desc_set_seg(DT_LDT, (uint32_t)desc_test_ldt, sizeof(desc_test_ldt) - 1, DESC_P | DESC_LDT,
+	             0);
 	lldt(DT_SEL(DT_LDT));
 	printf("SLDT 0x%x after LLDT 0x%x\n", sldt(), DT_SEL(DT_LDT));
 	test_eq(sldt(), DT_SEL(DT_LDT), "SLDT");
 	__asm__ volatile("movw %w1, %%fs\n\tmovl %%fs:4, %0" : "=r"(v) : "r"(DT_LDT_SEL(1)));
 	test_eq(v, 0x66666666, "read through an LDT segment");
 	if (desc_test_limits)
-		test_eq(TRAP_TRY("movl %%fs:8, %%eax", : : : "eax"), X86_EXC_GP, "past the LDT segment's limit");
-	test_eq(TRAP_TRY("movw %w0, %%fs", : : "r"(DT_LDT_SEL(2))), X86_EXC_GP, "selector past the LDT limit");
+		test_eq(TRAP_TRY("movl %%fs:8, %%eax",
+		                 :
+		                 :
+		                 : "eax"),
+		        X86_EXC_GP, "past the LDT segment's limit");
+	test_eq(TRAP_TRY("movw %w0, %%fs",
+	                 :
+	                 : "r"(DT_LDT_SEL(2))),
+	        X86_EXC_GP, "selector past the LDT limit");
 	test_eq(trap_last.error, DT_LDT_SEL(2), "#GP error code names the LDT selector");
 	__asm__ volatile("movw %w0, %%fs" : : "r"(SEL_KDATA));
 	lldt(0);
@@ -180,7 +197,8 @@ static void desc_test_tr(void)
 	test_eq(TRAP_TRY("ltr %w0", : : "r"(SEL_TSS)), X86_EXC_GP, "LTR of the busy TSS");
 	test_eq(trap_last.error, SEL_TSS, "#GP error code for LTR");
 	desc_test_tss2 = desc_tss;
-	desc_set_seg(DT_TSS2, (uint32_t)&desc_test_tss2, sizeof(desc_test_tss2) - 1, DESC_P | DESC_TSS32, 0);
+	desc_set_seg(DT_TSS2, (uint32_t)&desc_test_tss2, sizeof(desc_test_tss2) - 1,
+	             DESC_P | DESC_TSS32, 0);
 	ltr(DT_SEL(DT_TSS2));
 	test_eq(str(), DT_SEL(DT_TSS2), "STR after LTR");
 	test_check(desc_get_seg(DT_TSS2) >> 40 & DT_TSS_BUSY, "LTR did not mark the TSS busy");
@@ -200,7 +218,8 @@ static void desc_test_idt_limit(void)
 	sidt(&small);
 	uint32_t v = TRAP_TRY("int $0x80");
 	lidt(&full);
-	printf("SIDT limit 0x%x; INT 0x80 past it: vector %u error 0x%x\n", small.limit, v, trap_last.error);
+	printf("SIDT limit 0x%x; INT 0x80 past it: vector %u error 0x%x\n", small.limit, v,
+	       trap_last.error);
 	test_eq(small.limit, 0x30 * 8 - 1, "SIDT after LIDT");
 	test_eq(v, X86_EXC_GP, "INT past the IDT limit");
 	test_eq(trap_last.error, 0x80 << 3 | 2, "#GP error code for a vector past the IDT limit");

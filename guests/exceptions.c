@@ -11,10 +11,10 @@
 /* GDT slots: a not-present DPL 3 data segment (for DS loads at either
  * ring) and not-present stack segments for ring 0 and ring 3. */
 #define EXC_NP_DATA 6
-#define EXC_NP_SS0  7
-#define EXC_NP_SS3  8
+#define EXC_NP_SS0 7
+#define EXC_NP_SS3 8
 #define EXC_UNMAPPED 0x40000123u /* nothing is mapped at 1 GiB */
-#define EXC_PDE_P  0x001u
+#define EXC_PDE_P 0x001u
 #define EXC_PDE_RW 0x002u
 #define EXC_PDE_US 0x004u
 #define EXC_PDE_PS 0x080u
@@ -73,7 +73,7 @@ static uint32_t exc_of(uint32_t cpl)
 
 static uint32_t exc_br(uint32_t cpl)
 {
-	static const int32_t bounds[2] = {0, 10};
+	static const int32_t bounds[2] = { 0, 10 };
 	(void)cpl;
 	return TRAP_TRY("bound %0, %1", : : "r"(20), "m"(bounds));
 }
@@ -97,17 +97,20 @@ static uint32_t exc_priv(uint32_t cpl)
 }
 
 static const struct exc_case exc_cases[] = {
-	{"#DE div by zero", exc_de, X86_EXC_DE, 0, 0, 0},
-	{"#UD ud2", exc_ud, X86_EXC_UD, 0, 0, 0},
-	{"#GP selector past GDT limit", exc_gp, X86_EXC_GP, DESC_GDT_ENTRIES << 3, DESC_GDT_ENTRIES << 3, 0},
-	{"#NP not-present data segment", exc_np, X86_EXC_NP, EXC_NP_DATA << 3, EXC_NP_DATA << 3, 0},
-	{"#SS not-present stack segment", exc_ss, X86_EXC_SS, EXC_NP_SS0 << 3, EXC_NP_SS3 << 3, 0},
-	{"#BP int3", exc_bp, X86_EXC_BP, 0, 0, 1},
-	{"#OF into", exc_of, X86_EXC_OF, 0, 0, 1},
-	{"#BR bound", exc_br, X86_EXC_BR, 0, 0, 0},
+	{ "#DE div by zero", exc_de, X86_EXC_DE, 0, 0, 0 },
+	{ "#UD ud2", exc_ud, X86_EXC_UD, 0, 0, 0 },
+	{ "#GP selector past GDT limit", exc_gp, X86_EXC_GP, DESC_GDT_ENTRIES << 3,
+	  DESC_GDT_ENTRIES << 3, 0 },
+	{ "#NP not-present data segment", exc_np, X86_EXC_NP, EXC_NP_DATA << 3, EXC_NP_DATA << 3,
+	  0 },
+	{ "#SS not-present stack segment", exc_ss, X86_EXC_SS, EXC_NP_SS0 << 3, EXC_NP_SS3 << 3,
+	  0 },
+	{ "#BP int3", exc_bp, X86_EXC_BP, 0, 0, 1 },
+	{ "#OF into", exc_of, X86_EXC_OF, 0, 0, 1 },
+	{ "#BR bound", exc_br, X86_EXC_BR, 0, 0, 0 },
 	/* #PF error code: bit 1 write, bit 2 user (SDM 4.7). */
-	{"#PF read not-present", exc_pf_read, X86_EXC_PF, 0x0, 0x4, 0},
-	{"#PF write not-present", exc_pf_write, X86_EXC_PF, 0x2, 0x6, 0},
+	{ "#PF read not-present", exc_pf_read, X86_EXC_PF, 0x0, 0x4, 0 },
+	{ "#PF write not-present", exc_pf_write, X86_EXC_PF, 0x2, 0x6, 0 },
 };
 
 static void exc_check(const struct exc_case *c, uint32_t cpl, uint32_t v)
@@ -115,9 +118,12 @@ static void exc_check(const struct exc_case *c, uint32_t cpl, uint32_t v)
 	uint32_t error = cpl ? c->error3 : c->error0;
 	int at_next = trap_last.eip == trap_last.next, at_insn = trap_last.eip == trap_last.insn;
 	printf("ring %u %s: vector %u error 0x%x eip %s\n", cpl, c->name, v, trap_last.error,
-	       at_insn ? "at the instruction" : at_next ? "after the instruction" : "elsewhere");
+	       at_insn   ? "at the instruction"
+	       : at_next ? "after the instruction"
+	                 : "elsewhere");
 	test_check(v == c->vector, "ring %u %s: vector %u", cpl, c->name, v);
-	test_check(trap_last.error == error, "ring %u %s: error 0x%x", cpl, c->name, trap_last.error);
+	test_check(trap_last.error == error, "ring %u %s: error 0x%x", cpl, c->name,
+	           trap_last.error);
 	if (c->trap)
 		test_check(at_next, "ring %u %s: EIP not after the instruction", cpl, c->name);
 	else
@@ -129,7 +135,7 @@ static void exc_check(const struct exc_case *c, uint32_t cpl, uint32_t v)
 	test_eq(trap_last.cs, SEL_UCODE, "ring 3 frame CS");
 	test_eq(trap_last.ss, SEL_UDATA, "ring 3 frame SS");
 	test_check(trap_last.esp > (uint32_t)user_stack && trap_last.esp < (uint32_t)user_stack_top,
-		   "ring 3 frame ESP 0x%x outside the user stack", trap_last.esp);
+	           "ring 3 frame ESP 0x%x outside the user stack", trap_last.esp);
 }
 
 /* Identity-maps the first 16 MiB with 4 MiB user pages; 1 GiB stays unmapped. */
@@ -145,7 +151,8 @@ static void exc_paging_on(void)
 void test_main(void)
 {
 	unsigned n = sizeof(exc_cases) / sizeof(exc_cases[0]);
-	desc_set_seg(EXC_NP_DATA, 0, 0xFFFFF, DESC_DPL(3) | DESC_S | DESC_DATA_RW, DESC_G | DESC_DB);
+	desc_set_seg(EXC_NP_DATA, 0, 0xFFFFF, DESC_DPL(3) | DESC_S | DESC_DATA_RW,
+	             DESC_G | DESC_DB);
 	desc_set_seg(EXC_NP_SS0, 0, 0xFFFFF, DESC_S | DESC_DATA_RW, DESC_G | DESC_DB);
 	desc_set_seg(EXC_NP_SS3, 0, 0xFFFFF, DESC_DPL(3) | DESC_S | DESC_DATA_RW, DESC_G | DESC_DB);
 	exc_paging_on();
@@ -154,7 +161,7 @@ void test_main(void)
 	for (unsigned i = 0; i < n; i++)
 		exc_check(&exc_cases[i], 3, user_run(exc_cases[i].run, 3, X86_EFLAGS_FIXED));
 	/* HLT at ring 3 is privileged: #GP(0) (SDM vol. 2, HLT). */
-	static const struct exc_case priv = {"#GP hlt", exc_priv, X86_EXC_GP, 0, 0, 0};
+	static const struct exc_case priv = { "#GP hlt", exc_priv, X86_EXC_GP, 0, 0, 0 };
 	exc_check(&priv, 3, user_run(exc_priv, 3, X86_EFLAGS_FIXED));
 	test_eq(read_ss(), SEL_KDATA, "SS after the #SS tests");
 }

@@ -13,12 +13,12 @@
 /* What the ring-3 code saw, filled in by flags_user(). */
 struct flags_seen {
 	uint32_t cs;
-	uint32_t pushf;        /* EFLAGS on entry */
+	uint32_t pushf; /* EFLAGS on entry */
 	uint32_t cli_vec, cli_err, after_cli;
 	uint32_t sti_vec, sti_err, after_sti;
 	uint32_t in_vec, in_err;
-	uint32_t popf_from;    /* EFLAGS before the POPF test */
-	uint32_t after_popf;   /* after POPF of it ^ (IF | IOPL3 | CF) */
+	uint32_t popf_from;  /* EFLAGS before the POPF test */
+	uint32_t after_popf; /* after POPF of it ^ (IF | IOPL3 | CF) */
 };
 static struct flags_seen flags_seen;
 
@@ -53,8 +53,8 @@ static void flags_ring0(void)
 	uint32_t f;
 	cli();
 	f = read_eflags();
-	printf("ring 0: after CLI, PUSHF shows IF=%u IOPL=%u fixed bit 1=%u\n", !!(f & X86_EFLAGS_IF),
-	       flags_iopl(f), !!(f & X86_EFLAGS_FIXED));
+	printf("ring 0: after CLI, PUSHF shows IF=%u IOPL=%u fixed bit 1=%u\n",
+	       !!(f & X86_EFLAGS_IF), flags_iopl(f), !!(f & X86_EFLAGS_FIXED));
 	test_eq(f & (X86_EFLAGS_IF | X86_EFLAGS_FIXED), X86_EFLAGS_FIXED, "ring 0 IF after CLI");
 	sti();
 	f = read_eflags();
@@ -65,7 +65,8 @@ static void flags_ring0(void)
 	write_eflags(X86_EFLAGS_FIXED | X86_EFLAGS_IOPL3);
 	f = read_eflags();
 	write_eflags(X86_EFLAGS_FIXED);
-	printf("ring 0: POPF set IOPL=%u, then back to %u\n", flags_iopl(f), flags_iopl(read_eflags()));
+	printf("ring 0: POPF set IOPL=%u, then back to %u\n", flags_iopl(f),
+	       flags_iopl(read_eflags()));
 	test_eq(flags_iopl(f), 3, "ring 0 POPF of IOPL 3");
 	test_eq(flags_iopl(read_eflags()), 0, "ring 0 POPF of IOPL 0");
 }
@@ -80,7 +81,7 @@ static void flags_report(uint32_t iopl, const struct flags_seen *s)
 	       !!(s->after_popf & X86_EFLAGS_CF));
 	test_eq(s->cs, SEL_UCODE, "CS at ring 3");
 	test_eq(s->pushf & (X86_EFLAGS_IF | X86_EFLAGS_IOPL), X86_EFLAGS_IF | iopl << 12,
-		"ring 3 PUSHF IF and IOPL");
+	        "ring 3 PUSHF IF and IOPL");
 	test_eq(s->after_popf & X86_EFLAGS_IOPL, iopl << 12, "ring 3 POPF must keep IOPL");
 	test_eq(s->after_popf & X86_EFLAGS_CF, ~s->popf_from & X86_EFLAGS_CF, "ring 3 POPF of CF");
 }

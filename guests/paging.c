@@ -12,12 +12,12 @@
 #include "trap.h"
 #include "x86.h"
 
-#define PTE_P   0x001u
-#define PTE_RW  0x002u
-#define PTE_US  0x004u
-#define PTE_A   0x020u
-#define PTE_D   0x040u
-#define PDE_PS  0x080u
+#define PTE_P 0x001u
+#define PTE_RW 0x002u
+#define PTE_US 0x004u
+#define PTE_A 0x020u
+#define PTE_D 0x040u
+#define PDE_PS 0x080u
 #define PF_P 0x1u /* error code: protection violation, not a missing page */
 #define PF_W 0x2u
 #define PF_U 0x4u
@@ -75,20 +75,22 @@ static void paging_enable(void)
 	write_cr4(read_cr4() | X86_CR4_PSE);
 	write_cr3((uint32_t)pd_a);
 	write_cr0((read_cr0() | X86_CR0_PG) & ~X86_CR0_WP);
-	printf("paging on: CR0.PG %u, CR4.PSE %u\n", read_cr0() >> 31, (read_cr4() & X86_CR4_PSE) >> 4);
+	printf("paging on: CR0.PG %u, CR4.PSE %u\n", read_cr0() >> 31,
+	       (read_cr4() & X86_CR4_PSE) >> 4);
 }
 
 static void paging_test_alias(void)
 {
 	volatile uint32_t *lo = (volatile uint32_t *)pg_f1;
 	*lo = 0x12345678;
-	test_eq(*paging_at(PG_HIGH + (uint32_t)lo), 0x12345678, "read through the 0xC0000000 alias");
+	test_eq(*paging_at(PG_HIGH + (uint32_t)lo), 0x12345678,
+	        "read through the 0xC0000000 alias");
 	*paging_at(PG_HIGH4K + (uint32_t)lo) = 0x9ABCDEF0;
 	test_eq(*lo, 0x9ABCDEF0, "write through the 0xC0400000 alias");
 	*paging_at(PG_BIG) = 0x0B16B16B;
 	test_eq(*paging_at(PG_BIG_ALIAS), 0x0B16B16B, "read through a second 4 MiB page");
-	printf("aliases at 0x%x (4 MiB page), 0x%x (page table) and 0x%x agree\n", PG_HIGH, PG_HIGH4K,
-	       PG_BIG_ALIAS);
+	printf("aliases at 0x%x (4 MiB page), 0x%x (page table) and 0x%x agree\n", PG_HIGH,
+	       PG_HIGH4K, PG_BIG_ALIAS);
 	*lo = 0xF1F1F1F1;
 }
 
@@ -108,23 +110,34 @@ static void paging_expect_pf(const char *what, uint32_t vec, uint32_t va, uint32
 	printf("%s: vector %u error 0x%x\n", what, vec, vec == TRAP_NONE ? 0 : trap_last.error);
 	if (!test_check(vec == X86_EXC_PF, "%s: vector 0x%x, want #PF", what, vec))
 		return;
-	test_check(trap_last.error == error, "%s: error 0x%x, want 0x%x", what, trap_last.error, error);
+	test_check(trap_last.error == error, "%s: error 0x%x, want 0x%x", what, trap_last.error,
+	           error);
 	test_check(read_cr2() == va, "%s: CR2 0x%x, want 0x%x", what, read_cr2(), va);
 	test_check(trap_last.eip == trap_last.insn, "%s: EIP not at the access", what);
 }
 
-static uint32_t paging_user_read(uint32_t va) { return paging_read(va); }
-static uint32_t paging_user_write(uint32_t va) { return paging_write(va); }
+static uint32_t paging_user_read(uint32_t va)
+{
+	return paging_read(va);
+}
+static uint32_t paging_user_write(uint32_t va)
+{
+	return paging_write(va);
+}
 
 static void paging_test_faults(void)
 {
-	uint32_t np = (uint32_t)pg_np + 0x10, ro = (uint32_t)pg_ro + 0x20, sup = (uint32_t)pg_sup + 0x30;
+	uint32_t np = (uint32_t)pg_np + 0x10, ro = (uint32_t)pg_ro + 0x20,
+	         sup = (uint32_t)pg_sup + 0x30;
 	paging_expect_pf("ring 0 read, not present", paging_read(np), np, 0);
 	paging_expect_pf("ring 0 write, not present", paging_write(np), np, PF_W);
 	paging_expect_pf("ring 3 read, not present", user_run(paging_user_read, np, 0), np, PF_U);
-	paging_expect_pf("ring 3 write, read-only", user_run(paging_user_write, ro, 0), ro, PF_P | PF_W | PF_U);
-	paging_expect_pf("ring 3 read, supervisor page", user_run(paging_user_read, sup, 0), sup, PF_P | PF_U);
-	test_eq(user_run(paging_user_read, (uint32_t)pg_f1, 0), TRAP_NONE, "ring 3 read of a user page");
+	paging_expect_pf("ring 3 write, read-only", user_run(paging_user_write, ro, 0), ro,
+	                 PF_P | PF_W | PF_U);
+	paging_expect_pf("ring 3 read, supervisor page", user_run(paging_user_read, sup, 0), sup,
+	                 PF_P | PF_U);
+	test_eq(user_run(paging_user_read, (uint32_t)pg_f1, 0), TRAP_NONE,
+	        "ring 3 read of a user page");
 	test_eq(paging_read(sup), TRAP_NONE, "ring 0 read of a supervisor page");
 }
 
@@ -150,8 +163,8 @@ static void paging_test_ad(void)
 	uint32_t after_read = *pte & (PTE_A | PTE_D);
 	*paging_at((uint32_t)pg_ad) = 1;
 	uint32_t after_write = *pte & (PTE_A | PTE_D);
-	printf("PTE A/D bits: cleared 0x%x, after a read 0x%x, after a write 0x%x\n", before, after_read,
-	       after_write);
+	printf("PTE A/D bits: cleared 0x%x, after a read 0x%x, after a write 0x%x\n", before,
+	       after_read, after_write);
 	test_eq(after_read, PTE_A, "A/D after a read");
 	test_eq(after_write, PTE_A | PTE_D, "A/D after a write");
 }
@@ -181,7 +194,8 @@ static void paging_test_cr3(void)
 	test_eq(read_cr3(), (uint32_t)pd_b, "CR3 reads back space B");
 	write_cr3((uint32_t)pd_a);
 	uint32_t a2 = *paging_at(PG_SWITCH);
-	printf("0x%x reads 0x%x in space A, 0x%x in space B, 0x%x in A again\n", PG_SWITCH, a1, b, a2);
+	printf("0x%x reads 0x%x in space A, 0x%x in space B, 0x%x in A again\n", PG_SWITCH, a1, b,
+	       a2);
 	test_eq(a1, 0xF1F1F1F1, "space A");
 	test_eq(b, 0xF2F2F2F2, "space B");
 	test_eq(a2, 0xF1F1F1F1, "space A again");

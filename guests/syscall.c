@@ -8,9 +8,9 @@
 #include "trap.h"
 #include "x86.h"
 
-#define SYS_ADD   0 /* ebx + ecx */
+#define SYS_ADD 0   /* ebx + ecx */
 #define SYS_COUNT 1 /* calls so far */
-#define SYS_PUTS  2 /* print the string at ebx */
+#define SYS_PUTS 2  /* print the string at ebx */
 #define SYSCALL_CALLS 1000
 #define SYSCALL_DPL0_VECTOR 0x40
 
@@ -23,14 +23,17 @@ static struct syscall_state syscall_st;
 static void syscall_handler(struct trap_frame *f)
 {
 	int frame_ok = f->cs == SEL_UCODE && f->ss == SEL_UDATA && f->esp > (uint32_t)user_stack &&
-		       f->esp <= (uint32_t)user_stack_top && (f->eflags & X86_EFLAGS_IF) == 0;
+	               f->esp <= (uint32_t)user_stack_top && (f->eflags & X86_EFLAGS_IF) == 0;
 	syscall_st.calls++;
 	if (!frame_ok)
 		syscall_st.bad_frames++;
 	switch (f->eax) {
 	case SYS_ADD: f->eax = f->ebx + f->ecx; break;
 	case SYS_COUNT: f->eax = syscall_st.calls; break;
-	case SYS_PUTS: console_write((const char *)f->ebx); f->eax = 0; break;
+	case SYS_PUTS:
+		console_write((const char *)f->ebx);
+		f->eax = 0;
+		break;
 	default: f->eax = (uint32_t)-1; break;
 	}
 }
@@ -68,9 +71,9 @@ static uint32_t syscall_user_regs(uint32_t unused)
 	uint8_t cf;
 	(void)unused;
 	__asm__ volatile("stc\n\tint $0x80\n\tsetc %6"
-			 : "+a"(a), "+b"(b), "+c"(c), "+d"(d), "+S"(si), "+D"(di), "=m"(cf)
-			 :
-			 : "memory", "cc");
+	                 : "+a"(a), "+b"(b), "+c"(c), "+d"(d), "+S"(si), "+D"(di), "=m"(cf)
+	                 :
+	                 : "memory", "cc");
 	return (b == 0xB0B0B0B0) | (c == 0xC0C0C0C0) << 1 | (d == 0xD0D0D0D0) << 2 |
 	       (si == 0x51515151) << 3 | (di == 0xD1D1D1D1) << 4 | (cf == 1) << 5;
 }

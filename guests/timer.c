@@ -8,20 +8,20 @@
 #include "trap.h"
 #include "x86.h"
 
-#define PIC1_CMD  0x20
+#define PIC1_CMD 0x20
 #define PIC1_DATA 0x21
-#define PIC2_CMD  0xA0
+#define PIC2_CMD 0xA0
 #define PIC2_DATA 0xA1
 #define PIC_ICW1_INIT 0x10
-#define PIC_ICW1_IC4  0x01 /* an ICW4 follows */
+#define PIC_ICW1_IC4 0x01 /* an ICW4 follows */
 #define PIC_ICW4_8086 0x01
-#define PIC_OCW2_EOI  0x20 /* non-specific EOI */
+#define PIC_OCW2_EOI 0x20 /* non-specific EOI */
 #define PIC_OCW3_READ_IRR 0x0A
 #define PIC_OCW3_READ_ISR 0x0B
 #define PIC_MASTER_BASE 0x20
-#define PIC_SLAVE_BASE  0x28
+#define PIC_SLAVE_BASE 0x28
 
-#define PIT_CH0  0x40
+#define PIT_CH0 0x40
 #define PIT_MODE 0x43
 /* Control word: channel 0, access lobyte/hibyte, mode 2, binary. */
 #define PIT_CW_CH0_LOHI_MODE2 0x34
@@ -33,10 +33,10 @@
 
 struct timer_state {
 	volatile uint32_t ticks;
-	uint32_t isr_in_handler;  /* master ISR bit 0 was set while handling */
-	uint32_t isr_after_eoi;   /* ... and it was still set after the EOI */
-	uint32_t if_in_handler;   /* IF was not cleared by the interrupt gate */
-	uint32_t from_sleep;      /* interrupts taken with EIP just past the HLT */
+	uint32_t isr_in_handler; /* master ISR bit 0 was set while handling */
+	uint32_t isr_after_eoi;  /* ... and it was still set after the EOI */
+	uint32_t if_in_handler;  /* IF was not cleared by the interrupt gate */
+	uint32_t from_sleep;     /* interrupts taken with EIP just past the HLT */
 };
 static struct timer_state timer_st;
 
@@ -65,13 +65,13 @@ static void timer_pic_init(void)
 {
 	outb(PIC1_CMD, PIC_ICW1_INIT | PIC_ICW1_IC4);
 	outb(PIC2_CMD, PIC_ICW1_INIT | PIC_ICW1_IC4);
-	outb(PIC1_DATA, PIC_MASTER_BASE);  /* ICW2: vector base */
+	outb(PIC1_DATA, PIC_MASTER_BASE); /* ICW2: vector base */
 	outb(PIC2_DATA, PIC_SLAVE_BASE);
-	outb(PIC1_DATA, 1 << 2);           /* ICW3: slave on IR2 */
-	outb(PIC2_DATA, 2);                /* ICW3: slave identity */
+	outb(PIC1_DATA, 1 << 2); /* ICW3: slave on IR2 */
+	outb(PIC2_DATA, 2);      /* ICW3: slave identity */
 	outb(PIC1_DATA, PIC_ICW4_8086);
 	outb(PIC2_DATA, PIC_ICW4_8086);
-	outb(PIC1_DATA, 0xFE);             /* OCW1: only IRQ0 */
+	outb(PIC1_DATA, 0xFE); /* OCW1: only IRQ0 */
 	outb(PIC2_DATA, 0xFF);
 	test_eq(inb(PIC1_DATA), 0xFE, "master IMR read back");
 	test_eq(inb(PIC2_DATA), 0xFF, "slave IMR read back");

@@ -11,7 +11,7 @@
 #define VGA_COLS 80
 #define VGA_ROWS 25
 #define VGA_CRTC_INDEX 0x3D4
-#define VGA_CRTC_DATA  0x3D5
+#define VGA_CRTC_DATA 0x3D5
 #define VGA_CRTC_CURSOR_HI 0x0E
 #define VGA_CRTC_CURSOR_LO 0x0F
 #define VGA_ATTR_PLAIN 0x07 /* light grey on black */
@@ -23,13 +23,13 @@ struct vga_line {
 };
 
 static const struct vga_line vga_lines[] = {
-	{0, 0x1F, "plexvm VGA text mode test"},
-	{2, 0x0C, "Light red on black"},
-	{3, 0x0A, "Light green on black"},
-	{4, 0x1E, "Yellow on blue"},
-	{5, 0x4F, "White on red"},
-	{6, 0x70, "Black on light grey"},
-	{24, 0x0B, "Bottom row: cyan, the last line of the screen"},
+	{ 0, 0x1F, "plexvm VGA text mode test" },
+	{ 2, 0x0C, "Light red on black" },
+	{ 3, 0x0A, "Light green on black" },
+	{ 4, 0x1E, "Yellow on blue" },
+	{ 5, 0x4F, "White on red" },
+	{ 6, 0x70, "Black on light grey" },
+	{ 24, 0x0B, "Bottom row: cyan, the last line of the screen" },
 };
 
 static void vga_clear(void)

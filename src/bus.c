@@ -14,7 +14,7 @@
 #include "stats.h"
 
 static int bus_add(struct bus_range *tab, int *n, uint64_t base, uint64_t len, bus_read_fn rd,
-		   bus_write_fn wr, void *opaque, const char *name)
+                   bus_write_fn wr, void *opaque, const char *name)
 {
 	if (len == 0 || base + len < base)
 		return -EINVAL;
@@ -28,7 +28,7 @@ static int bus_add(struct bus_range *tab, int *n, uint64_t base, uint64_t len, b
 }
 
 int bus_add_pio(struct bus *b, uint16_t base, uint16_t len, bus_read_fn rd, bus_write_fn wr,
-		void *opaque, const char *name)
+                void *opaque, const char *name)
 {
 	if ((uint32_t)base + len > 0x10000)
 		return -EINVAL;
@@ -36,7 +36,7 @@ int bus_add_pio(struct bus *b, uint16_t base, uint16_t len, bus_read_fn rd, bus_
 }
 
 int bus_add_mmio(struct bus *b, uint64_t base, uint64_t len, bus_read_fn rd, bus_write_fn wr,
-		 void *opaque, const char *name)
+                 void *opaque, const char *name)
 {
 	return bus_add(b->mmio, &b->nmmio, base, len, rd, wr, opaque, name);
 }
@@ -63,7 +63,7 @@ static bool valid_size(unsigned size, unsigned max)
 
 /* Performs an access on @tab; returns false if no device took it. */
 static bool bus_access(struct bus *b, const struct bus_range *tab, int n, uint64_t addr,
-		       unsigned size, unsigned max, bool is_write, uint64_t *value)
+                       unsigned size, unsigned max, bool is_write, uint64_t *value)
 {
 	const struct bus_range *r = valid_size(size, max) ? bus_find(tab, n, addr) : NULL;
 	if (!r) {
@@ -75,7 +75,8 @@ static bool bus_access(struct bus *b, const struct bus_range *tab, int n, uint64
 		if (r->write)
 			r->write(r->opaque, addr - r->base, *value & all_ones(size), size);
 	} else {
-		*value = r->read ? r->read(r->opaque, addr - r->base, size) & all_ones(size) : all_ones(size);
+		*value = r->read ? r->read(r->opaque, addr - r->base, size) & all_ones(size)
+		                 : all_ones(size);
 	}
 	return true;
 }

@@ -38,9 +38,9 @@ struct bus {
  * returns -EEXIST. A NULL read or write callback makes that direction
  * behave as unclaimed (reads all-ones, writes dropped) without counting. */
 int bus_add_pio(struct bus *b, uint16_t base, uint16_t len, bus_read_fn rd, bus_write_fn wr,
-		void *opaque, const char *name);
+                void *opaque, const char *name);
 int bus_add_mmio(struct bus *b, uint64_t base, uint64_t len, bus_read_fn rd, bus_write_fn wr,
-		 void *opaque, const char *name);
+                 void *opaque, const char *name);
 
 /* Perform one access. For reads *value is filled (all-ones if unclaimed). */
 void bus_pio(struct bus *b, uint16_t port, unsigned size, bool is_write, uint32_t *value);

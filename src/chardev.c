@@ -21,16 +21,13 @@ int chardev_open(struct chardev *c, const struct chardev_spec *spec)
 	c->kind = spec->kind;
 	c->fd = -1;
 	switch (spec->kind) {
-	case CHARDEV_STDIO:
-		c->fd = STDOUT_FILENO;
-		return 0;
+	case CHARDEV_STDIO: c->fd = STDOUT_FILENO; return 0;
 	case CHARDEV_FILE:
 		if (!spec->path || !spec->path[0])
 			return -EINVAL;
 		c->fd = open(spec->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		return c->fd < 0 ? -errno : 0;
-	default:
-		return 0;
+	default: return 0;
 	}
 }
 

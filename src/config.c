@@ -38,25 +38,34 @@ struct config_option {
 };
 
 static const struct config_option config_options[] = {
-	{ "kernel", 'k', required_argument, "FILE", "kernel image: multiboot, ELF or flat (default: built-in demo)", 0 },
-	{ "memory", 'm', required_argument, "SIZE", "guest RAM, K/M/G suffixes (default 128M, 2M..3G)", 0 },
+	{ "kernel", 'k', required_argument, "FILE",
+	  "kernel image: multiboot, ELF or flat (default: built-in demo)", 0 },
+	{ "memory", 'm', required_argument, "SIZE",
+	  "guest RAM, K/M/G suffixes (default 128M, 2M..3G)", 0 },
 	{ "engine", 'e', required_argument, "NAME", "kvm, emu, monitor or auto (default auto)", 0 },
 	{ "append", 0, required_argument, "STRING", "kernel command line (default none)", 0 },
-	{ "module", 0, required_argument, "FILE[,STRING]", "multiboot module and its string (repeatable, up to 16)", 0 },
-	{ "config", 'c', required_argument, "FILE", "read settings from an INI file (default none)", OPT_NO_FILE },
-	{ "serial", 0, required_argument, "DEV", "COM1: stdio, none or file:PATH (default stdio)", 0 },
-	{ "debugcon", 0, required_argument, "DEV", "port 0xE9: stdio, none or file:PATH (default none)", 0 },
-	{ "vga", 0, required_argument, "MODE", "none, dump (screen at exit) or live (default none)", 0 },
-	{ "stats", 0, optional_argument, "[=json]", "print counters at exit on stderr, text or json (default off)", 0 },
+	{ "module", 0, required_argument, "FILE[,STRING]",
+	  "multiboot module and its string (repeatable, up to 16)", 0 },
+	{ "config", 'c', required_argument, "FILE", "read settings from an INI file (default none)",
+	  OPT_NO_FILE },
+	{ "serial", 0, required_argument, "DEV", "COM1: stdio, none or file:PATH (default stdio)",
+	  0 },
+	{ "debugcon", 0, required_argument, "DEV",
+	  "port 0xE9: stdio, none or file:PATH (default none)", 0 },
+	{ "vga", 0, required_argument, "MODE", "none, dump (screen at exit) or live (default none)",
+	  0 },
+	{ "stats", 0, optional_argument, "[=json]",
+	  "print counters at exit on stderr, text or json (default off)", 0 },
 	{ "help", 'h', no_argument, NULL, "show this help and exit", OPT_NO_FILE },
 	{ "version", 'V', no_argument, NULL, "show the version and exit", OPT_NO_FILE },
 };
 #define NOPTIONS (sizeof(config_options) / sizeof(config_options[0]))
 _Static_assert(CONFIG_MAX_MODULES == 16, "the --module help text says 'up to 16'");
 
-static const char *const engine_names[] = {
-	[ENGINE_AUTO] = "auto", [ENGINE_KVM] = "kvm", [ENGINE_EMU] = "emu", [ENGINE_MONITOR] = "monitor"
-};
+static const char *const engine_names[] = { [ENGINE_AUTO] = "auto",
+	                                    [ENGINE_KVM] = "kvm",
+	                                    [ENGINE_EMU] = "emu",
+	                                    [ENGINE_MONITOR] = "monitor" };
 
 const char *config_engine_name(enum engine_kind e)
 {
@@ -82,13 +91,23 @@ int config_parse_size(const char *s, uint64_t *bytes)
 		return -1;
 	unsigned shift = 0;
 	switch (*end) {
-	case '\0':
+	case '\0': break;
+	case 'k':
+	case 'K':
+		shift = 10;
+		end++;
 		break;
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'g': case 'G': shift = 30; end++; break;
-	default:
-		return -1;
+	case 'm':
+	case 'M':
+		shift = 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		shift = 30;
+		end++;
+		break;
+	default: return -1;
 	}
 	/* Allow "64M" and "64MB"/"64MiB" as people write them. */
 	if (shift && (strcasecmp(end, "b") == 0 || strcasecmp(end, "ib") == 0))
@@ -112,7 +131,7 @@ static int set_string(char **dst, const char *value, char *err, size_t errlen)
 }
 
 static int set_chardev(struct chardev_spec *d, const char *key, const char *value, char *err,
-		       size_t errlen)
+                       size_t errlen)
 {
 	if (strcmp(value, "stdio") == 0 || strcmp(value, "none") == 0) {
 		free(d->path);
@@ -173,7 +192,7 @@ static int set_memory(struct config *c, const char *value, char *err, size_t err
 	}
 	if (bytes < MEM_MIN_SIZE || bytes > MEM_MAX_SIZE) {
 		snprintf(err, errlen, "memory: '%s' is outside %lluM..%lluM", value,
-			 MEM_MIN_SIZE >> 20, MEM_MAX_SIZE >> 20);
+		         MEM_MIN_SIZE >> 20, MEM_MAX_SIZE >> 20);
 		return -1;
 	}
 	c->memory = bytes;
@@ -181,8 +200,8 @@ static int set_memory(struct config *c, const char *value, char *err, size_t err
 }
 
 /* Picks @value out of @names (indexed by enum value). */
-static int set_enum(int *dst, const char *const *names, size_t n, const char *key, const char *value,
-		    char *err, size_t errlen)
+static int set_enum(int *dst, const char *const *names, size_t n, const char *key,
+                    const char *value, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (names[i] && strcmp(names[i], value) == 0) {
@@ -201,8 +220,12 @@ static int set_enum(int *dst, const char *const *names, size_t n, const char *ke
 
 int config_set(struct config *c, const char *key, const char *value, char *err, size_t errlen)
 {
-	static const char *const vga_names[] = { [VGA_NONE] = "none", [VGA_DUMP] = "dump", [VGA_LIVE] = "live" };
-	static const char *const stats_names[] = { [STATS_OFF] = "off", [STATS_TEXT] = "text", [STATS_JSON] = "json" };
+	static const char *const vga_names[] = {
+		[VGA_NONE] = "none", [VGA_DUMP] = "dump", [VGA_LIVE] = "live"
+	};
+	static const char *const stats_names[] = {
+		[STATS_OFF] = "off", [STATS_TEXT] = "text", [STATS_JSON] = "json"
+	};
 	int v;
 
 	if (!value)
@@ -252,8 +275,8 @@ struct ini_state {
 	struct config *c;
 	const char *path;
 	FILE *f;
-	int line;      /* the line the reader last returned */
-	int err_line;  /* first line a handler refused, 0 if none */
+	int line;     /* the line the reader last returned */
+	int err_line; /* first line a handler refused, 0 if none */
 	char *err;
 	size_t errlen;
 };
@@ -282,8 +305,8 @@ static int config_ini_handler(void *user, const char *section, const char *name,
 	if (st->err_line)
 		return 1; /* keep only the first error */
 	if (section[0] != '\0' && strcmp(section, "plexvm") != 0)
-		snprintf(msg, sizeof(msg), "unknown section [%s] (settings go at the top or in [plexvm])",
-			 section);
+		snprintf(msg, sizeof(msg),
+		         "unknown section [%s] (settings go at the top or in [plexvm])", section);
 	else if (!o)
 		snprintf(msg, sizeof(msg), "unknown key '%s'", name);
 	else if (o->flags & OPT_NO_FILE)
@@ -354,7 +377,7 @@ static const struct config_option *option_by_short(int ch)
 }
 
 static enum config_result usage_error(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 
 static enum config_result usage_error(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -376,7 +399,7 @@ static enum config_result config_bad_option(const char *arg, char *err, size_t e
 {
 	if (optopt >= 0x100 && optopt < 0x100 + (int)NOPTIONS)
 		return usage_error(err, errlen, "option --%s takes no value",
-				   config_options[optopt - 0x100].name);
+		                   config_options[optopt - 0x100].name);
 	if (optopt > 0 && optopt < 0x100)
 		return usage_error(err, errlen, "unknown option '-%c'", optopt);
 	size_t len = strcspn(arg, "=");
@@ -386,7 +409,7 @@ static enum config_result config_bad_option(const char *arg, char *err, size_t e
 /* Walks argv; with @apply false only finds -c, -h and -V; with @apply true
  * sets every option. */
 static enum config_result config_walk_args(struct config *c, int argc, char **argv, bool apply,
-					   const char **config_file, char *err, size_t errlen)
+                                           const char **config_file, char *err, size_t errlen)
 {
 	struct option longopts[NOPTIONS + 1];
 	char shortopts[3 * NOPTIONS + 2];
@@ -401,11 +424,14 @@ static enum config_result config_walk_args(struct config *c, int argc, char **ar
 		if (ch == '?')
 			return config_bad_option(argv[optind - 1], err, errlen);
 		if (ch == ':') {
-			const struct config_option *o = optopt >= 0x100 ? &config_options[optopt - 0x100]
-								       : option_by_short(optopt);
-			return usage_error(err, errlen, "option --%s needs a value", o ? o->name : "?");
+			const struct config_option *o = optopt >= 0x100
+			                                        ? &config_options[optopt - 0x100]
+			                                        : option_by_short(optopt);
+			return usage_error(err, errlen, "option --%s needs a value",
+			                   o ? o->name : "?");
 		}
-		const struct config_option *o = ch >= 0x100 ? &config_options[ch - 0x100] : option_by_short(ch);
+		const struct config_option *o =
+		        ch >= 0x100 ? &config_options[ch - 0x100] : option_by_short(ch);
 		if (strcmp(o->name, "help") == 0)
 			return CONFIG_HELP;
 		if (strcmp(o->name, "version") == 0)
@@ -424,16 +450,18 @@ static enum config_result config_walk_args(struct config *c, int argc, char **ar
 			kernel_option = true;
 		if (config_set(c, o->name, optarg, msg, sizeof(msg)) < 0)
 			return strncmp(msg, o->name, strlen(o->name)) == 0
-				       ? usage_error(err, errlen, "--%s", msg)
-				       : usage_error(err, errlen, "--%s: %s", o->name, msg);
+			               ? usage_error(err, errlen, "--%s", msg)
+			               : usage_error(err, errlen, "--%s: %s", o->name, msg);
 	}
 	if (!apply)
 		return CONFIG_RUN;
 	if (optind < argc) {
 		if (optind + 1 < argc)
-			return usage_error(err, errlen, "more than one kernel given ('%s')", argv[optind + 1]);
+			return usage_error(err, errlen, "more than one kernel given ('%s')",
+			                   argv[optind + 1]);
 		if (kernel_option)
-			return usage_error(err, errlen, "kernel given twice (--kernel and '%s')", argv[optind]);
+			return usage_error(err, errlen, "kernel given twice (--kernel and '%s')",
+			                   argv[optind]);
 		if (set_string(&c->kernel, argv[optind], err, errlen) < 0)
 			return CONFIG_ERROR;
 	}
@@ -461,32 +489,35 @@ enum config_result config_parse(struct config *c, int argc, char **argv, char *e
 void config_usage(FILE *out)
 {
 	fprintf(out, "Usage: plexvm [OPTIONS] [KERNEL]\n"
-		     "Run an x86 guest kernel in a virtual machine and show its console.\n"
-		     "With no kernel, plexvm boots its built-in demo guest.\n\nOptions:\n");
+	             "Run an x86 guest kernel in a virtual machine and show its console.\n"
+	             "With no kernel, plexvm boots its built-in demo guest.\n\nOptions:\n");
 	for (size_t i = 0; i < NOPTIONS; i++) {
 		const struct config_option *o = &config_options[i];
 		char lhs[64];
 		const char *arg = o->arg ? o->arg : "";
 		const char *sep = o->has_arg == required_argument ? " " : "";
 		if (o->short_name)
-			snprintf(lhs, sizeof(lhs), "-%c, --%s%s%s", o->short_name, o->name, sep, arg);
+			snprintf(lhs, sizeof(lhs), "-%c, --%s%s%s", o->short_name, o->name, sep,
+			         arg);
 		else
 			snprintf(lhs, sizeof(lhs), "    --%s%s%s", o->name, sep, arg);
 		fprintf(out, "  %-30s %s\n", lhs, o->help);
 	}
 	fprintf(out,
-		"\nA config file (-c) is INI: keys are the long option names (memory = 64M,\n"
-		"module = FILE,STRING repeated, stats = text|json|off), at the top or in a\n"
-		"[plexvm] section.  The command line overrides the file; --module on the\n"
-		"command line replaces the file's modules.\n"
-		"In the terminal, Ctrl-A x quits and Ctrl-A h lists the other keys.\n"
-		"\nExit status:\n"
-		"  0            the guest powered off or reset\n"
-		"  1, 3, 5, ... the guest wrote V to the debug-exit port 0xF4: status (V << 1) | 1\n"
-		"  2            usage or config error\n"
-		"  4            the kernel cannot be loaded\n"
-		"  6            the guest crashed (triple fault or a state plexvm cannot run; registers on stderr)\n"
-		"  8            host or internal error (e.g. the engine is not available here)\n");
+	        "\nA config file (-c) is INI: keys are the long option names (memory = 64M,\n"
+	        "module = FILE,STRING repeated, stats = text|json|off), at the top or in a\n"
+	        "[plexvm] section.  The command line overrides the file; --module on the\n"
+	        "command line replaces the file's modules.\n"
+	        "In the terminal, Ctrl-A x quits and Ctrl-A h lists the other keys.\n"
+	        "\nExit status:\n"
+	        "  0            the guest powered off or reset\n"
+	        "  1, 3, 5, ... the guest wrote V to the debug-exit port 0xF4: status (V << 1) | "
+	        "1\n"
+	        "  2            usage or config error\n"
+	        "  4            the kernel cannot be loaded\n"
+	        "  6            the guest crashed (triple fault or a state plexvm cannot run; "
+	        "registers on stderr)\n"
+	        "  8            host or internal error (e.g. the engine is not available here)\n");
 }
 
 void config_free(struct config *c)

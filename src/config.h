@@ -31,10 +31,10 @@ struct config_module {
 #define CONFIG_DEFAULT_MEMORY (128ull << 20)
 
 struct config {
-	char *kernel;     /* NULL: the built-in demo guest */
-	uint64_t memory;  /* bytes */
+	char *kernel;    /* NULL: the built-in demo guest */
+	uint64_t memory; /* bytes */
 	enum engine_kind engine;
-	char *append;     /* kernel command line, NULL if none */
+	char *append; /* kernel command line, NULL if none */
 	struct config_module modules[CONFIG_MAX_MODULES];
 	int nmodules;
 	char *config_file;
@@ -48,10 +48,10 @@ struct config {
 
 /* What config_parse() asks the caller to do. */
 enum config_result {
-	CONFIG_RUN = 0,      /* settings complete: run the VM */
-	CONFIG_HELP = 1,     /* -h: print config_usage() to stdout, exit 0 */
-	CONFIG_VERSION = 2,  /* -V: print the version, exit 0 */
-	CONFIG_ERROR = -1,   /* err holds the message; exit with EXIT_USAGE */
+	CONFIG_RUN = 0,     /* settings complete: run the VM */
+	CONFIG_HELP = 1,    /* -h: print config_usage() to stdout, exit 0 */
+	CONFIG_VERSION = 2, /* -V: print the version, exit 0 */
+	CONFIG_ERROR = -1,  /* err holds the message; exit with EXIT_USAGE */
 };
 
 /* Fills @c with defaults, then the config file named by -c (if any), then

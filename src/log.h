@@ -10,13 +10,13 @@ void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void die(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Warn once per call site: a static flag in the caller. */
-#define log_warn_once(...)                          \
-	do {                                        \
-		static int warned_;                 \
-		if (!warned_) {                     \
-			warned_ = 1;                \
-			log_warn(__VA_ARGS__);      \
-		}                                   \
+#define log_warn_once(...)                                                                         \
+	do {                                                                                       \
+		static int warned_;                                                                \
+		if (!warned_) {                                                                    \
+			warned_ = 1;                                                               \
+			log_warn(__VA_ARGS__);                                                     \
+		}                                                                                  \
 	} while (0)
 
 #endif

@@ -89,8 +89,8 @@ static void machine_pc_debug_exit(void *opaque, uint32_t value)
 	struct machine_pc *m = opaque;
 	/* QEMU's isa-debug-exit: the process exit status is (value << 1) | 1,
 	 * truncated to 8 bits by the host's exit(). */
-	vm_stop(m->vm, (int)(((value << 1) | 1) & 0xff), "the guest wrote 0x%x to the debug-exit port",
-		value);
+	vm_stop(m->vm, (int)(((value << 1) | 1) & 0xff),
+	        "the guest wrote 0x%x to the debug-exit port", value);
 }
 
 static void machine_pc_reset(void *opaque)
@@ -111,13 +111,13 @@ static int machine_pc_open_outputs(struct machine_pc *m, char *err, size_t errle
 	int r = chardev_open(&m->serial_out, &cfg->serial);
 	if (r < 0) {
 		snprintf(err, errlen, "--serial %s: %s", cfg->serial.path ? cfg->serial.path : "",
-			 strerror(-r));
+		         strerror(-r));
 		return -1;
 	}
 	r = chardev_open(&m->debugcon_out, &cfg->debugcon);
 	if (r < 0) {
-		snprintf(err, errlen, "--debugcon %s: %s", cfg->debugcon.path ? cfg->debugcon.path : "",
-			 strerror(-r));
+		snprintf(err, errlen, "--debugcon %s: %s",
+		         cfg->debugcon.path ? cfg->debugcon.path : "", strerror(-r));
 		return -1;
 	}
 	return 0;
@@ -142,8 +142,7 @@ static bool machine_pc_create_devices(struct machine_pc *m)
 	m->pm = poweroff_create(machine_pc_poweroff, m);
 	const uint8_t *vram = mem_ptr(&vm->mem, VGA_TEXT_BASE, VGA_TEXT_SIZE);
 	m->vga = vram ? vga_text_create(vram) : NULL;
-	return m->pit && m->rtc && m->kbc && m->com1 && m->dbg_exit && m->dbgcon && m->pm &&
-	       m->vga;
+	return m->pit && m->rtc && m->kbc && m->com1 && m->dbg_exit && m->dbgcon && m->pm && m->vga;
 }
 
 /* Claims every port; a clash here is a bug in this table, not a guest
@@ -152,8 +151,10 @@ static int machine_pc_claim_ports(struct machine_pc *m)
 {
 	struct bus *b = &m->vm->bus;
 	int r = 0;
-	r |= bus_add_pio(b, 0x20, 2, pic8259_read, pic8259_write, pic8259_chip(m->pic, 0), "pic-master");
-	r |= bus_add_pio(b, 0xa0, 2, pic8259_read, pic8259_write, pic8259_chip(m->pic, 1), "pic-slave");
+	r |= bus_add_pio(b, 0x20, 2, pic8259_read, pic8259_write, pic8259_chip(m->pic, 0),
+	                 "pic-master");
+	r |= bus_add_pio(b, 0xa0, 2, pic8259_read, pic8259_write, pic8259_chip(m->pic, 1),
+	                 "pic-slave");
 	r |= bus_add_pio(b, 0x4d0, 2, pic8259_elcr_read, pic8259_elcr_write, m->pic, "pic-elcr");
 	r |= bus_add_pio(b, 0x40, 4, pit8254_read, pit8254_write, m->pit, "pit");
 	r |= bus_add_pio(b, 0x61, 1, pit8254_port61_read, pit8254_port61_write, m->pit, "port-b");

@@ -23,9 +23,7 @@ int main(int argc, char **argv)
 		printf("plexvm %s\n", PLEXVM_VERSION);
 		status = 0;
 		break;
-	case CONFIG_RUN:
-		status = vm_main(&cfg);
-		break;
+	case CONFIG_RUN: status = vm_main(&cfg); break;
 	default:
 		fprintf(stderr, "plexvm: %s\n", err);
 		status = EXIT_USAGE;

@@ -15,9 +15,9 @@
 typedef uint64_t gpa_t; /* guest physical address */
 
 struct mem {
-	int fd;          /* memfd backing RAM, for engines that map it again */
-	uint8_t *host;   /* host mapping of all of RAM */
-	uint64_t size;   /* bytes of RAM, a multiple of 4 KiB */
+	int fd;        /* memfd backing RAM, for engines that map it again */
+	uint8_t *host; /* host mapping of all of RAM */
+	uint64_t size; /* bytes of RAM, a multiple of 4 KiB */
 };
 
 /* Upper bound on guest RAM: the 32-bit guests we run see at most 3 GiB below

@@ -63,8 +63,8 @@ void term_open(struct term *t)
 static void term_help(void)
 {
 	static const char help[] = "\r\nC-a h    print this help\r\n"
-				   "C-a x    exit plexvm\r\n"
-				   "C-a C-a  send C-a to the guest\r\n";
+	                           "C-a x    exit plexvm\r\n"
+	                           "C-a C-a  send C-a to the guest\r\n";
 	if (write(STDERR_FILENO, help, sizeof(help) - 1) < 0)
 		return;
 }
@@ -84,17 +84,11 @@ static bool term_filter(struct term *t, uint8_t c)
 	t->escape = false;
 	switch (c) {
 	case 'x':
-	case 'X':
-		t->quit = true;
-		return false;
+	case 'X': t->quit = true; return false;
 	case 'h':
-	case 'H':
-		term_help();
-		return false;
-	case CTRL_A:
-		return true;
-	default:
-		return false;
+	case 'H': term_help(); return false;
+	case CTRL_A: return true;
+	default: return false;
 	}
 }
 

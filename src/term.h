@@ -14,10 +14,10 @@
 #include <stdint.h>
 
 struct term {
-	int fd;          /* stdin, or -1 once closed or at end of file */
-	bool raw;        /* stdin is a terminal we put in raw mode */
-	bool escape;     /* the last key was Ctrl-A */
-	bool quit;       /* Ctrl-A x seen */
+	int fd;      /* stdin, or -1 once closed or at end of file */
+	bool raw;    /* stdin is a terminal we put in raw mode */
+	bool escape; /* the last key was Ctrl-A */
+	bool quit;   /* Ctrl-A x seen */
 };
 
 /* Takes stdin for guest input. */

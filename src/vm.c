@@ -76,7 +76,8 @@ void vm_wait(struct vm *vm)
 			/* No timer is armed and no input can arrive: a real PC
 			 * would sit there forever.  Stop instead of hanging. */
 			vm_stop(vm, EXIT_CRASH,
-				"the guest halted waiting for an interrupt, and no timer or input can raise one");
+			        "the guest halted waiting for an interrupt, and no timer or input "
+			        "can raise one");
 			return;
 		}
 		struct timespec ts, *tsp = NULL;
@@ -94,12 +95,9 @@ void vm_wait(struct vm *vm)
 static const struct engine_ops *vm_engine_ops(enum engine_kind kind)
 {
 	switch (kind) {
-	case ENGINE_KVM:
-		return &engine_kvm;
-	case ENGINE_EMU:
-		return &engine_emu;
-	default:
-		return NULL;
+	case ENGINE_KVM: return &engine_kvm;
+	case ENGINE_EMU: return &engine_emu;
+	default: return NULL;
 	}
 }
 
@@ -244,8 +242,8 @@ int vm_main(const struct config *cfg)
 	vm.bus.stats = vm.stats;
 	int r = mem_init(&vm.mem, cfg->memory);
 	if (r < 0) {
-		log_error("cannot create %llu bytes of guest RAM: %s", (unsigned long long)cfg->memory,
-			  strerror(-r));
+		log_error("cannot create %llu bytes of guest RAM: %s",
+		          (unsigned long long)cfg->memory, strerror(-r));
 		status = EXIT_HOST;
 		goto out;
 	}

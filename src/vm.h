@@ -28,14 +28,14 @@ struct vm {
 	const struct config *cfg;
 	struct mem mem;
 	struct bus bus;
-	struct stats *stats;        /* NULL unless --stats */
+	struct stats *stats; /* NULL unless --stats */
 	struct machine_pc *machine;
 
 	const struct engine_ops *engine;
 	void *engine_ctx;
 
 	volatile bool stopped;
-	int exit_status;            /* enum exit_status or a debug-exit status */
+	int exit_status; /* enum exit_status or a debug-exit status */
 	char stop_reason[160];
 };
 

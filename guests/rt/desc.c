@@ -41,22 +41,22 @@ static void desc_load_segments(void)
 {
 	/* A far return is the simplest way to reload CS with a new selector. */
 	__asm__ volatile("pushl %0\n\t"
-			 "pushl $1f\n\t"
-			 "lretl\n"
-			 "1:\n\t"
-			 "movw %w1, %%ds\n\t"
-			 "movw %w1, %%es\n\t"
-			 "movw %w1, %%fs\n\t"
-			 "movw %w1, %%gs\n\t"
-			 "movw %w1, %%ss"
-			 :
-			 : "i"(SEL_KCODE), "r"(SEL_KDATA)
-			 : "memory");
+	                 "pushl $1f\n\t"
+	                 "lretl\n"
+	                 "1:\n\t"
+	                 "movw %w1, %%ds\n\t"
+	                 "movw %w1, %%es\n\t"
+	                 "movw %w1, %%fs\n\t"
+	                 "movw %w1, %%gs\n\t"
+	                 "movw %w1, %%ss"
+	                 :
+	                 : "i"(SEL_KCODE), "r"(SEL_KDATA)
+	                 : "memory");
 }
 
 static void desc_init_gdt(void)
 {
-	struct x86_dtr gdtr = {sizeof(desc_gdt) - 1, (uint32_t)desc_gdt};
+	struct x86_dtr gdtr = { sizeof(desc_gdt) - 1, (uint32_t)desc_gdt };
 	desc_set_seg(1, 0, 0xFFFFF, DESC_P | DESC_S | DESC_CODE_RX, DESC_G | DESC_DB);
 	desc_set_seg(2, 0, 0xFFFFF, DESC_P | DESC_S | DESC_DATA_RW, DESC_G | DESC_DB);
 	desc_set_seg(3, 0, 0xFFFFF, DESC_P | DESC_DPL(3) | DESC_S | DESC_CODE_RX, DESC_G | DESC_DB);
@@ -66,7 +66,8 @@ static void desc_init_gdt(void)
 	desc_tss.ss0 = SEL_KDATA;
 	desc_tss.esp0 = (uint32_t)(desc_kstack + sizeof(desc_kstack));
 	desc_tss.iomap_base = sizeof(desc_tss);
-	desc_set_seg(SEL_TSS >> 3, (uint32_t)&desc_tss, sizeof(desc_tss) - 1, DESC_P | DESC_TSS32, 0);
+	desc_set_seg(SEL_TSS >> 3, (uint32_t)&desc_tss, sizeof(desc_tss) - 1, DESC_P | DESC_TSS32,
+	             0);
 	lgdt(&gdtr);
 	desc_load_segments();
 	ltr(SEL_TSS);
@@ -74,7 +75,7 @@ static void desc_init_gdt(void)
 
 static void desc_init_idt(void)
 {
-	struct x86_dtr idtr = {sizeof(desc_idt) - 1, (uint32_t)desc_idt};
+	struct x86_dtr idtr = { sizeof(desc_idt) - 1, (uint32_t)desc_idt };
 	for (unsigned v = 0; v < 256; v++) {
 		int user = v == X86_EXC_BP || v == X86_EXC_OF || v == 0x80 || v == 0x81;
 		desc_set_gate(v, DESC_GATE_INT32, user ? 3 : 0, 1);

@@ -8,25 +8,25 @@
 #define SEL_KDATA 0x10
 #define SEL_UCODE 0x1B /* GDT index 3, RPL 3 */
 #define SEL_UDATA 0x23 /* GDT index 4, RPL 3 */
-#define SEL_TSS   0x28
+#define SEL_TSS 0x28
 #define DESC_FIRST_FREE 6 /* GDT entries from here on are the tests' own */
 #define DESC_GDT_ENTRIES 16
 
 /* Access byte (SDM 3.4.5): P, DPL, S and type. */
-#define DESC_P        0x80
-#define DESC_DPL(n)   ((n) << 5)
-#define DESC_S        0x10 /* code or data, not system */
-#define DESC_CODE_RX  0x0A
-#define DESC_DATA_RW  0x02
+#define DESC_P 0x80
+#define DESC_DPL(n) ((n) << 5)
+#define DESC_S 0x10 /* code or data, not system */
+#define DESC_CODE_RX 0x0A
+#define DESC_DATA_RW 0x02
 #define DESC_DATA_RW_DOWN 0x06 /* expand-down data */
-#define DESC_TSS32    0x09
-#define DESC_LDT      0x02
+#define DESC_TSS32 0x09
+#define DESC_LDT 0x02
 /* Flags nibble: G (4 KiB granularity) and D/B (32-bit). */
-#define DESC_G  0x8
+#define DESC_G 0x8
 #define DESC_DB 0x4
 
 /* Gate types (SDM 6.11). */
-#define DESC_GATE_INT32  0x0E
+#define DESC_GATE_INT32 0x0E
 #define DESC_GATE_TRAP32 0x0F
 
 #ifndef __ASSEMBLER__

@@ -124,10 +124,20 @@ static int printf_format(struct sink *o, const char *fmt, va_list ap)
 			n += printf_str(o, &s, str ? str : "(null)");
 			break;
 		}
-		case 'c': printf_putc(o, (char)va_arg(ap, int)); n++; break;
-		case '%': printf_putc(o, '%'); n++; break;
+		case 'c':
+			printf_putc(o, (char)va_arg(ap, int));
+			n++;
+			break;
+		case '%':
+			printf_putc(o, '%');
+			n++;
+			break;
 		case 0: return n;
-		default: printf_putc(o, '%'); printf_putc(o, *f); n += 2; break;
+		default:
+			printf_putc(o, '%');
+			printf_putc(o, *f);
+			n += 2;
+			break;
 		}
 	}
 	return n;
@@ -135,13 +145,13 @@ static int printf_format(struct sink *o, const char *fmt, va_list ap)
 
 int vprintf(const char *fmt, va_list ap)
 {
-	struct sink o = {0};
+	struct sink o = { 0 };
 	return printf_format(&o, fmt, ap);
 }
 
 int vsnprintf(char *buf, unsigned cap, const char *fmt, va_list ap)
 {
-	struct sink o = {buf, 0, cap};
+	struct sink o = { buf, 0, cap };
 	int n = printf_format(&o, fmt, ap);
 	if (cap)
 		buf[o.len] = 0;

@@ -18,11 +18,11 @@ void test_main(void);
 int test_check(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Checks got == want and reports both values in hex when not. */
-#define test_eq(got, want, what)                                                       \
-	({                                                                              \
-		uint32_t test_got_ = (uint32_t)(got), test_want_ = (uint32_t)(want);    \
-		test_check(test_got_ == test_want_, "%s: got 0x%x, want 0x%x", (what), \
-			   test_got_, test_want_);                                      \
+#define test_eq(got, want, what)                                                                   \
+	({                                                                                         \
+		uint32_t test_got_ = (uint32_t)(got), test_want_ = (uint32_t)(want);               \
+		test_check(test_got_ == test_want_, "%s: got 0x%x, want 0x%x", (what), test_got_,  \
+		           test_want_);                                                            \
 	})
 
 /* Prints the RESULT line and exits; never returns. */

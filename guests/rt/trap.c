@@ -8,7 +8,7 @@ struct extable_entry {
 };
 extern const struct extable_entry __start_extable[], __stop_extable[];
 
-volatile struct trap_fault trap_last = {.vector = TRAP_NONE};
+volatile struct trap_fault trap_last = { .vector = TRAP_NONE };
 static trap_handler trap_handlers[256];
 
 void trap_set_handler(unsigned vector, trap_handler h)

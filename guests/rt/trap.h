@@ -33,9 +33,9 @@ void trap_dispatch(struct trap_frame *f);
 /* The last exception taken inside a TRAP_TRY() block. */
 struct trap_fault {
 	uint32_t vector, error;
-	uint32_t eip;   /* the EIP the CPU pushed */
-	uint32_t insn;  /* address of the block's first instruction */
-	uint32_t next;  /* address just past the block */
+	uint32_t eip;                 /* the EIP the CPU pushed */
+	uint32_t insn;                /* address of the block's first instruction */
+	uint32_t next;                /* address just past the block */
 	uint32_t cs, eflags, esp, ss; /* esp/ss as pushed from ring 3, else 0 */
 };
 extern volatile struct trap_fault trap_last;
@@ -46,14 +46,14 @@ extern volatile struct trap_fault trap_last;
  * fault-type exception leaves trap_last.eip == insn, a trap-type one == next
  * (SDM 6.5), so the instruction under test goes first (or last, for traps).
  * Ring-3 code may use it too, as long as trap_last is user-accessible. */
-#define TRAP_TRY(text, ...)                                                        \
-	({                                                                         \
-		trap_last.vector = TRAP_NONE;                                      \
-		__asm__ volatile("1998:\n\t" text "\n1999:\n\t"                    \
-				 ".pushsection .extable, \"a\"\n\t"                \
-				 ".long 1998b, 1999b\n\t"                          \
-				 ".popsection" __VA_ARGS__);                       \
-		trap_last.vector;                                                  \
+#define TRAP_TRY(text, ...)                                                                        \
+	({                                                                                         \
+		trap_last.vector = TRAP_NONE;                                                      \
+		__asm__ volatile("1998:\n\t" text "\n1999:\n\t"                                    \
+		                 ".pushsection .extable, \"a\"\n\t"                                \
+		                 ".long 1998b, 1999b\n\t"                                          \
+		                 ".popsection" __VA_ARGS__);                                       \
+		trap_last.vector;                                                                  \
 	})
 
 /* Runs fn(arg) at ring 3 with these EFLAGS (code and data selectors

@@ -20,7 +20,7 @@
 /* Status register bits. */
 #define I8042_STR_OBF 0x01
 #define I8042_STR_SYS 0x04
-#define I8042_STR_CMD 0x08  /* last write went to 0x64 */
+#define I8042_STR_CMD 0x08     /* last write went to 0x64 */
 #define I8042_STR_KEYLOCK 0x10 /* 1 = keyboard not inhibited */
 
 /* Command byte (CTR) bits. */
@@ -44,8 +44,8 @@ struct i8042 {
 	void (*reset)(void *opaque);
 	void *opaque;
 	uint8_t ctr, outport, status_cmd;
-	uint8_t pending_cmd;   /* controller command awaiting its data byte */
-	uint8_t pending_kbd;   /* keyboard command awaiting its parameter */
+	uint8_t pending_cmd; /* controller command awaiting its data byte */
+	uint8_t pending_kbd; /* keyboard command awaiting its parameter */
 	uint8_t queue[I8042_QUEUE];
 	unsigned head, count;
 	uint8_t last; /* read again when the buffer is empty, as on hardware */
@@ -118,12 +118,10 @@ static void i8042_keyboard_write(struct i8042 *s, uint8_t v)
 		return;
 	}
 	switch (v) {
-	case 0xee: /* echo */
-		i8042_push(s, 0xee);
-		return;
-	case 0xed: case 0xf0: case 0xf3:
-		s->pending_kbd = v;
-		break;
+	case 0xee: /* echo */ i8042_push(s, 0xee); return;
+	case 0xed:
+	case 0xf0:
+	case 0xf3: s->pending_kbd = v; break;
 	case 0xf2: /* identify */
 		i8042_push(s, KBD_ACK);
 		i8042_push(s, 0xab);
@@ -148,7 +146,8 @@ void i8042_data_write(void *opaque, uint64_t offset, uint64_t value, unsigned si
 	case 0x60: s->ctr = v; break;
 	case 0xd1: i8042_write_outport(s, v); break;
 	case 0xd2: i8042_push(s, v); break; /* as if the keyboard sent it */
-	case 0xd3: case 0xd4: break;           /* no mouse is attached */
+	case 0xd3:
+	case 0xd4: break; /* no mouse is attached */
 	default: i8042_keyboard_write(s, v); break;
 	}
 }
@@ -161,9 +160,11 @@ void i8042_cmd_write(void *opaque, uint64_t offset, uint64_t value, unsigned siz
 	s->pending_cmd = 0;
 	switch (v) {
 	case 0x20: i8042_push(s, s->ctr); break;
-	case 0x60: case 0xd1: case 0xd2: case 0xd3: case 0xd4:
-		s->pending_cmd = v;
-		break;
+	case 0x60:
+	case 0xd1:
+	case 0xd2:
+	case 0xd3:
+	case 0xd4: s->pending_cmd = v; break;
 	case 0xa7: s->ctr |= I8042_CTR_AUXDIS; break;
 	case 0xa8: s->ctr &= (uint8_t)~I8042_CTR_AUXDIS; break;
 	case 0xaa: /* self-test passed; it also sets the system flag */

@@ -20,11 +20,11 @@
 struct pic8259_chip {
 	struct pic8259 *pair;
 	uint8_t irr, isr, imr;
-	uint8_t line;       /* current input line levels */
+	uint8_t line; /* current input line levels */
 	uint8_t elcr, elcr_mask;
-	uint8_t base;       /* ICW2 vector base */
+	uint8_t base; /* ICW2 vector base */
 	uint8_t priority_add;
-	int init_step;      /* 0 ready, 2 ICW2, 3 ICW3, 4 ICW4 expected */
+	int init_step; /* 0 ready, 2 ICW2, 3 ICW3, 4 ICW4 expected */
 	bool single, need_icw4, ltim, aeoi, rotate_aeoi, special_mask, read_isr, poll;
 };
 
@@ -144,7 +144,7 @@ static void pic_eoi(struct pic8259_chip *c, int irq, bool rotate)
 			return;
 		irq = (pr + c->priority_add) & 7;
 	}
-	c->isr &= (uint8_t)~(1u << irq);
+	c->isr &= (uint8_t) ~(1u << irq);
 	if (rotate)
 		c->priority_add = (uint8_t)((irq + 1) & 7);
 }
@@ -200,7 +200,8 @@ static void pic_write_data(struct pic8259_chip *c, uint8_t v)
 	case 4:
 		c->aeoi = v & 0x02;
 		if (!(v & 0x01))
-			log_warn_once("8259A: ICW4 without 8086 mode is not supported; assuming it");
+			log_warn_once(
+			        "8259A: ICW4 without 8086 mode is not supported; assuming it");
 		c->init_step = 0;
 		break;
 	default:
@@ -214,7 +215,7 @@ void pic8259_write(void *opaque, uint64_t offset, uint64_t value, unsigned size)
 	struct pic8259_chip *c = opaque;
 	if (size != 1 || offset > 1) {
 		log_warn_once("8259A: %u-byte write at offset %llu ignored", size,
-			      (unsigned long long)offset);
+		              (unsigned long long)offset);
 		return;
 	}
 	if (offset == 0)
@@ -241,7 +242,7 @@ uint64_t pic8259_read(void *opaque, uint64_t offset, unsigned size)
 	uint8_t v;
 	if (size != 1 || offset > 1) {
 		log_warn_once("8259A: %u-byte read at offset %llu ignored", size,
-			      (unsigned long long)offset);
+		              (unsigned long long)offset);
 		return ~0ull;
 	}
 	if (c->poll)

@@ -27,8 +27,8 @@
 #include "../log.h"
 
 #define PIT_NEVER UINT64_MAX
-#define PIT_CW_SC(v) ((v) >> 6)        /* select counter, 3 = read-back */
-#define PIT_CW_RW(v) (((v) >> 4) & 3)  /* 0 = counter latch command */
+#define PIT_CW_SC(v) ((v) >> 6)       /* select counter, 3 = read-back */
+#define PIT_CW_RW(v) (((v) >> 4) & 3) /* 0 = counter latch command */
 #define PIT_CW_MODE(v) (((v) >> 1) & 7)
 #define PIT_CW_BCD 0x01
 #define PIT_RB_NOCOUNT 0x20
@@ -43,12 +43,12 @@
 #define PIT_REFRESH_TICKS 18
 
 struct pit_channel {
-	uint8_t ctrl;                 /* control word bits 5-0, for read-back */
+	uint8_t ctrl; /* control word bits 5-0, for read-back */
 	uint8_t mode, rw;
 	bool bcd;
-	uint32_t reload;              /* N: 1-65536 (binary), 1-10000 (BCD) */
-	bool loaded;                  /* a count was written since the control word */
-	bool running;                 /* counting (modes 1/5: triggered) */
+	uint32_t reload; /* N: 1-65536 (binary), 1-10000 (BCD) */
+	bool loaded;     /* a count was written since the control word */
+	bool running;    /* counting (modes 1/5: triggered) */
 	bool null_count;
 	bool gate;
 	bool paused;
@@ -56,7 +56,7 @@ struct pit_channel {
 	bool write_msb_next, read_msb_next;
 	uint8_t write_lsb;
 	uint16_t latch;
-	int latch_left;               /* bytes of the latched count still to read */
+	int latch_left; /* bytes of the latched count still to read */
 	bool latch_msb_next;
 	bool status_latched;
 	uint8_t status;
@@ -79,7 +79,8 @@ static uint64_t pit_ticks(uint64_t ns)
 /* The first nanosecond at which pit_ticks() reaches @ticks. */
 static uint64_t pit_ns(uint64_t ticks)
 {
-	unsigned __int128 ns = ((unsigned __int128)ticks * 1000000000u + PIT8254_HZ - 1) / PIT8254_HZ;
+	unsigned __int128 ns =
+	        ((unsigned __int128)ticks * 1000000000u + PIT8254_HZ - 1) / PIT8254_HZ;
 	return ns > UINT64_MAX - 1 ? UINT64_MAX - 1 : (uint64_t)ns;
 }
 
@@ -102,7 +103,8 @@ static bool pit_out(const struct pit_channel *c, uint64_t t)
 		return c->mode != 0;
 	uint64_t d = pit_elapsed(c, t), n = c->reload;
 	switch (c->mode) {
-	case 0: case 1: return d >= n;
+	case 0:
+	case 1: return d >= n;
 	case 2: return c->paused || n < 2 || d % n != n - 1;
 	case 3: return c->paused || d % n < (n + 1) / 2;
 	default: return d != n; /* modes 4, 5: one clock low at terminal count */
@@ -162,7 +164,7 @@ static void pit_reset_channel(struct pit_channel *c, bool gate)
 }
 
 struct pit8254 *pit8254_create(struct irq_line irq0, uint64_t (*now_ns)(void *opaque),
-			       void *clock_opaque)
+                               void *clock_opaque)
 {
 	struct pit8254 *s = calloc(1, sizeof(*s));
 	if (!s)
@@ -245,7 +247,7 @@ static void pit_latch_status(struct pit_channel *c, uint64_t t)
 	if (c->status_latched)
 		return;
 	c->status = (uint8_t)((pit_out(c, t) ? PIT_ST_OUT : 0) | (c->null_count ? PIT_ST_NULL : 0) |
-			      c->ctrl);
+	                      c->ctrl);
 	c->status_latched = true;
 }
 
@@ -316,8 +318,9 @@ uint64_t pit8254_read(void *opaque, uint64_t offset, unsigned size)
 {
 	struct pit8254 *s = opaque;
 	if (size != 1 || offset > 2) {
-		log_warn_once("8254: %u-byte read at offset %llu ignored (control word is write-only)",
-			      size, (unsigned long long)offset);
+		log_warn_once(
+		        "8254: %u-byte read at offset %llu ignored (control word is write-only)",
+		        size, (unsigned long long)offset);
 		return ~0ull;
 	}
 	return pit_read_counter(s, &s->ch[offset]);
@@ -328,7 +331,7 @@ void pit8254_write(void *opaque, uint64_t offset, uint64_t value, unsigned size)
 	struct pit8254 *s = opaque;
 	if (size != 1 || offset > 3) {
 		log_warn_once("8254: %u-byte write at offset %llu ignored", size,
-			      (unsigned long long)offset);
+		              (unsigned long long)offset);
 		return;
 	}
 	if (offset == 3)

@@ -22,7 +22,7 @@ struct pit8254;
 /* @now_ns is a monotonic clock in nanoseconds.  No channel counts until
  * the guest programs it (there is no BIOS to leave channel 0 running). */
 struct pit8254 *pit8254_create(struct irq_line irq0, uint64_t (*now_ns)(void *opaque),
-			       void *clock_opaque);
+                               void *clock_opaque);
 void pit8254_destroy(struct pit8254 *s);
 
 /* Offsets 0-2: counters 0-2; offset 3: control word (write only). */

@@ -46,7 +46,7 @@ void poweroff_write(void *opaque, uint64_t offset, uint64_t value, unsigned size
 		value <<= 8;
 	else if (offset != 0 || size < 2) {
 		log_warn_once("PM1a_CNT: %u-byte write at offset %llu ignored", size,
-			      (unsigned long long)offset);
+		              (unsigned long long)offset);
 		return;
 	}
 	if ((value & PM1_CNT_SLP_EN) && s->off)

@@ -18,19 +18,35 @@
 #include "../log.h"
 
 enum {
-	RTC_SECONDS = 0x00, RTC_MINUTES = 0x02, RTC_HOURS = 0x04, RTC_DAY_OF_WEEK = 0x06,
-	RTC_DAY_OF_MONTH = 0x07, RTC_MONTH = 0x08, RTC_YEAR = 0x09,
-	RTC_REG_A = 0x0a, RTC_REG_B = 0x0b, RTC_REG_C = 0x0c, RTC_REG_D = 0x0d,
-	CMOS_EQUIPMENT = 0x14, CMOS_BASE_LO = 0x15, CMOS_BASE_HI = 0x16,
-	CMOS_EXT_LO = 0x17, CMOS_EXT_HI = 0x18, CMOS_CHECKSUM_HI = 0x2e, CMOS_CHECKSUM_LO = 0x2f,
-	CMOS_EXT2_LO = 0x30, CMOS_EXT2_HI = 0x31, RTC_CENTURY = 0x32,
-	CMOS_HIGH_LO = 0x34, CMOS_HIGH_HI = 0x35,
+	RTC_SECONDS = 0x00,
+	RTC_MINUTES = 0x02,
+	RTC_HOURS = 0x04,
+	RTC_DAY_OF_WEEK = 0x06,
+	RTC_DAY_OF_MONTH = 0x07,
+	RTC_MONTH = 0x08,
+	RTC_YEAR = 0x09,
+	RTC_REG_A = 0x0a,
+	RTC_REG_B = 0x0b,
+	RTC_REG_C = 0x0c,
+	RTC_REG_D = 0x0d,
+	CMOS_EQUIPMENT = 0x14,
+	CMOS_BASE_LO = 0x15,
+	CMOS_BASE_HI = 0x16,
+	CMOS_EXT_LO = 0x17,
+	CMOS_EXT_HI = 0x18,
+	CMOS_CHECKSUM_HI = 0x2e,
+	CMOS_CHECKSUM_LO = 0x2f,
+	CMOS_EXT2_LO = 0x30,
+	CMOS_EXT2_HI = 0x31,
+	RTC_CENTURY = 0x32,
+	CMOS_HIGH_LO = 0x34,
+	CMOS_HIGH_HI = 0x35,
 };
 
 #define RTC_A_UIP 0x80
 #define RTC_B_SET 0x80
 #define RTC_B_UIE 0x10
-#define RTC_B_DM 0x04    /* 1 = binary, 0 = BCD */
+#define RTC_B_DM 0x04 /* 1 = binary, 0 = BCD */
 #define RTC_B_24H 0x02
 #define RTC_D_VRT 0x80   /* battery good */
 #define RTC_HOUR_PM 0x80 /* in 12-hour mode */
@@ -43,8 +59,8 @@ struct rtc {
 	void *clock_opaque;
 	uint8_t index;
 	uint8_t ram[CMOS_SIZE];
-	int64_t offset;      /* guest time - host time, seconds */
-	bool frozen;         /* B.SET: the clock stands at frozen_at */
+	int64_t offset; /* guest time - host time, seconds */
+	bool frozen;    /* B.SET: the clock stands at frozen_at */
 	int64_t frozen_at;
 };
 
@@ -84,7 +100,7 @@ static void rtc_init_cmos(struct rtc *s, uint64_t ram_bytes)
 }
 
 struct rtc *rtc_create(struct irq_line irq8, uint64_t ram_bytes, time_t (*now)(void *opaque),
-		       void *clock_opaque)
+                       void *clock_opaque)
 {
 	struct rtc *s = calloc(1, sizeof(*s));
 	if (!s)
@@ -221,7 +237,8 @@ static void rtc_write_data(struct rtc *s, uint8_t v)
 	switch (s->index) {
 	case RTC_REG_A: s->ram[RTC_REG_A] = v & (uint8_t)~RTC_A_UIP; return;
 	case RTC_REG_B: rtc_write_reg_b(s, v); return;
-	case RTC_REG_C: case RTC_REG_D: return; /* read-only */
+	case RTC_REG_C:
+	case RTC_REG_D: return; /* read-only */
 	}
 	if (!rtc_write_time(s, s->index, v))
 		s->ram[s->index] = v;

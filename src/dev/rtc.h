@@ -16,7 +16,7 @@ struct rtc;
  * the host time.  @irq8 is kept for a future periodic/alarm interrupt: this
  * model raises no interrupt yet (status C stays 0). */
 struct rtc *rtc_create(struct irq_line irq8, uint64_t ram_bytes, time_t (*now)(void *opaque),
-		       void *clock_opaque);
+                       void *clock_opaque);
 void rtc_destroy(struct rtc *s);
 
 /* Offset 0 = index (bit 7, the NMI mask, is ignored), offset 1 = data. */

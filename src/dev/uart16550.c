@@ -16,10 +16,18 @@
 #include "../log.h"
 
 enum {
-	UART_RBR = 0, UART_THR = 0, UART_DLL = 0,
-	UART_IER = 1, UART_DLM = 1,
-	UART_IIR = 2, UART_FCR = 2,
-	UART_LCR = 3, UART_MCR = 4, UART_LSR = 5, UART_MSR = 6, UART_SCR = 7,
+	UART_RBR = 0,
+	UART_THR = 0,
+	UART_DLL = 0,
+	UART_IER = 1,
+	UART_DLM = 1,
+	UART_IIR = 2,
+	UART_FCR = 2,
+	UART_LCR = 3,
+	UART_MCR = 4,
+	UART_LSR = 5,
+	UART_MSR = 6,
+	UART_SCR = 7,
 };
 
 #define UART_IER_ERBFI 0x01
@@ -99,10 +107,14 @@ static uint8_t uart16550_lines(const struct uart16550 *s)
 {
 	if (s->mcr & UART_MCR_LOOP) {
 		uint8_t m = 0;
-		if (s->mcr & UART_MCR_DTR) m |= UART_MSR_DSR;
-		if (s->mcr & UART_MCR_RTS) m |= UART_MSR_CTS;
-		if (s->mcr & UART_MCR_OUT1) m |= UART_MSR_RI;
-		if (s->mcr & UART_MCR_OUT2) m |= UART_MSR_DCD;
+		if (s->mcr & UART_MCR_DTR)
+			m |= UART_MSR_DSR;
+		if (s->mcr & UART_MCR_RTS)
+			m |= UART_MSR_CTS;
+		if (s->mcr & UART_MCR_OUT1)
+			m |= UART_MSR_RI;
+		if (s->mcr & UART_MCR_OUT2)
+			m |= UART_MSR_DCD;
 		return m;
 	}
 	return UART_MSR_DCD | UART_MSR_DSR | UART_MSR_CTS;
@@ -131,7 +143,7 @@ void uart16550_reset(struct uart16550 *s)
 }
 
 struct uart16550 *uart16550_create(struct irq_line irq, void (*tx)(void *opaque, uint8_t byte),
-				   void *tx_opaque)
+                                   void *tx_opaque)
 {
 	struct uart16550 *s = calloc(1, sizeof(*s));
 	if (!s)
@@ -208,16 +220,12 @@ uint64_t uart16550_read(void *opaque, uint64_t offset, unsigned size)
 	uint8_t v = 0xff;
 	if (size != 1) {
 		log_warn_once("16550A: %u-byte read at offset %llu ignored", size,
-			      (unsigned long long)offset);
+		              (unsigned long long)offset);
 		return ~0ull;
 	}
 	switch (offset) {
-	case UART_RBR:
-		v = (s->lcr & UART_LCR_DLAB) ? s->dll : uart16550_pop_rx(s);
-		break;
-	case UART_IER:
-		v = (s->lcr & UART_LCR_DLAB) ? s->dlm : s->ier;
-		break;
+	case UART_RBR: v = (s->lcr & UART_LCR_DLAB) ? s->dll : uart16550_pop_rx(s); break;
+	case UART_IER: v = (s->lcr & UART_LCR_DLAB) ? s->dlm : s->ier; break;
 	case UART_IIR:
 		v = uart16550_iir(s);
 		if ((v & 0x0f) == UART_IIR_THRI)
@@ -245,7 +253,7 @@ void uart16550_write(void *opaque, uint64_t offset, uint64_t value, unsigned siz
 	uint8_t v = (uint8_t)value;
 	if (size != 1) {
 		log_warn_once("16550A: %u-byte write at offset %llu ignored", size,
-			      (unsigned long long)offset);
+		              (unsigned long long)offset);
 		return;
 	}
 	switch (offset) {
@@ -260,7 +268,8 @@ void uart16550_write(void *opaque, uint64_t offset, uint64_t value, unsigned siz
 			s->dlm = v;
 		} else {
 			/* Enabling ETBEI while THR is empty raises the event. */
-			if (!(s->ier & UART_IER_ETBEI) && (v & UART_IER_ETBEI) && (s->lsr & UART_LSR_THRE))
+			if (!(s->ier & UART_IER_ETBEI) && (v & UART_IER_ETBEI) &&
+			    (s->lsr & UART_LSR_THRE))
 				s->thr_interrupt = true;
 			s->ier = v & 0x0f;
 		}

@@ -13,7 +13,7 @@
 struct uart16550;
 
 struct uart16550 *uart16550_create(struct irq_line irq, void (*tx)(void *opaque, uint8_t byte),
-				   void *tx_opaque);
+                                   void *tx_opaque);
 void uart16550_destroy(struct uart16550 *s);
 void uart16550_reset(struct uart16550 *s);
 

@@ -19,10 +19,22 @@
 
 /* Port offsets from 0x3C0. */
 enum {
-	VGA_ATT_W = 0x00, VGA_ATT_R = 0x01, VGA_MIS_W = 0x02, VGA_SEQ_I = 0x04, VGA_SEQ_D = 0x05,
-	VGA_PEL_MSK = 0x06, VGA_PEL_IR = 0x07, VGA_PEL_IW = 0x08, VGA_PEL_D = 0x09,
-	VGA_FTC_R = 0x0a, VGA_MIS_R = 0x0c, VGA_GFX_I = 0x0e, VGA_GFX_D = 0x0f,
-	VGA_CRT_IC = 0x14, VGA_CRT_DC = 0x15, VGA_IS1_RC = 0x1a,
+	VGA_ATT_W = 0x00,
+	VGA_ATT_R = 0x01,
+	VGA_MIS_W = 0x02,
+	VGA_SEQ_I = 0x04,
+	VGA_SEQ_D = 0x05,
+	VGA_PEL_MSK = 0x06,
+	VGA_PEL_IR = 0x07,
+	VGA_PEL_IW = 0x08,
+	VGA_PEL_D = 0x09,
+	VGA_FTC_R = 0x0a,
+	VGA_MIS_R = 0x0c,
+	VGA_GFX_I = 0x0e,
+	VGA_GFX_D = 0x0f,
+	VGA_CRT_IC = 0x14,
+	VGA_CRT_DC = 0x15,
+	VGA_IS1_RC = 0x1a,
 };
 
 #define VGA_CRTC_CURSOR_START 0x0a
@@ -42,10 +54,10 @@ struct vga_text {
 	uint8_t seq_index, seq[8];
 	uint8_t gfx_index, gfx[16];
 	uint8_t att_index, att[32];
-	bool att_data_next;        /* attribute flip-flop */
+	bool att_data_next; /* attribute flip-flop */
 	uint8_t pel_mask, dac_write, dac_read, dac_state, dac_comp;
 	uint8_t dac[256][3];
-	uint8_t is1;               /* input status 1, toggled on each read */
+	uint8_t is1; /* input status 1, toggled on each read */
 };
 
 struct vga_text *vga_text_create(const uint8_t *vram)
@@ -59,7 +71,7 @@ struct vga_text *vga_text_create(const uint8_t *vram)
 	s->misc = 0x67;
 	s->crtc[VGA_CRTC_CURSOR_START] = 0x0d;
 	s->crtc[VGA_CRTC_CURSOR_END] = 0x0e;
-	s->crtc[0x09] = 0x4f; /* maximum scan line: 16-line characters */
+	s->crtc[0x09] = 0x4f;              /* maximum scan line: 16-line characters */
 	s->crtc[0x13] = VGA_TEXT_COLS / 2; /* offset: 80 columns */
 	s->pel_mask = 0xff;
 	return s;
@@ -131,17 +143,23 @@ static void vga_write_byte(struct vga_text *s, unsigned port, uint8_t v)
 	case VGA_SEQ_I: s->seq_index = v; break;
 	case VGA_SEQ_D: s->seq[s->seq_index & 7] = v; break;
 	case VGA_PEL_MSK: s->pel_mask = v; break;
-	case VGA_PEL_IR: s->dac_read = v; s->dac_comp = 0; s->dac_state = 3; break;
-	case VGA_PEL_IW: s->dac_write = v; s->dac_comp = 0; s->dac_state = 0; break;
+	case VGA_PEL_IR:
+		s->dac_read = v;
+		s->dac_comp = 0;
+		s->dac_state = 3;
+		break;
+	case VGA_PEL_IW:
+		s->dac_write = v;
+		s->dac_comp = 0;
+		s->dac_state = 0;
+		break;
 	case VGA_PEL_D: vga_dac_write(s, v); break;
 	case VGA_GFX_I: s->gfx_index = v; break;
 	case VGA_GFX_D: s->gfx[s->gfx_index & 15] = v; break;
 	case VGA_CRT_IC: s->crtc_index = v; break;
 	case VGA_CRT_DC: s->crtc[s->crtc_index & 63] = v; break;
 	case VGA_IS1_RC: s->feature = v; break; /* feature control write */
-	default:
-		log_warn_once("VGA: write 0x%02x to port 0x%x ignored", v, 0x3c0 + port);
-		break;
+	default: log_warn_once("VGA: write 0x%02x to port 0x%x ignored", v, 0x3c0 + port); break;
 	}
 }
 
@@ -221,7 +239,7 @@ static void vga_set_colours(uint8_t attr, FILE *out)
 {
 	unsigned fg = attr & 7, bg = (attr >> 4) & 7;
 	fprintf(out, "\x1b[0;%u;%um", (attr & 0x08 ? 90u : 30u) + vga_ansi_colour[fg],
-		40u + vga_ansi_colour[bg]);
+	        40u + vga_ansi_colour[bg]);
 }
 
 void vga_text_render_ansi(const struct vga_text *s, FILE *out)
@@ -247,7 +265,8 @@ void vga_text_render_ansi(const struct vga_text *s, FILE *out)
 	unsigned pos = vga_crtc16(s, VGA_CRTC_CURSOR_HI) - vga_crtc16(s, VGA_CRTC_START_HI);
 	if (pos < VGA_TEXT_COLS * VGA_TEXT_ROWS &&
 	    !(s->crtc[VGA_CRTC_CURSOR_START] & VGA_CURSOR_DISABLE))
-		fprintf(out, "\x1b[%u;%uH\x1b[?25h", pos / VGA_TEXT_COLS + 1, pos % VGA_TEXT_COLS + 1);
+		fprintf(out, "\x1b[%u;%uH\x1b[?25h", pos / VGA_TEXT_COLS + 1,
+		        pos % VGA_TEXT_COLS + 1);
 	else
 		fprintf(out, "\x1b[%d;1H", VGA_TEXT_ROWS);
 }

@@ -71,7 +71,8 @@ static int emu_create(struct vm *vm, void **ctx, char *err, size_t errlen)
 		return -ENOMEM;
 	}
 	e->vm = vm;
-	e->ops = (struct x86_ops){ e, emu_ram, emu_mmio_read, emu_mmio_write, emu_pio_in, emu_pio_out };
+	e->ops = (struct x86_ops){ e,          emu_ram,    emu_mmio_read, emu_mmio_write,
+		                   emu_pio_in, emu_pio_out };
 	*ctx = e;
 	return 0;
 }
@@ -101,15 +102,15 @@ static void emu_dump_regs(void *ctx, FILE *out)
 	const struct x86_cpu *c = &e->cpu;
 	static const char *const sregs[6] = { "ES", "CS", "SS", "DS", "FS", "GS" };
 	fprintf(out, "EAX=%08x EBX=%08x ECX=%08x EDX=%08x\n", c->r[X86_EAX], c->r[X86_EBX],
-		c->r[X86_ECX], c->r[X86_EDX]);
+	        c->r[X86_ECX], c->r[X86_EDX]);
 	fprintf(out, "ESI=%08x EDI=%08x EBP=%08x ESP=%08x\n", c->r[X86_ESI], c->r[X86_EDI],
-		c->r[X86_EBP], c->r[X86_ESP]);
+	        c->r[X86_EBP], c->r[X86_ESP]);
 	fprintf(out, "EIP=%08x EFLAGS=%08x CPL=%d\n", c->eip, c->eflags, c->cpl);
 	for (int i = 0; i < 6; i++)
 		fprintf(out, "%s=%04x base=%08x limit=%08x attr=%04x\n", sregs[i], c->seg[i].sel,
-			c->seg[i].base, c->seg[i].limit, c->seg[i].attr);
+		        c->seg[i].base, c->seg[i].limit, c->seg[i].attr);
 	fprintf(out, "TR=%04x LDTR=%04x GDT=%08x/%04x IDT=%08x/%04x\n", c->tr.sel, c->ldtr.sel,
-		c->gdtr.base, c->gdtr.limit, c->idtr.base, c->idtr.limit);
+	        c->gdtr.base, c->gdtr.limit, c->idtr.base, c->idtr.limit);
 	fprintf(out, "CR0=%08x CR2=%08x CR3=%08x CR4=%08x\n", c->cr0, c->cr2, c->cr3, c->cr4);
 }
 
@@ -134,7 +135,8 @@ static int emu_run(void *ctx)
 			break;
 		if (e->cpu.halted) {
 			if (!(e->cpu.eflags & X86_IF)) {
-				vm_stop(vm, EXIT_CRASH, "the guest halted with interrupts disabled");
+				vm_stop(vm, EXIT_CRASH,
+				        "the guest halted with interrupts disabled");
 				break;
 			}
 			vm_wait(vm);
@@ -142,21 +144,14 @@ static int emu_run(void *ctx)
 		}
 		enum x86_status s = x86_run(&e->cpu, &e->ops, EMU_SLICE);
 		switch (s) {
-		case X86_OK:
-			stats_add(vm->stats, "exits", "slice", 1);
-			break;
-		case X86_IO:
-			stats_add(vm->stats, "exits", "io", 1);
-			break;
-		case X86_HALT:
-			stats_add(vm->stats, "exits", "hlt", 1);
-			break;
-		case X86_SHUTDOWN:
-			vm_stop(vm, EXIT_CRASH, "triple fault");
-			break;
+		case X86_OK: stats_add(vm->stats, "exits", "slice", 1); break;
+		case X86_IO: stats_add(vm->stats, "exits", "io", 1); break;
+		case X86_HALT: stats_add(vm->stats, "exits", "hlt", 1); break;
+		case X86_SHUTDOWN: vm_stop(vm, EXIT_CRASH, "triple fault"); break;
 		default:
-			vm_stop(vm, EXIT_CRASH, "the emu engine cannot run the instruction at EIP 0x%x",
-				e->cpu.eip);
+			vm_stop(vm, EXIT_CRASH,
+			        "the emu engine cannot run the instruction at EIP 0x%x",
+			        e->cpu.eip);
 			break;
 		}
 	}

@@ -67,7 +67,7 @@ static int kvm_check(int kvm_fd, char *err, size_t errlen)
 	int v = ioctl(kvm_fd, KVM_GET_API_VERSION, 0);
 	if (v != KVM_API_VERSION) {
 		snprintf(err, errlen, "/dev/kvm speaks API version %d, plexvm needs %d", v,
-			 KVM_API_VERSION);
+		         KVM_API_VERSION);
 		return -ENODEV;
 	}
 	for (size_t i = 0; i < sizeof(needed) / sizeof(needed[0]); i++) {
@@ -156,7 +156,9 @@ static int kvm_create_vm(struct kvm_engine *k, char *err, size_t errlen)
 	/* All RAM in one slot at guest physical 0. The VGA window stays RAM:
 	 * the vga device reads the text buffer at 0xB8000 from it. */
 	struct kvm_userspace_memory_region region = {
-		.slot = 0, .guest_phys_addr = 0, .memory_size = vm->mem.size,
+		.slot = 0,
+		.guest_phys_addr = 0,
+		.memory_size = vm->mem.size,
 		.userspace_addr = (uint64_t)(uintptr_t)vm->mem.host,
 	};
 	if (ioctl(k->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
@@ -202,7 +204,7 @@ static int kvm_create(struct vm *vm, void **ctx, char *err, size_t errlen)
 	k->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (k->kvm_fd < 0) {
 		snprintf(err, errlen, "/dev/kvm: %s (the kvm engine needs KVM; try --engine emu)",
-			 strerror(errno));
+		         strerror(errno));
 		kvm_destroy(k);
 		return -ENODEV;
 	}
@@ -253,7 +255,8 @@ static void kvm_inject(struct kvm_engine *k)
 		return;
 	struct kvm_interrupt irq = { .irq = (uint32_t)vector };
 	if (ioctl(k->vcpu_fd, KVM_INTERRUPT, &irq) < 0)
-		vm_stop(k->vm, EXIT_HOST, "KVM_INTERRUPT vector 0x%x: %s", irq.irq, strerror(errno));
+		vm_stop(k->vm, EXIT_HOST, "KVM_INTERRUPT vector 0x%x: %s", irq.irq,
+		        strerror(errno));
 }
 
 static int kvm_run_loop(void *ctx)

@@ -49,10 +49,17 @@
 static struct kvm_segment kvm_cpu_flat(uint16_t selector, uint8_t type, bool code64)
 {
 	struct kvm_segment s = {
-		.base = 0, .limit = 0xffffffff, .selector = selector, .type = type,
-		.present = 1, .dpl = 0, .s = 1, .g = 1,
+		.base = 0,
+		.limit = 0xffffffff,
+		.selector = selector,
+		.type = type,
+		.present = 1,
+		.dpl = 0,
+		.s = 1,
+		.g = 1,
 		/* A 64-bit code segment has L=1 and must have D=0 (SDM 3.4.5). */
-		.db = code64 ? 0 : 1, .l = code64 ? 1 : 0,
+		.db = code64 ? 0 : 1,
+		.l = code64 ? 1 : 0,
 	};
 	return s;
 }
@@ -61,7 +68,8 @@ void kvm_cpu_entry_sregs(struct kvm_sregs *s, enum boot_mode mode)
 {
 	bool lm = mode == BOOT_LONG64;
 	s->cs = kvm_cpu_flat(SEL_CODE, SEG_TYPE_CODE_RX_ACCESSED, lm);
-	s->ds = s->es = s->fs = s->gs = s->ss = kvm_cpu_flat(SEL_DATA, SEG_TYPE_DATA_RW_ACCESSED, false);
+	s->ds = s->es = s->fs = s->gs = s->ss =
+	        kvm_cpu_flat(SEL_DATA, SEG_TYPE_DATA_RW_ACCESSED, false);
 	s->tr = (struct kvm_segment){ .limit = 0x67, .type = SEG_TYPE_TSS32_BUSY, .present = 1 };
 	s->ldt = (struct kvm_segment){ .type = SEG_TYPE_LDT, .unusable = 1 };
 	s->gdt.base = s->idt.base = 0;
@@ -135,7 +143,7 @@ int kvm_cpu_setup(int vcpu_fd, struct mem *m, const struct boot_entry *e)
 		return -EINVAL;
 	if (e->mode == BOOT_LONG64 && kvm_cpu_page_tables(m) < 0) {
 		log_error("kvm: the 64-bit kernel uses 0x%llx-0x%llx, where its page tables go",
-			  KVM_CPU_PT_BASE, KVM_CPU_PT_END - 1);
+		          KVM_CPU_PT_BASE, KVM_CPU_PT_END - 1);
 		return -ENOTSUP;
 	}
 	/* Start from KVM's own values so fields we do not set stay sane. */
@@ -147,7 +155,8 @@ int kvm_cpu_setup(int vcpu_fd, struct mem *m, const struct boot_entry *e)
 	if (ioctl(vcpu_fd, KVM_SET_SREGS, &sregs) < 0) {
 		int r = -errno;
 		log_error("kvm: KVM_SET_SREGS (%s entry state): %s",
-			  e->mode == BOOT_LONG64 ? "long mode" : "32-bit protected mode", strerror(-r));
+		          e->mode == BOOT_LONG64 ? "long mode" : "32-bit protected mode",
+		          strerror(-r));
 		return r;
 	}
 	kvm_cpu_entry_regs(&regs, e);
@@ -162,18 +171,21 @@ int kvm_cpu_setup(int vcpu_fd, struct mem *m, const struct boot_entry *e)
 static void kvm_cpu_dump_seg(FILE *out, const char *name, const struct kvm_segment *s)
 {
 	fprintf(out, "%-2s=%04x base=%08llx limit=%08x type=%x dpl=%u%s%s\n", name, s->selector,
-		(unsigned long long)s->base, s->limit, s->type, s->dpl,
-		s->unusable ? " unusable" : (s->present ? "" : " not-present"),
-		s->l ? " 64-bit" : (s->db ? " 32-bit" : " 16-bit"));
+	        (unsigned long long)s->base, s->limit, s->type, s->dpl,
+	        s->unusable ? " unusable" : (s->present ? "" : " not-present"),
+	        s->l ? " 64-bit" : (s->db ? " 32-bit" : " 16-bit"));
 }
 
 void kvm_cpu_print(const struct kvm_regs *r, const struct kvm_sregs *s, FILE *out)
 {
-	fprintf(out, "EAX=%08llx EBX=%08llx ECX=%08llx EDX=%08llx\n", r->rax, r->rbx, r->rcx, r->rdx);
-	fprintf(out, "ESI=%08llx EDI=%08llx EBP=%08llx ESP=%08llx\n", r->rsi, r->rdi, r->rbp, r->rsp);
+	fprintf(out, "EAX=%08llx EBX=%08llx ECX=%08llx EDX=%08llx\n", r->rax, r->rbx, r->rcx,
+	        r->rdx);
+	fprintf(out, "ESI=%08llx EDI=%08llx EBP=%08llx ESP=%08llx\n", r->rsi, r->rdi, r->rbp,
+	        r->rsp);
 	if (s->cs.l)
-		fprintf(out, "R8=%llx R9=%llx R10=%llx R11=%llx R12=%llx R13=%llx R14=%llx R15=%llx\n",
-			r->r8, r->r9, r->r10, r->r11, r->r12, r->r13, r->r14, r->r15);
+		fprintf(out,
+		        "R8=%llx R9=%llx R10=%llx R11=%llx R12=%llx R13=%llx R14=%llx R15=%llx\n",
+		        r->r8, r->r9, r->r10, r->r11, r->r12, r->r13, r->r14, r->r15);
 	fprintf(out, "EIP=%08llx EFLAGS=%08llx\n", r->rip, r->rflags);
 	kvm_cpu_dump_seg(out, "CS", &s->cs);
 	kvm_cpu_dump_seg(out, "SS", &s->ss);
@@ -184,9 +196,9 @@ void kvm_cpu_print(const struct kvm_regs *r, const struct kvm_sregs *s, FILE *ou
 	kvm_cpu_dump_seg(out, "TR", &s->tr);
 	kvm_cpu_dump_seg(out, "LDT", &s->ldt);
 	fprintf(out, "GDT=%08llx/%04x IDT=%08llx/%04x\n", s->gdt.base, s->gdt.limit, s->idt.base,
-		s->idt.limit);
+	        s->idt.limit);
 	fprintf(out, "CR0=%08llx CR2=%08llx CR3=%08llx CR4=%08llx EFER=%08llx\n", s->cr0, s->cr2,
-		s->cr3, s->cr4, s->efer);
+	        s->cr3, s->cr4, s->efer);
 }
 
 void kvm_cpu_dump(int vcpu_fd, FILE *out)

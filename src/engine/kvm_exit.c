@@ -37,8 +37,9 @@ static void kvm_exit_io(struct vm *vm, struct kvm_run *run, size_t run_size)
 
 	if ((size != 1 && size != 2 && size != 4) || run->io.data_offset > run_size ||
 	    bytes > run_size - run->io.data_offset) {
-		vm_stop(vm, EXIT_HOST, "KVM reported port I/O at 0x%x of %u x %u bytes outside kvm_run",
-			run->io.port, run->io.count, size);
+		vm_stop(vm, EXIT_HOST,
+		        "KVM reported port I/O at 0x%x of %u x %u bytes outside kvm_run",
+		        run->io.port, run->io.count, size);
 		return;
 	}
 	uint8_t *data = (uint8_t *)run + run->io.data_offset;
@@ -58,7 +59,7 @@ static void kvm_exit_mmio(struct vm *vm, struct kvm_run *run)
 	unsigned len = run->mmio.len;
 	if (len == 0 || len > sizeof(run->mmio.data)) {
 		vm_stop(vm, EXIT_HOST, "KVM reported an MMIO access of %u bytes at 0x%llx", len,
-			(unsigned long long)run->mmio.phys_addr);
+		        (unsigned long long)run->mmio.phys_addr);
 		return;
 	}
 	if (run->mmio.is_write)
@@ -82,12 +83,13 @@ static void kvm_exit_internal(struct vm *vm, struct kvm_run *run)
 {
 	uint32_t sub = run->internal.suberror;
 	if (run->internal.ndata == 0) {
-		vm_stop(vm, EXIT_CRASH, "KVM internal error %u (%s)", sub, kvm_exit_internal_name(sub));
+		vm_stop(vm, EXIT_CRASH, "KVM internal error %u (%s)", sub,
+		        kvm_exit_internal_name(sub));
 		return;
 	}
 	vm_stop(vm, EXIT_CRASH, "KVM internal error %u (%s), data 0x%llx 0x%llx", sub,
-		kvm_exit_internal_name(sub), (unsigned long long)run->internal.data[0],
-		run->internal.ndata > 1 ? (unsigned long long)run->internal.data[1] : 0ull);
+	        kvm_exit_internal_name(sub), (unsigned long long)run->internal.data[0],
+	        run->internal.ndata > 1 ? (unsigned long long)run->internal.data[1] : 0ull);
 }
 
 /* Intel SDM vol. 3, appendix C: basic exit reason 33 is "VM-entry failure
@@ -95,20 +97,17 @@ static void kvm_exit_internal(struct vm *vm, struct kvm_run *run)
 static void kvm_exit_fail_entry(struct vm *vm, struct kvm_run *run)
 {
 	unsigned long long why = run->fail_entry.hardware_entry_failure_reason;
-	vm_stop(vm, EXIT_CRASH, "KVM could not enter the guest (hardware entry failure reason 0x%llx%s)",
-		why, (why & 0xffff) == 33 ? ": invalid guest state" : "");
+	vm_stop(vm, EXIT_CRASH,
+	        "KVM could not enter the guest (hardware entry failure reason 0x%llx%s)", why,
+	        (why & 0xffff) == 33 ? ": invalid guest state" : "");
 }
 
 void kvm_exit_handle(struct vm *vm, struct kvm_run *run, size_t run_size)
 {
 	stats_add(vm->stats, "exits", kvm_exit_name(run->exit_reason), 1);
 	switch (run->exit_reason) {
-	case KVM_EXIT_IO:
-		kvm_exit_io(vm, run, run_size);
-		break;
-	case KVM_EXIT_MMIO:
-		kvm_exit_mmio(vm, run);
-		break;
+	case KVM_EXIT_IO: kvm_exit_io(vm, run, run_size); break;
+	case KVM_EXIT_MMIO: kvm_exit_mmio(vm, run); break;
 	case KVM_EXIT_HLT:
 		/* if_flag is RFLAGS.IF at the exit (valid without an in-kernel
 		 * APIC). With IF clear only an NMI could wake the CPU, and no
@@ -119,19 +118,10 @@ void kvm_exit_handle(struct vm *vm, struct kvm_run *run, size_t run_size)
 			vm_stop(vm, EXIT_CRASH, "guest halted with interrupts disabled");
 		break;
 	case KVM_EXIT_IRQ_WINDOW_OPEN: /* the run loop injects next */
-	case KVM_EXIT_INTR:
-		break;
-	case KVM_EXIT_SHUTDOWN:
-		vm_stop(vm, EXIT_CRASH, "triple fault (shutdown)");
-		break;
-	case KVM_EXIT_FAIL_ENTRY:
-		kvm_exit_fail_entry(vm, run);
-		break;
-	case KVM_EXIT_INTERNAL_ERROR:
-		kvm_exit_internal(vm, run);
-		break;
-	default:
-		vm_stop(vm, EXIT_HOST, "unexpected KVM exit reason %u", run->exit_reason);
-		break;
+	case KVM_EXIT_INTR: break;
+	case KVM_EXIT_SHUTDOWN: vm_stop(vm, EXIT_CRASH, "triple fault (shutdown)"); break;
+	case KVM_EXIT_FAIL_ENTRY: kvm_exit_fail_entry(vm, run); break;
+	case KVM_EXIT_INTERNAL_ERROR: kvm_exit_internal(vm, run); break;
+	default: vm_stop(vm, EXIT_HOST, "unexpected KVM exit reason %u", run->exit_reason); break;
 	}
 }

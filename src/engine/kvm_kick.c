@@ -58,7 +58,7 @@ int kvm_kick_arm(struct kvm_kick *k, uint64_t deadline_ns, uint64_t now_ns)
 		return 0;
 	struct itimerspec its = {
 		.it_value = { .tv_sec = (time_t)(deadline_ns / 1000000000ull),
-			      .tv_nsec = (long)(deadline_ns % 1000000000ull) },
+		              .tv_nsec = (long)(deadline_ns % 1000000000ull) },
 	};
 	/* An absolute expiry already in the past fires at once. */
 	if (timer_settime(k->timer, TIMER_ABSTIME, &its, NULL) < 0)

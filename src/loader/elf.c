@@ -27,7 +27,7 @@ int elf_probe(const uint8_t *img, size_t size)
 }
 
 static int elf_check_ident(const uint8_t *img, size_t size, const char *name, int want_class,
-			   char *err)
+                           char *err)
 {
 	size_t ehsize = want_class == ELFCLASS64 ? sizeof(Elf64_Ehdr) : sizeof(Elf32_Ehdr);
 	if (size < ehsize)
@@ -39,36 +39,38 @@ static int elf_check_ident(const uint8_t *img, size_t size, const char *name, in
 		return loader_fail(err, "%s: ELF type %u is not an executable", name, type);
 	if (machine != (want_class == ELFCLASS64 ? EM_X86_64 : EM_386))
 		return loader_fail(err, "%s: ELF machine %u is not %s", name, machine,
-				   want_class == ELFCLASS64 ? "x86-64" : "i386");
+		                   want_class == ELFCLASS64 ? "x86-64" : "i386");
 	return 0;
 }
 
 /* Reads program header @i after checking the table lies in the file. */
 static int elf_phdr(const uint8_t *img, size_t size, const char *name, bool is64, unsigned i,
-		    struct elf_phdr_info *ph, char *err)
+                    struct elf_phdr_info *ph, char *err)
 {
 	uint64_t phoff = is64 ? rd64(img + 32) : rd32(img + 28);
 	uint16_t phentsize = rd16(img + (is64 ? 54 : 42));
 	size_t want = is64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr);
 	if (phentsize < want)
-		return loader_fail(err, "%s: ELF program header size %u is too small", name, phentsize);
+		return loader_fail(err, "%s: ELF program header size %u is too small", name,
+		                   phentsize);
 	uint64_t off = phoff + (uint64_t)i * phentsize;
 	if (off < phoff || off > size || size - off < want)
-		return loader_fail(err, "%s: ELF program header %u lies past the end of the file", name, i);
+		return loader_fail(err, "%s: ELF program header %u lies past the end of the file",
+		                   name, i);
 	const uint8_t *p = img + off;
 	if (is64) {
-		*ph = (struct elf_phdr_info){ rd32(p), rd64(p + 8), rd64(p + 16), rd64(p + 24), rd64(p + 32),
-					      rd64(p + 40) };
+		*ph = (struct elf_phdr_info){ rd32(p),      rd64(p + 8),  rd64(p + 16),
+			                      rd64(p + 24), rd64(p + 32), rd64(p + 40) };
 	} else {
-		*ph = (struct elf_phdr_info){ rd32(p), rd32(p + 4), rd32(p + 8), rd32(p + 12), rd32(p + 16),
-					      rd32(p + 20) };
+		*ph = (struct elf_phdr_info){ rd32(p),      rd32(p + 4),  rd32(p + 8),
+			                      rd32(p + 12), rd32(p + 16), rd32(p + 20) };
 	}
 	return 0;
 }
 
 /* Moves a virtual e_entry inside segment @ph to its physical address. */
 static void elf_entry_translate(const struct elf_phdr_info *ph, uint64_t e_entry,
-				struct loader_extent *ext)
+                                struct loader_extent *ext)
 {
 	if (e_entry >= ph->vaddr && e_entry - ph->vaddr < ph->memsz)
 		ext->entry = ph->paddr + (e_entry - ph->vaddr);
@@ -76,13 +78,17 @@ static void elf_entry_translate(const struct elf_phdr_info *ph, uint64_t e_entry
 
 /* Checks PT_LOAD program header @i against the file and guest RAM. */
 static int elf_check_segment(const struct mem *m, const struct elf_phdr_info *ph, size_t size,
-			     const char *name, unsigned i, char *err)
+                             const char *name, unsigned i, char *err)
 {
 	char what[48];
 	if (ph->filesz > ph->memsz)
-		return loader_fail(err, "%s: ELF program header %u has a file size larger than its memory size", name, i);
+		return loader_fail(
+		        err,
+		        "%s: ELF program header %u has a file size larger than its memory size",
+		        name, i);
 	if (ph->offset > size || ph->filesz > size - ph->offset)
-		return loader_fail(err, "%s: ELF program header %u ends past the end of the file", name, i);
+		return loader_fail(err, "%s: ELF program header %u ends past the end of the file",
+		                   name, i);
 	snprintf(what, sizeof(what), "ELF segment %u", i);
 	return loader_check_range(m, ph->paddr, ph->memsz, name, what, err);
 }
@@ -90,7 +96,7 @@ static int elf_check_segment(const struct mem *m, const struct elf_phdr_info *ph
 /* Pass 0 checks every program header and finds the extent and entry; pass
  * 1, reached only when all of it is sound, copies. */
 static int elf_load_segments(struct mem *m, const uint8_t *img, size_t size, const char *name,
-			     bool is64, struct loader_extent *ext, char *err)
+                             bool is64, struct loader_extent *ext, char *err)
 {
 	uint16_t phnum = rd16(img + (is64 ? 56 : 44));
 	uint64_t e_entry = is64 ? rd64(img + 24) : rd32(img + 24);
@@ -122,14 +128,14 @@ static int elf_load_segments(struct mem *m, const uint8_t *img, size_t size, con
 		if (ext->hi == 0)
 			return loader_fail(err, "%s: ELF file has no loadable segment", name);
 		if (!mem_ptr(m, ext->entry, 1))
-			return loader_fail(err, "%s: ELF entry point 0x%llx is outside guest RAM", name,
-					   (unsigned long long)ext->entry);
+			return loader_fail(err, "%s: ELF entry point 0x%llx is outside guest RAM",
+			                   name, (unsigned long long)ext->entry);
 	}
 	return 0;
 }
 
 int elf_load_image(struct mem *m, const uint8_t *img, size_t size, const char *name,
-		   struct loader_extent *ext, char *err)
+                   struct loader_extent *ext, char *err)
 {
 	int cls = size > EI_CLASS ? img[EI_CLASS] : 0;
 	if (cls != ELFCLASS32 && cls != ELFCLASS64)

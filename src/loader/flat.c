@@ -12,7 +12,8 @@ int flat_load(struct mem *m, const struct loader_args *a, struct boot_entry *e, 
 {
 	if (a->image_size == 0)
 		return loader_fail(err, "%s: the file is empty", a->image_name);
-	if (loader_check_range(m, FLAT_LOAD_ADDR, a->image_size, a->image_name, "flat image", err) < 0)
+	if (loader_check_range(m, FLAT_LOAD_ADDR, a->image_size, a->image_name, "flat image", err) <
+	    0)
 		return -1;
 	mem_write(m, FLAT_LOAD_ADDR, a->image, a->image_size);
 	e->mode = BOOT_PM32_FLAT;

@@ -25,19 +25,23 @@ int loader_fail(char *err, const char *fmt, ...)
 }
 
 int loader_check_range(const struct mem *m, uint64_t gpa, uint64_t len, const char *name,
-		       const char *what, char *err)
+                       const char *what, char *err)
 {
 	uint64_t end = gpa + len;
 	if (end < gpa || !mem_ptr(m, gpa, len))
-		return loader_fail(err, "%s: %s at 0x%llx (0x%llx bytes) does not fit in %llu MiB of guest RAM",
-				   name, what, (unsigned long long)gpa, (unsigned long long)len,
-				   (unsigned long long)(m->size >> 20));
+		return loader_fail(
+		        err,
+		        "%s: %s at 0x%llx (0x%llx bytes) does not fit in %llu MiB of guest RAM",
+		        name, what, (unsigned long long)gpa, (unsigned long long)len,
+		        (unsigned long long)(m->size >> 20));
 	if (len && gpa < 0x1000)
 		return loader_fail(err, "%s: %s at 0x%llx overlaps page 0", name, what,
-				   (unsigned long long)gpa);
+		                   (unsigned long long)gpa);
 	if (len && gpa < LOADER_HOLE_END && end > LOADER_HOLE_START)
-		return loader_fail(err, "%s: %s at 0x%llx..0x%llx overlaps the PC's VGA/BIOS area 0xa0000..0x100000",
-				   name, what, (unsigned long long)gpa, (unsigned long long)end);
+		return loader_fail(err,
+		                   "%s: %s at 0x%llx..0x%llx overlaps the PC's VGA/BIOS area "
+		                   "0xa0000..0x100000",
+		                   name, what, (unsigned long long)gpa, (unsigned long long)end);
 	return 0;
 }
 
@@ -65,7 +69,8 @@ int loader_load(struct mem *m, const struct loader_args *a, struct boot_entry *e
 	/* Refused by name rather than started as a flat binary, which would
 	 * run the 16-bit setup code in 32-bit mode. */
 	if (loader_is_bzimage(a->image, a->image_size))
-		return loader_fail(err, "%s: Linux bzImage kernels are not supported yet", a->image_name);
+		return loader_fail(err, "%s: Linux bzImage kernels are not supported yet",
+		                   a->image_name);
 	return flat_load(m, a, e, err);
 }
 
@@ -92,7 +97,7 @@ int loader_read_file(const char *path, size_t max, uint8_t **data, size_t *size,
 	if ((uint64_t)st.st_size > max) {
 		close(fd);
 		return loader_fail(err, "%s: %lld bytes is larger than guest RAM", path,
-				   (long long)st.st_size);
+		                   (long long)st.st_size);
 	}
 	size_t len = (size_t)st.st_size;
 	uint8_t *buf = malloc(len ? len : 1);
@@ -109,7 +114,8 @@ int loader_read_file(const char *path, size_t max, uint8_t **data, size_t *size,
 			int e = r < 0 ? errno : EIO;
 			free(buf);
 			close(fd);
-			return loader_fail(err, "%s: %s", path, r < 0 ? strerror(e) : "file shrank while reading");
+			return loader_fail(err, "%s: %s", path,
+			                   r < 0 ? strerror(e) : "file shrank while reading");
 		}
 		got += (size_t)r;
 	}

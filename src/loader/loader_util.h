@@ -15,7 +15,7 @@ int loader_fail(char *err, const char *fmt, ...) __attribute__((format(printf, 2
  * guest RAM, not page 0 and not the PC's 0xA0000-0xFFFFF hole (VGA memory
  * and BIOS area). Returns 0, or -1 with err naming @what. */
 int loader_check_range(const struct mem *m, uint64_t gpa, uint64_t len, const char *name,
-		       const char *what, char *err);
+                       const char *what, char *err);
 
 static inline uint32_t rd32(const uint8_t *p)
 {
@@ -50,7 +50,7 @@ struct loader_extent {
  * ELF loader and the multiboot loader.  Returns 32 or 64 (the class), or -1
  * with err set. */
 int elf_load_image(struct mem *m, const uint8_t *img, size_t size, const char *name,
-		   struct loader_extent *ext, char *err);
+                   struct loader_extent *ext, char *err);
 
 #define LOADER_HOLE_START 0xa0000ull
 #define LOADER_HOLE_END 0x100000ull

@@ -54,7 +54,7 @@
 #define MB_HIGH_START 0x100000ull
 
 #define PAGE 4096ull
-#define ALIGN_UP(x, a) (((x) + (a) - 1) & ~((uint64_t)(a) - 1))
+#define ALIGN_UP(x, a) (((x) + (a)-1) & ~((uint64_t)(a)-1))
 
 /* Offset of the first header whose checksum is right, -1 if there is no
  * magic value at all, -2 if every magic value found had a bad checksum. */
@@ -85,38 +85,47 @@ static void put32(uint8_t *p, uint32_t v)
 
 /* Flag 16: the header's own address fields say where the file goes. */
 static int multiboot_load_aout(struct mem *m, const struct loader_args *a, long hoff,
-			       struct loader_extent *ext, char *err)
+                               struct loader_extent *ext, char *err)
 {
 	const char *name = a->image_name;
 	const uint8_t *h = a->image + hoff;
 	size_t limit = a->image_size < MB_SEARCH ? a->image_size : MB_SEARCH;
 	if ((size_t)hoff + MB_HEADER_AOUT_LEN > limit)
-		return loader_fail(err, "%s: multiboot header with address fields is truncated", name);
+		return loader_fail(err, "%s: multiboot header with address fields is truncated",
+		                   name);
 	uint64_t header_addr = rd32(h + 12), load_addr = rd32(h + 16);
 	uint64_t load_end = rd32(h + 20), bss_end = rd32(h + 24);
 	ext->entry = rd32(h + 28);
 
 	if (load_addr > header_addr)
-		return loader_fail(err, "%s: multiboot load_addr 0x%llx is above header_addr 0x%llx",
-				   name, (unsigned long long)load_addr, (unsigned long long)header_addr);
+		return loader_fail(
+		        err, "%s: multiboot load_addr 0x%llx is above header_addr 0x%llx", name,
+		        (unsigned long long)load_addr, (unsigned long long)header_addr);
 	if (header_addr - load_addr > (uint64_t)hoff)
-		return loader_fail(err, "%s: multiboot header_addr puts the load start before the file's beginning", name);
+		return loader_fail(
+		        err,
+		        "%s: multiboot header_addr puts the load start before the file's beginning",
+		        name);
 	uint64_t file_off = (uint64_t)hoff - (header_addr - load_addr);
 	uint64_t avail = a->image_size - file_off;
 	if (load_end == 0) /* 0: the whole rest of the file (3.1.3) */
 		load_end = load_addr + avail;
 	if (load_end < load_addr)
-		return loader_fail(err, "%s: multiboot load_end_addr 0x%llx is below load_addr 0x%llx",
-				   name, (unsigned long long)load_end, (unsigned long long)load_addr);
+		return loader_fail(
+		        err, "%s: multiboot load_end_addr 0x%llx is below load_addr 0x%llx", name,
+		        (unsigned long long)load_end, (unsigned long long)load_addr);
 	if (load_end - load_addr > avail)
-		return loader_fail(err, "%s: multiboot load_end_addr 0x%llx lies past the end of the file",
-				   name, (unsigned long long)load_end);
+		return loader_fail(
+		        err, "%s: multiboot load_end_addr 0x%llx lies past the end of the file",
+		        name, (unsigned long long)load_end);
 	if (bss_end == 0) /* 0: no BSS */
 		bss_end = load_end;
 	if (bss_end < load_end)
-		return loader_fail(err, "%s: multiboot bss_end_addr 0x%llx is below load_end_addr 0x%llx",
-				   name, (unsigned long long)bss_end, (unsigned long long)load_end);
-	if (loader_check_range(m, load_addr, bss_end - load_addr, name, "multiboot kernel", err) < 0)
+		return loader_fail(
+		        err, "%s: multiboot bss_end_addr 0x%llx is below load_end_addr 0x%llx",
+		        name, (unsigned long long)bss_end, (unsigned long long)load_end);
+	if (loader_check_range(m, load_addr, bss_end - load_addr, name, "multiboot kernel", err) <
+	    0)
 		return -1;
 	mem_write(m, load_addr, a->image + file_off, load_end - load_addr);
 	memset(mem_ptr(m, load_end, bss_end - load_end), 0, bss_end - load_end);
@@ -134,13 +143,14 @@ struct mb_alloc {
 };
 
 static int mb_place(struct mb_alloc *al, const void *data, uint64_t len, uint64_t align,
-		    const char *what, uint64_t *gpa)
+                    const char *what, uint64_t *gpa)
 {
 	uint64_t at = ALIGN_UP(al->next, align);
 	if (at > al->limit || len > al->limit - at)
-		return loader_fail(al->err, "%s: %s (%llu bytes) does not fit in %llu MiB of guest RAM",
-				   al->name, what, (unsigned long long)len,
-				   (unsigned long long)(al->m->size >> 20));
+		return loader_fail(al->err,
+		                   "%s: %s (%llu bytes) does not fit in %llu MiB of guest RAM",
+		                   al->name, what, (unsigned long long)len,
+		                   (unsigned long long)(al->m->size >> 20));
 	if (loader_check_range(al->m, at, len, al->name, what, al->err) < 0)
 		return -1;
 	if (len)
@@ -163,7 +173,10 @@ static int mb_string(struct mb_alloc *al, const char *s, uint32_t *gpa)
 static int mb_mmap(struct mb_alloc *al, uint8_t *info)
 {
 	const uint64_t ram = al->m->size;
-	const struct { uint64_t base, len; uint32_t type; } map[] = {
+	const struct {
+		uint64_t base, len;
+		uint32_t type;
+	} map[] = {
 		{ 0, 0x9fc00, E820_RAM },
 		{ 0x9fc00, 0x400, E820_RESERVED },
 		{ 0xf0000, 0x10000, E820_RESERVED },
@@ -190,7 +203,7 @@ static int mb_modules_copy(struct mb_alloc *al, const struct loader_args *a, uin
 {
 	if (a->nmodules < 0 || a->nmodules > MB_MAX_MODULES)
 		return loader_fail(al->err, "%s: %d modules (at most %d)", al->name, a->nmodules,
-				   MB_MAX_MODULES);
+		                   MB_MAX_MODULES);
 	for (int i = 0; i < a->nmodules; i++) {
 		const struct loader_module *mod = &a->modules[i];
 		uint64_t start;
@@ -205,7 +218,7 @@ static int mb_modules_copy(struct mb_alloc *al, const struct loader_args *a, uin
 
 /* Module strings (its command line, else its path) and the module list. */
 static int mb_modules_list(struct mb_alloc *al, const struct loader_args *a, uint8_t *table,
-			   uint8_t *info)
+                           uint8_t *info)
 {
 	uint64_t at;
 	for (int i = 0; i < a->nmodules; i++) {
@@ -227,7 +240,8 @@ static int mb_cmdline(struct mb_alloc *al, const struct loader_args *a, uint8_t 
 	/* As GRUB does: the kernel's name, then the arguments. */
 	char *s;
 	uint32_t at;
-	if (asprintf(&s, "%s%s%s", a->image_name, a->cmdline ? " " : "", a->cmdline ? a->cmdline : "") < 0)
+	if (asprintf(&s, "%s%s%s", a->image_name, a->cmdline ? " " : "",
+	             a->cmdline ? a->cmdline : "") < 0)
 		return loader_fail(al->err, "%s: out of memory", al->name);
 	int r = mb_string(al, s, &at);
 	free(s);
@@ -241,7 +255,7 @@ static int mb_cmdline(struct mb_alloc *al, const struct loader_args *a, uint8_t 
 static void mb_info_fixed(const struct mem *m, uint8_t *info)
 {
 	uint64_t fb = 0xb8000;
-	put32(info + 4, 640);                                  /* mem_lower, KiB */
+	put32(info + 4, 640);                                    /* mem_lower, KiB */
 	put32(info + 8, (uint32_t)((m->size - 0x100000) >> 10)); /* mem_upper, KiB */
 	/* EGA text (framebuffer_type 2): width and height in characters,
 	 * two bytes per character cell (3.3). */
@@ -251,13 +265,14 @@ static void mb_info_fixed(const struct mem *m, uint8_t *info)
 	put32(info + 104, 25);
 	info[108] = 16;
 	info[109] = 2;
-	put32(info, MBI_MEM | MBI_CMDLINE | MBI_MODS | MBI_MMAP | MBI_LOADER_NAME | MBI_FRAMEBUFFER);
+	put32(info,
+	      MBI_MEM | MBI_CMDLINE | MBI_MODS | MBI_MMAP | MBI_LOADER_NAME | MBI_FRAMEBUFFER);
 }
 
 /* Writes the information structure and all it points to; its address goes
  * to *info_at. */
 static int mb_info_build(struct mb_alloc *al, const struct loader_args *a, uint8_t *table,
-			 uint64_t *info_at)
+                         uint64_t *info_at)
 {
 	uint8_t info[MBI_SIZE] = { 0 };
 	uint32_t lname;
@@ -270,25 +285,30 @@ static int mb_info_build(struct mb_alloc *al, const struct loader_args *a, uint8
 }
 
 static int mb_load_kernel(struct mem *m, const struct loader_args *a, long hoff,
-			  struct loader_extent *ext, char *err)
+                          struct loader_extent *ext, char *err)
 {
 	const char *name = a->image_name;
 	uint32_t flags = rd32(a->image + hoff + 4);
 	if (flags & 0xffffu & ~MB_FLAGS_KNOWN)
-		return loader_fail(err, "%s: multiboot header requires features 0x%x that plexvm does not provide",
-				   name, flags & 0xffffu & ~MB_FLAGS_KNOWN);
+		return loader_fail(
+		        err,
+		        "%s: multiboot header requires features 0x%x that plexvm does not provide",
+		        name, flags & 0xffffu & ~MB_FLAGS_KNOWN);
 	if (flags & MB_FLAG_AOUT) {
 		if (multiboot_load_aout(m, a, hoff, ext, err) < 0)
 			return -1;
 	} else {
 		if (!elf_probe(a->image, a->image_size))
-			return loader_fail(err, "%s: multiboot kernel is not ELF and has no address fields (flag 16)", name);
+			return loader_fail(err,
+			                   "%s: multiboot kernel is not ELF and has no address "
+			                   "fields (flag 16)",
+			                   name);
 		if (elf_load_image(m, a->image, a->image_size, name, ext, err) < 0)
 			return -1;
 	}
 	if (ext->entry >= (1ull << 32) || !mem_ptr(m, ext->entry, 1))
-		return loader_fail(err, "%s: multiboot entry point 0x%llx is outside guest RAM", name,
-				   (unsigned long long)ext->entry);
+		return loader_fail(err, "%s: multiboot entry point 0x%llx is outside guest RAM",
+		                   name, (unsigned long long)ext->entry);
 	return 0;
 }
 
@@ -308,7 +328,8 @@ int multiboot_load(struct mem *m, const struct loader_args *a, struct boot_entry
 		return -1;
 
 	uint64_t high = ALIGN_UP(ext.hi, PAGE);
-	struct mb_alloc mods = { m, high > MB_HIGH_START ? high : MB_HIGH_START, m->size, name, err };
+	struct mb_alloc mods = { m, high > MB_HIGH_START ? high : MB_HIGH_START, m->size, name,
+		                 err };
 	if (mb_modules_copy(&mods, a, table) < 0)
 		return -1;
 	struct mb_alloc low = { m, MB_LOW_START, MB_LOW_END, name, err };

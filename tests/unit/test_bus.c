@@ -91,9 +91,11 @@ static void test_bad_ranges(void **state)
 	assert_int_equal(bus_add_pio(&b, 0x3c, 5, fake_read, fake_write, &d, "x"), -EEXIST);
 	assert_int_equal(bus_add_pio(&b, 0x44, 0, fake_read, fake_write, &d, "x"), -EINVAL);
 	assert_int_equal(bus_add_pio(&b, 0xfffe, 4, fake_read, fake_write, &d, "x"), -EINVAL);
-	assert_int_equal(bus_add_mmio(&b, UINT64_MAX - 1, 4, fake_read, fake_write, &d, "x"), -EINVAL);
+	assert_int_equal(bus_add_mmio(&b, UINT64_MAX - 1, 4, fake_read, fake_write, &d, "x"),
+	                 -EINVAL);
 	for (int i = 1; i < BUS_MAX_RANGES; i++)
-		assert_int_equal(bus_add_pio(&b, (uint16_t)(0x1000 + i), 1, NULL, NULL, NULL, "n"), 0);
+		assert_int_equal(bus_add_pio(&b, (uint16_t)(0x1000 + i), 1, NULL, NULL, NULL, "n"),
+		                 0);
 	assert_int_equal(bus_add_pio(&b, 0x2000, 1, NULL, NULL, NULL, "n"), -ENOSPC);
 }
 
@@ -169,9 +171,9 @@ static void test_null_callbacks(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_dispatch), cmocka_unit_test(test_unclaimed),
+		cmocka_unit_test(test_dispatch),   cmocka_unit_test(test_unclaimed),
 		cmocka_unit_test(test_bad_ranges), cmocka_unit_test(test_counting),
-		cmocka_unit_test(test_odd_sizes), cmocka_unit_test(test_null_callbacks),
+		cmocka_unit_test(test_odd_sizes),  cmocka_unit_test(test_null_callbacks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

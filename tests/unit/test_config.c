@@ -56,9 +56,10 @@ static void test_defaults(void **state)
 static void test_every_option(void **state)
 {
 	assert_int_equal(parse("-k", "k.elf", "-m", "64M", "-e", "emu", "--append", "a b",
-			       "--module", "m1,arg1 arg2", "--module", "m2", "--serial", "file:/tmp/s",
-			       "--debugcon", "stdio", "--vga", "dump", "--stats=json", NULL),
-			 CONFIG_RUN);
+	                       "--module", "m1,arg1 arg2", "--module", "m2", "--serial",
+	                       "file:/tmp/s", "--debugcon", "stdio", "--vga", "dump",
+	                       "--stats=json", NULL),
+	                 CONFIG_RUN);
 	assert_string_equal(cfg.kernel, "k.elf");
 	assert_int_equal(cfg.memory, 64ull << 20);
 	assert_int_equal(cfg.engine, ENGINE_EMU);
@@ -126,7 +127,8 @@ static void test_stats_forms(void **state)
 	assert_int_equal(parse("--stats=text", NULL), CONFIG_RUN);
 	assert_int_equal(cfg.stats, STATS_TEXT);
 	assert_int_equal(parse("--stats=xml", NULL), CONFIG_ERROR);
-	assert_string_equal(err, "--stats: 'xml' is not one of off, text, json (try 'plexvm --help')");
+	assert_string_equal(err,
+	                    "--stats: 'xml' is not one of off, text, json (try 'plexvm --help')");
 	/* The value must be attached: a following word is the kernel. */
 	assert_int_equal(parse("--stats", "json", NULL), CONFIG_RUN);
 	assert_int_equal(cfg.stats, STATS_TEXT);
@@ -164,7 +166,8 @@ static void test_memory_bounds(void **state)
 	assert_int_equal(parse("-m", "16777216", NULL), CONFIG_RUN);
 	assert_int_equal(cfg.memory, 16ull << 20);
 	assert_int_equal(parse("-m", "64M junk", NULL), CONFIG_ERROR);
-	assert_string_equal(err, "--memory: '64M junk' is not a size (e.g. 64M, 1G) (try 'plexvm --help')");
+	assert_string_equal(
+	        err, "--memory: '64M junk' is not a size (e.g. 64M, 1G) (try 'plexvm --help')");
 	assert_int_equal(parse("-m", "3G", NULL), CONFIG_RUN);
 	assert_int_equal(parse("-m", "2M", NULL), CONFIG_RUN);
 }
@@ -205,15 +208,17 @@ static void test_help_version(void **state)
 	assert_non_null(strstr(buf, "default 128M"));
 	assert_non_null(strstr(buf, "  2            usage or config error\n"));
 	assert_non_null(strstr(buf, "  4            the kernel cannot be loaded\n"));
-	assert_non_null(strstr(buf, "  6            the guest crashed (triple fault or a state plexvm cannot "
-				    "run; registers on stderr)\n"));
+	assert_non_null(strstr(
+	        buf, "  6            the guest crashed (triple fault or a state plexvm cannot "
+	             "run; registers on stderr)\n"));
 	assert_non_null(strstr(buf, "  8            host or internal error"));
 }
 
 static void test_config_file(void **state)
 {
-	char *path = write_file("# a comment\nmemory = 64M\n[plexvm]\nengine = emu\nkernel = k.elf\n"
-				"module = a,x y\nmodule = b\n");
+	char *path =
+	        write_file("# a comment\nmemory = 64M\n[plexvm]\nengine = emu\nkernel = k.elf\n"
+	                   "module = a,x y\nmodule = b\n");
 	assert_int_equal(parse("-c", path, NULL), CONFIG_RUN);
 	assert_int_equal(cfg.memory, 64ull << 20);
 	assert_int_equal(cfg.engine, ENGINE_EMU);
@@ -235,7 +240,7 @@ static void test_config_file(void **state)
 	unlink(path);
 
 	path = write_file("stats = json\nserial = none\ndebugcon = file:/tmp/d.log\nvga = live\n"
-			  "append = console=ttyS0 quiet\n");
+	                  "append = console=ttyS0 quiet\n");
 	assert_int_equal(parse("-c", path, "--stats=off", NULL), CONFIG_RUN);
 	assert_int_equal(cfg.stats, STATS_OFF);
 	assert_int_equal(cfg.serial.kind, CHARDEV_NONE);
@@ -302,12 +307,18 @@ static void test_engine_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults),        cmocka_unit_test(test_every_option),
-		cmocka_unit_test(test_positional_kernel), cmocka_unit_test(test_stats_forms),
-		cmocka_unit_test(test_sizes),           cmocka_unit_test(test_memory_bounds),
-		cmocka_unit_test(test_errors),          cmocka_unit_test(test_help_version),
-		cmocka_unit_test(test_config_file),     cmocka_unit_test(test_config_file_errors),
-		cmocka_unit_test(test_engine_names),    cmocka_unit_test(test_modules),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_every_option),
+		cmocka_unit_test(test_positional_kernel),
+		cmocka_unit_test(test_stats_forms),
+		cmocka_unit_test(test_sizes),
+		cmocka_unit_test(test_memory_bounds),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_help_version),
+		cmocka_unit_test(test_config_file),
+		cmocka_unit_test(test_config_file_errors),
+		cmocka_unit_test(test_engine_names),
+		cmocka_unit_test(test_modules),
 	};
 	int r = cmocka_run_group_tests(tests, NULL, NULL);
 	config_free(&cfg);

@@ -65,7 +65,8 @@ static void ignore_byte(void *opaque, uint8_t byte)
 static void uart_random(void **state)
 {
 	struct line irq = { 0 };
-	struct uart16550 *u = uart16550_create((struct irq_line){ set_line, &irq, 4 }, ignore_byte, NULL);
+	struct uart16550 *u =
+	        uart16550_create((struct irq_line){ set_line, &irq, 4 }, ignore_byte, NULL);
 	assert_non_null(u);
 	for (int i = 0; i < ROUNDS; i++) {
 		uint64_t r = rnd();
@@ -97,7 +98,8 @@ static void pic_random(void **state)
 		uint64_t r = rnd();
 		void *chip = pic8259_chip(p, (int)(r >> 4) & 1);
 		switch (r & 7) {
-		case 0: case 1: pic8259_write(chip, (r >> 8) & 1, r >> 16, rnd_size()); break;
+		case 0:
+		case 1: pic8259_write(chip, (r >> 8) & 1, r >> 16, rnd_size()); break;
 		case 2: pic8259_read(chip, (r >> 8) & 3, rnd_size()); break;
 		case 3: pic8259_elcr_write(p, (r >> 8) % 3, r >> 16, rnd_size()); break;
 		case 4: pic8259_elcr_read(p, (r >> 8) % 3, rnd_size()); break;
@@ -141,7 +143,9 @@ static void pit_random(void **state)
 	for (int i = 0; i < ROUNDS; i++) {
 		uint64_t r = rnd();
 		switch (r & 7) {
-		case 0: case 1: case 2: pit8254_write(t, (r >> 8) & 3, r >> 16, rnd_size()); break;
+		case 0:
+		case 1:
+		case 2: pit8254_write(t, (r >> 8) & 3, r >> 16, rnd_size()); break;
 		case 3: pit8254_read(t, (r >> 8) & 3, rnd_size()); break;
 		case 4: pit8254_port61_write(t, 0, r >> 16, rnd_size()); break;
 		case 5: pit8254_port61_read(t, 0, 1); break;

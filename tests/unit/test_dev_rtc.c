@@ -28,8 +28,9 @@ static time_t fake_time(void *opaque)
 /* Thursday 29 February 2024, 13:45:07 UTC. */
 static time_t leap_day(void)
 {
-	struct tm tm = { .tm_year = 124, .tm_mon = 1, .tm_mday = 29, .tm_hour = 13, .tm_min = 45,
-			 .tm_sec = 7 };
+	struct tm tm = {
+		.tm_year = 124, .tm_mon = 1, .tm_mday = 29, .tm_hour = 13, .tm_min = 45, .tm_sec = 7
+	};
 	return timegm(&tm);
 }
 
@@ -88,7 +89,7 @@ static void test_status_registers(void **state)
 	assert_int_equal(cmos(f, 0x0a), 0x26);
 	assert_int_equal(cmos(f, 0x0c), 0x00);
 	assert_int_equal(cmos(f, 0x0d), 0x80); /* valid RAM and time */
-	cmos_set(f, 0x0d, 0x00);              /* read-only */
+	cmos_set(f, 0x0d, 0x00);               /* read-only */
 	assert_int_equal(cmos(f, 0x0d), 0x80);
 }
 
@@ -110,11 +111,11 @@ static void test_binary_and_12_hour(void **state)
 	assert_int_equal(cmos(f, 0x02), 45);
 	assert_int_equal(cmos(f, 0x09), 24);
 	assert_int_equal(cmos(f, 0x32), 20);
-	cmos_set(f, 0x0b, 0x00); /* BCD, 12-hour */
+	cmos_set(f, 0x0b, 0x00);               /* BCD, 12-hour */
 	assert_int_equal(cmos(f, 0x04), 0x81); /* 1 PM */
-	f->now -= 13 * 3600 + 45 * 60; /* 00:00:07 */
+	f->now -= 13 * 3600 + 45 * 60;         /* 00:00:07 */
 	assert_int_equal(cmos(f, 0x04), 0x12); /* 12 AM */
-	cmos_set(f, 0x0b, 0x04); /* binary, 12-hour */
+	cmos_set(f, 0x0b, 0x04);               /* binary, 12-hour */
 	f->now += 12 * 3600;
 	assert_int_equal(cmos(f, 0x04), 0x80 | 12); /* 12 PM */
 }

@@ -13,8 +13,20 @@
 
 #include "dev/uart16550.h"
 
-enum { RBR = 0, THR = 0, DLL = 0, IER = 1, DLM = 1, IIR = 2, FCR = 2, LCR = 3, MCR = 4,
-       LSR = 5, MSR = 6, SCR = 7 };
+enum {
+	RBR = 0,
+	THR = 0,
+	DLL = 0,
+	IER = 1,
+	DLM = 1,
+	IIR = 2,
+	FCR = 2,
+	LCR = 3,
+	MCR = 4,
+	LSR = 5,
+	MSR = 6,
+	SCR = 7
+};
 
 struct fixture {
 	struct uart16550 *uart;
@@ -254,7 +266,7 @@ static void test_modem_status_deltas(void **state)
 	out(f, MCR, 0x11); /* DTR -> DSR rises */
 	assert_int_equal(in(f, MSR), 0x20 | 0x02);
 	assert_int_equal(in(f, MSR), 0x20); /* deltas clear on read */
-	out(f, MCR, 0x14); /* OUT1 -> RI rises, DSR falls */
+	out(f, MCR, 0x14);                  /* OUT1 -> RI rises, DSR falls */
 	assert_int_equal(in(f, MSR), 0x40 | 0x02);
 	out(f, MCR, 0x10); /* RI trailing edge */
 	assert_int_equal(in(f, MSR) & 0x0f, 0x04);

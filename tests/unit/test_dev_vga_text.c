@@ -17,8 +17,18 @@
 #include "dev/vga_text.h"
 
 /* Port offsets from 0x3C0. */
-enum { ATT_W = 0x00, ATT_R = 0x01, MISC_W = 0x02, PEL_IR = 0x07, PEL_IW = 0x08, PEL_D = 0x09,
-       MISC_R = 0x0c, CRTC_I = 0x14, CRTC_D = 0x15, IS1 = 0x1a };
+enum {
+	ATT_W = 0x00,
+	ATT_R = 0x01,
+	MISC_W = 0x02,
+	PEL_IR = 0x07,
+	PEL_IW = 0x08,
+	PEL_D = 0x09,
+	MISC_R = 0x0c,
+	CRTC_I = 0x14,
+	CRTC_D = 0x15,
+	IS1 = 0x1a
+};
 
 struct fixture {
 	uint8_t vram[VGA_TEXT_VRAM_SIZE];
@@ -106,8 +116,8 @@ static void test_dump_trims_and_keeps_inner_blank_lines(void **state)
 	put(f, 2, 3, "world   ", 0x1f);
 	put(f, 3, 75, "edge!", 0x07);
 	assert_string_equal(dump(f), "Hello\n\n   world\n"
-				     "                                                          "
-				     "                 edge!\n");
+	                             "                                                          "
+	                             "                 edge!\n");
 }
 
 static void test_dump_maps_cp437(void **state)
@@ -176,7 +186,7 @@ static void test_attribute_flip_flop(void **state)
 {
 	struct fixture *f = *state;
 	vga_text_write(f->vga, ATT_W, 0x10, 1); /* leaves the flip-flop at "data" */
-	vga_text_read(f->vga, IS1, 1);           /* reset to "index" */
+	vga_text_read(f->vga, IS1, 1);          /* reset to "index" */
 	vga_text_write(f->vga, ATT_W, 0x10, 1);
 	vga_text_write(f->vga, ATT_W, 0x0c, 1);
 	vga_text_write(f->vga, ATT_W, 0x20, 1); /* index again, PAS set */
@@ -215,11 +225,12 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_blank_screen_dumps_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dump_trims_and_keeps_inner_blank_lines, setup,
-						teardown),
+		                                teardown),
 		cmocka_unit_test_setup_teardown(test_dump_maps_cp437, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dump_follows_start_address, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crtc_word_writes, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ansi_render_cursor_and_colours, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ansi_render_cursor_and_colours, setup,
+		                                teardown),
 		cmocka_unit_test_setup_teardown(test_attribute_flip_flop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retrace_bits_toggle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_misc_and_dac_remembered, setup, teardown),

@@ -43,16 +43,30 @@ void vm_stop(struct vm *vm, int status, const char *fmt, ...)
 	vm->stopped = true;
 }
 
-uint64_t vm_now_ns(void) { return 0; }
-bool vm_irq_pending(struct vm *vm) { return fake_pending > 0; }
+uint64_t vm_now_ns(void)
+{
+	return 0;
+}
+bool vm_irq_pending(struct vm *vm)
+{
+	return fake_pending > 0;
+}
 int vm_irq_ack(struct vm *vm)
 {
 	fake_pending--;
 	return fake_vector++;
 }
-void vm_poll(struct vm *vm) { }
-uint64_t vm_next_deadline_ns(struct vm *vm) { return UINT64_MAX; }
-void vm_wait(struct vm *vm) { fake_waits++; }
+void vm_poll(struct vm *vm)
+{
+}
+uint64_t vm_next_deadline_ns(struct vm *vm)
+{
+	return UINT64_MAX;
+}
+void vm_wait(struct vm *vm)
+{
+	fake_waits++;
+}
 
 /* ---- a port device recording every access ---- */
 
@@ -108,8 +122,9 @@ static int fixture_setup(void **state)
 	assert_non_null(f->run);
 	f->vm.stats = stats_new();
 	assert_int_equal(bus_add_pio(&f->vm.bus, 0x3f8, 8, rec_read, rec_write, &f->pio, "rec"), 0);
-	assert_int_equal(bus_add_mmio(&f->vm.bus, 0xfec00000, 0x1000, rec_read, rec_write, &f->mmio,
-				      "rec"), 0);
+	assert_int_equal(
+	        bus_add_mmio(&f->vm.bus, 0xfec00000, 0x1000, rec_read, rec_write, &f->mmio, "rec"),
+	        0);
 	fake_waits = 0;
 	fake_pending = 0;
 	fake_vector = 0x20;
@@ -151,7 +166,7 @@ static void test_create_without_dev_kvm(void **state)
 	assert_int_equal(r, -ENODEV);
 	assert_ptr_equal(ctx, (void *)0x1); /* untouched on failure */
 	assert_string_equal(err, "/dev/kvm: No such file or directory "
-				 "(the kvm engine needs KVM; try --engine emu)");
+	                         "(the kvm engine needs KVM; try --engine emu)");
 }
 
 static void test_out_byte(void **state)
@@ -300,7 +315,7 @@ static void test_internal_error_names_suberror(void **state)
 	kvm_exit_handle(&f->vm, f->run, f->run_size);
 	assert_int_equal(f->vm.exit_status, EXIT_CRASH);
 	assert_string_equal(f->vm.stop_reason,
-			    "KVM internal error 1 (an instruction KVM cannot emulate)");
+	                    "KVM internal error 1 (an instruction KVM cannot emulate)");
 }
 
 static void test_window_and_signal_do_nothing(void **state)

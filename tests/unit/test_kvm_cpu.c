@@ -74,16 +74,23 @@ static void test_long64_entry(void **state)
 	assert_flat(&s.ss, 0x18, 0x3);
 	assert_tr_ldt(&s);
 	assert_int_equal(s.cr0, 0x80000011ull); /* PG | ET | PE */
-	assert_int_equal(s.cr4 & 0x20, 0x20);  /* PAE */
+	assert_int_equal(s.cr4 & 0x20, 0x20);   /* PAE */
 	assert_int_equal(s.efer, 0x500);        /* LMA | LME */
 	assert_int_equal(s.cr3, KVM_CPU_PT_BASE);
 }
 
 static void test_entry_regs(void **state)
 {
-	struct boot_entry e = { .mode = BOOT_PM32_FLAT, .rip = 0x100010, .rax = 0x2badb002,
-				.rbx = 0x9000, .rcx = 3, .rdx = 4, .rsi = 5, .rdi = 6,
-				.rsp = 0x7000, .rbp = 8 };
+	struct boot_entry e = { .mode = BOOT_PM32_FLAT,
+		                .rip = 0x100010,
+		                .rax = 0x2badb002,
+		                .rbx = 0x9000,
+		                .rcx = 3,
+		                .rdx = 4,
+		                .rsi = 5,
+		                .rdi = 6,
+		                .rsp = 0x7000,
+		                .rbp = 8 };
 	struct kvm_regs r;
 	memset(&r, 0xee, sizeof(r));
 	kvm_cpu_entry_regs(&r, &e);
@@ -115,7 +122,7 @@ static uint64_t walk(const struct mem *m, uint64_t cr3, uint64_t va)
 		if (level == 1 && (entry & 0x80))
 			return (addr & ~0x1fffffull) | (va & 0x1fffff);
 		assert_int_not_equal(level, 0); /* we only build 2 MiB pages */
-		assert_int_equal(entry & 2, 2);  /* writable */
+		assert_int_equal(entry & 2, 2); /* writable */
 		table = addr;
 	}
 	return UINT64_MAX;
@@ -126,8 +133,8 @@ static void test_page_tables_identity(void **state)
 	struct mem m;
 	assert_int_equal(mem_init(&m, 8 << 20), 0);
 	assert_int_equal(kvm_cpu_page_tables(&m), 0);
-	const uint64_t va[] = { 0, 0xb8000, 0x100000, 0x7fffff, 0x1234567, 0x40000000,
-				0xbfffffff, 0xfee00000, 0xffffffff };
+	const uint64_t va[] = { 0,          0xb8000,    0x100000,   0x7fffff,  0x1234567,
+		                0x40000000, 0xbfffffff, 0xfee00000, 0xffffffff };
 	for (size_t i = 0; i < sizeof(va) / sizeof(va[0]); i++)
 		assert_int_equal(walk(&m, KVM_CPU_PT_BASE, va[i]), va[i]);
 	/* Only the low 4 GiB are mapped. */
@@ -163,24 +170,27 @@ static void test_cpuid_without_apic(void **state)
 	assert_non_null(c);
 	c->nent = 3;
 	c->entries[0] = (struct kvm_cpuid_entry2){ .function = 0, .eax = 0xd, .ebx = 0x756e6547 };
-	c->entries[1] = (struct kvm_cpuid_entry2){ .function = 1, .eax = 0x306a9,
-						   .ecx = 0x80000000u | (1u << 21) | (1u << 24) | 1u,
-						   .edx = 0x0f8bfbffu };
+	c->entries[1] =
+	        (struct kvm_cpuid_entry2){ .function = 1,
+		                           .eax = 0x306a9,
+		                           .ecx = 0x80000000u | (1u << 21) | (1u << 24) | 1u,
+		                           .edx = 0x0f8bfbffu };
 	c->entries[2] = (struct kvm_cpuid_entry2){ .function = 0x80000001, .edx = 1u << 29 };
 	kvm_cpu_fix_cpuid(c);
 	assert_int_equal(c->entries[0].ebx, 0x756e6547);
 	assert_int_equal(c->entries[1].eax, 0x306a9);
 	assert_int_equal(c->entries[1].edx, 0x0f8bfbffu & ~(1u << 9));
 	assert_int_equal(c->entries[1].ecx, 0x80000000u | 1u); /* hypervisor, SSE3 kept */
-	assert_int_equal(c->entries[2].edx, 1u << 29);           /* long mode kept */
+	assert_int_equal(c->entries[2].edx, 1u << 29);         /* long mode kept */
 	free(c);
 }
 
 /* The crash dump of a 32-bit kernel at its entry point. */
 static void test_print_pm32(void **state)
 {
-	struct boot_entry e = { .mode = BOOT_PM32_FLAT, .rip = 0x100010, .rax = 0x2badb002,
-				.rbx = 0x9000 };
+	struct boot_entry e = {
+		.mode = BOOT_PM32_FLAT, .rip = 0x100010, .rax = 0x2badb002, .rbx = 0x9000
+	};
 	struct kvm_regs r;
 	struct kvm_sregs s;
 	memset(&s, 0, sizeof(s));
@@ -198,7 +208,8 @@ static void test_print_pm32(void **state)
 	assert_non_null(strstr(text, "SS=0018 base=00000000 limit=ffffffff type=3 dpl=0 32-bit\n"));
 	assert_non_null(strstr(text, "GS=0018 "));
 	assert_non_null(strstr(text, "GDT=00000000/0000 IDT=00000000/0000\n"));
-	assert_non_null(strstr(text, "CR0=00000011 CR2=00000000 CR3=00000000 CR4=00000000 EFER=00000000\n"));
+	assert_non_null(strstr(
+	        text, "CR0=00000011 CR2=00000000 CR3=00000000 CR4=00000000 EFER=00000000\n"));
 	assert_null(strstr(text, "R8=")); /* only for 64-bit code */
 	free(text);
 }

@@ -76,7 +76,9 @@ static void test_flat_refused(void **state)
 	static const uint8_t hlt[] = { 0xf4 };
 	assert_int_equal(load(hlt, 0, NULL, 0), -1);
 	assert_string_equal(err, "raw.bin: the file is empty");
-	assert_int_equal(flat_load(&m, &(struct loader_args){ hlt, 0, "raw.bin", NULL, NULL, 0 }, &e, err), -1);
+	assert_int_equal(
+	        flat_load(&m, &(struct loader_args){ hlt, 0, "raw.bin", NULL, NULL, 0 }, &e, err),
+	        -1);
 	assert_string_equal(err, "raw.bin: the file is empty");
 	struct loader_module mod = { "/m/a", NULL, hlt, 1 };
 	assert_int_equal(load(hlt, 1, &mod, 1), -1); /* modules need multiboot */
@@ -146,12 +148,9 @@ static void test_read_regular(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_flat_at_1mib),
-		cmocka_unit_test(test_flat_fills_ram),
-		cmocka_unit_test(test_flat_refused),
-		cmocka_unit_test(test_format_choice),
-		cmocka_unit_test(test_read_missing_and_dir),
-		cmocka_unit_test(test_read_regular),
+		cmocka_unit_test(test_flat_at_1mib),         cmocka_unit_test(test_flat_fills_ram),
+		cmocka_unit_test(test_flat_refused),         cmocka_unit_test(test_format_choice),
+		cmocka_unit_test(test_read_missing_and_dir), cmocka_unit_test(test_read_regular),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

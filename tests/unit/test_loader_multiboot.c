@@ -83,7 +83,7 @@ static const char *ram_str(uint64_t gpa)
  * returned is for the caller's aligned headers only; @off may be unaligned. */
 static uint32_t *mb_header(size_t off, uint32_t flags)
 {
-	const uint32_t h[3] = { MB_MAGIC, flags, (uint32_t)-(MB_MAGIC + flags) };
+	const uint32_t h[3] = { MB_MAGIC, flags, (uint32_t) - (MB_MAGIC + flags) };
 	memcpy(img + off, h, sizeof(h));
 	return (uint32_t *)(img + off);
 }
@@ -157,8 +157,13 @@ static void test_info_memory(void **state)
 	assert_int_equal(flags & 0x40, 0x40);
 	uint32_t len = ram32(mbi + 44), at = ram32(mbi + 48);
 	assert_int_equal(len, 4 * 24);
-	const struct { uint64_t base, len; uint32_t type; } want[] = {
-		{ 0, 0x9fc00, 1 }, { 0x9fc00, 0x400, 2 }, { 0xf0000, 0x10000, 2 },
+	const struct {
+		uint64_t base, len;
+		uint32_t type;
+	} want[] = {
+		{ 0, 0x9fc00, 1 },
+		{ 0x9fc00, 0x400, 2 },
+		{ 0xf0000, 0x10000, 2 },
 		{ 0x100000, RAM - 0x100000, 1 },
 	};
 	for (int i = 0; i < 4; i++) {
@@ -210,7 +215,8 @@ static void test_modules(void **state)
 	uint32_t list = ram32(mbi + 24);
 	uint32_t prev_end = 0x103010; /* kernel end, BSS included */
 	for (int i = 0; i < 3; i++) {
-		uint32_t start = ram32(list + 16u * (uint32_t)i), end = ram32(list + 16u * (uint32_t)i + 4);
+		uint32_t start = ram32(list + 16u * (uint32_t)i),
+		         end = ram32(list + 16u * (uint32_t)i + 4);
 		assert_int_equal(start & 0xfff, 0); /* page aligned (flag 0) */
 		assert_true(start >= prev_end);     /* above the kernel, no overlap */
 		assert_int_equal(end - start, mods[i].size);

@@ -78,9 +78,10 @@ static void test_json(void **state)
 	stats_add(s, "time", "us", 5);
 	stats_add(s, "exits", "hlt", 1); /* joins its group, printed first */
 	stats_add(s, "we\"ird", "k\\ey\n", 1);
-	assert_string_equal(print(s, true), "{\n  \"exits\": {\n    \"io\": 3,\n    \"hlt\": 1\n  },\n"
-					    "  \"time\": {\n    \"us\": 5\n  },\n"
-					    "  \"we\\\"ird\": {\n    \"k\\\\ey\\u000a\": 1\n  }\n}\n");
+	assert_string_equal(print(s, true),
+	                    "{\n  \"exits\": {\n    \"io\": 3,\n    \"hlt\": 1\n  },\n"
+	                    "  \"time\": {\n    \"us\": 5\n  },\n"
+	                    "  \"we\\\"ird\": {\n    \"k\\\\ey\\u000a\": 1\n  }\n}\n");
 	stats_free(s);
 }
 
@@ -91,8 +92,9 @@ static void test_text(void **state)
 	stats_add(s, "unclaimed-pio", "0x80", 2);
 	stats_add(s, "exits", "hlt", 7);
 	char expect[512];
-	snprintf(expect, sizeof(expect), "exits:\n  %-28s %12s\n  %-28s %12s\nunclaimed-pio:\n  %-28s %12s\n",
-		 "io", "12345", "hlt", "7", "0x80", "2");
+	snprintf(expect, sizeof(expect),
+	         "exits:\n  %-28s %12s\n  %-28s %12s\nunclaimed-pio:\n  %-28s %12s\n", "io",
+	         "12345", "hlt", "7", "0x80", "2");
 	assert_string_equal(print(s, false), expect);
 	stats_free(s);
 }
@@ -100,7 +102,7 @@ static void test_text(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_counts), cmocka_unit_test(test_many_keys),
+		cmocka_unit_test(test_counts),       cmocka_unit_test(test_many_keys),
 		cmocka_unit_test(test_null_is_noop), cmocka_unit_test(test_json),
 		cmocka_unit_test(test_text),
 	};

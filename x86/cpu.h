@@ -57,7 +57,7 @@ uint32_t x86_read(struct x86_insn *x, int seg, uint32_t off, unsigned size);
 void x86_write(struct x86_insn *x, int seg, uint32_t off, unsigned size, uint32_t v);
 /* Checks that a write would succeed (segment and paging) without writing. */
 void x86_check_write(struct x86_insn *x, int seg, uint32_t off, unsigned size);
-uint8_t x86_fetch8(struct x86_insn *x);
+uint8_t x86_fetch8_slow(struct x86_insn *x);
 uint16_t x86_fetch16(struct x86_insn *x);
 uint32_t x86_fetch32(struct x86_insn *x);
 /* Physical accesses (descriptor tables when paging is off, page tables). */
@@ -121,6 +121,20 @@ static inline void x86_set_cs(struct x86_cpu *c, const struct x86_seg *cs)
 {
 	c->seg[X86_CS] = *cs;
 	x86_fetch_invalidate(c);
+}
+
+/* The next code byte: from the code window when EIP is inside it (the
+ * common case, inlined), else through segmentation and paging. */
+static inline uint8_t x86_fetch8(struct x86_insn *x)
+{
+	struct x86_cpu *c = x->c;
+	uint32_t eip = c->eip;
+	if (__builtin_expect(eip - c->fetch_start < c->fetch_end - c->fetch_start, 1) &&
+	    __builtin_expect(eip - c->insn_eip < 15, 1)) {
+		c->eip = eip + 1;
+		return c->fetch_host[eip - c->fetch_start];
+	}
+	return x86_fetch8_slow(x);
 }
 
 static inline unsigned x86_opsize(const struct x86_insn *x)

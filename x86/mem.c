@@ -208,16 +208,12 @@ void x86_check_write(struct x86_insn *x, int seg, uint32_t off, unsigned size)
 
 /* Code bytes come straight from host memory while EIP stays inside the
  * window set up from one TLB entry and the CS limit. */
-uint8_t x86_fetch8(struct x86_insn *x)
+uint8_t x86_fetch8_slow(struct x86_insn *x)
 {
 	struct x86_cpu *c = x->c;
 	uint32_t eip = c->eip;
 	if (eip - c->insn_eip >= 15)
 		x86_raise(x, X86_EXC_GP, 0); /* longer than 15 bytes */
-	if (eip - c->fetch_start < c->fetch_end - c->fetch_start) {
-		c->eip = eip + 1;
-		return c->fetch_host[eip - c->fetch_start];
-	}
 	const struct x86_seg *cs = &c->seg[X86_CS];
 	uint32_t lin = x86_linear(x, X86_CS, eip, 1, false);
 	struct x86_tlb_entry *t = x86_lookup(x, lin, false, c->cpl == 3);
@@ -247,6 +243,15 @@ uint16_t x86_fetch16(struct x86_insn *x)
 
 uint32_t x86_fetch32(struct x86_insn *x)
 {
+	struct x86_cpu *c = x->c;
+	uint32_t eip = c->eip;
+	uint32_t off = eip - c->fetch_start, len = c->fetch_end - c->fetch_start;
+	if (off < len && len - off >= 4 && eip - c->insn_eip <= 11) {
+		uint32_t v;
+		__builtin_memcpy(&v, c->fetch_host + off, 4);
+		c->eip = eip + 4;
+		return v;
+	}
 	uint32_t lo = x86_fetch16(x);
 	return lo | (uint32_t)x86_fetch16(x) << 16;
 }

@@ -53,8 +53,8 @@ void x86_deliver(struct x86_insn *x, int vector, uint32_t err, bool soft, bool e
 uint32_t x86_linear(struct x86_insn *x, int seg, uint32_t off, unsigned size, bool write);
 uint32_t x86_read_lin(struct x86_insn *x, uint32_t lin, unsigned size, bool user);
 void x86_write_lin(struct x86_insn *x, uint32_t lin, unsigned size, uint32_t v, bool user);
-uint32_t x86_read(struct x86_insn *x, int seg, uint32_t off, unsigned size);
-void x86_write(struct x86_insn *x, int seg, uint32_t off, unsigned size, uint32_t v);
+uint32_t x86_read_slow(struct x86_insn *x, int seg, uint32_t off, unsigned size);
+void x86_write_slow(struct x86_insn *x, int seg, uint32_t off, unsigned size, uint32_t v);
 /* Checks that a write would succeed (segment and paging) without writing. */
 void x86_check_write(struct x86_insn *x, int seg, uint32_t off, unsigned size);
 uint8_t x86_fetch8_slow(struct x86_insn *x);
@@ -121,6 +121,51 @@ static inline void x86_set_cs(struct x86_cpu *c, const struct x86_seg *cs)
 {
 	c->seg[X86_CS] = *cs;
 	x86_fetch_invalidate(c);
+}
+
+/* The TLB entry that lets an access of @size at @off in segment @seg go
+ * straight to host memory, or NULL when the full checks must run: the
+ * segment is present, expand-up, readable (writable for a write), the access
+ * is inside its limit and one page, and the page is in the TLB with the
+ * rights the access needs. */
+static inline struct x86_tlb_entry *x86_fast_entry(struct x86_cpu *c, int seg, uint32_t off,
+						   unsigned size, bool write, uint32_t *lin)
+{
+	const struct x86_seg *s = &c->seg[seg];
+	uint16_t type = s->attr & 0x9e; /* P, S, code, expand-down/conforming, R/W */
+	bool ok = write ? type == 0x92 : (type == 0x92 || type == 0x90 || (type & 0x9a) == 0x9a);
+	if (!ok || !(c->cr0 & X86_CR0_PE) || off > s->limit || s->limit - off < size - 1)
+		return 0;
+	*lin = s->base + off;
+	if ((*lin & 0xfff) > 0x1000 - size)
+		return 0;
+	struct x86_tlb_entry *t = &c->tlb[(*lin >> 12) % X86_TLB_SIZE];
+	if (t->tag != (*lin >> 12) + 1 || !t->host || (c->cpl == 3 && !t->user))
+		return 0;
+	if (write && (!t->dirty || (!t->writable && (c->cpl == 3 || (c->cr0 & X86_CR0_WP)))))
+		return 0;
+	return t;
+}
+
+static inline uint32_t x86_read(struct x86_insn *x, int seg, uint32_t off, unsigned size)
+{
+	uint32_t lin, v = 0;
+	struct x86_tlb_entry *t = x86_fast_entry(x->c, seg, off, size, false, &lin);
+	if (!t)
+		return x86_read_slow(x, seg, off, size);
+	__builtin_memcpy(&v, t->host + (lin & 0xfff), size);
+	return v;
+}
+
+static inline void x86_write(struct x86_insn *x, int seg, uint32_t off, unsigned size, uint32_t v)
+{
+	uint32_t lin;
+	struct x86_tlb_entry *t = x86_fast_entry(x->c, seg, off, size, true, &lin);
+	if (!t) {
+		x86_write_slow(x, seg, off, size, v);
+		return;
+	}
+	__builtin_memcpy(t->host + (lin & 0xfff), &v, size);
 }
 
 /* The next code byte: from the code window when EIP is inside it (the

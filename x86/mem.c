@@ -187,12 +187,12 @@ uint32_t x86_linear(struct x86_insn *x, int seg, uint32_t off, unsigned size, bo
 	return s->base + off;
 }
 
-uint32_t x86_read(struct x86_insn *x, int seg, uint32_t off, unsigned size)
+uint32_t x86_read_slow(struct x86_insn *x, int seg, uint32_t off, unsigned size)
 {
 	return x86_read_lin(x, x86_linear(x, seg, off, size, false), size, x->c->cpl == 3);
 }
 
-void x86_write(struct x86_insn *x, int seg, uint32_t off, unsigned size, uint32_t v)
+void x86_write_slow(struct x86_insn *x, int seg, uint32_t off, unsigned size, uint32_t v)
 {
 	x86_write_lin(x, x86_linear(x, seg, off, size, true), size, v, x->c->cpl == 3);
 }

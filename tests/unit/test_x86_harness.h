@@ -79,13 +79,15 @@ static inline void harness_load(struct harness *h, const uint8_t *code, size_t l
 	h->cpu.halted = false;
 }
 
-/* Runs until HLT (or @budget instructions); returns the last status. */
+/* Runs until HLT or @budget instructions in all (I/O exits continue);
+ * returns the last status. */
 static inline enum x86_status harness_run(struct harness *h, uint64_t budget)
 {
+	uint64_t start = h->cpu.icount;
 	enum x86_status s;
 	do {
-		s = x86_run(&h->cpu, &h->ops, budget);
-	} while (s == X86_IO);
+		s = x86_run(&h->cpu, &h->ops, budget - (h->cpu.icount - start));
+	} while (s == X86_IO && h->cpu.icount - start < budget);
 	return s;
 }
 

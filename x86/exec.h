@@ -16,6 +16,9 @@ void x86_load_far_pointer(struct x86_insn *x, int seg);
 void x86_group6(struct x86_insn *x);
 void x86_group7(struct x86_insn *x);
 void x86_sys_0f(struct x86_insn *x, uint8_t op);
+/* SYSENTER / SYSEXIT (sysenter.c). */
+void x86_sysenter(struct x86_insn *x);
+void x86_sysexit(struct x86_insn *x);
 /* #UD unless LOCK prefixes a lockable instruction with a memory operand. */
 void x86_lock_check(struct x86_insn *x, uint8_t op);
 

@@ -244,6 +244,8 @@ void x86_sys_0f(struct x86_insn *x, uint8_t op)
 		return;
 	case 0x32: x86_msr(x, false); return;
 	case 0xa2: x86_cpuid(c); return;
+	case 0x34: x86_sysenter(x); return;
+	case 0x35: x86_sysexit(x); return;
 	default:
 		x86_raise(x, X86_EXC_UD, X86_NO_ERR);
 	}

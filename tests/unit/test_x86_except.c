@@ -228,6 +228,42 @@ static void paging_on(struct harness *h)
 	assert_true(h->cpu.cr0 & X86_CR0_PG);
 }
 
+static void test_sysenter_and_sysexit(void **state)
+{
+	struct harness *h = pm_machine();
+	static const uint8_t msrs[] = {
+		0x31, 0xd2,                               /* xor edx,edx */
+		0xb9, 0x74, 0x01, 0, 0, 0xb8, 0x08, 0, 0, 0, 0x0f, 0x30, /* SYSENTER_CS = 0x08 */
+		0xb9, 0x75, 0x01, 0, 0, 0xb8, 0, 0, 0x07, 0, 0x0f, 0x30, /* SYSENTER_ESP = KSTACK */
+		0xb9, 0x76, 0x01, 0, 0, 0xb8, 0, 0x60, 0, 0, 0x0f, 0x30, /* SYSENTER_EIP = 0x6000 */
+	};
+	harness_load(h, msrs, sizeof(msrs));
+	assert_int_equal(harness_run(h, 100), X86_HALT);
+	static const uint8_t kernel[] = {
+		0x8c, 0xc8, 0x8c, 0xd3, 0x89, 0xe6,       /* mov eax,cs; mov ebx,ss; mov esi,esp */
+		0xba, 0x00, 0x51, 0x00, 0x00,             /* mov edx, USER_CODE + 0x100 */
+		0xb9, 0x00, 0xe0, 0x07, 0x00,             /* mov ecx, 0x7e000 */
+		0x0f, 0x35,                               /* sysexit */
+	};
+	memcpy(h->ram + 0x6000, kernel, sizeof(kernel));
+	h->ram[USER_CODE + 0x100] = 0xf4; /* hlt at CPL 3 -> #GP */
+	run_user(h, (const uint8_t[]){ 0x0f, 0x34 }, 2, 13);
+	struct x86_cpu *c = &h->cpu;
+	assert_int_equal(c->r[X86_EAX] & 0xffff, SEL_KCODE);
+	assert_int_equal(c->r[X86_EBX] & 0xffff, SEL_KDATA);
+	assert_int_equal(c->r[X86_ESI], KSTACK);
+	uint32_t sp = c->r[X86_ESP];
+	assert_int_equal(get32(h, sp + 4), USER_CODE + 0x100);
+	assert_int_equal(get32(h, sp + 8), SEL_UCODE);
+	assert_int_equal(get32(h, sp + 16), 0x7e000);
+	assert_int_equal(get32(h, sp + 20), SEL_UDATA);
+	/* SYSEXIT at CPL 3 is #GP(0) */
+	c->r[X86_ESP] = HARNESS_STACK;
+	run_user(h, (const uint8_t[]){ 0x0f, 0x35 }, 2, 13);
+	assert_int_equal(get32(h, c->r[X86_ESP] + 4), USER_CODE);
+	free(h);
+}
+
 static void test_page_faults_set_cr2_and_the_error_code(void **state)
 {
 	struct harness *h = pm_machine();
@@ -339,6 +375,7 @@ int main(void)
 		cmocka_unit_test(test_ring3_fault_switches_to_the_tss_stack),
 		cmocka_unit_test(test_int_n_checks_the_gate_dpl),
 		cmocka_unit_test(test_iret_back_to_ring3),
+		cmocka_unit_test(test_sysenter_and_sysexit),
 		cmocka_unit_test(test_page_faults_set_cr2_and_the_error_code),
 		cmocka_unit_test(test_user_page_fault_error_code),
 		cmocka_unit_test(test_double_fault_then_shutdown),

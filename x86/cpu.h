@@ -49,6 +49,11 @@ _Noreturn void x86_raise(struct x86_insn *x, int vector, uint32_t err);
  * INTO (gate DPL checked against CPL). @ext: external event (EXT bit). */
 void x86_deliver(struct x86_insn *x, int vector, uint32_t err, bool soft, bool ext);
 
+/* The privilege-change stack (except.c, also used by call gates): the
+ * ring-@dpl SS:ESP from the TSS and the checks on that SS (#TS/#SS). */
+void x86_tss_stack(struct x86_insn *x, int dpl, uint16_t *ss, uint32_t *esp);
+void x86_inner_stack(struct x86_insn *x, uint16_t sel, int dpl, struct x86_seg *s);
+
 /* ---- memory (mem.c) ---- */
 uint32_t x86_linear(struct x86_insn *x, int seg, uint32_t off, unsigned size, bool write);
 uint32_t x86_read_lin(struct x86_insn *x, uint32_t lin, unsigned size, bool user);
@@ -82,6 +87,8 @@ void x86_load_seg(struct x86_insn *x, int segno, uint16_t sel);
  * table. Returns its linear address in *addr. */
 uint64_t x86_read_desc(struct x86_insn *x, uint16_t sel, uint32_t *addr, int vec);
 void x86_desc_to_seg(uint64_t d, uint16_t sel, struct x86_seg *s);
+/* Far JMP/CALL through a call gate (gate.c); false if @sel is no gate. */
+bool x86_call_gate(struct x86_insn *x, uint16_t sel, bool call);
 void x86_far_jmp(struct x86_insn *x, uint16_t sel, uint32_t off);
 void x86_far_call(struct x86_insn *x, uint16_t sel, uint32_t off);
 void x86_far_ret(struct x86_insn *x, uint16_t imm, bool iret);

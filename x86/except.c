@@ -39,7 +39,7 @@ static void x86_push_on(struct x86_insn *x, const struct x86_seg *ss, uint32_t *
 }
 
 /* Reads the ring-@dpl stack from the 32-bit TSS (SDM 7.2.1). */
-static void x86_tss_stack(struct x86_insn *x, int dpl, uint16_t *ss, uint32_t *esp)
+void x86_tss_stack(struct x86_insn *x, int dpl, uint16_t *ss, uint32_t *esp)
 {
 	struct x86_cpu *c = x->c;
 	uint32_t off = 4 + (uint32_t)dpl * 8;
@@ -50,7 +50,7 @@ static void x86_tss_stack(struct x86_insn *x, int dpl, uint16_t *ss, uint32_t *e
 }
 
 /* Validates the inner stack segment of a privilege change (#TS cases). */
-static void x86_inner_stack(struct x86_insn *x, uint16_t sel, int dpl, struct x86_seg *s)
+void x86_inner_stack(struct x86_insn *x, uint16_t sel, int dpl, struct x86_seg *s)
 {
 	uint32_t addr;
 	if ((sel & 0xfffc) == 0)

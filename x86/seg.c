@@ -132,6 +132,8 @@ void x86_far_jmp(struct x86_insn *x, uint16_t sel, uint32_t off)
 		c->eip = off;
 		return;
 	}
+	if (x86_call_gate(x, sel, false))
+		return;
 	struct x86_seg cs = x86_code_target(x, sel, off);
 	x86_set_cs(c, &cs);
 	c->eip = off;
@@ -140,6 +142,8 @@ void x86_far_jmp(struct x86_insn *x, uint16_t sel, uint32_t off)
 void x86_far_call(struct x86_insn *x, uint16_t sel, uint32_t off)
 {
 	struct x86_cpu *c = x->c;
+	if (x86_protected(c) && x86_call_gate(x, sel, true))
+		return;
 	struct x86_seg target = x86_protected(c) ? x86_code_target(x, sel, off) : c->seg[X86_CS];
 	unsigned size = x86_opsize(x);
 	uint32_t sp = c->r[X86_ESP];

@@ -34,6 +34,7 @@
 #define SEL_UDATA 0x23
 #define SEL_TSS 0x28
 #define SEL_ABSENT 0x30 /* a data descriptor with P=0 */
+#define SEL_GATE 0x3b   /* a DPL 3 call gate to ring 0 with 2 parameters */
 
 static void put32(struct harness *h, uint32_t addr, uint32_t v)
 {
@@ -79,7 +80,7 @@ static struct harness *pm_machine(void)
 	put_desc(h, SEL_UDATA, 0x00cff2000000ffffull);
 	put_desc(h, SEL_TSS, 0x0000890000000067ull | ((uint64_t)TSS << 16));
 	put_desc(h, SEL_ABSENT, 0x00cf12000000ffffull);
-	put32(h, 0x400, 0x37 | (GDT & 0xffff) << 16);
+	put32(h, 0x400, 0x3f | (GDT & 0xffff) << 16);
 	put32(h, 0x404, GDT >> 16);
 	put32(h, 0x408, 0x7ff | (IDT & 0xffff) << 16);
 	put32(h, 0x40c, IDT >> 16);
@@ -130,10 +131,10 @@ static void test_ud2_and_lock_on_register(void **state)
 static void test_segment_load_errors(void **state)
 {
 	struct harness *h = pm_machine();
-	/* mov ax,0x38; mov ds,ax: beyond the GDT limit -> #GP(0x38) */
-	static const uint8_t beyond[] = { 0x66, 0xb8, 0x38, 0x00, 0x8e, 0xd8 };
+	/* mov ax,0x48; mov ds,ax: beyond the GDT limit -> #GP(0x48) */
+	static const uint8_t beyond[] = { 0x66, 0xb8, 0x48, 0x00, 0x8e, 0xd8 };
 	expect_vector(h, beyond, sizeof(beyond), 13);
-	assert_int_equal(get32(h, h->cpu.r[X86_ESP]), 0x38);
+	assert_int_equal(get32(h, h->cpu.r[X86_ESP]), 0x48);
 	assert_int_equal(get32(h, h->cpu.r[X86_ESP] + 4), HARNESS_CODE + 4);
 	/* A not-present data segment -> #NP(selector) */
 	h->cpu.r[X86_ESP] = HARNESS_STACK;
@@ -228,6 +229,63 @@ static void paging_on(struct harness *h)
 	assert_true(h->cpu.cr0 & X86_CR0_PG);
 }
 
+static void test_call_gate_to_ring0_and_retf_back(void **state)
+{
+	struct harness *h = pm_machine();
+	/* 32-bit call gate, DPL 3, 2 dword parameters, to SEL_KCODE:0x6000 */
+	put_desc(h, SEL_GATE, (uint64_t)(0x8000 | 3 << 13 | 0xc << 8 | 2) << 32 | SEL_KCODE << 16 | 0x6000);
+	static const uint8_t kernel[] = {
+		0x8b, 0x44, 0x24, 0x08, /* mov eax,[esp+8]: the first parameter */
+		0x8c, 0xcb,             /* mov ebx,cs */
+		0x8b, 0x4c, 0x24, 0x10, /* mov ecx,[esp+16]: the caller's ESP */
+		0x8b, 0x54, 0x24, 0x0c, /* mov edx,[esp+12]: the second parameter */
+		0xca, 0x08, 0x00,       /* retf 8 */
+	};
+	memcpy(h->ram + 0x6000, kernel, sizeof(kernel));
+	static const uint8_t user[] = {
+		0x68, 0x11, 0x11, 0x11, 0x11,             /* push 0x11111111 */
+		0x68, 0x22, 0x22, 0x22, 0x22,             /* push 0x22222222 */
+		0x9a, 0x00, 0x00, 0x00, 0x00, SEL_GATE, 0x00, /* call far SEL_GATE:0 */
+		0xf4,                                     /* hlt at CPL 3 -> #GP */
+	};
+	run_user(h, user, sizeof(user), 13);
+	struct x86_cpu *c = &h->cpu;
+	assert_int_equal(c->r[X86_EAX], 0x22222222);
+	assert_int_equal(c->r[X86_EDX], 0x11111111);
+	assert_int_equal(c->r[X86_EBX] & 0xffff, SEL_KCODE);
+	assert_int_equal(c->r[X86_ECX], USTACK - 8);
+	uint32_t sp = c->r[X86_ESP];
+	assert_int_equal(sp, KSTACK - 24); /* the #GP frame on an empty ring 0 stack */
+	assert_int_equal(get32(h, sp + 4), USER_CODE + 17);
+	assert_int_equal(get32(h, sp + 8), SEL_UCODE);
+	assert_int_equal(get32(h, sp + 16), USTACK); /* RETF 8 dropped the parameters */
+	free(h);
+}
+
+static void test_call_gate_checks(void **state)
+{
+	struct harness *h = pm_machine();
+	/* A DPL 0 gate called from ring 3: #GP(gate) */
+	put_desc(h, SEL_GATE, (uint64_t)(0x8000 | 0xc << 8) << 32 | SEL_KCODE << 16 | 0x6000);
+	static const uint8_t call[] = { 0x9a, 0, 0, 0, 0, SEL_GATE, 0x00 };
+	run_user(h, call, sizeof(call), 13);
+	assert_int_equal(get32(h, h->cpu.r[X86_ESP]), SEL_GATE & 0xfffc);
+	/* A not-present DPL 3 gate: #NP(gate) */
+	free(h);
+	h = pm_machine();
+	put_desc(h, SEL_GATE, (uint64_t)(3 << 13 | 0xc << 8) << 32 | SEL_KCODE << 16 | 0x6000);
+	run_user(h, call, sizeof(call), 11);
+	assert_int_equal(get32(h, h->cpu.r[X86_ESP]), SEL_GATE & 0xfffc);
+	/* JMP through a gate to a more privileged non-conforming segment: #GP(code) */
+	free(h);
+	h = pm_machine();
+	put_desc(h, SEL_GATE, (uint64_t)(0x8000 | 3 << 13 | 0xc << 8) << 32 | SEL_KCODE << 16 | 0x6000);
+	static const uint8_t jmp[] = { 0xea, 0, 0, 0, 0, SEL_GATE, 0x00 };
+	run_user(h, jmp, sizeof(jmp), 13);
+	assert_int_equal(get32(h, h->cpu.r[X86_ESP]), SEL_KCODE);
+	free(h);
+}
+
 static void test_sysenter_and_sysexit(void **state)
 {
 	struct harness *h = pm_machine();
@@ -308,7 +366,7 @@ static void test_double_fault_then_shutdown(void **state)
 	struct harness *h = pm_machine();
 	put32(h, IDT + 8 * 13 + 4, get32(h, IDT + 8 * 13 + 4) & ~0x8000u); /* #GP gate absent */
 	/* #GP, then #NP delivering it: two contributory faults -> #DF(0) */
-	static const uint8_t beyond[] = { 0x66, 0xb8, 0x38, 0x00, 0x8e, 0xd8 };
+	static const uint8_t beyond[] = { 0x66, 0xb8, 0x48, 0x00, 0x8e, 0xd8 };
 	expect_vector(h, beyond, sizeof(beyond), 8);
 	assert_int_equal(get32(h, h->cpu.r[X86_ESP]), 0);
 	/* And with #DF's gate gone too: a triple fault */
@@ -375,6 +433,8 @@ int main(void)
 		cmocka_unit_test(test_ring3_fault_switches_to_the_tss_stack),
 		cmocka_unit_test(test_int_n_checks_the_gate_dpl),
 		cmocka_unit_test(test_iret_back_to_ring3),
+		cmocka_unit_test(test_call_gate_to_ring0_and_retf_back),
+		cmocka_unit_test(test_call_gate_checks),
 		cmocka_unit_test(test_sysenter_and_sysexit),
 		cmocka_unit_test(test_page_faults_set_cr2_and_the_error_code),
 		cmocka_unit_test(test_user_page_fault_error_code),

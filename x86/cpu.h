@@ -81,6 +81,9 @@ static inline uint32_t x86_sp_mask(const struct x86_cpu *c)
 	return (c->seg[X86_SS].attr & X86_SEG_DB) ? 0xffffffffu : 0xffffu;
 }
 
+/* The PAE page walk (paging_pae.c); fills and returns the TLB entry. */
+struct x86_tlb_entry *x86_walk_pae(struct x86_insn *x, uint32_t lin, bool write, bool user);
+
 /* ---- segments (seg.c) ---- */
 void x86_load_seg(struct x86_insn *x, int segno, uint16_t sel);
 /* Reads the 8-byte descriptor for @sel; raises #GP(sel) if outside the

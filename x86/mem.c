@@ -54,6 +54,8 @@ _Noreturn static void x86_page_fault(struct x86_insn *x, uint32_t lin, uint32_t 
 static struct x86_tlb_entry *x86_walk(struct x86_insn *x, uint32_t lin, bool write, bool user)
 {
 	struct x86_cpu *c = x->c;
+	if (c->cr4 & X86_CR4_PAE)
+		return x86_walk_pae(x, lin, write, user);
 	uint32_t err = (write ? PF_W : 0) | (user ? PF_U : 0);
 	uint64_t pde_addr = (c->cr3 & 0xfffff000u) + ((lin >> 22) << 2);
 	uint32_t pde = x86_phys_read(x, pde_addr, 4);
@@ -93,6 +95,7 @@ static struct x86_tlb_entry *x86_walk(struct x86_insn *x, uint32_t lin, bool wri
 	t->user = usr;
 	t->writable = writable;
 	t->dirty = write || (big ? (pde & PTE_D) : (pte & PTE_D));
+	t->nx = 0;
 	t->host = x->ops->ram(x->ops->ctx, frame, 0x1000);
 	return t;
 }
@@ -108,6 +111,7 @@ static struct x86_tlb_entry *x86_lookup(struct x86_insn *x, uint32_t lin, bool w
 			t->tag = (lin >> 12) + 1;
 			t->frame = lin & 0xfffff000u;
 			t->user = t->writable = t->dirty = 1;
+			t->nx = 0;
 			t->host = x->ops->ram(x->ops->ctx, t->frame, 0x1000);
 		}
 		return t;
@@ -218,6 +222,8 @@ uint8_t x86_fetch8_slow(struct x86_insn *x)
 	uint32_t lin = x86_linear(x, X86_CS, eip, 1, false);
 	struct x86_tlb_entry *t = x86_lookup(x, lin, false, c->cpl == 3);
 	uint8_t v;
+	if (t->nx) /* instruction fetch from a no-execute page: P | I/D */
+		x86_page_fault(x, lin, PF_P | 0x10u | (c->cpl == 3 ? PF_U : 0));
 	if (t->host) {
 		uint32_t in_page = 0x1000 - (lin & 0xfff);
 		uint32_t in_limit = cs->limit - eip; /* bytes after this one */

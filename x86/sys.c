@@ -12,8 +12,13 @@
 #define MSR_EFER 0xc0000080u
 #define X86_CR4_TSD 0x4u
 
-/* CPUID leaf 1 EDX: PSE, TSC, MSR, CX8, SEP, CMOV; no FPU (bit 0 clear). */
-#define CPUID1_EDX ((1u << 3) | (1u << 4) | (1u << 5) | (1u << 8) | (1u << 11) | (1u << 15))
+/* CPUID leaf 1 EDX: PSE, TSC, MSR, PAE, CX8, SEP, CMOV; no FPU (bit 0 clear). */
+#define CPUID1_EDX                                                                          \
+	((1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 11) | (1u << 15))
+/* CPUID 0x80000001 EDX: NX. */
+#define CPUID_EXT1_EDX (1u << 20)
+#define EFER_SCE 0x1ull
+#define EFER_NXE 0x800ull
 
 static void x86_require_cpl0(struct x86_insn *x)
 {
@@ -121,8 +126,8 @@ void x86_write_cr(struct x86_insn *x, int cr, uint32_t v)
 	case 2: c->cr2 = v; break;
 	case 3: c->cr3 = v; x86_tlb_flush(c); break;
 	case 4:
-		if (v & ~(X86_CR4_PSE | X86_CR4_TSD | 0x8u /* DE */ | 0x80u /* PGE */))
-			x86_raise(x, X86_EXC_GP, 0); /* PAE and others: not supported */
+		if (v & ~(X86_CR4_PSE | X86_CR4_PAE | X86_CR4_TSD | 0x8u /* DE */ | 0x80u /* PGE */))
+			x86_raise(x, X86_EXC_GP, 0); /* not supported */
 		c->cr4 = v;
 		x86_tlb_flush(c);
 		break;
@@ -175,8 +180,10 @@ static void x86_msr(struct x86_insn *x, bool write)
 		x86_raise(x, X86_EXC_GP, 0);
 	}
 	if (write) {
-		if (slot64 == &c->efer && v & ~1ull)
-			x86_raise(x, X86_EXC_GP, 0); /* only SCE; no long mode */
+		if (slot64 == &c->efer && v & ~(EFER_SCE | EFER_NXE))
+			x86_raise(x, X86_EXC_GP, 0); /* no long mode */
+		if (slot64 == &c->efer)
+			x86_tlb_flush(c); /* NXE changes what the TLB entries mean */
 		if (slot64)
 			*slot64 = v;
 		else
@@ -202,6 +209,10 @@ static void x86_cpuid(struct x86_cpu *c)
 	} else if (leaf == 1) {
 		c->r[X86_EAX] = 0x0610; /* family 6, model 1, stepping 0 */
 		c->r[X86_EDX] = CPUID1_EDX;
+	} else if (leaf == 0x80000000u) {
+		c->r[X86_EAX] = 0x80000001u;
+	} else if (leaf == 0x80000001u) {
+		c->r[X86_EDX] = CPUID_EXT1_EDX;
 	}
 }
 

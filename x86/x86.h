@@ -44,6 +44,7 @@ struct x86_tlb_entry {
 	uint32_t frame; /* physical page address */
 	uint8_t *host;  /* the page in host memory, or NULL (not RAM: MMIO) */
 	uint8_t user, writable, dirty;
+	uint8_t nx; /* PAE with EFER.NXE: no instruction fetches */
 };
 
 struct x86_cpu {

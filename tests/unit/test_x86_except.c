@@ -361,6 +361,64 @@ static void test_user_page_fault_error_code(void **state)
 	free(h);
 }
 
+static void put64(struct harness *h, uint32_t addr, uint64_t v)
+{
+	memcpy(h->ram + addr, &v, 8);
+}
+
+/* PAE with NX: PDPT at 0x12000, the first 1 MiB identity-mapped by 4 KiB
+ * pages (0x90000 absent, 0x93000 no-execute), 2-4 MiB a 2 MiB page onto 0. */
+static void pae_on(struct harness *h)
+{
+	put64(h, 0x12000, 0x13000 | 1);
+	put64(h, 0x13000, 0x14000 | 7);
+	put64(h, 0x13008, 0x0 | 0x87);
+	for (uint32_t p = 0; p < 256; p++)
+		put64(h, 0x14000 + 8 * p, p << 12 | 7);
+	put64(h, 0x14000 + 8 * 0x90, 0);
+	put64(h, 0x14000 + 8 * 0x93, 1ull << 63 | 0x93000 | 7);
+	static const uint8_t code[] = {
+		0xb8, 0x00, 0x20, 0x01, 0x00, 0x0f, 0x22, 0xd8,       /* cr3 = 0x12000 */
+		0x0f, 0x20, 0xe0, 0x0d, 0x20, 0, 0, 0, 0x0f, 0x22, 0xe0, /* cr4 |= PAE */
+		0xb9, 0x80, 0x00, 0x00, 0xc0, 0x0f, 0x32,             /* rdmsr EFER */
+		0x0d, 0x00, 0x08, 0, 0, 0x0f, 0x30,                   /* EFER |= NXE */
+		0x0f, 0x20, 0xc0, 0x0d, 0, 0, 0, 0x80, 0x0f, 0x22, 0xc0, /* cr0 |= PG */
+	};
+	harness_load(h, code, sizeof(code));
+	assert_int_equal(harness_run(h, 100), X86_HALT);
+	assert_true(h->cpu.cr4 & X86_CR4_PAE);
+}
+
+static void test_pae_paging_with_nx(void **state)
+{
+	struct harness *h = pm_machine();
+	pae_on(h);
+	struct x86_cpu *c = &h->cpu;
+	/* mov eax,[0x202000]: through the 2 MiB page to physical 0x2000 */
+	put32(h, 0x2000, 0xdeadbeef);
+	static const uint8_t big[] = { 0xa1, 0x00, 0x20, 0x20, 0x00 };
+	harness_load(h, big, sizeof(big));
+	assert_int_equal(harness_run(h, 10), X86_HALT);
+	assert_int_equal(c->r[X86_EAX], 0xdeadbeef);
+	assert_int_equal(get32(h, 0x13008) & 0x20, 0x20); /* accessed */
+	/* mov [0x90010],eax: not present, write -> error 2 */
+	static const uint8_t absent[] = { 0xa3, 0x10, 0x00, 0x09, 0x00 };
+	expect_vector(h, absent, sizeof(absent), 14);
+	assert_int_equal(get32(h, c->r[X86_ESP]), 0x2);
+	assert_int_equal(c->cr2, 0x90010);
+	/* Reading a no-execute page is fine; jumping there is #PF(P | I/D) */
+	c->r[X86_ESP] = HARNESS_STACK;
+	h->ram[0x93000] = 0x90;
+	static const uint8_t fetch[] = { 0x8b, 0x1d, 0x00, 0x30, 0x09, 0x00, /* mov ebx,[0x93000] */
+					 0xb8, 0x00, 0x30, 0x09, 0x00, 0xff, 0xe0 }; /* jmp 0x93000 */
+	expect_vector(h, fetch, sizeof(fetch), 14);
+	assert_int_equal(get32(h, c->r[X86_ESP]), 0x11);
+	assert_int_equal(get32(h, c->r[X86_ESP] + 4), 0x93000);
+	assert_int_equal(c->cr2, 0x93000);
+	assert_int_equal(c->r[X86_EBX] & 0xff, 0x90);
+	free(h);
+}
+
 static void test_double_fault_then_shutdown(void **state)
 {
 	struct harness *h = pm_machine();
@@ -438,6 +496,7 @@ int main(void)
 		cmocka_unit_test(test_sysenter_and_sysexit),
 		cmocka_unit_test(test_page_faults_set_cr2_and_the_error_code),
 		cmocka_unit_test(test_user_page_fault_error_code),
+		cmocka_unit_test(test_pae_paging_with_nx),
 		cmocka_unit_test(test_double_fault_then_shutdown),
 		cmocka_unit_test(test_empty_idt_triple_faults),
 		cmocka_unit_test(test_external_interrupt_after_the_sti_shadow),

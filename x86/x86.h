@@ -1,12 +1,12 @@
 /*
  * plexvm's x86 core: an i686-class CPU (integer instructions, protected mode
- * with segmentation and privilege levels, 2-level paging with PSE) that
- * touches the outside world only through struct x86_ops.
+ * with segmentation, privilege levels and call gates, SYSENTER/SYSEXIT,
+ * 2-level paging with PSE and PAE paging with NX) that touches the outside
+ * world only through struct x86_ops.
  *
- * Freestanding: no libc.  The same source builds into the emu engine and the
- * unit tests.  Not yet here (see docs/design.md): x87/SSE (CPUID reports no
- * FPU), PAE, task switches, call gates to other privilege levels,
- * virtual-8086 mode, and a pure decoder separate from the executor.
+ * Freestanding: no libc.  The same source builds into the emu engine, the
+ * unit tests and the fuzzer.  Not yet here: x87/SSE (CPUID reports no FPU),
+ * hardware task switches (task gates), virtual-8086 mode.
  */
 #ifndef PLEXVM_X86_H
 #define PLEXVM_X86_H

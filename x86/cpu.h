@@ -84,6 +84,12 @@ static inline uint32_t x86_sp_mask(const struct x86_cpu *c)
 /* The PAE page walk (paging_pae.c); fills and returns the TLB entry. */
 struct x86_tlb_entry *x86_walk_pae(struct x86_insn *x, uint32_t lin, bool write, bool user);
 
+/* Task switches (task.c): to the TSS @sel through a task gate (pushing
+ * @err on the new stack if @push_err), or back to the previous task on
+ * IRET with NT set. */
+void x86_task_switch(struct x86_insn *x, uint16_t sel, bool iret, uint32_t err, bool push_err);
+void x86_task_return(struct x86_insn *x);
+
 /* ---- segments (seg.c) ---- */
 void x86_load_seg(struct x86_insn *x, int segno, uint16_t sel);
 /* Reads the 8-byte descriptor for @sel; raises #GP(sel) if outside the

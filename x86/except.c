@@ -73,8 +73,18 @@ void x86_deliver(struct x86_insn *x, int vector, uint32_t err, bool soft, bool e
 	uint32_t lo = x86_read_lin(x, c->idtr.base + (uint32_t)vector * 8, 4, false);
 	uint32_t hi = x86_read_lin(x, c->idtr.base + (uint32_t)vector * 8 + 4, 4, false);
 	int type = (hi >> 8) & 0x1f, gate_dpl = (hi >> 13) & 3;
+	if (type == 0x05) { /* task gate (SDM 6.11.1) */
+		if (soft && gate_dpl < c->cpl)
+			x86_raise(x, X86_EXC_GP, idt_err);
+		if (!(hi & 0x8000))
+			x86_raise(x, X86_EXC_NP, idt_err);
+		bool with_err = !soft && !ext && x86_has_error_code(vector) && err != X86_NO_ERR;
+		x86_task_switch(x, (uint16_t)(lo >> 16), false, err, with_err);
+		c->halted = false;
+		return;
+	}
 	if (type != 0x0e && type != 0x0f)
-		x86_raise(x, X86_EXC_GP, idt_err); /* task and 16-bit gates: not supported */
+		x86_raise(x, X86_EXC_GP, idt_err); /* 16-bit gates: not supported */
 	if (soft && gate_dpl < c->cpl)
 		x86_raise(x, X86_EXC_GP, idt_err);
 	if (!(hi & 0x8000))

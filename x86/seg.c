@@ -175,6 +175,10 @@ static void x86_null_inner_segments(struct x86_cpu *c)
 void x86_far_ret(struct x86_insn *x, uint16_t imm, bool iret)
 {
 	struct x86_cpu *c = x->c;
+	if (iret && x86_protected(c) && (c->eflags & X86_NT)) {
+		x86_task_return(x); /* back to the task in the TSS link */
+		return;
+	}
 	uint32_t eip = x86_peek(x, 0);
 	uint16_t sel = (uint16_t)x86_peek(x, 1);
 	uint32_t flags = iret ? x86_peek(x, 2) : 0;
@@ -188,8 +192,6 @@ void x86_far_ret(struct x86_insn *x, uint16_t imm, bool iret)
 			x86_write_eflags(x, flags, 0x257fd5);
 		return;
 	}
-	if (iret && (c->eflags & X86_NT))
-		x86_raise(x, X86_EXC_GP, 0); /* task return: not supported */
 	int rpl = SEL_RPL(sel);
 	if (SEL_ERR(sel) == 0)
 		x86_raise(x, X86_EXC_GP, 0);

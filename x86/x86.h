@@ -1,12 +1,12 @@
 /*
  * plexvm's x86 core: an i686-class CPU (integer instructions, protected mode
- * with segmentation, privilege levels and call gates, SYSENTER/SYSEXIT,
+ * with segmentation, privilege levels, call and task gates, SYSENTER/SYSEXIT,
  * 2-level paging with PSE and PAE paging with NX) that touches the outside
  * world only through struct x86_ops.
  *
  * Freestanding: no libc.  The same source builds into the emu engine, the
  * unit tests and the fuzzer.  Not yet here: x87/SSE (CPUID reports no FPU),
- * hardware task switches (task gates), virtual-8086 mode.
+ * far JMP/CALL to a TSS, virtual-8086 mode.
  */
 #ifndef PLEXVM_X86_H
 #define PLEXVM_X86_H

@@ -492,6 +492,63 @@ static void test_int_to_a_task_and_iret_back(void **state)
 	free(h);
 }
 
+/* Ring 3 with IOPL 0: ports the TSS I/O bitmap allows work, others and
+ * CLI raise #GP(0); POPF silently keeps IF and IOPL (SDM 18.5.2, POPF). */
+static void test_io_bitmap_and_iopl_at_ring3(void **state)
+{
+	struct harness *h = pm_machine();
+	struct x86_cpu *c = &h->cpu;
+	put_desc(h, SEL_TSS, 0x00008b00000000e8ull | ((uint64_t)TSS << 16)); /* busy, limit 0xe8 */
+	c->tr.limit = 0xe8;
+	put32(h, TSS + 0x64, 0x68u << 16); /* I/O map base */
+	memset(h->ram + TSS + 0x68, 0xff, 0x81);
+	h->ram[TSS + 0x68 + 0x80 / 8] &= (uint8_t)~1u; /* port 0x80 allowed */
+	c->eflags |= X86_IF;
+	static const uint8_t user[] = {
+		0xe4, 0x80,       /* in al,0x80: allowed by the bitmap */
+		0x6a, 0x00, 0x9d, /* push 0; popfd: IF and IOPL stay */
+		0x9c, 0x5b,       /* pushfd; pop ebx */
+		0xe4, 0x60,       /* in al,0x60: not allowed -> #GP(0) */
+	};
+	run_user(h, user, sizeof(user), 13);
+	assert_int_equal(c->r[X86_EBX] & (X86_IF | X86_IOPL), X86_IF);
+	assert_int_equal(c->r[X86_EAX] & 0xff, 0xff);
+	assert_int_equal(get32(h, c->r[X86_ESP]), 0);
+	assert_int_equal(get32(h, c->r[X86_ESP] + 4), USER_CODE + 7);
+	c->r[X86_ESP] = HARNESS_STACK;
+	run_user(h, (const uint8_t[]){ 0xfa }, 1, 13); /* cli */
+	assert_int_equal(get32(h, c->r[X86_ESP] + 4), USER_CODE);
+	free(h);
+}
+
+static void test_iopl3_allows_cli_and_any_port(void **state)
+{
+	struct harness *h = pm_machine();
+	struct x86_cpu *c = &h->cpu;
+	c->eflags |= X86_IOPL; /* the IRET frame takes it from PUSHFD */
+	static const uint8_t user[] = { 0xfa, 0xe4, 0x60, 0x9c, 0x5b, 0xf4 }; /* cli; in; pushfd; pop ebx; hlt */
+	run_user(h, user, sizeof(user), 13);
+	assert_int_equal(c->r[X86_EBX] & (X86_IF | X86_IOPL), X86_IOPL);
+	assert_int_equal(get32(h, c->r[X86_ESP] + 4), USER_CODE + 5); /* HLT still faults */
+	free(h);
+}
+
+static void test_fpu_instructions_without_an_fpu(void **state)
+{
+	struct harness *h = pm_machine();
+	struct x86_cpu *c = &h->cpu;
+	static const uint8_t fninit[] = { 0xdb, 0xe3 };
+	expect_vector(h, fninit, sizeof(fninit), 6); /* no FPU, EM=0 TS=0: #UD */
+	c->r[X86_ESP] = HARNESS_STACK;
+	c->cr0 |= X86_CR0_TS;
+	expect_vector(h, fninit, sizeof(fninit), 7); /* TS: #NM, so a kernel can emulate */
+	assert_int_equal(get32(h, c->r[X86_ESP]), HARNESS_CODE);
+	c->r[X86_ESP] = HARNESS_STACK;
+	c->cr0 = (c->cr0 & ~X86_CR0_TS) | X86_CR0_EM;
+	expect_vector(h, fninit, sizeof(fninit), 7);
+	free(h);
+}
+
 static void test_empty_idt_triple_faults(void **state)
 {
 	struct harness *h = pm_machine();
@@ -557,6 +614,9 @@ int main(void)
 		cmocka_unit_test(test_double_fault_then_shutdown),
 		cmocka_unit_test(test_double_fault_through_a_task_gate),
 		cmocka_unit_test(test_int_to_a_task_and_iret_back),
+		cmocka_unit_test(test_io_bitmap_and_iopl_at_ring3),
+		cmocka_unit_test(test_iopl3_allows_cli_and_any_port),
+		cmocka_unit_test(test_fpu_instructions_without_an_fpu),
 		cmocka_unit_test(test_empty_idt_triple_faults),
 		cmocka_unit_test(test_external_interrupt_after_the_sti_shadow),
 		cmocka_unit_test(test_interrupt_wakes_hlt),

@@ -403,6 +403,8 @@ void x86_exec_one(struct x86_insn *x)
 		x86_pop(x); /* the address uses ESP after the pop (SDM POP) */
 		x86_decode_modrm(x);
 		c->r[X86_ESP] = esp;
+		if (x->reg != 0)
+			x86_raise(x, X86_EXC_UD, X86_NO_ERR); /* only 8F /0 is POP */
 		x86_rm_write(x, size, v);
 		x86_pop(x);
 		return;
@@ -480,6 +482,8 @@ void x86_exec_one(struct x86_insn *x)
 	case 0xc6: case 0xc7:
 		size = op & 1 ? size : 1;
 		x86_decode_modrm(x);
+		if (x->reg != 0)
+			x86_raise(x, X86_EXC_UD, X86_NO_ERR); /* only C6/C7 /0 is MOV */
 		x86_rm_write(x, size, x86_imm(x, size));
 		return;
 	case 0xc8: x86_enter(x); return;

@@ -148,7 +148,7 @@ void x86_exec_0f(struct x86_insn *x)
 		x86_rm_write(x, 1, x86_cond(c, op & 15) ? 1 : 0);
 		return;
 	}
-	if (op >= 0xc8) { /* BSWAP */
+	if (op >= 0xc8 && op <= 0xcf) { /* BSWAP */
 		v = c->r[op & 7];
 		c->r[op & 7] = __builtin_bswap32(v);
 		return;

@@ -397,6 +397,7 @@ void x86_exec_one(struct x86_insn *x)
 		x86_reg_write(c, x->reg, size, x->ea);
 		return;
 	case 0x8e: x86_mov_sreg(x, true); return;
+	case 0x63: x86_arpl(x); return;
 	case 0x8f: {
 		v = x86_peek(x, 0);
 		uint32_t esp = c->r[X86_ESP];

@@ -16,6 +16,8 @@ void x86_load_far_pointer(struct x86_insn *x, int seg);
 void x86_group6(struct x86_insn *x);
 void x86_group7(struct x86_insn *x);
 void x86_sys_0f(struct x86_insn *x, uint8_t op);
+/* ARPL (sys.c). */
+void x86_arpl(struct x86_insn *x);
 /* SYSENTER / SYSEXIT (sysenter.c). */
 void x86_sysenter(struct x86_insn *x);
 void x86_sysexit(struct x86_insn *x);

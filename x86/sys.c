@@ -216,6 +216,22 @@ static void x86_cpuid(struct x86_cpu *c)
 	}
 }
 
+/* ARPL r/m16, r16: raises the destination selector's RPL to the source's
+ * (SDM vol. 2, ARPL); protected mode only. */
+void x86_arpl(struct x86_insn *x)
+{
+	struct x86_cpu *c = x->c;
+	x86_decode_modrm(x);
+	x86_require_pm(x);
+	uint32_t dst = x86_rm_read(x, 2), src = x86_reg_read(c, x->reg, 2);
+	if ((dst & 3) < (src & 3)) {
+		x86_rm_write(x, 2, (dst & ~3u) | (src & 3));
+		c->eflags |= X86_ZF;
+	} else {
+		c->eflags &= ~X86_ZF;
+	}
+}
+
 void x86_sys_0f(struct x86_insn *x, uint8_t op)
 {
 	struct x86_cpu *c = x->c;

@@ -172,6 +172,10 @@ static const struct table_case memory_cases[] = {
 };
 
 static const struct table_case system_cases[] = {
+	{ "arpl raises the RPL", CODE(0x63, 0xc8), .in = { [EAX] = 0xabcd0010, [ECX] = 3 },
+	  .out = { [EAX] = 0xabcd0013 }, .check = R(EAX), .flags_out = X86_ZF, .flags_mask = X86_ZF },
+	{ "arpl leaves a higher RPL", CODE(0x63, 0xc8), .in = { [EAX] = 0x13, [ECX] = 1 },
+	  .flags_in = X86_ZF, .out = { [EAX] = 0x13 }, .check = R(EAX), .flags_mask = X86_ZF },
 	{ "out 0x80,al reaches the port", CODE(0xb0, 0x42, 0xe6, 0x80) },
 	{ "in eax,dx from nothing is all-ones", CODE(0xed), .in = { [EDX] = 0x1234 },
 	  .out = { [EAX] = 0xffffffff }, .check = R(EAX) },

@@ -128,7 +128,10 @@ static uint32_t diff_fix_div(const struct diff_insn *d, struct diff_state *in, b
 	uint32_t mask = d->size == 4 ? 0xffffffffu : (1u << (8 * d->size)) - 1;
 	if ((in->ecx & mask) == 0)
 		in->ecx |= 1;
-	if (d->size == 1)
+	if (d->size == 1 && is_signed) /* AX = quotient * divisor, |quotient| < 128 */
+		in->eax = (in->eax & ~0xffffu) |
+			  ((uint32_t)((int8_t)diff_rand() | 1) * (uint32_t)(int8_t)in->ecx & 0xffff);
+	else if (d->size == 1)
 		in->eax = (in->eax & ~0xffffu) | ((in->ecx & 0x7f) * (diff_rand() & 0x7f)) % 0x8000;
 	else if (is_signed)
 		in->edx = (in->eax & (1u << (8 * d->size - 1))) ? mask : 0; /* sign-extended: fits unless MIN/-1 */
@@ -245,6 +248,44 @@ static const struct diff_insn diff_insns[] = {
 	I("xchg ax,dx", 2, 0, NULL, 0x66, 0x92),
 	I("lea eax,[eax+ecx*4+0x12345678]", 4, 0, NULL, 0x8d, 0x84, 0x88, 0x78, 0x56, 0x34, 0x12),
 	I("lea ax,[ebx+edx*2-1]", 2, 0, NULL, 0x66, 0x8d, 0x44, 0x53, 0xff),
+	I("or ax,cx", 2, X86_AF, NULL, 0x66, 0x09, 0xc8),
+	I("and bh,dl", 1, X86_AF, NULL, 0x20, 0xd7),
+	I("xor cx,-1", 2, X86_AF, NULL, 0x66, 0x83, 0xf1, 0xff),
+	I("sub bl,0x7f", 1, 0, NULL, 0x80, 0xeb, 0x7f),
+	I("adc ax,0x8000", 2, 0, NULL, 0x66, 0x15, 0x00, 0x80),
+	I("neg ax", 2, 0, NULL, 0x66, 0xf7, 0xd8),
+	I("dec dh", 1, 0, NULL, 0xfe, 0xce),
+	I("shl dx,cl", 2, 0, diff_fix_shift, 0x66, 0xd3, 0xe2),
+	I("sar bx,cl", 2, 0, diff_fix_shift, 0x66, 0xd3, 0xfb),
+	I("shr bh,cl", 1, 0, diff_fix_shift, 0xd2, 0xef),
+	I("shl al,1", 1, X86_AF, NULL, 0xd0, 0xe0),
+	I("rol ax,1", 2, 0, NULL, 0x66, 0xd1, 0xc0),
+	I("ror bl,1", 1, 0, NULL, 0xd0, 0xcb),
+	I("rcl dl,cl", 1, 0, diff_fix_rotate, 0xd2, 0xd2),
+	I("rcr dx,cl", 2, 0, diff_fix_rotate, 0x66, 0xd3, 0xda),
+	I("shld eax,edx,7", 4, X86_AF | X86_OF, NULL, 0x0f, 0xa4, 0xd0, 0x07),
+	I("shrd eax,edx,1", 4, X86_AF, NULL, 0x0f, 0xac, 0xd0, 0x01),
+	I("imul cl", 1, MULF, NULL, 0xf6, 0xe9),
+	I("mul cx", 2, MULF, NULL, 0x66, 0xf7, 0xe1),
+	I("imul ax,cx", 2, MULF, NULL, 0x66, 0x0f, 0xaf, 0xc1),
+	I("imul eax,ecx,-2", 4, MULF, NULL, 0x6b, 0xc1, 0xfe),
+	I("idiv cl", 1, 0, diff_fix_div, 0xf6, 0xf9),
+	I("bts ax,5", 2, BTF, NULL, 0x66, 0x0f, 0xba, 0xe8, 0x05),
+	I("btr eax,31", 4, BTF, NULL, 0x0f, 0xba, 0xf0, 0x1f),
+	I("btc ax,cx", 2, BTF, NULL, 0x66, 0x0f, 0xbb, 0xc8),
+	I("bsr ax,cx", 2, 0, diff_fix_bitscan, 0x66, 0x0f, 0xbd, 0xc1),
+	I("xadd bl,cl", 1, 0, NULL, 0x0f, 0xc0, 0xcb),
+	I("xadd ax,cx", 2, 0, NULL, 0x66, 0x0f, 0xc1, 0xc8),
+	I("cmpxchg bx,cx", 2, 0, NULL, 0x66, 0x0f, 0xb1, 0xcb),
+	I("movzx ax,cl", 2, 0, NULL, 0x66, 0x0f, 0xb6, 0xc1),
+	I("movsx eax,cx", 4, 0, NULL, 0x0f, 0xbf, 0xc1),
+	I("test dx,bx", 2, X86_AF, NULL, 0x66, 0x85, 0xda),
+	I("cmovs eax,edx", 4, 0, NULL, 0x0f, 0x48, 0xc2),
+	I("cmovnp cx,dx", 2, 0, NULL, 0x66, 0x0f, 0x4b, 0xca),
+	I("setnbe bl", 1, 0, NULL, 0x0f, 0x97, 0xc3),
+	I("setge dh", 1, 0, NULL, 0x0f, 0x9d, 0xc6),
+	I("stc; cmc; clc", 1, 0, NULL, 0xf9, 0xf5, 0xf8),
+	I("xchg bl,ch", 1, 0, NULL, 0x86, 0xeb),
 };
 
 static void diff_random_state(struct diff_state *s)

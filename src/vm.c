@@ -97,6 +97,7 @@ static const struct engine_ops *vm_engine_ops(enum engine_kind kind)
 	switch (kind) {
 	case ENGINE_KVM: return &engine_kvm;
 	case ENGINE_EMU: return &engine_emu;
+	case ENGINE_MONITOR: return &engine_monitor;
 	default: return NULL;
 	}
 }
@@ -107,10 +108,6 @@ static int vm_create_engine(struct vm *vm)
 	char err[256] = "";
 	enum engine_kind kind = vm->cfg->engine;
 
-	if (kind == ENGINE_MONITOR) {
-		log_error("the monitor engine does not exist yet; use --engine kvm or emu");
-		return EXIT_USAGE;
-	}
 	if (kind != ENGINE_AUTO) {
 		vm->engine = vm_engine_ops(kind);
 		if (!vm->engine) {

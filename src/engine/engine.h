@@ -30,5 +30,6 @@ struct engine_ops {
 
 extern const struct engine_ops engine_kvm;
 extern const struct engine_ops engine_emu;
+extern const struct engine_ops engine_monitor;
 
 #endif

@@ -1,0 +1,16 @@
+/*
+ * Names of the instructions the monitor emulates, for --stats.
+ */
+#ifndef PLEXVM_MONITOR_INSN_H
+#define PLEXVM_MONITOR_INSN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The mnemonic of the instruction in @bytes (lower case, as the assembler
+ * writes it), "other" for one the monitor has no reason to name, or
+ * "invalid". */
+const char *monitor_insn_name(const uint8_t *bytes, size_t len, bool code32);
+
+#endif

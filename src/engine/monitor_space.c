@@ -1,0 +1,154 @@
+/*
+ * The guest's address space; see monitor_space.h.
+ */
+#include "monitor_space.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#define GUEST_VA(gpa) ((void *)(uintptr_t)(gpa))
+
+/* Names the first mapping of this process below 4 GiB in @err, if any. */
+static bool something_below_4g(char *err, size_t errlen)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	if (!f)
+		return false;
+	char line[512];
+	bool found = false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		unsigned long long start = strtoull(line, NULL, 16);
+		if (start < MONITOR_SPACE_END) {
+			line[strcspn(line, "\n")] = 0;
+			snprintf(err, errlen,
+			         "plexvm itself is mapped below 4 GiB, where the guest must live: %s",
+			         line);
+			found = true;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+int monitor_space_init(struct monitor_space *sp, const struct mem *mem, struct stats *stats,
+                       char *err, size_t errlen)
+{
+	memset(sp, 0, sizeof(*sp));
+	sp->mem = mem;
+	sp->stats = stats;
+	if (something_below_4g(err, errlen))
+		return -EEXIST;
+	void *r = mmap(GUEST_VA(MONITOR_PAGE), MONITOR_SPACE_END - MONITOR_PAGE, PROT_NONE,
+	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+	if (r == MAP_FAILED) {
+		snprintf(err, errlen, "cannot reserve the guest's 4 GiB: %s", strerror(errno));
+		return -errno;
+	}
+	sp->mapped_end = mem->size < MONITOR_SPACE_END ? mem->size : MONITOR_SPACE_END;
+	if (sp->mapped_end > MONITOR_PAGE &&
+	    mmap(GUEST_VA(MONITOR_PAGE), sp->mapped_end - MONITOR_PAGE, PROT_READ | PROT_WRITE,
+	         MAP_SHARED | MAP_FIXED, mem->fd, MONITOR_PAGE) == MAP_FAILED) {
+		snprintf(err, errlen, "cannot map guest RAM: %s", strerror(errno));
+		return -errno;
+	}
+	sp->npages = sp->mapped_end / MONITOR_PAGE;
+	sp->scanned = calloc(sp->npages, sizeof(*sp->scanned));
+	if (!sp->scanned) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void monitor_space_free(struct monitor_space *sp)
+{
+	if (sp->scanned) {
+		for (uint64_t i = 0; i < sp->npages; i++)
+			free(sp->scanned[i]);
+		free(sp->scanned);
+		sp->scanned = NULL;
+	}
+	munmap(GUEST_VA(MONITOR_PAGE), MONITOR_SPACE_END - MONITOR_PAGE);
+}
+
+bool monitor_space_runnable(const struct monitor_space *sp, uint64_t gpa)
+{
+	return gpa >= MONITOR_PAGE && gpa < sp->mapped_end;
+}
+
+struct scan_page *monitor_space_scan_of(const struct monitor_space *sp, uint64_t gpa)
+{
+	return gpa < sp->mapped_end ? sp->scanned[gpa / MONITOR_PAGE] : NULL;
+}
+
+/* Maps a private copy of the guest page at @page_gpa with @scan's patches,
+ * read+execute. */
+static int map_patched(struct monitor_space *sp, uint64_t page_gpa, const struct scan_page *scan)
+{
+	const uint8_t *orig = mem_ptr(sp->mem, page_gpa, MONITOR_PAGE);
+	void *va = GUEST_VA(page_gpa);
+	if (mmap(va, MONITOR_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+	         -1, 0) == MAP_FAILED)
+		return -errno;
+	memcpy(va, orig, MONITOR_PAGE);
+	scan_apply(scan, va);
+	if (mprotect(va, MONITOR_PAGE, PROT_READ | PROT_EXEC) < 0)
+		return -errno;
+	return 0;
+}
+
+static void count_patches(struct monitor_space *sp, const struct scan_page *scan, unsigned from)
+{
+	for (unsigned i = from; i < scan->npatches; i++)
+		stats_add(sp->stats, "monitor-patched", scan_kind_name(scan->patches[i].kind), 1);
+}
+
+int monitor_space_scan(struct monitor_space *sp, uint64_t entry, bool code32)
+{
+	if (!monitor_space_runnable(sp, entry))
+		return -EFAULT;
+	uint64_t page_gpa = entry & ~(uint64_t)(MONITOR_PAGE - 1);
+	uint16_t off = (uint16_t)(entry - page_gpa);
+	const uint8_t *page = mem_ptr(sp->mem, page_gpa, MONITOR_PAGE);
+	/* The start of the next page, for an instruction that straddles. */
+	size_t next_len = page_gpa + MONITOR_PAGE + 16 <= sp->mem->size ? 16 : 0;
+	const uint8_t *next = next_len ? page + MONITOR_PAGE : NULL;
+	struct scan_page **slot = &sp->scanned[page_gpa / MONITOR_PAGE];
+
+	if (*slot) {
+		if (scan_is_start(*slot, off))
+			return 0;
+		unsigned before = (*slot)->npatches;
+		scan_add_entry(*slot, page, next, next_len, code32, off);
+		count_patches(sp, *slot, before);
+		stats_add(sp->stats, "monitor-scan", "entries-added", 1);
+		return map_patched(sp, page_gpa, *slot);
+	}
+	struct scan_page *scan = calloc(1, sizeof(*scan));
+	if (!scan)
+		return -ENOMEM;
+	scan_page(scan, page, next, next_len, code32, &off, 1);
+	*slot = scan;
+	count_patches(sp, scan, 0);
+	stats_add(sp->stats, "monitor-scan", "pages", 1);
+	return map_patched(sp, page_gpa, scan);
+}
+
+int monitor_space_drop(struct monitor_space *sp, uint64_t gpa)
+{
+	uint64_t page_gpa = gpa & ~(uint64_t)(MONITOR_PAGE - 1);
+	struct scan_page **slot = &sp->scanned[page_gpa / MONITOR_PAGE];
+	if (!*slot)
+		return 0;
+	free(*slot);
+	*slot = NULL;
+	stats_add(sp->stats, "monitor-scan", "pages-dropped", 1);
+	if (mmap(GUEST_VA(page_gpa), MONITOR_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+	         sp->mem->fd, (off_t)page_gpa) == MAP_FAILED)
+		return -errno;
+	return 0;
+}

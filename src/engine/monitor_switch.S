@@ -1,0 +1,116 @@
+/*
+ * Entering guest code and coming back; see monitor_switch.h.
+ * The frame offsets below are those of struct monitor_frame.
+ */
+#define F_EAX 0
+#define F_ECX 4
+#define F_EDX 8
+#define F_EBX 12
+#define F_ESP 16
+#define F_EBP 20
+#define F_ESI 24
+#define F_EDI 28
+#define F_EIP 32
+#define F_EFLAGS 36
+#define F_CS 40
+#define F_SS 42
+#define F_DS 44
+#define F_ES 46
+#define F_FS 48
+#define F_GS 50
+#define F_HOST_RSP 56
+#define F_HOST_FSBASE 64
+
+	.text
+	.globl monitor_enter
+	.hidden monitor_enter
+	.type monitor_enter, @function
+monitor_enter:
+	/* The System V callee-saved registers: the guest will clobber them. */
+	push %rbx
+	push %rbp
+	push %r12
+	push %r13
+	push %r14
+	push %r15
+	lea monitor_frame(%rip), %rax
+	mov %rsp, F_HOST_RSP(%rax)
+
+	/* An IRETQ frame for a 32-bit (compatibility mode) ring-3 target:
+	 * SS, ESP, EFLAGS, CS, EIP, each zero-extended to 64 bits. */
+	movzwl F_SS(%rax), %ecx
+	push %rcx
+	mov F_ESP(%rax), %ecx
+	push %rcx
+	mov F_EFLAGS(%rax), %ecx
+	push %rcx
+	movzwl F_CS(%rax), %ecx
+	push %rcx
+	mov F_EIP(%rax), %ecx
+	push %rcx
+
+	/* From here on FS no longer points at glibc's TLS: no C code until
+	 * the signal handler has put it back.  A signal that lands between
+	 * here and IRETQ restores the host's FS and GS, so its handler
+	 * restarts this idempotent stretch at monitor_enter_segs. */
+	.globl monitor_enter_segs
+	.hidden monitor_enter_segs
+monitor_enter_segs:
+	lea monitor_frame(%rip), %rax
+	movw F_DS(%rax), %ds
+	movw F_ES(%rax), %es
+	movw F_FS(%rax), %fs
+	movw F_GS(%rax), %gs
+	mov F_ECX(%rax), %ecx
+	mov F_EDX(%rax), %edx
+	mov F_EBX(%rax), %ebx
+	mov F_EBP(%rax), %ebp
+	mov F_ESI(%rax), %esi
+	mov F_EDI(%rax), %edi
+	mov F_EAX(%rax), %eax
+	.globl monitor_enter_iret
+	.hidden monitor_enter_iret
+monitor_enter_iret:
+	iretq
+	.globl monitor_enter_end
+	.hidden monitor_enter_end
+monitor_enter_end:
+	.size monitor_enter, . - monitor_enter
+
+	/* Reached by the signal handler's return (sigreturn) with RSP back at
+	 * F_HOST_RSP, FS and GS already restored. */
+	.globl monitor_exit
+	.hidden monitor_exit
+	.type monitor_exit, @function
+monitor_exit:
+	xor %eax, %eax
+	mov %eax, %ds
+	mov %eax, %es
+	pop %r15
+	pop %r14
+	pop %r13
+	pop %r12
+	pop %rbp
+	pop %rbx
+	ret
+	.size monitor_exit, . - monitor_exit
+
+	/* The SA_SIGINFO handler for every signal the monitor takes.  When a
+	 * guest trap arrives, FS and GS hold guest selectors and bases, so
+	 * glibc's TLS (and the stack protector's canary) are unreachable:
+	 * load the host's before calling C.  Harmless when the signal
+	 * interrupted plexvm's own code, where they already are the host's. */
+	.globl monitor_signal_entry
+	.hidden monitor_signal_entry
+	.type monitor_signal_entry, @function
+monitor_signal_entry:
+	xor %eax, %eax
+	mov %eax, %fs
+	mov %eax, %gs
+	wrgsbase %rax
+	mov monitor_frame+F_HOST_FSBASE(%rip), %rax
+	wrfsbase %rax
+	jmp monitor_signal
+	.size monitor_signal_entry, . - monitor_signal_entry
+
+	.section .note.GNU-stack, "", @progbits

@@ -1,0 +1,204 @@
+/* The monitor's world switch on the real host CPU: 32-bit code entered at
+ * ring 3 through monitor_enter() comes back with its registers and the
+ * reason it stopped, and a guest `int $0x80` never reaches the host kernel
+ * (seccomp turns it into SIGSYS).  The code here is mapped executable by the
+ * test itself, unscanned, as code the scanner missed would be. */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "engine/monitor_ldt.h"
+#include "engine/monitor_space.h"
+#include "engine/monitor_switch.h"
+#include "engine/monitor_trap.h"
+
+#define CODE 0x10000u
+#define STACK 0x20000u
+#define DATA 0x30000u
+
+static struct mem mem;
+static struct monitor_space space;
+static struct monitor_ldt ldt;
+static bool ready;
+
+static int setup(void **state)
+{
+	char err[256];
+	if (mem_init(&mem, 4u << 20) < 0)
+		return -1;
+	if (monitor_trap_init(err, sizeof(err)) < 0 ||
+	    monitor_space_init(&space, &mem, NULL, err, sizeof(err)) < 0) {
+		/* e.g. under AddressSanitizer, whose shadow lies below 4 GiB */
+		print_message("monitor unavailable here: %s\n", err);
+		return 0;
+	}
+	if (monitor_seccomp_install(err, sizeof(err)) < 0)
+		return -1;
+	ready = true;
+	return 0;
+}
+
+/* Copies @code to CODE, makes it executable as is, and enters it with flat
+ * segments (DS based at @ds_base) and the registers in @r. */
+static void run_code(const uint8_t *code, size_t len, uint32_t ds_base, const uint32_t r[8])
+{
+	if (!ready)
+		skip();
+	/* cmocka puts its own handlers on SIGSEGV, SIGSYS... for each test */
+	assert_int_equal(monitor_trap_handlers(), 0);
+	void *va = (void *)(uintptr_t)CODE;
+	assert_int_equal(mprotect(va, 4096, PROT_READ | PROT_WRITE), 0);
+	memcpy(va, code, len);
+	assert_int_equal(mprotect(va, 4096, PROT_READ | PROT_EXEC), 0);
+
+	struct x86_seg seg[6];
+	for (int i = 0; i < 6; i++)
+		seg[i] = (struct x86_seg){ 0x10, 0, 0xffffffff, 0xc093 };
+	seg[X86_CS] = (struct x86_seg){ 0x08, 0, 0xffffffff, 0xc09b };
+	seg[X86_DS].base = ds_base;
+	uint16_t sel[6];
+	assert_int_equal(monitor_ldt_sync(&ldt, seg, sel), 0);
+
+	struct monitor_frame *f = &monitor_frame;
+	memcpy(f->r, r, sizeof(f->r));
+	f->r[4] = STACK;
+	f->eip = CODE;
+	f->eflags = 0x202;
+	monitor_frame_set_segs(f, sel);
+	monitor_enter();
+	assert_int_equal(f->entry_failed, 0);
+}
+
+static const uint32_t zero[8];
+
+static void test_registers_round_trip(void **state)
+{
+	static const uint8_t code[] = {
+		0xb8, 0x11, 0x11, 0x11, 0x11, /* mov $0x11111111, %eax */
+		0xb9, 0x22, 0x22, 0x22, 0x22, /* mov $0x22222222, %ecx */
+		0xba, 0x33, 0x33, 0x33, 0x33, /* mov $0x33333333, %edx */
+		0xbb, 0x44, 0x44, 0x44, 0x44, /* mov $0x44444444, %ebx */
+		0xbd, 0x66, 0x66, 0x66, 0x66, /* mov $0x66666666, %ebp */
+		0xbe, 0x77, 0x77, 0x77, 0x77, /* mov $0x77777777, %esi */
+		0xbf, 0x88, 0x88, 0x88, 0x88, /* mov $0x88888888, %edi */
+		0x83, 0xec, 0x10,             /* sub $16, %esp */
+		0xf9,                         /* stc */
+		0xcc,                         /* int3 */
+	};
+	run_code(code, sizeof(code), 0, zero);
+	const struct monitor_frame *f = &monitor_frame;
+	assert_int_equal(f->signo, SIGTRAP);
+	assert_int_equal(monitor_exit_kind(), MONITOR_EXIT_INT3);
+	assert_int_equal(f->eip, CODE + sizeof(code)); /* after the INT3 */
+	assert_int_equal(f->r[0], 0x11111111);
+	assert_int_equal(f->r[1], 0x22222222);
+	assert_int_equal(f->r[2], 0x33333333);
+	assert_int_equal(f->r[3], 0x44444444);
+	assert_int_equal(f->r[4], STACK - 16);
+	assert_int_equal(f->r[5], 0x66666666);
+	assert_int_equal(f->r[6], 0x77777777);
+	assert_int_equal(f->r[7], 0x88888888);
+	assert_true(f->eflags & 1); /* CF */
+}
+
+static void test_int80_exit_never_reaches_host(void **state)
+{
+	static const uint8_t code[] = {
+		0xb8, 0x01, 0x00, 0x00, 0x00, /* mov $1, %eax   (i386 exit) */
+		0xbb, 0x2a, 0x00, 0x00, 0x00, /* mov $42, %ebx */
+		0xcd, 0x80,                   /* int $0x80 */
+	};
+	run_code(code, sizeof(code), 0, zero);
+	const struct monitor_frame *f = &monitor_frame;
+	/* Still here: the host did not exit. */
+	assert_int_equal(f->signo, SIGSYS);
+	assert_int_equal(monitor_exit_kind(), MONITOR_EXIT_SYSCALL);
+	assert_int_equal(f->syscall_nr, 1);
+	assert_int_equal(f->r[3], 42);
+	assert_int_equal(f->eip, CODE + sizeof(code));
+}
+
+static void test_int80_write_never_reaches_host(void **state)
+{
+	if (!ready)
+		skip();
+	int p[2];
+	assert_int_equal(pipe2(p, O_NONBLOCK), 0);
+	memcpy((void *)(uintptr_t)DATA, "leak!", 5);
+	uint8_t code[] = {
+		0xb8, 0x04, 0x00, 0x00, 0x00, /* mov $4, %eax   (i386 write) */
+		0xbb, 0, 0, 0, 0,             /* mov $fd, %ebx */
+		0xb9, 0, 0, 0, 0,             /* mov $DATA, %ecx */
+		0xba, 0x05, 0x00, 0x00, 0x00, /* mov $5, %edx */
+		0xcd, 0x80,                   /* int $0x80 */
+	};
+	uint32_t fd = (uint32_t)p[1], data = DATA;
+	memcpy(&code[6], &fd, 4);
+	memcpy(&code[11], &data, 4);
+	run_code(code, sizeof(code), 0, zero);
+	assert_int_equal(monitor_frame.signo, SIGSYS);
+	assert_int_equal(monitor_frame.syscall_nr, 4);
+	char buf[8];
+	assert_int_equal(read(p[0], buf, sizeof(buf)), -1); /* nothing was written */
+	assert_int_equal(errno, EAGAIN);
+	close(p[0]);
+	close(p[1]);
+}
+
+static void test_privileged_faults(void **state)
+{
+	static const uint8_t cli[] = { 0xfa };
+	run_code(cli, sizeof(cli), 0, zero);
+	assert_int_equal(monitor_frame.signo, SIGSEGV);
+	assert_int_equal(monitor_frame.trapno, 13);
+	assert_int_equal(monitor_frame.eip, CODE); /* at the CLI, not past it */
+
+	static const uint8_t mov_cr0[] = { 0x0f, 0x20, 0xc0 }; /* mov %cr0, %eax */
+	run_code(mov_cr0, sizeof(mov_cr0), 0, zero);
+	assert_int_equal(monitor_frame.trapno, 13);
+}
+
+static void test_fetch_from_unscanned_page(void **state)
+{
+	static const uint8_t jmp[] = { 0xe9, 0xfb, 0x0f, 0x00, 0x00 }; /* jmp CODE+0x1000 */
+	run_code(jmp, sizeof(jmp), 0, zero);
+	assert_int_equal(monitor_frame.signo, SIGSEGV);
+	assert_int_equal(monitor_frame.trapno, 14);
+	assert_true(monitor_frame.err & 0x10); /* an instruction fetch */
+	assert_int_equal(monitor_frame.fault_addr, CODE + 0x1000);
+	assert_int_equal(monitor_frame.eip, CODE + 0x1000);
+}
+
+static void test_segment_base_is_mirrored(void **state)
+{
+	static const uint8_t code[] = { 0xa1, 0x08, 0, 0, 0, 0xcc }; /* mov 8, %eax; int3 */
+	if (!ready)
+		skip();
+	uint32_t magic = 0xfeedf00d;
+	memcpy((void *)(uintptr_t)(DATA + 8), &magic, 4);
+	run_code(code, sizeof(code), DATA, zero);
+	assert_int_equal(monitor_frame.signo, SIGTRAP);
+	assert_int_equal(monitor_frame.r[0], magic);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_registers_round_trip),
+		cmocka_unit_test(test_int80_exit_never_reaches_host),
+		cmocka_unit_test(test_int80_write_never_reaches_host),
+		cmocka_unit_test(test_privileged_faults),
+		cmocka_unit_test(test_fetch_from_unscanned_page),
+		cmocka_unit_test(test_segment_base_is_mirrored),
+	};
+	return cmocka_run_group_tests(tests, setup, NULL);
+}

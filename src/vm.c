@@ -104,7 +104,7 @@ static const struct engine_ops *vm_engine_ops(enum engine_kind kind)
 
 static int vm_create_engine(struct vm *vm)
 {
-	static const enum engine_kind auto_order[] = { ENGINE_KVM, ENGINE_EMU };
+	static const enum engine_kind auto_order[] = { ENGINE_MONITOR, ENGINE_KVM, ENGINE_EMU };
 	char err[256] = "";
 	enum engine_kind kind = vm->cfg->engine;
 

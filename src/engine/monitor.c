@@ -43,6 +43,9 @@
 #define PF_ERR_WRITE 0x2
 #define PF_ERR_FETCH 0x10
 #define TRAP_PF 14
+/* At most this many trapping instructions in a row are emulated without
+ * going back to guest code (interrupts wait that long at most). */
+#define EMULATE_RUN_MAX 32
 
 struct monitor_engine {
 	struct vm *vm;
@@ -156,7 +159,7 @@ static void mon_deliver_interrupt(struct monitor_engine *m)
 	if (!vm_irq_pending(vm) || !x86_can_interrupt(&m->cpu))
 		return;
 	int vector = vm_irq_ack(vm);
-	stats_add(vm->stats, "monitor-traps", "interrupt-injected", 1);
+	stats_add(vm->stats, "exits", "interrupt-injected", 1);
 	if (x86_interrupt(&m->cpu, &m->ops, (uint8_t)vector) == X86_SHUTDOWN)
 		vm_stop(vm, EXIT_CRASH, "triple fault while delivering interrupt 0x%x", vector);
 }
@@ -177,20 +180,6 @@ static void mon_core_status(struct monitor_engine *m, enum x86_status s)
 	}
 }
 
-/* Emulates the one instruction at EIP with the core. */
-static void mon_emulate(struct monitor_engine *m)
-{
-	struct x86_cpu *c = &m->cpu;
-	uint8_t bytes[X86_MAX_INSN_LEN];
-	uint64_t lin = (uint64_t)c->seg[X86_CS].base + c->eip;
-	size_t n = 0;
-	while (n < sizeof(bytes) && mem_read(&m->vm->mem, lin + n, &bytes[n], 1) == 0)
-		n++;
-	stats_add(m->vm->stats, "monitor-emulated",
-	          monitor_insn_name(bytes, n, (c->seg[X86_CS].attr & X86_SEG_DB) != 0), 1);
-	mon_core_status(m, x86_run(c, &m->ops, 1));
-}
-
 /* Can the host CPU run the guest's current state? */
 static bool mon_native_ok(const struct monitor_engine *m)
 {
@@ -202,9 +191,44 @@ static bool mon_native_ok(const struct monitor_engine *m)
 	       monitor_space_runnable(&m->space, lin + X86_MAX_INSN_LEN - 1);
 }
 
+/* Reads the bytes at EIP (the guest's own, not the scanner's patches);
+ * returns how many could be read. */
+static size_t mon_code_at_eip(const struct monitor_engine *m, uint8_t bytes[X86_MAX_INSN_LEN])
+{
+	const struct x86_cpu *c = &m->cpu;
+	uint64_t lin = (uint64_t)c->seg[X86_CS].base + c->eip;
+	size_t n = 0;
+	while (n < X86_MAX_INSN_LEN && mem_read(&m->vm->mem, lin + n, &bytes[n], 1) == 0)
+		n++;
+	return n;
+}
+
 static bool code32(const struct x86_cpu *c)
 {
 	return (c->seg[X86_CS].attr & X86_SEG_DB) != 0;
+}
+
+/* Emulates the instruction at EIP with the core, and the ones after it for
+ * as long as they would trap anyway (a guest's interrupt entry pushes and
+ * reloads four segment registers in a row: one signal instead of five). */
+static void mon_emulate(struct monitor_engine *m)
+{
+	struct x86_cpu *c = &m->cpu;
+	uint8_t bytes[X86_MAX_INSN_LEN];
+	size_t n = mon_code_at_eip(m, bytes);
+	for (int i = 0; i < EMULATE_RUN_MAX; i++) {
+		stats_add(m->vm->stats, "monitor-emulated", monitor_insn_name(bytes, n, code32(c)), 1);
+		enum x86_status s = x86_run(c, &m->ops, 1);
+		mon_core_status(m, s);
+		if (s != X86_OK && s != X86_IO)
+			return;
+		if (m->vm->stopped || c->halted || !mon_native_ok(m))
+			return;
+		n = mon_code_at_eip(m, bytes);
+		if (!monitor_insn_traps(bytes, n, code32(c)))
+			return;
+		stats_add(m->vm->stats, "exits", "saved-by-run", 1);
+	}
 }
 
 /* A fetch fault at @addr: scan the page (the instruction at EIP may start on
@@ -256,7 +280,7 @@ static void mon_run_native(struct monitor_engine *m)
 	if (f->entry_failed) {
 		/* The host would not take the state (say, a segment the LDT
 		 * cannot express): let the core run this instruction. */
-		stats_add(vm->stats, "monitor-traps", "entry-refused", 1);
+		stats_add(vm->stats, "exits", "entry-refused", 1);
 		mon_emulate(m);
 		return;
 	}
@@ -267,7 +291,7 @@ static void mon_run_native(struct monitor_engine *m)
 
 	switch (monitor_exit_kind()) {
 	case MONITOR_EXIT_TICK:
-		stats_add(vm->stats, "monitor-traps", "timer", 1);
+		stats_add(vm->stats, "exits", "timer", 1);
 		/* A moment for signals that are not the monitor's (SIGTERM). */
 		monitor_signals_allow();
 		monitor_signals_block();
@@ -275,13 +299,13 @@ static void mon_run_native(struct monitor_engine *m)
 	case MONITOR_EXIT_SYSCALL:
 		/* int $0x80 or sysenter, both two bytes, reached the host
 		 * kernel, which refused it: the guest's own instruction. */
-		stats_add(vm->stats, "monitor-traps", "syscall", 1);
+		stats_add(vm->stats, "exits", "syscall", 1);
 		c->r[X86_EAX] = (uint32_t)f->syscall_nr;
 		c->eip -= 2;
 		mon_emulate(m);
 		return;
 	case MONITOR_EXIT_INT3:
-		stats_add(vm->stats, "monitor-traps", "int3", 1);
+		stats_add(vm->stats, "exits", "int3", 1);
 		c->eip -= 1; /* the core runs what the guest has there */
 		mon_emulate(m);
 		return;
@@ -289,18 +313,18 @@ static void mon_run_native(struct monitor_engine *m)
 	}
 	if (f->trapno == TRAP_PF && (f->err & PF_ERR_FETCH) &&
 	    monitor_space_runnable(&m->space, f->fault_addr)) {
-		stats_add(vm->stats, "monitor-traps", "fetch-unscanned", 1);
+		stats_add(vm->stats, "exits", "fetch-unscanned", 1);
 		if (mon_scan_for_fetch(m, f->fault_addr) < 0)
 			mon_emulate(m);
 		return;
 	}
 	if (f->trapno == TRAP_PF && (f->err & PF_ERR_WRITE) &&
 	    monitor_space_scan_of(&m->space, f->fault_addr)) {
-		stats_add(vm->stats, "monitor-traps", "write-to-scanned", 1);
+		stats_add(vm->stats, "exits", "write-to-scanned", 1);
 		monitor_space_drop(&m->space, f->fault_addr);
 		return; /* and the write runs again natively */
 	}
-	stats_add(vm->stats, "monitor-traps", f->trapno == TRAP_PF ? "page-fault" : "fault", 1);
+	stats_add(vm->stats, "exits", f->trapno == TRAP_PF ? "page-fault" : "fault", 1);
 	mon_emulate(m);
 }
 
@@ -318,7 +342,7 @@ static void mon_run_core(struct monitor_engine *m)
 		log_warn("the guest enabled paging: the monitor goes on in its x86 core");
 		m->in_core = true;
 	}
-	stats_add(m->vm->stats, "monitor-traps", "core-slice", 1);
+	stats_add(m->vm->stats, "exits", "core-slice", 1);
 	mon_core_status(m, x86_run(c, &m->ops, CORE_SLICE));
 }
 

@@ -59,16 +59,38 @@ static const struct insn_name names[] = {
 	{ true, 0xb4, -1, "lfs" },        { true, 0xb5, -1, "lgs" },
 };
 
+static const struct insn_name *find(const struct x86_decoded *d)
+{
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		const struct insn_name *n = &names[i];
+		if (n->two_byte == d->two_byte && n->opcode == d->opcode &&
+		    (n->reg < 0 || (d->has_modrm && n->reg == d->reg)))
+			return n;
+	}
+	return NULL;
+}
+
+bool monitor_insn_traps(const uint8_t *bytes, size_t len, bool code32)
+{
+	struct x86_decoded d;
+	if (x86_decode(bytes, len, code32, &d) < 0)
+		return false;
+	const struct insn_name *n = find(&d);
+	/* Named for --stats only: they trap only when they touch non-RAM. */
+	static const char *const not_traps[] = { "mov", "movs", "stos", "rdtsc" };
+	if (!n)
+		return false;
+	for (size_t i = 0; i < sizeof(not_traps) / sizeof(not_traps[0]); i++)
+		if (n->name == not_traps[i] || __builtin_strcmp(n->name, not_traps[i]) == 0)
+			return false;
+	return true;
+}
+
 const char *monitor_insn_name(const uint8_t *bytes, size_t len, bool code32)
 {
 	struct x86_decoded d;
 	if (x86_decode(bytes, len, code32, &d) < 0)
 		return "invalid";
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		const struct insn_name *n = &names[i];
-		if (n->two_byte == d.two_byte && n->opcode == d.opcode &&
-		    (n->reg < 0 || (d.has_modrm && n->reg == d.reg)))
-			return n->name;
-	}
-	return "other";
+	const struct insn_name *n = find(&d);
+	return n ? n->name : "other";
 }

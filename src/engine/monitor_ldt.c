@@ -45,9 +45,15 @@ bool monitor_ldt_desc(const struct x86_seg *s, unsigned entry, struct user_desc 
 	return true;
 }
 
+/* Attribute bits the mirror does not copy: the DPL (always 3 in the LDT)
+ * and the accessed bit.  Ignoring them saves a modify_ldt call each time the
+ * guest moves between its ring-0 and ring-3 flat segments. */
+#define ATTR_NOT_MIRRORED 0x61
+
 static bool same_seg(const struct x86_seg *a, const struct x86_seg *b)
 {
-	return a->base == b->base && a->limit == b->limit && a->attr == b->attr &&
+	return a->base == b->base && a->limit == b->limit &&
+	       ((a->attr ^ b->attr) & ~ATTR_NOT_MIRRORED) == 0 &&
 	       ((a->sel & ~3) == 0) == ((b->sel & ~3) == 0);
 }
 

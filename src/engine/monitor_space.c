@@ -147,6 +147,7 @@ int monitor_space_drop(struct monitor_space *sp, uint64_t gpa)
 	free(*slot);
 	*slot = NULL;
 	stats_add(sp->stats, "monitor-scan", "pages-dropped", 1);
+	stats_add_addr(sp->stats, "monitor-dropped-pages", page_gpa, 1);
 	if (mmap(GUEST_VA(page_gpa), MONITOR_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
 	         sp->mem->fd, (off_t)page_gpa) == MAP_FAILED)
 		return -errno;

@@ -1,0 +1,42 @@
+/* bench/traps as a test kernel: TRAPS_N round trips of one kind of event
+ * that a VMM must intercept (TRAPS_KIND: 1 a system call INT 0x80 from
+ * ring 3 and IRET back, 2 an OUT to the POST debug port 0x80, 3 a CLI/STI
+ * pair at ring 0; 0 nothing, the baseline).  The run script times the whole
+ * run against the baseline, so each build does exactly one kind. */
+#include "console.h"
+#include "test.h"
+#include "trap.h"
+#include "x86.h"
+
+static void null_syscall(struct trap_frame *f)
+{
+	f->eax = 0;
+}
+
+static uint32_t user_int80_loop(uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		__asm__ volatile("int $0x80" : : "a"(0) : "memory");
+	return n;
+}
+
+void test_main(void)
+{
+	uint32_t n = TRAPS_N;
+	switch (TRAPS_KIND) {
+	case 1:
+		trap_set_handler(0x80, null_syscall);
+		user_run(user_int80_loop, n, X86_EFLAGS_FIXED);
+		break;
+	case 2:
+		for (uint32_t i = 0; i < n; i++)
+			__asm__ volatile("outb %%al, $0x80" : : "a"(0));
+		break;
+	case 3:
+		for (uint32_t i = 0; i < n; i++)
+			__asm__ volatile("cli\n\tsti" : : : "memory");
+		break;
+	default: break;
+	}
+	printf("traps: kind %d, %u events\n", TRAPS_KIND, n);
+}

@@ -57,7 +57,8 @@ int monitor_space_init(struct monitor_space *sp, const struct mem *mem, struct s
 	}
 	sp->npages = sp->mapped_end / MONITOR_PAGE;
 	sp->scanned = calloc(sp->npages, sizeof(*sp->scanned));
-	if (!sp->scanned) {
+	sp->dropped = calloc(sp->npages, 1);
+	if (!sp->scanned || !sp->dropped) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
@@ -72,6 +73,8 @@ void monitor_space_free(struct monitor_space *sp)
 		free(sp->scanned);
 		sp->scanned = NULL;
 	}
+	free(sp->dropped);
+	sp->dropped = NULL;
 	munmap(GUEST_VA(MONITOR_PAGE), MONITOR_SPACE_END - MONITOR_PAGE);
 }
 
@@ -134,7 +137,8 @@ int monitor_space_scan(struct monitor_space *sp, uint64_t entry, bool code32)
 	scan_page(scan, page, next, next_len, code32, &off, 1);
 	*slot = scan;
 	count_patches(sp, scan, 0);
-	stats_add(sp->stats, "monitor-scan", "pages", 1);
+	stats_add(sp->stats, "monitor-scan",
+	          sp->dropped[page_gpa / MONITOR_PAGE] ? "pages-rescanned" : "pages", 1);
 	return map_patched(sp, page_gpa, scan);
 }
 
@@ -146,6 +150,7 @@ int monitor_space_drop(struct monitor_space *sp, uint64_t gpa)
 		return 0;
 	free(*slot);
 	*slot = NULL;
+	sp->dropped[page_gpa / MONITOR_PAGE] = 1;
 	stats_add(sp->stats, "monitor-scan", "pages-dropped", 1);
 	stats_add_addr(sp->stats, "monitor-dropped-pages", page_gpa, 1);
 	if (mmap(GUEST_VA(page_gpa), MONITOR_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,

@@ -31,9 +31,9 @@ struct monitor_space {
 	const struct mem *mem;
 	uint64_t mapped_end;        /* guest RAM is mapped at [4 KiB, mapped_end) */
 	struct scan_page **scanned; /* per RAM page: its scan, or NULL */
+	uint8_t *dropped;           /* per RAM page: its scan was dropped before */
 	uint64_t npages;
 	struct stats *stats;
-	unsigned scans, rescans, drops;
 };
 
 /* Checks that nothing of plexvm lives below 4 GiB, reserves that range and

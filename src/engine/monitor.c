@@ -29,6 +29,7 @@
 #include "engine.h"
 #include "monitor_insn.h"
 #include "monitor_ldt.h"
+#include "monitor_probe.h"
 #include "monitor_space.h"
 #include "monitor_switch.h"
 #include "monitor_trap.h"
@@ -118,15 +119,20 @@ static int mon_create(struct vm *vm, void **ctx, char *err, size_t errlen)
 	m->vm = vm;
 	m->ops = (struct x86_ops){ m, mon_ram, mon_mmio_read, mon_mmio_write, mon_pio_in, mon_pio_out };
 	int r = monitor_trap_init(err, errlen);
-	if (r == 0)
+	if (r == 0) {
 		r = monitor_space_init(&m->space, &vm->mem, vm->stats, err, errlen);
+		m->space_ready = r == 0;
+	}
+	if (r == 0)
+		r = monitor_probe(&m->ldt, err, errlen);
 	if (r < 0) {
+		if (m->space_ready)
+			monitor_space_free(&m->space);
 		free(m);
 		/* A host the monitor cannot use is a reason to try the next
 		 * engine, not a failure. */
 		return -ENODEV;
 	}
-	m->space_ready = true;
 	*ctx = m;
 	return 0;
 }

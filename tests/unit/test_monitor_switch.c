@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "engine/monitor_ldt.h"
+#include "engine/monitor_probe.h"
 #include "engine/monitor_space.h"
 #include "engine/monitor_switch.h"
 #include "engine/monitor_trap.h"
@@ -36,8 +37,10 @@ static int setup(void **state)
 	if (mem_init(&mem, 4u << 20) < 0)
 		return -1;
 	if (monitor_trap_init(err, sizeof(err)) < 0 ||
-	    monitor_space_init(&space, &mem, NULL, err, sizeof(err)) < 0) {
-		/* e.g. under AddressSanitizer, whose shadow lies below 4 GiB */
+	    monitor_space_init(&space, &mem, NULL, err, sizeof(err)) < 0 ||
+	    monitor_probe(&ldt, err, sizeof(err)) < 0) {
+		/* e.g. under AddressSanitizer, whose shadow lies below 4 GiB,
+		 * or on a kernel without compatibility mode */
 		print_message("monitor unavailable here: %s\n", err);
 		return 0;
 	}

@@ -376,9 +376,13 @@ static int mon_run(void *ctx)
 				vm_stop(vm, EXIT_CRASH, "the guest halted with interrupts disabled");
 				break;
 			}
+			/* No ticks while asleep: vm_wait() knows the next
+			 * deadline itself. */
+			monitor_timer_stop();
 			monitor_signals_allow();
 			vm_wait(vm);
 			monitor_signals_block();
+			monitor_timer_start();
 			continue;
 		}
 		if (m->in_core || !mon_native_ok(m))

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "../exit_status.h"
+#include "../log.h"
 #include "../stats.h"
 #include "../vm.h"
 #include "engine.h"
@@ -214,6 +215,14 @@ static int kvm_create_vcpu(struct kvm_engine *k, char *err, size_t errlen)
 	return 0;
 }
 
+/* --engine auto moves on silently when an engine reports -ENODEV: when
+ * /dev/kvm exists but fails, say why on one line. */
+static void kvm_create_warn_auto(struct vm *vm, const char *why)
+{
+	if (vm->cfg && vm->cfg->engine == ENGINE_AUTO)
+		log_warn("kvm engine unavailable (%s); trying the next engine", why);
+}
+
 static int kvm_create(struct vm *vm, void **ctx, char *err, size_t errlen)
 {
 	struct kvm_engine *k = calloc(1, sizeof(*k));
@@ -223,9 +232,14 @@ static int kvm_create(struct vm *vm, void **ctx, char *err, size_t errlen)
 	k->vm_fd = k->vcpu_fd = -1;
 	k->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (k->kvm_fd < 0) {
+		int e = errno;
 		snprintf(err, errlen, "/dev/kvm: %s (the kvm engine needs KVM; try --engine emu)",
-		         strerror(errno));
+		         strerror(e));
 		kvm_destroy(k);
+		/* No KVM at all is the usual case and auto says nothing; a
+		 * /dev/kvm we may not open is worth a word. */
+		if (e != ENOENT && e != ENODEV && e != ENXIO)
+			kvm_create_warn_auto(vm, err);
 		return -ENODEV;
 	}
 	int r = kvm_check(k->kvm_fd, err, errlen);
@@ -235,7 +249,12 @@ static int kvm_create(struct vm *vm, void **ctx, char *err, size_t errlen)
 		r = kvm_create_vcpu(k, err, errlen);
 	if (r < 0) {
 		kvm_destroy(k);
-		return r;
+		/* Whatever failed (KVM_CREATE_VM busy or out of memory, a
+		 * refused CPUID, no timer signal), this host cannot give us a
+		 * vCPU now: -ENODEV lets --engine auto go on to the next engine.
+		 * Asked for by name, the caller reports err. */
+		kvm_create_warn_auto(vm, err);
+		return -ENODEV;
 	}
 	*ctx = k;
 	return 0;

@@ -9,9 +9,9 @@
  *    instruction: with one queued the instruction is not run here and the
  *    guest is stopped, rather than reordering the two;
  *  - everything the core changes is written back: general registers,
- *    segments, descriptor tables, control registers, EFER, the SYSENTER
- *    MSRs (IRET, INT n and SYSEXIT change the first ones; a fault inside
- *    them sets CR2) and the interrupt shadow (POP SS, STI).
+ *    segments, descriptor tables, control registers, EFER (IRET and INT n
+ *    change the first ones; a fault inside them sets CR2), the SYSENTER
+ *    MSRs if they changed, and the interrupt shadow (POP SS, STI).
  */
 #include "kvm_fallback.h"
 
@@ -22,6 +22,7 @@
 
 #include "../../x86/decoder.h"
 #include "../exit_status.h"
+#include "../log.h"
 #include "../stats.h"
 
 #define MSR_IA32_SYSENTER_CS 0x174
@@ -139,16 +140,22 @@ static bool kvm_fallback_read(struct vm *vm, int fd, struct kvm_state *st,
 		what = "KVM_GET_SREGS";
 	else if (ioctl(fd, KVM_GET_VCPU_EVENTS, ev) < 0)
 		what = "KVM_GET_VCPU_EVENTS";
-	else if (ioctl(fd, KVM_GET_MSRS, &m) != 3)
-		what = "KVM_GET_MSRS (SYSENTER)";
 	if (what) {
 		vm_stop(vm, EXIT_HOST, "kvm: %s for an emulation failure: %s", what,
 		        strerror(errno));
 		return false;
 	}
-	st->sysenter_cs = m.e[0].data;
-	st->sysenter_esp = m.e[1].data;
-	st->sysenter_eip = m.e[2].data;
+	/* Only SYSENTER/SYSEXIT read these, and KVM emulates both itself: a
+	 * backend that will not report them (they are zero then) is no
+	 * reason to stop. */
+	if (ioctl(fd, KVM_GET_MSRS, &m) == 3) {
+		st->sysenter_cs = m.e[0].data;
+		st->sysenter_esp = m.e[1].data;
+		st->sysenter_eip = m.e[2].data;
+	} else {
+		log_warn_once("kvm: KVM_GET_MSRS cannot read the SYSENTER MSRs; "
+		              "emulated instructions see them as 0");
+	}
 	st->intr_shadow = ev->interrupt.shadow != 0;
 	return true;
 }

@@ -10,6 +10,7 @@
 #ifndef PLEXVM_X86_CPU_H
 #define PLEXVM_X86_CPU_H
 
+#include "icache.h"
 #include "x86.h"
 
 #define X86_EXC_DE 0
@@ -130,7 +131,30 @@ void x86_write_cr(struct x86_insn *x, int cr, uint32_t v);
 static inline void x86_fetch_invalidate(struct x86_cpu *c)
 {
 	c->fetch_start = c->fetch_end = 0;
+	c->uop_start = c->uop_len = 0;
 }
+
+/* ---- decoded-instruction cache (icache.c) ---- */
+/* The cached page of @frame, or NULL. */
+struct x86_icache_page *x86_icache_find(struct x86_icache *ic, uint32_t frame);
+/* Forgets the decoded instructions of @p that use bytes [off, off + len). */
+void x86_icache_written(struct x86_icache_page *p, uint32_t off, uint32_t len);
+/* The TLB's code mark for a newly filled entry. */
+static inline struct x86_icache_page *x86_tlb_code(struct x86_cpu *c, uint32_t frame,
+						   const uint8_t *host)
+{
+	return c->icache && host ? x86_icache_find(c->icache, frame) : 0;
+}
+/* The uop for EIP when the run loop's inlined lookup misses: sets up the
+ * uop window and decodes into the cache, or returns a uop that runs the
+ * decode-as-you-go interpreter for code that cannot be cached. */
+const struct x86_uop *x86_icache_miss(struct x86_insn *x);
+/* Points the uop window at EIP's page; returns false if that code cannot be
+ * cached (MMIO, a CS limit inside the page, no cache).  Faults as a fetch
+ * would. */
+bool x86_icache_window(struct x86_insn *x);
+/* Sets the code window at EIP; returns its TLB entry (host NULL: MMIO). */
+struct x86_tlb_entry *x86_fetch_window(struct x86_insn *x);
 
 /* Every change of CS goes through here (it may change the CPL too). */
 static inline void x86_set_cs(struct x86_cpu *c, const struct x86_seg *cs)
@@ -160,17 +184,45 @@ static inline struct x86_tlb_entry *x86_fast_entry(struct x86_cpu *c, int seg, u
 		return 0;
 	if (write && (!t->dirty || (!t->writable && (c->cpl == 3 || (c->cr0 & X86_CR0_WP)))))
 		return 0;
+	if (write && t->code && (t->code->lines & x86_icache_lines(*lin & 0xfff, size)))
+		return 0; /* over decoded code: the slow path invalidates it */
 	return t;
+}
+
+/* Host memory accesses of 1, 2 or 4 bytes; a memcpy of a size only known
+ * at run time would be a call. */
+static inline uint32_t x86_host_load(const uint8_t *p, unsigned size)
+{
+	uint32_t v4;
+	uint16_t v2;
+	if (size == 1)
+		return *p;
+	if (size == 2) {
+		__builtin_memcpy(&v2, p, 2);
+		return v2;
+	}
+	__builtin_memcpy(&v4, p, 4);
+	return v4;
+}
+
+static inline void x86_host_store(uint8_t *p, unsigned size, uint32_t v)
+{
+	uint16_t v2 = (uint16_t)v;
+	if (size == 1)
+		*p = (uint8_t)v;
+	else if (size == 2)
+		__builtin_memcpy(p, &v2, 2);
+	else
+		__builtin_memcpy(p, &v, 4);
 }
 
 static inline uint32_t x86_read(struct x86_insn *x, int seg, uint32_t off, unsigned size)
 {
-	uint32_t lin, v = 0;
+	uint32_t lin;
 	struct x86_tlb_entry *t = x86_fast_entry(x->c, seg, off, size, false, &lin);
 	if (!t)
 		return x86_read_slow(x, seg, off, size);
-	__builtin_memcpy(&v, t->host + (lin & 0xfff), size);
-	return v;
+	return x86_host_load(t->host + (lin & 0xfff), size);
 }
 
 static inline void x86_write(struct x86_insn *x, int seg, uint32_t off, unsigned size, uint32_t v)
@@ -181,7 +233,7 @@ static inline void x86_write(struct x86_insn *x, int seg, uint32_t off, unsigned
 		x86_write_slow(x, seg, off, size, v);
 		return;
 	}
-	__builtin_memcpy(t->host + (lin & 0xfff), &v, size);
+	x86_host_store(t->host + (lin & 0xfff), size, v);
 }
 
 /* The next code byte: from the code window when EIP is inside it (the

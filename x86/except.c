@@ -6,6 +6,7 @@
  * lands.
  */
 #include "cpu.h"
+#include "uop.h"
 
 /* Vectors that push an error code. */
 static bool x86_has_error_code(int v)
@@ -192,12 +193,46 @@ enum x86_status x86_interrupt(struct x86_cpu *c, const struct x86_ops *ops, uint
 	return x86_handle_exception(c, ops);
 }
 
+static inline const struct x86_uop *x86_uop_at(struct x86_insn *x)
+{
+	struct x86_cpu *c = x->c;
+	uint32_t off = c->eip - c->uop_start;
+	if (__builtin_expect(off < c->uop_len, 1)) {
+		const struct x86_uop *u = &c->uop_base[off];
+		if (__builtin_expect(u->fn != 0, 1))
+			return u;
+	}
+	return x86_icache_miss(x);
+}
+
+/* The hot loop, apart from x86_run() because a function that calls
+ * __builtin_setjmp keeps its variables in memory. */
+__attribute__((noinline)) static enum x86_status x86_run_uops(struct x86_insn *x,
+								     uint64_t end)
+{
+	struct x86_cpu *c = x->c;
+	x->exit = X86_OK; /* set only by an instruction that ends the run */
+	while (c->icount < end) {
+		c->insn_eip = c->eip;
+		c->intr_shadow = false;
+		const struct x86_uop *u = x86_uop_at(x);
+		c->eip += u->len;
+		u->fn(x, u);
+		c->icount++;
+		if (x->exit != X86_OK)
+			return x->exit;
+	}
+	return X86_OK;
+}
+
 enum x86_status x86_run(struct x86_cpu *c, const struct x86_ops *ops, uint64_t budget)
 {
 	struct x86_insn x;
-	/* volatile: it lives across __builtin_longjmp. */
-	volatile uint64_t done = 0;
+	uint64_t end = c->icount + budget;
 
+	/* The caller may have changed CS, the CPL or paging since the last
+	 * run: build the code windows afresh. */
+	x86_fetch_invalidate(c);
 	for (;;) {
 		if (__builtin_setjmp(c->jmp) != 0) {
 			/* A fault: EIP back to the faulting instruction (traps
@@ -205,25 +240,20 @@ enum x86_status x86_run(struct x86_cpu *c, const struct x86_ops *ops, uint64_t b
 			 * delivery re-arms c->jmp, hence the loop. */
 			c->eip = c->insn_eip;
 			c->icount++;
-			done = done + 1;
 			if (x86_handle_exception(c, ops) == X86_SHUTDOWN)
 				return X86_SHUTDOWN;
 			continue;
 		}
-		while (done < budget) {
-			x.c = c;
-			x.ops = ops;
-			x.exit = X86_OK;
-			c->insn_eip = c->eip;
-			c->intr_shadow = false;
-			x86_exec_one(&x);
-			c->icount++;
-			done = done + 1;
-			if (x.exit != X86_OK)
-				return x.exit;
-		}
-		return X86_OK;
+		x.c = c;
+		x.ops = ops;
+		return x86_run_uops(&x, end);
 	}
+}
+
+void x86_uop_legacy(struct x86_insn *x, const struct x86_uop *u)
+{
+	x->c->eip = x->c->insn_eip;
+	x86_exec_one(x);
 }
 
 void x86_reset_flat32(struct x86_cpu *c)

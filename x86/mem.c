@@ -31,17 +31,23 @@ uint32_t x86_phys_read(struct x86_insn *x, uint64_t pa, unsigned size)
 void x86_phys_write(struct x86_insn *x, uint64_t pa, unsigned size, uint32_t v)
 {
 	uint8_t *p = x->ops->ram(x->ops->ctx, pa, size);
-	if (p)
+	if (p) {
 		__builtin_memcpy(p, &v, size);
-	else
+		/* Page-table A/D bits and descriptor accessed bits can land on
+		 * a code page too (a hostile guest's, at least). */
+		if (x->c->icache)
+			x86_invalidate_code(x->c, pa, size);
+	} else
 		x->ops->mmio_write(x->ops->ctx, pa, v, size);
 }
 
 void x86_tlb_flush(struct x86_cpu *c)
 {
 	x86_fetch_invalidate(c);
-	for (int i = 0; i < X86_TLB_SIZE; i++)
+	for (int i = 0; i < X86_TLB_SIZE; i++) {
 		c->tlb[i].tag = 0;
+		c->tlb[i].code = 0;
+	}
 }
 
 _Noreturn static void x86_page_fault(struct x86_insn *x, uint32_t lin, uint32_t err)
@@ -97,6 +103,7 @@ static struct x86_tlb_entry *x86_walk(struct x86_insn *x, uint32_t lin, bool wri
 	t->dirty = write || (big ? (pde & PTE_D) : (pte & PTE_D));
 	t->nx = 0;
 	t->host = x->ops->ram(x->ops->ctx, frame, 0x1000);
+	t->code = x86_tlb_code(c, frame, t->host);
 	return t;
 }
 
@@ -113,6 +120,7 @@ static struct x86_tlb_entry *x86_lookup(struct x86_insn *x, uint32_t lin, bool w
 			t->user = t->writable = t->dirty = 1;
 			t->nx = 0;
 			t->host = x->ops->ram(x->ops->ctx, t->frame, 0x1000);
+			t->code = x86_tlb_code(c, t->frame, t->host);
 		}
 		return t;
 	}
@@ -135,11 +143,8 @@ uint32_t x86_read_lin(struct x86_insn *x, uint32_t lin, unsigned size, bool user
 		return v;
 	}
 	struct x86_tlb_entry *t = x86_lookup(x, lin, false, user);
-	if (t->host) {
-		uint32_t v = 0;
-		__builtin_memcpy(&v, t->host + (lin & 0xfff), size);
-		return v;
-	}
+	if (t->host)
+		return x86_host_load(t->host + (lin & 0xfff), size);
 	return (uint32_t)x->ops->mmio_read(x->ops->ctx, t->frame | (lin & 0xfff), size);
 }
 
@@ -155,9 +160,12 @@ void x86_write_lin(struct x86_insn *x, uint32_t lin, unsigned size, uint32_t v, 
 		return;
 	}
 	struct x86_tlb_entry *t = x86_lookup(x, lin, true, user);
-	if (t->host)
-		__builtin_memcpy(t->host + (lin & 0xfff), &v, size);
-	else
+	if (t->host) {
+		x86_host_store(t->host + (lin & 0xfff), size, v);
+		/* Self-modifying code: forget what it overwrote. */
+		if (t->code && (t->code->lines & x86_icache_lines(lin & 0xfff, size)))
+			x86_icache_written(t->code, lin & 0xfff, size);
+	} else
 		x->ops->mmio_write(x->ops->ctx, t->frame | (lin & 0xfff), v, size);
 }
 
@@ -212,16 +220,13 @@ void x86_check_write(struct x86_insn *x, int seg, uint32_t off, unsigned size)
 
 /* Code bytes come straight from host memory while EIP stays inside the
  * window set up from one TLB entry and the CS limit. */
-uint8_t x86_fetch8_slow(struct x86_insn *x)
+struct x86_tlb_entry *x86_fetch_window(struct x86_insn *x)
 {
 	struct x86_cpu *c = x->c;
 	uint32_t eip = c->eip;
-	if (eip - c->insn_eip >= 15)
-		x86_raise(x, X86_EXC_GP, 0); /* longer than 15 bytes */
 	const struct x86_seg *cs = &c->seg[X86_CS];
 	uint32_t lin = x86_linear(x, X86_CS, eip, 1, false);
 	struct x86_tlb_entry *t = x86_lookup(x, lin, false, c->cpl == 3);
-	uint8_t v;
 	if (t->nx) /* instruction fetch from a no-execute page: P | I/D */
 		x86_page_fault(x, lin, PF_P | 0x10u | (c->cpl == 3 ? PF_U : 0));
 	if (t->host) {
@@ -233,8 +238,22 @@ uint8_t x86_fetch8_slow(struct x86_insn *x)
 		c->fetch_end = eip + n;
 		if (c->fetch_end < eip)
 			c->fetch_end = 0xffffffffu; /* at the 4 GiB wrap: the slow path after */
+	}
+	return t;
+}
+
+uint8_t x86_fetch8_slow(struct x86_insn *x)
+{
+	struct x86_cpu *c = x->c;
+	uint32_t eip = c->eip;
+	if (eip - c->insn_eip >= 15)
+		x86_raise(x, X86_EXC_GP, 0); /* longer than 15 bytes */
+	struct x86_tlb_entry *t = x86_fetch_window(x);
+	uint8_t v;
+	if (t->host) {
 		v = c->fetch_host[0];
 	} else {
+		uint32_t lin = c->seg[X86_CS].base + eip;
 		v = (uint8_t)x->ops->mmio_read(x->ops->ctx, t->frame | (lin & 0xfff), 1);
 	}
 	c->eip = eip + 1;

@@ -90,5 +90,6 @@ struct x86_tlb_entry *x86_walk_pae(struct x86_insn *x, uint32_t lin, bool write,
 	t->dirty = write || (leaf & PTE_D);
 	t->nx = (c->efer & EFER_NXE) && (flags & PTE_NX);
 	t->host = x->ops->ram(x->ops->ctx, frame, 0x1000);
+	t->code = x86_tlb_code(c, (uint32_t)frame, t->host);
 	return t;
 }

@@ -39,12 +39,19 @@ struct x86_dtr {
 
 #define X86_TLB_SIZE 256
 
+struct x86_icache;
+struct x86_icache_page;
+struct x86_uop;
+
 struct x86_tlb_entry {
 	uint32_t tag;   /* linear page number + 1; 0 = empty */
 	uint32_t frame; /* physical page address */
 	uint8_t *host;  /* the page in host memory, or NULL (not RAM: MMIO) */
 	uint8_t user, writable, dirty;
 	uint8_t nx; /* PAE with EFER.NXE: no instruction fetches */
+	/* Decoded instructions cached for this frame, or NULL: writes through
+	 * an entry with code set take the slow path, which invalidates them. */
+	struct x86_icache_page *code;
 };
 
 struct x86_cpu {
@@ -71,6 +78,13 @@ struct x86_cpu {
 	 * memory.  Emptied whenever CS, the CPL or a translation changes. */
 	uint32_t fetch_start, fetch_end;
 	const uint8_t *fetch_host;
+	/* Decoded-instruction cache (NULL: off) and its window: the uops of
+	 * EIPs [uop_start, uop_start + uop_len) are at uop_base[eip - uop_start],
+	 * their bytes at uop_host.  Emptied with the code window. */
+	struct x86_icache *icache;
+	uint32_t uop_start, uop_len;
+	struct x86_uop *uop_base;
+	const uint8_t *uop_host;
 	void *jmp[5];         /* __builtin_setjmp buffer for exceptions */
 };
 
@@ -138,5 +152,29 @@ enum x86_status x86_interrupt(struct x86_cpu *c, const struct x86_ops *ops, uint
 
 /* Flushes the software TLB (CR3 write, INVLPG, CR0/CR4 change). */
 void x86_tlb_flush(struct x86_cpu *c);
+
+/*
+ * The decoded-instruction cache: per guest physical page, the decoded form
+ * of every instruction executed there, so the run loop does not decode an
+ * instruction twice.  Keyed by physical address, it survives CR3 and other
+ * translation changes.  Stores by the core itself invalidate what they
+ * overwrite (self-modifying code works).  Any other writer of guest RAM that
+ * may hit code (DMA, a monitor letting the guest run natively, a test
+ * patching RAM) must call x86_invalidate_code() or x86_icache_flush()
+ * before the core runs again, or run the core without a cache.  So must
+ * whoever copies a saved struct x86_cpu back over a live one (its TLB's
+ * marks of cached pages would be stale).
+ */
+
+/* Bytes of memory for a cache of @pages guest pages (128 KiB each). */
+size_t x86_icache_size(unsigned pages);
+/* Gives @c the cache memory @mem of @size bytes (8-byte aligned, any
+ * content; the core owns it until detached), or with @mem NULL turns the
+ * cache off.  x86_reset_flat32() turns it off too: attach after a reset. */
+void x86_icache_attach(struct x86_cpu *c, void *mem, size_t size);
+/* Forgets every decoded instruction. */
+void x86_icache_flush(struct x86_cpu *c);
+/* Forgets the decoded instructions that use bytes [gpa, gpa + len). */
+void x86_invalidate_code(struct x86_cpu *c, uint64_t gpa, uint64_t len);
 
 #endif

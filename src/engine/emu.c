@@ -23,10 +23,15 @@
  * tens of microseconds, large enough that the loop costs nothing. */
 #define EMU_SLICE 20000
 
+/* Guest pages of decoded code the core may cache (128 KiB each, touched
+ * only as pages are used): ample for a kernel's hot code. */
+#define EMU_ICACHE_PAGES 128
+
 struct emu_engine {
 	struct vm *vm;
 	struct x86_cpu cpu;
 	struct x86_ops ops;
+	void *icache;
 };
 
 static uint8_t *emu_ram(void *ctx, uint64_t gpa, size_t len)
@@ -70,6 +75,12 @@ static int emu_create(struct vm *vm, void **ctx, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
+	e->icache = calloc(1, x86_icache_size(EMU_ICACHE_PAGES));
+	if (!e->icache) {
+		free(e);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
 	e->vm = vm;
 	e->ops = (struct x86_ops){ e,          emu_ram,    emu_mmio_read, emu_mmio_write,
 		                   emu_pio_in, emu_pio_out };
@@ -83,6 +94,7 @@ static int emu_setup(void *ctx, const struct boot_entry *b)
 	if (b->mode != BOOT_PM32_FLAT)
 		return -ENOTSUP; /* 64-bit kernels need long mode, which x86/ lacks */
 	x86_reset_flat32(&e->cpu);
+	x86_icache_attach(&e->cpu, e->icache, x86_icache_size(EMU_ICACHE_PAGES));
 	uint32_t *r = e->cpu.r;
 	r[X86_EAX] = (uint32_t)b->rax;
 	r[X86_EBX] = (uint32_t)b->rbx;
@@ -161,7 +173,9 @@ static int emu_run(void *ctx)
 
 static void emu_destroy(void *ctx)
 {
-	free(ctx);
+	struct emu_engine *e = ctx;
+	free(e->icache);
+	free(e);
 }
 
 const struct engine_ops engine_emu = {

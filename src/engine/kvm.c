@@ -11,6 +11,11 @@
  * A guest that never exits must still see its timer: before each KVM_RUN a
  * POSIX timer is armed for the VM's next deadline (kvm_kick.h).
  *
+ * An instruction KVM's emulator cannot run (protected-mode IRET on
+ * KVM-PVM) is run on plexvm's x86 core instead (kvm_fallback.h); on
+ * KVM-PVM, 32-bit ring-3 code is single-stepped so that such instructions
+ * reach plexvm there too (kvm_step.h).
+ *
  * Only the API version and the capabilities used are checked: on KVM-PVM
  * hosts CPUID shows neither VMX nor SVM, and that is fine.
  */
@@ -25,13 +30,16 @@
 #include <unistd.h>
 
 #include "../exit_status.h"
+#include "../log.h"
 #include "../stats.h"
 #include "../vm.h"
 #include "engine.h"
 #include "kvm_cpu.h"
 #include "kvm_exit.h"
+#include "kvm_fallback.h"
 #include "kvm_irq.h"
 #include "kvm_kick.h"
+#include "kvm_step.h"
 
 /* Three pages for the real-mode TSS VMX needs, and one page below them for
  * its identity page table: above the 3 GiB of RAM we can have and below
@@ -47,6 +55,7 @@ struct kvm_engine {
 	bool has_immediate_exit;
 	bool kick_ready;
 	struct kvm_kick kick;
+	struct kvm_step step;
 };
 
 static int kvm_fail(char *err, size_t errlen, int r, const char *what)
@@ -83,8 +92,10 @@ static int kvm_check(int kvm_fd, char *err, size_t errlen)
  * machine lacks (kvm_cpu_fix_cpuid). */
 static int kvm_set_cpuid(struct kvm_engine *k)
 {
-	/* KVM_GET_SUPPORTED_CPUID fails with E2BIG while nent is too small. */
-	for (uint32_t n = 64; n <= 1024; n *= 2) {
+	/* KVM_GET_SUPPORTED_CPUID fails with E2BIG while nent is too small,
+	 * and each call costs ~0.3 ms on KVM-PVM: start at KVM's own limit
+	 * (KVM_MAX_CPUID_ENTRIES, 256) so that one call does. */
+	for (uint32_t n = 256; n <= 1024; n *= 2) {
 		struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + n * sizeof(c->entries[0]));
 		if (!c)
 			return -ENOMEM;
@@ -153,6 +164,15 @@ static int kvm_create_vm(struct kvm_engine *k, char *err, size_t errlen)
 		uint64_t idmap = KVM_IDENTITY_MAP_ADDR;
 		(void)ioctl(k->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap);
 	}
+	/* Without this KVM reports an instruction its emulator lacks only at
+	 * CPL 0 and injects #UD at CPL 3 (x86.c, handle_emulation_failure);
+	 * with it every such instruction reaches kvm_fallback.h. Older
+	 * kernels lack it: ring-3 code then sees their #UD. */
+	if (ioctl(k->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_EXIT_ON_EMULATION_FAILURE) > 0) {
+		struct kvm_enable_cap cap = { .cap = KVM_CAP_EXIT_ON_EMULATION_FAILURE,
+			                      .args = { 1 } };
+		(void)ioctl(k->vm_fd, KVM_ENABLE_CAP, &cap);
+	}
 	/* All RAM in one slot at guest physical 0. The VGA window stays RAM:
 	 * the vga device reads the text buffer at 0xB8000 from it. */
 	struct kvm_userspace_memory_region region = {
@@ -191,7 +211,18 @@ static int kvm_create_vcpu(struct kvm_engine *k, char *err, size_t errlen)
 	if (r < 0)
 		return kvm_fail(err, errlen, r, "KVM_SET_SIGNAL_MASK");
 	k->has_immediate_exit = ioctl(k->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IMMEDIATE_EXIT) > 0;
+	int sync = ioctl(k->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS);
+	kvm_step_init(&k->step, k->run,
+	              kvm_step_host_is_pvm() && sync > 0 && (sync & KVM_SYNC_X86_SREGS));
 	return 0;
+}
+
+/* --engine auto moves on silently when an engine reports -ENODEV: when
+ * /dev/kvm exists but fails, say why on one line. */
+static void kvm_create_warn_auto(struct vm *vm, const char *why)
+{
+	if (vm->cfg && vm->cfg->engine == ENGINE_AUTO)
+		log_warn("kvm engine unavailable (%s); trying the next engine", why);
 }
 
 static int kvm_create(struct vm *vm, void **ctx, char *err, size_t errlen)
@@ -203,9 +234,14 @@ static int kvm_create(struct vm *vm, void **ctx, char *err, size_t errlen)
 	k->vm_fd = k->vcpu_fd = -1;
 	k->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (k->kvm_fd < 0) {
+		int e = errno;
 		snprintf(err, errlen, "/dev/kvm: %s (the kvm engine needs KVM; try --engine emu)",
-		         strerror(errno));
+		         strerror(e));
 		kvm_destroy(k);
+		/* No KVM at all is the usual case and auto says nothing; a
+		 * /dev/kvm we may not open is worth a word. */
+		if (e != ENOENT && e != ENODEV && e != ENXIO)
+			kvm_create_warn_auto(vm, err);
 		return -ENODEV;
 	}
 	int r = kvm_check(k->kvm_fd, err, errlen);
@@ -215,7 +251,12 @@ static int kvm_create(struct vm *vm, void **ctx, char *err, size_t errlen)
 		r = kvm_create_vcpu(k, err, errlen);
 	if (r < 0) {
 		kvm_destroy(k);
-		return r;
+		/* Whatever failed (KVM_CREATE_VM busy or out of memory, a
+		 * refused CPUID, no timer signal), this host cannot give us a
+		 * vCPU now: -ENODEV lets --engine auto go on to the next engine.
+		 * Asked for by name, the caller reports err. */
+		kvm_create_warn_auto(vm, err);
+		return -ENODEV;
 	}
 	*ctx = k;
 	return 0;
@@ -248,6 +289,14 @@ static void kvm_dump_regs(void *ctx, FILE *out)
 	kvm_cpu_dump(k->vcpu_fd, out);
 }
 
+/* Ring-3 stepping on KVM-PVM (kvm_step.h) follows the CPL in @sregs. */
+static void kvm_follow_cpl(struct kvm_engine *k, const struct kvm_sregs *sregs)
+{
+	int r = kvm_step_follow(&k->step, k->vcpu_fd, sregs);
+	if (r < 0)
+		vm_stop(k->vm, EXIT_HOST, "KVM_SET_GUEST_DEBUG: %s", strerror(-r));
+}
+
 static void kvm_inject(struct kvm_engine *k)
 {
 	int vector = kvm_irq_update(k->vm, k->run);
@@ -257,6 +306,25 @@ static void kvm_inject(struct kvm_engine *k)
 	if (ioctl(k->vcpu_fd, KVM_INTERRUPT, &irq) < 0)
 		vm_stop(k->vm, EXIT_HOST, "KVM_INTERRUPT vector 0x%x: %s", irq.irq,
 		        strerror(errno));
+}
+
+/* KVM stopped at an instruction its emulator lacks (kvm_fallback.h).
+ * Returns true if plexvm ran it; false leaves the exit to kvm_exit_handle,
+ * which reports KVM's error. */
+static bool kvm_emulation_failure(struct kvm_engine *k)
+{
+	struct kvm_run *run = k->run;
+	if (run->exit_reason != KVM_EXIT_INTERNAL_ERROR ||
+	    run->internal.suberror != KVM_INTERNAL_ERROR_EMULATION)
+		return false;
+	stats_add(k->vm->stats, "exits", "emulation-failure", 1);
+	uint8_t bytes[16];
+	struct kvm_state after;
+	size_t n = kvm_fallback_insn_from_run(run, bytes);
+	if (!kvm_fallback(k->vm, k->vcpu_fd, bytes, n, &after))
+		return false;
+	kvm_follow_cpl(k, &after.sregs);
+	return true;
 }
 
 static int kvm_run_loop(void *ctx)
@@ -278,13 +346,22 @@ static int kvm_run_loop(void *ctx)
 			if (errno == EINTR || errno == EAGAIN) {
 				stats_add(vm->stats, "exits", "signal", 1);
 				kvm_kick_consume(&k->kick);
+				kvm_follow_cpl(k, &k->run->s.regs.sregs);
 				continue;
 			}
 			r = -errno;
 			vm_stop(vm, EXIT_HOST, "KVM_RUN: %s", strerror(-r));
 			break;
 		}
+		if (k->run->exit_reason == KVM_EXIT_DEBUG && k->step.on) {
+			stats_add(vm->stats, "exits", "ring3-step", 1);
+			kvm_step_exit(&k->step, vm, k->vcpu_fd, k->run);
+			continue;
+		}
+		if (kvm_emulation_failure(k))
+			continue;
 		kvm_exit_handle(vm, k->run, k->run_size);
+		kvm_follow_cpl(k, &k->run->s.regs.sregs);
 	}
 	return r;
 }

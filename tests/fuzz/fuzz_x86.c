@@ -47,6 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		h = harness_new();
 	memset(h->ram, 0, HARNESS_RAM);
 	x86_reset_flat32(&h->cpu);
+	x86_icache_attach(&h->cpu, h->icache, x86_icache_size(HARNESS_ICACHE_PAGES));
 	fuzz_state(&h->cpu, data);
 	size_t code_len = size - FUZZ_STATE;
 	if (code_len > 0x3000)

@@ -364,7 +364,7 @@ static void test_alu_against_host(void **state)
 	for (size_t i = 0; i < sizeof(diff_insns) / sizeof(diff_insns[0]); i++)
 		if (diff_one_insn(h, native, &diff_insns[i]) != 0)
 			failed_insns++;
-	free(h);
+	harness_free(h);
 	munmap(native, 4096);
 	assert_int_equal(failed_insns, 0);
 }

@@ -117,7 +117,7 @@ static void test_divide_error_has_no_error_code(void **state)
 	assert_int_equal(get32(h, sp + 4), SEL_KCODE);
 	assert_int_equal(get32(h, sp + 8) & 0x2, 0x2);
 	assert_false(h->cpu.eflags & X86_IF);
-	free(h);
+	harness_free(h);
 }
 
 static void test_ud2_and_lock_on_register(void **state)
@@ -127,7 +127,7 @@ static void test_ud2_and_lock_on_register(void **state)
 	assert_int_equal(get32(h, h->cpu.r[X86_ESP]), HARNESS_CODE);
 	h->cpu.r[X86_ESP] = HARNESS_STACK;
 	expect_vector(h, (const uint8_t[]){ 0xf0, 0x01, 0xc8 }, 3, 6); /* lock add eax,ecx */
-	free(h);
+	harness_free(h);
 }
 
 static void test_segment_load_errors(void **state)
@@ -148,7 +148,7 @@ static void test_segment_load_errors(void **state)
 	static const uint8_t code_in_ss[] = { 0x66, 0xb8, SEL_KCODE, 0x00, 0x8e, 0xd0 };
 	expect_vector(h, code_in_ss, sizeof(code_in_ss), 13);
 	assert_int_equal(get32(h, h->cpu.r[X86_ESP]), SEL_KCODE);
-	free(h);
+	harness_free(h);
 }
 
 /* Pushes an IRET frame to ring 3 at USER_CODE and executes IRET. */
@@ -182,7 +182,7 @@ static void test_ring3_fault_switches_to_the_tss_stack(void **state)
 	assert_int_equal(c->cpl, 0);
 	assert_int_equal(c->seg[X86_CS].sel, SEL_KCODE);
 	assert_int_equal(c->seg[X86_SS].sel, SEL_KDATA);
-	free(h);
+	harness_free(h);
 }
 
 static void test_int_n_checks_the_gate_dpl(void **state)
@@ -192,12 +192,12 @@ static void test_int_n_checks_the_gate_dpl(void **state)
 	run_user(h, (const uint8_t[]){ 0xcd, 0x80 }, 2, 0x80);
 	assert_int_equal(get32(h, h->cpu.r[X86_ESP]), USER_CODE + 2); /* a trap: after INT */
 	/* The same from a DPL 0 gate: #GP(vector * 8 + 2) */
-	free(h);
+	harness_free(h);
 	h = pm_machine();
 	run_user(h, (const uint8_t[]){ 0xcd, 0x81 }, 2, 13);
 	assert_int_equal(get32(h, h->cpu.r[X86_ESP]), 0x81 * 8 + 2);
 	assert_int_equal(get32(h, h->cpu.r[X86_ESP] + 4), USER_CODE);
-	free(h);
+	harness_free(h);
 }
 
 static void test_iret_back_to_ring3(void **state)
@@ -209,7 +209,7 @@ static void test_iret_back_to_ring3(void **state)
 	run_user(h, (const uint8_t[]){ 0xcd, 0x80, 0x8c, 0xc8, 0xf4 }, 5, 13);
 	assert_int_equal(h->cpu.r[X86_EAX] & 0xffff, SEL_UCODE);
 	assert_int_equal(get32(h, h->cpu.r[X86_ESP] + 4), USER_CODE + 4);
-	free(h);
+	harness_free(h);
 }
 
 static void paging_on(struct harness *h)
@@ -261,7 +261,7 @@ static void test_call_gate_to_ring0_and_retf_back(void **state)
 	assert_int_equal(get32(h, sp + 4), USER_CODE + 17);
 	assert_int_equal(get32(h, sp + 8), SEL_UCODE);
 	assert_int_equal(get32(h, sp + 16), USTACK); /* RETF 8 dropped the parameters */
-	free(h);
+	harness_free(h);
 }
 
 static void test_call_gate_checks(void **state)
@@ -273,19 +273,19 @@ static void test_call_gate_checks(void **state)
 	run_user(h, call, sizeof(call), 13);
 	assert_int_equal(get32(h, h->cpu.r[X86_ESP]), SEL_GATE & 0xfffc);
 	/* A not-present DPL 3 gate: #NP(gate) */
-	free(h);
+	harness_free(h);
 	h = pm_machine();
 	put_desc(h, SEL_GATE, (uint64_t)(3 << 13 | 0xc << 8) << 32 | SEL_KCODE << 16 | 0x6000);
 	run_user(h, call, sizeof(call), 11);
 	assert_int_equal(get32(h, h->cpu.r[X86_ESP]), SEL_GATE & 0xfffc);
 	/* JMP through a gate to a more privileged non-conforming segment: #GP(code) */
-	free(h);
+	harness_free(h);
 	h = pm_machine();
 	put_desc(h, SEL_GATE, (uint64_t)(0x8000 | 3 << 13 | 0xc << 8) << 32 | SEL_KCODE << 16 | 0x6000);
 	static const uint8_t jmp[] = { 0xea, 0, 0, 0, 0, SEL_GATE, 0x00 };
 	run_user(h, jmp, sizeof(jmp), 13);
 	assert_int_equal(get32(h, h->cpu.r[X86_ESP]), SEL_KCODE);
-	free(h);
+	harness_free(h);
 }
 
 static void test_sysenter_and_sysexit(void **state)
@@ -321,7 +321,7 @@ static void test_sysenter_and_sysexit(void **state)
 	c->r[X86_ESP] = HARNESS_STACK;
 	run_user(h, (const uint8_t[]){ 0x0f, 0x35 }, 2, 13);
 	assert_int_equal(get32(h, c->r[X86_ESP] + 4), USER_CODE);
-	free(h);
+	harness_free(h);
 }
 
 static void test_page_faults_set_cr2_and_the_error_code(void **state)
@@ -348,7 +348,7 @@ static void test_page_faults_set_cr2_and_the_error_code(void **state)
 	assert_int_equal(h->cpu.cr2, 0x91020);
 	/* The accessed and dirty bits of the page written first */
 	assert_int_equal(get32(h, PAGE_TABLE + 4 * 0x91) & 0x60, 0x60);
-	free(h);
+	harness_free(h);
 }
 
 static void test_user_page_fault_error_code(void **state)
@@ -360,7 +360,7 @@ static void test_user_page_fault_error_code(void **state)
 	run_user(h, (const uint8_t[]){ 0x6a, SEL_UDATA, 0x1f, 0xa1, 0x00, 0x20, 0x09, 0x00 }, 8, 14);
 	assert_int_equal(get32(h, h->cpu.r[X86_ESP]), 0x5);
 	assert_int_equal(h->cpu.cr2, 0x92000);
-	free(h);
+	harness_free(h);
 }
 
 static void put64(struct harness *h, uint32_t addr, uint64_t v)
@@ -418,7 +418,7 @@ static void test_pae_paging_with_nx(void **state)
 	assert_int_equal(get32(h, c->r[X86_ESP] + 4), 0x93000);
 	assert_int_equal(c->cr2, 0x93000);
 	assert_int_equal(c->r[X86_EBX] & 0xff, 0x90);
-	free(h);
+	harness_free(h);
 }
 
 static void test_double_fault_then_shutdown(void **state)
@@ -434,7 +434,7 @@ static void test_double_fault_then_shutdown(void **state)
 	h->cpu.r[X86_ESP] = HARNESS_STACK;
 	harness_load(h, beyond, sizeof(beyond));
 	assert_int_equal(harness_run(h, 100), X86_SHUTDOWN);
-	free(h);
+	harness_free(h);
 }
 
 /* A second task: TSS2 starting at @eip on its own stack at 0x60000; IDT
@@ -468,7 +468,7 @@ static void test_double_fault_through_a_task_gate(void **state)
 	assert_int_equal(get32(h, TSS + 0x20), HARNESS_CODE + 4); /* faulting EIP saved */
 	assert_int_equal(get32(h, TSS + 0x28), 0x48);            /* EAX saved */
 	assert_int_equal(h->ram[GDT + SEL_TSS2 + 5], 0x8b);     /* busy */
-	free(h);
+	harness_free(h);
 }
 
 static void test_int_to_a_task_and_iret_back(void **state)
@@ -489,7 +489,7 @@ static void test_int_to_a_task_and_iret_back(void **state)
 	assert_int_equal(h->ram[GDT + SEL_TSS2 + 5], 0x89);   /* no longer busy */
 	assert_int_equal(get32(h, TSS2 + 0x34), 0x1234);       /* task 2's EBX saved */
 	assert_int_equal(get32(h, TSS2 + 0x20), 0x6006);       /* and its EIP after IRET */
-	free(h);
+	harness_free(h);
 }
 
 /* Ring 3 with IOPL 0: ports the TSS I/O bitmap allows work, others and
@@ -518,7 +518,7 @@ static void test_io_bitmap_and_iopl_at_ring3(void **state)
 	c->r[X86_ESP] = HARNESS_STACK;
 	run_user(h, (const uint8_t[]){ 0xfa }, 1, 13); /* cli */
 	assert_int_equal(get32(h, c->r[X86_ESP] + 4), USER_CODE);
-	free(h);
+	harness_free(h);
 }
 
 static void test_iopl3_allows_cli_and_any_port(void **state)
@@ -530,7 +530,7 @@ static void test_iopl3_allows_cli_and_any_port(void **state)
 	run_user(h, user, sizeof(user), 13);
 	assert_int_equal(c->r[X86_EBX] & (X86_IF | X86_IOPL), X86_IOPL);
 	assert_int_equal(get32(h, c->r[X86_ESP] + 4), USER_CODE + 5); /* HLT still faults */
-	free(h);
+	harness_free(h);
 }
 
 static void test_fpu_instructions_without_an_fpu(void **state)
@@ -546,7 +546,7 @@ static void test_fpu_instructions_without_an_fpu(void **state)
 	c->r[X86_ESP] = HARNESS_STACK;
 	c->cr0 = (c->cr0 & ~X86_CR0_TS) | X86_CR0_EM;
 	expect_vector(h, fninit, sizeof(fninit), 7);
-	free(h);
+	harness_free(h);
 }
 
 static void test_empty_idt_triple_faults(void **state)
@@ -556,7 +556,7 @@ static void test_empty_idt_triple_faults(void **state)
 	static const uint8_t code[] = { 0x0f, 0x01, 0x1d, 0x08, 0x04, 0x00, 0x00, 0x0f, 0x0b };
 	harness_load(h, code, sizeof(code));
 	assert_int_equal(harness_run(h, 100), X86_SHUTDOWN);
-	free(h);
+	harness_free(h);
 }
 
 static void test_external_interrupt_after_the_sti_shadow(void **state)
@@ -575,7 +575,7 @@ static void test_external_interrupt_after_the_sti_shadow(void **state)
 	assert_int_equal(get32(h, c->r[X86_ESP]), HARNESS_CODE + 2);
 	assert_true(get32(h, c->r[X86_ESP] + 8) & X86_IF);
 	assert_false(c->eflags & X86_IF); /* an interrupt gate */
-	free(h);
+	harness_free(h);
 }
 
 static void test_interrupt_wakes_hlt(void **state)
@@ -593,7 +593,7 @@ static void test_interrupt_wakes_hlt(void **state)
 	assert_false(c->halted);
 	assert_int_equal(harness_run(h, 100), X86_HALT); /* the final HLT after inc */
 	assert_int_equal(c->r[X86_EAX], 1);
-	free(h);
+	harness_free(h);
 }
 
 int main(void)

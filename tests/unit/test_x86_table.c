@@ -223,7 +223,7 @@ static void table_run(const struct table_case *t)
 			fail_msg("%s: memory %#x holds %#x, expected %#x", t->name, t->mem_out[i].addr,
 				 v, t->mem_out[i].value);
 	}
-	free(h);
+	harness_free(h);
 }
 
 #define RUN_TABLE(fn, table)                                                  \
@@ -248,7 +248,7 @@ static void test_out_reaches_ops(void **state)
 	assert_int_equal(h->outs, 1);
 	assert_int_equal(h->last_out_port, 0x3f8);
 	assert_int_equal(h->last_out_value, 0x1234);
-	free(h);
+	harness_free(h);
 }
 
 int main(void)

@@ -1,0 +1,318 @@
+/*
+ * Scan-before-execute (see monitor_scan.h): linear sweeps over one page of
+ * guest code with the pure x86 decoder, a classification of each decoded
+ * instruction, and the side table of patches.
+ *
+ * State is two bitmaps (instruction starts, patched offsets) and the patch
+ * list in the order found, so that scan_add_entry() can hand back its new
+ * patches as a tail of the list.
+ */
+#include "monitor_scan.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "../../x86/decoder.h"
+
+#define PAGE SCAN_PAGE_SIZE
+
+/* The bytes a scan decodes: a page and the start of the next one. */
+struct scan_bytes {
+	const uint8_t *page, *next;
+	size_t next_len;
+	bool code32;
+};
+
+static const char *const kind_names[SCAN_NKINDS] = {
+	[SCAN_FLAGS] = "flags",           [SCAN_DESC_READ] = "desc-read",
+	[SCAN_SEG_LOAD] = "seg-load",     [SCAN_SEG_READ] = "seg-read",
+	[SCAN_FAR_BRANCH] = "far-branch", [SCAN_IRET] = "iret",
+	[SCAN_SOFT_INT] = "soft-int",     [SCAN_SEG_CHECK] = "seg-check",
+	[SCAN_CPUID] = "cpuid",           [SCAN_SYSENTER] = "sysenter",
+	[SCAN_FOREIGN] = "foreign",       [SCAN_STRADDLE] = "straddle",
+	[SCAN_OVERLAP] = "overlap",
+};
+
+const char *scan_kind_name(enum scan_kind kind)
+{
+	return (unsigned)kind < SCAN_NKINDS ? kind_names[kind] : "?";
+}
+
+static bool bit_test(const uint64_t *map, unsigned off)
+{
+	return map[off / 64] >> (off % 64) & 1;
+}
+
+static void bit_set(uint64_t *map, unsigned off)
+{
+	map[off / 64] |= 1ull << (off % 64);
+}
+
+/* Decodes the instruction at @off, reading past the page end into @next
+ * (so never more than the bytes given). */
+static int decode_at(const struct scan_bytes *b, unsigned off, struct x86_decoded *d)
+{
+	uint8_t buf[X86_MAX_INSN_LEN];
+	const uint8_t *bytes = b->page + off;
+	size_t n = PAGE - off;
+	if (n < X86_MAX_INSN_LEN) {
+		size_t more = b->next ? b->next_len : 0;
+		if (more > X86_MAX_INSN_LEN - n)
+			more = X86_MAX_INSN_LEN - n;
+		memcpy(buf, bytes, n);
+		if (more)
+			memcpy(buf + n, b->next, more);
+		bytes = buf;
+		n += more;
+	} else {
+		n = X86_MAX_INSN_LEN;
+	}
+	int r = x86_decode(bytes, n, b->code32, d);
+	/* Given 15 bytes, the decoder calls an instruction that needs more
+	 * "short" (e.g. 15 prefixes); it is too long, whatever follows. */
+	if (r == X86_DECODE_SHORT && n == X86_MAX_INSN_LEN)
+		return X86_DECODE_TOO_LONG;
+	return r;
+}
+
+/* The 0F 01 register forms (mod=3) are other instructions on the host:
+ * VMCALL, MONITOR, CLAC, XGETBV, XTEST, RDTSCP, ... (SDM vol. 2, table
+ * A-6); on an i686 only SMSW r and LMSW r exist. */
+static int classify_0f01(const struct x86_decoded *d)
+{
+	if (d->reg == 4)
+		return SCAN_DESC_READ; /* SMSW */
+	if (d->mod == 3)
+		return d->reg == 6 ? -1 : SCAN_FOREIGN;
+	return d->reg <= 1 ? SCAN_DESC_READ : -1; /* SGDT, SIDT; LGDT, LIDT, INVLPG fault */
+}
+
+static int classify_0f(const struct x86_decoded *d)
+{
+	switch (d->opcode) {
+	case 0x00:
+		if (d->reg <= 1)
+			return SCAN_DESC_READ;                           /* SLDT, STR */
+		return d->reg == 4 || d->reg == 5 ? SCAN_SEG_CHECK : -1; /* LLDT, LTR fault */
+	case 0x01: return classify_0f01(d);
+	case 0x02:
+	case 0x03: return SCAN_SEG_CHECK;
+	case 0x34:
+	case 0x35: return SCAN_SYSENTER;
+	case 0xa0:
+	case 0xa8: return SCAN_SEG_READ;
+	case 0xa1:
+	case 0xa9:
+	case 0xb2:
+	case 0xb4:
+	case 0xb5: return SCAN_SEG_LOAD;
+	case 0xa2: return SCAN_CPUID;
+	case 0xbc:
+	case 0xbd: return d->rep == 0xf3 ? SCAN_FOREIGN : -1; /* TZCNT, LZCNT */
+	default: return -1;
+	}
+}
+
+/* The kind of a decoded instruction, or -1 if it may run natively. */
+static int classify(const struct x86_decoded *d)
+{
+	if (d->two_byte)
+		return classify_0f(d);
+	switch (d->opcode) {
+	case 0x9c:
+	case 0x9d: return SCAN_FLAGS;
+	case 0x06:
+	case 0x0e:
+	case 0x16:
+	case 0x1e:
+	case 0x8c: return SCAN_SEG_READ;
+	case 0x07:
+	case 0x17:
+	case 0x1f:
+	case 0x8e:
+	case 0xc4: /* LES/LDS; with mod=3 a VEX prefix on the host */
+	case 0xc5: return SCAN_SEG_LOAD;
+	case 0x62: return d->mod == 3 ? SCAN_FOREIGN : -1; /* EVEX on the host */
+	case 0x9a:
+	case 0xea:
+	case 0xca:
+	case 0xcb: return SCAN_FAR_BRANCH;
+	case 0xff: return d->reg == 3 || d->reg == 5 ? SCAN_FAR_BRANCH : -1;
+	case 0xcf: return SCAN_IRET;
+	case 0xcd:
+	case 0xce:
+	case 0xf1: return SCAN_SOFT_INT;
+	default: return -1;
+	}
+}
+
+static void add_patch(struct scan_page *sp, const struct scan_bytes *b, unsigned off, int kind,
+                      int len)
+{
+	if (bit_test(sp->patched, off))
+		return;
+	if (sp->npatches == SCAN_MAX_PATCHES) {
+		sp->full = true;
+		return;
+	}
+	sp->patches[sp->npatches++] = (struct scan_patch){
+		.offset = (uint16_t)off,
+		.orig = b->page[off],
+		.len = (uint8_t)(len > 0 ? len : 0),
+		.kind = (uint8_t)kind,
+	};
+	bit_set(sp->patched, off);
+}
+
+static void note_spill(struct scan_page *sp, int spill)
+{
+	if (sp->spill == SCAN_SPILL_NONE)
+		sp->spill = (int8_t)spill;
+	else if (sp->spill != spill)
+		sp->spill = SCAN_SPILL_AMBIGUOUS;
+}
+
+/* Sweeps from @off to the page end, a known start or a rejected encoding. */
+static void sweep(struct scan_page *sp, const struct scan_bytes *b, unsigned off)
+{
+	struct x86_decoded d;
+	while (off < PAGE && !bit_test(sp->starts, off)) {
+		bit_set(sp->starts, off);
+		int r = decode_at(b, off, &d);
+		if (r == X86_DECODE_SHORT) { /* only possible across the page end */
+			add_patch(sp, b, off, SCAN_STRADDLE, 0);
+			note_spill(sp, SCAN_SPILL_AMBIGUOUS);
+			return;
+		}
+		if (r == X86_DECODE_INVALID)
+			add_patch(sp, b, off, SCAN_FOREIGN, 0);
+		if (r < 0) /* invalid, or too long: #GP natively */
+			return;
+		int kind = classify(&d);
+		if (kind >= 0)
+			add_patch(sp, b, off, kind, r);
+		off += (unsigned)r;
+	}
+	if (off >= PAGE)
+		note_spill(sp, (int)(off - PAGE));
+}
+
+/* The smallest s < min(15, @entry) whose linear decode lands exactly on
+ * @entry, or -1.  Offsets on a path that failed are remembered: a later
+ * candidate reaching one fails the same way, so each offset is decoded once. */
+static int sync_back(const struct scan_bytes *b, unsigned entry)
+{
+	uint64_t failed[PAGE / 64] = { 0 };
+	struct x86_decoded d;
+	for (unsigned s = 0; s < X86_MAX_INSN_LEN && s < entry; s++) {
+		unsigned off = s;
+		while (off < entry && !bit_test(failed, off)) {
+			bit_set(failed, off);
+			int r = decode_at(b, off, &d);
+			if (r < 0)
+				break;
+			off += (unsigned)r;
+		}
+		if (off == entry)
+			return (int)s;
+	}
+	return -1;
+}
+
+/* Restores the invariant: a recorded instruction that holds a patch past
+ * its first byte is patched as well.  Patches appended here are visited by
+ * the same loop, so one pass reaches the fixed point. */
+static void patch_overlaps(struct scan_page *sp, const struct scan_bytes *b)
+{
+	struct x86_decoded d;
+	for (unsigned i = 0; i < sp->npatches; i++) {
+		unsigned p = sp->patches[i].offset;
+		for (unsigned s = p >= X86_MAX_INSN_LEN ? p - X86_MAX_INSN_LEN + 1 : 0; s < p;
+		     s++) {
+			if (!bit_test(sp->starts, s) || bit_test(sp->patched, s))
+				continue;
+			int r = decode_at(b, s, &d);
+			if (r > 0 && s + (unsigned)r > p)
+				add_patch(sp, b, s, SCAN_OVERLAP, r);
+		}
+	}
+}
+
+/* Forgets the starts and patches below @head: they were a guess that the
+ * previous page's last instruction contradicts. */
+static void drop_below(struct scan_page *sp, unsigned head)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < sp->npatches; i++)
+		if (sp->patches[i].offset >= head)
+			sp->patches[n++] = sp->patches[i];
+	sp->npatches = (uint16_t)n;
+	for (unsigned off = 0; off < head; off++) {
+		sp->starts[off / 64] &= ~(1ull << (off % 64));
+		sp->patched[off / 64] &= ~(1ull << (off % 64));
+	}
+}
+
+int scan_page(struct scan_page *sp, const uint8_t *page, const uint8_t *next, size_t next_len,
+              bool code32, const uint16_t *entries, size_t nentries)
+{
+	const struct scan_bytes b = { page, next, next_len, code32 };
+	memset(sp, 0, sizeof(*sp));
+	sp->code32 = code32;
+	sp->spill = SCAN_SPILL_NONE;
+	unsigned lowest = PAGE;
+	bool head = false;
+	for (size_t i = 0; i < nentries; i++) {
+		unsigned e = entries[i] & ~SCAN_ENTRY_HEAD;
+		if (e >= PAGE)
+			return -EINVAL;
+		head |= (entries[i] & SCAN_ENTRY_HEAD) != 0;
+		if (e < lowest)
+			lowest = e;
+	}
+	for (size_t i = 0; i < nentries; i++)
+		sweep(sp, &b, entries[i] & ~SCAN_ENTRY_HEAD);
+	if (!head && lowest < PAGE) {
+		int s = sync_back(&b, lowest);
+		if (s >= 0)
+			sweep(sp, &b, (unsigned)s); /* stops on reaching @lowest */
+	}
+	patch_overlaps(sp, &b);
+	return sp->full ? -ENOSPC : sp->npatches;
+}
+
+int scan_add_entry(struct scan_page *sp, const uint8_t *page, const uint8_t *next, size_t next_len,
+                   bool code32, uint16_t entry)
+{
+	const struct scan_bytes b = { page, next, next_len, code32 };
+	unsigned e = entry & ~SCAN_ENTRY_HEAD;
+	if (e >= PAGE || code32 != sp->code32)
+		return -EINVAL;
+	if (entry & SCAN_ENTRY_HEAD)
+		drop_below(sp, e);
+	unsigned before = sp->npatches;
+	sweep(sp, &b, e);
+	patch_overlaps(sp, &b);
+	return sp->full ? -ENOSPC : (int)(sp->npatches - before);
+}
+
+bool scan_is_start(const struct scan_page *sp, uint16_t offset)
+{
+	return offset < PAGE && bit_test(sp->starts, offset);
+}
+
+void scan_apply(const struct scan_page *sp, uint8_t *copy)
+{
+	for (unsigned i = 0; i < sp->npatches; i++)
+		copy[sp->patches[i].offset] = 0xcc;
+}
+
+const struct scan_patch *scan_find(const struct scan_page *sp, uint16_t offset)
+{
+	if (offset >= PAGE || !bit_test(sp->patched, offset))
+		return NULL;
+	for (unsigned i = 0; i < sp->npatches; i++)
+		if (sp->patches[i].offset == offset)
+			return &sp->patches[i];
+	return NULL;
+}

@@ -1,0 +1,883 @@
+/*
+ * Scan-before-execute (src/engine/monitor_scan.c): which instructions of a
+ * code page get an INT3, with what side table, how the sweeps start, stop,
+ * converge and sync, and that no page of random bytes makes the scanner
+ * read outside what it was given.
+ *
+ * The encodings were produced by assembling the text shown with `as --32`
+ * (`.code16` for the 16-bit rows); rows written as bytes have no mnemonic
+ * in gas or are prefix combinations it does not emit.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "engine/monitor_scan.h"
+#include "../../x86/decoder.h"
+
+#define PAGE SCAN_PAGE_SIZE
+#define NONE (-1)
+#define NOP 0x90
+
+/* One instruction, alone in a page of NOPs: patched (@kind, with side
+ * table length @plen: 0 when the decoder rejects it) or not (NONE). */
+struct insn_case {
+	bool code32;
+	const char *bytes;
+	uint8_t len, plen;
+	int kind;
+	const char *text;
+};
+
+static const struct insn_case insns[] = {
+	{ true, "\x9c", 1, 1, SCAN_FLAGS, "pushf" },
+	{ true, "\x9d", 1, 1, SCAN_FLAGS, "popf" },
+	{ true, "\x66\x9c", 2, 2, SCAN_FLAGS, "pushfw" },
+	{ true, "\x66\x9d", 2, 2, SCAN_FLAGS, "popfw" },
+	{ true, "\xf3\x9c", 2, 2, SCAN_FLAGS, "rep pushf" },
+	{ true, "\xf0\x9d", 2, 2, SCAN_FLAGS, "lock popf" },
+	{ true, "\x2e\x9c", 2, 2, SCAN_FLAGS, "cs pushf" },
+	{ true, "\x0f\x01\x00", 3, 3, SCAN_DESC_READ, "sgdt (%eax)" },
+	{ true, "\x0f\x01\x4c\x24\x10", 5, 5, SCAN_DESC_READ, "sidt 0x10(%esp)" },
+	{ true, "\x0f\x01\xe0", 3, 3, SCAN_DESC_READ, "smsw %eax" },
+	{ true, "\x0f\x01\x23", 3, 3, SCAN_DESC_READ, "smsw (%ebx)" },
+	{ true, "\x66\x0f\x01\xe0", 4, 4, SCAN_DESC_READ, "smsw %ax" },
+	{ true, "\x0f\x00\xc0", 3, 3, SCAN_DESC_READ, "sldt %eax" },
+	{ true, "\x0f\x00\x01", 3, 3, SCAN_DESC_READ, "sldt (%ecx)" },
+	{ true, "\x0f\x00\xc8", 3, 3, SCAN_DESC_READ, "str %eax" },
+	{ true, "\x0f\x00\x0c\xb5\x34\x12\x00\x00", 8, 8, SCAN_DESC_READ, "str 0x1234(,%esi,4)" },
+	{ true, "\x64\x0f\x01\x05\x78\x56\x34\x12", 8, 8, SCAN_DESC_READ, "sgdt %fs:0x12345678" },
+	{ true, "\xf0\x0f\x01\x08", 4, 4, SCAN_DESC_READ, "lock sidt (%eax)" },
+	{ true, "\x67\x0f\x01\x00", 4, 4, SCAN_DESC_READ, "addr16 sgdt (%bx,%si)" },
+	{ true, "\x0f\x00\xe0", 3, 3, SCAN_SEG_CHECK, "verr %ax" },
+	{ true, "\x0f\x00\x28", 3, 3, SCAN_SEG_CHECK, "verw (%eax)" },
+	{ true, "\x0f\x02\xd8", 3, 3, SCAN_SEG_CHECK, "lar %eax,%ebx" },
+	{ true, "\x0f\x03\x4d\x08", 4, 4, SCAN_SEG_CHECK, "lsl 8(%ebp),%ecx" },
+	{ true, "\x66\x0f\x02\xd8", 4, 4, SCAN_SEG_CHECK, "lar %ax,%bx" },
+	{ true, "\x65\x0f\x03\x14\xfe", 5, 5, SCAN_SEG_CHECK, "lsl %gs:(%esi,%edi,8),%edx" },
+	{ true, "\x8c\xd8", 2, 2, SCAN_SEG_READ, "mov %ds,%eax" },
+	{ true, "\x8c\x54\x24\x10", 4, 4, SCAN_SEG_READ, "mov %ss,0x10(%esp)" },
+	{ true, "\x06", 1, 1, SCAN_SEG_READ, "push %es" },
+	{ true, "\x0e", 1, 1, SCAN_SEG_READ, "push %cs" },
+	{ true, "\x16", 1, 1, SCAN_SEG_READ, "push %ss" },
+	{ true, "\x1e", 1, 1, SCAN_SEG_READ, "push %ds" },
+	{ true, "\x0f\xa0", 2, 2, SCAN_SEG_READ, "push %fs" },
+	{ true, "\x0f\xa8", 2, 2, SCAN_SEG_READ, "push %gs" },
+	{ true, "\x66\x1e", 2, 2, SCAN_SEG_READ, "pushw %ds" },
+	{ true, "\x66\x8c\xc0", 3, 3, SCAN_SEG_READ, "mov %es,%ax" },
+	{ true, "\x8e\xd8", 2, 2, SCAN_SEG_LOAD, "mov %eax,%ds" },
+	{ true, "\x8e\x5c\x24\x08", 4, 4, SCAN_SEG_LOAD, "mov 8(%esp),%ds" },
+	{ true, "\x66\x8e\xc0", 3, 3, SCAN_SEG_LOAD, "mov %ax,%es" },
+	{ true, "\x64\x8e\x18", 3, 3, SCAN_SEG_LOAD, "mov %fs:(%eax),%ds" },
+	{ true, "\x8e\xd0", 2, 2, SCAN_SEG_LOAD, "mov %eax,%ss" },
+	{ true, "\x8e\x2d\x78\x56\x34\x12", 6, 6, SCAN_SEG_LOAD, "mov 0x12345678,%gs" },
+	{ true, "\x07", 1, 1, SCAN_SEG_LOAD, "pop %es" },
+	{ true, "\x17", 1, 1, SCAN_SEG_LOAD, "pop %ss" },
+	{ true, "\x1f", 1, 1, SCAN_SEG_LOAD, "pop %ds" },
+	{ true, "\x0f\xa1", 2, 2, SCAN_SEG_LOAD, "pop %fs" },
+	{ true, "\x0f\xa9", 2, 2, SCAN_SEG_LOAD, "pop %gs" },
+	{ true, "\x66\x0f\xa9", 3, 3, SCAN_SEG_LOAD, "popw %gs" },
+	{ true, "\xc4\x18", 2, 2, SCAN_SEG_LOAD, "les (%eax),%ebx" },
+	{ true, "\xc5\x74\x24\x04", 4, 4, SCAN_SEG_LOAD, "lds 4(%esp),%esi" },
+	{ true, "\x0f\xb2\x20", 3, 3, SCAN_SEG_LOAD, "lss (%eax),%esp" },
+	{ true, "\x0f\xb4\x54\x4b\x10", 5, 5, SCAN_SEG_LOAD, "lfs 0x10(%ebx,%ecx,2),%edx" },
+	{ true, "\x0f\xb5\x18", 3, 3, SCAN_SEG_LOAD, "lgs (%eax),%ebx" },
+	{ true, "\x66\xc5\x30", 3, 3, SCAN_SEG_LOAD, "lds (%eax),%si" },
+	{ true, "\xc5\xf8", 2, 2, SCAN_SEG_LOAD, "c5 f8 (vzeroupper's VEX prefix): lds, mod=3" },
+	{ true, "\xc4\xe2", 2, 2, SCAN_SEG_LOAD, "c4 e2 (a VEX3 prefix): les, mod=3" },
+	{ true, "\xea\x00\x10\x00\x00\x10\x00", 7, 7, SCAN_FAR_BRANCH, "ljmp $0x10,$0x1000" },
+	{ true, "\x9a\x34\x12\x00\x00\x08\x00", 7, 7, SCAN_FAR_BRANCH, "lcall $8,$0x1234" },
+	{ true, "\xff\x28", 2, 2, SCAN_FAR_BRANCH, "ljmp *(%eax)" },
+	{ true, "\xff\x2c\x85\x00\x10\x00\x00", 7, 7, SCAN_FAR_BRANCH, "ljmp *0x1000(,%eax,4)" },
+	{ true, "\xff\x1b", 2, 2, SCAN_FAR_BRANCH, "lcall *(%ebx)" },
+	{ true, "\x64\xff\x58\x08", 4, 4, SCAN_FAR_BRANCH, "lcall *%fs:8(%eax)" },
+	{ true, "\x66\xea\x34\x12\x08\x00", 6, 6, SCAN_FAR_BRANCH, "ljmpw $0x8,$0x1234" },
+	{ true, "\x66\xff\x18", 3, 3, SCAN_FAR_BRANCH, "lcallw *(%eax)" },
+	{ true, "\xcb", 1, 1, SCAN_FAR_BRANCH, "lret" },
+	{ true, "\xca\x08\x00", 3, 3, SCAN_FAR_BRANCH, "lret $8" },
+	{ true, "\x66\xcb", 2, 2, SCAN_FAR_BRANCH, "lretw" },
+	{ true, "\xf3\xcb", 2, 2, SCAN_FAR_BRANCH, "rep lret" },
+	{ true, "\xcf", 1, 1, SCAN_IRET, "iret" },
+	{ true, "\x66\xcf", 2, 2, SCAN_IRET, "iretw" },
+	{ true, "\x66\x66\xcf", 3, 3, SCAN_IRET, "iretw, two 66" },
+	{ true, "\xcd\x80", 2, 2, SCAN_SOFT_INT, "int $0x80" },
+	{ true, "\xce", 1, 1, SCAN_SOFT_INT, "into" },
+	{ true, "\xcd\x03", 2, 2, SCAN_SOFT_INT, "int $3 (two bytes)" },
+	{ true, "\xf1", 1, 1, SCAN_SOFT_INT, "int1" },
+	{ true, "\x3e\xcd\x21", 3, 3, SCAN_SOFT_INT, "ds int $0x21" },
+	{ true, "\x0f\xa2", 2, 2, SCAN_CPUID, "cpuid" },
+	{ true, "\x66\x0f\xa2", 3, 3, SCAN_CPUID, "data16 cpuid" },
+	{ true, "\x0f\x34", 2, 2, SCAN_SYSENTER, "sysenter" },
+	{ true, "\x0f\x35", 2, 2, SCAN_SYSENTER, "sysexit" },
+	{ true, "\x0f\x01\xd0", 3, 3, SCAN_FOREIGN, "xgetbv" },
+	{ true, "\x0f\x01\xf9", 3, 3, SCAN_FOREIGN, "rdtscp" },
+	{ true, "\x0f\x01\xc8", 3, 3, SCAN_FOREIGN, "monitor" },
+	{ true, "\x0f\x01\xca", 3, 3, SCAN_FOREIGN, "clac" },
+	{ true, "\x62\xc0", 2, 2, SCAN_FOREIGN, "bound, mod=3: EVEX" },
+	{ true, "\xf3\x0f\xbc\xd8", 4, 4, SCAN_FOREIGN, "tzcnt %eax,%ebx" },
+	{ true, "\xf3\x0f\xbd\x18", 4, 4, SCAN_FOREIGN, "lzcnt (%eax),%ebx" },
+	{ true, "\x0f\xc7\xf0", 3, 0, SCAN_FOREIGN, "rdrand %eax" },
+	{ true, "\x0f\x28\xc1", 3, 0, SCAN_FOREIGN, "movaps %xmm1,%xmm0" },
+	{ true, "\xf3\x0f\xb8\xd8", 4, 0, SCAN_FOREIGN, "popcnt %eax,%ebx" },
+	{ true, "\x0f\x05", 2, 0, SCAN_FOREIGN, "syscall" },
+	{ true, "\x8f\xe8\x78", 3, 0, SCAN_FOREIGN, "XOP prefix" },
+	{ true, "\x0f\xff", 2, 0, SCAN_FOREIGN, "ud0" },
+	{ true, "\xf3\x0f\x1e\xfb", 4, 0, SCAN_FOREIGN, "endbr32" },
+	{ true, "\xff\xd0", 2, 2, NONE, "call *%eax" },
+	{ true, "\xff\x10", 2, 2, NONE, "call *(%eax)" },
+	{ true, "\xff\xe0", 2, 2, NONE, "jmp *%eax" },
+	{ true, "\xff\x24\x85\x00\x10\x00\x00", 7, 7, NONE, "jmp *0x1000(,%eax,4)" },
+	{ true, "\xff\x30", 2, 2, NONE, "push (%eax)" },
+	{ true, "\xff\x00", 2, 2, NONE, "incl (%eax)" },
+	{ true, "\x0f\x01\x10", 3, 3, NONE, "lgdt (%eax)" },
+	{ true, "\x0f\x01\x5c\x24\x10", 5, 5, NONE, "lidt 0x10(%esp)" },
+	{ true, "\x0f\x01\xf0", 3, 3, NONE, "lmsw %ax" },
+	{ true, "\x0f\x01\x30", 3, 3, NONE, "lmsw (%eax)" },
+	{ true, "\x0f\x01\x38", 3, 3, NONE, "invlpg (%eax)" },
+	{ true, "\x0f\x00\xd0", 3, 3, NONE, "lldt %ax" },
+	{ true, "\x0f\x00\x18", 3, 3, NONE, "ltr (%eax)" },
+	{ true, "\xcc", 1, 1, NONE, "int3" },
+	{ true, "\xc3", 1, 1, NONE, "ret" },
+	{ true, "\xc2\x04\x00", 3, 3, NONE, "ret $4" },
+	{ true, "\xe8\xfb\x00\x00\x00", 5, 5, NONE, "call .+0x100" },
+	{ true, "\xe9\xfb\x00\x00\x00", 5, 5, NONE, "jmp .+0x100" },
+	{ true, "\xeb\xfe", 2, 2, NONE, "jmp ." },
+	{ true, "\x9b", 1, 1, NONE, "wait" },
+	{ true, "\xfa", 1, 1, NONE, "cli" },
+	{ true, "\xfb", 1, 1, NONE, "sti" },
+	{ true, "\xf4", 1, 1, NONE, "hlt" },
+	{ true, "\xe4\x60", 2, 2, NONE, "in $0x60,%al" },
+	{ true, "\xe6\x80", 2, 2, NONE, "out %al,$0x80" },
+	{ true, "\xed", 1, 1, NONE, "in (%dx),%eax" },
+	{ true, "\x6c", 1, 1, NONE, "insb" },
+	{ true, "\x6f", 1, 1, NONE, "outsl" },
+	{ true, "\x0f\x20\xc0", 3, 3, NONE, "mov %cr0,%eax" },
+	{ true, "\x0f\x22\xd8", 3, 3, NONE, "mov %eax,%cr3" },
+	{ true, "\x0f\x21\xf8", 3, 3, NONE, "mov %dr7,%eax" },
+	{ true, "\x0f\x32", 2, 2, NONE, "rdmsr" },
+	{ true, "\x0f\x30", 2, 2, NONE, "wrmsr" },
+	{ true, "\x0f\x08", 2, 2, NONE, "invd" },
+	{ true, "\x0f\x09", 2, 2, NONE, "wbinvd" },
+	{ true, "\x0f\x06", 2, 2, NONE, "clts" },
+	{ true, "\x0f\x31", 2, 2, NONE, "rdtsc" },
+	{ true, "\x0f\xbc\xd8", 3, 3, NONE, "bsf %eax,%ebx" },
+	{ true, "\xf2\x0f\xbc\xd8", 4, 4, NONE, "repnz bsf" },
+	{ true, "\x0f\xbd\x18", 3, 3, NONE, "bsr (%eax),%ebx" },
+	{ true, "\xf3\xa4", 2, 2, NONE, "rep movsb" },
+	{ true, "\x89\xc3", 2, 2, NONE, "mov %eax,%ebx" },
+	{ true, "\x8d\x44\x24\x08", 4, 4, NONE, "lea 8(%esp),%eax" },
+	{ true, "\x9e", 1, 1, NONE, "sahf" },
+	{ true, "\x9f", 1, 1, NONE, "lahf" },
+	{ true, "\x0f\x1f\x04\x00", 4, 4, NONE, "nopl 0(%eax,%eax,1)" },
+	{ true, "\x0f\x0b", 2, 2, NONE, "ud2" },
+	{ true, "\x62\x03", 2, 2, NONE, "bound %eax,(%ebx)" },
+	{ true, "\xf0\xff\x00", 3, 3, NONE, "lock incl (%eax)" },
+	{ true, "\x63\x03", 2, 2, NONE, "arpl %ax,(%ebx)" },
+	{ true, "\xf0\xff\x10", 3, 3, NONE, "lock call *(%eax)" },
+	{ true, "\xd9\xc1", 2, 2, NONE, "fld %st(1)" },
+	{ true, "\xdf\xe0", 2, 2, NONE, "fnstsw %ax" },
+	{ true, "\x60", 1, 1, NONE, "pusha" },
+	{ true, "\x61", 1, 1, NONE, "popa" },
+	{ true, "\x68\x9c\x00\x00\x00", 5, 5, NONE, "push $0x9c" },
+	{ true, "\xb8\x9c\x9d\x00\x00", 5, 5, NONE, "mov $0x9d9c,%eax" },
+	{ true, "\xc8\x10\x00\x02", 4, 4, NONE, "enter $0x10,$2" },
+	{ true, "\xc9", 1, 1, NONE, "leave" },
+	{ true, "\xfc", 1, 1, NONE, "cld" },
+	{ true, "\x0f\x00\x14\x24", 4, 4, NONE, "lldt (%esp)" },
+	{ false, "\x9c", 1, 1, SCAN_FLAGS, "pushf" },
+	{ false, "\x9d", 1, 1, SCAN_FLAGS, "popf" },
+	{ false, "\x66\x9c", 2, 2, SCAN_FLAGS, "pushfl" },
+	{ false, "\x66\x9d", 2, 2, SCAN_FLAGS, "popfl" },
+	{ false, "\xf3\x66\x9d", 3, 3, SCAN_FLAGS, "rep popfl" },
+	{ false, "\x0f\x01\x07", 3, 3, SCAN_DESC_READ, "sgdt (%bx)" },
+	{ false, "\x0f\x01\x4c\x04", 4, 4, SCAN_DESC_READ, "sidt 4(%si)" },
+	{ false, "\x0f\x01\xe0", 3, 3, SCAN_DESC_READ, "smsw %ax" },
+	{ false, "\x0f\x00\xc0", 3, 3, SCAN_DESC_READ, "sldt %ax" },
+	{ false, "\x0f\x00\x0b", 3, 3, SCAN_DESC_READ, "str (%bp,%di)" },
+	{ false, "\x66\x0f\x01\x06\x34\x12", 6, 6, SCAN_DESC_READ, "sgdtl 0x1234" },
+	{ false, "\x67\x0f\x01\x04\x24", 5, 5, SCAN_DESC_READ, "sgdt (%esp)" },
+	{ false, "\x0f\x00\xe0", 3, 3, SCAN_SEG_CHECK, "verr %ax" },
+	{ false, "\x0f\x00\x2f", 3, 3, SCAN_SEG_CHECK, "verw (%bx)" },
+	{ false, "\x0f\x02\xd8", 3, 3, SCAN_SEG_CHECK, "lar %ax,%bx" },
+	{ false, "\x0f\x03\x4e\x02", 4, 4, SCAN_SEG_CHECK, "lsl 2(%bp),%cx" },
+	{ false, "\x66\x0f\x02\xd8", 4, 4, SCAN_SEG_CHECK, "larl %eax,%ebx" },
+	{ false, "\x8c\xd8", 2, 2, SCAN_SEG_READ, "mov %ds,%ax" },
+	{ false, "\x8c\x50\x10", 3, 3, SCAN_SEG_READ, "mov %ss,0x10(%bx,%si)" },
+	{ false, "\x06", 1, 1, SCAN_SEG_READ, "push %es" },
+	{ false, "\x0e", 1, 1, SCAN_SEG_READ, "push %cs" },
+	{ false, "\x16", 1, 1, SCAN_SEG_READ, "push %ss" },
+	{ false, "\x1e", 1, 1, SCAN_SEG_READ, "push %ds" },
+	{ false, "\x0f\xa0", 2, 2, SCAN_SEG_READ, "push %fs" },
+	{ false, "\x0f\xa8", 2, 2, SCAN_SEG_READ, "push %gs" },
+	{ false, "\x66\x1e", 2, 2, SCAN_SEG_READ, "pushl %ds" },
+	{ false, "\x8e\xd8", 2, 2, SCAN_SEG_LOAD, "mov %ax,%ds" },
+	{ false, "\x8e\x5e\x08", 3, 3, SCAN_SEG_LOAD, "mov 8(%bp),%ds" },
+	{ false, "\x8e\xd0", 2, 2, SCAN_SEG_LOAD, "mov %ax,%ss" },
+	{ false, "\x67\x8e\x5c\x24\x08", 5, 5, SCAN_SEG_LOAD, "mov 8(%esp),%ds" },
+	{ false, "\x26\x8e\x25", 3, 3, SCAN_SEG_LOAD, "mov %es:(%di),%fs" },
+	{ false, "\x07", 1, 1, SCAN_SEG_LOAD, "pop %es" },
+	{ false, "\x17", 1, 1, SCAN_SEG_LOAD, "pop %ss" },
+	{ false, "\x1f", 1, 1, SCAN_SEG_LOAD, "pop %ds" },
+	{ false, "\x0f\xa1", 2, 2, SCAN_SEG_LOAD, "pop %fs" },
+	{ false, "\x0f\xa9", 2, 2, SCAN_SEG_LOAD, "pop %gs" },
+	{ false, "\x66\x1f", 2, 2, SCAN_SEG_LOAD, "popl %ds" },
+	{ false, "\xc4\x07", 2, 2, SCAN_SEG_LOAD, "les (%bx),%ax" },
+	{ false, "\xc5\x74\x02", 3, 3, SCAN_SEG_LOAD, "lds 2(%si),%si" },
+	{ false, "\x0f\xb2\x27", 3, 3, SCAN_SEG_LOAD, "lss (%bx),%sp" },
+	{ false, "\x0f\xb4\x16\x34\x12", 5, 5, SCAN_SEG_LOAD, "lfs 0x1234,%dx" },
+	{ false, "\x0f\xb5\x19", 3, 3, SCAN_SEG_LOAD, "lgs (%bx,%di),%bx" },
+	{ false, "\x66\xc5\x37", 3, 3, SCAN_SEG_LOAD, "ldsl (%bx),%esi" },
+	{ false, "\xea\x10\x00\x00\x10", 5, 5, SCAN_FAR_BRANCH, "ljmp $0x1000,$0x10" },
+	{ false, "\x9a\xf0\xff\x00\xf0", 5, 5, SCAN_FAR_BRANCH, "lcall $0xf000,$0xfff0" },
+	{ false, "\x66\xea\x78\x56\x34\x12\x08\x00", 8, 8, SCAN_FAR_BRANCH,
+	  "ljmpl $0x8,$0x12345678" },
+	{ false, "\xff\x2f", 2, 2, SCAN_FAR_BRANCH, "ljmp *(%bx)" },
+	{ false, "\xff\x18", 2, 2, SCAN_FAR_BRANCH, "lcall *(%bx,%si)" },
+	{ false, "\xff\xa9\x34\x12", 4, 4, SCAN_FAR_BRANCH, "ljmp *0x1234(%bx,%di)" },
+	{ false, "\x2e\xff\x1e\x10\x00", 5, 5, SCAN_FAR_BRANCH, "lcall *%cs:0x10" },
+	{ false, "\x67\x66\xff\x28", 4, 4, SCAN_FAR_BRANCH, "ljmpl *(%eax)" },
+	{ false, "\xcb", 1, 1, SCAN_FAR_BRANCH, "lret" },
+	{ false, "\xca\x02\x00", 3, 3, SCAN_FAR_BRANCH, "lret $2" },
+	{ false, "\x66\xcb", 2, 2, SCAN_FAR_BRANCH, "lretl" },
+	{ false, "\xcf", 1, 1, SCAN_IRET, "iret" },
+	{ false, "\x66\xcf", 2, 2, SCAN_IRET, "iretl" },
+	{ false, "\xcd\x10", 2, 2, SCAN_SOFT_INT, "int $0x10" },
+	{ false, "\xce", 1, 1, SCAN_SOFT_INT, "into" },
+	{ false, "\xf1", 1, 1, SCAN_SOFT_INT, "int1" },
+	{ false, "\x0f\xa2", 2, 2, SCAN_CPUID, "cpuid" },
+	{ false, "\x0f\x34", 2, 2, SCAN_SYSENTER, "sysenter" },
+	{ false, "\x0f\x35", 2, 2, SCAN_SYSENTER, "sysexit" },
+	{ false, "\x0f\x01\xd0", 3, 3, SCAN_FOREIGN, "xgetbv" },
+	{ false, "\x62\xc8", 2, 2, SCAN_FOREIGN, "bound, mod=3" },
+	{ false, "\xf3\x0f\xbc\xd8", 4, 4, SCAN_FOREIGN, "tzcnt %ax,%bx" },
+	{ false, "\xff\xd0", 2, 2, NONE, "call *%ax" },
+	{ false, "\xff\x27", 2, 2, NONE, "jmp *(%bx)" },
+	{ false, "\xff\x56\x10", 3, 3, NONE, "call *0x10(%bp)" },
+	{ false, "\x0f\x01\x17", 3, 3, NONE, "lgdt (%bx)" },
+	{ false, "\x0f\x01\x1c", 3, 3, NONE, "lidt (%si)" },
+	{ false, "\x0f\x01\xf0", 3, 3, NONE, "lmsw %ax" },
+	{ false, "\x0f\x00\xd0", 3, 3, NONE, "lldt %ax" },
+	{ false, "\x0f\x00\xd8", 3, 3, NONE, "ltr %ax" },
+	{ false, "\xcc", 1, 1, NONE, "int3" },
+	{ false, "\xc3", 1, 1, NONE, "ret" },
+	{ false, "\xc2\x02\x00", 3, 3, NONE, "ret $2" },
+	{ false, "\xe8\xfd\x00", 3, 3, NONE, "call .+0x100" },
+	{ false, "\xe9\xfd\x00", 3, 3, NONE, "jmp .+0x100" },
+	{ false, "\xeb\xfe", 2, 2, NONE, "jmp ." },
+	{ false, "\x9b", 1, 1, NONE, "wait" },
+	{ false, "\xfa", 1, 1, NONE, "cli" },
+	{ false, "\xf4", 1, 1, NONE, "hlt" },
+	{ false, "\xe4\x60", 2, 2, NONE, "in $0x60,%al" },
+	{ false, "\xee", 1, 1, NONE, "out %al,(%dx)" },
+	{ false, "\x0f\x20\xc0", 3, 3, NONE, "mov %cr0,%eax" },
+	{ false, "\x62\x07", 2, 2, NONE, "bound %ax,(%bx)" },
+	{ false, "\x89\xc3", 2, 2, NONE, "mov %ax,%bx" },
+	{ false, "\x68\x9c\x00", 3, 3, NONE, "pushw $0x9c" },
+	{ false, "\x0f\xbc\xd8", 3, 3, NONE, "bsf %ax,%bx" },
+	{ false, "\x0f\x31", 2, 2, NONE, "rdtsc" },
+};
+
+/* A page of NOPs with @len bytes of @code at @at (a fresh allocation of
+ * exactly one page, so that ASan sees any read past it). */
+static uint8_t *page_with(const char *code, size_t len, unsigned at)
+{
+	uint8_t *p = malloc(PAGE);
+	assert_non_null(p);
+	memset(p, NOP, PAGE);
+	memcpy(p + at, code, len);
+	return p;
+}
+
+static void check_patch(const struct scan_patch *p, unsigned offset, uint8_t orig, uint8_t len,
+                        int kind, const char *what)
+{
+	if (p->offset != offset || p->orig != orig || p->len != len || p->kind != kind)
+		fail_msg("%s: patch {%#x, %#x, %u, %s}, want {%#x, %#x, %u, %s}", what, p->offset,
+		         p->orig, p->len, scan_kind_name(p->kind), offset, orig, len,
+		         scan_kind_name(kind));
+}
+
+static void check_insn(const struct insn_case *c, unsigned at, uint16_t entry)
+{
+	static struct scan_page sp;
+	uint8_t *page = page_with(c->bytes, c->len, at);
+	int n = scan_page(&sp, page, NULL, 0, c->code32, &entry, 1);
+	if (c->kind == NONE) {
+		if (n != 0)
+			fail_msg("%s (%d-bit): %d patches, want none (first: %s at %#x)", c->text,
+			         c->code32 ? 32 : 16, n, scan_kind_name(sp.patches[0].kind),
+			         sp.patches[0].offset);
+	} else {
+		if (n != 1)
+			fail_msg("%s (%d-bit): %d patches, want 1", c->text, c->code32 ? 32 : 16,
+			         n);
+		check_patch(&sp.patches[0], at, (uint8_t)c->bytes[0], c->plen, c->kind, c->text);
+		assert_ptr_equal(scan_find(&sp, (uint16_t)at), &sp.patches[0]);
+	}
+	assert_true(scan_is_start(&sp, (uint16_t)at));
+	for (unsigned i = 1; i < c->len; i++)
+		assert_false(scan_is_start(&sp, (uint16_t)(at + i)));
+	/* The sweep goes on after the instruction, unless the decoder rejects it. */
+	bool stops = c->kind == SCAN_FOREIGN && c->plen == 0;
+	if (scan_is_start(&sp, (uint16_t)(at + c->len)) == stops)
+		fail_msg("%s: the sweep %s after it", c->text, stops ? "goes on" : "stops");
+	uint8_t copy[PAGE];
+	memcpy(copy, page, PAGE);
+	scan_apply(&sp, copy);
+	assert_int_equal(copy[at], c->kind == NONE ? (uint8_t)c->bytes[0] : 0xcc);
+	assert_memory_equal(copy + at + 1, page + at + 1, PAGE - at - 1);
+	free(page);
+}
+
+static void test_instructions(void **state)
+{
+	for (size_t i = 0; i < sizeof(insns) / sizeof(insns[0]); i++) {
+		check_insn(&insns[i], 0x40, 0x40); /* entered there (and synced back) */
+		check_insn(&insns[i], 0x40, 0);    /* reached by the sweep from 0 */
+		check_insn(&insns[i], 0, 0);
+	}
+}
+
+/* A page of NOPs with @code at @at, scanned from @entries (0 if not given;
+ * and with @next
+ * as the following page's first bytes): the side table, the code after
+ * scan_apply(), and the spill. */
+struct page_case {
+	const char *name;
+	bool code32;
+	unsigned at;
+	const char *code, *patched; /* the same length: @len */
+	size_t len;
+	uint16_t entries[8];
+	size_t nentries;
+	const char *next;
+	size_t next_len;
+	struct scan_patch patches[20];
+	size_t npatches;
+	int spill;
+};
+
+#define P(off, orig, len, kind)                                                                    \
+	{                                                                                          \
+		off, orig, len, SCAN_##kind                                                        \
+	}
+
+static const struct page_case pages[] = {
+	{
+		.name = "kernel page, 32-bit",
+		.code32 = true,
+		/* isr_common:      push %ds; push %es; push %fs; pusha
+		 *   5              mov $0x18,%ax; mov %eax,%ds; mov %eax,%es
+		 *   d              mov %esp,%eax; call .+0x200; popa
+		 *  15              pop %fs; pop %es; pop %ds; add $8,%esp; iret
+		 * irq_save:    1d  pushf; pop %eax; cli; ret
+		 * irq_restore: 21  push 4(%esp); popf; ret
+		 * load_gdt:    27  lgdtl 0x1000; ljmp $8,$0x100040
+		 *  35              mov $0x10,%eax; mov %eax,%ss; lss 0x2000,%esp; ret
+		 * cpu_id:      44  push %ebx; cpuid; pop %ebx; ret
+		 * dispatch:    49  mov 4(%esp),%eax; jmp *0x3000(,%eax,4)
+		 *  54              int $0x80; call *%edx; int3; ret $4 */
+		.code = "\x1e\x06\x0f\xa0\x60\x66\xb8\x18\x00\x8e\xd8\x8e\xc0\x89\xe0\xe8"
+		        "\xfb\x01\x00\x00\x61\x0f\xa1\x07\x1f\x83\xc4\x08\xcf\x9c\x58\xfa"
+		        "\xc3\xff\x74\x24\x04\x9d\xc3\x0f\x01\x15\x00\x10\x00\x00\xea\x40"
+		        "\x00\x10\x00\x08\x00\xb8\x10\x00\x00\x00\x8e\xd0\x0f\xb2\x25\x00"
+		        "\x20\x00\x00\xc3\x53\x0f\xa2\x5b\xc3\x8b\x44\x24\x04\xff\x24\x85"
+		        "\x00\x30\x00\x00\xcd\x80\xff\xd2\xcc\xc2\x04\x00",
+		.patched = "\xcc\xcc\xcc\xa0\x60\x66\xb8\x18\x00\xcc\xd8\xcc\xc0\x89\xe0\xe8"
+		           "\xfb\x01\x00\x00\x61\xcc\xa1\xcc\xcc\x83\xc4\x08\xcc\xcc\x58\xfa"
+		           "\xc3\xff\x74\x24\x04\xcc\xc3\x0f\x01\x15\x00\x10\x00\x00\xcc\x40"
+		           "\x00\x10\x00\x08\x00\xb8\x10\x00\x00\x00\xcc\xd0\xcc\xb2\x25\x00"
+		           "\x20\x00\x00\xc3\x53\xcc\xa2\x5b\xc3\x8b\x44\x24\x04\xff\x24\x85"
+		           "\x00\x30\x00\x00\xcc\x80\xff\xd2\xcc\xc2\x04\x00",
+		.len = 0x5c,
+		.entries = { 0, 0x1d, 0x21, 0x27, 0x44, 0x49 },
+		.nentries = 6,
+		.patches = {
+			P(0x00, 0x1e, 1, SEG_READ), P(0x01, 0x06, 1, SEG_READ),
+			P(0x02, 0x0f, 2, SEG_READ), P(0x09, 0x8e, 2, SEG_LOAD),
+			P(0x0b, 0x8e, 2, SEG_LOAD), P(0x15, 0x0f, 2, SEG_LOAD),
+			P(0x17, 0x07, 1, SEG_LOAD), P(0x18, 0x1f, 1, SEG_LOAD),
+			P(0x1c, 0xcf, 1, IRET),     P(0x1d, 0x9c, 1, FLAGS),
+			P(0x25, 0x9d, 1, FLAGS),    P(0x2e, 0xea, 7, FAR_BRANCH),
+			P(0x3a, 0x8e, 2, SEG_LOAD), P(0x3c, 0x0f, 7, SEG_LOAD),
+			P(0x45, 0x0f, 2, CPUID),    P(0x54, 0xcd, 2, SOFT_INT),
+		},
+		.npatches = 16,
+		.spill = 0,
+	},
+	{
+		.name = "BIOS thunk, 16-bit",
+		.code32 = false,
+		.at = 0x200,
+		/* pushf; push %ds; mov %cs,%ax; mov %ax,%ds; lcall *%cs:0x20
+		 * mov (%bp),%es; sgdtw 0x40; pop %ds; popf; lret */
+		.code = "\x9c\x1e\x8c\xc8\x8e\xd8\x2e\xff\x1e\x20\x00\x8e\x46\x00\x0f\x01"
+		        "\x06\x40\x00\x1f\x9d\xcb",
+		.patched = "\xcc\xcc\xcc\xc8\xcc\xd8\xcc\xff\x1e\x20\x00\xcc\x46\x00\xcc\x01"
+		           "\x06\x40\x00\xcc\xcc\xcc",
+		.len = 22,
+		.entries = { 0x200 },
+		.nentries = 1,
+		.patches = {
+			P(0x200, 0x9c, 1, FLAGS),      P(0x201, 0x1e, 1, SEG_READ),
+			P(0x202, 0x8c, 2, SEG_READ),   P(0x204, 0x8e, 2, SEG_LOAD),
+			P(0x206, 0x2e, 5, FAR_BRANCH), P(0x20b, 0x8e, 3, SEG_LOAD),
+			P(0x20e, 0x0f, 5, DESC_READ),  P(0x213, 0x1f, 1, SEG_LOAD),
+			P(0x214, 0x9d, 1, FLAGS),      P(0x215, 0xcb, 1, FAR_BRANCH),
+		},
+		.npatches = 10,
+		.spill = 0,
+	},
+	{
+		.name = "the mode decides: 16-bit mov $0x9090,%ax; pushf",
+		.code32 = false,
+		.code = "\xb8\x90\x90\x9c\x90",
+		.patched = "\xb8\x90\x90\xcc\x90",
+		.len = 5,
+		.nentries = 1,
+		.patches = { P(3, 0x9c, 1, FLAGS) },
+		.npatches = 1,
+		.spill = 0,
+	},
+	{
+		.name = "the mode decides: 32-bit mov $0x909c9090,%eax",
+		.code32 = true,
+		.code = "\xb8\x90\x90\x9c\x90",
+		.patched = "\xb8\x90\x90\x9c\x90",
+		.len = 5,
+		.nentries = 1,
+		.spill = 0,
+	},
+	{
+		.name = "lcall $8,$0x1234 across the page end, next page known",
+		.code32 = true,
+		.at = PAGE - 3,
+		.code = "\x9a\x34\x12",
+		.patched = "\xcc\x34\x12",
+		.len = 3,
+		.next = "\x00\x00\x08\x00\x90\x90\x90\x90\x90\x90\x90\x90\x90\x90\x90\x90",
+		.next_len = 16,
+		.nentries = 1,
+		.patches = { P(PAGE - 3, 0x9a, 7, FAR_BRANCH) },
+		.npatches = 1,
+		.spill = 4,
+	},
+	{
+		.name = "lcall across the page end, next page unknown",
+		.code32 = true,
+		.at = PAGE - 3,
+		.code = "\x9a\x34\x12",
+		.patched = "\xcc\x34\x12",
+		.len = 3,
+		.nentries = 1,
+		.patches = { P(PAGE - 3, 0x9a, 0, STRADDLE) },
+		.npatches = 1,
+		.spill = SCAN_SPILL_AMBIGUOUS,
+	},
+	{
+		.name = "lcall across the page end, 3 bytes of the next page: too few",
+		.code32 = true,
+		.at = PAGE - 3,
+		.code = "\x9a\x34\x12",
+		.patched = "\xcc\x34\x12",
+		.len = 3,
+		.next = "\x00\x00\x08",
+		.next_len = 3,
+		.nentries = 1,
+		.patches = { P(PAGE - 3, 0x9a, 0, STRADDLE) },
+		.npatches = 1,
+		.spill = SCAN_SPILL_AMBIGUOUS,
+	},
+	{
+		.name = "mov $0x12345678,%eax across the page end, next page known",
+		.code32 = true,
+		.at = PAGE - 2,
+		.code = "\xb8\x78",
+		.patched = "\xb8\x78",
+		.len = 2,
+		.next = "\x56\x34\x12\x90",
+		.next_len = 4,
+		.nentries = 1,
+		.spill = 3,
+	},
+	{
+		.name = "mov $0x12345678,%eax across the page end, next page unknown",
+		.code32 = true,
+		.at = PAGE - 2,
+		.code = "\xb8\x78",
+		.patched = "\xcc\x78",
+		.len = 2,
+		.nentries = 1,
+		.patches = { P(PAGE - 2, 0xb8, 0, STRADDLE) },
+		.npatches = 1,
+		.spill = SCAN_SPILL_AMBIGUOUS,
+	},
+	{
+		.name = "cpuid ends the page exactly",
+		.code32 = true,
+		.at = PAGE - 2,
+		.code = "\x0f\xa2",
+		.patched = "\xcc\xa2",
+		.len = 2,
+		.nentries = 1,
+		.patches = { P(PAGE - 2, 0x0f, 2, CPUID) },
+		.npatches = 1,
+		.spill = 0,
+	},
+	{
+		.name = "ud0 across the page end: rejected, the sweep never reaches the end",
+		.code32 = true,
+		.at = PAGE - 1,
+		.code = "\x0f",
+		.patched = "\xcc",
+		.len = 1,
+		.next = "\xff\xc0",
+		.next_len = 2,
+		.nentries = 1,
+		.patches = { P(PAGE - 1, 0x0f, 0, FOREIGN) },
+		.npatches = 1,
+		.spill = SCAN_SPILL_NONE,
+	},
+	{
+		/* Entered at 0x101, inside what a sweep from 0 would read as
+		 * mov $0x90909d9c,%eax: no s in [0, 15) lands on 0x101, so
+		 * nothing before it is scanned. */
+		.name = "entry in the middle, no backward sync",
+		.code32 = true,
+		.at = 0x100,
+		.code = "\xb8\x9c\x9d\x90\x90",
+		.patched = "\xb8\xcc\xcc\x90\x90",
+		.len = 5,
+		.entries = { 0x101 },
+		.nentries = 1,
+		.patches = { P(0x101, 0x9c, 1, FLAGS), P(0x102, 0x9d, 1, FLAGS) },
+		.npatches = 2,
+		.spill = 0,
+	},
+	{
+		/* 0x10: mov $0x90,%al; 0x11: nop; both reach pushf at 0x12. */
+		.name = "two entries converge",
+		.code32 = true,
+		.at = 0x10,
+		.code = "\xb0\x90\x9c",
+		.patched = "\xb0\x90\xcc",
+		.len = 3,
+		.entries = { 0x10, 0x11 },
+		.nentries = 2,
+		.patches = { P(0x12, 0x9c, 1, FLAGS) },
+		.npatches = 1,
+		.spill = 0,
+	},
+	{
+		/* 0x10: mov $0x9c,%al; 0x11: pushf.  The mov holds a patch,
+		 * so it is emulated too. */
+		.name = "two entries overlap",
+		.code32 = true,
+		.at = 0x10,
+		.code = "\xb0\x9c\x90",
+		.patched = "\xcc\xcc\x90",
+		.len = 3,
+		.entries = { 0x10, 0x11 },
+		.nentries = 2,
+		.patches = { P(0x11, 0x9c, 1, FLAGS), P(0x10, 0xb0, 2, OVERLAP) },
+		.npatches = 2,
+		.spill = 0,
+	},
+	{
+		/* From 0: addl $0x90d88c9c... is 7 bytes and overshoots the
+		 * entry at 6; from 1: inc %eax; pushf; mov %ds,%eax; nop lands. */
+		.name = "backward sync before the first entry",
+		.code32 = true,
+		.code = "\x81\x40\x9c\x8c\xd8\x90\xcd\x80",
+		.patched = "\x81\x40\xcc\xcc\xd8\x90\xcc\x80",
+		.len = 8,
+		.entries = { 6 },
+		.nentries = 1,
+		.patches = { P(6, 0xcd, 2, SOFT_INT), P(2, 0x9c, 1, FLAGS), P(3, 0x8c, 2, SEG_READ) },
+		.npatches = 3,
+		.spill = 0,
+	},
+	{
+		/* The previous page's last instruction ends at 2 (e.g. its
+		 * mov $0x9c9c....,%eax): what a sync would read as two pushf
+		 * is its tail. */
+		.name = "entry flagged as the end of the previous page's instruction",
+		.code32 = true,
+		.code = "\x9c\x9c\x90",
+		.patched = "\x9c\x9c\x90",
+		.len = 3,
+		.entries = { 2 | SCAN_ENTRY_HEAD },
+		.nentries = 1,
+		.spill = 0,
+	},
+	{
+		.name = "the same entry unflagged: the backward sync guesses",
+		.code32 = true,
+		.code = "\x9c\x9c\x90",
+		.patched = "\xcc\xcc\x90",
+		.len = 3,
+		.entries = { 2 },
+		.nentries = 1,
+		.patches = { P(0, 0x9c, 1, FLAGS), P(1, 0x9c, 1, FLAGS) },
+		.npatches = 2,
+		.spill = 0,
+	},
+	{
+		/* pushf; ud0 (rejected: patched, the sweep stops); popf */
+		.name = "an invalid encoding stops the sweep",
+		.code32 = true,
+		.code = "\x9c\x0f\xff\x9d",
+		.patched = "\xcc\xcc\xff\x9d",
+		.len = 4,
+		.nentries = 1,
+		.patches = { P(0, 0x9c, 1, FLAGS), P(1, 0x0f, 0, FOREIGN) },
+		.npatches = 2,
+		.spill = SCAN_SPILL_NONE,
+	},
+	{
+		/* 15 operand-size prefixes and a nop: #GP natively, so not
+		 * patched; the sweep stops and the pushf after is unseen. */
+		.name = "a too-long instruction stops the sweep",
+		.code32 = true,
+		.code = "\x66\x66\x66\x66\x66\x66\x66\x66\x66\x66\x66\x66\x66\x66\x66\x90\x9c",
+		.patched = "\x66\x66\x66\x66\x66\x66\x66\x66\x66\x66\x66\x66\x66\x66\x66\x90\x9c",
+		.len = 17,
+		.nentries = 1,
+		.spill = SCAN_SPILL_NONE,
+	},
+};
+
+static void test_pages(void **state)
+{
+	static struct scan_page sp;
+	for (size_t i = 0; i < sizeof(pages) / sizeof(pages[0]); i++) {
+		const struct page_case *c = &pages[i];
+		uint8_t *page = page_with(c->code, c->len, c->at);
+		uint8_t *next = NULL;
+		if (c->next_len) {
+			next = malloc(c->next_len);
+			memcpy(next, c->next, c->next_len);
+		}
+		int n = scan_page(&sp, page, next, c->next_len, c->code32, c->entries, c->nentries);
+		if (n != (int)c->npatches)
+			fail_msg("%s: %d patches, want %zu", c->name, n, c->npatches);
+		for (size_t k = 0; k < c->npatches; k++) {
+			const struct scan_patch *w = &c->patches[k];
+			check_patch(&sp.patches[k], w->offset, w->orig, w->len, w->kind, c->name);
+			assert_true(scan_is_start(&sp, w->offset));
+		}
+		if (sp.spill != c->spill)
+			fail_msg("%s: spill %d, want %d", c->name, sp.spill, c->spill);
+		uint8_t copy[PAGE];
+		memcpy(copy, page, PAGE);
+		scan_apply(&sp, copy);
+		if (memcmp(copy + c->at, c->patched, c->len) != 0)
+			fail_msg("%s: patched bytes differ", c->name);
+		free(next);
+		free(page);
+	}
+}
+
+static void test_add_entry(void **state)
+{
+	static struct scan_page sp;
+	/* mov $0x80cd9d9c,%eax, entered later at 1: pushf; popf; int $0x80 */
+	uint8_t *page = page_with("\xb8\x9c\x9d\xcd\x80\x90", 6, 0);
+	uint16_t entry = 0;
+	assert_int_equal(scan_page(&sp, page, NULL, 0, true, &entry, 1), 0);
+	assert_false(scan_is_start(&sp, 1));
+	assert_int_equal(scan_add_entry(&sp, page, NULL, 0, true, 1), 4);
+	check_patch(&sp.patches[0], 1, 0x9c, 1, SCAN_FLAGS, "pushf");
+	check_patch(&sp.patches[1], 2, 0x9d, 1, SCAN_FLAGS, "popf");
+	check_patch(&sp.patches[2], 3, 0xcd, 2, SCAN_SOFT_INT, "int $0x80");
+	check_patch(&sp.patches[3], 0, 0xb8, 5, SCAN_OVERLAP, "the mov around them");
+	assert_true(scan_is_start(&sp, 1) && scan_is_start(&sp, 3));
+	/* Known now: nothing new. */
+	assert_int_equal(scan_add_entry(&sp, page, NULL, 0, true, 1), 0);
+	assert_int_equal(scan_add_entry(&sp, page, NULL, 0, true, 5), 0);
+	/* The page was scanned as 32-bit code. */
+	assert_int_equal(scan_add_entry(&sp, page, NULL, 0, false, 2), -EINVAL);
+	assert_int_equal(scan_add_entry(&sp, page, NULL, 0, true, PAGE), -EINVAL);
+	free(page);
+}
+
+static void test_add_head(void **state)
+{
+	static struct scan_page sp;
+	/* Scanned first from a jump to 0x20: the backward sync takes the
+	 * 9c 9c at 0 for two pushf.  Later the previous page's last
+	 * instruction turns out to end at 2: the guess is dropped. */
+	uint8_t *page = page_with("\x9c\x9c\x90\x0f\xa2", 5, 0);
+	uint16_t entry = 0x20;
+	assert_int_equal(scan_page(&sp, page, NULL, 0, true, &entry, 1), 3);
+	assert_true(scan_is_start(&sp, 0) && scan_find(&sp, 1));
+	assert_int_equal(scan_add_entry(&sp, page, NULL, 0, true, 2 | SCAN_ENTRY_HEAD), 0);
+	assert_int_equal(sp.npatches, 1);
+	check_patch(&sp.patches[0], 3, 0x0f, 2, SCAN_CPUID, "cpuid");
+	assert_false(scan_is_start(&sp, 0) || scan_is_start(&sp, 1));
+	assert_null(scan_find(&sp, 0));
+	assert_null(scan_find(&sp, 1));
+	assert_true(scan_is_start(&sp, 2) && scan_is_start(&sp, 0x20));
+	free(page);
+}
+
+static void test_errors(void **state)
+{
+	static struct scan_page sp;
+	uint8_t *page = page_with("", 0, 0);
+	uint16_t entries[] = { 0, PAGE };
+	assert_int_equal(scan_page(&sp, page, NULL, 0, true, entries, 2), -EINVAL);
+	/* A page of pushf: more patches than a code page ever needs. */
+	memset(page, 0x9c, PAGE);
+	assert_int_equal(scan_page(&sp, page, NULL, 0, true, entries, 1), -ENOSPC);
+	assert_true(sp.full);
+	assert_int_equal(sp.npatches, SCAN_MAX_PATCHES);
+	assert_int_equal(scan_add_entry(&sp, page, NULL, 0, true, PAGE - 1), -ENOSPC);
+	free(page);
+}
+
+static void test_find(void **state)
+{
+	static struct scan_page sp;
+	/* int3 is the guest's own: no patch. */
+	uint8_t *page = page_with("\xcc\x9c\xcc", 3, 0x100);
+	uint16_t entry = 0;
+	assert_int_equal(scan_page(&sp, page, NULL, 0, true, &entry, 1), 1);
+	assert_null(scan_find(&sp, 0x100));
+	assert_non_null(scan_find(&sp, 0x101));
+	assert_null(scan_find(&sp, 0x102));
+	assert_null(scan_find(&sp, PAGE));
+	assert_false(scan_is_start(&sp, PAGE));
+	free(page);
+}
+
+static void test_kind_names(void **state)
+{
+	for (int i = 0; i < SCAN_NKINDS; i++) {
+		assert_string_not_equal(scan_kind_name(i), "?");
+		for (int j = 0; j < i; j++)
+			assert_string_not_equal(scan_kind_name(i), scan_kind_name(j));
+	}
+	assert_string_equal(scan_kind_name(SCAN_NKINDS), "?");
+	assert_string_equal(scan_kind_name(SCAN_FLAGS), "flags");
+}
+
+static uint64_t rng_next(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+/* What must hold after any scan: every patch is a recorded start with the
+ * guest's byte, the patched bitmap matches the list, and no recorded
+ * instruction holds a patch past its first byte. */
+static void check_scan(const struct scan_page *sp, const uint8_t *page, const uint8_t *next,
+                       size_t next_len, bool code32, bool deep)
+{
+	for (unsigned i = 0; i < sp->npatches; i++) {
+		const struct scan_patch *p = &sp->patches[i];
+		assert_true(scan_is_start(sp, p->offset));
+		assert_int_equal(p->orig, page[p->offset]);
+		assert_true(p->kind < SCAN_NKINDS);
+		assert_ptr_equal(scan_find(sp, p->offset), p);
+	}
+	if (!deep)
+		return;
+	unsigned npatched = 0;
+	for (unsigned off = 0; off < PAGE; off++)
+		npatched += scan_find(sp, (uint16_t)off) != NULL;
+	assert_int_equal(npatched, sp->npatches);
+	if (sp->full)
+		return;
+	uint8_t buf[PAGE + 16]; /* next_len <= 16 */
+	memcpy(buf, page, PAGE);
+	if (next_len)
+		memcpy(buf + PAGE, next, next_len);
+	struct x86_decoded d;
+	for (unsigned s = 0; s < PAGE; s++) {
+		if (!scan_is_start(sp, (uint16_t)s) || scan_find(sp, (uint16_t)s))
+			continue;
+		int r = x86_decode(buf + s, PAGE - s + next_len, code32, &d);
+		for (int k = 1; k < r && s + k < PAGE; k++)
+			if (scan_find(sp, (uint16_t)(s + k)))
+				fail_msg("start %#x (%d bytes) holds the patch at %#x", s, r,
+				         s + k);
+	}
+}
+
+/* Random pages, dense or sparse in a sea of NOPs, random entries and a
+ * random amount of the next page: every buffer is allocated to its exact
+ * size, so the ASan build (make unit-asan) catches any stray read. */
+static void test_random_pages(void **state)
+{
+	static struct scan_page sp;
+	uint64_t seed = 0x9e3779b97f4a7c15ull;
+	uint8_t *page = malloc(PAGE);
+	uint8_t copy[PAGE];
+	unsigned full = 0, patches = 0;
+	for (unsigned iter = 0; iter < 100000; iter++) {
+		unsigned density = (unsigned[]){ 256, 64, 8 }[iter % 3]; /* of 256 */
+		for (unsigned i = 0; i < PAGE; i += 4) {
+			uint64_t r = rng_next(&seed);
+			for (unsigned k = 0; k < 4; k++, r >>= 16)
+				page[i + k] = (r & 0xff) < density ? (uint8_t)(r >> 8) : NOP;
+		}
+		size_t next_len = rng_next(&seed) % 17;
+		uint8_t *next = next_len ? malloc(next_len) : NULL;
+		for (size_t i = 0; i < next_len; i++)
+			next[i] = (uint8_t)rng_next(&seed);
+		bool code32 = iter & 1;
+		uint16_t entries[3];
+		size_t nentries = 1 + rng_next(&seed) % 3;
+		for (size_t i = 0; i < nentries; i++) {
+			uint64_t r = rng_next(&seed);
+			entries[i] = (uint16_t)(r % PAGE);
+			if ((r >> 32) % 8 == 0) /* near the page end */
+				entries[i] = (uint16_t)(PAGE - 1 - (r >> 40) % 16);
+		}
+		if (rng_next(&seed) % 16 == 0)
+			entries[0] = (uint16_t)(rng_next(&seed) % 15) | SCAN_ENTRY_HEAD;
+		int n = scan_page(&sp, page, next, next_len, code32, entries, nentries);
+		assert_true(n == (sp.full ? -ENOSPC : sp.npatches));
+		for (size_t i = 0; i < nentries; i++)
+			assert_true(scan_is_start(&sp, entries[i] & ~SCAN_ENTRY_HEAD));
+		bool deep = iter % 16 == 0;
+		check_scan(&sp, page, next, next_len, code32, deep);
+		uint16_t more = (uint16_t)(rng_next(&seed) % PAGE);
+		unsigned before = sp.npatches;
+		n = scan_add_entry(&sp, page, next, next_len, code32, more);
+		if (!sp.full)
+			assert_int_equal(n, (int)(sp.npatches - before));
+		assert_true(scan_is_start(&sp, more));
+		check_scan(&sp, page, next, next_len, code32, deep);
+		memcpy(copy, page, PAGE);
+		scan_apply(&sp, copy);
+		for (unsigned i = 0; i < PAGE; i++)
+			if (copy[i] != page[i])
+				assert_true(copy[i] == 0xcc && scan_find(&sp, (uint16_t)i));
+		full += sp.full;
+		patches += sp.npatches;
+		free(next);
+	}
+	free(page);
+	print_message("random pages: %u patches, %u pages over the limit\n", patches, full);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_instructions), cmocka_unit_test(test_pages),
+		cmocka_unit_test(test_add_entry),    cmocka_unit_test(test_add_head),
+		cmocka_unit_test(test_errors),       cmocka_unit_test(test_find),
+		cmocka_unit_test(test_kind_names),   cmocka_unit_test(test_random_pages),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,201 @@
+/*
+ * The decoded-instruction cache (plex86's pre-scanned code cache, used here
+ * by an interpreter).  Jobs and invariants:
+ *
+ * - A cached page holds one uop per byte offset of a guest physical page,
+ *   decoded on first execution in one mode (16- or 32-bit code).  Keying by
+ *   physical address means translation changes (CR0/CR3/CR4, INVLPG) only
+ *   drop the linear-to-physical uop window, never decoded instructions.
+ * - A uop is only decoded from bytes of its own page, inside the CS limit:
+ *   an instruction that crosses the page end is never cached, so a write
+ *   to page P can only stale uops of page P, at offsets up to 14 bytes
+ *   before the write.
+ * - Every TLB entry of a cached frame carries its page in ->code; the
+ *   inlined write path refuses a store to the page's 64-byte lines that
+ *   hold decoded instructions (data often shares a page with code), and the
+ *   slow path invalidates the uops the store overlaps.  Physical writes by the core (A/D bits)
+ *   invalidate too; other writers call x86_invalidate_code().
+ * - Invalidation only clears a uop's handler, so a handler whose own bytes
+ *   are overwritten (REP STOS over itself) keeps reading a whole uop.
+ * - When every page is in use the whole cache is flushed (as QEMU flushes
+ *   its translation buffer): simple, and rare with a working set that fits.
+ */
+#include "cpu.h"
+#include "decoder.h"
+#include "uop.h"
+
+#define ICACHE_BUCKETS 256
+#define ICACHE_NONE (-1)
+
+struct x86_icache {
+	uint32_t npages, used;
+	int32_t bucket[ICACHE_BUCKETS];
+	struct x86_icache_page page[];
+};
+
+static unsigned icache_hash(uint32_t frame)
+{
+	return (frame >> 12) % ICACHE_BUCKETS;
+}
+
+size_t x86_icache_size(unsigned pages)
+{
+	return sizeof(struct x86_icache) + (size_t)pages * sizeof(struct x86_icache_page);
+}
+
+/* Drops every TLB code mark and the uop window (they point into pages). */
+static void icache_unmark(struct x86_cpu *c)
+{
+	for (int i = 0; i < X86_TLB_SIZE; i++)
+		c->tlb[i].code = 0;
+	c->uop_start = c->uop_len = 0;
+}
+
+void x86_icache_flush(struct x86_cpu *c)
+{
+	struct x86_icache *ic = c->icache;
+	if (!ic)
+		return;
+	ic->used = 0;
+	for (int i = 0; i < ICACHE_BUCKETS; i++)
+		ic->bucket[i] = ICACHE_NONE;
+	icache_unmark(c);
+}
+
+void x86_icache_attach(struct x86_cpu *c, void *mem, size_t size)
+{
+	icache_unmark(c);
+	c->icache = 0;
+	if (!mem || size < x86_icache_size(1))
+		return;
+	struct x86_icache *ic = mem;
+	ic->npages = (uint32_t)((size - sizeof(*ic)) / sizeof(ic->page[0]));
+	c->icache = ic;
+	x86_icache_flush(c);
+}
+
+struct x86_icache_page *x86_icache_find(struct x86_icache *ic, uint32_t frame)
+{
+	for (int32_t i = ic->bucket[icache_hash(frame)]; i != ICACHE_NONE; i = ic->page[i].next)
+		if (ic->page[i].frame == frame)
+			return &ic->page[i];
+	return 0;
+}
+
+/* The cached page of @frame in mode @code32, new (and empty) if need be. */
+static struct x86_icache_page *icache_get(struct x86_cpu *c, uint32_t frame, bool code32)
+{
+	struct x86_icache *ic = c->icache;
+	struct x86_icache_page *p = x86_icache_find(ic, frame);
+	if (p && p->code32 != code32) {
+		/* The same bytes run as 16-bit code now: decode afresh. */
+		__builtin_memset(p->uop, 0, sizeof(p->uop));
+		p->lines = 0;
+		p->code32 = code32;
+	}
+	if (p)
+		return p;
+	if (ic->used == ic->npages)
+		x86_icache_flush(c);
+	p = &ic->page[ic->used++];
+	__builtin_memset(p->uop, 0, sizeof(p->uop));
+	p->lines = 0;
+	p->frame = frame;
+	p->code32 = code32;
+	p->next = ic->bucket[icache_hash(frame)];
+	ic->bucket[icache_hash(frame)] = (int32_t)(p - ic->page);
+	/* TLB entries filled before the page was cached must learn of it. */
+	for (int i = 0; i < X86_TLB_SIZE; i++)
+		if (c->tlb[i].tag && c->tlb[i].host && c->tlb[i].frame == frame)
+			c->tlb[i].code = p;
+	return p;
+}
+
+void x86_icache_written(struct x86_icache_page *p, uint32_t off, uint32_t len)
+{
+	uint32_t from = off >= X86_MAX_INSN_LEN - 1 ? off - (X86_MAX_INSN_LEN - 1) : 0;
+	uint32_t end = off + len > 0x1000 ? 0x1000 : off + len;
+	for (uint32_t i = from; i < end; i++) {
+		struct x86_uop *u = &p->uop[i];
+		/* Legacy uops (len 0) fetch their bytes afresh: keep them. */
+		if (u->fn && (i >= off || i + u->len > off))
+			u->fn = 0;
+	}
+}
+
+void x86_invalidate_code(struct x86_cpu *c, uint64_t gpa, uint64_t len)
+{
+	if (!c->icache || len == 0)
+		return;
+	uint64_t end = gpa + len < gpa ? ~0ull : gpa + len;
+	for (uint64_t page = gpa & ~0xfffull; page < end && page < (1ull << 32); page += 0x1000) {
+		struct x86_icache_page *p = x86_icache_find(c->icache, (uint32_t)page);
+		if (!p)
+			continue;
+		uint64_t from = gpa > page ? gpa - page : 0;
+		uint64_t to = end - page > 0x1000 ? 0x1000 : end - page;
+		x86_icache_written(p, (uint32_t)from, (uint32_t)(to - from));
+	}
+}
+
+bool x86_icache_window(struct x86_insn *x)
+{
+	struct x86_cpu *c = x->c;
+	uint32_t eip = c->eip;
+	if (!c->icache)
+		return false;
+	struct x86_tlb_entry *t = x86_fetch_window(x);
+	uint32_t lin = c->seg[X86_CS].base + eip, in_page = lin & 0xfff;
+	/* Only a window that runs to the end of the page: then no cached
+	 * instruction can cross the CS limit, whatever limit it ran under. */
+	if (!t->host || c->fetch_end - eip != 0x1000 - in_page)
+		return false;
+	bool code32 = c->seg[X86_CS].attr & X86_SEG_DB;
+	struct x86_icache_page *p = icache_get(c, t->frame, code32);
+	uint32_t before = eip < in_page ? eip : in_page; /* EIP cannot go below 0 */
+	c->uop_start = eip - before;
+	c->uop_len = before + (0x1000 - in_page);
+	c->uop_base = p->uop + (in_page - before);
+	c->uop_host = t->host + (in_page - before);
+	return true;
+}
+
+/* The handler of every instruction that cannot be cached. */
+static const struct x86_uop x86_uop_slow = { .fn = x86_uop_legacy };
+
+/* Decodes the instruction at @u (offset @off in the window) into it. */
+static const struct x86_uop *icache_fill(struct x86_cpu *c, struct x86_uop *u, uint32_t off)
+{
+	struct x86_decoded d;
+	bool code32 = c->seg[X86_CS].attr & X86_SEG_DB;
+	int len = x86_decode(c->uop_host + off, c->uop_len - off, code32, &d);
+	if (len == X86_DECODE_SHORT)
+		return &x86_uop_slow; /* runs into the next page: not cached */
+	if (len < 0) {
+		*u = x86_uop_slow; /* the interpreter raises #UD or #GP */
+		return u;
+	}
+	x86_uop_select(u, &d);
+	if (u->len) {
+		/* Stores to these bytes must take the invalidating path now. */
+		struct x86_icache *ic = c->icache;
+		size_t i = (size_t)((char *)u - (char *)ic->page) / sizeof(ic->page[0]);
+		uint32_t in_page = (uint32_t)(u - ic->page[i].uop);
+		ic->page[i].lines |= x86_icache_lines(in_page, 1) |
+				     x86_icache_lines(in_page + u->len - 1, 1);
+	}
+	return u;
+}
+
+const struct x86_uop *x86_icache_miss(struct x86_insn *x)
+{
+	struct x86_cpu *c = x->c;
+	uint32_t off = c->eip - c->uop_start;
+	if (off >= c->uop_len) {
+		if (!x86_icache_window(x))
+			return &x86_uop_slow;
+		off = c->eip - c->uop_start;
+	}
+	struct x86_uop *u = &c->uop_base[off];
+	return u->fn ? u : icache_fill(c, u, off);
+}

@@ -1,0 +1,231 @@
+/*
+ * Uop handlers for data instructions: the ALU rows and groups (ADD..CMP,
+ * TEST), INC/DEC, MOV, LEA, MOVZX/MOVSX and the shift group.  Each body is
+ * an always-inlined template instantiated per operation, operand form,
+ * register-or-memory operand and operand size (32 bits, or the size in the
+ * uop), so a handler is straight-line code with no decoding left in it.
+ *
+ * As in the interpreter, every access that can fault comes before any
+ * register or flag changes (cpu.h).
+ */
+#include "flags.h"
+#include "uop.h"
+#include "uop_handlers.h"
+
+/* ---- ADD OR ADC SBB AND SUB XOR CMP TEST ---- */
+
+X86_INLINE void alu(struct x86_insn *x, const struct x86_uop *u, int op, int form, bool mem,
+		    unsigned size)
+{
+	struct x86_cpu *c = x->c;
+	uint32_t a, b, f, r;
+	if (form == UOP_REG_RM) {
+		a = uop_reg_read(c, u->reg, size);
+		b = uop_rm_load(x, u, mem, size);
+	} else {
+		a = uop_rm_load(x, u, mem, size);
+		b = form == UOP_RM_REG ? uop_reg_read(c, u->reg, size) : u->imm;
+	}
+	r = x86_alu_flags(op, a, b, size, c->eflags, &f);
+	if (op != X86_CMP && op != X86_TEST) {
+		if (form == UOP_REG_RM)
+			uop_reg_write(c, u->reg, size, r);
+		else
+			uop_rm_store(x, u, mem, size, r); /* may fault: flags after */
+	}
+	c->eflags = f;
+}
+
+#define ALU_SIZES(op, form, mem)                                                            \
+	static void alu_##op##_##form##_##mem##_32(struct x86_insn *x, const struct x86_uop *u) \
+	{                                                                                   \
+		alu(x, u, op, form, mem, 4);                                                \
+	}                                                                                   \
+	static void alu_##op##_##form##_##mem##_v(struct x86_insn *x, const struct x86_uop *u)  \
+	{                                                                                   \
+		alu(x, u, op, form, mem, u->size);                                          \
+	}
+#define ALU_MEMS(op, form) ALU_SIZES(op, form, 0) ALU_SIZES(op, form, 1)
+#define ALU_FORMS(op) ALU_MEMS(op, 0) ALU_MEMS(op, 1) ALU_MEMS(op, 2)
+ALU_FORMS(0)
+ALU_FORMS(1)
+ALU_FORMS(2)
+ALU_FORMS(3)
+ALU_FORMS(4)
+ALU_FORMS(5)
+ALU_FORMS(6)
+ALU_FORMS(7)
+ALU_FORMS(8)
+
+#define ALU_ROW_SIZES(op, form, mem) { alu_##op##_##form##_##mem##_v, alu_##op##_##form##_##mem##_32 }
+#define ALU_ROW_MEMS(op, form) { ALU_ROW_SIZES(op, form, 0), ALU_ROW_SIZES(op, form, 1) }
+#define ALU_ROW(op) { ALU_ROW_MEMS(op, 0), ALU_ROW_MEMS(op, 1), ALU_ROW_MEMS(op, 2) }
+
+static const x86_uop_fn alu_fn[9][3][2][2] = {
+	ALU_ROW(0), ALU_ROW(1), ALU_ROW(2), ALU_ROW(3), ALU_ROW(4),
+	ALU_ROW(5), ALU_ROW(6), ALU_ROW(7), ALU_ROW(8),
+};
+
+x86_uop_fn x86_uop_alu(int op, int form, bool mem, unsigned size)
+{
+	return alu_fn[op][form][mem][size == 4];
+}
+
+/* ---- INC, DEC (CF unchanged) ---- */
+
+X86_INLINE void incdec(struct x86_insn *x, const struct x86_uop *u, bool dec, bool mem,
+		       unsigned size)
+{
+	struct x86_cpu *c = x->c;
+	uint32_t f, r = x86_alu_flags(dec ? X86_SUB : X86_ADD, uop_rm_load(x, u, mem, size), 1, size,
+				      c->eflags, &f);
+	uop_rm_store(x, u, mem, size, r);
+	c->eflags = (f & ~X86_CF) | (c->eflags & X86_CF);
+}
+
+#define INCDEC(name, dec, mem)                                                             \
+	static void name##_32(struct x86_insn *x, const struct x86_uop *u)                 \
+	{                                                                                  \
+		incdec(x, u, dec, mem, 4);                                                 \
+	}                                                                                  \
+	static void name##_v(struct x86_insn *x, const struct x86_uop *u)                  \
+	{                                                                                  \
+		incdec(x, u, dec, mem, u->size);                                           \
+	}
+INCDEC(inc_reg, false, false)
+INCDEC(inc_mem, false, true)
+INCDEC(dec_reg, true, false)
+INCDEC(dec_mem, true, true)
+
+x86_uop_fn x86_uop_incdec(bool dec, bool mem, unsigned size)
+{
+	static const x86_uop_fn fn[2][2][2] = {
+		{ { inc_reg_v, inc_reg_32 }, { inc_mem_v, inc_mem_32 } },
+		{ { dec_reg_v, dec_reg_32 }, { dec_mem_v, dec_mem_32 } },
+	};
+	return fn[dec][mem][size == 4];
+}
+
+/* ---- MOV, LEA, MOVZX, MOVSX ---- */
+
+X86_INLINE void mov(struct x86_insn *x, const struct x86_uop *u, int form, bool mem, unsigned size)
+{
+	struct x86_cpu *c = x->c;
+	if (form == UOP_REG_RM)
+		uop_reg_write(c, u->reg, size, uop_rm_load(x, u, mem, size));
+	else
+		uop_rm_store(x, u, mem, size, form == UOP_RM_REG ? uop_reg_read(c, u->reg, size) : u->imm);
+}
+
+#define MOV(form, mem)                                                                     \
+	static void mov_##form##_##mem##_32(struct x86_insn *x, const struct x86_uop *u)   \
+	{                                                                                  \
+		mov(x, u, form, mem, 4);                                                   \
+	}                                                                                  \
+	static void mov_##form##_##mem##_v(struct x86_insn *x, const struct x86_uop *u)    \
+	{                                                                                  \
+		mov(x, u, form, mem, u->size);                                             \
+	}
+MOV(0, 0)
+MOV(0, 1)
+MOV(1, 0)
+MOV(1, 1)
+MOV(2, 0)
+MOV(2, 1)
+
+x86_uop_fn x86_uop_mov(int form, bool mem, unsigned size)
+{
+	static const x86_uop_fn fn[3][2][2] = {
+		{ { mov_0_0_v, mov_0_0_32 }, { mov_0_1_v, mov_0_1_32 } },
+		{ { mov_1_0_v, mov_1_0_32 }, { mov_1_1_v, mov_1_1_32 } },
+		{ { mov_2_0_v, mov_2_0_32 }, { mov_2_1_v, mov_2_1_32 } },
+	};
+	return fn[form][mem][size == 4];
+}
+
+static void lea(struct x86_insn *x, const struct x86_uop *u)
+{
+	uop_reg_write(x->c, u->reg, u->size, uop_ea(x->c, u));
+}
+
+/* 0F B6/B7 (zero) and BE/BF (sign): the source size is in the opcode. */
+X86_INLINE void movx(struct x86_insn *x, const struct x86_uop *u, bool mem, unsigned from,
+		     bool sign)
+{
+	uint32_t v = uop_rm_load(x, u, mem, from);
+	if (sign)
+		v = from == 1 ? (uint32_t)(int8_t)v : (uint32_t)(int16_t)v;
+	uop_reg_write(x->c, u->reg, u->size, v);
+}
+
+#define MOVX(name, from, sign)                                                             \
+	static void name##_reg(struct x86_insn *x, const struct x86_uop *u)                \
+	{                                                                                  \
+		movx(x, u, false, from, sign);                                             \
+	}                                                                                  \
+	static void name##_mem(struct x86_insn *x, const struct x86_uop *u)                \
+	{                                                                                  \
+		movx(x, u, true, from, sign);                                              \
+	}
+MOVX(movzx8, 1, false)
+MOVX(movzx16, 2, false)
+MOVX(movsx8, 1, true)
+MOVX(movsx16, 2, true)
+
+x86_uop_fn x86_uop_lea(void)
+{
+	return lea;
+}
+
+x86_uop_fn x86_uop_movx(uint8_t op, bool mem)
+{
+	static const x86_uop_fn fn[4][2] = {
+		{ movzx8_reg, movzx8_mem },
+		{ movzx16_reg, movzx16_mem },
+		{ movsx8_reg, movsx8_mem },
+		{ movsx16_reg, movsx16_mem },
+	};
+	return fn[((op >> 2) & 2) | (op & 1)][mem];
+}
+
+/* ---- ROL ROR RCL RCR SHL SHR SAL SAR: count in imm, 1 or CL ---- */
+
+X86_INLINE void shift(struct x86_insn *x, const struct x86_uop *u, bool mem, bool by_cl)
+{
+	struct x86_cpu *c = x->c;
+	unsigned size = u->size, count = (by_cl ? c->r[X86_ECX] : u->imm) & 31;
+	uint32_t a = uop_rm_load(x, u, mem, size), flags = c->eflags;
+	uint32_t r = x86_shift(c, u->reg, a, count, size);
+	if (count) {
+		uint32_t f = c->eflags;
+		c->eflags = flags; /* unchanged if the write faults */
+		uop_rm_store(x, u, mem, size, r);
+		c->eflags = f;
+	}
+}
+
+static void shift_reg(struct x86_insn *x, const struct x86_uop *u)
+{
+	shift(x, u, false, false);
+}
+
+static void shift_mem(struct x86_insn *x, const struct x86_uop *u)
+{
+	shift(x, u, true, false);
+}
+
+static void shift_reg_cl(struct x86_insn *x, const struct x86_uop *u)
+{
+	shift(x, u, false, true);
+}
+
+static void shift_mem_cl(struct x86_insn *x, const struct x86_uop *u)
+{
+	shift(x, u, true, true);
+}
+
+x86_uop_fn x86_uop_shift(bool mem, bool by_cl)
+{
+	static const x86_uop_fn fn[2][2] = { { shift_reg, shift_reg_cl }, { shift_mem, shift_mem_cl } };
+	return fn[mem][by_cl];
+}

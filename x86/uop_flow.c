@@ -1,0 +1,137 @@
+/*
+ * Uop handlers for control flow and the stack: Jcc, JMP/CALL rel, RET,
+ * PUSH/POP, and SETcc/CMOVcc, whose work is a condition code.  The stack
+ * helpers (mem.c) take the operand size from the instruction state, so
+ * those handlers set it first.
+ */
+#include "flags.h"
+#include "uop.h"
+#include "uop_handlers.h"
+
+/* A near transfer: 16-bit operand size wraps IP; the target must be inside
+ * the CS limit (#GP(0), SDM JMP). */
+X86_INLINE uint32_t near_target(struct x86_insn *x, const struct x86_uop *u, uint32_t target)
+{
+	struct x86_cpu *c = x->c;
+	if (!(u->flags & UOP_O32))
+		target &= 0xffff;
+	if (target > c->seg[X86_CS].limit && x86_protected(c))
+		x86_raise(x, X86_EXC_GP, 0);
+	return target;
+}
+
+X86_INLINE void branch(struct x86_insn *x, const struct x86_uop *u, uint32_t target)
+{
+	x->c->eip = near_target(x, u, target);
+}
+
+#define JCC(cc)                                                                            \
+	static void jcc_##cc(struct x86_insn *x, const struct x86_uop *u)                  \
+	{                                                                                  \
+		if (x86_cond_inline(x->c->eflags, cc))                                     \
+			branch(x, u, x->c->eip + u->imm);                                  \
+	}
+JCC(0)
+JCC(1)
+JCC(2)
+JCC(3)
+JCC(4)
+JCC(5)
+JCC(6)
+JCC(7)
+JCC(8)
+JCC(9)
+JCC(10)
+JCC(11)
+JCC(12)
+JCC(13)
+JCC(14)
+JCC(15)
+
+x86_uop_fn x86_uop_jcc(int cc)
+{
+	static const x86_uop_fn fn[16] = {
+		jcc_0, jcc_1, jcc_2,  jcc_3,  jcc_4,  jcc_5,  jcc_6,  jcc_7,
+		jcc_8, jcc_9, jcc_10, jcc_11, jcc_12, jcc_13, jcc_14, jcc_15,
+	};
+	return fn[cc];
+}
+
+static void jmp(struct x86_insn *x, const struct x86_uop *u)
+{
+	branch(x, u, x->c->eip + u->imm);
+}
+
+static void call(struct x86_insn *x, const struct x86_uop *u)
+{
+	struct x86_cpu *c = x->c;
+	uint32_t target = near_target(x, u, c->eip + u->imm); /* faults before the push */
+	x->o32 = u->flags & UOP_O32;
+	x86_push(x, c->eip);
+	c->eip = target;
+}
+
+static void ret(struct x86_insn *x, const struct x86_uop *u)
+{
+	x->o32 = u->flags & UOP_O32;
+	branch(x, u, x86_peek(x, 0));
+	x86_pop(x);
+}
+
+static void push_reg(struct x86_insn *x, const struct x86_uop *u)
+{
+	x->o32 = u->flags & UOP_O32;
+	x86_push(x, uop_reg_read(x->c, u->reg, u->size));
+}
+
+static void pop_reg(struct x86_insn *x, const struct x86_uop *u)
+{
+	x->o32 = u->flags & UOP_O32;
+	uint32_t v = x86_pop(x);
+	uop_reg_write(x->c, u->reg, u->size, v); /* POP ESP: the popped value wins */
+}
+
+static void push_imm(struct x86_insn *x, const struct x86_uop *u)
+{
+	x->o32 = u->flags & UOP_O32;
+	x86_push(x, u->imm);
+}
+
+static void setcc_reg(struct x86_insn *x, const struct x86_uop *u)
+{
+	uop_rm_store(x, u, false, 1, x86_cond(x->c, u->op & 15));
+}
+
+static void setcc_mem(struct x86_insn *x, const struct x86_uop *u)
+{
+	uop_rm_store(x, u, true, 1, x86_cond(x->c, u->op & 15));
+}
+
+/* The source is read (and may fault) whether or not the move happens. */
+static void cmovcc_reg(struct x86_insn *x, const struct x86_uop *u)
+{
+	uint32_t v = uop_rm_load(x, u, false, u->size);
+	if (x86_cond(x->c, u->op & 15))
+		uop_reg_write(x->c, u->reg, u->size, v);
+}
+
+static void cmovcc_mem(struct x86_insn *x, const struct x86_uop *u)
+{
+	uint32_t v = uop_rm_load(x, u, true, u->size);
+	if (x86_cond(x->c, u->op & 15))
+		uop_reg_write(x->c, u->reg, u->size, v);
+}
+
+static void nop(struct x86_insn *x, const struct x86_uop *u)
+{
+}
+
+x86_uop_fn x86_uop_jmp(void) { return jmp; }
+x86_uop_fn x86_uop_call(void) { return call; }
+x86_uop_fn x86_uop_ret(void) { return ret; }
+x86_uop_fn x86_uop_push_reg(void) { return push_reg; }
+x86_uop_fn x86_uop_pop_reg(void) { return pop_reg; }
+x86_uop_fn x86_uop_push_imm(void) { return push_imm; }
+x86_uop_fn x86_uop_setcc(bool mem) { return mem ? setcc_mem : setcc_reg; }
+x86_uop_fn x86_uop_cmovcc(bool mem) { return mem ? cmovcc_mem : cmovcc_reg; }
+x86_uop_fn x86_uop_nop(void) { return nop; }

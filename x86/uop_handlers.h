@@ -1,0 +1,36 @@
+/*
+ * The uop handler families (uop_alu.c, uop_flow.c), each behind a getter
+ * that uop_select.c calls with the decoded form.
+ */
+#ifndef PLEXVM_X86_UOP_HANDLERS_H
+#define PLEXVM_X86_UOP_HANDLERS_H
+
+#include "uop.h"
+
+/* Operand forms of the two-operand instructions. */
+enum { UOP_RM_REG, UOP_REG_RM, UOP_RM_IMM };
+
+/* @op: X86_ADD..X86_TEST (flags.h); @size: 1, 2 or 4. */
+x86_uop_fn x86_uop_alu(int op, int form, bool mem, unsigned size);
+x86_uop_fn x86_uop_incdec(bool dec, bool mem, unsigned size);
+x86_uop_fn x86_uop_mov(int form, bool mem, unsigned size);
+x86_uop_fn x86_uop_lea(void);
+/* MOVZX/MOVSX by their 0F opcode (B6, B7, BE, BF). */
+x86_uop_fn x86_uop_movx(uint8_t op, bool mem);
+/* The shift group, count in imm unless @by_cl. */
+x86_uop_fn x86_uop_shift(bool mem, bool by_cl);
+
+/* Jcc by condition code; JMP, CALL rel; RET; PUSH/POP reg; PUSH imm;
+ * SETcc/CMOVcc; NOP. */
+x86_uop_fn x86_uop_jcc(int cc);
+x86_uop_fn x86_uop_jmp(void);
+x86_uop_fn x86_uop_call(void);
+x86_uop_fn x86_uop_ret(void);
+x86_uop_fn x86_uop_push_reg(void);
+x86_uop_fn x86_uop_pop_reg(void);
+x86_uop_fn x86_uop_push_imm(void);
+x86_uop_fn x86_uop_setcc(bool mem);
+x86_uop_fn x86_uop_cmovcc(bool mem);
+x86_uop_fn x86_uop_nop(void);
+
+#endif

@@ -38,6 +38,7 @@
 /* Instructions per core slice when the guest is in a mode the host CPU
  * cannot run for it (as in the emu engine). */
 #define CORE_SLICE 20000
+#define CORE_ICACHE_PAGES 64
 
 /* Flags guest code may change natively; the rest are virtual. */
 #define NATIVE_FLAGS (X86_CF | X86_PF | X86_AF | X86_ZF | X86_SF | X86_DF | X86_OF)
@@ -56,6 +57,7 @@ struct monitor_engine {
 	struct monitor_ldt ldt;
 	bool in_core; /* --engine auto and the guest enabled paging: the core runs it */
 	bool space_ready;
+	void *icache; /* the core's decoded-instruction cache, once in_core */
 };
 
 /* ---- the x86 core's view of memory ------------------------------------- */
@@ -154,6 +156,7 @@ static void mon_destroy(void *ctx)
 	struct monitor_engine *m = ctx;
 	if (m->space_ready)
 		monitor_space_free(&m->space);
+	free(m->icache);
 	free(m);
 }
 
@@ -244,6 +247,7 @@ static int mon_scan_for_fetch(struct monitor_engine *m, uint64_t addr)
 	const struct x86_cpu *c = &m->cpu;
 	uint64_t lin = (uint64_t)c->seg[X86_CS].base + c->eip;
 	uint64_t entry = lin;
+	bool head = false;
 	if ((addr & ~0xfffull) != (lin & ~0xfffull)) {
 		uint8_t bytes[X86_MAX_INSN_LEN];
 		struct x86_decoded d;
@@ -251,10 +255,11 @@ static int mon_scan_for_fetch(struct monitor_engine *m, uint64_t addr)
 		    x86_decode(bytes, sizeof(bytes), code32(c), &d) < 0)
 			return -EINVAL;
 		entry = lin + d.len;
+		head = true;
 	}
 	if (!monitor_space_runnable(&m->space, entry))
 		return -EFAULT;
-	int r = monitor_space_scan(&m->space, entry, code32(c));
+	int r = monitor_space_scan(&m->space, entry, code32(c), head);
 	x86_tlb_flush(&m->cpu); /* the page now goes through mon_mmio_* */
 	return r;
 }
@@ -267,11 +272,18 @@ static void mon_run_native(struct monitor_engine *m)
 	struct vm *vm = m->vm;
 
 	uint64_t lin = (uint64_t)c->seg[X86_CS].base + c->eip;
-	if (monitor_space_scan(&m->space, lin, code32(c)) == 0)
-		x86_tlb_flush(c);
+	int r = monitor_space_scan(&m->space, lin, code32(c), false);
+	x86_tlb_flush(c); /* a scanned page now goes through mon_mmio_* */
+	if (r < 0) {
+		/* Not a page that can run natively (too many patches): the
+		 * core runs this instruction. */
+		stats_add(vm->stats, "exits", "unscannable", 1);
+		mon_emulate(m);
+		return;
+	}
 
 	uint16_t sel[6];
-	int r = monitor_ldt_sync(&m->ldt, c->seg, sel);
+	r = monitor_ldt_sync(&m->ldt, c->seg, sel);
 	if (r < 0) {
 		vm_stop(vm, EXIT_HOST, "modify_ldt: %s", strerror(-r));
 		return;
@@ -347,6 +359,13 @@ static void mon_run_core(struct monitor_engine *m)
 		}
 		log_warn("the guest enabled paging: the monitor goes on in its x86 core");
 		m->in_core = true;
+		/* From now on only the core writes guest RAM, so it may cache
+		 * decoded instructions (a failed allocation just runs slower). */
+		m->icache = calloc(1, x86_icache_size(CORE_ICACHE_PAGES));
+		if (m->icache) {
+			x86_icache_attach(c, m->icache, x86_icache_size(CORE_ICACHE_PAGES));
+			x86_tlb_flush(c);
+		}
 	}
 	stats_add(m->vm->stats, "exits", "core-slice", 1);
 	mon_core_status(m, x86_run(c, &m->ops, CORE_SLICE));

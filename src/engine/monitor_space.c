@@ -110,7 +110,7 @@ static void count_patches(struct monitor_space *sp, const struct scan_page *scan
 		stats_add(sp->stats, "monitor-patched", scan_kind_name(scan->patches[i].kind), 1);
 }
 
-int monitor_space_scan(struct monitor_space *sp, uint64_t entry, bool code32)
+int monitor_space_scan(struct monitor_space *sp, uint64_t entry, bool code32, bool head)
 {
 	if (!monitor_space_runnable(sp, entry))
 		return -EFAULT;
@@ -121,20 +121,29 @@ int monitor_space_scan(struct monitor_space *sp, uint64_t entry, bool code32)
 	size_t next_len = page_gpa + MONITOR_PAGE + 16 <= sp->mem->size ? 16 : 0;
 	const uint8_t *next = next_len ? page + MONITOR_PAGE : NULL;
 	struct scan_page **slot = &sp->scanned[page_gpa / MONITOR_PAGE];
+	uint16_t e = off | (head ? SCAN_ENTRY_HEAD : 0);
 
+	if (*slot && (*slot)->code32 != code32)
+		monitor_space_drop(sp, page_gpa); /* entered in the other mode */
 	if (*slot) {
-		if (scan_is_start(*slot, off))
+		if (scan_is_start(*slot, off) && !head)
 			return 0;
-		unsigned before = (*slot)->npatches;
-		scan_add_entry(*slot, page, next, next_len, code32, off);
-		count_patches(sp, *slot, before);
+		int added = scan_add_entry(*slot, page, next, next_len, code32, e);
+		if (added < 0)
+			return added == -ENOSPC ? -ENOSPC : 0;
+		count_patches(sp, *slot, (*slot)->npatches - (unsigned)added);
 		stats_add(sp->stats, "monitor-scan", "entries-added", 1);
 		return map_patched(sp, page_gpa, *slot);
 	}
 	struct scan_page *scan = calloc(1, sizeof(*scan));
 	if (!scan)
 		return -ENOMEM;
-	scan_page(scan, page, next, next_len, code32, &off, 1);
+	int r = scan_page(scan, page, next, next_len, code32, &e, 1);
+	if (r < 0) {
+		/* -ENOSPC: too many patches; the page must not run natively */
+		free(scan);
+		return r;
+	}
 	*slot = scan;
 	count_patches(sp, scan, 0);
 	stats_add(sp->stats, "monitor-scan",
@@ -156,5 +165,10 @@ int monitor_space_drop(struct monitor_space *sp, uint64_t gpa)
 	if (mmap(GUEST_VA(page_gpa), MONITOR_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
 	         sp->mem->fd, (off_t)page_gpa) == MAP_FAILED)
 		return -errno;
+	/* The previous page's scan read this page's first bytes if its last
+	 * instruction runs into it: that decoding is stale now. */
+	const struct scan_page *prev = page_gpa ? sp->scanned[page_gpa / MONITOR_PAGE - 1] : NULL;
+	if (prev && prev->spill != SCAN_SPILL_NONE)
+		return monitor_space_drop(sp, page_gpa - MONITOR_PAGE);
 	return 0;
 }

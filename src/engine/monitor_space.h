@@ -49,10 +49,12 @@ bool monitor_space_runnable(const struct monitor_space *sp, uint64_t gpa);
 struct scan_page *monitor_space_scan_of(const struct monitor_space *sp, uint64_t gpa);
 
 /* Makes the page holding @gpa executable, scanning it from @entry (a guest
- * physical address of an instruction start in it).  If the page is already
- * scanned but @entry is not a known instruction start, adds it.  Returns 0 or
- * -errno. */
-int monitor_space_scan(struct monitor_space *sp, uint64_t entry, bool code32);
+ * physical address of an instruction start in it; @head if that is where the
+ * previous page's last instruction ends).  If the page is already scanned but
+ * @entry is not a known instruction start, adds it.  Returns 0, or -errno:
+ * -ENOSPC if the page needs more patches than a scan holds (it must then run
+ * in the core), -EFAULT if it is not RAM the guest can run natively. */
+int monitor_space_scan(struct monitor_space *sp, uint64_t entry, bool code32, bool head);
 
 /* Drops the scan of the page holding @gpa (the guest writes to it). */
 int monitor_space_drop(struct monitor_space *sp, uint64_t gpa);

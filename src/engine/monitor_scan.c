@@ -30,7 +30,7 @@ static const char *const kind_names[SCAN_NKINDS] = {
 	[SCAN_SOFT_INT] = "soft-int",     [SCAN_SEG_CHECK] = "seg-check",
 	[SCAN_CPUID] = "cpuid",           [SCAN_SYSENTER] = "sysenter",
 	[SCAN_FOREIGN] = "foreign",       [SCAN_STRADDLE] = "straddle",
-	[SCAN_OVERLAP] = "overlap",
+	[SCAN_OVERLAP] = "overlap",       [SCAN_FPU] = "fpu",
 };
 
 const char *scan_kind_name(enum scan_kind kind)
@@ -142,7 +142,8 @@ static int classify(const struct x86_decoded *d)
 	case 0xcd:
 	case 0xce:
 	case 0xf1: return SCAN_SOFT_INT;
-	default: return -1;
+	case 0x9b: return SCAN_FPU;
+	default: return d->opcode >= 0xd8 && d->opcode <= 0xdf ? SCAN_FPU : -1;
 	}
 }
 

@@ -27,7 +27,11 @@
  *                    the real descriptors
  *   SCAN_CPUID       CPUID (0F A2): the host's, not the guest CPU's
  *   SCAN_SYSENTER    SYSENTER, SYSEXIT (0F 34, 0F 35)
- * and three kinds that are not on the list of sensitive instructions:
+ * and four kinds that are not on the list of sensitive instructions:
+ *   SCAN_FPU         x87 instructions (D8-DF) and WAIT (9B): the guest CPU
+ *                    has no FPU (CPUID says so), so the core raises #NM or
+ *                    #UD as CR0.EM/TS say, as under the emu engine, instead
+ *                    of the host's FPU running them
  *   SCAN_FOREIGN     encodings the host CPU may run at ring 3 although the
  *                    guest CPU (the i686 of x86/, no x87/SSE) would raise #UD
  *                    or do something else: whatever x86_decode() rejects as
@@ -99,8 +103,6 @@
  *     code page, or data the linear sweep took for code) returns 0xCC
  *     instead of the guest's byte.  Only an execute-only mapping (protection
  *     keys) or emulating such reads avoids it.
- *   - x87 instructions (D8-DF, 9B) are not patched: they run on the host's
- *     FPU although the guest CPU reports none.
  *
  * Pure: no system calls, no state outside struct scan_page.
  */
@@ -136,6 +138,7 @@ enum scan_kind {
 	SCAN_FOREIGN,
 	SCAN_STRADDLE,
 	SCAN_OVERLAP,
+	SCAN_FPU,
 	SCAN_NKINDS
 };
 

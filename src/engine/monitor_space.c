@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #define GUEST_VA(gpa) ((void *)(uintptr_t)(gpa))
 
@@ -38,6 +39,8 @@ int monitor_space_init(struct monitor_space *sp, const struct mem *mem, struct s
                        char *err, size_t errlen)
 {
 	memset(sp, 0, sizeof(*sp));
+	sp->code_fd = -1;
+	sp->code = MAP_FAILED;
 	sp->mem = mem;
 	sp->stats = stats;
 	if (something_below_4g(err, errlen))
@@ -53,6 +56,13 @@ int monitor_space_init(struct monitor_space *sp, const struct mem *mem, struct s
 	    mmap(GUEST_VA(MONITOR_PAGE), sp->mapped_end - MONITOR_PAGE, PROT_READ | PROT_WRITE,
 	         MAP_SHARED | MAP_FIXED, mem->fd, MONITOR_PAGE) == MAP_FAILED) {
 		snprintf(err, errlen, "cannot map guest RAM: %s", strerror(errno));
+		return -errno;
+	}
+	sp->code_fd = memfd_create("plexvm-code", MFD_CLOEXEC);
+	if (sp->code_fd < 0 || ftruncate(sp->code_fd, (off_t)sp->mapped_end) < 0 ||
+	    (sp->code = mmap(NULL, sp->mapped_end, PROT_READ | PROT_WRITE, MAP_SHARED, sp->code_fd,
+	                     0)) == MAP_FAILED) {
+		snprintf(err, errlen, "cannot make room for scanned code: %s", strerror(errno));
 		return -errno;
 	}
 	sp->npages = sp->mapped_end / MONITOR_PAGE;
@@ -76,6 +86,10 @@ void monitor_space_free(struct monitor_space *sp)
 	free(sp->dropped);
 	sp->dropped = NULL;
 	munmap(GUEST_VA(MONITOR_PAGE), MONITOR_SPACE_END - MONITOR_PAGE);
+	if (sp->code != MAP_FAILED)
+		munmap(sp->code, sp->mapped_end);
+	if (sp->code_fd >= 0)
+		close(sp->code_fd);
 }
 
 bool monitor_space_runnable(const struct monitor_space *sp, uint64_t gpa)
@@ -88,18 +102,16 @@ struct scan_page *monitor_space_scan_of(const struct monitor_space *sp, uint64_t
 	return gpa < sp->mapped_end ? sp->scanned[gpa / MONITOR_PAGE] : NULL;
 }
 
-/* Maps a private copy of the guest page at @page_gpa with @scan's patches,
- * read+execute. */
+/* Writes the guest page at @page_gpa with @scan's patches into the code
+ * memfd and maps that copy read+execute at the guest's address; plexvm keeps
+ * a writable view of it for updating the copy in place. */
 static int map_patched(struct monitor_space *sp, uint64_t page_gpa, const struct scan_page *scan)
 {
-	const uint8_t *orig = mem_ptr(sp->mem, page_gpa, MONITOR_PAGE);
-	void *va = GUEST_VA(page_gpa);
-	if (mmap(va, MONITOR_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
-	         -1, 0) == MAP_FAILED)
-		return -errno;
-	memcpy(va, orig, MONITOR_PAGE);
-	scan_apply(scan, va);
-	if (mprotect(va, MONITOR_PAGE, PROT_READ | PROT_EXEC) < 0)
+	uint8_t *copy = sp->code + page_gpa;
+	memcpy(copy, mem_ptr(sp->mem, page_gpa, MONITOR_PAGE), MONITOR_PAGE);
+	scan_apply(scan, copy);
+	if (mmap(GUEST_VA(page_gpa), MONITOR_PAGE, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_FIXED,
+	         sp->code_fd, (off_t)page_gpa) == MAP_FAILED)
 		return -errno;
 	return 0;
 }

@@ -4,9 +4,12 @@
  *
  * [4 KiB, 4 GiB) is reserved at start-up; guest RAM is mapped there from the
  * memfd, readable and writable but not executable.  A page becomes
- * executable only once scanned: it is then replaced by a private copy with
- * the scanner's INT3 patches, mapped read+execute, while the memfd keeps the
- * guest's own bytes (which the x86 core reads when it emulates).  A guest
+ * executable only once scanned: it is then replaced by a copy with the
+ * scanner's INT3 patches, mapped read+execute, while the memfd keeps the
+ * guest's own bytes (which the x86 core reads when it emulates).  The copies
+ * live in a second memfd ("code"), at the same offsets as RAM: plexvm writes
+ * them through its own mapping, so the guest's view of a copy is never
+ * writable, not even for a moment.  A guest
  * write to a scanned page puts the memfd page back (read+write, no execute),
  * dropping the scan; the page is scanned again before it next runs.
  *
@@ -30,6 +33,8 @@
 struct monitor_space {
 	const struct mem *mem;
 	uint64_t mapped_end;        /* guest RAM is mapped at [4 KiB, mapped_end) */
+	int code_fd;                /* patched copies of scanned pages, by gpa */
+	uint8_t *code;              /* plexvm's read+write mapping of code_fd */
 	struct scan_page **scanned; /* per RAM page: its scan, or NULL */
 	uint8_t *dropped;           /* per RAM page: its scan was dropped before */
 	uint64_t npages;

@@ -40,8 +40,6 @@ static const int trap_signals[] = { SIGSEGV, SIGBUS, SIGILL, SIGTRAP, SIGFPE, SI
 
 #define ALT_STACK_SIZE (256 * 1024)
 #define HWCAP2_FSGSBASE (1 << 1)
-/* A host selector with TI set is one of the guest's (LDT) selectors. */
-#define SEL_IS_LDT(sel) (((sel) & 4) != 0)
 #define HOST_CS 0x33 /* __USER_CS: 64-bit user code */
 #define HOST_SS 0x2b /* __USER_DS */
 
@@ -85,7 +83,7 @@ void monitor_signal(int sig, siginfo_t *si, void *ucv)
 	uint16_t cs = (uint16_t)g[REG_CSGSFS];
 	uintptr_t rip = (uintptr_t)g[REG_RIP];
 
-	if (SEL_IS_LDT(cs)) {
+	if (cs != HOST_CS) { /* guest code: plexvm's own runs in 64-bit mode */
 		save_guest(sig, si, g);
 		monitor_frame.entry_failed = 0;
 		redirect_to_exit(g);

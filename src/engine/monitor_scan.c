@@ -1,11 +1,14 @@
 /*
- * Scan-before-execute (see monitor_scan.h): linear sweeps over one page of
- * guest code with the pure x86 decoder, a classification of each decoded
+ * Scan-before-execute (see monitor_scan.h): a recursive descent over one
+ * page of guest code with the pure x86 decoder, following fall-through and
+ * relative branches from the entries, a classification of each decoded
  * instruction, and the side table of patches.
  *
  * State is two bitmaps (instruction starts, patched offsets) and the patch
  * list in the order found, so that scan_add_entry() can hand back its new
- * patches as a tail of the list.
+ * patches as a tail of the list.  A recorded start has always been followed
+ * to the end of its paths before a call returns, so a later descent stops
+ * at any known start.
  */
 #include "monitor_scan.h"
 
@@ -173,51 +176,146 @@ static void note_spill(struct scan_page *sp, int spill)
 		sp->spill = SCAN_SPILL_AMBIGUOUS;
 }
 
-/* Sweeps from @off to the page end, a known start or a rejected encoding. */
-static void sweep(struct scan_page *sp, const struct scan_bytes *b, unsigned off)
+/* What a decoded instruction does to the flow of control. */
+enum flow {
+	FLOW_NEXT,   /* goes on to the next instruction */
+	FLOW_BRANCH, /* Jcc, JCXZ, LOOPx, CALL rel: the target and the next one */
+	FLOW_JUMP,   /* JMP rel: the target only */
+	FLOW_END,    /* no way on that the scanner can see */
+};
+
+/* Where control goes after @d.  A call (direct, indirect or far), INT n,
+ * INT3, INTO, INT1, SYSENTER and HLT come back to the next instruction;
+ * a return, an indirect or far jump, IRET, UD2 and SYSEXIT do not. */
+static enum flow flow_of(const struct x86_decoded *d)
 {
-	struct x86_decoded d;
-	while (off < PAGE && !bit_test(sp->starts, off)) {
-		bit_set(sp->starts, off);
-		int r = decode_at(b, off, &d);
-		if (r == X86_DECODE_SHORT) { /* only possible across the page end */
-			add_patch(sp, b, off, SCAN_STRADDLE, 0);
-			note_spill(sp, SCAN_SPILL_AMBIGUOUS);
-			return;
-		}
-		if (r == X86_DECODE_INVALID)
-			add_patch(sp, b, off, SCAN_FOREIGN, 0);
-		if (r < 0) /* invalid, or too long: #GP natively */
-			return;
-		int kind = classify(&d);
-		if (kind >= 0)
-			add_patch(sp, b, off, kind, r);
-		off += (unsigned)r;
+	if (d->two_byte) {
+		if (d->opcode >= 0x80 && d->opcode <= 0x8f)
+			return FLOW_BRANCH; /* Jcc rel16/32 */
+		if (d->opcode == 0x0b || d->opcode == 0x35)
+			return FLOW_END; /* UD2, SYSEXIT */
+		return FLOW_NEXT;
 	}
-	if (off >= PAGE)
-		note_spill(sp, (int)(off - PAGE));
+	switch (d->opcode) {
+	case 0xe0: /* LOOPNE, LOOPE, LOOP, JCXZ */
+	case 0xe1:
+	case 0xe2:
+	case 0xe3:
+	case 0xe8: return FLOW_BRANCH; /* CALL rel */
+	case 0xe9:
+	case 0xeb: return FLOW_JUMP;
+	case 0xc2: /* RET, far RET, IRET, far JMP */
+	case 0xc3:
+	case 0xca:
+	case 0xcb:
+	case 0xcf:
+	case 0xea: return FLOW_END;
+	case 0xff: return d->reg == 4 || d->reg == 5 ? FLOW_END : FLOW_NEXT; /* JMP near, far */
+	default: return d->opcode >= 0x70 && d->opcode <= 0x7f ? FLOW_BRANCH : FLOW_NEXT;
+	}
 }
 
-/* The smallest s < min(15, @entry) whose linear decode lands exactly on
- * @entry, or -1.  Offsets on a path that failed are remembered: a later
- * candidate reaching one fails the same way, so each offset is decoded once. */
-static int sync_back(const struct scan_bytes *b, unsigned entry)
+/* Where a relative branch at @off goes, as an offset from the page start
+ * (CS base + EIP taken as linear, the page as contiguous). */
+static int32_t branch_target(const struct x86_decoded *d, unsigned off)
 {
-	uint64_t failed[PAGE / 64] = { 0 };
-	struct x86_decoded d;
-	for (unsigned s = 0; s < X86_MAX_INSN_LEN && s < entry; s++) {
-		unsigned off = s;
-		while (off < entry && !bit_test(failed, off)) {
-			bit_set(failed, off);
-			int r = decode_at(b, off, &d);
-			if (r < 0)
-				break;
-			off += (unsigned)r;
-		}
-		if (off == entry)
-			return (int)s;
+	int32_t rel = d->imm_size == 1   ? (int8_t)d->imm
+	              : d->imm_size == 2 ? (int16_t)d->imm
+	                                 : (int32_t)d->imm;
+	return (int32_t)(off + d->len) + rel;
+}
+
+/* With a 16-bit operand size the new EIP is truncated to 16 bits (SDM
+ * vol. 2, JMP, Jcc, LOOP: "EIP <- tempEIP AND 0000FFFFH"): a target past
+ * IP 0 or 0xFFFF wraps within its 64 KiB.  The page offset stands in for
+ * the IP; a rel8 or rel16 moves less than 32 KiB, so the wrap never brings
+ * into the page a target that the plain sum puts outside it. */
+static bool target_in_page(const struct x86_decoded *d, int32_t t)
+{
+	uint32_t ip = d->o32 ? (uint32_t)t : (uint32_t)t & 0xffff;
+	return ip < PAGE;
+}
+
+/* Records a place outside the page where a path goes on (see scan_page.outs). */
+static void add_out(struct scan_page *sp, int32_t t)
+{
+	for (unsigned i = 0; i < sp->nouts; i++)
+		if (sp->outs[i] == t)
+			return;
+	if (sp->nouts == SCAN_MAX_OUTS) {
+		sp->full = true;
+		return;
 	}
-	return -1;
+	sp->outs[sp->nouts++] = t;
+}
+
+/* Offsets waiting to be followed: each is a recorded start, pushed once,
+ * so a page's worth is enough. */
+struct worklist {
+	uint16_t off[PAGE];
+	unsigned n;
+};
+
+/* Records @off (in the page) as a start and queues it, unless known. */
+static void reach(struct scan_page *sp, struct worklist *w, uint32_t off)
+{
+	if (bit_test(sp->starts, off))
+		return;
+	bit_set(sp->starts, off);
+	w->off[w->n++] = (uint16_t)off;
+}
+
+/* Decodes and classifies the (recorded) start @off; queues where control
+ * goes from it. */
+static void follow(struct scan_page *sp, const struct scan_bytes *b, struct worklist *w,
+                   unsigned off)
+{
+	struct x86_decoded d;
+	int r = decode_at(b, off, &d);
+	if (r == X86_DECODE_SHORT) { /* only possible across the page end */
+		add_patch(sp, b, off, SCAN_STRADDLE, 0);
+		note_spill(sp, SCAN_SPILL_AMBIGUOUS);
+		return;
+	}
+	if (r == X86_DECODE_INVALID)
+		add_patch(sp, b, off, SCAN_FOREIGN, 0);
+	if (r < 0) /* invalid, or too long: #UD or #GP natively, nothing runs after it */
+		return;
+	int kind = classify(&d);
+	if (kind >= 0)
+		add_patch(sp, b, off, kind, r);
+	enum flow flow = flow_of(&d);
+	bool falls = flow == FLOW_NEXT || flow == FLOW_BRANCH;
+	unsigned end = off + (unsigned)r;
+	/* The next page's bytes this instruction takes, or where its path
+	 * goes on there: the next page's first instruction starts there. */
+	if (end > PAGE || (end == PAGE && falls))
+		note_spill(sp, (int)(end - PAGE));
+	if (flow == FLOW_BRANCH || flow == FLOW_JUMP) {
+		int32_t t = branch_target(&d, off);
+		if (target_in_page(&d, t))
+			reach(sp, w, (uint32_t)t & (PAGE - 1));
+		else
+			add_out(sp, t);
+	}
+	if (falls) {
+		if (end < PAGE)
+			reach(sp, w, end);
+		else
+			add_out(sp, (int32_t)end);
+	}
+}
+
+/* Follows every path from @entry to its end: a transfer the scanner cannot
+ * follow, the page end, a rejected encoding, or a start already known
+ * (whatever follows from it was followed when it was recorded). */
+static void descend(struct scan_page *sp, const struct scan_bytes *b, unsigned entry)
+{
+	struct worklist w; /* 8 KiB of stack; no state outside @sp */
+	w.n = 0;
+	reach(sp, &w, entry);
+	while (w.n)
+		follow(sp, b, &w, w.off[--w.n]);
 }
 
 /* Restores the invariant: a recorded instruction that holds a patch past
@@ -239,21 +337,6 @@ static void patch_overlaps(struct scan_page *sp, const struct scan_bytes *b)
 	}
 }
 
-/* Forgets the starts and patches below @head: they were a guess that the
- * previous page's last instruction contradicts. */
-static void drop_below(struct scan_page *sp, unsigned head)
-{
-	unsigned n = 0;
-	for (unsigned i = 0; i < sp->npatches; i++)
-		if (sp->patches[i].offset >= head)
-			sp->patches[n++] = sp->patches[i];
-	sp->npatches = (uint16_t)n;
-	for (unsigned off = 0; off < head; off++) {
-		sp->starts[off / 64] &= ~(1ull << (off % 64));
-		sp->patched[off / 64] &= ~(1ull << (off % 64));
-	}
-}
-
 int scan_page(struct scan_page *sp, const uint8_t *page, const uint8_t *next, size_t next_len,
               bool code32, const uint16_t *entries, size_t nentries)
 {
@@ -261,23 +344,11 @@ int scan_page(struct scan_page *sp, const uint8_t *page, const uint8_t *next, si
 	memset(sp, 0, sizeof(*sp));
 	sp->code32 = code32;
 	sp->spill = SCAN_SPILL_NONE;
-	unsigned lowest = PAGE;
-	bool head = false;
-	for (size_t i = 0; i < nentries; i++) {
-		unsigned e = entries[i] & ~SCAN_ENTRY_HEAD;
-		if (e >= PAGE)
-			return -EINVAL;
-		head |= (entries[i] & SCAN_ENTRY_HEAD) != 0;
-		if (e < lowest)
-			lowest = e;
-	}
 	for (size_t i = 0; i < nentries; i++)
-		sweep(sp, &b, entries[i] & ~SCAN_ENTRY_HEAD);
-	if (!head && lowest < PAGE) {
-		int s = sync_back(&b, lowest);
-		if (s >= 0)
-			sweep(sp, &b, (unsigned)s); /* stops on reaching @lowest */
-	}
+		if ((entries[i] & ~SCAN_ENTRY_HEAD) >= PAGE)
+			return -EINVAL;
+	for (size_t i = 0; i < nentries; i++)
+		descend(sp, &b, entries[i] & ~SCAN_ENTRY_HEAD);
 	patch_overlaps(sp, &b);
 	return sp->full ? -ENOSPC : sp->npatches;
 }
@@ -289,10 +360,8 @@ int scan_add_entry(struct scan_page *sp, const uint8_t *page, const uint8_t *nex
 	unsigned e = entry & ~SCAN_ENTRY_HEAD;
 	if (e >= PAGE || code32 != sp->code32)
 		return -EINVAL;
-	if (entry & SCAN_ENTRY_HEAD)
-		drop_below(sp, e);
 	unsigned before = sp->npatches;
-	sweep(sp, &b, e);
+	descend(sp, &b, e);
 	patch_overlaps(sp, &b);
 	return sp->full ? -ENOSPC : (int)(sp->npatches - before);
 }

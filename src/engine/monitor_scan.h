@@ -55,54 +55,65 @@
  * instructions longer than 15 bytes (#GP), and INT3 (CC), which traps like
  * a patch: scan_find() tells the two apart.
  *
- * How a page is scanned.  Each entry offset starts a linear sweep that
- * records every instruction start and every sensitive instruction, and
- * stops at the page end, at an offset already known as a start (the
- * decodings have converged: the rest is already scanned), or at an encoding
- * the decoder rejects (patched as SCAN_FOREIGN, or left to fault if too
- * long; either way native execution cannot run past it).  The bytes before
- * the lowest entry are synced backwards: the smallest s in [0, 15) whose
- * linear decode lands exactly on that entry is swept as well (the bytes
- * before s are taken to be the tail of an instruction that started on the
- * previous page); if none lands, the region stays unscanned.  An entry
- * flagged SCAN_ENTRY_HEAD instead says where the previous page's last
- * instruction ends (its scan's @spill): the bytes before it are that
- * instruction's tail and no guess is made.  An instruction that straddles
- * the page end is decoded with @next; if @next_len is too short for it, it
- * is patched as SCAN_STRADDLE.
+ * How a page is scanned: by following the flow of control (recursive
+ * descent), so that only instructions reachable from an entry are decoded,
+ * recorded and patched.  From each entry (an offset the guest is known to
+ * run: see the monitor below) the scanner decodes, records the instruction
+ * start, goes on to the next instruction, and queues the targets of
+ * relative branches — Jcc (70-7F, 0F 80-8F), JCXZ and LOOPx (E0-E3), JMP
+ * (EB, E9) and CALL (E8) — that lie in the page, taking CS base + EIP as
+ * linear and the page as contiguous (with a 16-bit operand size the target
+ * IP wraps at 64 KiB).  A path ends after a transfer that does not come
+ * back: JMP (relative, indirect FF /4, far FF /5 and EA), RET (C3, C2), far
+ * RET (CA, CB), IRET (CF), UD2 (0F 0B), SYSEXIT (0F 35).  It goes on after
+ * a CALL (direct, indirect or far: the callee returns), INT n, INT3, INTO,
+ * INT1 and HLT.  It also ends at the page end, at a start already known
+ * (what follows from it has been followed), and at an encoding the decoder
+ * rejects (patched as SCAN_FOREIGN, or left to fault if too long: either
+ * way nothing runs natively past it).  An instruction that straddles the
+ * page end is decoded with @next; if @next_len is too short for it, it is
+ * patched as SCAN_STRADDLE.  Where a path leaves the page — a branch target
+ * outside it, or the next page's offset where a path runs on — is listed
+ * in scan_page.outs.  Every entry is trusted: there is no guess about the
+ * bytes before the first one.  SCAN_ENTRY_HEAD (an entry where the previous
+ * page's last instruction ends) is one more such entry.
  *
  * Invariant: no recorded instruction holds a patched byte other than its
  * first, since natively it would run with 0xCC in its operands; where
- * decodings overlap, the covering instruction is patched too (SCAN_OVERLAP).
+ * decodings overlap (a jump into the middle of an instruction), the
+ * covering instruction is patched too (SCAN_OVERLAP).
  *
- * What the scanner cannot see, and what it means:
- *   - Native branches are not followed.  The monitor sees the targets it
- *     computes itself (emulated far branches, IRET, INT n, exception
- *     delivery) and can check them with scan_is_start(); a native near jump,
- *     call or return it does not see.  One that lands in the middle of a
- *     decoded instruction, or in an unscanned region (before the backward
- *     sync, after a rejected encoding), runs bytes that were never scanned:
- *     a sensitive instruction there runs unpatched and the guest silently
- *     sees host state, and a patch byte inside one of those instructions
- *     changes its operand.  The page is already executable, so nothing
- *     traps to say so.  (A trap at a patch offset is always right, whatever
- *     decoding reached it: decoding from one offset gives one instruction.)
- *   - Overlapping decodings are handled only between the entries the
- *     scanner was given (the invariant above); the backward sync is a guess,
- *     and if it is wrong it may patch the tail of the previous page's last
- *     instruction, which would then run with 0xCC in it: pass the previous
- *     page's spill as a SCAN_ENTRY_HEAD entry whenever it is known
- *     (scan_add_entry() with it removes what was guessed below it).  In
- *     particular, when native code faults fetching the tail of an
- *     instruction that starts on the previous page, the entry is that
- *     instruction's end, never offset 0.
+ * What following the flow trades:
+ *   - Data in a code page is never patched.  The patched copy is what the
+ *     guest's data reads see (x86 has no execute-only pages without
+ *     protection keys), so guest reads of constants, strings and jump
+ *     tables that share a page with code stay right; only a read of a
+ *     patched instruction's first byte sees 0xCC.  (A linear sweep decoded
+ *     .rodata after .text as instructions and patched it.)
+ *   - Code in a scanned page that no scanned path reaches runs unpatched if
+ *     native execution gets there without a trap: a function only called
+ *     through a pointer, code reached by a native indirect jump or by a
+ *     return to an address no path here continued to, and code reached by
+ *     a direct jump, call or fall-through from another page, unless the
+ *     monitor adds that page's scan_page.outs here as entries (at once if
+ *     this page is scanned, else when it is).  A sensitive instruction there
+ *     runs natively and the guest silently sees host state; nothing traps
+ *     to say so, since the page is executable.  The monitor narrows this:
+ *     it adds an entry every time it enters guest code (after every trap,
+ *     interrupt delivery, emulated far transfer or IRET), every fetch
+ *     fault on an unscanned page adds one, and scan_is_start() tells it
+ *     whether a target it computes itself was scanned.  (A trap at a patch
+ *     offset is always right, whatever path reached it: decoding from one
+ *     offset gives one instruction.)
+ *   - Overlapping decodings are handled between the paths the scanner
+ *     followed (the invariant above).  Every entry is taken to be code: an
+ *     entry inside the tail of the previous page's last instruction would
+ *     have that tail decoded and perhaps patched, and the instruction would
+ *     then run with 0xCC in it.  When native code faults fetching such a
+ *     tail, the entry is that instruction's end (its page's spill), never
+ *     offset 0.
  *   - A scan that used @next depends on the following page's bytes: when
  *     that page changes, this page's scan must be dropped too.
- *   - The patched copy is what the guest's data reads see if the copy is
- *     readable: a read of a patched byte (a jump table or a constant in a
- *     code page, or data the linear sweep took for code) returns 0xCC
- *     instead of the guest's byte.  Only an execute-only mapping (protection
- *     keys) or emulating such reads avoids it.
  *
  * Pure: no system calls, no state outside struct scan_page.
  */
@@ -117,7 +128,11 @@
 /* Real code pages hold a few dozen sensitive instructions at most; a page
  * with more is data or hostile, and must not run natively (-ENOSPC). */
 #define SCAN_MAX_PATCHES 512
-/* Or'ed into an entry: the previous page's last instruction ends here. */
+/* Distinct places outside the page a page's paths go on to: a code page has
+ * a few dozen; more is data or hostile (-ENOSPC as well). */
+#define SCAN_MAX_OUTS 256
+/* Or'ed into an entry: the previous page's last instruction ends here (an
+ * entry like any other; kept so that callers can say so). */
 #define SCAN_ENTRY_HEAD 0x8000u
 
 /* Values of scan_page.spill below zero. */
@@ -154,10 +169,17 @@ struct scan_page {
 	uint64_t starts[SCAN_PAGE_SIZE / 64];  /* offsets known to be instruction starts */
 	uint64_t patched[SCAN_PAGE_SIZE / 64]; /* offsets in patches[] */
 	bool code32;                           /* the mode the page was scanned in */
-	bool full;                             /* more than SCAN_MAX_PATCHES were needed */
+	bool full;    /* SCAN_MAX_PATCHES or SCAN_MAX_OUTS was not enough */
 	int8_t spill; /* bytes of the next page the last instruction takes, or SCAN_SPILL_* */
 	uint16_t npatches;
+	uint16_t nouts;
 	struct scan_patch patches[SCAN_MAX_PATCHES]; /* in the order found */
+	/* Where paths leave the page, distinct, in the order found: targets
+	 * of relative JMP, CALL, Jcc, JCXZ and LOOPx outside the page, and the
+	 * next page's offset where a path runs on (SCAN_PAGE_SIZE + spill).
+	 * Offsets from the page start, so negative or SCAN_PAGE_SIZE and more;
+	 * with a 16-bit operand size, as if the IP did not wrap. */
+	int32_t outs[SCAN_MAX_OUTS];
 };
 
 /* A short name for --stats ("flags", "desc-read", ...); "?" if out of range. */
@@ -168,20 +190,19 @@ const char *scan_kind_name(enum scan_kind kind);
  * SCAN_ENTRY_HEAD), overwriting @sp.  @next holds the first @next_len bytes
  * of the following page (NULL/0 when unknown); 14 are enough.  Returns the
  * number of patches, -EINVAL for an entry outside the page, or -ENOSPC if
- * the page needs more than SCAN_MAX_PATCHES (it must then not run
- * natively). */
+ * the page needs more than SCAN_MAX_PATCHES patches or leaves to more than
+ * SCAN_MAX_OUTS places (it must then not run natively). */
 int scan_page(struct scan_page *sp, const uint8_t *page, const uint8_t *next, size_t next_len,
               bool code32, const uint16_t *entries, size_t nentries);
 
-/* Adds @entry (a guest entry at an offset that is not yet a known start)
- * to a scanned page: sweeps from it with the same bytes and mode.  The new
- * patches are appended: they are the last (return value) of sp->patches,
- * and scan_apply() may simply run again.  With SCAN_ENTRY_HEAD, the starts
- * and patches below the entry are dropped first (a guessed decoding above
- * it stays, made safe by the invariant): the copy must then be rebuilt
- * from the guest's bytes.  Returns the number of new patches,
- * -EINVAL (entry outside the page, or @code32 differs from the scan's: drop
- * it and scan again) or -ENOSPC (as for scan_page()). */
+/* Adds @entry (a guest entry, optionally with SCAN_ENTRY_HEAD) to a scanned
+ * page and follows what is newly reachable from it, with the same bytes and
+ * mode; known starts are not decoded again.  The new patches are appended:
+ * they are the last (return value) of sp->patches, and scan_apply() may
+ * simply run again; new outs are appended to sp->outs likewise.  Returns
+ * the number of new patches, -EINVAL (entry outside the page, or @code32
+ * differs from the scan's: drop it and scan again) or -ENOSPC (as for
+ * scan_page()). */
 int scan_add_entry(struct scan_page *sp, const uint8_t *page, const uint8_t *next, size_t next_len,
                    bool code32, uint16_t entry);
 

@@ -1,8 +1,10 @@
 /*
  * Scan-before-execute (src/engine/monitor_scan.c): which instructions of a
- * code page get an INT3, with what side table, how the sweeps start, stop,
- * converge and sync, and that no page of random bytes makes the scanner
- * read outside what it was given.
+ * code page get an INT3, with what side table; which bytes the descent
+ * reaches from the entries (fall-through, relative branch targets in the
+ * page, the end of a path) and which it leaves alone (data after code, code
+ * no path reaches); where paths leave the page; and that no page of random
+ * bytes makes the scanner read outside what it was given.
  *
  * The encodings were produced by assembling the text shown with `as --32`
  * (`.code16` for the 16-bit rows); rows written as bytes have no mnemonic
@@ -25,8 +27,9 @@
 #define NONE (-1)
 #define NOP 0x90
 
-/* One instruction, alone in a page of NOPs: patched (@kind, with side
- * table length @plen: 0 when the decoder rejects it) or not (NONE). */
+/* One instruction, alone in a page of NOPs and entered at its start:
+ * patched (@kind, with side table length @plen: 0 when the decoder rejects
+ * it) or not (NONE). */
 struct insn_case {
 	bool code32;
 	const char *bytes;
@@ -303,10 +306,52 @@ static void check_patch(const struct scan_patch *p, unsigned offset, uint8_t ori
 		         scan_kind_name(kind));
 }
 
-static void check_insn(const struct insn_case *c, unsigned at, uint16_t entry)
+/* The rows after which no path goes on to the next instruction: returns,
+ * jumps, IRET, UD2, SYSEXIT (by their text; the same in both modes). */
+static bool ends_path(const struct insn_case *c)
+{
+	static const char *const ends[] = {
+		"ret",
+		"ret $4",
+		"ret $2",
+		"lret",
+		"lret $8",
+		"lret $2",
+		"lretw",
+		"lretl",
+		"rep lret",
+		"iret",
+		"iretw",
+		"iretl",
+		"iretw, two 66",
+		"jmp .",
+		"jmp .+0x100",
+		"jmp *%eax",
+		"jmp *0x1000(,%eax,4)",
+		"jmp *(%bx)",
+		"ljmp $0x10,$0x1000",
+		"ljmp $0x1000,$0x10",
+		"ljmpw $0x8,$0x1234",
+		"ljmpl $0x8,$0x12345678",
+		"ljmp *(%eax)",
+		"ljmp *0x1000(,%eax,4)",
+		"ljmp *(%bx)",
+		"ljmp *0x1234(%bx,%di)",
+		"ljmpl *(%eax)",
+		"ud2",
+		"sysexit",
+	};
+	for (size_t i = 0; i < sizeof(ends) / sizeof(ends[0]); i++)
+		if (strcmp(c->text, ends[i]) == 0)
+			return true;
+	return false;
+}
+
+static void check_insn(const struct insn_case *c, unsigned at)
 {
 	static struct scan_page sp;
 	uint8_t *page = page_with(c->bytes, c->len, at);
+	uint16_t entry = (uint16_t)at;
 	int n = scan_page(&sp, page, NULL, 0, c->code32, &entry, 1);
 	if (c->kind == NONE) {
 		if (n != 0)
@@ -323,10 +368,12 @@ static void check_insn(const struct insn_case *c, unsigned at, uint16_t entry)
 	assert_true(scan_is_start(&sp, (uint16_t)at));
 	for (unsigned i = 1; i < c->len; i++)
 		assert_false(scan_is_start(&sp, (uint16_t)(at + i)));
-	/* The sweep goes on after the instruction, unless the decoder rejects it. */
-	bool stops = c->kind == SCAN_FOREIGN && c->plen == 0;
+	/* The path goes on after the instruction unless it ends there or the
+	 * decoder rejects it. */
+	bool stops = ends_path(c) || (c->kind == SCAN_FOREIGN && c->plen == 0);
 	if (scan_is_start(&sp, (uint16_t)(at + c->len)) == stops)
-		fail_msg("%s: the sweep %s after it", c->text, stops ? "goes on" : "stops");
+		fail_msg("%s (%d-bit): the path %s after it", c->text, c->code32 ? 32 : 16,
+		         stops ? "goes on" : "stops");
 	uint8_t copy[PAGE];
 	memcpy(copy, page, PAGE);
 	scan_apply(&sp, copy);
@@ -338,16 +385,15 @@ static void check_insn(const struct insn_case *c, unsigned at, uint16_t entry)
 static void test_instructions(void **state)
 {
 	for (size_t i = 0; i < sizeof(insns) / sizeof(insns[0]); i++) {
-		check_insn(&insns[i], 0x40, 0x40); /* entered there (and synced back) */
-		check_insn(&insns[i], 0x40, 0);    /* reached by the sweep from 0 */
-		check_insn(&insns[i], 0, 0);
+		check_insn(&insns[i], 0x40);
+		check_insn(&insns[i], 0);
 	}
 }
 
-/* A page of NOPs with @code at @at, scanned from @entries (0 if not given;
- * and with @next
- * as the following page's first bytes): the side table, the code after
- * scan_apply(), and the spill. */
+/* A page of NOPs with @code at @at, scanned from @entries (0 if none are
+ * given), with @next as the following page's first bytes: the side table,
+ * the code after scan_apply(), the offsets no path may reach, where paths
+ * leave the page, and the spill. */
 struct page_case {
 	const char *name;
 	bool code32;
@@ -360,6 +406,10 @@ struct page_case {
 	size_t next_len;
 	struct scan_patch patches[20];
 	size_t npatches;
+	uint16_t unreached[8]; /* not recorded as starts */
+	size_t nunreached;
+	int32_t outs[4];
+	size_t nouts;
 	int spill;
 };
 
@@ -370,6 +420,9 @@ struct page_case {
 
 static const struct page_case pages[] = {
 	{
+		/* Entered at each function (0x35 as the far jump's target,
+		 * 0x54 after a trap in the jump table's target).  The call at
+		 * 0xf goes to 0x20f, from where NOPs run to the page end. */
 		.name = "kernel page, 32-bit",
 		.code32 = true,
 		/* isr_common:      push %ds; push %es; push %fs; pusha
@@ -396,8 +449,8 @@ static const struct page_case pages[] = {
 		           "\x20\x00\x00\xc3\x53\xcc\xa2\x5b\xc3\x8b\x44\x24\x04\xff\x24\x85"
 		           "\x00\x30\x00\x00\xcc\x80\xff\xd2\xcc\xc2\x04\x00",
 		.len = 0x5c,
-		.entries = { 0, 0x1d, 0x21, 0x27, 0x44, 0x49 },
-		.nentries = 6,
+		.entries = { 0, 0x1d, 0x21, 0x27, 0x35, 0x44, 0x49, 0x54 },
+		.nentries = 8,
 		.patches = {
 			P(0x00, 0x1e, 1, SEG_READ), P(0x01, 0x06, 1, SEG_READ),
 			P(0x02, 0x0f, 2, SEG_READ), P(0x09, 0x8e, 2, SEG_LOAD),
@@ -409,7 +462,250 @@ static const struct page_case pages[] = {
 			P(0x45, 0x0f, 2, CPUID),    P(0x54, 0xcd, 2, SOFT_INT),
 		},
 		.npatches = 16,
+		.unreached = { 0x5c, 0x200 },
+		.nunreached = 2,
+		.outs = { PAGE },
+		.nouts = 1,
 		.spill = 0,
+	},
+	{
+		/* Assembled with `as --32` as one section; from 0x64 on it is
+		 * what a linker puts after .text: .rodata, here a table of
+		 * handlers and a string whose bytes read as pushf, push %cs,
+		 * mov %eax,%ds, popf, iret, cpuid.
+		 *
+		 * irq_save:     0  pushf; pop %eax; cli; ret
+		 *               4  (padding: lea 0(%esi,%eiz),%esi; lea; nop)
+		 * irq_restore: 10  push 4(%esp); popf; ret
+		 *              16  (padding)
+		 * kmain:       20  push %ebx; call irq_save; mov %eax,%ebx
+		 *              28  xor %ecx,%ecx
+		 *           1: 2a  movzbl msg(%ecx),%eax; test %al,%al; je 2f
+		 *              35  out %al,$0xe9; inc %ecx; jmp 1b
+		 *           2: 3a  jne 3f (rel32); mov %ss,%eax
+		 *           3: 42  call *handlers; push %ebx; call irq_restore
+		 *              4e  add $4,%esp; call .+0x3000 (printf); pop %ebx
+		 *              57  ret
+		 *              58  (padding)
+		 * set_ds:      60  mov %eax,%ds; ret  (only through handlers[])
+		 *              63  (padding)
+		 * handlers:    64  .long set_ds
+		 * msg:         68  .byte 0x9c, 0x0e, 0x8e, 0xd8, 0x9d, 0xcf,
+		 *                        0x0f, 0xa2, 0 */
+		.name = "code, then .rodata that reads as sensitive instructions",
+		.code32 = true,
+		.code = "\x9c\x58\xfa\xc3\x8d\xb4\x26\x00\x00\x00\x00\x8d\x74\x26\x00\x90"
+		        "\xff\x74\x24\x04\x9d\xc3\x8d\xb4\x26\x00\x00\x00\x00\x8d\x76\x00"
+		        "\x53\xe8\xda\xff\xff\xff\x89\xc3\x31\xc9\x0f\xb6\x81\x68\x00\x00"
+		        "\x00\x84\xc0\x74\x05\xe6\xe9\x41\xeb\xf0\x0f\x85\x02\x00\x00\x00"
+		        "\x8c\xd0\xff\x15\x64\x00\x00\x00\x53\xe8\xc2\xff\xff\xff\x83\xc4"
+		        "\x04\xe8\xfb\x2f\x00\x00\x5b\xc3\x8d\xb4\x26\x00\x00\x00\x00\x90"
+		        "\x8e\xd8\xc3\x90\x60\x00\x00\x00\x9c\x0e\x8e\xd8\x9d\xcf\x0f\xa2"
+		        "\x00",
+		.patched = "\xcc\x58\xfa\xc3\x8d\xb4\x26\x00\x00\x00\x00\x8d\x74\x26\x00\x90"
+		           "\xff\x74\x24\x04\xcc\xc3\x8d\xb4\x26\x00\x00\x00\x00\x8d\x76\x00"
+		           "\x53\xe8\xda\xff\xff\xff\x89\xc3\x31\xc9\x0f\xb6\x81\x68\x00\x00"
+		           "\x00\x84\xc0\x74\x05\xe6\xe9\x41\xeb\xf0\x0f\x85\x02\x00\x00\x00"
+		           "\xcc\xd0\xff\x15\x64\x00\x00\x00\x53\xe8\xc2\xff\xff\xff\x83\xc4"
+		           "\x04\xe8\xfb\x2f\x00\x00\x5b\xc3\x8d\xb4\x26\x00\x00\x00\x00\x90"
+		           "\x8e\xd8\xc3\x90\x60\x00\x00\x00\x9c\x0e\x8e\xd8\x9d\xcf\x0f\xa2"
+		           "\x00",
+		.len = 0x71,
+		.entries = { 0x20 },
+		.nentries = 1,
+		.patches = {
+			P(0x40, 0x8c, 2, SEG_READ), P(0x14, 0x9d, 1, FLAGS),
+			P(0x00, 0x9c, 1, FLAGS),
+		},
+		.npatches = 3,
+		.unreached = { 0x04, 0x16, 0x58, 0x60, 0x64, 0x68, 0x69, 0x6e },
+		.nunreached = 8,
+		.outs = { 0x3051 },
+		.nouts = 1,
+		.spill = SCAN_SPILL_NONE,
+	},
+	{
+		/* mov $1,%eax; ret; then data: 9c 0e 8e d8 cd 80 0f a2 cf 9d */
+		.name = "code followed by data",
+		.code32 = true,
+		.code = "\xb8\x01\x00\x00\x00\xc3\x9c\x0e\x8e\xd8\xcd\x80\x0f\xa2\xcf\x9d",
+		.patched = "\xb8\x01\x00\x00\x00\xc3\x9c\x0e\x8e\xd8\xcd\x80\x0f\xa2\xcf\x9d",
+		.len = 16,
+		.nentries = 1,
+		.unreached = { 6, 7, 8, 10, 12, 14, 15 },
+		.nunreached = 7,
+		.spill = SCAN_SPILL_NONE,
+	},
+	{
+		/* test %eax,%eax; je 1f; ret; 1: pushf; ret */
+		.name = "Jcc rel8 target in the page, after a ret",
+		.code32 = true,
+		.code = "\x85\xc0\x74\x01\xc3\x9c\xc3",
+		.patched = "\x85\xc0\x74\x01\xc3\xcc\xc3",
+		.len = 7,
+		.nentries = 1,
+		.patches = { P(5, 0x9c, 1, FLAGS) },
+		.npatches = 1,
+		.unreached = { 7 },
+		.nunreached = 1,
+		.spill = SCAN_SPILL_NONE,
+	},
+	{
+		/* ret; pushf: nothing jumps to the pushf */
+		.name = "code after a ret that no path reaches",
+		.code32 = true,
+		.code = "\xc3\x9c",
+		.patched = "\xc3\x9c",
+		.len = 2,
+		.nentries = 1,
+		.unreached = { 1 },
+		.nunreached = 1,
+		.spill = SCAN_SPILL_NONE,
+	},
+	{
+		/* je 1f (0f 84 rel32); ret; data 9c 0e 8e d8 cd 80 0f a2 9d
+		 * cf 1e 06 07 17 1f; 1: cpuid; ret */
+		.name = "Jcc rel32 over data",
+		.code32 = true,
+		.code = "\x0f\x84\x10\x00\x00\x00\xc3\x9c\x0e\x8e\xd8\xcd\x80\x0f\xa2\x9d\xcf\x1e"
+		        "\x06\x07\x17\x1f\x0f\xa2\xc3",
+		.patched = "\x0f\x84\x10\x00\x00\x00\xc3\x9c\x0e\x8e\xd8\xcd\x80\x0f\xa2\x9d\xcf"
+		           "\x1e\x06\x07\x17\x1f\xcc\xa2\xc3",
+		.len = 25,
+		.nentries = 1,
+		.patches = { P(0x16, 0x0f, 2, CPUID) },
+		.npatches = 1,
+		.unreached = { 7, 8, 9, 0xb, 0xd, 0xf, 0x10, 0x15 },
+		.nunreached = 8,
+		.spill = SCAN_SPILL_NONE,
+	},
+	{
+		/* jmp 1f; data 9c 9d; 1: push %cs; ret */
+		.name = "JMP rel8 over data",
+		.code32 = true,
+		.code = "\xeb\x02\x9c\x9d\x0e\xc3",
+		.patched = "\xeb\x02\x9c\x9d\xcc\xc3",
+		.len = 6,
+		.nentries = 1,
+		.patches = { P(4, 0x0e, 1, SEG_READ) },
+		.npatches = 1,
+		.unreached = { 2, 3 },
+		.nunreached = 2,
+		.spill = SCAN_SPILL_NONE,
+	},
+	{
+		/* call 1f; ret; 1: sgdtl (%eax); ret */
+		.name = "CALL rel32 target in the page, and the return",
+		.code32 = true,
+		.code = "\xe8\x01\x00\x00\x00\xc3\x0f\x01\x00\xc3",
+		.patched = "\xe8\x01\x00\x00\x00\xc3\xcc\x01\x00\xc3",
+		.len = 10,
+		.nentries = 1,
+		.patches = { P(6, 0x0f, 3, DESC_READ) },
+		.npatches = 1,
+		.unreached = { 10 },
+		.nunreached = 1,
+		.spill = SCAN_SPILL_NONE,
+	},
+	{
+		/* je .-0x100 (rel32); call .+0x1010; jne 1f; ret; data 9c;
+		 * 1: ret */
+		.name = "targets outside the page",
+		.code32 = true,
+		.code = "\x0f\x84\xfa\xfe\xff\xff\xe8\x0b\x10\x00\x00\x75\x02\xc3\x9c\xc3",
+		.patched = "\x0f\x84\xfa\xfe\xff\xff\xe8\x0b\x10\x00\x00\x75\x02\xc3\x9c\xc3",
+		.len = 16,
+		.nentries = 1,
+		.unreached = { 0xe, 0x10 },
+		.nunreached = 2,
+		.outs = { -0x100, 0x1016 },
+		.nouts = 2,
+		.spill = SCAN_SPILL_NONE,
+	},
+	{
+		/* jcxz 2f (67 e3); 1: cpuid; loop 1b; ret; data 0e;
+		 * 2: popf; loope 3f; loopne 3f; ret; 3: mov %eax,%ss; ret */
+		.name = "JCXZ and LOOPx targets",
+		.code32 = true,
+		.code = "\x67\xe3\x06\x0f\xa2\xe2\xfc\xc3\x0e\x9d\xe1\x03\xe0\x01\xc3\x8e\xd0\xc3",
+		.patched = "\x67\xe3\x06\xcc\xa2\xe2\xfc\xc3\x0e\xcc\xe1\x03\xe0\x01\xc3\xcc\xd0"
+		           "\xc3",
+		.len = 18,
+		.nentries = 1,
+		.patches = { P(3, 0x0f, 2, CPUID), P(9, 0x9d, 1, FLAGS), P(0xf, 0x8e, 2, SEG_LOAD) },
+		.npatches = 3,
+		.unreached = { 8 },
+		.nunreached = 1,
+		.spill = SCAN_SPILL_NONE,
+	},
+	{
+		/* call *%eax; pushf; jmp *%eax; popf */
+		.name = "indirect call goes on, indirect jump ends the path",
+		.code32 = true,
+		.code = "\xff\xd0\x9c\xff\xe0\x9d",
+		.patched = "\xff\xd0\xcc\xff\xe0\x9d",
+		.len = 6,
+		.nentries = 1,
+		.patches = { P(2, 0x9c, 1, FLAGS) },
+		.npatches = 1,
+		.unreached = { 5 },
+		.nunreached = 1,
+		.spill = SCAN_SPILL_NONE,
+	},
+	{
+		/* 0: pushf; ret; data 0e; 10: popf; ret */
+		.name = "two entries",
+		.code32 = true,
+		.code = "\x9c\xc3\x0e\x90\x90\x90\x90\x90\x90\x90\x90\x90\x90\x90\x90\x90\x9d\xc3",
+		.patched = "\xcc\xc3\x0e\x90\x90\x90\x90\x90\x90\x90\x90\x90\x90\x90\x90\x90\xcc\xc3",
+		.len = 18,
+		.entries = { 0, 0x10 },
+		.nentries = 2,
+		.patches = { P(0, 0x9c, 1, FLAGS), P(0x10, 0x9d, 1, FLAGS) },
+		.npatches = 2,
+		.unreached = { 2, 3 },
+		.nunreached = 2,
+		.spill = SCAN_SPILL_NONE,
+	},
+	{
+		/* .code16:
+		 *  0: jmp 1f (e9 rel16); data 9c; 2: popf; ret; (padding)
+		 * 1: 10: je .-0x1e: past IP 0, to 0xfff2: outside the page
+		 *    12: je 2b (0f 84 rel16, backwards)
+		 *    16: jmp .+0x6fed: forwards to 0x7003, outside
+		 *    19: (padding)
+		 *    20: 66 e9 rel32: jmp 2b with a 32-bit operand size */
+		.name = "16-bit: rel16 branches, IP wrap, rel32",
+		.code32 = false,
+		.code = "\xe9\x0d\x00\x9c\x9d\xc3\x8d\xb4\x00\x00\x8d\xb4\x00\x00\x66\x90"
+		        "\x74\xe0\x0f\x84\xee\xff\xe9\xea\x6f\x8d\xb4\x00\x00\x8d\x74\x00"
+		        "\x66\xe9\xde\xff\xff\xff",
+		.patched = "\xe9\x0d\x00\x9c\xcc\xc3\x8d\xb4\x00\x00\x8d\xb4\x00\x00\x66\x90"
+		           "\x74\xe0\x0f\x84\xee\xff\xe9\xea\x6f\x8d\xb4\x00\x00\x8d\x74\x00"
+		           "\x66\xe9\xde\xff\xff\xff",
+		.len = 38,
+		.entries = { 0, 0x20 },
+		.nentries = 2,
+		.patches = { P(4, 0x9d, 1, FLAGS) },
+		.npatches = 1,
+		.unreached = { 3, 6, 0x19, 0x26 },
+		.nunreached = 4,
+		.outs = { -0xe, 0x7003 },
+		.nouts = 2,
+		.spill = SCAN_SPILL_NONE,
+	},
+	{
+		/* mov $0x9c,%al; jnz .-3 (to the 9c inside the mov): pushf;
+		 * the mov holds that patch, so it is emulated too */
+		.name = "overlapping decodings",
+		.code32 = true,
+		.code = "\xb0\x9c\x75\xfd\xc3",
+		.patched = "\xcc\xcc\x75\xfd\xc3",
+		.len = 5,
+		.nentries = 1,
+		.patches = { P(1, 0x9c, 1, FLAGS), P(0, 0xb0, 2, OVERLAP) },
+		.npatches = 2,
+		.spill = SCAN_SPILL_NONE,
 	},
 	{
 		.name = "BIOS thunk, 16-bit",
@@ -432,7 +728,9 @@ static const struct page_case pages[] = {
 			P(0x214, 0x9d, 1, FLAGS),      P(0x215, 0xcb, 1, FAR_BRANCH),
 		},
 		.npatches = 10,
-		.spill = 0,
+		.unreached = { 0, 0x216 },
+		.nunreached = 2,
+		.spill = SCAN_SPILL_NONE,
 	},
 	{
 		.name = "the mode decides: 16-bit mov $0x9090,%ax; pushf",
@@ -443,6 +741,8 @@ static const struct page_case pages[] = {
 		.nentries = 1,
 		.patches = { P(3, 0x9c, 1, FLAGS) },
 		.npatches = 1,
+		.outs = { PAGE },
+		.nouts = 1,
 		.spill = 0,
 	},
 	{
@@ -452,6 +752,10 @@ static const struct page_case pages[] = {
 		.patched = "\xb8\x90\x90\x9c\x90",
 		.len = 5,
 		.nentries = 1,
+		.unreached = { 3 },
+		.nunreached = 1,
+		.outs = { PAGE },
+		.nouts = 1,
 		.spill = 0,
 	},
 	{
@@ -466,6 +770,8 @@ static const struct page_case pages[] = {
 		.nentries = 1,
 		.patches = { P(PAGE - 3, 0x9a, 7, FAR_BRANCH) },
 		.npatches = 1,
+		.outs = { PAGE + 4 },
+		.nouts = 1,
 		.spill = 4,
 	},
 	{
@@ -504,6 +810,8 @@ static const struct page_case pages[] = {
 		.next = "\x56\x34\x12\x90",
 		.next_len = 4,
 		.nentries = 1,
+		.outs = { PAGE + 3 },
+		.nouts = 1,
 		.spill = 3,
 	},
 	{
@@ -519,6 +827,69 @@ static const struct page_case pages[] = {
 		.spill = SCAN_SPILL_AMBIGUOUS,
 	},
 	{
+		/* PAGE - 0x10: pushf; ret; nops; PAGE - 2: je PAGE - 0x10
+		 * (0f 84 rel32), whose displacement is on the next page */
+		.name = "Jcc across the page end, next page known: its target is reached",
+		.code32 = true,
+		.at = PAGE - 0x10,
+		.code = "\x9c\xc3\x90\x90\x90\x90\x90\x90\x90\x90\x90\x90\x90\x90\x0f\x84",
+		.patched = "\xcc\xc3\x90\x90\x90\x90\x90\x90\x90\x90\x90\x90\x90\x90\x0f\x84",
+		.len = 16,
+		.entries = { PAGE - 2 },
+		.nentries = 1,
+		.next = "\xec\xff\xff\xff\x90\x90",
+		.next_len = 6,
+		.patches = { P(PAGE - 0x10, 0x9c, 1, FLAGS) },
+		.npatches = 1,
+		.unreached = { 0, PAGE - 0x11, PAGE - 0xe },
+		.nunreached = 3,
+		.outs = { PAGE + 4 },
+		.nouts = 1,
+		.spill = 4,
+	},
+	{
+		.name = "Jcc across the page end, next page unknown: emulated",
+		.code32 = true,
+		.at = PAGE - 0x10,
+		.code = "\x9c\xc3\x90\x90\x90\x90\x90\x90\x90\x90\x90\x90\x90\x90\x0f\x84",
+		.patched = "\x9c\xc3\x90\x90\x90\x90\x90\x90\x90\x90\x90\x90\x90\x90\xcc\x84",
+		.len = 16,
+		.entries = { PAGE - 2 },
+		.nentries = 1,
+		.patches = { P(PAGE - 2, 0x0f, 0, STRADDLE) },
+		.npatches = 1,
+		.unreached = { PAGE - 0x10 },
+		.nunreached = 1,
+		.spill = SCAN_SPILL_AMBIGUOUS,
+	},
+	{
+		/* jmp .+0x1000 (e9 rel32) from PAGE - 2: the path goes to
+		 * the target, not to the next instruction */
+		.name = "JMP across the page end, next page known",
+		.code32 = true,
+		.at = PAGE - 2,
+		.code = "\xe9\xfb",
+		.patched = "\xe9\xfb",
+		.len = 2,
+		.entries = { PAGE - 2 },
+		.nentries = 1,
+		.next = "\x0f\x00\x00\x9c",
+		.next_len = 4,
+		.outs = { 2 * PAGE - 2 },
+		.nouts = 1,
+		.spill = 3,
+	},
+	{
+		.name = "ret ends the page exactly: no path goes on",
+		.code32 = true,
+		.at = PAGE - 1,
+		.code = "\xc3",
+		.patched = "\xc3",
+		.len = 1,
+		.nentries = 1,
+		.spill = SCAN_SPILL_NONE,
+	},
+	{
 		.name = "cpuid ends the page exactly",
 		.code32 = true,
 		.at = PAGE - 2,
@@ -528,10 +899,12 @@ static const struct page_case pages[] = {
 		.nentries = 1,
 		.patches = { P(PAGE - 2, 0x0f, 2, CPUID) },
 		.npatches = 1,
+		.outs = { PAGE },
+		.nouts = 1,
 		.spill = 0,
 	},
 	{
-		.name = "ud0 across the page end: rejected, the sweep never reaches the end",
+		.name = "ud0 across the page end: rejected, the path never reaches the end",
 		.code32 = true,
 		.at = PAGE - 1,
 		.code = "\x0f",
@@ -545,10 +918,10 @@ static const struct page_case pages[] = {
 		.spill = SCAN_SPILL_NONE,
 	},
 	{
-		/* Entered at 0x101, inside what a sweep from 0 would read as
-		 * mov $0x90909d9c,%eax: no s in [0, 15) lands on 0x101, so
-		 * nothing before it is scanned. */
-		.name = "entry in the middle, no backward sync",
+		/* Entered at 0x101, inside what a decode from 0x100 would
+		 * read as mov $0x90909d9c,%eax: nothing before it is taken
+		 * to be code. */
+		.name = "entry in the middle: no guess about the bytes before",
 		.code32 = true,
 		.at = 0x100,
 		.code = "\xb8\x9c\x9d\x90\x90",
@@ -558,6 +931,10 @@ static const struct page_case pages[] = {
 		.nentries = 1,
 		.patches = { P(0x101, 0x9c, 1, FLAGS), P(0x102, 0x9d, 1, FLAGS) },
 		.npatches = 2,
+		.unreached = { 0, 0xff, 0x100 },
+		.nunreached = 3,
+		.outs = { PAGE },
+		.nouts = 1,
 		.spill = 0,
 	},
 	{
@@ -572,6 +949,8 @@ static const struct page_case pages[] = {
 		.nentries = 2,
 		.patches = { P(0x12, 0x9c, 1, FLAGS) },
 		.npatches = 1,
+		.outs = { PAGE },
+		.nouts = 1,
 		.spill = 0,
 	},
 	{
@@ -587,26 +966,13 @@ static const struct page_case pages[] = {
 		.nentries = 2,
 		.patches = { P(0x11, 0x9c, 1, FLAGS), P(0x10, 0xb0, 2, OVERLAP) },
 		.npatches = 2,
-		.spill = 0,
-	},
-	{
-		/* From 0: addl $0x90d88c9c... is 7 bytes and overshoots the
-		 * entry at 6; from 1: inc %eax; pushf; mov %ds,%eax; nop lands. */
-		.name = "backward sync before the first entry",
-		.code32 = true,
-		.code = "\x81\x40\x9c\x8c\xd8\x90\xcd\x80",
-		.patched = "\x81\x40\xcc\xcc\xd8\x90\xcc\x80",
-		.len = 8,
-		.entries = { 6 },
-		.nentries = 1,
-		.patches = { P(6, 0xcd, 2, SOFT_INT), P(2, 0x9c, 1, FLAGS), P(3, 0x8c, 2, SEG_READ) },
-		.npatches = 3,
+		.outs = { PAGE },
+		.nouts = 1,
 		.spill = 0,
 	},
 	{
 		/* The previous page's last instruction ends at 2 (e.g. its
-		 * mov $0x9c9c....,%eax): what a sync would read as two pushf
-		 * is its tail. */
+		 * mov $0x9c9c....,%eax): the 9c 9c is its tail. */
 		.name = "entry flagged as the end of the previous page's instruction",
 		.code32 = true,
 		.code = "\x9c\x9c\x90",
@@ -614,23 +980,29 @@ static const struct page_case pages[] = {
 		.len = 3,
 		.entries = { 2 | SCAN_ENTRY_HEAD },
 		.nentries = 1,
+		.unreached = { 0, 1 },
+		.nunreached = 2,
+		.outs = { PAGE },
+		.nouts = 1,
 		.spill = 0,
 	},
 	{
-		.name = "the same entry unflagged: the backward sync guesses",
+		.name = "the same entry unflagged: no backward guess either",
 		.code32 = true,
 		.code = "\x9c\x9c\x90",
-		.patched = "\xcc\xcc\x90",
+		.patched = "\x9c\x9c\x90",
 		.len = 3,
 		.entries = { 2 },
 		.nentries = 1,
-		.patches = { P(0, 0x9c, 1, FLAGS), P(1, 0x9c, 1, FLAGS) },
-		.npatches = 2,
+		.unreached = { 0, 1 },
+		.nunreached = 2,
+		.outs = { PAGE },
+		.nouts = 1,
 		.spill = 0,
 	},
 	{
-		/* pushf; ud0 (rejected: patched, the sweep stops); popf */
-		.name = "an invalid encoding stops the sweep",
+		/* pushf; ud0 (rejected: patched, the path ends); popf */
+		.name = "an invalid encoding ends the path",
 		.code32 = true,
 		.code = "\x9c\x0f\xff\x9d",
 		.patched = "\xcc\xcc\xff\x9d",
@@ -638,17 +1010,21 @@ static const struct page_case pages[] = {
 		.nentries = 1,
 		.patches = { P(0, 0x9c, 1, FLAGS), P(1, 0x0f, 0, FOREIGN) },
 		.npatches = 2,
+		.unreached = { 2, 3 },
+		.nunreached = 2,
 		.spill = SCAN_SPILL_NONE,
 	},
 	{
 		/* 15 operand-size prefixes and a nop: #GP natively, so not
-		 * patched; the sweep stops and the pushf after is unseen. */
-		.name = "a too-long instruction stops the sweep",
+		 * patched; the path ends and the pushf after is unseen. */
+		.name = "a too-long instruction ends the path",
 		.code32 = true,
 		.code = "\x66\x66\x66\x66\x66\x66\x66\x66\x66\x66\x66\x66\x66\x66\x66\x90\x9c",
 		.patched = "\x66\x66\x66\x66\x66\x66\x66\x66\x66\x66\x66\x66\x66\x66\x66\x90\x9c",
 		.len = 17,
 		.nentries = 1,
+		.unreached = { 0x10 },
+		.nunreached = 1,
 		.spill = SCAN_SPILL_NONE,
 	},
 };
@@ -672,6 +1048,17 @@ static void test_pages(void **state)
 			check_patch(&sp.patches[k], w->offset, w->orig, w->len, w->kind, c->name);
 			assert_true(scan_is_start(&sp, w->offset));
 		}
+		for (size_t k = 0; k < c->nentries; k++)
+			assert_true(scan_is_start(&sp, c->entries[k] & ~SCAN_ENTRY_HEAD));
+		for (size_t k = 0; k < c->nunreached; k++)
+			if (scan_is_start(&sp, c->unreached[k]))
+				fail_msg("%s: %#x was reached", c->name, c->unreached[k]);
+		if (sp.nouts != c->nouts)
+			fail_msg("%s: %u outs, want %zu", c->name, sp.nouts, c->nouts);
+		for (size_t k = 0; k < c->nouts; k++)
+			if (sp.outs[k] != c->outs[k])
+				fail_msg("%s: out %zu is %d, want %d", c->name, k, sp.outs[k],
+				         c->outs[k]);
 		if (sp.spill != c->spill)
 			fail_msg("%s: spill %d, want %d", c->name, sp.spill, c->spill);
 		uint8_t copy[PAGE];
@@ -687,42 +1074,59 @@ static void test_pages(void **state)
 static void test_add_entry(void **state)
 {
 	static struct scan_page sp;
-	/* mov $0x80cd9d9c,%eax, entered later at 1: pushf; popf; int $0x80 */
-	uint8_t *page = page_with("\xb8\x9c\x9d\xcd\x80\x90", 6, 0);
+	/*  0: popf; ret
+	 * 10: pushf; je 0 (known); cpuid; call .+0x2000; ret; data 0e */
+	uint8_t *page = page_with("\x9d\xc3", 2, 0);
+	memcpy(page + 0x10, "\x9c\x74\xed\x0f\xa2\xe8\xfb\x1f\x00\x00\xc3\x0e", 12);
 	uint16_t entry = 0;
+	assert_int_equal(scan_page(&sp, page, NULL, 0, true, &entry, 1), 1);
+	assert_false(scan_is_start(&sp, 0x10));
+	assert_int_equal(sp.nouts, 0);
+	/* Only what the new entry reaches: the popf at 0 is not found again. */
+	assert_int_equal(scan_add_entry(&sp, page, NULL, 0, true, 0x10), 2);
+	assert_int_equal(sp.npatches, 3);
+	check_patch(&sp.patches[1], 0x10, 0x9c, 1, SCAN_FLAGS, "pushf");
+	check_patch(&sp.patches[2], 0x13, 0x0f, 2, SCAN_CPUID, "cpuid");
+	assert_int_equal(sp.nouts, 1);
+	assert_int_equal(sp.outs[0], 0x2015);
+	assert_false(scan_is_start(&sp, 0x1b) || scan_is_start(&sp, 2));
+	/* Known now: nothing new. */
+	assert_int_equal(scan_add_entry(&sp, page, NULL, 0, true, 0x10), 0);
+	assert_int_equal(scan_add_entry(&sp, page, NULL, 0, true, 0x13), 0);
+	/* The guest runs what looked like data: it is code. */
+	assert_int_equal(scan_add_entry(&sp, page, NULL, 0, true, 0x1b), 1);
+	check_patch(&sp.patches[3], 0x1b, 0x0e, 1, SCAN_SEG_READ, "push %cs");
+	assert_int_equal(sp.outs[1], PAGE);
+	/* The page was scanned as 32-bit code. */
+	assert_int_equal(scan_add_entry(&sp, page, NULL, 0, false, 2), -EINVAL);
+	assert_int_equal(scan_add_entry(&sp, page, NULL, 0, true, PAGE), -EINVAL);
+	free(page);
+
+	/* mov $0x80cd9d9c,%eax; ret, entered later at 1: pushf; popf;
+	 * int $0x80; ret.  The mov holds those patches now. */
+	page = page_with("\xb8\x9c\x9d\xcd\x80\xc3", 6, 0);
 	assert_int_equal(scan_page(&sp, page, NULL, 0, true, &entry, 1), 0);
-	assert_false(scan_is_start(&sp, 1));
 	assert_int_equal(scan_add_entry(&sp, page, NULL, 0, true, 1), 4);
 	check_patch(&sp.patches[0], 1, 0x9c, 1, SCAN_FLAGS, "pushf");
 	check_patch(&sp.patches[1], 2, 0x9d, 1, SCAN_FLAGS, "popf");
 	check_patch(&sp.patches[2], 3, 0xcd, 2, SCAN_SOFT_INT, "int $0x80");
 	check_patch(&sp.patches[3], 0, 0xb8, 5, SCAN_OVERLAP, "the mov around them");
-	assert_true(scan_is_start(&sp, 1) && scan_is_start(&sp, 3));
-	/* Known now: nothing new. */
-	assert_int_equal(scan_add_entry(&sp, page, NULL, 0, true, 1), 0);
-	assert_int_equal(scan_add_entry(&sp, page, NULL, 0, true, 5), 0);
-	/* The page was scanned as 32-bit code. */
-	assert_int_equal(scan_add_entry(&sp, page, NULL, 0, false, 2), -EINVAL);
-	assert_int_equal(scan_add_entry(&sp, page, NULL, 0, true, PAGE), -EINVAL);
 	free(page);
 }
 
 static void test_add_head(void **state)
 {
 	static struct scan_page sp;
-	/* Scanned first from a jump to 0x20: the backward sync takes the
-	 * 9c 9c at 0 for two pushf.  Later the previous page's last
-	 * instruction turns out to end at 2: the guess is dropped. */
+	/* Scanned first from a jump to 0x20; the 9c 9c at 0 is the tail of
+	 * the previous page's last instruction, which ends at 2: added as a
+	 * HEAD entry, it is an entry like any other. */
 	uint8_t *page = page_with("\x9c\x9c\x90\x0f\xa2", 5, 0);
 	uint16_t entry = 0x20;
-	assert_int_equal(scan_page(&sp, page, NULL, 0, true, &entry, 1), 3);
-	assert_true(scan_is_start(&sp, 0) && scan_find(&sp, 1));
-	assert_int_equal(scan_add_entry(&sp, page, NULL, 0, true, 2 | SCAN_ENTRY_HEAD), 0);
-	assert_int_equal(sp.npatches, 1);
+	assert_int_equal(scan_page(&sp, page, NULL, 0, true, &entry, 1), 0);
+	assert_false(scan_is_start(&sp, 0) || scan_is_start(&sp, 1));
+	assert_int_equal(scan_add_entry(&sp, page, NULL, 0, true, 2 | SCAN_ENTRY_HEAD), 1);
 	check_patch(&sp.patches[0], 3, 0x0f, 2, SCAN_CPUID, "cpuid");
 	assert_false(scan_is_start(&sp, 0) || scan_is_start(&sp, 1));
-	assert_null(scan_find(&sp, 0));
-	assert_null(scan_find(&sp, 1));
 	assert_true(scan_is_start(&sp, 2) && scan_is_start(&sp, 0x20));
 	free(page);
 }
@@ -739,13 +1143,24 @@ static void test_errors(void **state)
 	assert_true(sp.full);
 	assert_int_equal(sp.npatches, SCAN_MAX_PATCHES);
 	assert_int_equal(scan_add_entry(&sp, page, NULL, 0, true, PAGE - 1), -ENOSPC);
+	/* A page of calls, each to its own place two pages on: more places
+	 * to leave to than a code page has. */
+	memset(page, NOP, PAGE);
+	for (unsigned off = 0; off + 5 <= PAGE; off += 5) {
+		page[off] = 0xe8;
+		memcpy(page + off + 1, &(uint32_t){ 2 * PAGE }, 4);
+	}
+	assert_int_equal(scan_page(&sp, page, NULL, 0, true, entries, 1), -ENOSPC);
+	assert_true(sp.full);
+	assert_int_equal(sp.nouts, SCAN_MAX_OUTS);
+	assert_int_equal(sp.npatches, 0);
 	free(page);
 }
 
 static void test_find(void **state)
 {
 	static struct scan_page sp;
-	/* int3 is the guest's own: no patch. */
+	/* int3 is the guest's own: no patch; the path goes on after it. */
 	uint8_t *page = page_with("\xcc\x9c\xcc", 3, 0x100);
 	uint16_t entry = 0;
 	assert_int_equal(scan_page(&sp, page, NULL, 0, true, &entry, 1), 1);
@@ -777,8 +1192,9 @@ static uint64_t rng_next(uint64_t *s)
 }
 
 /* What must hold after any scan: every patch is a recorded start with the
- * guest's byte, the patched bitmap matches the list, and no recorded
- * instruction holds a patch past its first byte. */
+ * guest's byte, the patched bitmap matches the list, no recorded
+ * instruction holds a patch past its first byte, and the outs are distinct
+ * and outside the page. */
 static void check_scan(const struct scan_page *sp, const uint8_t *page, const uint8_t *next,
                        size_t next_len, bool code32, bool deep)
 {
@@ -789,8 +1205,14 @@ static void check_scan(const struct scan_page *sp, const uint8_t *page, const ui
 		assert_true(p->kind < SCAN_NKINDS);
 		assert_ptr_equal(scan_find(sp, p->offset), p);
 	}
+	assert_true(sp->nouts <= SCAN_MAX_OUTS);
+	for (unsigned i = 0; i < sp->nouts; i++)
+		assert_true(sp->outs[i] < 0 || sp->outs[i] >= PAGE);
 	if (!deep)
 		return;
+	for (unsigned i = 0; i < sp->nouts; i++)
+		for (unsigned j = 0; j < i; j++)
+			assert_true(sp->outs[i] != sp->outs[j]);
 	unsigned npatched = 0;
 	for (unsigned off = 0; off < PAGE; off++)
 		npatched += scan_find(sp, (uint16_t)off) != NULL;
@@ -822,7 +1244,7 @@ static void test_random_pages(void **state)
 	uint64_t seed = 0x9e3779b97f4a7c15ull;
 	uint8_t *page = malloc(PAGE);
 	uint8_t copy[PAGE];
-	unsigned full = 0, patches = 0;
+	unsigned full = 0, patches = 0, outs = 0;
 	for (unsigned iter = 0; iter < 100000; iter++) {
 		unsigned density = (unsigned[]){ 256, 64, 8 }[iter % 3]; /* of 256 */
 		for (unsigned i = 0; i < PAGE; i += 4) {
@@ -865,10 +1287,12 @@ static void test_random_pages(void **state)
 				assert_true(copy[i] == 0xcc && scan_find(&sp, (uint16_t)i));
 		full += sp.full;
 		patches += sp.npatches;
+		outs += sp.nouts;
 		free(next);
 	}
 	free(page);
-	print_message("random pages: %u patches, %u pages over the limit\n", patches, full);
+	print_message("random pages: %u patches, %u outs, %u pages over a limit\n", patches, outs,
+	              full);
 }
 
 int main(void)

@@ -87,9 +87,15 @@ static void mon_mmio_write(void *ctx, uint64_t gpa, uint64_t value, unsigned siz
 {
 	struct monitor_engine *m = ctx;
 	if (mem_ptr(&m->vm->mem, gpa, size)) {
-		monitor_space_drop(&m->space, gpa);
-		monitor_space_drop(&m->space, gpa + size - 1);
-		mem_write(&m->vm->mem, gpa, &value, size);
+		/* byte by byte where the write straddles two pages */
+		unsigned first = (unsigned)(MONITOR_PAGE - (gpa & (MONITOR_PAGE - 1)));
+		if (first >= size) {
+			monitor_space_write(&m->space, gpa, &value, size);
+		} else {
+			const uint8_t *b = (const uint8_t *)&value;
+			for (unsigned i = 0; i < size; i++)
+				monitor_space_write(&m->space, gpa + i, &b[i], 1);
+		}
 		return;
 	}
 	bus_mmio(&m->vm->bus, gpa, size, true, &value);
@@ -119,7 +125,8 @@ static int mon_create(struct vm *vm, void **ctx, char *err, size_t errlen)
 		return -ENOMEM;
 	}
 	m->vm = vm;
-	m->ops = (struct x86_ops){ m, mon_ram, mon_mmio_read, mon_mmio_write, mon_pio_in, mon_pio_out };
+	m->ops = (struct x86_ops){ m,          mon_ram,    mon_mmio_read, mon_mmio_write,
+		                   mon_pio_in, mon_pio_out };
 	int r = monitor_trap_init(err, errlen);
 	if (r == 0) {
 		r = monitor_space_init(&m->space, &vm->mem, vm->stats, err, errlen);
@@ -226,7 +233,8 @@ static void mon_emulate(struct monitor_engine *m)
 	uint8_t bytes[X86_MAX_INSN_LEN];
 	size_t n = mon_code_at_eip(m, bytes);
 	for (int i = 0; i < EMULATE_RUN_MAX; i++) {
-		stats_add(m->vm->stats, "monitor-emulated", monitor_insn_name(bytes, n, code32(c)), 1);
+		stats_add(m->vm->stats, "monitor-emulated", monitor_insn_name(bytes, n, code32(c)),
+		          1);
 		enum x86_status s = x86_run(c, &m->ops, 1);
 		mon_core_status(m, s);
 		if (s != X86_OK && s != X86_IO)
@@ -338,9 +346,13 @@ static void mon_run_native(struct monitor_engine *m)
 	}
 	if (f->trapno == TRAP_PF && (f->err & PF_ERR_WRITE) &&
 	    monitor_space_scan_of(&m->space, f->fault_addr)) {
+		/* Drop the scan and let the write (and the ones after it) run
+		 * natively: emulating each write to data that shares a page
+		 * with code would cost a trap per store.  Code that runs there
+		 * again has the page scanned again. */
 		stats_add(vm->stats, "exits", "write-to-scanned", 1);
 		monitor_space_drop(&m->space, f->fault_addr);
-		return; /* and the write runs again natively */
+		return;
 	}
 	stats_add(vm->stats, "exits", f->trapno == TRAP_PF ? "page-fault" : "fault", 1);
 	mon_emulate(m);
@@ -392,7 +404,8 @@ static int mon_run(void *ctx)
 			break;
 		if (m->cpu.halted) {
 			if (!(m->cpu.eflags & X86_IF)) {
-				vm_stop(vm, EXIT_CRASH, "the guest halted with interrupts disabled");
+				vm_stop(vm, EXIT_CRASH,
+				        "the guest halted with interrupts disabled");
 				break;
 			}
 			/* No ticks while asleep: vm_wait() knows the next

@@ -8,7 +8,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define ATTR_TYPE(a) ((a) & 0xf)
+#define ATTR_TYPE(a) ((a)&0xf)
 #define TYPE_CODE 0x8
 #define TYPE_EXPAND_DOWN 0x4 /* data */
 #define TYPE_WRITABLE 0x2    /* data; for code, readable */

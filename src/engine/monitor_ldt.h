@@ -32,7 +32,7 @@ bool monitor_ldt_desc(const struct x86_seg *s, unsigned entry, struct user_desc 
 struct monitor_ldt {
 	struct x86_seg installed[6]; /* what the LDT holds now */
 	bool valid[6];
-	unsigned writes;             /* modify_ldt calls, for --stats */
+	unsigned writes; /* modify_ldt calls, for --stats */
 };
 
 /* Brings the host LDT in line with the guest's six segment registers and

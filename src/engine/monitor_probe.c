@@ -26,7 +26,9 @@ int monitor_probe(struct monitor_ldt *ldt, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot map the probe page: %s", strerror(errno));
 		return -errno;
 	}
-	static const uint8_t code[] = { 0xb8, 0x78, 0x56, 0x34, 0x12, 0xcc }; /* mov $0x12345678, %eax; int3 */
+	static const uint8_t code[] = {
+		0xb8, 0x78, 0x56, 0x34, 0x12, 0xcc
+	}; /* mov $0x12345678, %eax; int3 */
 	memcpy(va, code, sizeof(code));
 
 	struct x86_seg seg[6];
@@ -56,7 +58,7 @@ int monitor_probe(struct monitor_ldt *ldt, char *err, size_t errlen)
 	}
 out:
 	/* back to the reservation */
-	mmap(va, MONITOR_PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1,
-	     0);
+	mmap(va, MONITOR_PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
+	     -1, 0);
 	return r;
 }

@@ -11,6 +11,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "../../x86/decoder.h"
+
 #define GUEST_VA(gpa) ((void *)(uintptr_t)(gpa))
 
 /* Names the first mapping of this process below 4 GiB in @err, if any. */
@@ -26,7 +28,8 @@ static bool something_below_4g(char *err, size_t errlen)
 		if (start < MONITOR_SPACE_END) {
 			line[strcspn(line, "\n")] = 0;
 			snprintf(err, errlen,
-			         "plexvm itself is mapped below 4 GiB, where the guest must live: %s",
+			         "plexvm itself is mapped below 4 GiB, where the guest must live: "
+			         "%s",
 			         line);
 			found = true;
 		}
@@ -68,7 +71,8 @@ int monitor_space_init(struct monitor_space *sp, const struct mem *mem, struct s
 	sp->npages = sp->mapped_end / MONITOR_PAGE;
 	sp->scanned = calloc(sp->npages, sizeof(*sp->scanned));
 	sp->dropped = calloc(sp->npages, 1);
-	if (!sp->scanned || !sp->dropped) {
+	sp->incoming = calloc(sp->npages, sizeof(*sp->incoming));
+	if (!sp->scanned || !sp->dropped || !sp->incoming) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
@@ -85,6 +89,12 @@ void monitor_space_free(struct monitor_space *sp)
 	}
 	free(sp->dropped);
 	sp->dropped = NULL;
+	if (sp->incoming) {
+		for (uint64_t i = 0; i < sp->npages; i++)
+			free(sp->incoming[i].off);
+		free(sp->incoming);
+		sp->incoming = NULL;
+	}
 	munmap(GUEST_VA(MONITOR_PAGE), MONITOR_SPACE_END - MONITOR_PAGE);
 	if (sp->code != MAP_FAILED)
 		munmap(sp->code, sp->mapped_end);
@@ -122,6 +132,47 @@ static void count_patches(struct monitor_space *sp, const struct scan_page *scan
 		stats_add(sp->stats, "monitor-patched", scan_kind_name(scan->patches[i].kind), 1);
 }
 
+/* Adds @off to the entries other pages lead into @page; false if known. */
+static bool add_incoming(struct monitor_space *sp, uint64_t page, uint16_t off)
+{
+	struct monitor_entries *in = &sp->incoming[page];
+	for (unsigned i = 0; i < in->n; i++)
+		if (in->off[i] == off)
+			return false;
+	if (in->n == in->cap) {
+		unsigned cap = in->cap ? 2 * in->cap : 8;
+		uint16_t *p = realloc(in->off, cap * sizeof(*p));
+		if (!p)
+			return false; /* a lost entry: that code runs as the scan left it */
+		in->off = p;
+		in->cap = cap;
+	}
+	in->off[in->n++] = off;
+	return true;
+}
+
+/* Native execution leaves @scan's page (at @page_gpa) for the places in
+ * its outs from @from on, without a trap: each must be an entry of its own
+ * page's scan, now if that page is scanned, or when it is. */
+static void follow_outs(struct monitor_space *sp, uint64_t page_gpa, const struct scan_page *scan,
+                        unsigned from)
+{
+	for (unsigned i = from; i < scan->nouts; i++) {
+		int64_t t = (int64_t)page_gpa + scan->outs[i];
+		if (t < 0 || !monitor_space_runnable(sp, (uint64_t)t))
+			continue;
+		uint64_t page = (uint64_t)t / MONITOR_PAGE;
+		uint16_t off = (uint16_t)(t % MONITOR_PAGE);
+		if (!add_incoming(sp, page, off))
+			continue;
+		const struct scan_page *there = sp->scanned[page];
+		if (there && there->code32 == scan->code32 && !scan_is_start(there, off)) {
+			stats_add(sp->stats, "monitor-scan", "entries-from-other-pages", 1);
+			monitor_space_scan(sp, (uint64_t)t, scan->code32, false);
+		}
+	}
+}
+
 int monitor_space_scan(struct monitor_space *sp, uint64_t entry, bool code32, bool head)
 {
 	if (!monitor_space_runnable(sp, entry))
@@ -140,17 +191,29 @@ int monitor_space_scan(struct monitor_space *sp, uint64_t entry, bool code32, bo
 	if (*slot) {
 		if (scan_is_start(*slot, off) && !head)
 			return 0;
+		unsigned nouts = (*slot)->nouts;
 		int added = scan_add_entry(*slot, page, next, next_len, code32, e);
 		if (added < 0)
 			return added == -ENOSPC ? -ENOSPC : 0;
 		count_patches(sp, *slot, (*slot)->npatches - (unsigned)added);
 		stats_add(sp->stats, "monitor-scan", "entries-added", 1);
-		return map_patched(sp, page_gpa, *slot);
+		int r = map_patched(sp, page_gpa, *slot);
+		if (r == 0)
+			follow_outs(sp, page_gpa, *slot, nouts);
+		return r;
 	}
 	struct scan_page *scan = calloc(1, sizeof(*scan));
-	if (!scan)
+	const struct monitor_entries *in = &sp->incoming[page_gpa / MONITOR_PAGE];
+	uint16_t *entries = malloc((1 + in->n) * sizeof(*entries));
+	if (!scan || !entries) {
+		free(scan);
+		free(entries);
 		return -ENOMEM;
-	int r = scan_page(scan, page, next, next_len, code32, &e, 1);
+	}
+	entries[0] = e;
+	memcpy(entries + 1, in->off, in->n * sizeof(*entries));
+	int r = scan_page(scan, page, next, next_len, code32, entries, 1 + in->n);
+	free(entries);
 	if (r < 0) {
 		/* -ENOSPC: too many patches; the page must not run natively */
 		free(scan);
@@ -160,7 +223,10 @@ int monitor_space_scan(struct monitor_space *sp, uint64_t entry, bool code32, bo
 	count_patches(sp, scan, 0);
 	stats_add(sp->stats, "monitor-scan",
 	          sp->dropped[page_gpa / MONITOR_PAGE] ? "pages-rescanned" : "pages", 1);
-	return map_patched(sp, page_gpa, scan);
+	r = map_patched(sp, page_gpa, scan);
+	if (r == 0)
+		follow_outs(sp, page_gpa, scan, 0);
+	return r;
 }
 
 int monitor_space_drop(struct monitor_space *sp, uint64_t gpa)
@@ -181,6 +247,56 @@ int monitor_space_drop(struct monitor_space *sp, uint64_t gpa)
 	 * instruction runs into it: that decoding is stale now. */
 	const struct scan_page *prev = page_gpa ? sp->scanned[page_gpa / MONITOR_PAGE - 1] : NULL;
 	if (prev && prev->spill != SCAN_SPILL_NONE)
+		return monitor_space_drop(sp, page_gpa - MONITOR_PAGE);
+	return 0;
+}
+
+/* True if [off, off + len) holds a byte of an instruction the scan decoded
+ * (which may then decode differently, or stop being a patch site). */
+static bool touches_code(const struct scan_page *scan, const uint8_t *page, unsigned off,
+                         unsigned len)
+{
+	unsigned from = off >= X86_MAX_INSN_LEN - 1 ? off - (X86_MAX_INSN_LEN - 1) : 0;
+	for (unsigned s = from; s < off + len && s < MONITOR_PAGE; s++) {
+		if (!scan_is_start(scan, (uint16_t)s))
+			continue;
+		if (s >= off)
+			return true;
+		struct x86_decoded d;
+		int n = x86_decode(page + s, MONITOR_PAGE - s, scan->code32, &d);
+		/* an instruction cut by the page end: assume the longest */
+		if (n < 0 || s + (unsigned)n > off)
+			return true;
+	}
+	return false;
+}
+
+int monitor_space_write(struct monitor_space *sp, uint64_t gpa, const void *src, unsigned len)
+{
+	uint64_t page_gpa = gpa & ~(uint64_t)(MONITOR_PAGE - 1);
+	unsigned off = (unsigned)(gpa - page_gpa);
+	struct scan_page *scan = monitor_space_scan_of(sp, gpa);
+	if (scan && (off + len > MONITOR_PAGE ||
+	             touches_code(scan, mem_ptr(sp->mem, page_gpa, MONITOR_PAGE), off, len))) {
+		int r = monitor_space_drop(sp, gpa);
+		if (r < 0)
+			return r;
+		scan = NULL;
+	}
+	void *dst = mem_ptr(sp->mem, gpa, len);
+	if (!dst)
+		return -EFAULT;
+	memcpy(dst, src, len);
+	if (scan) {
+		/* Data that shares a page with code: the copy the guest sees
+		 * gets the same bytes, and the scan stands. */
+		memcpy(sp->code + gpa, src, len);
+		stats_add(sp->stats, "monitor-scan", "data-writes-kept", 1);
+	}
+	/* The previous page's last instruction may end in the bytes written. */
+	const struct scan_page *prev = page_gpa ? sp->scanned[page_gpa / MONITOR_PAGE - 1] : NULL;
+	if (prev && prev->spill != SCAN_SPILL_NONE &&
+	    (prev->spill < 0 || off < (unsigned)prev->spill))
 		return monitor_space_drop(sp, page_gpa - MONITOR_PAGE);
 	return 0;
 }

@@ -37,6 +37,12 @@ struct monitor_space {
 	uint8_t *code;              /* plexvm's read+write mapping of code_fd */
 	struct scan_page **scanned; /* per RAM page: its scan, or NULL */
 	uint8_t *dropped;           /* per RAM page: its scan was dropped before */
+	/* per RAM page: offsets where other pages' scanned paths enter it
+	 * (their scan_page.outs); each is an entry of this page's scan */
+	struct monitor_entries {
+		uint16_t *off;
+		unsigned n, cap;
+	} * incoming;
 	uint64_t npages;
 	struct stats *stats;
 };
@@ -60,6 +66,12 @@ struct scan_page *monitor_space_scan_of(const struct monitor_space *sp, uint64_t
  * -ENOSPC if the page needs more patches than a scan holds (it must then run
  * in the core), -EFAULT if it is not RAM the guest can run natively. */
 int monitor_space_scan(struct monitor_space *sp, uint64_t entry, bool code32, bool head);
+
+/* Writes @len bytes of guest RAM at @gpa for the x86 core (never across a
+ * page end).  A write that touches an instruction of a scanned page drops
+ * the scan; a write to data that merely shares the page with code goes to the
+ * copy too, and the scan stands.  Returns 0 or -errno. */
+int monitor_space_write(struct monitor_space *sp, uint64_t gpa, const void *src, unsigned len);
 
 /* Drops the scan of the page holding @gpa (the guest writes to it). */
 int monitor_space_drop(struct monitor_space *sp, uint64_t gpa);

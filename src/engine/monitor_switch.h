@@ -21,24 +21,24 @@
 
 /* The layout is shared with monitor_switch.S: keep the offsets in step. */
 struct monitor_frame {
-	uint32_t r[8];    /*  0: EAX ECX EDX EBX ESP EBP ESI EDI (x86_reg order) */
-	uint32_t eip;     /* 32 */
-	uint32_t eflags;  /* 36: as loaded into the host CPU */
-	uint16_t cs, ss;  /* 40, 42: host selectors (LDT, RPL 3) */
-	uint16_t ds, es;  /* 44, 46 */
-	uint16_t fs, gs;  /* 48, 50 */
-	uint32_t pad;     /* 52 */
+	uint32_t r[8];        /*  0: EAX ECX EDX EBX ESP EBP ESI EDI (x86_reg order) */
+	uint32_t eip;         /* 32 */
+	uint32_t eflags;      /* 36: as loaded into the host CPU */
+	uint16_t cs, ss;      /* 40, 42: host selectors (LDT, RPL 3) */
+	uint16_t ds, es;      /* 44, 46 */
+	uint16_t fs, gs;      /* 48, 50 */
+	uint32_t pad;         /* 52 */
 	uint64_t host_rsp;    /* 56: plexvm's stack while the guest runs */
 	uint64_t host_fsbase; /* 64: glibc's TLS pointer, restored on every signal */
 
 	/* Why the guest stopped: written by the signal handler. */
-	int signo;        /* 72 */
+	int signo; /* 72 */
 	int si_code;
-	int trapno, err;  /* the CPU's vector and error code */
+	int trapno, err;     /* the CPU's vector and error code */
 	uint32_t fault_addr; /* faulting address (SIGSEGV, SIGBUS) */
-	int syscall_nr;   /* SIGSYS: the guest's EAX, which the kernel clobbered */
-	volatile int tick; /* SIGALRM arrived while plexvm's own code ran */
-	int entry_failed;  /* IRETQ itself faulted: the host refused the entry state */
+	int syscall_nr;      /* SIGSYS: the guest's EAX, which the kernel clobbered */
+	volatile int tick;   /* SIGALRM arrived while plexvm's own code ran */
+	int entry_failed;    /* IRETQ itself faulted: the host refused the entry state */
 };
 
 extern struct monitor_frame monitor_frame __attribute__((visibility("hidden")));
@@ -62,8 +62,8 @@ void monitor_enter(void) __attribute__((visibility("hidden")));
  * the segment registers are the guest's but CS is still plexvm's; _iret is
  * the instruction that enters guest code and faults if the entry state is
  * one the host CPU refuses. */
-extern const char monitor_enter_segs[], monitor_enter_iret[], monitor_enter_end[]
-	__attribute__((visibility("hidden")));
+extern const char monitor_enter_segs[], monitor_enter_iret[],
+        monitor_enter_end[] __attribute__((visibility("hidden")));
 
 /* Where a guest trap's signal returns to (never called directly). */
 void monitor_exit(void) __attribute__((visibility("hidden")));

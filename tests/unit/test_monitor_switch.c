@@ -139,8 +139,8 @@ static void test_int80_write_never_reaches_host(void **state)
 	memcpy((void *)(uintptr_t)DATA, "leak!", 5);
 	uint8_t code[] = {
 		0xb8, 0x04, 0x00, 0x00, 0x00, /* mov $4, %eax   (i386 write) */
-		0xbb, 0, 0, 0, 0,             /* mov $fd, %ebx */
-		0xb9, 0, 0, 0, 0,             /* mov $DATA, %ecx */
+		0xbb, 0,    0,    0,    0,    /* mov $fd, %ebx */
+		0xb9, 0,    0,    0,    0,    /* mov $DATA, %ecx */
 		0xba, 0x05, 0x00, 0x00, 0x00, /* mov $5, %edx */
 		0xcd, 0x80,                   /* int $0x80 */
 	};

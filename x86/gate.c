@@ -37,8 +37,8 @@ static void gate_call_stack(struct x86_insn *x, const struct gate *g, int new_cp
 	struct x86_cpu *c = x->c;
 	struct x86_seg ss = c->seg[X86_SS];
 	uint32_t esp = c->r[X86_ESP];
-	bool user = new_cpl == 3;
-	if (new_cpl < c->cpl) {
+	bool user = new_cpl == 3, inner = new_cpl < c->cpl;
+	if (inner) {
 		uint16_t ss_sel;
 		x86_tss_stack(x, new_cpl, &ss_sel, &esp);
 		x86_inner_stack(x, ss_sel, new_cpl, &ss);
@@ -52,8 +52,10 @@ static void gate_call_stack(struct x86_insn *x, const struct gate *g, int new_cp
 	}
 	gate_push(x, &ss, &esp, c->seg[X86_CS].sel, g->size, user);
 	gate_push(x, &ss, &esp, c->eip, g->size, user);
-	c->seg[X86_SS] = ss;
+	c->cpl = new_cpl;
 	c->r[X86_ESP] = esp;
+	if (inner)
+		x86_set_seg(x, X86_SS, &ss);
 }
 
 /* Checks the gate's target segment (SDM vol. 2, CALL: "call gate"). */
@@ -106,8 +108,8 @@ bool x86_call_gate(struct x86_insn *x, uint16_t sel, bool call)
 	if (call)
 		gate_call_stack(x, &g, new_cpl);
 	cs.sel = (uint16_t)(SEL_ERR(g.cs_sel) | new_cpl);
-	x86_set_cs(c, &cs);
 	c->cpl = new_cpl;
+	x86_set_seg(x, X86_CS, &cs);
 	c->eip = g.off;
 	return true;
 }

@@ -1,12 +1,21 @@
 /*
  * plexvm's x86 core: an i686-class CPU (integer instructions, protected mode
  * with segmentation, privilege levels, call and task gates, SYSENTER/SYSEXIT,
- * 2-level paging with PSE and PAE paging with NX) that touches the outside
- * world only through struct x86_ops.
+ * 2-level paging with PSE and PAE paging with NX, and real mode enough for a
+ * reset and a switch to protected mode and back) that touches the outside
+ * world only through struct x86_ops: guest RAM, MMIO and ports, and optional
+ * hooks for CPUID, MSRs, control/debug register writes, segment loads and
+ * exceptions.
  *
- * Freestanding: no libc.  The same source builds into the emu engine, the
- * unit tests and the fuzzer.  Not yet here: x87/SSE (CPUID reports no FPU),
- * far JMP/CALL to a TSS, virtual-8086 mode.
+ * Two ways to run it: x86_run(), the fast loop the emu engine runs in slices
+ * (statuses OK/IO/HALT/SHUTDOWN/UNHANDLED/STOP/EXCEPTION/RETRY), and
+ * x86_step(), one instruction with the four results OK / UNHANDLED /
+ * EXCEPTION / RETRY, for a monitor emulating what traps and for tests.
+ *
+ * Freestanding: no libc.  The same source builds into the engines, the unit
+ * tests and the fuzzer.  Not here: x87/SSE (CPUID reports no FPU), task
+ * switches by far JMP/CALL and virtual-8086 mode (both X86_UNHANDLED),
+ * 16-bit interrupt gates (#GP), limit checks in real mode.
  */
 #ifndef PLEXVM_X86_H
 #define PLEXVM_X86_H

@@ -73,6 +73,10 @@ void x86_deliver(struct x86_insn *x, int vector, uint32_t err, bool soft, bool e
  * ring-@dpl SS:ESP from the TSS and the checks on that SS (#TS/#SS). */
 void x86_tss_stack(struct x86_insn *x, int dpl, uint16_t *ss, uint32_t *esp);
 void x86_inner_stack(struct x86_insn *x, uint16_t sel, int dpl, struct x86_seg *s);
+/* Pushes @v of @size bytes on the stack @ss:@esp, which need not be the
+ * loaded one (an inner stack being built); commits nothing else. */
+void x86_push_on(struct x86_insn *x, const struct x86_seg *ss, uint32_t *esp, uint32_t v,
+		 unsigned size, bool user);
 
 /* ---- memory (mem.c) ---- */
 uint32_t x86_linear(struct x86_insn *x, int seg, uint32_t off, unsigned size, bool write);

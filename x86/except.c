@@ -1,8 +1,8 @@
 /*
  * Exceptions and interrupts (SDM vol. 3, chapter 6): delivery through
- * 32-bit interrupt and trap gates, with the stack switch through the TSS
- * when the handler runs at a more privileged level, and the double- and
- * triple-fault rules, and the exception hook that may stop them.  The run
+ * 16- and 32-bit interrupt and trap gates, with the stack switch through
+ * the TSS when the handler runs at a more privileged level, and the double-
+ * and triple-fault rules, and the exception hook that may stop them.  The run
  * loop, where a raised exception lands, is in run.c.
  */
 #include "cpu.h"
@@ -59,26 +59,28 @@ void x86_soft_int(struct x86_insn *x, int vector)
 		x->c->exit = X86_EXCEPTION; /* EIP stays after the instruction */
 }
 
-/* Pushes one value on a stack described by @ss/@esp (not yet loaded). */
-static void x86_push_on(struct x86_insn *x, const struct x86_seg *ss, uint32_t *esp, uint32_t v,
-			bool user)
+void x86_push_on(struct x86_insn *x, const struct x86_seg *ss, uint32_t *esp, uint32_t v,
+		 unsigned size, bool user)
 {
 	uint32_t mask = (ss->attr & X86_SEG_DB) ? 0xffffffffu : 0xffffu;
-	uint32_t sp = (*esp - 4) & mask;
-	x86_seg_check(x, X86_SS, ss, sp, 4, true);
-	x86_write_lin(x, ss->base + sp, 4, v, user);
+	uint32_t sp = (*esp - size) & mask;
+	x86_seg_check(x, X86_SS, ss, sp, size, true);
+	x86_write_lin(x, ss->base + sp, size, v, user);
 	*esp = (*esp & ~mask) | sp;
 }
 
-/* Reads the ring-@dpl stack from the 32-bit TSS (SDM 7.2.1). */
+/* Reads the ring-@dpl stack from the TSS (SDM 7.2.1; a 16-bit TSS, type
+ * 1 or 3, holds SP0 and SS0 at 2 and 4, SP1 at 6 and so on, SDM 7.6). */
 void x86_tss_stack(struct x86_insn *x, int dpl, uint16_t *ss, uint32_t *esp)
 {
 	struct x86_cpu *c = x->c;
-	uint32_t off = 4 + (uint32_t)dpl * 8;
-	if (!(c->tr.attr & X86_SEG_P) || off + 5 > c->tr.limit)
+	bool tss16 = (c->tr.attr & 0x8) == 0;
+	unsigned size = tss16 ? 2 : 4;
+	uint32_t off = size + (uint32_t)dpl * 2 * size;
+	if (!(c->tr.attr & X86_SEG_P) || off + size + 1 > c->tr.limit)
 		x86_raise(x, X86_EXC_TS, c->tr.sel & 0xfffc);
-	*esp = x86_read_lin(x, c->tr.base + off, 4, false);
-	*ss = (uint16_t)x86_read_lin(x, c->tr.base + off + 4, 2, false);
+	*esp = x86_read_lin(x, c->tr.base + off, size, false);
+	*ss = (uint16_t)x86_read_lin(x, c->tr.base + off + size, 2, false);
 }
 
 /* Validates the inner stack segment of a privilege change (#TS cases). */
@@ -119,15 +121,18 @@ void x86_deliver(struct x86_insn *x, int vector, uint32_t err, bool soft, bool e
 		c->halted = false;
 		return;
 	}
-	if (type != 0x0e && type != 0x0f)
-		x86_raise(x, X86_EXC_GP, idt_err); /* 16-bit gates: not supported */
+	/* Interrupt and trap gates, 16-bit (6, 7) and 32-bit (0xe, 0xf). */
+	if (type != 0x06 && type != 0x07 && type != 0x0e && type != 0x0f)
+		x86_raise(x, X86_EXC_GP, idt_err);
 	if (soft && gate_dpl < c->cpl)
 		x86_raise(x, X86_EXC_GP, idt_err);
 	if (!(hi & 0x8000))
 		x86_raise(x, X86_EXC_NP, idt_err);
 
 	uint16_t sel = (uint16_t)(lo >> 16);
-	uint32_t target = (lo & 0xffff) | (hi & 0xffff0000u);
+	/* A 16-bit gate: a 16-bit IP, and a frame of words (SDM 6.12.1). */
+	unsigned size = (type & 0x8) ? 4 : 2;
+	uint32_t target = (lo & 0xffff) | (size == 4 ? hi & 0xffff0000u : 0);
 	if ((sel & 0xfffc) == 0)
 		x86_raise(x, X86_EXC_GP, ext ? 1 : 0);
 	uint32_t daddr;
@@ -151,15 +156,15 @@ void x86_deliver(struct x86_insn *x, int vector, uint32_t err, bool soft, bool e
 		uint16_t ss_sel;
 		x86_tss_stack(x, dpl, &ss_sel, &esp);
 		x86_inner_stack(x, ss_sel, dpl, &ss);
-		x86_push_on(x, &ss, &esp, c->seg[X86_SS].sel, false);
-		x86_push_on(x, &ss, &esp, c->r[X86_ESP], false);
+		x86_push_on(x, &ss, &esp, c->seg[X86_SS].sel, size, false);
+		x86_push_on(x, &ss, &esp, c->r[X86_ESP], size, false);
 	}
 	bool user = dpl == 3;
-	x86_push_on(x, &ss, &esp, flags, user);
-	x86_push_on(x, &ss, &esp, c->seg[X86_CS].sel, user);
-	x86_push_on(x, &ss, &esp, c->eip, user);
+	x86_push_on(x, &ss, &esp, flags, size, user);
+	x86_push_on(x, &ss, &esp, c->seg[X86_CS].sel, size, user);
+	x86_push_on(x, &ss, &esp, c->eip, size, user);
 	if (push_err)
-		x86_push_on(x, &ss, &esp, err, user);
+		x86_push_on(x, &ss, &esp, err, size, user);
 
 	/* Committed: nothing below can fault. */
 	int old_cpl = c->cpl;
@@ -173,8 +178,8 @@ void x86_deliver(struct x86_insn *x, int vector, uint32_t err, bool soft, bool e
 	x86_set_seg(x, X86_CS, &cs);
 	c->eip = target;
 	c->eflags &= ~(X86_TF | X86_NT | X86_RF | X86_VM);
-	if (type == 0x0e)
-		c->eflags &= ~X86_IF;
+	if (!(type & 1))
+		c->eflags &= ~X86_IF; /* an interrupt gate */
 	c->halted = false;
 }
 

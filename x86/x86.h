@@ -15,7 +15,7 @@
  * Freestanding: no libc.  The same source builds into the engines, the unit
  * tests and the fuzzer.  Not here: x87/SSE (CPUID reports no FPU), task
  * switches by far JMP/CALL and virtual-8086 mode (both X86_UNHANDLED),
- * 16-bit interrupt gates (#GP), limit checks in real mode.
+ * limit checks in real mode.
  */
 #ifndef PLEXVM_X86_H
 #define PLEXVM_X86_H

@@ -27,7 +27,6 @@
 #define X86_EXC_GP 13
 #define X86_EXC_PF 14
 
-#define X86_NO_ERR 0xffffffffu
 
 /* Per-instruction decode state. */
 struct x86_insn {
@@ -41,11 +40,31 @@ struct x86_insn {
 	uint8_t modrm, mod, reg, rm;
 	bool rm_is_reg;
 	uint32_t ea;          /* effective address (offset) when !rm_is_reg */
-	enum x86_status exit; /* set by I/O, HLT...: ends the run batch */
 };
+
+/* c->exc_vector values that are no exception: they unwind like one but end
+ * the run (after putting EIP back) with X86_RETRY or X86_UNHANDLED. */
+#define X86_VEC_RETRY (-2)
+#define X86_VEC_UNHANDLED (-3)
 
 /* ---- exceptions (except.c) ---- */
 _Noreturn void x86_raise(struct x86_insn *x, int vector, uint32_t err);
+/* Gives up on an instruction the core does not implement (X86_UNHANDLED). */
+_Noreturn void x86_unhandled(struct x86_insn *x);
+/* INT n, INT3, INTO: asks the exception hook, then delivers. */
+void x86_soft_int(struct x86_insn *x, int vector);
+/* Delivers the exception in c->exc_vector/exc_err (except.c); @ask: ask
+ * the exception hook about it first. */
+enum x86_status x86_handle_exception(struct x86_cpu *c, const struct x86_ops *ops, bool ask);
+
+/* ---- real mode (real.c) ---- */
+/* Interrupts and exceptions through the IVT. */
+void x86_deliver_real(struct x86_insn *x, int vector);
+/* A segment load: base = @sel << 4. */
+void x86_load_seg_real(struct x86_insn *x, int segno, uint16_t sel);
+/* RETF and IRET: to @sel:@eip, popping @pop bytes, IRET with @flags. */
+void x86_far_ret_real(struct x86_insn *x, uint32_t eip, uint16_t sel, uint32_t flags,
+		      uint32_t pop, bool iret);
 /* Delivers an interrupt or exception through the IDT. @soft: INT n / INT3 /
  * INTO (gate DPL checked against CPL). @ext: external event (EXT bit). */
 void x86_deliver(struct x86_insn *x, int vector, uint32_t err, bool soft, bool ext);
@@ -54,6 +73,10 @@ void x86_deliver(struct x86_insn *x, int vector, uint32_t err, bool soft, bool e
  * ring-@dpl SS:ESP from the TSS and the checks on that SS (#TS/#SS). */
 void x86_tss_stack(struct x86_insn *x, int dpl, uint16_t *ss, uint32_t *esp);
 void x86_inner_stack(struct x86_insn *x, uint16_t sel, int dpl, struct x86_seg *s);
+/* Pushes @v of @size bytes on the stack @ss:@esp, which need not be the
+ * loaded one (an inner stack being built); commits nothing else. */
+void x86_push_on(struct x86_insn *x, const struct x86_seg *ss, uint32_t *esp, uint32_t v,
+		 unsigned size, bool user);
 
 /* ---- memory (mem.c) ---- */
 uint32_t x86_linear(struct x86_insn *x, int seg, uint32_t off, unsigned size, bool write);
@@ -128,6 +151,14 @@ void x86_reg_write(struct x86_cpu *c, int r, unsigned size, uint32_t v);
 void x86_write_eflags(struct x86_insn *x, uint32_t v, uint32_t mask);
 void x86_write_cr(struct x86_insn *x, int cr, uint32_t v);
 
+/* After a port access: the run ends so that the caller can look at its
+ * devices, unless an op asked for a stop already. */
+static inline void x86_io_done(struct x86_cpu *c)
+{
+	if (c->exit == X86_OK)
+		c->exit = X86_IO;
+}
+
 static inline void x86_fetch_invalidate(struct x86_cpu *c)
 {
 	c->fetch_start = c->fetch_end = 0;
@@ -156,11 +187,23 @@ bool x86_icache_window(struct x86_insn *x);
 /* Sets the code window at EIP; returns its TLB entry (host NULL: MMIO). */
 struct x86_tlb_entry *x86_fetch_window(struct x86_insn *x);
 
-/* Every change of CS goes through here (it may change the CPL too). */
-static inline void x86_set_cs(struct x86_cpu *c, const struct x86_seg *cs)
+/* Every change of a segment register goes through here, after any CPL
+ * change: a new CS empties the code windows, and the seg_loaded hook hears
+ * of it. */
+static inline void x86_set_seg(struct x86_insn *x, int segno, const struct x86_seg *s)
 {
-	c->seg[X86_CS] = *cs;
-	x86_fetch_invalidate(c);
+	x->c->seg[segno] = *s;
+	if (segno == X86_CS)
+		x86_fetch_invalidate(x->c);
+	if (x->ops->seg_loaded)
+		x->ops->seg_loaded(x->ops->ctx, segno, s);
+}
+
+/* After a write to a control or debug register (@cr as in ctrl_written). */
+static inline void x86_ctrl_written(struct x86_insn *x, int cr, uint32_t old)
+{
+	if (x->ops->ctrl_written)
+		x->ops->ctrl_written(x->ops->ctx, cr, old);
 }
 
 /* The TLB entry that lets an access of @size at @off in segment @seg go

@@ -1,11 +1,12 @@
 /*
  * The pure decoder (see decoder.h).  Each opcode's operand shape is data:
- * one table row per opcode says whether a ModRM byte follows and what kind
- * of immediate; a second table lists, for the ModRM-extended groups, which
- * /reg values exist.  Decoding is then a short pipeline: prefixes, opcode,
+ * one table row per opcode says whether a ModRM byte follows, what kind of
+ * immediate, and which flags the instruction leaves undefined; a second
+ * table lists, for the ModRM-extended groups, which /reg values exist.  Decoding is then a short pipeline: prefixes, opcode,
  * ModRM/SIB/displacement, immediate.
  */
 #include "decoder.h"
+#include "x86.h"
 
 enum { /* operand shape flags */
        OP_MODRM = 1 << 0,
@@ -19,126 +20,163 @@ enum { /* operand shape flags */
        OP_GRP3 = 1 << 8,  /* F6/F7: /0 and /1 take an immediate */
 };
 
-#define M OP_MODRM
-#define R(lo, hi, f) [lo... hi] = (f)
+/* Flags left undefined (SDM vol. 2, each instruction's "Flags Affected"):
+ * a mask of EFLAGS bits, optionally with a rule for the shift count, or a
+ * ModRM group whose /reg rows are in group_undef. */
+enum {              /* with a count of 0 no flag changes at all */
+	CNT_OF = 1,    /* OF unless the count is 1 */
+	CNT_OF_CF = 2, /* that, and CF if the count is the operand width or more */
+	CNT_DOUBLE = 3, /* OF unless 1; all of them past the operand width */
+};
+enum { G_ALU, G_SHIFT, G_UNARY };
+#define U_ARITH (X86_CF | X86_PF | X86_AF | X86_ZF | X86_SF | X86_OF)
+#define U_LOGIC X86_AF
+#define U_MUL (X86_SF | X86_ZF | X86_AF | X86_PF)
+#define U_BT (X86_OF | X86_SF | X86_AF | X86_PF)
+#define U_COUNT(flags, rule) ((flags) | (rule) << 12)
+#define U_GROUP(g) (0x8000 | (g))
 
-static const uint16_t one_byte_map[256] = {
-	/* 00-3F: ALU rows (rm,r / r,rm / acc,imm) with the prefixes and BCD
-	 * ops in columns 6, 7, E, F, which need no operands. */
-	R(0x00, 0x03, M),
-	[0x04] = OP_IMM8,
-	[0x05] = OP_IMMV,
-	R(0x08, 0x0b, M),
-	[0x0c] = OP_IMM8,
-	[0x0d] = OP_IMMV,
-	R(0x10, 0x13, M),
-	[0x14] = OP_IMM8,
-	[0x15] = OP_IMMV,
-	R(0x18, 0x1b, M),
-	[0x1c] = OP_IMM8,
-	[0x1d] = OP_IMMV,
-	R(0x20, 0x23, M),
-	[0x24] = OP_IMM8,
-	[0x25] = OP_IMMV,
-	R(0x28, 0x2b, M),
-	[0x2c] = OP_IMM8,
-	[0x2d] = OP_IMMV,
-	R(0x30, 0x33, M),
-	[0x34] = OP_IMM8,
-	[0x35] = OP_IMMV,
-	R(0x38, 0x3b, M),
-	[0x3c] = OP_IMM8,
-	[0x3d] = OP_IMMV,
-	[0x62] = M,
-	[0x63] = M,
-	[0x68] = OP_IMMV,
-	[0x69] = M | OP_IMMV,
-	[0x6a] = OP_IMM8,
-	[0x6b] = M | OP_IMM8,
-	R(0x70, 0x7f, OP_IMM8),
-	[0x80] = M | OP_IMM8,
-	[0x81] = M | OP_IMMV,
-	[0x82] = M | OP_IMM8,
-	[0x83] = M | OP_IMM8,
-	R(0x84, 0x8f, M),
-	[0x9a] = OP_FAR,
-	R(0xa0, 0xa3, OP_MOFFS),
-	[0xa8] = OP_IMM8,
-	[0xa9] = OP_IMMV,
-	R(0xb0, 0xb7, OP_IMM8),
-	R(0xb8, 0xbf, OP_IMMV),
-	[0xc0] = M | OP_IMM8,
-	[0xc1] = M | OP_IMM8,
-	[0xc2] = OP_IMM16,
-	[0xc4] = M,
-	[0xc5] = M,
-	[0xc6] = M | OP_IMM8,
-	[0xc7] = M | OP_IMMV,
-	[0xc8] = OP_ENTER,
-	[0xca] = OP_IMM16,
-	[0xcd] = OP_IMM8,
-	R(0xd0, 0xd3, M),
-	[0xd4] = OP_IMM8,
-	[0xd5] = OP_IMM8,
-	R(0xd8, 0xdf, M), /* x87: decoded for length, executed as #NM/#UD */
-	R(0xe0, 0xe7, OP_IMM8),
-	[0xe8] = OP_IMMV,
-	[0xe9] = OP_IMMV,
-	[0xea] = OP_FAR,
-	[0xeb] = OP_IMM8,
-	[0xf6] = M | OP_GRP3,
-	[0xf7] = M | OP_GRP3,
-	[0xfe] = M,
-	[0xff] = M,
+/* Undefined flags of each /reg of the groups with different instructions. */
+static const uint16_t group_undef[][8] = {
+	[G_ALU] = { [1] = U_LOGIC, [4] = U_LOGIC, [6] = U_LOGIC }, /* OR, AND, XOR */
+	[G_SHIFT] = { [0 ... 3] = U_COUNT(0, CNT_OF),         /* ROL, ROR, RCL, RCR */
+		      [4 ... 6] = U_COUNT(X86_AF, CNT_OF_CF), /* SHL, SHR, SAL */
+		      [7] = U_COUNT(X86_AF, CNT_OF) },        /* SAR */
+	[G_UNARY] = { [0 ... 1] = U_LOGIC, [4 ... 5] = U_MUL, [6 ... 7] = U_ARITH },
 };
 
-static const uint16_t two_byte_map[256] = {
-	[0x00] = M,
-	[0x01] = M,
-	[0x02] = M,
-	[0x03] = M,
-	[0x04] = OP_BAD,
-	[0x05] = OP_BAD,
-	[0x07] = OP_BAD,
-	[0x0a] = OP_BAD,
-	R(0x0c, 0x1e, OP_BAD),
-	[0x1f] = M,
-	[0x20] = M,
-	[0x21] = M,
-	[0x22] = M,
-	[0x23] = M,
-	R(0x24, 0x2f, OP_BAD),
-	R(0x33, 0x33, OP_BAD),
-	R(0x36, 0x3f, OP_BAD),
-	R(0x40, 0x4f, M),
-	R(0x50, 0x7f, OP_BAD), /* MMX/SSE */
-	R(0x80, 0x8f, OP_IMMV),
-	R(0x90, 0x9f, M),
-	[0xa3] = M,
-	[0xa4] = M | OP_IMM8,
-	[0xa5] = M,
-	[0xa6] = OP_BAD,
-	[0xa7] = OP_BAD,
-	[0xaa] = OP_BAD,
-	[0xab] = M,
-	[0xac] = M | OP_IMM8,
-	[0xad] = M,
-	[0xae] = OP_BAD,
-	[0xaf] = M,
-	R(0xb0, 0xb7, M),
-	[0xb8] = OP_BAD,
-	[0xb9] = OP_BAD,
-	[0xba] = M | OP_IMM8,
-	R(0xbb, 0xbf, M),
-	[0xc0] = M,
-	[0xc1] = M,
-	R(0xc2, 0xc6, OP_BAD),
-	[0xc7] = M,
-	R(0xd0, 0xff, OP_BAD),
+struct op_row {
+	uint16_t shape; /* OP_* */
+	uint16_t undef; /* U_* */
+};
+
+#define M OP_MODRM
+
+static const struct op_row one_byte_map[256] = {
+	/* 00-3F: ALU rows (rm,r / r,rm / acc,imm) with the prefixes and BCD
+	 * ops in columns 6, 7, E, F, which need no operands. */
+	[0x00 ... 0x03] = { M },
+	[0x04] = { OP_IMM8 },
+	[0x05] = { OP_IMMV },
+	[0x08 ... 0x0b] = { M, U_LOGIC }, /* OR */
+	[0x0c] = { OP_IMM8, U_LOGIC },
+	[0x0d] = { OP_IMMV, U_LOGIC },
+	[0x10 ... 0x13] = { M },
+	[0x14] = { OP_IMM8 },
+	[0x15] = { OP_IMMV },
+	[0x18 ... 0x1b] = { M },
+	[0x1c] = { OP_IMM8 },
+	[0x1d] = { OP_IMMV },
+	[0x20 ... 0x23] = { M, U_LOGIC }, /* AND */
+	[0x24] = { OP_IMM8, U_LOGIC },
+	[0x25] = { OP_IMMV, U_LOGIC },
+	[0x27] = { 0, X86_OF }, /* DAA */
+	[0x28 ... 0x2b] = { M },
+	[0x2c] = { OP_IMM8 },
+	[0x2d] = { OP_IMMV },
+	[0x2f] = { 0, X86_OF }, /* DAS */
+	[0x30 ... 0x33] = { M, U_LOGIC }, /* XOR */
+	[0x34] = { OP_IMM8, U_LOGIC },
+	[0x35] = { OP_IMMV, U_LOGIC },
+	[0x37] = { 0, X86_OF | X86_SF | X86_ZF | X86_PF }, /* AAA */
+	[0x38 ... 0x3b] = { M },
+	[0x3c] = { OP_IMM8 },
+	[0x3d] = { OP_IMMV },
+	[0x3f] = { 0, X86_OF | X86_SF | X86_ZF | X86_PF }, /* AAS */
+	[0x62] = { M },
+	[0x63] = { M },
+	[0x68] = { OP_IMMV },
+	[0x69] = { M | OP_IMMV, U_MUL },
+	[0x6a] = { OP_IMM8 },
+	[0x6b] = { M | OP_IMM8, U_MUL },
+	[0x70 ... 0x7f] = { OP_IMM8 },
+	[0x80] = { M | OP_IMM8, U_GROUP(G_ALU) },
+	[0x81] = { M | OP_IMMV, U_GROUP(G_ALU) },
+	[0x82] = { M | OP_IMM8, U_GROUP(G_ALU) },
+	[0x83] = { M | OP_IMM8, U_GROUP(G_ALU) },
+	[0x84 ... 0x85] = { M, U_LOGIC }, /* TEST */
+	[0x86 ... 0x8f] = { M },
+	[0x9a] = { OP_FAR },
+	[0xa0 ... 0xa3] = { OP_MOFFS },
+	[0xa8] = { OP_IMM8, U_LOGIC },
+	[0xa9] = { OP_IMMV, U_LOGIC },
+	[0xb0 ... 0xb7] = { OP_IMM8 },
+	[0xb8 ... 0xbf] = { OP_IMMV },
+	[0xc0] = { M | OP_IMM8, U_GROUP(G_SHIFT) },
+	[0xc1] = { M | OP_IMM8, U_GROUP(G_SHIFT) },
+	[0xc2] = { OP_IMM16 },
+	[0xc4] = { M },
+	[0xc5] = { M },
+	[0xc6] = { M | OP_IMM8 },
+	[0xc7] = { M | OP_IMMV },
+	[0xc8] = { OP_ENTER },
+	[0xca] = { OP_IMM16 },
+	[0xcd] = { OP_IMM8 },
+	[0xd0 ... 0xd3] = { M, U_GROUP(G_SHIFT) },
+	[0xd4] = { OP_IMM8, X86_OF | X86_AF | X86_CF }, /* AAM */
+	[0xd5] = { OP_IMM8, X86_OF | X86_AF | X86_CF }, /* AAD */
+	[0xd8 ... 0xdf] = { M }, /* x87: decoded for length, executed as #NM/#UD */
+	[0xe0 ... 0xe7] = { OP_IMM8 },
+	[0xe8] = { OP_IMMV },
+	[0xe9] = { OP_IMMV },
+	[0xea] = { OP_FAR },
+	[0xeb] = { OP_IMM8 },
+	[0xf6] = { M | OP_GRP3, U_GROUP(G_UNARY) },
+	[0xf7] = { M | OP_GRP3, U_GROUP(G_UNARY) },
+	[0xfe] = { M },
+	[0xff] = { M },
+};
+
+static const struct op_row two_byte_map[256] = {
+	[0x00] = { M },
+	[0x01] = { M },
+	[0x02] = { M },
+	[0x03] = { M },
+	[0x04] = { OP_BAD },
+	[0x05] = { OP_BAD },
+	[0x07] = { OP_BAD },
+	[0x0a] = { OP_BAD },
+	[0x0c ... 0x1e] = { OP_BAD },
+	[0x1f] = { M },
+	[0x20] = { M },
+	[0x21] = { M },
+	[0x22] = { M },
+	[0x23] = { M },
+	[0x24 ... 0x2f] = { OP_BAD },
+	[0x33 ... 0x33] = { OP_BAD },
+	[0x36 ... 0x3f] = { OP_BAD },
+	[0x40 ... 0x4f] = { M },
+	[0x50 ... 0x7f] = { OP_BAD }, /* MMX/SSE */
+	[0x80 ... 0x8f] = { OP_IMMV },
+	[0x90 ... 0x9f] = { M },
+	[0xa3] = { M, U_BT },
+	[0xa4] = { M | OP_IMM8, U_COUNT(X86_AF, CNT_DOUBLE) }, /* SHLD */
+	[0xa5] = { M, U_COUNT(X86_AF, CNT_DOUBLE) },
+	[0xa6] = { OP_BAD },
+	[0xa7] = { OP_BAD },
+	[0xaa] = { OP_BAD },
+	[0xab] = { M, U_BT },
+	[0xac] = { M | OP_IMM8, U_COUNT(X86_AF, CNT_DOUBLE) }, /* SHRD */
+	[0xad] = { M, U_COUNT(X86_AF, CNT_DOUBLE) },
+	[0xae] = { OP_BAD },
+	[0xaf] = { M, U_MUL },
+	[0xb0 ... 0xb2] = { M },
+	[0xb3] = { M, U_BT },
+	[0xb4 ... 0xb7] = { M },
+	[0xb8] = { OP_BAD },
+	[0xb9] = { OP_BAD },
+	[0xba] = { M | OP_IMM8, U_BT },
+	[0xbb] = { M, U_BT },
+	[0xbc ... 0xbd] = { M, U_ARITH & ~X86_ZF }, /* BSF, BSR */
+	[0xbe ... 0xbf] = { M },
+	[0xc0] = { M },
+	[0xc1] = { M },
+	[0xc2 ... 0xc6] = { OP_BAD },
+	[0xc7] = { M },
+	[0xd0 ... 0xff] = { OP_BAD },
 };
 
 #undef M
-#undef R
 
 /* Which /reg values exist for the ModRM-extended groups (bit n = /n). */
 static uint8_t x86_group_regs(bool two_byte, uint8_t op)
@@ -266,7 +304,8 @@ int x86_decode(const uint8_t *b, size_t len, bool code32, struct x86_decoded *d)
 		d->two_byte = true;
 		d->opcode = b[i++];
 	}
-	uint16_t f = d->two_byte ? two_byte_map[d->opcode] : one_byte_map[d->opcode];
+	const struct op_row *row = d->two_byte ? &two_byte_map[d->opcode] : &one_byte_map[d->opcode];
+	uint16_t f = row->shape;
 	if (f & OP_BAD)
 		return X86_DECODE_INVALID;
 	if (f & OP_MODRM) {
@@ -277,6 +316,7 @@ int x86_decode(const uint8_t *b, size_t len, bool code32, struct x86_decoded *d)
 		if (!(x86_group_regs(d->two_byte, d->opcode) & (1u << d->reg)))
 			return X86_DECODE_INVALID;
 	}
+	d->undef = row->undef & 0x8000 ? group_undef[row->undef & 0xff][d->reg] : row->undef;
 	unsigned n = x86_imm_size(f, d);
 	if (i + n > X86_MAX_INSN_LEN)
 		return X86_DECODE_TOO_LONG;
@@ -300,4 +340,26 @@ int x86_decode(const uint8_t *b, size_t len, bool code32, struct x86_decoded *d)
 		return X86_DECODE_TOO_LONG;
 	d->len = (uint8_t)i;
 	return (int)i;
+}
+
+uint32_t x86_undefined_flags(const struct x86_decoded *d, uint32_t ecx)
+{
+	uint32_t flags = d->undef & 0xfff, rule = d->undef >> 12;
+	if (!rule)
+		return flags;
+	/* The count: 1 for D0/D1, the immediate for C0/C1 and SHLD/SHRD
+	 * with imm8, else CL; masked to 5 bits (SDM SAL/SAR/SHL/SHR). */
+	uint8_t op = d->opcode;
+	uint32_t count = d->two_byte ? ((op & 1) ? ecx : d->imm)
+				     : (op >= 0xd2 ? ecx : op >= 0xd0 ? 1 : d->imm);
+	count &= 31;
+	unsigned width = !d->two_byte && !(op & 1) ? 8 : d->o32 ? 32 : 16;
+	if (count == 0)
+		return 0; /* no flag changes */
+	if (rule == CNT_DOUBLE && count > width)
+		return U_ARITH; /* the result is undefined too */
+	flags |= count != 1 ? X86_OF : 0;
+	if (rule == CNT_OF_CF && count >= width)
+		flags |= X86_CF;
+	return flags;
 }

@@ -38,10 +38,18 @@ struct x86_decoded {
 	uint8_t imm_size; /* 0, 1, 2, 4 (or 6 for a far pointer: imm + imm2) */
 	uint32_t imm;
 	uint16_t imm2; /* ENTER's level, or a far pointer's selector */
+	/* The flags the instruction leaves undefined, as the opcode table
+	 * records them (internal form: x86_undefined_flags() reads it). */
+	uint16_t undef;
 };
 
 /* Decodes one instruction from @bytes (@len available) in 32-bit (@code32)
  * or 16-bit code. Returns the length, or an enum x86_decode_result. */
 int x86_decode(const uint8_t *bytes, size_t len, bool code32, struct x86_decoded *d);
+
+/* The arithmetic flags (CF PF AF ZF SF OF) that the instruction @d leaves
+ * undefined when it runs with ECX = @ecx (the count of shifts by CL), from
+ * the opcode table: what a comparison with another CPU must not look at. */
+uint32_t x86_undefined_flags(const struct x86_decoded *d, uint32_t ecx);
 
 #endif

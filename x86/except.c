@@ -1,9 +1,9 @@
 /*
  * Exceptions and interrupts (SDM vol. 3, chapter 6): delivery through
- * 32-bit interrupt and trap gates, with the stack switch through the TSS
- * when the handler runs at a more privileged level, and the double- and
- * triple-fault rules.  Also the run loop, which is where a raised exception
- * lands.
+ * 16- and 32-bit interrupt and trap gates, with the stack switch through
+ * the TSS when the handler runs at a more privileged level, and the double-
+ * and triple-fault rules, and the exception hook that may stop them.  The run
+ * loop, where a raised exception lands, is in run.c.
  */
 #include "cpu.h"
 #include "uop.h"
@@ -28,26 +28,59 @@ _Noreturn void x86_raise(struct x86_insn *x, int vector, uint32_t err)
 	__builtin_longjmp(x->c->jmp, 1);
 }
 
-/* Pushes one value on a stack described by @ss/@esp (not yet loaded). */
-static void x86_push_on(struct x86_insn *x, const struct x86_seg *ss, uint32_t *esp, uint32_t v,
-			bool user)
+_Noreturn void x86_unhandled(struct x86_insn *x)
+{
+	x86_raise(x, X86_VEC_UNHANDLED, 0);
+}
+
+_Noreturn void x86_request_retry(struct x86_cpu *c)
+{
+	c->exc_vector = X86_VEC_RETRY;
+	__builtin_longjmp(c->jmp, 1);
+}
+
+/* Records the event an instruction raised and asks the hook about it;
+ * false: stop with it pending. */
+static bool x86_exception_allowed(struct x86_cpu *c, const struct x86_ops *ops, int vector,
+				  uint32_t err, bool soft)
+{
+	c->exc_vector = vector;
+	c->exc_err = err;
+	c->exc_raised = true;
+	c->exc_pending = ops->exception && !ops->exception(ops->ctx, vector, err, soft);
+	return !c->exc_pending;
+}
+
+void x86_soft_int(struct x86_insn *x, int vector)
+{
+	if (x86_exception_allowed(x->c, x->ops, vector, X86_NO_ERR, true))
+		x86_deliver(x, vector, X86_NO_ERR, true, false);
+	else
+		x->c->exit = X86_EXCEPTION; /* EIP stays after the instruction */
+}
+
+void x86_push_on(struct x86_insn *x, const struct x86_seg *ss, uint32_t *esp, uint32_t v,
+		 unsigned size, bool user)
 {
 	uint32_t mask = (ss->attr & X86_SEG_DB) ? 0xffffffffu : 0xffffu;
-	uint32_t sp = (*esp - 4) & mask;
-	x86_seg_check(x, X86_SS, ss, sp, 4, true);
-	x86_write_lin(x, ss->base + sp, 4, v, user);
+	uint32_t sp = (*esp - size) & mask;
+	x86_seg_check(x, X86_SS, ss, sp, size, true);
+	x86_write_lin(x, ss->base + sp, size, v, user);
 	*esp = (*esp & ~mask) | sp;
 }
 
-/* Reads the ring-@dpl stack from the 32-bit TSS (SDM 7.2.1). */
+/* Reads the ring-@dpl stack from the TSS (SDM 7.2.1; a 16-bit TSS, type
+ * 1 or 3, holds SP0 and SS0 at 2 and 4, SP1 at 6 and so on, SDM 7.6). */
 void x86_tss_stack(struct x86_insn *x, int dpl, uint16_t *ss, uint32_t *esp)
 {
 	struct x86_cpu *c = x->c;
-	uint32_t off = 4 + (uint32_t)dpl * 8;
-	if (!(c->tr.attr & X86_SEG_P) || off + 5 > c->tr.limit)
+	bool tss16 = (c->tr.attr & 0x8) == 0;
+	unsigned size = tss16 ? 2 : 4;
+	uint32_t off = size + (uint32_t)dpl * 2 * size;
+	if (!(c->tr.attr & X86_SEG_P) || off + size + 1 > c->tr.limit)
 		x86_raise(x, X86_EXC_TS, c->tr.sel & 0xfffc);
-	*esp = x86_read_lin(x, c->tr.base + off, 4, false);
-	*ss = (uint16_t)x86_read_lin(x, c->tr.base + off + 4, 2, false);
+	*esp = x86_read_lin(x, c->tr.base + off, size, false);
+	*ss = (uint16_t)x86_read_lin(x, c->tr.base + off + size, 2, false);
 }
 
 /* Validates the inner stack segment of a privilege change (#TS cases). */
@@ -68,6 +101,10 @@ void x86_inner_stack(struct x86_insn *x, uint16_t sel, int dpl, struct x86_seg *
 void x86_deliver(struct x86_insn *x, int vector, uint32_t err, bool soft, bool ext)
 {
 	struct x86_cpu *c = x->c;
+	if (!x86_protected(c)) {
+		x86_deliver_real(x, vector);
+		return;
+	}
 	uint32_t idt_err = (uint32_t)vector * 8 + 2 + (ext ? 1 : 0);
 	if ((uint32_t)vector * 8 + 7 > c->idtr.limit)
 		x86_raise(x, X86_EXC_GP, idt_err);
@@ -84,15 +121,18 @@ void x86_deliver(struct x86_insn *x, int vector, uint32_t err, bool soft, bool e
 		c->halted = false;
 		return;
 	}
-	if (type != 0x0e && type != 0x0f)
-		x86_raise(x, X86_EXC_GP, idt_err); /* 16-bit gates: not supported */
+	/* Interrupt and trap gates, 16-bit (6, 7) and 32-bit (0xe, 0xf). */
+	if (type != 0x06 && type != 0x07 && type != 0x0e && type != 0x0f)
+		x86_raise(x, X86_EXC_GP, idt_err);
 	if (soft && gate_dpl < c->cpl)
 		x86_raise(x, X86_EXC_GP, idt_err);
 	if (!(hi & 0x8000))
 		x86_raise(x, X86_EXC_NP, idt_err);
 
 	uint16_t sel = (uint16_t)(lo >> 16);
-	uint32_t target = (lo & 0xffff) | (hi & 0xffff0000u);
+	/* A 16-bit gate: a 16-bit IP, and a frame of words (SDM 6.12.1). */
+	unsigned size = (type & 0x8) ? 4 : 2;
+	uint32_t target = (lo & 0xffff) | (size == 4 ? hi & 0xffff0000u : 0);
 	if ((sel & 0xfffc) == 0)
 		x86_raise(x, X86_EXC_GP, ext ? 1 : 0);
 	uint32_t daddr;
@@ -116,49 +156,61 @@ void x86_deliver(struct x86_insn *x, int vector, uint32_t err, bool soft, bool e
 		uint16_t ss_sel;
 		x86_tss_stack(x, dpl, &ss_sel, &esp);
 		x86_inner_stack(x, ss_sel, dpl, &ss);
-		x86_push_on(x, &ss, &esp, c->seg[X86_SS].sel, false);
-		x86_push_on(x, &ss, &esp, c->r[X86_ESP], false);
+		x86_push_on(x, &ss, &esp, c->seg[X86_SS].sel, size, false);
+		x86_push_on(x, &ss, &esp, c->r[X86_ESP], size, false);
 	}
 	bool user = dpl == 3;
-	x86_push_on(x, &ss, &esp, flags, user);
-	x86_push_on(x, &ss, &esp, c->seg[X86_CS].sel, user);
-	x86_push_on(x, &ss, &esp, c->eip, user);
+	x86_push_on(x, &ss, &esp, flags, size, user);
+	x86_push_on(x, &ss, &esp, c->seg[X86_CS].sel, size, user);
+	x86_push_on(x, &ss, &esp, c->eip, size, user);
 	if (push_err)
-		x86_push_on(x, &ss, &esp, err, user);
+		x86_push_on(x, &ss, &esp, err, size, user);
 
 	/* Committed: nothing below can fault. */
-	if (dpl < c->cpl) {
-		c->seg[X86_SS] = ss;
-		/* Data segments stay; an IRET back to the outer level checks
-		 * them (SDM 6.12.1). */
-	}
-	c->r[X86_ESP] = esp;
-	cs.sel = (uint16_t)((sel & 0xfffc) | dpl);
-	x86_set_cs(c, &cs);
+	int old_cpl = c->cpl;
 	c->cpl = dpl;
+	c->r[X86_ESP] = esp;
+	/* Data segments stay; an IRET back to the outer level checks them
+	 * (SDM 6.12.1). */
+	if (dpl < old_cpl)
+		x86_set_seg(x, X86_SS, &ss);
+	cs.sel = (uint16_t)((sel & 0xfffc) | dpl);
+	x86_set_seg(x, X86_CS, &cs);
 	c->eip = target;
 	c->eflags &= ~(X86_TF | X86_NT | X86_RF | X86_VM);
-	if (type == 0x0e)
-		c->eflags &= ~X86_IF;
+	if (!(type & 1))
+		c->eflags &= ~X86_IF; /* an interrupt gate */
 	c->halted = false;
 }
 
-/* Delivers a raised exception, escalating to #DF and shutdown as the SDM's
- * double-fault table says. Runs with its own setjmp so that a fault during
- * delivery comes back here. */
-static enum x86_status x86_handle_exception(struct x86_cpu *c, const struct x86_ops *ops)
+/* Delivers the exception in c->exc_vector/exc_err, escalating to #DF and
+ * shutdown as the SDM's double-fault table says; asks the hook about each
+ * exception first (about the first one only if @ask).  Runs with its own
+ * setjmp so that a fault during delivery comes back here. */
+enum x86_status x86_handle_exception(struct x86_cpu *c, const struct x86_ops *ops, bool ask)
 {
 	int vector = c->exc_vector;
 	uint32_t err = c->exc_err;
 	int first = -1;
 
 	for (;;) {
+		if (vector == X86_VEC_RETRY)
+			return X86_RETRY;
+		if (vector == X86_VEC_UNHANDLED)
+			return X86_UNHANDLED;
+		if (ask && !x86_exception_allowed(c, ops, vector, err, false))
+			return X86_EXCEPTION;
+		ask = true;
 		struct x86_insn x = { .c = c, .ops = ops };
 		if (__builtin_setjmp(c->jmp) == 0) {
 			x86_deliver(&x, vector, err, false, false);
 			return X86_OK;
 		}
 		int next = c->exc_vector;
+		if (next < 0) {
+			vector = next;
+			continue;
+		}
 		if (vector == X86_EXC_DF || first == X86_EXC_DF) {
 			c->triple_fault = true;
 			return X86_SHUTDOWN;
@@ -190,83 +242,14 @@ enum x86_status x86_interrupt(struct x86_cpu *c, const struct x86_ops *ops, uint
 	}
 	/* A fault while delivering an external interrupt is delivered as
 	 * itself (SDM 6.15: only exceptions combine into #DF). */
-	return x86_handle_exception(c, ops);
+	return x86_handle_exception(c, ops, true);
 }
 
-static inline const struct x86_uop *x86_uop_at(struct x86_insn *x)
+enum x86_status x86_deliver_exception(struct x86_cpu *c, const struct x86_ops *ops, int vector,
+				      uint32_t err)
 {
-	struct x86_cpu *c = x->c;
-	uint32_t off = c->eip - c->uop_start;
-	if (__builtin_expect(off < c->uop_len, 1)) {
-		const struct x86_uop *u = &c->uop_base[off];
-		if (__builtin_expect(u->fn != 0, 1))
-			return u;
-	}
-	return x86_icache_miss(x);
-}
-
-/* The hot loop, apart from x86_run() because a function that calls
- * __builtin_setjmp keeps its variables in memory. */
-__attribute__((noinline)) static enum x86_status x86_run_uops(struct x86_insn *x,
-								     uint64_t end)
-{
-	struct x86_cpu *c = x->c;
-	x->exit = X86_OK; /* set only by an instruction that ends the run */
-	while (c->icount < end) {
-		c->insn_eip = c->eip;
-		c->intr_shadow = false;
-		const struct x86_uop *u = x86_uop_at(x);
-		c->eip += u->len;
-		u->fn(x, u);
-		c->icount++;
-		if (x->exit != X86_OK)
-			return x->exit;
-	}
-	return X86_OK;
-}
-
-enum x86_status x86_run(struct x86_cpu *c, const struct x86_ops *ops, uint64_t budget)
-{
-	struct x86_insn x;
-	uint64_t end = c->icount + budget;
-
-	/* The caller may have changed CS, the CPL or paging since the last
-	 * run: build the code windows afresh. */
-	x86_fetch_invalidate(c);
-	for (;;) {
-		if (__builtin_setjmp(c->jmp) != 0) {
-			/* A fault: EIP back to the faulting instruction (traps
-			 * such as INT n are delivered by their handlers). The
-			 * delivery re-arms c->jmp, hence the loop. */
-			c->eip = c->insn_eip;
-			c->icount++;
-			if (x86_handle_exception(c, ops) == X86_SHUTDOWN)
-				return X86_SHUTDOWN;
-			continue;
-		}
-		x.c = c;
-		x.ops = ops;
-		return x86_run_uops(&x, end);
-	}
-}
-
-void x86_uop_legacy(struct x86_insn *x, const struct x86_uop *u)
-{
-	x->c->eip = x->c->insn_eip;
-	x86_exec_one(x);
-}
-
-void x86_reset_flat32(struct x86_cpu *c)
-{
-	__builtin_memset(c, 0, sizeof(*c));
-	struct x86_seg code = { 0x08, 0, 0xffffffffu, 0x9b | X86_SEG_DB | 0x8000 };
-	struct x86_seg data = { 0x10, 0, 0xffffffffu, 0x93 | X86_SEG_DB | 0x8000 };
-	for (int i = 0; i < 6; i++)
-		c->seg[i] = data;
-	c->seg[X86_CS] = code;
-	c->ldtr = (struct x86_seg){ 0, 0, 0xffff, 0x82 };
-	c->tr = (struct x86_seg){ 0, 0, 0xffff, 0x8b };
-	c->gdtr.limit = c->idtr.limit = 0xffff;
-	c->eflags = 0x2;
-	c->cr0 = X86_CR0_PE | X86_CR0_ET;
+	c->exc_vector = vector;
+	c->exc_err = err;
+	c->exc_pending = false;
+	return x86_handle_exception(c, ops, false);
 }

@@ -241,14 +241,6 @@ static void x86_leave(struct x86_insn *x)
 	x86_reg_write(c, X86_EBP, size, v);
 }
 
-static void x86_int(struct x86_insn *x, int vector)
-{
-	if (x86_protected(x->c))
-		x86_deliver(x, vector, X86_NO_ERR, true, false);
-	else
-		x86_raise(x, X86_EXC_UD, X86_NO_ERR); /* real-mode IVT: not supported */
-}
-
 static void x86_in_out(struct x86_insn *x, uint16_t port, unsigned size, bool out)
 {
 	struct x86_cpu *c = x->c;
@@ -259,7 +251,7 @@ static void x86_in_out(struct x86_insn *x, uint16_t port, unsigned size, bool ou
 		uint32_t v = x->ops->pio_in(x->ops->ctx, port, size);
 		x86_reg_write(c, X86_EAX, size, v);
 	}
-	x->exit = X86_IO;
+	x86_io_done(c);
 }
 
 static void x86_loop(struct x86_insn *x, uint8_t op)
@@ -491,11 +483,11 @@ void x86_exec_one(struct x86_insn *x)
 	case 0xc9: x86_leave(x); return;
 	case 0xca: x86_far_ret(x, x86_fetch16(x), false); return;
 	case 0xcb: x86_far_ret(x, 0, false); return;
-	case 0xcc: x86_int(x, X86_EXC_BP); return;
-	case 0xcd: x86_int(x, x86_fetch8(x)); return;
+	case 0xcc: x86_soft_int(x, X86_EXC_BP); return;
+	case 0xcd: x86_soft_int(x, x86_fetch8(x)); return;
 	case 0xce:
 		if (c->eflags & X86_OF)
-			x86_int(x, X86_EXC_OF);
+			x86_soft_int(x, X86_EXC_OF);
 		return;
 	case 0xcf: x86_far_ret(x, 0, true); return;
 	case 0xd4: case 0xd5: x86_aam_aad(x, op); return;
@@ -544,7 +536,7 @@ void x86_exec_one(struct x86_insn *x)
 		if (c->cpl != 0)
 			x86_raise(x, X86_EXC_GP, 0);
 		c->halted = true;
-		x->exit = X86_HALT;
+		c->exit = X86_HALT;
 		return;
 	case 0xf5: c->eflags ^= X86_CF; return;
 	case 0xf6: case 0xf7: x86_group3(x, op); return;

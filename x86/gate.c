@@ -19,17 +19,6 @@ struct gate {
 	unsigned params, size; /* parameter count, push size (2 or 4) */
 };
 
-/* Pushes onto a stack that is not loaded yet; commits nothing else. */
-static void gate_push(struct x86_insn *x, const struct x86_seg *ss, uint32_t *esp, uint32_t v,
-		      unsigned size, bool user)
-{
-	uint32_t mask = (ss->attr & X86_SEG_DB) ? 0xffffffffu : 0xffffu;
-	uint32_t sp = (*esp - size) & mask;
-	x86_seg_check(x, X86_SS, ss, sp, size, true);
-	x86_write_lin(x, ss->base + sp, size, v, user);
-	*esp = (*esp & ~mask) | sp;
-}
-
 /* Builds the callee's stack: with a privilege change the inner stack gets
  * the caller's SS, ESP and parameters, then CS and EIP. Loads SS:ESP. */
 static void gate_call_stack(struct x86_insn *x, const struct gate *g, int new_cpl)
@@ -37,23 +26,25 @@ static void gate_call_stack(struct x86_insn *x, const struct gate *g, int new_cp
 	struct x86_cpu *c = x->c;
 	struct x86_seg ss = c->seg[X86_SS];
 	uint32_t esp = c->r[X86_ESP];
-	bool user = new_cpl == 3;
-	if (new_cpl < c->cpl) {
+	bool user = new_cpl == 3, inner = new_cpl < c->cpl;
+	if (inner) {
 		uint16_t ss_sel;
 		x86_tss_stack(x, new_cpl, &ss_sel, &esp);
 		x86_inner_stack(x, ss_sel, new_cpl, &ss);
-		gate_push(x, &ss, &esp, c->seg[X86_SS].sel, g->size, user);
-		gate_push(x, &ss, &esp, c->r[X86_ESP], g->size, user);
+		x86_push_on(x, &ss, &esp, c->seg[X86_SS].sel, g->size, user);
+		x86_push_on(x, &ss, &esp, c->r[X86_ESP], g->size, user);
 		uint32_t mask = x86_sp_mask(c);
 		for (unsigned i = g->params; i-- > 0;) {
 			uint32_t from = (c->r[X86_ESP] + i * g->size) & mask;
-			gate_push(x, &ss, &esp, x86_read(x, X86_SS, from, g->size), g->size, user);
+			x86_push_on(x, &ss, &esp, x86_read(x, X86_SS, from, g->size), g->size, user);
 		}
 	}
-	gate_push(x, &ss, &esp, c->seg[X86_CS].sel, g->size, user);
-	gate_push(x, &ss, &esp, c->eip, g->size, user);
-	c->seg[X86_SS] = ss;
+	x86_push_on(x, &ss, &esp, c->seg[X86_CS].sel, g->size, user);
+	x86_push_on(x, &ss, &esp, c->eip, g->size, user);
+	c->cpl = new_cpl;
 	c->r[X86_ESP] = esp;
+	if (inner)
+		x86_set_seg(x, X86_SS, &ss);
 }
 
 /* Checks the gate's target segment (SDM vol. 2, CALL: "call gate"). */
@@ -106,8 +97,8 @@ bool x86_call_gate(struct x86_insn *x, uint16_t sel, bool call)
 	if (call)
 		gate_call_stack(x, &g, new_cpl);
 	cs.sel = (uint16_t)(SEL_ERR(g.cs_sel) | new_cpl);
-	x86_set_cs(c, &cs);
 	c->cpl = new_cpl;
+	x86_set_seg(x, X86_CS, &cs);
 	c->eip = g.off;
 	return true;
 }

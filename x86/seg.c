@@ -54,13 +54,12 @@ void x86_load_seg(struct x86_insn *x, int segno, uint16_t sel)
 	struct x86_cpu *c = x->c;
 	struct x86_seg s;
 	if (!x86_protected(c)) {
-		c->seg[segno] = (struct x86_seg){ sel, (uint32_t)sel << 4, 0xffff, c->seg[segno].attr | X86_SEG_P };
-		x86_fetch_invalidate(c);
+		x86_load_seg_real(x, segno, sel);
 		return;
 	}
 	if (SEL_ERR(sel) == 0 && !(sel & SEL_TI) && segno != X86_SS) {
 		/* A null selector loads an unusable segment; using it faults. */
-		c->seg[segno] = (struct x86_seg){ sel, 0, 0, 0 };
+		x86_set_seg(x, segno, &(struct x86_seg){ sel, 0, 0, 0 });
 		return;
 	}
 	if (SEL_ERR(sel) == 0 && !(sel & SEL_TI))
@@ -88,8 +87,7 @@ void x86_load_seg(struct x86_insn *x, int segno, uint16_t sel)
 	}
 	x86_mark_accessed(x, addr, d);
 	s.attr |= 1;
-	c->seg[segno] = s;
-	x86_fetch_invalidate(c);
+	x86_set_seg(x, segno, &s);
 }
 
 /* Checks a far-transfer target code segment for the same privilege level
@@ -104,10 +102,11 @@ static struct x86_seg x86_code_target(struct x86_insn *x, uint16_t sel, uint32_t
 	uint64_t d = x86_read_desc(x, sel, &addr, X86_EXC_GP);
 	x86_desc_to_seg(d, sel, &s);
 	int dpl = X86_SEG_DPL(s.attr);
-	if (!(s.attr & X86_SEG_S) || !(s.attr & 0x8)) {
-		/* Call gates, task gates and TSS descriptors. */
-		x86_raise(x, X86_EXC_GP, SEL_ERR(sel));
-	}
+	int type = s.attr & 0x1f;
+	if (type == 0x01 || type == 0x05 || type == 0x09)
+		x86_unhandled(x); /* a task switch by JMP/CALL: not implemented */
+	if (!(s.attr & X86_SEG_S) || !(s.attr & 0x8))
+		x86_raise(x, X86_EXC_GP, SEL_ERR(sel)); /* other system descriptors */
 	if (s.attr & 0x4) {
 		if (dpl > c->cpl)
 			x86_raise(x, X86_EXC_GP, SEL_ERR(sel));
@@ -128,14 +127,14 @@ void x86_far_jmp(struct x86_insn *x, uint16_t sel, uint32_t off)
 {
 	struct x86_cpu *c = x->c;
 	if (!x86_protected(c)) {
-		x86_load_seg(x, X86_CS, sel);
+		x86_load_seg_real(x, X86_CS, sel);
 		c->eip = off;
 		return;
 	}
 	if (x86_call_gate(x, sel, false))
 		return;
 	struct x86_seg cs = x86_code_target(x, sel, off);
-	x86_set_cs(c, &cs);
+	x86_set_seg(x, X86_CS, &cs);
 	c->eip = off;
 }
 
@@ -152,22 +151,22 @@ void x86_far_call(struct x86_insn *x, uint16_t sel, uint32_t off)
 	x86_push(x, c->seg[X86_CS].sel);
 	x86_push(x, c->eip);
 	if (x86_protected(c))
-		x86_set_cs(c, &target);
+		x86_set_seg(x, X86_CS, &target);
 	else
-		x86_load_seg(x, X86_CS, sel);
+		x86_load_seg_real(x, X86_CS, sel);
 	c->eip = off;
 }
 
 /* After a return to an outer level, data segments the new CPL may not use
  * become null (SDM 5.8.6, IRET pseudo-code). */
-static void x86_null_inner_segments(struct x86_cpu *c)
+static void x86_null_inner_segments(struct x86_insn *x)
 {
 	static const int segs[] = { X86_ES, X86_DS, X86_FS, X86_GS };
 	for (int i = 0; i < 4; i++) {
-		struct x86_seg *s = &c->seg[segs[i]];
+		const struct x86_seg *s = &x->c->seg[segs[i]];
 		bool conforming_code = (s->attr & 0xc) == 0xc;
-		if ((s->attr & X86_SEG_P) && !conforming_code && X86_SEG_DPL(s->attr) < c->cpl)
-			*s = (struct x86_seg){ 0, 0, 0, 0 };
+		if ((s->attr & X86_SEG_P) && !conforming_code && X86_SEG_DPL(s->attr) < x->c->cpl)
+			x86_set_seg(x, segs[i], &(struct x86_seg){ 0, 0, 0, 0 });
 	}
 }
 
@@ -185,11 +184,7 @@ void x86_far_ret(struct x86_insn *x, uint16_t imm, bool iret)
 	unsigned n = iret ? 3 : 2, size = x86_opsize(x);
 
 	if (!x86_protected(c)) {
-		x86_load_seg(x, X86_CS, sel);
-		c->eip = eip;
-		c->r[X86_ESP] += n * size + imm;
-		if (iret)
-			x86_write_eflags(x, flags, 0x257fd5);
+		x86_far_ret_real(x, eip, sel, flags, n * size + imm, iret);
 		return;
 	}
 	int rpl = SEL_RPL(sel);
@@ -251,15 +246,17 @@ void x86_far_ret(struct x86_insn *x, uint16_t imm, bool iret)
 			mask |= X86_IF;
 		if (size == 2)
 			mask &= 0xffff;
+		else if (old_cpl == 0 && (flags & X86_VM))
+			x86_unhandled(x); /* IRET to virtual-8086 mode: not implemented */
 		c->eflags = (c->eflags & ~mask) | (flags & mask);
 	}
-	x86_set_cs(c, &cs);
-	c->eip = size == 2 ? eip & 0xffff : eip;
 	c->cpl = rpl;
+	x86_set_seg(x, X86_CS, &cs);
+	c->eip = size == 2 ? eip & 0xffff : eip;
 	if (rpl > old_cpl) {
-		c->seg[X86_SS] = ss;
 		c->r[X86_ESP] = (ss.attr & X86_SEG_DB) ? esp : (c->r[X86_ESP] & 0xffff0000u) | (esp & 0xffff);
-		x86_null_inner_segments(c);
+		x86_set_seg(x, X86_SS, &ss);
+		x86_null_inner_segments(x);
 	} else {
 		c->r[X86_ESP] = esp;
 	}

@@ -54,14 +54,14 @@ static bool x86_string_once(struct x86_insn *x, uint8_t op, unsigned size)
 		v = x->ops->pio_in(x->ops->ctx, (uint16_t)c->r[X86_EDX], size);
 		x86_write(x, X86_ES, di, size, v);
 		x86_advance(c, X86_EDI, size, x->a32);
-		x->exit = X86_IO;
+		x86_io_done(c);
 		return true;
 	default: /* 0x6e OUTS */
 		x86_io_check(x, (uint16_t)c->r[X86_EDX], size);
 		v = x86_read(x, x->seg, si, size);
 		x->ops->pio_out(x->ops->ctx, (uint16_t)c->r[X86_EDX], v, size);
 		x86_advance(c, X86_ESI, size, x->a32);
-		x->exit = X86_IO;
+		x86_io_done(c);
 		return true;
 	}
 }

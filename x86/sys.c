@@ -116,24 +116,32 @@ void x86_group7(struct x86_insn *x)
 void x86_write_cr(struct x86_insn *x, int cr, uint32_t v)
 {
 	struct x86_cpu *c = x->c;
+	uint32_t old;
 	switch (cr) {
 	case 0:
 		if ((v & X86_CR0_PG) && !(v & X86_CR0_PE))
 			x86_raise(x, X86_EXC_GP, 0);
+		old = c->cr0;
 		c->cr0 = v | X86_CR0_ET;
 		x86_tlb_flush(c);
 		break;
-	case 2: c->cr2 = v; break;
-	case 3: c->cr3 = v; x86_tlb_flush(c); break;
+	case 2: c->cr2 = v; return;
+	case 3:
+		old = c->cr3;
+		c->cr3 = v;
+		x86_tlb_flush(c);
+		break;
 	case 4:
 		if (v & ~(X86_CR4_PSE | X86_CR4_PAE | X86_CR4_TSD | 0x8u /* DE */ | 0x80u /* PGE */))
 			x86_raise(x, X86_EXC_GP, 0); /* not supported */
+		old = c->cr4;
 		c->cr4 = v;
 		x86_tlb_flush(c);
 		break;
 	default:
 		x86_raise(x, X86_EXC_UD, X86_NO_ERR);
 	}
+	x86_ctrl_written(x, cr, old);
 }
 
 static void x86_mov_cr_dr(struct x86_insn *x, uint8_t op)
@@ -156,10 +164,29 @@ static void x86_mov_cr_dr(struct x86_insn *x, uint8_t op)
 	case 0x21:
 		c->r[r] = c->dr[n];
 		return;
-	default:
+	default: {
+		uint32_t old = c->dr[n];
 		c->dr[n] = c->r[r];
+		x86_ctrl_written(x, X86_CTRL_DR(n), old);
 		return;
 	}
+	}
+}
+
+/* An MSR the CPU does not hold: the caller's, if its hooks know it. */
+static void x86_msr_other(struct x86_insn *x, uint32_t msr, bool write, uint64_t v)
+{
+	const struct x86_ops *ops = x->ops;
+	struct x86_cpu *c = x->c;
+	if (write) {
+		if (!ops->wrmsr || !ops->wrmsr(ops->ctx, msr, v))
+			x86_raise(x, X86_EXC_GP, 0);
+		return;
+	}
+	if (!ops->rdmsr || !ops->rdmsr(ops->ctx, msr, &v))
+		x86_raise(x, X86_EXC_GP, 0);
+	c->r[X86_EAX] = (uint32_t)v;
+	c->r[X86_EDX] = (uint32_t)(v >> 32);
 }
 
 static void x86_msr(struct x86_insn *x, bool write)
@@ -177,7 +204,8 @@ static void x86_msr(struct x86_insn *x, bool write)
 	case MSR_SYSENTER_ESP: slot32 = &c->sysenter_esp; break;
 	case MSR_SYSENTER_EIP: slot32 = &c->sysenter_eip; break;
 	default:
-		x86_raise(x, X86_EXC_GP, 0);
+		x86_msr_other(x, msr, write, v);
+		return;
 	}
 	if (write) {
 		if (slot64 == &c->efer && v & ~(EFER_SCE | EFER_NXE))
@@ -195,25 +223,38 @@ static void x86_msr(struct x86_insn *x, bool write)
 	}
 }
 
-static void x86_cpuid(struct x86_cpu *c)
+void x86_cpuid_builtin(uint32_t leaf, uint32_t subleaf, uint32_t out[4])
 {
 	/* Vendor "PlexVMx86CPU" in EBX, EDX, ECX order. */
 	static const uint32_t vendor[3] = { 0x78656c50, 0x38784d56, 0x55504336 };
-	uint32_t leaf = c->r[X86_EAX];
-	c->r[X86_EAX] = c->r[X86_EBX] = c->r[X86_ECX] = c->r[X86_EDX] = 0;
+	out[0] = out[1] = out[2] = out[3] = 0;
 	if (leaf == 0) {
-		c->r[X86_EAX] = 1;
-		c->r[X86_EBX] = vendor[0];
-		c->r[X86_EDX] = vendor[1];
-		c->r[X86_ECX] = vendor[2];
+		out[0] = 1;
+		out[1] = vendor[0];
+		out[3] = vendor[1];
+		out[2] = vendor[2];
 	} else if (leaf == 1) {
-		c->r[X86_EAX] = 0x0610; /* family 6, model 1, stepping 0 */
-		c->r[X86_EDX] = CPUID1_EDX;
+		out[0] = 0x0610; /* family 6, model 1, stepping 0 */
+		out[3] = CPUID1_EDX;
 	} else if (leaf == 0x80000000u) {
-		c->r[X86_EAX] = 0x80000001u;
+		out[0] = 0x80000001u;
 	} else if (leaf == 0x80000001u) {
-		c->r[X86_EDX] = CPUID_EXT1_EDX;
+		out[3] = CPUID_EXT1_EDX;
 	}
+}
+
+static void x86_cpuid(struct x86_insn *x)
+{
+	struct x86_cpu *c = x->c;
+	uint32_t out[4];
+	if (x->ops->cpuid)
+		x->ops->cpuid(x->ops->ctx, c->r[X86_EAX], c->r[X86_ECX], out);
+	else
+		x86_cpuid_builtin(c->r[X86_EAX], c->r[X86_ECX], out);
+	c->r[X86_EAX] = out[0];
+	c->r[X86_EBX] = out[1];
+	c->r[X86_ECX] = out[2];
+	c->r[X86_EDX] = out[3];
 }
 
 /* ARPL r/m16, r16: raises the destination selector's RPL to the source's
@@ -258,7 +299,13 @@ void x86_sys_0f(struct x86_insn *x, uint8_t op)
 		}
 		return;
 	}
-	case 0x06: x86_require_cpl0(x); c->cr0 &= ~X86_CR0_TS; return;
+	case 0x06: { /* CLTS */
+		x86_require_cpl0(x);
+		uint32_t old = c->cr0;
+		c->cr0 &= ~X86_CR0_TS;
+		x86_ctrl_written(x, 0, old);
+		return;
+	}
 	case 0x08: case 0x09: x86_require_cpl0(x); return; /* INVD, WBINVD: no caches */
 	case 0x20: case 0x21: case 0x22: case 0x23: x86_mov_cr_dr(x, op); return;
 	case 0x30: x86_msr(x, true); return;
@@ -270,7 +317,7 @@ void x86_sys_0f(struct x86_insn *x, uint8_t op)
 		c->r[X86_EDX] = (uint32_t)((c->tsc + c->icount) >> 32);
 		return;
 	case 0x32: x86_msr(x, false); return;
-	case 0xa2: x86_cpuid(c); return;
+	case 0xa2: x86_cpuid(x); return;
 	case 0x34: x86_sysenter(x); return;
 	case 0x35: x86_sysexit(x); return;
 	default:

@@ -24,9 +24,10 @@ void x86_sysenter(struct x86_insn *x)
 		x86_raise(x, X86_EXC_GP, 0);
 	c->eflags &= ~(X86_VM | X86_IF | X86_RF);
 	struct x86_seg code = x86_flat(cs, true, 0);
-	x86_set_cs(c, &code);
-	c->seg[X86_SS] = x86_flat((uint16_t)(cs + 8), false, 0);
 	c->cpl = 0;
+	struct x86_seg stack = x86_flat((uint16_t)(cs + 8), false, 0);
+	x86_set_seg(x, X86_CS, &code);
+	x86_set_seg(x, X86_SS, &stack);
 	c->r[X86_ESP] = c->sysenter_esp;
 	c->eip = c->sysenter_eip;
 }
@@ -38,9 +39,10 @@ void x86_sysexit(struct x86_insn *x)
 	if (!x86_protected(c) || cs == 0 || c->cpl != 0)
 		x86_raise(x, X86_EXC_GP, 0);
 	struct x86_seg code = x86_flat((uint16_t)((cs + 16) | 3), true, 3);
-	x86_set_cs(c, &code);
-	c->seg[X86_SS] = x86_flat((uint16_t)((cs + 24) | 3), false, 3);
 	c->cpl = 3;
+	struct x86_seg stack = x86_flat((uint16_t)((cs + 24) | 3), false, 3);
+	x86_set_seg(x, X86_CS, &code);
+	x86_set_seg(x, X86_SS, &stack);
 	c->r[X86_ESP] = c->r[X86_ECX];
 	c->eip = c->r[X86_EDX];
 }

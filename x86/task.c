@@ -53,8 +53,10 @@ static void task_load(struct x86_insn *x, uint32_t b)
 	for (int i = 0; i < 6; i++)
 		sel[i] = x86_read_lin(x, b + TSS_SEGS + 4 * i, 2, false);
 	if (c->cr0 & X86_CR0_PG) {
+		uint32_t old = c->cr3;
 		c->cr3 = cr3;
 		x86_tlb_flush(c);
+		x86_ctrl_written(x, 3, old);
 	}
 	c->eip = eip;
 	c->eflags = flags | 0x2;
@@ -93,7 +95,9 @@ void x86_task_switch(struct x86_insn *x, uint16_t sel, bool iret, uint32_t err, 
 	task_load(x, tss.base);
 	if (!iret)
 		c->eflags |= X86_NT; /* nested: IRET comes back through the link */
+	uint32_t cr0 = c->cr0;
 	c->cr0 |= X86_CR0_TS;
+	x86_ctrl_written(x, 0, cr0);
 	if (push_err) {
 		x->o32 = true;
 		x86_push(x, err);

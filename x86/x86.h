@@ -1,12 +1,21 @@
 /*
  * plexvm's x86 core: an i686-class CPU (integer instructions, protected mode
  * with segmentation, privilege levels, call and task gates, SYSENTER/SYSEXIT,
- * 2-level paging with PSE and PAE paging with NX) that touches the outside
- * world only through struct x86_ops.
+ * 2-level paging with PSE and PAE paging with NX, and real mode enough for a
+ * reset and a switch to protected mode and back) that touches the outside
+ * world only through struct x86_ops: guest RAM, MMIO and ports, and optional
+ * hooks for CPUID, MSRs, control/debug register writes, segment loads and
+ * exceptions.
  *
- * Freestanding: no libc.  The same source builds into the emu engine, the
- * unit tests and the fuzzer.  Not yet here: x87/SSE (CPUID reports no FPU),
- * far JMP/CALL to a TSS, virtual-8086 mode.
+ * Two ways to run it: x86_run(), the fast loop the emu engine runs in slices
+ * (statuses OK/IO/HALT/SHUTDOWN/UNHANDLED/STOP/EXCEPTION/RETRY), and
+ * x86_step(), one instruction with the four results OK / UNHANDLED /
+ * EXCEPTION / RETRY, for a monitor emulating what traps and for tests.
+ *
+ * Freestanding: no libc.  The same source builds into the engines, the unit
+ * tests and the fuzzer.  Not here: x87/SSE (CPUID reports no FPU), task
+ * switches by far JMP/CALL and virtual-8086 mode (both X86_UNHANDLED),
+ * limit checks in real mode.
  */
 #ifndef PLEXVM_X86_H
 #define PLEXVM_X86_H
@@ -35,6 +44,19 @@ struct x86_seg {
 struct x86_dtr {
 	uint32_t base;
 	uint16_t limit;
+};
+
+/* What x86_run() returns.  X86_EXCEPTION and X86_RETRY only happen when a
+ * hook or an op asks for them. */
+enum x86_status {
+	X86_OK = 0,        /* the budget ran out */
+	X86_IO,            /* an I/O instruction completed: devices may need a look */
+	X86_HALT,          /* HLT executed */
+	X86_SHUTDOWN,      /* triple fault */
+	X86_UNHANDLED,     /* an instruction the core does not implement; nothing changed */
+	X86_STOP,          /* x86_request_stop() was called from an op */
+	X86_EXCEPTION,     /* the exception hook kept an exception pending */
+	X86_RETRY,         /* x86_request_retry() was called from an op; nothing changed */
 };
 
 #define X86_TLB_SIZE 256
@@ -66,13 +88,23 @@ struct x86_cpu {
 	int cpl;
 	bool halted;
 	bool intr_shadow;     /* after STI / MOV SS: no interrupt before the next instruction */
+	bool exc_raised;      /* internal: an exception since x86_step() started */
+	enum x86_status exit; /* internal: set by I/O, HLT, a stop request: ends the run */
 	uint64_t icount;      /* instructions retired */
+	uint32_t insn_eip;    /* internal: EIP of the instruction being executed */
 
-	/* Exception bookkeeping (internal). */
-	uint32_t insn_eip;    /* EIP of the instruction being executed */
-	int exc_vector;       /* the exception being raised */
+	/* The last exception or software interrupt an instruction raised:
+	 * what x86_step() reports as X86_STEP_EXCEPTION.  exc_pending: the
+	 * exception hook kept it from delivery.  triple_fault: it ended in a
+	 * shutdown.  (The fields fill what was padding, so that the TLB and
+	 * the fields after it keep their offsets: the hot handlers' code is
+	 * the same.) */
+	int exc_vector;
 	uint32_t exc_err;
+	bool exc_pending;
 	bool triple_fault;
+
+	/* Internal. */
 	struct x86_tlb_entry tlb[X86_TLB_SIZE];
 	/* Code window: EIPs [fetch_start, fetch_end) are at fetch_host in host
 	 * memory.  Emptied whenever CS, the CPL or a translation changes. */
@@ -88,6 +120,19 @@ struct x86_cpu {
 	void *jmp[5];         /* __builtin_setjmp buffer for exceptions */
 };
 
+/* ctrl_written's register numbers for the debug registers. */
+#define X86_CTRL_DR(n) (16 + (n))
+
+/* An instruction's exception or interrupt without an error code. */
+#define X86_NO_ERR 0xffffffffu
+
+/*
+ * Everything the core does outside struct x86_cpu goes through these.  The
+ * first six are required.  The hooks after them are optional: NULL means the
+ * core's built-in behaviour, so a caller sets only what it needs.  Hooks run
+ * in the middle of an instruction: they may read the CPU but must not change
+ * it (use the x86_request_*() calls below instead).
+ */
 struct x86_ops {
 	void *ctx;
 	/* Host pointer to guest RAM [gpa, gpa+len), or NULL if not RAM. */
@@ -97,16 +142,41 @@ struct x86_ops {
 	void (*mmio_write)(void *ctx, uint64_t gpa, uint64_t value, unsigned size);
 	uint32_t (*pio_in)(void *ctx, uint16_t port, unsigned size);
 	void (*pio_out)(void *ctx, uint16_t port, uint32_t value, unsigned size);
+
+	/* CPUID with EAX = @leaf, ECX = @subleaf: fills @out with EAX, EBX,
+	 * ECX, EDX.  NULL: the built-in "PlexVMx86CPU" (x86_cpuid_builtin()),
+	 * which a hook may call for the leaves it does not change. */
+	void (*cpuid)(void *ctx, uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
+	/* RDMSR/WRMSR of an MSR the core does not hold itself (it holds TSC,
+	 * EFER and the SYSENTER MSRs, which never reach these).  Return false
+	 * if MSR @index does not exist (or a write of @value is refused): the
+	 * instruction raises #GP(0).  NULL: no other MSR exists. */
+	bool (*rdmsr)(void *ctx, uint32_t index, uint64_t *value);
+	bool (*wrmsr)(void *ctx, uint32_t index, uint64_t value);
+	/* After a write to CR0, CR3 or CR4 (@cr; by MOV, LMSW, CLTS or a task
+	 * switch) or to DR0-DR7 (@cr = X86_CTRL_DR(n)), with the old value; the new
+	 * one is in the CPU already.  Called even when the value is the same
+	 * (a CR3 reload flushes the TLB). */
+	void (*ctrl_written)(void *ctx, int cr, uint32_t old);
+	/* After segment register @sreg (enum x86_sreg) changed by any means
+	 * (MOV/POP/LxS, far transfers, interrupts, IRET, task switches,
+	 * SYSENTER/SYSEXIT, nulling on a return to an outer level): @seg is
+	 * the new cache; the CPL is already the new one. */
+	void (*seg_loaded)(void *ctx, int sreg, const struct x86_seg *seg);
+	/* Before the core delivers exception @vector with error code @err
+	 * (X86_NO_ERR: none) raised by the current instruction, or software
+	 * interrupt @vector (@soft: INT n, INT3, INTO).  Return true to let it
+	 * through the IDT (or the real-mode IVT); false to stop instead:
+	 * x86_run() returns X86_EXCEPTION, x86_step() X86_STEP_EXCEPTION, with
+	 * the event pending in c->exc_vector/exc_err (c->exc_pending set) and
+	 * the CPU as delivery would have found it (EIP at a faulting
+	 * instruction, after a trap or INT n); x86_deliver_exception() can
+	 * deliver it later.  Faults raised while delivering come here too,
+	 * already combined into #DF where the SDM says so; external interrupts
+	 * (x86_interrupt()) do not. */
+	bool (*exception)(void *ctx, int vector, uint32_t err, bool soft);
 };
 
-enum x86_status {
-	X86_OK = 0,        /* the budget ran out */
-	X86_IO,            /* an I/O instruction completed: devices may need a look */
-	X86_HALT,          /* HLT executed */
-	X86_SHUTDOWN,      /* triple fault */
-	X86_UNHANDLED,     /* an instruction the core does not implement */
-	X86_STOP,          /* x86_request_stop() was called from an op */
-};
 
 /* EFLAGS bits (SDM vol. 1, 3.4.3). */
 #define X86_CF 0x1u
@@ -140,15 +210,71 @@ enum x86_status {
  * and interrupts off (the multiboot entry state). */
 void x86_reset_flat32(struct x86_cpu *c);
 
+/* Puts the CPU in the state after RESET (SDM vol. 3, table 9-1): real mode,
+ * CS = F000 with base FFFF0000, EIP = FFF0 (the first fetch is at
+ * FFFFFFF0), the other segments 0 with 64 KiB limits, IDTR = 0/FFFF (the
+ * real-mode IVT), EFLAGS = 2, CR0 = 60000010 (CD and NW as the CPU sets
+ * them; the core has no caches), EDX = 0x610 (the processor signature,
+ * CPUID leaf 1's EAX).  Like
+ * x86_reset_flat32() it detaches the decoded-instruction cache. */
+void x86_reset_real(struct x86_cpu *c);
+
 /* Runs up to @budget instructions; stops early on HLT, I/O (so the caller
- * can poll devices), shutdown, or an unimplemented instruction. */
+ * can poll devices), shutdown, an unimplemented instruction, or what an op
+ * or hook asks (X86_STOP, X86_EXCEPTION, X86_RETRY).  The fast loop: emu
+ * runs slices of it.  With @budget 1 it runs exactly one instruction
+ * (with the delivery of any exception it raises). */
 enum x86_status x86_run(struct x86_cpu *c, const struct x86_ops *ops, uint64_t budget);
+
+/* What x86_step() did. */
+enum x86_step_result {
+	X86_STEP_OK,        /* one instruction completed (HLT too: c->halted says so) */
+	X86_STEP_UNHANDLED, /* an instruction the core does not implement; nothing changed */
+	/* The instruction raised an exception or software interrupt:
+	 * c->exc_vector and c->exc_err say which.  It was delivered through
+	 * the IDT/IVT, or left pending (c->exc_pending) because the exception
+	 * hook said so, or it ended in a triple fault (c->triple_fault). */
+	X86_STEP_EXCEPTION,
+	X86_STEP_RETRY, /* an op asked to retry: nothing changed; call again */
+};
+
+/*
+ * Executes one instruction, for a monitor that emulates what traps and for
+ * tests.  Against x86_run(c, ops, 1): OK, IO, HALT and STOP are all
+ * X86_STEP_OK (the instruction completed; c->halted tells HLT), SHUTDOWN and
+ * EXCEPTION are X86_STEP_EXCEPTION, and an exception that was delivered
+ * through the IDT, which x86_run() does not report, is X86_STEP_EXCEPTION
+ * too.
+ */
+enum x86_step_result x86_step(struct x86_cpu *c, const struct x86_ops *ops);
+
+/* Called from an op or hook during x86_run()/x86_step(): the run ends with
+ * X86_STOP after the current instruction (a caller's reason to look, e.g. a
+ * CR3 write the monitor must act on).  Elsewhere it does nothing. */
+void x86_request_stop(struct x86_cpu *c);
+/* Called from an op during x86_run(), x86_step(), x86_interrupt() or
+ * x86_deliver_exception(): does not return.  The core abandons the current
+ * instruction (or delivery) as if it had faulted before changing anything
+ * (registers as before it, EIP on it) and returns X86_RETRY.  The op must
+ * not have had any effect it would repeat. */
+_Noreturn void x86_request_retry(struct x86_cpu *c);
 
 /* True if an external interrupt can be delivered now (IF set, no shadow). */
 bool x86_can_interrupt(const struct x86_cpu *c);
-/* Delivers external interrupt @vector through the IDT. Returns X86_OK or
- * X86_SHUTDOWN. */
+/* Delivers external interrupt @vector through the IDT (or the IVT in real
+ * mode). Returns X86_OK, X86_SHUTDOWN, or X86_RETRY (not delivered). */
 enum x86_status x86_interrupt(struct x86_cpu *c, const struct x86_ops *ops, uint8_t vector);
+/* Delivers exception @vector with error code @err (X86_NO_ERR: none) as the
+ * CPU would for the instruction at EIP (a fault: EIP on it; a trap: after
+ * it), with the double- and triple-fault rules; e.g. one the exception hook
+ * left pending, or one a monitor reflects into the guest.  The hook is not
+ * asked about @vector itself, only about faults during its delivery.
+ * Returns X86_OK, X86_SHUTDOWN, X86_EXCEPTION or X86_RETRY. */
+enum x86_status x86_deliver_exception(struct x86_cpu *c, const struct x86_ops *ops, int vector,
+				      uint32_t err);
+
+/* The built-in CPUID (see struct x86_ops.cpuid). */
+void x86_cpuid_builtin(uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
 
 /* Flushes the software TLB (CR3 write, INVLPG, CR0/CR4 change). */
 void x86_tlb_flush(struct x86_cpu *c);

@@ -82,8 +82,12 @@ static int emu_create(struct vm *vm, void **ctx, char *err, size_t errlen)
 		return -ENOMEM;
 	}
 	e->vm = vm;
-	e->ops = (struct x86_ops){ e,          emu_ram,    emu_mmio_read, emu_mmio_write,
-		                   emu_pio_in, emu_pio_out };
+	e->ops = (struct x86_ops){ .ctx = e,
+		                   .ram = emu_ram,
+		                   .mmio_read = emu_mmio_read,
+		                   .mmio_write = emu_mmio_write,
+		                   .pio_in = emu_pio_in,
+		                   .pio_out = emu_pio_out };
 	*ctx = e;
 	return 0;
 }

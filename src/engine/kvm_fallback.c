@@ -218,12 +218,12 @@ bool kvm_fallback(struct vm *vm, int vcpu_fd, const uint8_t *bytes, size_t n,
 	struct kvm_state old;
 	struct kvm_vcpu_events ev;
 	struct x86_cpu cpu;
-	const struct x86_ops ops = { vm,
-		                     kvm_fallback_ram,
-		                     kvm_fallback_mmio_read,
-		                     kvm_fallback_mmio_write,
-		                     kvm_fallback_pio_in,
-		                     kvm_fallback_pio_out };
+	const struct x86_ops ops = { .ctx = vm,
+		                     .ram = kvm_fallback_ram,
+		                     .mmio_read = kvm_fallback_mmio_read,
+		                     .mmio_write = kvm_fallback_mmio_write,
+		                     .pio_in = kvm_fallback_pio_in,
+		                     .pio_out = kvm_fallback_pio_out };
 	uint8_t ram_bytes[X86_MAX_INSN_LEN];
 	char name[24];
 

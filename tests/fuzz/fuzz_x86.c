@@ -7,9 +7,10 @@
  *
  *   tests/fuzz/run [SECONDS]      build with clang -fsanitize=fuzzer and fuzz
  *
- * Input layout: 48 bytes of state (registers, EFLAGS, CR0/CR4 bits, CPL
- * choice), then code.  The code is also copied over the descriptor tables,
- * so the core sees hostile GDT/IDT/page-table contents too.
+ * Input layout: 48 bytes of state (registers, EFLAGS, CR0/CR4 bits, real
+ * or protected mode, CPL choice), then code.  The code is also copied over
+ * the descriptor tables, so the core sees hostile GDT/IDT/page-table
+ * contents too.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -33,6 +34,13 @@ static void fuzz_state(struct x86_cpu *c, const uint8_t *s)
 	c->eflags = 0x2 | (w[8] & (0x8d5 | X86_DF | X86_IF | X86_IOPL | X86_AC));
 	c->cr0 |= w[9] & (X86_CR0_WP | X86_CR0_EM | X86_CR0_TS | X86_CR0_PG);
 	c->cr4 = w[10] & X86_CR4_PSE;
+	if (w[10] & 0x100) { /* real mode, with 16-bit code and stack half the time */
+		c->cr0 &= ~(X86_CR0_PE | X86_CR0_PG);
+		if (w[10] & 0x200) {
+			c->seg[X86_CS].attr &= (uint16_t)~X86_SEG_DB;
+			c->seg[X86_SS].attr &= (uint16_t)~X86_SEG_DB;
+		}
+	}
 	c->cr3 = 0x20000;
 	c->gdtr = (struct x86_dtr){ 0x400, (uint16_t)(w[11] & 0x3ff) };
 	c->idtr = (struct x86_dtr){ 0x800, (uint16_t)(w[11] >> 16 & 0x7ff) };
@@ -58,7 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	harness_load(h, code, code_len);
 	uint64_t before = h->cpu.icount;
 	enum x86_status s = harness_run(h, FUZZ_BUDGET);
-	if (s > X86_STOP || h->cpu.icount - before > 2 * FUZZ_BUDGET + 16)
+	if (s > X86_RETRY || h->cpu.icount - before > 2 * FUZZ_BUDGET + 16)
 		abort();
 	return 0;
 }

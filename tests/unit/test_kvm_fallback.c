@@ -137,8 +137,11 @@ static uint32_t t_pio_in(void *ctx, uint16_t port, unsigned size)
 static void t_pio_out(void *ctx, uint16_t port, uint32_t value, unsigned size)
 {
 }
-static const struct x86_ops t_ops = { NULL, t_ram, t_mmio_read, t_mmio_write, t_pio_in,
-	                              t_pio_out };
+static const struct x86_ops t_ops = { .ram = t_ram,
+	                              .mmio_read = t_mmio_read,
+	                              .mmio_write = t_mmio_write,
+	                              .pio_in = t_pio_in,
+	                              .pio_out = t_pio_out };
 
 #define GDT 0x1000
 #define IDT 0x1800

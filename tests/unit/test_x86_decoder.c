@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "../../x86/decoder.h"
+#include "../../x86/x86.h"
 
 struct encoding {
 	const char *bytes;
@@ -285,13 +286,45 @@ static void test_too_long(void **state)
 	assert_int_equal(x86_decode(b, sizeof(b), true, &d), X86_DECODE_TOO_LONG);
 }
 
+/* The undefined flags the opcode table records, with @ecx as CL. */
+static uint32_t undef_of(const uint8_t *bytes, size_t len, uint32_t ecx)
+{
+	struct x86_decoded d;
+	assert_int_equal(x86_decode(bytes, len, true, &d), (int)len);
+	return x86_undefined_flags(&d, ecx);
+}
+
+#define UNDEF(ecx, ...)                                                                            \
+	undef_of((const uint8_t[]){ __VA_ARGS__ }, sizeof((uint8_t[]){ __VA_ARGS__ }), ecx)
+#define ALL (X86_CF | X86_PF | X86_AF | X86_ZF | X86_SF | X86_OF)
+
+static void test_undefined_flags(void **state)
+{
+	assert_int_equal(UNDEF(0, 0x01, 0xc8), 0);                           /* add */
+	assert_int_equal(UNDEF(0, 0x83, 0xf1, 0xff), X86_AF);                /* xor cx,-1 */
+	assert_int_equal(UNDEF(0, 0x83, 0xe9, 0x01), 0);                     /* sub ecx,1 */
+	assert_int_equal(UNDEF(0, 0xf7, 0xf1), ALL);                         /* div ecx */
+	assert_int_equal(UNDEF(0, 0xf7, 0xd8), 0);                           /* neg eax */
+	assert_int_equal(UNDEF(0, 0x0f, 0xbc, 0xc1), ALL & ~X86_ZF);         /* bsf */
+	assert_int_equal(UNDEF(0, 0x37), X86_OF | X86_SF | X86_ZF | X86_PF); /* aaa */
+	/* Shifts and rotates: by the masked count. */
+	assert_int_equal(UNDEF(0x20, 0xd3, 0xe0), 0); /* shl eax,cl: count 0 */
+	assert_int_equal(UNDEF(1, 0xd3, 0xe0), X86_AF);
+	assert_int_equal(UNDEF(3, 0xd3, 0xe0), X86_AF | X86_OF);
+	assert_int_equal(UNDEF(8, 0xd2, 0xe0), X86_AF | X86_OF | X86_CF);    /* shl al,cl */
+	assert_int_equal(UNDEF(8, 0xd2, 0xf8), X86_AF | X86_OF);             /* sar al,cl */
+	assert_int_equal(UNDEF(0, 0xd1, 0xe0), X86_AF);                      /* shl eax,1 */
+	assert_int_equal(UNDEF(0, 0xc1, 0xc0, 0x02), X86_OF);                /* rol eax,2 */
+	assert_int_equal(UNDEF(0, 0x0f, 0xa4, 0xd0, 0x07), X86_AF | X86_OF); /* shld eax,edx,7 */
+	assert_int_equal(UNDEF(17, 0x66, 0x0f, 0xa5, 0xd0), ALL); /* shld ax,dx,cl: past 16 */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_lengths),
-		cmocka_unit_test(test_fields),
-		cmocka_unit_test(test_invalid),
-		cmocka_unit_test(test_too_long),
+		cmocka_unit_test(test_lengths),         cmocka_unit_test(test_fields),
+		cmocka_unit_test(test_invalid),         cmocka_unit_test(test_too_long),
+		cmocka_unit_test(test_undefined_flags),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

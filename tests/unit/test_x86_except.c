@@ -3,10 +3,7 @@
  * codes, the ring 3 -> ring 0 stack switch through the TSS, INT n against
  * the gate DPL, page faults with CR2, the double- and triple-fault rules,
  * and external interrupts with the STI shadow (SDM vol. 3, chapter 6).
- *
- * Each test first runs a prelude that loads a GDT, an IDT and a TSS with
- * LGDT/LIDT/LTR.  Every IDT vector points at its own HLT, so a test reads
- * which vector ran from EIP and the frame from the stack.
+ * The machine is test_x86_pm.h's; task switches are in test_x86_task.c.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,95 +13,7 @@
 
 #include <cmocka.h>
 
-#include "test_x86_harness.h"
-
-#define GDT 0x500u
-#define TSS 0x600u
-#define IDT 0x800u
-#define HANDLERS 0x4000u /* vector v halts at HANDLERS + 16 * v */
-#define KSTACK 0x70000u  /* ring 0 stack from the TSS */
-#define USTACK 0x7f000u
-#define USER_CODE 0x5000u
-#define PAGE_DIR 0x10000u
-#define PAGE_TABLE 0x11000u
-
-#define SEL_KCODE 0x08
-#define SEL_KDATA 0x10
-#define SEL_UCODE 0x1b
-#define SEL_UDATA 0x23
-#define SEL_TSS 0x28
-#define SEL_ABSENT 0x30 /* a data descriptor with P=0 */
-#define SEL_GATE 0x3b   /* a DPL 3 call gate to ring 0 with 2 parameters */
-#define SEL_TSS2 0x40   /* a second task's TSS, at TSS2 */
-#define TSS2 0x700u
-
-static void put32(struct harness *h, uint32_t addr, uint32_t v)
-{
-	memcpy(h->ram + addr, &v, 4);
-}
-
-static uint32_t get32(struct harness *h, uint32_t addr)
-{
-	uint32_t v;
-	memcpy(&v, h->ram + addr, 4);
-	return v;
-}
-
-static void put_desc(struct harness *h, unsigned sel, uint64_t d)
-{
-	memcpy(h->ram + GDT + (sel & ~7u), &d, 8);
-}
-
-/* A 32-bit interrupt (type 0xE) or trap (0xF) gate to HANDLERS + 16 * v. */
-static void put_gate(struct harness *h, unsigned v, unsigned type, unsigned dpl)
-{
-	uint32_t off = HANDLERS + 16 * v;
-	put32(h, IDT + 8 * v, (SEL_KCODE << 16) | (off & 0xffff));
-	put32(h, IDT + 8 * v + 4, (off & 0xffff0000u) | 0x8000 | (dpl << 13) | (type << 8));
-}
-
-static const uint8_t prelude[] = {
-	0x0f, 0x01, 0x15, 0x00, 0x04, 0x00, 0x00, /* lgdt [0x400] */
-	0x0f, 0x01, 0x1d, 0x08, 0x04, 0x00, 0x00, /* lidt [0x408] */
-	0x66, 0xb8, SEL_TSS, 0x00,                /* mov ax, SEL_TSS */
-	0x0f, 0x00, 0xd8,                         /* ltr ax */
-	0xea, 0x1c, 0x10, 0x00, 0x00, SEL_KCODE, 0x00, /* jmp far 0x08:0x101c */
-	0x66, 0xb8, SEL_KDATA, 0x00,              /* mov ax, SEL_KDATA */
-	0x8e, 0xd8, 0x8e, 0xd0,                   /* mov ds, ax; mov ss, ax */
-};
-
-static struct harness *pm_machine(void)
-{
-	struct harness *h = harness_new();
-	put_desc(h, SEL_KCODE, 0x00cf9a000000ffffull);
-	put_desc(h, SEL_KDATA, 0x00cf92000000ffffull);
-	put_desc(h, SEL_UCODE, 0x00cffa000000ffffull);
-	put_desc(h, SEL_UDATA, 0x00cff2000000ffffull);
-	put_desc(h, SEL_TSS, 0x0000890000000067ull | ((uint64_t)TSS << 16));
-	put_desc(h, SEL_ABSENT, 0x00cf12000000ffffull);
-	put32(h, 0x400, 0x47 | (GDT & 0xffff) << 16);
-	put32(h, 0x404, GDT >> 16);
-	put32(h, 0x408, 0x7ff | (IDT & 0xffff) << 16);
-	put32(h, 0x40c, IDT >> 16);
-	put32(h, TSS + 4, KSTACK);
-	put32(h, TSS + 8, SEL_KDATA);
-	for (unsigned v = 0; v < 256; v++) {
-		put_gate(h, v, 0xe, 0);
-		h->ram[HANDLERS + 16 * v] = 0xf4;
-	}
-	harness_load(h, prelude, sizeof(prelude));
-	assert_int_equal(harness_run(h, 100), X86_HALT);
-	assert_int_equal(h->cpu.tr.sel, SEL_TSS);
-	return h;
-}
-
-/* Runs @code at HARNESS_CODE and expects the handler of @vector to halt. */
-static void expect_vector(struct harness *h, const uint8_t *code, size_t len, unsigned vector)
-{
-	harness_load(h, code, len);
-	assert_int_equal(harness_run(h, 1000), X86_HALT);
-	assert_int_equal(h->cpu.eip, HANDLERS + 16 * vector + 1);
-}
+#include "test_x86_pm.h"
 
 static void test_divide_error_has_no_error_code(void **state)
 {
@@ -151,22 +60,6 @@ static void test_segment_load_errors(void **state)
 	harness_free(h);
 }
 
-/* Pushes an IRET frame to ring 3 at USER_CODE and executes IRET. */
-static const uint8_t to_ring3[] = {
-	0x6a, SEL_UDATA,                          /* push SEL_UDATA */
-	0x68, 0x00, 0xf0, 0x07, 0x00,             /* push USTACK */
-	0x9c,                                     /* pushfd */
-	0x6a, SEL_UCODE,                          /* push SEL_UCODE */
-	0x68, 0x00, 0x50, 0x00, 0x00,             /* push USER_CODE */
-	0xcf,                                     /* iretd */
-};
-
-static void run_user(struct harness *h, const uint8_t *user, size_t len, unsigned vector)
-{
-	memcpy(h->ram + USER_CODE, user, len);
-	expect_vector(h, to_ring3, sizeof(to_ring3), vector);
-}
-
 static void test_ring3_fault_switches_to_the_tss_stack(void **state)
 {
 	struct harness *h = pm_machine();
@@ -209,6 +102,111 @@ static void test_iret_back_to_ring3(void **state)
 	run_user(h, (const uint8_t[]){ 0xcd, 0x80, 0x8c, 0xc8, 0xf4 }, 5, 13);
 	assert_int_equal(h->cpu.r[X86_EAX] & 0xffff, SEL_UCODE);
 	assert_int_equal(get32(h, h->cpu.r[X86_ESP] + 4), USER_CODE + 4);
+	harness_free(h);
+}
+
+static uint16_t get16(struct harness *h, uint32_t addr)
+{
+	uint16_t v;
+	memcpy(&v, h->ram + addr, 2);
+	return v;
+}
+
+/* A 16-bit interrupt (type 6) or trap (7) gate to HANDLERS + 16 * v, with
+ * junk where a 32-bit gate has the offset's high half. */
+static void put_gate16(struct harness *h, unsigned v, unsigned type, unsigned dpl)
+{
+	put_gate(h, v, type, dpl);
+	put32(h, IDT + 8 * v + 4, get32(h, IDT + 8 * v + 4) | 0xabcd0000u);
+}
+
+/* A 16-bit gate pushes words: FLAGS, CS, IP and the error code as 16 bits
+ * (SDM 6.12.1); an interrupt gate clears IF. */
+static void test_16bit_interrupt_gate_same_level(void **state)
+{
+	struct harness *h = pm_machine();
+	struct x86_cpu *c = &h->cpu;
+	put_gate16(h, 13, 0x6, 0);
+	c->eflags |= X86_IF;
+	static const uint8_t beyond[] = { 0x66, 0xb8, 0x48, 0x00, 0x8e, 0xd8 }; /* #GP(0x48) */
+	expect_vector(h, beyond, sizeof(beyond), 13);
+	uint32_t sp = c->r[X86_ESP];
+	assert_int_equal(sp, HARNESS_STACK - 8);
+	assert_int_equal(get16(h, sp), 0x48);
+	assert_int_equal(get16(h, sp + 2), HARNESS_CODE + 4);
+	assert_int_equal(get16(h, sp + 4), SEL_KCODE);
+	assert_int_equal(get16(h, sp + 6), 0x202);
+	assert_int_equal(get32(h, sp + 8), 0); /* nothing above the frame */
+	assert_false(c->eflags & X86_IF);
+	harness_free(h);
+}
+
+/* INT n through a 16-bit trap gate and IRETW (66 CF) back, at ring 0. */
+static void test_16bit_trap_gate_and_iretw(void **state)
+{
+	struct harness *h = pm_machine();
+	struct x86_cpu *c = &h->cpu;
+	put_gate16(h, 0x80, 0x7, 0);
+	h->ram[HANDLERS + 16 * 0x80] = 0x66; /* iretw */
+	h->ram[HANDLERS + 16 * 0x80 + 1] = 0xcf;
+	c->eflags |= X86_IF | X86_CF;
+	/* int 0x80; pushfd; pop ebx */
+	static const uint8_t code[] = { 0xcd, 0x80, 0x9c, 0x5b };
+	harness_load(h, code, sizeof(code));
+	assert_int_equal(harness_run(h, 100), X86_HALT);
+	assert_int_equal(c->eip, HARNESS_CODE + sizeof(code) + 1);
+	assert_int_equal(c->r[X86_ESP], HARNESS_STACK);
+	assert_int_equal(c->r[X86_EBX], 0x203); /* IF and CF came back from the frame */
+	/* The frame's IP (PUSHFD wrote over the rest) */
+	assert_int_equal(get16(h, HARNESS_STACK - 6), HARNESS_CODE + 2);
+	harness_free(h);
+}
+
+/* From ring 3 the 16-bit frame gets SP and SS too, on the ring 0 stack that
+ * the 32-bit TSS's SS0:ESP0 names; IRETW back to ring 3 loads SP only, so
+ * the rest of ESP is 0 (a 32-bit stack segment takes the popped word as
+ * ESP). */
+static void test_16bit_gates_from_ring3(void **state)
+{
+	struct harness *h = pm_machine();
+	struct x86_cpu *c = &h->cpu;
+	put_gate16(h, 13, 0x6, 0);
+	run_user(h, (const uint8_t[]){ 0x90, 0xf4 }, 2, 13); /* nop; hlt at CPL 3 */
+	uint32_t sp = c->r[X86_ESP];
+	assert_int_equal(sp, KSTACK - 12);
+	assert_int_equal(get16(h, sp), 0);                  /* error code */
+	assert_int_equal(get16(h, sp + 2), USER_CODE + 1);  /* the HLT */
+	assert_int_equal(get16(h, sp + 4), SEL_UCODE);
+	assert_int_equal(get16(h, sp + 8), USTACK & 0xffff); /* SP */
+	assert_int_equal(get16(h, sp + 10), SEL_UDATA);
+	assert_int_equal(c->cpl, 0);
+	assert_int_equal(c->seg[X86_SS].sel, SEL_KDATA);
+	harness_free(h);
+
+	h = pm_machine();
+	c = &h->cpu;
+	put_gate16(h, 0x80, 0x7, 3);
+	h->ram[HANDLERS + 16 * 0x80] = 0x66; /* iretw */
+	h->ram[HANDLERS + 16 * 0x80 + 1] = 0xcf;
+	/* int 0x80; mov eax,cs; mov ebx,esp; hlt (-> #GP at ring 3) */
+	run_user(h, (const uint8_t[]){ 0xcd, 0x80, 0x8c, 0xc8, 0x89, 0xe3, 0xf4 }, 7, 13);
+	assert_int_equal(c->r[X86_EAX] & 0xffff, SEL_UCODE);
+	assert_int_equal(c->r[X86_EBX], USTACK & 0xffff);
+	assert_int_equal(get32(h, c->r[X86_ESP] + 4), USER_CODE + 6); /* the HLT's #GP */
+	assert_int_equal(get32(h, c->r[X86_ESP] + 16), USTACK & 0xffff);
+	harness_free(h);
+}
+
+/* With a 16-bit TSS in TR the ring 0 stack is its SP0:SS0 (SDM 7.6). */
+static void test_16bit_tss_stack(void **state)
+{
+	struct harness *h = pm_machine();
+	struct x86_cpu *c = &h->cpu;
+	c->tr = (struct x86_seg){ SEL_TSS, 0x680, 0x2b, 0x83 }; /* busy 16-bit TSS */
+	put32(h, 0x682, 0xe000 | SEL_KDATA << 16);
+	run_user(h, (const uint8_t[]){ 0xf4 }, 1, 13); /* hlt at CPL 3 */
+	assert_int_equal(c->r[X86_ESP], 0xe000 - 24);
+	assert_int_equal(get32(h, 0xe000 - 4), SEL_UDATA);
 	harness_free(h);
 }
 
@@ -437,61 +435,6 @@ static void test_double_fault_then_shutdown(void **state)
 	harness_free(h);
 }
 
-/* A second task: TSS2 starting at @eip on its own stack at 0x60000; IDT
- * vector @vector is a task gate to it. */
-static void task2_setup(struct harness *h, unsigned vector, uint32_t eip)
-{
-	put_desc(h, SEL_TSS2, 0x0000890000000067ull | ((uint64_t)TSS2 << 16));
-	put32(h, TSS2 + 0x20, eip);
-	put32(h, TSS2 + 0x24, 0x2);
-	put32(h, TSS2 + 0x38, 0x60000); /* ESP */
-	for (int i = 0; i < 6; i++)
-		put32(h, TSS2 + 0x48 + 4 * i, i == X86_CS ? SEL_KCODE : SEL_KDATA);
-	put32(h, IDT + 8 * vector, SEL_TSS2 << 16);
-	put32(h, IDT + 8 * vector + 4, 0x8000 | 0x5 << 8);
-}
-
-static void test_double_fault_through_a_task_gate(void **state)
-{
-	struct harness *h = pm_machine();
-	struct x86_cpu *c = &h->cpu;
-	task2_setup(h, 8, HANDLERS + 16 * 8);
-	put32(h, IDT + 8 * 13 + 4, get32(h, IDT + 8 * 13 + 4) & ~0x8000u); /* #GP gate absent */
-	static const uint8_t beyond[] = { 0x66, 0xb8, 0x48, 0x00, 0x8e, 0xd8 };
-	expect_vector(h, beyond, sizeof(beyond), 8);
-	assert_int_equal(c->tr.sel, SEL_TSS2);
-	assert_int_equal(c->r[X86_ESP], 0x60000 - 4);
-	assert_int_equal(get32(h, 0x60000 - 4), 0); /* #DF's error code */
-	assert_true(c->eflags & X86_NT);
-	assert_true(c->cr0 & X86_CR0_TS);
-	assert_int_equal(get32(h, TSS2), SEL_TSS);              /* back link */
-	assert_int_equal(get32(h, TSS + 0x20), HARNESS_CODE + 4); /* faulting EIP saved */
-	assert_int_equal(get32(h, TSS + 0x28), 0x48);            /* EAX saved */
-	assert_int_equal(h->ram[GDT + SEL_TSS2 + 5], 0x8b);     /* busy */
-	harness_free(h);
-}
-
-static void test_int_to_a_task_and_iret_back(void **state)
-{
-	struct harness *h = pm_machine();
-	struct x86_cpu *c = &h->cpu;
-	task2_setup(h, 0x50, 0x6000);
-	static const uint8_t task2[] = { 0xbb, 0x34, 0x12, 0, 0, 0xcf }; /* mov ebx,0x1234; iret */
-	memcpy(h->ram + 0x6000, task2, sizeof(task2));
-	static const uint8_t code[] = { 0xbb, 0x07, 0, 0, 0, 0xcd, 0x50 }; /* mov ebx,7; int 0x50 */
-	harness_load(h, code, sizeof(code));
-	assert_int_equal(harness_run(h, 100), X86_HALT);
-	assert_int_equal(c->eip, HARNESS_CODE + sizeof(code) + 1);
-	assert_int_equal(c->r[X86_EBX], 7); /* this task's registers came back */
-	assert_int_equal(c->r[X86_ESP], HARNESS_STACK);
-	assert_int_equal(c->tr.sel, SEL_TSS);
-	assert_false(c->eflags & X86_NT);
-	assert_int_equal(h->ram[GDT + SEL_TSS2 + 5], 0x89);   /* no longer busy */
-	assert_int_equal(get32(h, TSS2 + 0x34), 0x1234);       /* task 2's EBX saved */
-	assert_int_equal(get32(h, TSS2 + 0x20), 0x6006);       /* and its EIP after IRET */
-	harness_free(h);
-}
-
 /* Ring 3 with IOPL 0: ports the TSS I/O bitmap allows work, others and
  * CLI raise #GP(0); POPF silently keeps IF and IOPL (SDM 18.5.2, POPF). */
 static void test_io_bitmap_and_iopl_at_ring3(void **state)
@@ -605,6 +548,10 @@ int main(void)
 		cmocka_unit_test(test_ring3_fault_switches_to_the_tss_stack),
 		cmocka_unit_test(test_int_n_checks_the_gate_dpl),
 		cmocka_unit_test(test_iret_back_to_ring3),
+		cmocka_unit_test(test_16bit_interrupt_gate_same_level),
+		cmocka_unit_test(test_16bit_trap_gate_and_iretw),
+		cmocka_unit_test(test_16bit_gates_from_ring3),
+		cmocka_unit_test(test_16bit_tss_stack),
 		cmocka_unit_test(test_call_gate_to_ring0_and_retf_back),
 		cmocka_unit_test(test_call_gate_checks),
 		cmocka_unit_test(test_sysenter_and_sysexit),
@@ -612,8 +559,6 @@ int main(void)
 		cmocka_unit_test(test_user_page_fault_error_code),
 		cmocka_unit_test(test_pae_paging_with_nx),
 		cmocka_unit_test(test_double_fault_then_shutdown),
-		cmocka_unit_test(test_double_fault_through_a_task_gate),
-		cmocka_unit_test(test_int_to_a_task_and_iret_back),
 		cmocka_unit_test(test_io_bitmap_and_iopl_at_ring3),
 		cmocka_unit_test(test_iopl3_allows_cli_and_any_port),
 		cmocka_unit_test(test_fpu_instructions_without_an_fpu),

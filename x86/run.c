@@ -1,0 +1,109 @@
+/*
+ * The run loops.  x86_run() is the fast one: the decoded-instruction cache
+ * hands it a uop per instruction, and it checks only the budget and c->exit
+ * between instructions.  An exception unwinds (__builtin_longjmp) to its
+ * setjmp, which puts EIP back on the faulting instruction and delivers it
+ * (except.c); so do an op's retry request and an unimplemented instruction,
+ * which end the run instead.  x86_step() is one instruction of x86_run(),
+ * reported as the four results of struct x86_ops' contract.
+ */
+#include "cpu.h"
+#include "uop.h"
+
+static inline const struct x86_uop *x86_uop_at(struct x86_insn *x)
+{
+	struct x86_cpu *c = x->c;
+	uint32_t off = c->eip - c->uop_start;
+	if (__builtin_expect(off < c->uop_len, 1)) {
+		const struct x86_uop *u = &c->uop_base[off];
+		if (__builtin_expect(u->fn != 0, 1))
+			return u;
+	}
+	return x86_icache_miss(x);
+}
+
+/* The hot loop, apart from x86_run() because a function that calls
+ * __builtin_setjmp keeps its variables in memory. */
+__attribute__((noinline)) static enum x86_status x86_run_uops(struct x86_insn *x, uint64_t end)
+{
+	struct x86_cpu *c = x->c;
+	while (c->icount < end) {
+		c->insn_eip = c->eip;
+		c->intr_shadow = false;
+		const struct x86_uop *u = x86_uop_at(x);
+		c->eip += u->len;
+		u->fn(x, u);
+		c->icount++;
+		if (c->exit != X86_OK)
+			return c->exit;
+	}
+	return X86_OK;
+}
+
+/* Where an unwinding instruction lands: EIP back on it; then the exception
+ * is delivered (the instruction counts as executed), or the run ends. */
+__attribute__((noinline, cold)) static enum x86_status x86_land(struct x86_cpu *c,
+                                                                const struct x86_ops *ops)
+{
+	c->eip = c->insn_eip;
+	if (c->exc_vector == X86_VEC_RETRY)
+		return X86_RETRY;
+	if (c->exc_vector == X86_VEC_UNHANDLED)
+		return X86_UNHANDLED;
+	enum x86_status s = x86_handle_exception(c, ops, true);
+	if (s == X86_RETRY || s == X86_UNHANDLED)
+		return s; /* the delivery did not happen: neither did the instruction */
+	c->icount++;
+	return s;
+}
+
+enum x86_status x86_run(struct x86_cpu *c, const struct x86_ops *ops, uint64_t budget)
+{
+	struct x86_insn x;
+	uint64_t end = c->icount + budget;
+
+	/* The caller may have changed CS, the CPL or paging since the last
+	 * run: build the code windows afresh. */
+	x86_fetch_invalidate(c);
+	c->exit = X86_OK; /* set only by an instruction that ends the run */
+	for (;;) {
+		if (__builtin_setjmp(c->jmp) != 0) {
+			/* Traps such as INT n are delivered by their handlers;
+			 * the delivery re-arms c->jmp, hence the loop. */
+			enum x86_status s = x86_land(c, ops);
+			if (s != X86_OK)
+				return s;
+			if (c->exit != X86_OK) /* a stop requested during delivery */
+				return c->exit;
+			continue;
+		}
+		x.c = c;
+		x.ops = ops;
+		return x86_run_uops(&x, end);
+	}
+}
+
+enum x86_step_result x86_step(struct x86_cpu *c, const struct x86_ops *ops)
+{
+	c->exc_raised = false;
+	c->exc_pending = false;
+	switch (x86_run(c, ops, 1)) {
+	case X86_UNHANDLED: return X86_STEP_UNHANDLED;
+	case X86_RETRY: return X86_STEP_RETRY;
+	case X86_SHUTDOWN:
+	case X86_EXCEPTION: return X86_STEP_EXCEPTION;
+	default: return c->exc_raised ? X86_STEP_EXCEPTION : X86_STEP_OK;
+	}
+}
+
+void x86_request_stop(struct x86_cpu *c)
+{
+	if (c->exit == X86_OK)
+		c->exit = X86_STOP;
+}
+
+void x86_uop_legacy(struct x86_insn *x, const struct x86_uop *u)
+{
+	x->c->eip = x->c->insn_eip;
+	x86_exec_one(x);
+}

@@ -45,9 +45,11 @@
 #define PF_ERR_WRITE 0x2
 #define PF_ERR_FETCH 0x10
 #define TRAP_PF 14
-/* At most this many trapping instructions in a row are emulated without
- * going back to guest code (interrupts wait that long at most). */
-#define EMULATE_RUN_MAX 32
+/* At most this many instructions in a row are emulated without going back
+ * to guest code (interrupts wait that long at most), looking this many
+ * instructions ahead for one that traps. */
+#define EMULATE_RUN_MAX 64
+#define LOOKAHEAD 8
 
 struct monitor_engine {
 	struct vm *vm;
@@ -208,13 +210,15 @@ static bool mon_native_ok(const struct monitor_engine *m)
 	       monitor_space_runnable(&m->space, lin + X86_MAX_INSN_LEN - 1);
 }
 
-/* Reads the bytes at EIP (the guest's own, not the scanner's patches);
- * returns how many could be read. */
-static size_t mon_code_at_eip(const struct monitor_engine *m, uint8_t bytes[X86_MAX_INSN_LEN])
+/* Reads the code bytes at @eip (the guest's own, not the scanner's
+ * patches); returns how many could be read. */
+static size_t mon_code_at(const struct monitor_engine *m, uint32_t eip,
+                          uint8_t bytes[X86_MAX_INSN_LEN])
 {
-	const struct x86_cpu *c = &m->cpu;
-	uint64_t lin = (uint64_t)c->seg[X86_CS].base + c->eip;
-	size_t n = 0;
+	uint64_t lin = (uint64_t)m->cpu.seg[X86_CS].base + eip;
+	if (mem_read(&m->vm->mem, lin, bytes, X86_MAX_INSN_LEN) == 0)
+		return X86_MAX_INSN_LEN;
+	size_t n = 0; /* near the end of RAM: as many as there are */
 	while (n < X86_MAX_INSN_LEN && mem_read(&m->vm->mem, lin + n, &bytes[n], 1) == 0)
 		n++;
 	return n;
@@ -225,27 +229,52 @@ static bool code32(const struct x86_cpu *c)
 	return (c->seg[X86_CS].attr & X86_SEG_DB) != 0;
 }
 
+/* True if straight-line code at EIP reaches an instruction that traps
+ * within LOOKAHEAD instructions: emulating the few in between costs less
+ * than the signal that entering guest code would soon bring back. */
+static bool mon_trap_ahead(const struct monitor_engine *m)
+{
+	const struct x86_cpu *c = &m->cpu;
+	uint32_t eip = c->eip;
+	for (int i = 0; i < LOOKAHEAD; i++) {
+		uint8_t bytes[X86_MAX_INSN_LEN];
+		size_t n = mon_code_at(m, eip, bytes);
+		unsigned len = 0;
+		int32_t rel = 0;
+		switch (monitor_insn_kind(bytes, n, code32(c), &len, &rel)) {
+		case MONITOR_INSN_TRAPS: return true;
+		case MONITOR_INSN_PLAIN: eip += len; break;
+		case MONITOR_INSN_JUMP: eip += len + (uint32_t)rel; break;
+		default: return false;
+		}
+		if (!code32(c))
+			eip &= 0xffff;
+	}
+	return false;
+}
+
 /* Emulates the instruction at EIP with the core, and the ones after it for
- * as long as they would trap anyway (a guest's interrupt entry pushes and
- * reloads four segment registers in a row: one signal instead of five). */
+ * as long as a trapping one is near (a guest's interrupt entry pushes and
+ * reloads four segment registers around a few plain instructions: one
+ * signal instead of five). */
 static void mon_emulate(struct monitor_engine *m)
 {
 	struct x86_cpu *c = &m->cpu;
 	uint8_t bytes[X86_MAX_INSN_LEN];
-	size_t n = mon_code_at_eip(m, bytes);
 	for (int i = 0; i < EMULATE_RUN_MAX; i++) {
-		stats_add(m->vm->stats, "monitor-emulated", monitor_insn_name(bytes, n, code32(c)),
-		          1);
+		if (i > 0)
+			stats_add(m->vm->stats, "exits", "saved-by-run", 1);
+		if (m->vm->stats) {
+			size_t n = mon_code_at(m, c->eip, bytes);
+			stats_add(m->vm->stats, "monitor-emulated",
+			          monitor_insn_name(bytes, n, code32(c)), 1);
+		}
 		enum x86_status s = x86_run(c, &m->ops, 1);
 		mon_core_status(m, s);
 		if (s != X86_OK && s != X86_IO)
 			return;
-		if (m->vm->stopped || c->halted || !mon_native_ok(m))
+		if (m->vm->stopped || c->halted || !mon_native_ok(m) || !mon_trap_ahead(m))
 			return;
-		n = mon_code_at_eip(m, bytes);
-		if (!monitor_insn_traps(bytes, n, code32(c)))
-			return;
-		stats_add(m->vm->stats, "exits", "saved-by-run", 1);
 	}
 }
 
@@ -269,7 +298,8 @@ static int mon_scan_for_fetch(struct monitor_engine *m, uint64_t addr)
 	if (!monitor_space_runnable(&m->space, entry))
 		return -EFAULT;
 	int r = monitor_space_scan(&m->space, entry, code32(c), head);
-	x86_tlb_flush(&m->cpu); /* the page now goes through mon_mmio_* */
+	if (r > 0)
+		x86_tlb_flush(&m->cpu); /* the page now goes through mon_mmio_* */
 	return r;
 }
 
@@ -282,7 +312,8 @@ static void mon_run_native(struct monitor_engine *m)
 
 	uint64_t lin = (uint64_t)c->seg[X86_CS].base + c->eip;
 	int r = monitor_space_scan(&m->space, lin, code32(c), false);
-	x86_tlb_flush(c); /* a scanned page now goes through mon_mmio_* */
+	if (r > 0)
+		x86_tlb_flush(c); /* a scanned page now goes through mon_mmio_* */
 	if (r < 0) {
 		/* Not a page that can run natively (too many patches): the
 		 * core runs this instruction. */

@@ -70,20 +70,44 @@ static const struct insn_name *find(const struct x86_decoded *d)
 	return NULL;
 }
 
-bool monitor_insn_traps(const uint8_t *bytes, size_t len, bool code32)
+static bool is_branch(const struct x86_decoded *d)
+{
+	if (d->two_byte)
+		return d->opcode >= 0x80 && d->opcode <= 0x8f; /* Jcc rel16/32 */
+	switch (d->opcode) {
+	case 0x70 ... 0x7f: /* Jcc rel8 */
+	case 0xe0 ... 0xe3: /* LOOPx, JCXZ */
+	case 0xe8:
+	case 0xc2:
+	case 0xc3: return true;
+	case 0xff: return d->reg >= 2 && d->reg <= 5; /* indirect CALL/JMP */
+	default: return false;
+	}
+}
+
+enum monitor_insn_kind monitor_insn_kind(const uint8_t *bytes, size_t len, bool code32,
+                                         unsigned *ilen, int32_t *rel)
 {
 	struct x86_decoded d;
-	if (x86_decode(bytes, len, code32, &d) < 0)
-		return false;
-	const struct insn_name *n = find(&d);
+	int n = x86_decode(bytes, len, code32, &d);
+	if (n < 0)
+		return MONITOR_INSN_INVALID;
+	*ilen = (unsigned)n;
+	const struct insn_name *name = find(&d);
 	/* Named for --stats only: they trap only when they touch non-RAM. */
 	static const char *const not_traps[] = { "mov", "movs", "stos", "rdtsc" };
-	if (!n)
-		return false;
-	for (size_t i = 0; i < sizeof(not_traps) / sizeof(not_traps[0]); i++)
-		if (n->name == not_traps[i] || __builtin_strcmp(n->name, not_traps[i]) == 0)
-			return false;
-	return true;
+	bool traps = name != NULL;
+	for (size_t i = 0; traps && i < sizeof(not_traps) / sizeof(not_traps[0]); i++)
+		if (__builtin_strcmp(name->name, not_traps[i]) == 0)
+			traps = false;
+	if (traps)
+		return MONITOR_INSN_TRAPS;
+	if (!d.two_byte && (d.opcode == 0xeb || d.opcode == 0xe9)) {
+		/* the decoder leaves immediates zero-extended */
+		*rel = d.imm_size == 1 ? (int8_t)d.imm : d.imm_size == 2 ? (int16_t)d.imm : (int32_t)d.imm;
+		return MONITOR_INSN_JUMP;
+	}
+	return is_branch(&d) ? MONITOR_INSN_BRANCH : MONITOR_INSN_PLAIN;
 }
 
 const char *monitor_insn_name(const uint8_t *bytes, size_t len, bool code32)

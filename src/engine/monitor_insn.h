@@ -13,10 +13,19 @@
  * "invalid". */
 const char *monitor_insn_name(const uint8_t *bytes, size_t len, bool code32);
 
-/* True if the instruction in @bytes would trap when run natively at ring 3
- * in the monitor (privileged, or patched by the scanner): the monitor then
- * emulates it straight away rather than entering guest code for one signal
- * more. */
-bool monitor_insn_traps(const uint8_t *bytes, size_t len, bool code32);
+enum monitor_insn_kind {
+	MONITOR_INSN_TRAPS,   /* would trap at ring 3 in the monitor (privileged, or
+	                       * patched by the scanner) */
+	MONITOR_INSN_JUMP,    /* a near relative JMP: straight-line code goes on at
+	                       * the next instruction + @rel */
+	MONITOR_INSN_BRANCH,  /* another near jump, call or return: it ends here */
+	MONITOR_INSN_PLAIN,   /* anything else */
+	MONITOR_INSN_INVALID, /* not an instruction (or cut short) */
+};
+
+/* What the instruction in @bytes is to the monitor; its length in @ilen
+ * and, for a JMP, its displacement in @rel. */
+enum monitor_insn_kind monitor_insn_kind(const uint8_t *bytes, size_t len, bool code32,
+                                         unsigned *ilen, int32_t *rel);
 
 #endif

@@ -115,11 +115,16 @@ struct scan_page *monitor_space_scan_of(const struct monitor_space *sp, uint64_t
 /* Writes the guest page at @page_gpa with @scan's patches into the code
  * memfd and maps that copy read+execute at the guest's address; plexvm keeps
  * a writable view of it for updating the copy in place. */
-static int map_patched(struct monitor_space *sp, uint64_t page_gpa, const struct scan_page *scan)
+static void write_copy(struct monitor_space *sp, uint64_t page_gpa, const struct scan_page *scan)
 {
 	uint8_t *copy = sp->code + page_gpa;
 	memcpy(copy, mem_ptr(sp->mem, page_gpa, MONITOR_PAGE), MONITOR_PAGE);
 	scan_apply(scan, copy);
+}
+
+static int map_patched(struct monitor_space *sp, uint64_t page_gpa, const struct scan_page *scan)
+{
+	write_copy(sp, page_gpa, scan);
 	if (mmap(GUEST_VA(page_gpa), MONITOR_PAGE, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_FIXED,
 	         sp->code_fd, (off_t)page_gpa) == MAP_FAILED)
 		return -errno;
@@ -197,10 +202,9 @@ int monitor_space_scan(struct monitor_space *sp, uint64_t entry, bool code32, bo
 			return added == -ENOSPC ? -ENOSPC : 0;
 		count_patches(sp, *slot, (*slot)->npatches - (unsigned)added);
 		stats_add(sp->stats, "monitor-scan", "entries-added", 1);
-		int r = map_patched(sp, page_gpa, *slot);
-		if (r == 0)
-			follow_outs(sp, page_gpa, *slot, nouts);
-		return r;
+		write_copy(sp, page_gpa, *slot); /* the guest maps it already */
+		follow_outs(sp, page_gpa, *slot, nouts);
+		return 1;
 	}
 	struct scan_page *scan = calloc(1, sizeof(*scan));
 	const struct monitor_entries *in = &sp->incoming[page_gpa / MONITOR_PAGE];
@@ -224,9 +228,10 @@ int monitor_space_scan(struct monitor_space *sp, uint64_t entry, bool code32, bo
 	stats_add(sp->stats, "monitor-scan",
 	          sp->dropped[page_gpa / MONITOR_PAGE] ? "pages-rescanned" : "pages", 1);
 	r = map_patched(sp, page_gpa, scan);
-	if (r == 0)
-		follow_outs(sp, page_gpa, scan, 0);
-	return r;
+	if (r < 0)
+		return r;
+	follow_outs(sp, page_gpa, scan, 0);
+	return 1;
 }
 
 int monitor_space_drop(struct monitor_space *sp, uint64_t gpa)

@@ -62,7 +62,9 @@ struct scan_page *monitor_space_scan_of(const struct monitor_space *sp, uint64_t
 /* Makes the page holding @gpa executable, scanning it from @entry (a guest
  * physical address of an instruction start in it; @head if that is where the
  * previous page's last instruction ends).  If the page is already scanned but
- * @entry is not a known instruction start, adds it.  Returns 0, or -errno:
+ * @entry is not a known instruction start, adds it.  Returns 1 if that
+ * changed the page (the x86 core's TLB must forget it: scanned pages go
+ * through its slow path), 0 if it was already scanned from there, or -errno:
  * -ENOSPC if the page needs more patches than a scan holds (it must then run
  * in the core), -EFAULT if it is not RAM the guest can run natively. */
 int monitor_space_scan(struct monitor_space *sp, uint64_t entry, bool code32, bool head);

@@ -117,7 +117,7 @@ void x86_deliver(struct x86_insn *x, int vector, uint32_t err, bool soft, bool e
 		if (!(hi & 0x8000))
 			x86_raise(x, X86_EXC_NP, idt_err);
 		bool with_err = !soft && !ext && x86_has_error_code(vector) && err != X86_NO_ERR;
-		x86_task_switch(x, (uint16_t)(lo >> 16), false, err, with_err);
+		x86_task_switch(x, (uint16_t)(lo >> 16), X86_TASK_CALL, err, with_err);
 		c->halted = false;
 		return;
 	}

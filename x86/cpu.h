@@ -66,7 +66,9 @@ void x86_load_seg_real(struct x86_insn *x, int segno, uint16_t sel);
 void x86_far_ret_real(struct x86_insn *x, uint32_t eip, uint16_t sel, uint32_t flags,
 		      uint32_t pop, bool iret);
 /* Delivers an interrupt or exception through the IDT. @soft: INT n / INT3 /
- * INTO (gate DPL checked against CPL). @ext: external event (EXT bit). */
+ * INTO (gate DPL checked against CPL). @ext: an external interrupt (no
+ * error code).  A fault it raises has no EXT bit yet: the callers that
+ * catch it add one (except.c). */
 void x86_deliver(struct x86_insn *x, int vector, uint32_t err, bool soft, bool ext);
 
 /* The privilege-change stack (except.c, also used by call gates): the

@@ -336,6 +336,31 @@ static void test_iret_checks_the_back_link(void **state)
 	}
 }
 
+/* A task switch for an exception: its faults have EXT set, before and
+ * after the commit point. */
+static void test_task_switch_for_an_exception_sets_ext(void **state)
+{
+	struct harness *h = task_machine();
+	struct x86_cpu *c = &h->cpu;
+	task_gate(h, 6, SEL_TSS2);
+	put32(h, TSS2 + 0x54, SEL_ABSENT);
+	harness_load(h, (const uint8_t[]){ 0x0f, 0x0b }, 2); /* ud2 */
+	assert_int_equal(harness_run(h, 100), X86_HALT);
+	assert_int_equal(c->tr.sel, SEL_TSS3);
+	assert_int_equal(c->exc_vector, 11);
+	assert_int_equal(get32(h, TSS3_ESP - 4), SEL_ABSENT | 1);
+	assert_int_equal(get32(h, TSS + 0x20), HARNESS_CODE); /* the faulting UD2 */
+	harness_free(h);
+
+	h = task_machine();
+	c = &h->cpu;
+	put_gate(h, 13, 0xe, 0);
+	task_gate(h, 6, SEL_TSS); /* the running task: busy */
+	expect_vector(h, (const uint8_t[]){ 0x0f, 0x0b }, 2, 13);
+	assert_int_equal(get32(h, c->r[X86_ESP]), SEL_TSS | 1);
+	harness_free(h);
+}
+
 /* A #DF task gate whose task is broken: a fault while delivering #DF is a
  * shutdown. */
 static void test_double_fault_task_with_a_bad_segment(void **state)
@@ -363,6 +388,7 @@ int main(void)
 		cmocka_unit_test(test_task_eip_beyond_the_cs_limit),
 		cmocka_unit_test(test_iret_to_a_task_with_a_bad_segment),
 		cmocka_unit_test(test_iret_checks_the_back_link),
+		cmocka_unit_test(test_task_switch_for_an_exception_sets_ext),
 		cmocka_unit_test(test_double_fault_task_with_a_bad_segment),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -336,6 +336,28 @@ static void test_iret_checks_the_back_link(void **state)
 	}
 }
 
+/* The new task's LDT is loaded before its segments, which may come from
+ * it. */
+static void test_task_with_an_ldt(void **state)
+{
+	struct harness *h = task_machine();
+	struct x86_cpu *c = &h->cpu;
+	put_desc(h, SEL_TSS3, 0x0000820070000017ull); /* an LDT of 3 entries at 0x7000 */
+	memcpy(h->ram + 0x7008, &(uint64_t){ 0x00cf92000000ffffull }, 8);
+	put32(h, TSS2 + 0x60, SEL_TSS3);
+	put32(h, TSS2 + 0x54, 0x0c); /* DS: LDT entry 1 */
+	static const uint8_t call[] = { 0x9a, 0, 0, 0, 0, SEL_TSS2, 0 };
+	harness_load(h, call, sizeof(call));
+	assert_int_equal(harness_run(h, 100), X86_HALT);
+	assert_int_equal(c->eip, TASK2_CODE + 1);
+	assert_int_equal(c->ldtr.sel, SEL_TSS3);
+	assert_int_equal(c->ldtr.base, 0x7000);
+	assert_int_equal(c->seg[X86_DS].sel, 0x0c);
+	assert_int_equal(c->seg[X86_DS].limit, 0xffffffffu);
+	assert_int_equal(h->ram[0x700d], 0x93); /* accessed */
+	harness_free(h);
+}
+
 /* A task switch for an exception: its faults have EXT set, before and
  * after the commit point. */
 static void test_task_switch_for_an_exception_sets_ext(void **state)
@@ -388,6 +410,7 @@ int main(void)
 		cmocka_unit_test(test_task_eip_beyond_the_cs_limit),
 		cmocka_unit_test(test_iret_to_a_task_with_a_bad_segment),
 		cmocka_unit_test(test_iret_checks_the_back_link),
+		cmocka_unit_test(test_task_with_an_ldt),
 		cmocka_unit_test(test_task_switch_for_an_exception_sets_ext),
 		cmocka_unit_test(test_double_fault_task_with_a_bad_segment),
 	};

@@ -66,7 +66,9 @@ void x86_load_seg_real(struct x86_insn *x, int segno, uint16_t sel);
 void x86_far_ret_real(struct x86_insn *x, uint32_t eip, uint16_t sel, uint32_t flags,
 		      uint32_t pop, bool iret);
 /* Delivers an interrupt or exception through the IDT. @soft: INT n / INT3 /
- * INTO (gate DPL checked against CPL). @ext: external event (EXT bit). */
+ * INTO (gate DPL checked against CPL). @ext: an external interrupt (no
+ * error code).  A fault it raises has no EXT bit yet: the callers that
+ * catch it add one (except.c). */
 void x86_deliver(struct x86_insn *x, int vector, uint32_t err, bool soft, bool ext);
 
 /* The privilege-change stack (except.c, also used by call gates): the
@@ -108,11 +110,16 @@ static inline uint32_t x86_sp_mask(const struct x86_cpu *c)
 /* The PAE page walk (paging_pae.c); fills and returns the TLB entry. */
 struct x86_tlb_entry *x86_walk_pae(struct x86_insn *x, uint32_t lin, bool write, bool user);
 
-/* Task switches (task.c): to the TSS @sel through a task gate (pushing
- * @err on the new stack if @push_err), or back to the previous task on
- * IRET with NT set. */
-void x86_task_switch(struct x86_insn *x, uint16_t sel, bool iret, uint32_t err, bool push_err);
+/* Task switches (task.c).  A JMP frees the old task; a CALL, INT n, an
+ * exception or an interrupt nests (NT and the back link); IRET with NT set
+ * returns to the task in the back link. */
+enum x86_task_kind { X86_TASK_JMP, X86_TASK_CALL, X86_TASK_IRET };
+/* To the TSS @sel (pushing @err on the new stack if @push_err). */
+void x86_task_switch(struct x86_insn *x, uint16_t sel, enum x86_task_kind kind, uint32_t err,
+		     bool push_err);
 void x86_task_return(struct x86_insn *x);
+/* Far JMP/CALL to the TSS descriptor or task gate @d read for @sel. */
+void x86_task_far(struct x86_insn *x, uint16_t sel, uint64_t d, bool call);
 
 /* ---- segments (seg.c) ---- */
 void x86_load_seg(struct x86_insn *x, int segno, uint16_t sel);
@@ -120,7 +127,10 @@ void x86_load_seg(struct x86_insn *x, int segno, uint16_t sel);
  * table. Returns its linear address in *addr. */
 uint64_t x86_read_desc(struct x86_insn *x, uint16_t sel, uint32_t *addr, int vec);
 void x86_desc_to_seg(uint64_t d, uint16_t sel, struct x86_seg *s);
-/* Far JMP/CALL through a call gate (gate.c); false if @sel is no gate. */
+/* Sets the accessed bit of descriptor @d at @addr, as the CPU does. */
+void x86_mark_accessed(struct x86_insn *x, uint32_t addr, uint64_t d);
+/* Far JMP/CALL through a call gate (gate.c), a task gate or to a TSS
+ * (task.c); false if @sel is none of these. */
 bool x86_call_gate(struct x86_insn *x, uint16_t sel, bool call);
 void x86_far_jmp(struct x86_insn *x, uint16_t sel, uint32_t off);
 void x86_far_call(struct x86_insn *x, uint16_t sel, uint32_t off);

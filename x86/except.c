@@ -20,6 +20,16 @@ static bool x86_contributory(int v)
 	return v == X86_EXC_DE || (v >= X86_EXC_TS && v <= X86_EXC_GP);
 }
 
+/* A fault raised while delivering an exception or an external interrupt
+ * (through a gate or a task switch) sets EXT, bit 0 of its error code
+ * (SDM 6.13); one raised delivering INT n, INT3 or INTO does not.  #PF's
+ * error code has no EXT. */
+static void x86_mark_ext(struct x86_cpu *c)
+{
+	if (c->exc_vector >= X86_EXC_TS && c->exc_vector <= X86_EXC_GP)
+		c->exc_err |= 1;
+}
+
 /* __builtin_longjmp carries no value: the exception travels in the CPU. */
 _Noreturn void x86_raise(struct x86_insn *x, int vector, uint32_t err)
 {
@@ -105,7 +115,8 @@ void x86_deliver(struct x86_insn *x, int vector, uint32_t err, bool soft, bool e
 		x86_deliver_real(x, vector);
 		return;
 	}
-	uint32_t idt_err = (uint32_t)vector * 8 + 2 + (ext ? 1 : 0);
+	/* EXT in these error codes: x86_mark_ext() where the fault lands. */
+	uint32_t idt_err = (uint32_t)vector * 8 + 2;
 	if ((uint32_t)vector * 8 + 7 > c->idtr.limit)
 		x86_raise(x, X86_EXC_GP, idt_err);
 	uint32_t lo = x86_read_lin(x, c->idtr.base + (uint32_t)vector * 8, 4, false);
@@ -117,7 +128,7 @@ void x86_deliver(struct x86_insn *x, int vector, uint32_t err, bool soft, bool e
 		if (!(hi & 0x8000))
 			x86_raise(x, X86_EXC_NP, idt_err);
 		bool with_err = !soft && !ext && x86_has_error_code(vector) && err != X86_NO_ERR;
-		x86_task_switch(x, (uint16_t)(lo >> 16), false, err, with_err);
+		x86_task_switch(x, (uint16_t)(lo >> 16), X86_TASK_CALL, err, with_err);
 		c->halted = false;
 		return;
 	}
@@ -134,15 +145,15 @@ void x86_deliver(struct x86_insn *x, int vector, uint32_t err, bool soft, bool e
 	unsigned size = (type & 0x8) ? 4 : 2;
 	uint32_t target = (lo & 0xffff) | (size == 4 ? hi & 0xffff0000u : 0);
 	if ((sel & 0xfffc) == 0)
-		x86_raise(x, X86_EXC_GP, ext ? 1 : 0);
+		x86_raise(x, X86_EXC_GP, 0);
 	uint32_t daddr;
 	struct x86_seg cs;
 	x86_desc_to_seg(x86_read_desc(x, sel, &daddr, X86_EXC_GP), sel, &cs);
 	int dpl = X86_SEG_DPL(cs.attr);
 	if (!(cs.attr & X86_SEG_S) || !(cs.attr & 0x8) || dpl > c->cpl)
-		x86_raise(x, X86_EXC_GP, (sel & 0xfffc) + (ext ? 1 : 0));
+		x86_raise(x, X86_EXC_GP, sel & 0xfffc);
 	if (!(cs.attr & X86_SEG_P))
-		x86_raise(x, X86_EXC_NP, (sel & 0xfffc) + (ext ? 1 : 0));
+		x86_raise(x, X86_EXC_NP, sel & 0xfffc);
 	if (cs.attr & 0x4)
 		dpl = c->cpl; /* conforming: stays at the current level */
 	if (target > cs.limit)
@@ -206,6 +217,7 @@ enum x86_status x86_handle_exception(struct x86_cpu *c, const struct x86_ops *op
 			x86_deliver(&x, vector, err, false, false);
 			return X86_OK;
 		}
+		x86_mark_ext(c);
 		int next = c->exc_vector;
 		if (next < 0) {
 			vector = next;
@@ -242,6 +254,7 @@ enum x86_status x86_interrupt(struct x86_cpu *c, const struct x86_ops *ops, uint
 	}
 	/* A fault while delivering an external interrupt is delivered as
 	 * itself (SDM 6.15: only exceptions combine into #DF). */
+	x86_mark_ext(c);
 	return x86_handle_exception(c, ops, true);
 }
 

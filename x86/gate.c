@@ -4,12 +4,16 @@
  * point; a CALL into a more privileged non-conforming segment switches to
  * that level's stack from the TSS and copies the gate's parameter count of
  * dwords (32-bit gate) or words (16-bit gate) from the caller's stack.  The
- * matching RETF n to the outer level is in seg.c.
+ * matching RETF n to the outer level is in seg.c; task gates and TSS
+ * descriptors go on to task.c.
  */
 #include "cpu.h"
 
 #define GATE_CALL16 0x04
 #define GATE_CALL32 0x0c
+#define GATE_TASK 0x05
+#define TSS_AVAIL16 0x01
+#define TSS_AVAIL32 0x09
 #define SEL_ERR(s) ((s) & 0xfffc)
 
 struct gate {
@@ -66,8 +70,7 @@ static struct x86_seg gate_target(struct x86_insn *x, const struct gate *g, bool
 		x86_raise(x, X86_EXC_NP, SEL_ERR(g->cs_sel));
 	if (g->off > cs.limit)
 		x86_raise(x, X86_EXC_GP, 0);
-	if (!(d & (1ull << 40)))
-		x86_write_lin(x, addr + 5, 1, (uint32_t)(d >> 40) | 1, false); /* accessed */
+	x86_mark_accessed(x, addr, d);
 	cs.attr |= 1;
 	return cs;
 }
@@ -81,6 +84,10 @@ bool x86_call_gate(struct x86_insn *x, uint16_t sel, bool call)
 	uint64_t d = x86_read_desc(x, sel, &addr, X86_EXC_GP);
 	uint32_t lo = (uint32_t)d, hi = (uint32_t)(d >> 32);
 	int type = (hi >> 8) & 0x1f; /* with the S bit: 0 for system descriptors */
+	if (type == GATE_TASK || type == TSS_AVAIL16 || type == TSS_AVAIL32) {
+		x86_task_far(x, sel, d, call);
+		return true;
+	}
 	if (type != GATE_CALL16 && type != GATE_CALL32)
 		return false;
 	int gate_dpl = (hi >> 13) & 3;

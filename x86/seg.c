@@ -42,8 +42,7 @@ uint64_t x86_read_desc(struct x86_insn *x, uint16_t sel, uint32_t *addr, int vec
 	return lo | (uint64_t)x86_read_lin(x, *addr + 4, 4, false) << 32;
 }
 
-/* Sets the accessed bit in the descriptor in memory, as the CPU does. */
-static void x86_mark_accessed(struct x86_insn *x, uint32_t addr, uint64_t d)
+void x86_mark_accessed(struct x86_insn *x, uint32_t addr, uint64_t d)
 {
 	if (!(d & (1ull << 40)))
 		x86_write_lin(x, addr + 5, 1, (uint32_t)(d >> 40) | 1, false);
@@ -102,11 +101,8 @@ static struct x86_seg x86_code_target(struct x86_insn *x, uint16_t sel, uint32_t
 	uint64_t d = x86_read_desc(x, sel, &addr, X86_EXC_GP);
 	x86_desc_to_seg(d, sel, &s);
 	int dpl = X86_SEG_DPL(s.attr);
-	int type = s.attr & 0x1f;
-	if (type == 0x01 || type == 0x05 || type == 0x09)
-		x86_unhandled(x); /* a task switch by JMP/CALL: not implemented */
 	if (!(s.attr & X86_SEG_S) || !(s.attr & 0x8))
-		x86_raise(x, X86_EXC_GP, SEL_ERR(sel)); /* other system descriptors */
+		x86_raise(x, X86_EXC_GP, SEL_ERR(sel)); /* system descriptors but gates and TSSes */
 	if (s.attr & 0x4) {
 		if (dpl > c->cpl)
 			x86_raise(x, X86_EXC_GP, SEL_ERR(sel));

@@ -13,9 +13,9 @@
  * EXCEPTION / RETRY, for a monitor emulating what traps and for tests.
  *
  * Freestanding: no libc.  The same source builds into the engines, the unit
- * tests and the fuzzer.  Not here: x87/SSE (CPUID reports no FPU), task
- * switches by far JMP/CALL and virtual-8086 mode (both X86_UNHANDLED),
- * limit checks in real mode.
+ * tests and the fuzzer.  Not here: x87/SSE (CPUID reports no FPU),
+ * virtual-8086 mode and tasks with a 16-bit TSS (both X86_UNHANDLED), limit
+ * checks in real mode.
  */
 #ifndef PLEXVM_X86_H
 #define PLEXVM_X86_H

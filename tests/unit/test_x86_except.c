@@ -210,6 +210,21 @@ static void test_16bit_tss_stack(void **state)
 	harness_free(h);
 }
 
+/* A fault while delivering an exception has EXT (bit 0) in its error code;
+ * one while delivering INT n has not (SDM 6.13). */
+static void test_fault_delivering_an_exception_sets_ext(void **state)
+{
+	struct harness *h = pm_machine();
+	put32(h, IDT + 8 * 6 + 4, get32(h, IDT + 8 * 6 + 4) & ~0x8000u); /* #UD gate absent */
+	expect_vector(h, (const uint8_t[]){ 0x0f, 0x0b }, 2, 11);          /* ud2 */
+	assert_int_equal(get32(h, h->cpu.r[X86_ESP]), 6 * 8 + 2 + 1);
+	assert_int_equal(get32(h, h->cpu.r[X86_ESP] + 4), HARNESS_CODE);
+	h->cpu.r[X86_ESP] = HARNESS_STACK;
+	expect_vector(h, (const uint8_t[]){ 0xcd, 0x06 }, 2, 11); /* int 6 */
+	assert_int_equal(get32(h, h->cpu.r[X86_ESP]), 6 * 8 + 2);
+	harness_free(h);
+}
+
 static void paging_on(struct harness *h)
 {
 	for (uint32_t p = 0; p < 256; p++)
@@ -552,6 +567,7 @@ int main(void)
 		cmocka_unit_test(test_16bit_trap_gate_and_iretw),
 		cmocka_unit_test(test_16bit_gates_from_ring3),
 		cmocka_unit_test(test_16bit_tss_stack),
+		cmocka_unit_test(test_fault_delivering_an_exception_sets_ext),
 		cmocka_unit_test(test_call_gate_to_ring0_and_retf_back),
 		cmocka_unit_test(test_call_gate_checks),
 		cmocka_unit_test(test_sysenter_and_sysexit),

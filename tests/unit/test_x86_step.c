@@ -155,8 +155,9 @@ static void test_step_ok(void **state)
 static void test_step_unhandled_changes_nothing(void **state)
 {
 	struct harness *h = step_machine();
-	/* mov eax, 7; jmp far 0x28:0 (a task switch by JMP) */
-	step_load(h, (const uint8_t[]){ 0xb8, 7, 0, 0, 0, 0xea, 0, 0, 0, 0, 0x28, 0 }, 12);
+	/* mov eax, 7; jmp far 0x30:0 (a switch to a task with a 16-bit TSS) */
+	put64(h, 0x30, 0x0000810000000067ull | (0x600ull << 16));
+	step_load(h, (const uint8_t[]){ 0xb8, 7, 0, 0, 0, 0xea, 0, 0, 0, 0, 0x30, 0 }, 12);
 	assert_int_equal(x86_step(&h->cpu, &h->ops), X86_STEP_OK);
 	struct x86_cpu before = h->cpu;
 	assert_int_equal(x86_step(&h->cpu, &h->ops), X86_STEP_UNHANDLED);

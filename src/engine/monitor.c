@@ -342,6 +342,13 @@ static void mon_run_native(struct monitor_engine *m)
 		mon_emulate(m);
 		return;
 	}
+	if (f->trap_cs != f->cs) {
+		/* A far transfer nothing caught put guest code on a host
+		 * segment (the seccomp filter kept it from the host kernel). */
+		vm_stop(vm, EXIT_CRASH, "guest code escaped to host code segment 0x%x at 0x%x",
+		        f->trap_cs, f->eip);
+		return;
+	}
 	memcpy(c->r, f->r, sizeof(c->r));
 	c->eip = f->eip;
 	c->eflags = (c->eflags & ~NATIVE_FLAGS) | (f->eflags & NATIVE_FLAGS);

@@ -39,6 +39,7 @@ struct monitor_frame {
 	int syscall_nr;      /* SIGSYS: the guest's EAX, which the kernel clobbered */
 	volatile int tick;   /* SIGALRM arrived while plexvm's own code ran */
 	int entry_failed;    /* IRETQ itself faulted: the host refused the entry state */
+	uint16_t trap_cs;    /* CS at the trap: the guest's mirror, unless it escaped */
 };
 
 extern struct monitor_frame monitor_frame __attribute__((visibility("hidden")));

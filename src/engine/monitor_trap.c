@@ -30,6 +30,7 @@
 
 #include <asm/prctl.h>
 
+#include "monitor_space.h"
 #include "monitor_switch.h"
 
 struct monitor_frame monitor_frame;
@@ -83,8 +84,12 @@ void monitor_signal(int sig, siginfo_t *si, void *ucv)
 	uint16_t cs = (uint16_t)g[REG_CSGSFS];
 	uintptr_t rip = (uintptr_t)g[REG_RIP];
 
-	if (cs != HOST_CS) { /* guest code: plexvm's own runs in 64-bit mode */
+	/* Guest code: plexvm's own runs in 64-bit mode above 4 GiB.  (Guest
+	 * code that got into 64-bit mode through a far jump the scanner
+	 * missed is still below 4 GiB; the monitor stops it.) */
+	if (cs != HOST_CS || rip < MONITOR_SPACE_END) {
 		save_guest(sig, si, g);
+		monitor_frame.trap_cs = cs;
 		monitor_frame.entry_failed = 0;
 		redirect_to_exit(g);
 		return;

@@ -181,6 +181,24 @@ static void test_fetch_from_unscanned_page(void **state)
 	assert_int_equal(monitor_frame.eip, CODE + 0x1000);
 }
 
+/* Guest code that reaches 64-bit mode (a far jump to the host's own code
+ * segment the scanner did not see) still cannot make a host system call,
+ * and its trap still comes back to the monitor, marked by its CS. */
+static void test_escape_to_64bit_is_caught(void **state)
+{
+	uint8_t code[] = {
+		0xea, 0, 0, 0, 0, 0x33, 0x00, /* ljmp $0x33, $CODE+7 */
+		0xb8, 0x3c, 0x00, 0x00, 0x00, /* mov $60, %eax   (x86-64 exit) */
+		0x0f, 0x05,                   /* syscall */
+	};
+	uint32_t target = CODE + 7;
+	memcpy(&code[1], &target, 4);
+	run_code(code, sizeof(code), 0, zero);
+	assert_int_equal(monitor_frame.signo, SIGSYS);
+	assert_int_equal(monitor_frame.trap_cs, 0x33);
+	assert_int_equal(monitor_frame.syscall_nr, 60);
+}
+
 static void test_segment_base_is_mirrored(void **state)
 {
 	static const uint8_t code[] = { 0xa1, 0x08, 0, 0, 0, 0xcc }; /* mov 8, %eax; int3 */
@@ -202,6 +220,7 @@ int main(void)
 		cmocka_unit_test(test_privileged_faults),
 		cmocka_unit_test(test_fetch_from_unscanned_page),
 		cmocka_unit_test(test_segment_base_is_mirrored),
+		cmocka_unit_test(test_escape_to_64bit_is_caught),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -116,8 +116,13 @@ void monitor_signal(int sig, siginfo_t *si, void *ucv)
 		monitor_frame.tick = 1;
 		return;
 	}
-	/* A fault in plexvm's own code: a bug.  Let it kill the process the
-	 * way the signal would have, with a core dump. */
+	/* A fault in plexvm's own code: a bug.  Say so, then let the signal
+	 * kill the process as it would have, with a core dump. */
+	static const char msg[] = "plexvm: internal error: a fault in plexvm's own code "
+	                          "(not the guest's); please report it\n";
+	if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0) {
+		/* nothing more to do */
+	}
 	signal(sig, SIG_DFL);
 }
 

@@ -112,25 +112,26 @@ void kvm_fallback_name(const uint8_t *bytes, size_t len, bool code32, char *buf,
 
 /* ---- reading and writing the vCPU ---- */
 
-struct kvm_fallback_msrs {
+/* struct kvm_msrs ends in a flexible array: room for three entries. */
+union kvm_fallback_msrs {
 	struct kvm_msrs hdr;
-	struct kvm_msr_entry e[3];
+	char room[sizeof(struct kvm_msrs) + 3 * sizeof(struct kvm_msr_entry)];
 };
 
-static void kvm_fallback_msrs_init(struct kvm_fallback_msrs *m, const struct kvm_state *st)
+static void kvm_fallback_msrs_init(union kvm_fallback_msrs *m, const struct kvm_state *st)
 {
 	memset(m, 0, sizeof(*m));
 	m->hdr.nmsrs = 3;
-	m->e[0] = (struct kvm_msr_entry){ .index = MSR_IA32_SYSENTER_CS, .data = st->sysenter_cs };
-	m->e[1] = (struct kvm_msr_entry){ .index = MSR_IA32_SYSENTER_ESP, .data = st->sysenter_esp };
-	m->e[2] = (struct kvm_msr_entry){ .index = MSR_IA32_SYSENTER_EIP, .data = st->sysenter_eip };
+	m->hdr.entries[0] = (struct kvm_msr_entry){ .index = MSR_IA32_SYSENTER_CS, .data = st->sysenter_cs };
+	m->hdr.entries[1] = (struct kvm_msr_entry){ .index = MSR_IA32_SYSENTER_ESP, .data = st->sysenter_esp };
+	m->hdr.entries[2] = (struct kvm_msr_entry){ .index = MSR_IA32_SYSENTER_EIP, .data = st->sysenter_eip };
 }
 
 /* Reads @st and @ev; on failure stops @vm and returns false. */
 static bool kvm_fallback_read(struct vm *vm, int fd, struct kvm_state *st,
                               struct kvm_vcpu_events *ev)
 {
-	struct kvm_fallback_msrs m;
+	union kvm_fallback_msrs m;
 	memset(st, 0, sizeof(*st));
 	kvm_fallback_msrs_init(&m, st);
 	const char *what = NULL;
@@ -149,9 +150,9 @@ static bool kvm_fallback_read(struct vm *vm, int fd, struct kvm_state *st,
 	 * backend that will not report them (they are zero then) is no
 	 * reason to stop. */
 	if (ioctl(fd, KVM_GET_MSRS, &m) == 3) {
-		st->sysenter_cs = m.e[0].data;
-		st->sysenter_esp = m.e[1].data;
-		st->sysenter_eip = m.e[2].data;
+		st->sysenter_cs = m.hdr.entries[0].data;
+		st->sysenter_esp = m.hdr.entries[1].data;
+		st->sysenter_eip = m.hdr.entries[2].data;
 	} else {
 		log_warn_once("kvm: KVM_GET_MSRS cannot read the SYSENTER MSRs; "
 		              "emulated instructions see them as 0");
@@ -165,7 +166,7 @@ static void kvm_fallback_write(struct vm *vm, int fd, const struct kvm_state *st
                                const struct kvm_state *old, struct kvm_vcpu_events *ev)
 {
 	const char *what = NULL;
-	struct kvm_fallback_msrs m;
+	union kvm_fallback_msrs m;
 	kvm_fallback_msrs_init(&m, st);
 	if (ioctl(fd, KVM_SET_SREGS, &st->sregs) < 0)
 		what = "KVM_SET_SREGS";

@@ -141,8 +141,12 @@ static const struct op_row two_byte_map[256] = {
 	[0x05] = { OP_BAD },
 	[0x07] = { OP_BAD },
 	[0x0a] = { OP_BAD },
-	[0x0c ... 0x1e] = { OP_BAD },
-	[0x1f] = { M },
+	[0x0c] = { OP_BAD },
+	/* 0F 0D, 0F 18-1F: prefetch hints and the reserved-NOP space, which
+	 * a P6 runs as NOP r/m (ENDBR32 is F3 0F 1E FB). */
+	[0x0d] = { M },
+	[0x0e ... 0x17] = { OP_BAD },
+	[0x18 ... 0x1f] = { M },
 	[0x20] = { M },
 	[0x21] = { M },
 	[0x22] = { M },

@@ -155,7 +155,8 @@ void x86_exec_0f(struct x86_insn *x)
 	}
 	switch (op) {
 	case 0x0b: x86_raise(x, X86_EXC_UD, X86_NO_ERR); /* UD2 */
-	case 0x1f: x86_decode_modrm(x); return;          /* NOP r/m */
+	case 0x0d:
+	case 0x18 ... 0x1f: x86_decode_modrm(x); return; /* hints, NOP r/m */
 	case 0xa0: x86_push(x, c->seg[X86_FS].sel); return;
 	case 0xa8: x86_push(x, c->seg[X86_GS].sel); return;
 	case 0xa1: case 0xa9: {

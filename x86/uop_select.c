@@ -144,7 +144,8 @@ static x86_uop_fn uop_two_byte(struct x86_uop *u, const struct x86_decoded *d)
 	if (op >= 0x90 && op <= 0x9f)
 		return x86_uop_setcc(mem);
 	switch (op) {
-	case 0x1f: return x86_uop_nop();
+	case 0x0d:
+	case 0x18 ... 0x1f: return x86_uop_nop(); /* hints, NOP r/m */
 	case 0xb6: case 0xb7: case 0xbe: case 0xbf: return x86_uop_movx(op, mem);
 	default: return 0;
 	}

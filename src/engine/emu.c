@@ -18,6 +18,7 @@
 #include "../stats.h"
 #include "../vm.h"
 #include "engine.h"
+#include "x86_state.h"
 
 /* Instructions per slice: small enough that timer interrupts arrive within
  * tens of microseconds, large enough that the loop costs nothing. */
@@ -95,39 +96,16 @@ static int emu_create(struct vm *vm, void **ctx, char *err, size_t errlen)
 static int emu_setup(void *ctx, const struct boot_entry *b)
 {
 	struct emu_engine *e = ctx;
-	if (b->mode != BOOT_PM32_FLAT)
-		return -ENOTSUP; /* 64-bit kernels need long mode, which x86/ lacks */
-	x86_reset_flat32(&e->cpu);
-	x86_icache_attach(&e->cpu, e->icache, x86_icache_size(EMU_ICACHE_PAGES));
-	uint32_t *r = e->cpu.r;
-	r[X86_EAX] = (uint32_t)b->rax;
-	r[X86_EBX] = (uint32_t)b->rbx;
-	r[X86_ECX] = (uint32_t)b->rcx;
-	r[X86_EDX] = (uint32_t)b->rdx;
-	r[X86_ESI] = (uint32_t)b->rsi;
-	r[X86_EDI] = (uint32_t)b->rdi;
-	r[X86_ESP] = (uint32_t)b->rsp;
-	r[X86_EBP] = (uint32_t)b->rbp;
-	e->cpu.eip = (uint32_t)b->rip;
-	return 0;
+	int r = x86_state_from_boot(&e->cpu, b); /* 64-bit kernels: -ENOTSUP */
+	if (r == 0) /* after the reset, which turns the cache off */
+		x86_icache_attach(&e->cpu, e->icache, x86_icache_size(EMU_ICACHE_PAGES));
+	return r;
 }
 
 static void emu_dump_regs(void *ctx, FILE *out)
 {
 	struct emu_engine *e = ctx;
-	const struct x86_cpu *c = &e->cpu;
-	static const char *const sregs[6] = { "ES", "CS", "SS", "DS", "FS", "GS" };
-	fprintf(out, "EAX=%08x EBX=%08x ECX=%08x EDX=%08x\n", c->r[X86_EAX], c->r[X86_EBX],
-	        c->r[X86_ECX], c->r[X86_EDX]);
-	fprintf(out, "ESI=%08x EDI=%08x EBP=%08x ESP=%08x\n", c->r[X86_ESI], c->r[X86_EDI],
-	        c->r[X86_EBP], c->r[X86_ESP]);
-	fprintf(out, "EIP=%08x EFLAGS=%08x CPL=%d\n", c->eip, c->eflags, c->cpl);
-	for (int i = 0; i < 6; i++)
-		fprintf(out, "%s=%04x base=%08x limit=%08x attr=%04x\n", sregs[i], c->seg[i].sel,
-		        c->seg[i].base, c->seg[i].limit, c->seg[i].attr);
-	fprintf(out, "TR=%04x LDTR=%04x GDT=%08x/%04x IDT=%08x/%04x\n", c->tr.sel, c->ldtr.sel,
-	        c->gdtr.base, c->gdtr.limit, c->idtr.base, c->idtr.limit);
-	fprintf(out, "CR0=%08x CR2=%08x CR3=%08x CR4=%08x\n", c->cr0, c->cr2, c->cr3, c->cr4);
+	x86_state_dump(&e->cpu, out);
 }
 
 static void emu_deliver_interrupt(struct emu_engine *e)

@@ -27,19 +27,18 @@
 #define X86_EXC_GP 13
 #define X86_EXC_PF 14
 
-
 /* Per-instruction decode state. */
 struct x86_insn {
 	struct x86_cpu *c;
 	const struct x86_ops *ops;
-	bool o32, a32;        /* operand and address size */
-	int seg;              /* segment for memory operands (default or override) */
+	bool o32, a32; /* operand and address size */
+	int seg;       /* segment for memory operands (default or override) */
 	bool seg_override;
-	uint8_t rep;          /* 0, 0xf2 or 0xf3 */
+	uint8_t rep; /* 0, 0xf2 or 0xf3 */
 	bool lock;
 	uint8_t modrm, mod, reg, rm;
 	bool rm_is_reg;
-	uint32_t ea;          /* effective address (offset) when !rm_is_reg */
+	uint32_t ea; /* effective address (offset) when !rm_is_reg */
 };
 
 /* c->exc_vector values that are no exception: they unwind like one but end
@@ -63,8 +62,8 @@ void x86_deliver_real(struct x86_insn *x, int vector);
 /* A segment load: base = @sel << 4. */
 void x86_load_seg_real(struct x86_insn *x, int segno, uint16_t sel);
 /* RETF and IRET: to @sel:@eip, popping @pop bytes, IRET with @flags. */
-void x86_far_ret_real(struct x86_insn *x, uint32_t eip, uint16_t sel, uint32_t flags,
-		      uint32_t pop, bool iret);
+void x86_far_ret_real(struct x86_insn *x, uint32_t eip, uint16_t sel, uint32_t flags, uint32_t pop,
+                      bool iret);
 /* Delivers an interrupt or exception through the IDT. @soft: INT n / INT3 /
  * INTO (gate DPL checked against CPL). @ext: an external interrupt (no
  * error code).  A fault it raises has no EXT bit yet: the callers that
@@ -78,7 +77,7 @@ void x86_inner_stack(struct x86_insn *x, uint16_t sel, int dpl, struct x86_seg *
 /* Pushes @v of @size bytes on the stack @ss:@esp, which need not be the
  * loaded one (an inner stack being built); commits nothing else. */
 void x86_push_on(struct x86_insn *x, const struct x86_seg *ss, uint32_t *esp, uint32_t v,
-		 unsigned size, bool user);
+                 unsigned size, bool user);
 
 /* ---- memory (mem.c) ---- */
 uint32_t x86_linear(struct x86_insn *x, int seg, uint32_t off, unsigned size, bool write);
@@ -96,7 +95,7 @@ uint32_t x86_phys_read(struct x86_insn *x, uint64_t pa, unsigned size);
 void x86_phys_write(struct x86_insn *x, uint64_t pa, unsigned size, uint32_t v);
 /* Checks a segment's limit and type for an access; raises on failure. */
 void x86_seg_check(struct x86_insn *x, int segno, const struct x86_seg *s, uint32_t off,
-		   unsigned size, bool write);
+                   unsigned size, bool write);
 
 /* Stack: push/pop with the current operand size. */
 void x86_push(struct x86_insn *x, uint32_t v);
@@ -116,7 +115,7 @@ struct x86_tlb_entry *x86_walk_pae(struct x86_insn *x, uint32_t lin, bool write,
 enum x86_task_kind { X86_TASK_JMP, X86_TASK_CALL, X86_TASK_IRET };
 /* To the TSS @sel (pushing @err on the new stack if @push_err). */
 void x86_task_switch(struct x86_insn *x, uint16_t sel, enum x86_task_kind kind, uint32_t err,
-		     bool push_err);
+                     bool push_err);
 void x86_task_return(struct x86_insn *x);
 /* Far JMP/CALL to the TSS descriptor or task gate @d read for @sel. */
 void x86_task_far(struct x86_insn *x, uint16_t sel, uint64_t d, bool call);
@@ -182,7 +181,7 @@ struct x86_icache_page *x86_icache_find(struct x86_icache *ic, uint32_t frame);
 void x86_icache_written(struct x86_icache_page *p, uint32_t off, uint32_t len);
 /* The TLB's code mark for a newly filled entry. */
 static inline struct x86_icache_page *x86_tlb_code(struct x86_cpu *c, uint32_t frame,
-						   const uint8_t *host)
+                                                   const uint8_t *host)
 {
 	return c->icache && host ? x86_icache_find(c->icache, frame) : 0;
 }
@@ -222,7 +221,7 @@ static inline void x86_ctrl_written(struct x86_insn *x, int cr, uint32_t old)
  * is inside its limit and one page, and the page is in the TLB with the
  * rights the access needs. */
 static inline struct x86_tlb_entry *x86_fast_entry(struct x86_cpu *c, int seg, uint32_t off,
-						   unsigned size, bool write, uint32_t *lin)
+                                                   unsigned size, bool write, uint32_t *lin)
 {
 	const struct x86_seg *s = &c->seg[seg];
 	uint16_t type = s->attr & 0x9e; /* P, S, code, expand-down/conforming, R/W */

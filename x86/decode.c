@@ -55,8 +55,10 @@ static uint32_t x86_ea32(struct x86_insn *x, int *def_seg)
 static uint32_t x86_ea16(struct x86_insn *x, int *def_seg)
 {
 	struct x86_cpu *c = x->c;
-	static const int8_t base_reg[8] = { X86_EBX, X86_EBX, X86_EBP, X86_EBP, -1, -1, X86_EBP, X86_EBX };
-	static const int8_t index_reg[8] = { X86_ESI, X86_EDI, X86_ESI, X86_EDI, X86_ESI, X86_EDI, -1, -1 };
+	static const int8_t base_reg[8] = { X86_EBX, X86_EBX, X86_EBP, X86_EBP,
+		                            -1,      -1,      X86_EBP, X86_EBX };
+	static const int8_t index_reg[8] = { X86_ESI, X86_EDI, X86_ESI, X86_EDI,
+		                             X86_ESI, X86_EDI, -1,      -1 };
 	uint32_t ea = 0;
 	*def_seg = (x->rm == 2 || x->rm == 3 || (x->rm == 6 && x->mod != 0)) ? X86_SS : X86_DS;
 	if (x->rm == 6 && x->mod == 0) {

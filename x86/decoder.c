@@ -23,10 +23,10 @@ enum { /* operand shape flags */
 /* Flags left undefined (SDM vol. 2, each instruction's "Flags Affected"):
  * a mask of EFLAGS bits, optionally with a rule for the shift count, or a
  * ModRM group whose /reg rows are in group_undef. */
-enum {              /* with a count of 0 no flag changes at all */
-	CNT_OF = 1,    /* OF unless the count is 1 */
-	CNT_OF_CF = 2, /* that, and CF if the count is the operand width or more */
-	CNT_DOUBLE = 3, /* OF unless 1; all of them past the operand width */
+enum {                 /* with a count of 0 no flag changes at all */
+       CNT_OF = 1,     /* OF unless the count is 1 */
+       CNT_OF_CF = 2,  /* that, and CF if the count is the operand width or more */
+       CNT_DOUBLE = 3, /* OF unless 1; all of them past the operand width */
 };
 enum { G_ALU, G_SHIFT, G_UNARY };
 #define U_ARITH (X86_CF | X86_PF | X86_AF | X86_ZF | X86_SF | X86_OF)
@@ -39,9 +39,9 @@ enum { G_ALU, G_SHIFT, G_UNARY };
 /* Undefined flags of each /reg of the groups with different instructions. */
 static const uint16_t group_undef[][8] = {
 	[G_ALU] = { [1] = U_LOGIC, [4] = U_LOGIC, [6] = U_LOGIC }, /* OR, AND, XOR */
-	[G_SHIFT] = { [0 ... 3] = U_COUNT(0, CNT_OF),         /* ROL, ROR, RCL, RCR */
-		      [4 ... 6] = U_COUNT(X86_AF, CNT_OF_CF), /* SHL, SHR, SAL */
-		      [7] = U_COUNT(X86_AF, CNT_OF) },        /* SAR */
+	[G_SHIFT] = { [0 ... 3] = U_COUNT(0, CNT_OF),              /* ROL, ROR, RCL, RCR */
+	              [4 ... 6] = U_COUNT(X86_AF, CNT_OF_CF),      /* SHL, SHR, SAL */
+	              [7] = U_COUNT(X86_AF, CNT_OF) },             /* SAR */
 	[G_UNARY] = { [0 ... 1] = U_LOGIC, [4 ... 5] = U_MUL, [6 ... 7] = U_ARITH },
 };
 
@@ -79,7 +79,7 @@ static const struct op_row one_byte_map[256] = {
 	[0x28 ... 0x2b] = { M },
 	[0x2c] = { OP_IMM8 },
 	[0x2d] = { OP_IMMV },
-	[0x2f] = { 0, X86_OF }, /* DAS */
+	[0x2f] = { 0, X86_OF },           /* DAS */
 	[0x30 ... 0x33] = { M, U_LOGIC }, /* XOR */
 	[0x34] = { OP_IMM8, U_LOGIC },
 	[0x35] = { OP_IMMV, U_LOGIC },
@@ -313,7 +313,8 @@ int x86_decode(const uint8_t *b, size_t len, bool code32, struct x86_decoded *d)
 		d->two_byte = true;
 		d->opcode = b[i++];
 	}
-	const struct op_row *row = d->two_byte ? &two_byte_map[d->opcode] : &one_byte_map[d->opcode];
+	const struct op_row *row =
+	        d->two_byte ? &two_byte_map[d->opcode] : &one_byte_map[d->opcode];
 	uint16_t f = row->shape;
 	if (f & OP_BAD)
 		return X86_DECODE_INVALID;
@@ -360,7 +361,9 @@ uint32_t x86_undefined_flags(const struct x86_decoded *d, uint32_t ecx)
 	 * with imm8, else CL; masked to 5 bits (SDM SAL/SAR/SHL/SHR). */
 	uint8_t op = d->opcode;
 	uint32_t count = d->two_byte ? ((op & 1) ? ecx : d->imm)
-				     : (op >= 0xd2 ? ecx : op >= 0xd0 ? 1 : d->imm);
+	                             : (op >= 0xd2   ? ecx
+	                                : op >= 0xd0 ? 1
+	                                             : d->imm);
 	count &= 31;
 	unsigned width = !d->two_byte && !(op & 1) ? 8 : d->o32 ? 32 : 16;
 	if (count == 0)

@@ -52,7 +52,7 @@ _Noreturn void x86_request_retry(struct x86_cpu *c)
 /* Records the event an instruction raised and asks the hook about it;
  * false: stop with it pending. */
 static bool x86_exception_allowed(struct x86_cpu *c, const struct x86_ops *ops, int vector,
-				  uint32_t err, bool soft)
+                                  uint32_t err, bool soft)
 {
 	c->exc_vector = vector;
 	c->exc_err = err;
@@ -70,7 +70,7 @@ void x86_soft_int(struct x86_insn *x, int vector)
 }
 
 void x86_push_on(struct x86_insn *x, const struct x86_seg *ss, uint32_t *esp, uint32_t v,
-		 unsigned size, bool user)
+                 unsigned size, bool user)
 {
 	uint32_t mask = (ss->attr & X86_SEG_DB) ? 0xffffffffu : 0xffffu;
 	uint32_t sp = (*esp - size) & mask;
@@ -228,7 +228,7 @@ enum x86_status x86_handle_exception(struct x86_cpu *c, const struct x86_ops *op
 			return X86_SHUTDOWN;
 		}
 		bool df = (x86_contributory(vector) && x86_contributory(next)) ||
-			  (vector == X86_EXC_PF && (x86_contributory(next) || next == X86_EXC_PF));
+		          (vector == X86_EXC_PF && (x86_contributory(next) || next == X86_EXC_PF));
 		first = vector;
 		if (df) {
 			vector = X86_EXC_DF;
@@ -259,7 +259,7 @@ enum x86_status x86_interrupt(struct x86_cpu *c, const struct x86_ops *ops, uint
 }
 
 enum x86_status x86_deliver_exception(struct x86_cpu *c, const struct x86_ops *ops, int vector,
-				      uint32_t err)
+                                      uint32_t err)
 {
 	c->exc_vector = vector;
 	c->exc_err = err;

@@ -20,12 +20,30 @@ static uint8_t x86_prefixes(struct x86_insn *x)
 	for (;;) {
 		uint8_t b = x86_fetch8(x);
 		switch (b) {
-		case 0x26: x->seg = X86_ES; x->seg_override = true; break;
-		case 0x2e: x->seg = X86_CS; x->seg_override = true; break;
-		case 0x36: x->seg = X86_SS; x->seg_override = true; break;
-		case 0x3e: x->seg = X86_DS; x->seg_override = true; break;
-		case 0x64: x->seg = X86_FS; x->seg_override = true; break;
-		case 0x65: x->seg = X86_GS; x->seg_override = true; break;
+		case 0x26:
+			x->seg = X86_ES;
+			x->seg_override = true;
+			break;
+		case 0x2e:
+			x->seg = X86_CS;
+			x->seg_override = true;
+			break;
+		case 0x36:
+			x->seg = X86_SS;
+			x->seg_override = true;
+			break;
+		case 0x3e:
+			x->seg = X86_DS;
+			x->seg_override = true;
+			break;
+		case 0x64:
+			x->seg = X86_FS;
+			x->seg_override = true;
+			break;
+		case 0x65:
+			x->seg = X86_GS;
+			x->seg_override = true;
+			break;
 		case 0x66: x->o32 = !big; break;
 		case 0x67: x->a32 = !big; break;
 		case 0xf0: x->lock = true; break;
@@ -96,7 +114,7 @@ static void x86_bcd(struct x86_insn *x, uint8_t op)
 	uint32_t al = c->r[X86_EAX] & 0xff, cf = c->eflags & X86_CF, af = c->eflags & X86_AF;
 	uint32_t f = c->eflags & ~(X86_CF | X86_AF);
 	switch (op) {
-	case 0x27: /* DAA */
+	case 0x27:   /* DAA */
 	case 0x2f: { /* DAS */
 		uint32_t old = al;
 		bool sub = op == 0x2f;
@@ -287,7 +305,7 @@ static void x86_popf(struct x86_insn *x)
 	struct x86_cpu *c = x->c;
 	uint32_t v = x86_peek(x, 0);
 	uint32_t mask = X86_CF | X86_PF | X86_AF | X86_ZF | X86_SF | X86_TF | X86_DF | X86_OF |
-			X86_NT | X86_AC | X86_ID;
+	                X86_NT | X86_AC | X86_ID;
 	if (c->cpl == 0)
 		mask |= X86_IOPL;
 	if (c->cpl <= x86_iopl(c))
@@ -326,16 +344,45 @@ void x86_exec_one(struct x86_insn *x)
 	case 0x17: x86_pop_sreg(x, X86_SS); return;
 	case 0x1e: x86_push_sreg(x, X86_DS); return;
 	case 0x1f: x86_pop_sreg(x, X86_DS); return;
-	case 0x27: case 0x2f: case 0x37: case 0x3f: x86_bcd(x, op); return;
-	case 0x40: case 0x41: case 0x42: case 0x43: case 0x44: case 0x45: case 0x46: case 0x47:
-	case 0x48: case 0x49: case 0x4a: case 0x4b: case 0x4c: case 0x4d: case 0x4e: case 0x4f:
+	case 0x27:
+	case 0x2f:
+	case 0x37:
+	case 0x3f: x86_bcd(x, op); return;
+	case 0x40:
+	case 0x41:
+	case 0x42:
+	case 0x43:
+	case 0x44:
+	case 0x45:
+	case 0x46:
+	case 0x47:
+	case 0x48:
+	case 0x49:
+	case 0x4a:
+	case 0x4b:
+	case 0x4c:
+	case 0x4d:
+	case 0x4e:
+	case 0x4f:
 		v = x86_incdec(c, x86_reg_read(c, op & 7, size), op >= 0x48, size);
 		x86_reg_write(c, op & 7, size, v);
 		return;
-	case 0x50: case 0x51: case 0x52: case 0x53: case 0x54: case 0x55: case 0x56: case 0x57:
-		x86_push(x, x86_reg_read(c, op & 7, size));
-		return;
-	case 0x58: case 0x59: case 0x5a: case 0x5b: case 0x5c: case 0x5d: case 0x5e: case 0x5f:
+	case 0x50:
+	case 0x51:
+	case 0x52:
+	case 0x53:
+	case 0x54:
+	case 0x55:
+	case 0x56:
+	case 0x57: x86_push(x, x86_reg_read(c, op & 7, size)); return;
+	case 0x58:
+	case 0x59:
+	case 0x5a:
+	case 0x5b:
+	case 0x5c:
+	case 0x5d:
+	case 0x5e:
+	case 0x5f:
 		v = x86_pop(x);
 		x86_reg_write(c, op & 7, size, v);
 		return;
@@ -344,26 +391,55 @@ void x86_exec_one(struct x86_insn *x)
 	case 0x62: x86_bound(x); return;
 	case 0x68: x86_push(x, x86_imm(x, size)); return;
 	case 0x6a: x86_push(x, (uint32_t)(int8_t)x86_fetch8(x)); return;
-	case 0x69: case 0x6b: x86_imul3(x, op == 0x6b); return;
-	case 0x6c: case 0x6d: case 0x6e: case 0x6f:
-	case 0xa4: case 0xa5: case 0xa6: case 0xa7:
-	case 0xaa: case 0xab: case 0xac: case 0xad: case 0xae: case 0xaf:
-		x86_string(x, op);
-		return;
-	case 0x70: case 0x71: case 0x72: case 0x73: case 0x74: case 0x75: case 0x76: case 0x77:
-	case 0x78: case 0x79: case 0x7a: case 0x7b: case 0x7c: case 0x7d: case 0x7e: case 0x7f: {
+	case 0x69:
+	case 0x6b: x86_imul3(x, op == 0x6b); return;
+	case 0x6c:
+	case 0x6d:
+	case 0x6e:
+	case 0x6f:
+	case 0xa4:
+	case 0xa5:
+	case 0xa6:
+	case 0xa7:
+	case 0xaa:
+	case 0xab:
+	case 0xac:
+	case 0xad:
+	case 0xae:
+	case 0xaf: x86_string(x, op); return;
+	case 0x70:
+	case 0x71:
+	case 0x72:
+	case 0x73:
+	case 0x74:
+	case 0x75:
+	case 0x76:
+	case 0x77:
+	case 0x78:
+	case 0x79:
+	case 0x7a:
+	case 0x7b:
+	case 0x7c:
+	case 0x7d:
+	case 0x7e:
+	case 0x7f: {
 		int8_t rel = (int8_t)x86_fetch8(x);
 		if (x86_cond(c, op & 15))
 			x86_jump(x, c->eip + (uint32_t)rel);
 		return;
 	}
-	case 0x80: case 0x81: case 0x82: case 0x83: x86_group1(x, op); return;
-	case 0x84: case 0x85:
+	case 0x80:
+	case 0x81:
+	case 0x82:
+	case 0x83: x86_group1(x, op); return;
+	case 0x84:
+	case 0x85:
 		size = op & 1 ? size : 1;
 		x86_decode_modrm(x);
 		x86_alu(c, 4, x86_rm_read(x, size), x86_reg_read(c, x->reg, size), size);
 		return;
-	case 0x86: case 0x87: {
+	case 0x86:
+	case 0x87: {
 		size = op & 1 ? size : 1;
 		x86_decode_modrm(x);
 		uint32_t a = x86_rm_read(x, size);
@@ -371,12 +447,14 @@ void x86_exec_one(struct x86_insn *x)
 		x86_reg_write(c, x->reg, size, a);
 		return;
 	}
-	case 0x88: case 0x89:
+	case 0x88:
+	case 0x89:
 		size = op & 1 ? size : 1;
 		x86_decode_modrm(x);
 		x86_rm_write(x, size, x86_reg_read(c, x->reg, size));
 		return;
-	case 0x8a: case 0x8b:
+	case 0x8a:
+	case 0x8b:
 		size = op & 1 ? size : 1;
 		x86_decode_modrm(x);
 		x86_reg_write(c, x->reg, size, x86_rm_read(x, size));
@@ -406,7 +484,13 @@ void x86_exec_one(struct x86_insn *x)
 		if (x->rep == 0xf3)
 			return; /* PAUSE */
 		return;
-	case 0x91: case 0x92: case 0x93: case 0x94: case 0x95: case 0x96: case 0x97:
+	case 0x91:
+	case 0x92:
+	case 0x93:
+	case 0x94:
+	case 0x95:
+	case 0x96:
+	case 0x97:
 		v = x86_reg_read(c, op & 7, size);
 		x86_reg_write(c, op & 7, size, x86_reg_read(c, X86_EAX, size));
 		x86_reg_write(c, X86_EAX, size, v);
@@ -435,13 +519,12 @@ void x86_exec_one(struct x86_insn *x)
 		return;
 	case 0x9c: x86_pushf(x); return;
 	case 0x9d: x86_popf(x); return;
-	case 0x9e:
-		c->eflags = (c->eflags & ~0xd5u) | ((c->r[X86_EAX] >> 8) & 0xd5) | 0x2;
-		return;
-	case 0x9f:
-		x86_reg_write(c, 4, 1, (c->eflags & 0xd7) | 0x2);
-		return;
-	case 0xa0: case 0xa1: case 0xa2: case 0xa3: {
+	case 0x9e: c->eflags = (c->eflags & ~0xd5u) | ((c->r[X86_EAX] >> 8) & 0xd5) | 0x2; return;
+	case 0x9f: x86_reg_write(c, 4, 1, (c->eflags & 0xd7) | 0x2); return;
+	case 0xa0:
+	case 0xa1:
+	case 0xa2:
+	case 0xa3: {
 		size = op & 1 ? size : 1;
 		uint32_t off = x->a32 ? x86_fetch32(x) : x86_fetch16(x);
 		if (op < 0xa2)
@@ -450,18 +533,35 @@ void x86_exec_one(struct x86_insn *x)
 			x86_write(x, x->seg, off, size, x86_reg_read(c, X86_EAX, size));
 		return;
 	}
-	case 0xa8: case 0xa9:
+	case 0xa8:
+	case 0xa9:
 		size = op & 1 ? size : 1;
 		x86_alu(c, 4, x86_reg_read(c, X86_EAX, size), x86_imm(x, size), size);
 		return;
-	case 0xb0: case 0xb1: case 0xb2: case 0xb3: case 0xb4: case 0xb5: case 0xb6: case 0xb7:
-		x86_reg_write(c, op & 7, 1, x86_fetch8(x));
-		return;
-	case 0xb8: case 0xb9: case 0xba: case 0xbb: case 0xbc: case 0xbd: case 0xbe: case 0xbf:
-		x86_reg_write(c, op & 7, size, x86_imm(x, size));
-		return;
-	case 0xc0: case 0xc1: case 0xd0: case 0xd1: case 0xd2: case 0xd3: x86_group2(x, op); return;
-	case 0xc2: case 0xc3: {
+	case 0xb0:
+	case 0xb1:
+	case 0xb2:
+	case 0xb3:
+	case 0xb4:
+	case 0xb5:
+	case 0xb6:
+	case 0xb7: x86_reg_write(c, op & 7, 1, x86_fetch8(x)); return;
+	case 0xb8:
+	case 0xb9:
+	case 0xba:
+	case 0xbb:
+	case 0xbc:
+	case 0xbd:
+	case 0xbe:
+	case 0xbf: x86_reg_write(c, op & 7, size, x86_imm(x, size)); return;
+	case 0xc0:
+	case 0xc1:
+	case 0xd0:
+	case 0xd1:
+	case 0xd2:
+	case 0xd3: x86_group2(x, op); return;
+	case 0xc2:
+	case 0xc3: {
 		uint16_t imm = op == 0xc2 ? x86_fetch16(x) : 0;
 		v = x86_peek(x, 0);
 		x86_jump(x, v);
@@ -472,7 +572,8 @@ void x86_exec_one(struct x86_insn *x)
 	}
 	case 0xc4: x86_load_far_pointer(x, X86_ES); return;
 	case 0xc5: x86_load_far_pointer(x, X86_DS); return;
-	case 0xc6: case 0xc7:
+	case 0xc6:
+	case 0xc7:
 		size = op & 1 ? size : 1;
 		x86_decode_modrm(x);
 		if (x->reg != 0)
@@ -490,19 +591,34 @@ void x86_exec_one(struct x86_insn *x)
 			x86_soft_int(x, X86_EXC_OF);
 		return;
 	case 0xcf: x86_far_ret(x, 0, true); return;
-	case 0xd4: case 0xd5: x86_aam_aad(x, op); return;
+	case 0xd4:
+	case 0xd5: x86_aam_aad(x, op); return;
 	case 0xd6: x86_reg_write(c, X86_EAX, 1, (c->eflags & X86_CF) ? 0xff : 0); return;
 	case 0xd7: {
-		uint32_t off = (c->r[X86_EBX] + (c->r[X86_EAX] & 0xff)) & (x->a32 ? 0xffffffffu : 0xffffu);
+		uint32_t off =
+		        (c->r[X86_EBX] + (c->r[X86_EAX] & 0xff)) & (x->a32 ? 0xffffffffu : 0xffffu);
 		x86_reg_write(c, X86_EAX, 1, x86_read(x, x->seg, off, 1));
 		return;
 	}
-	case 0xd8: case 0xd9: case 0xda: case 0xdb: case 0xdc: case 0xdd: case 0xde: case 0xdf:
+	case 0xd8:
+	case 0xd9:
+	case 0xda:
+	case 0xdb:
+	case 0xdc:
+	case 0xdd:
+	case 0xde:
+	case 0xdf:
 		/* No FPU (CPUID says so): #NM when CR0.EM or TS asks for it. */
-		x86_raise(x, (c->cr0 & (X86_CR0_EM | X86_CR0_TS)) ? X86_EXC_NM : X86_EXC_UD, X86_NO_ERR);
-	case 0xe0: case 0xe1: case 0xe2: case 0xe3: x86_loop(x, op); return;
-	case 0xe4: case 0xe5: x86_in_out(x, x86_fetch8(x), op & 1 ? size : 1, false); return;
-	case 0xe6: case 0xe7: x86_in_out(x, x86_fetch8(x), op & 1 ? size : 1, true); return;
+		x86_raise(x, (c->cr0 & (X86_CR0_EM | X86_CR0_TS)) ? X86_EXC_NM : X86_EXC_UD,
+		          X86_NO_ERR);
+	case 0xe0:
+	case 0xe1:
+	case 0xe2:
+	case 0xe3: x86_loop(x, op); return;
+	case 0xe4:
+	case 0xe5: x86_in_out(x, x86_fetch8(x), op & 1 ? size : 1, false); return;
+	case 0xe6:
+	case 0xe7: x86_in_out(x, x86_fetch8(x), op & 1 ? size : 1, true); return;
 	case 0xe8: {
 		uint32_t rel = x86_imm(x, size);
 		uint32_t target = c->eip + rel;
@@ -529,8 +645,10 @@ void x86_exec_one(struct x86_insn *x)
 		x86_jump(x, c->eip + (uint32_t)rel);
 		return;
 	}
-	case 0xec: case 0xed: x86_in_out(x, (uint16_t)c->r[X86_EDX], op & 1 ? size : 1, false); return;
-	case 0xee: case 0xef: x86_in_out(x, (uint16_t)c->r[X86_EDX], op & 1 ? size : 1, true); return;
+	case 0xec:
+	case 0xed: x86_in_out(x, (uint16_t)c->r[X86_EDX], op & 1 ? size : 1, false); return;
+	case 0xee:
+	case 0xef: x86_in_out(x, (uint16_t)c->r[X86_EDX], op & 1 ? size : 1, true); return;
 	case 0xf1: x86_raise(x, X86_EXC_DB, X86_NO_ERR); /* ICEBP */
 	case 0xf4:
 		if (c->cpl != 0)
@@ -539,10 +657,12 @@ void x86_exec_one(struct x86_insn *x)
 		c->exit = X86_HALT;
 		return;
 	case 0xf5: c->eflags ^= X86_CF; return;
-	case 0xf6: case 0xf7: x86_group3(x, op); return;
+	case 0xf6:
+	case 0xf7: x86_group3(x, op); return;
 	case 0xf8: c->eflags &= ~X86_CF; return;
 	case 0xf9: c->eflags |= X86_CF; return;
-	case 0xfa: case 0xfb:
+	case 0xfa:
+	case 0xfb:
 		if (x86_protected(c) && c->cpl > x86_iopl(c))
 			x86_raise(x, X86_EXC_GP, 0);
 		if (op == 0xfa) {
@@ -555,8 +675,8 @@ void x86_exec_one(struct x86_insn *x)
 		return;
 	case 0xfc: c->eflags &= ~X86_DF; return;
 	case 0xfd: c->eflags |= X86_DF; return;
-	case 0xfe: case 0xff: x86_group45(x, op); return;
-	default:
-		x86_raise(x, X86_EXC_UD, X86_NO_ERR);
+	case 0xfe:
+	case 0xff: x86_group45(x, op); return;
+	default: x86_raise(x, X86_EXC_UD, X86_NO_ERR);
 	}
 }

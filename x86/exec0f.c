@@ -114,7 +114,8 @@ static void x86_bsf_bsr(struct x86_insn *x, bool reverse)
 		return;
 	}
 	c->eflags &= ~X86_ZF;
-	x86_reg_write(c, x->reg, size, reverse ? 31u - (uint32_t)__builtin_clz(v) : (uint32_t)__builtin_ctz(v));
+	x86_reg_write(c, x->reg, size,
+	              reverse ? 31u - (uint32_t)__builtin_clz(v) : (uint32_t)__builtin_ctz(v));
 }
 
 void x86_exec_0f(struct x86_insn *x)
@@ -159,7 +160,8 @@ void x86_exec_0f(struct x86_insn *x)
 	case 0x18 ... 0x1f: x86_decode_modrm(x); return; /* hints, NOP r/m */
 	case 0xa0: x86_push(x, c->seg[X86_FS].sel); return;
 	case 0xa8: x86_push(x, c->seg[X86_GS].sel); return;
-	case 0xa1: case 0xa9: {
+	case 0xa1:
+	case 0xa9: {
 		int seg = op == 0xa1 ? X86_FS : X86_GS;
 		x86_load_seg(x, seg, (uint16_t)x86_peek(x, 0));
 		x86_pop(x);
@@ -175,12 +177,15 @@ void x86_exec_0f(struct x86_insn *x)
 			x86_raise(x, X86_EXC_UD, X86_NO_ERR);
 		x86_bit_op(x, x->reg - 4, true);
 		return;
-	case 0xa4: case 0xa5: x86_shld_shrd(x, true, op == 0xa5); return;
-	case 0xac: case 0xad: x86_shld_shrd(x, false, op == 0xad); return;
+	case 0xa4:
+	case 0xa5: x86_shld_shrd(x, true, op == 0xa5); return;
+	case 0xac:
+	case 0xad: x86_shld_shrd(x, false, op == 0xad); return;
 	case 0xaf: {
 		x86_decode_modrm(x);
 		uint32_t a = x86_reg_read(c, x->reg, size), b = x86_rm_read(x, size);
-		int64_t r = size == 2 ? (int64_t)(int16_t)a * (int16_t)b : (int64_t)(int32_t)a * (int32_t)b;
+		int64_t r = size == 2 ? (int64_t)(int16_t)a * (int16_t)b
+		                      : (int64_t)(int32_t)a * (int32_t)b;
 		bool overflow = size == 2 ? r != (int16_t)r : r != (int32_t)r;
 		x86_reg_write(c, x->reg, size, (uint32_t)r);
 		x86_set_logic_flags(c, (uint32_t)r, size);
@@ -193,7 +198,10 @@ void x86_exec_0f(struct x86_insn *x)
 	case 0xb2: x86_load_far_pointer(x, X86_SS); return;
 	case 0xb4: x86_load_far_pointer(x, X86_FS); return;
 	case 0xb5: x86_load_far_pointer(x, X86_GS); return;
-	case 0xb6: case 0xb7: case 0xbe: case 0xbf: {
+	case 0xb6:
+	case 0xb7:
+	case 0xbe:
+	case 0xbf: {
 		unsigned from = (op & 1) ? 2 : 1;
 		x86_decode_modrm(x);
 		v = x86_rm_read(x, from);
@@ -204,7 +212,8 @@ void x86_exec_0f(struct x86_insn *x)
 	}
 	case 0xbc: x86_bsf_bsr(x, false); return;
 	case 0xbd: x86_bsf_bsr(x, true); return;
-	case 0xc0: case 0xc1: {
+	case 0xc0:
+	case 0xc1: {
 		unsigned sz = op == 0xc0 ? 1 : size;
 		x86_decode_modrm(x);
 		uint32_t d = x86_rm_read(x, sz), s = x86_reg_read(c, x->reg, sz);
@@ -218,8 +227,6 @@ void x86_exec_0f(struct x86_insn *x)
 		return;
 	}
 	case 0xc7: x86_cmpxchg8b(x); return;
-	default:
-		x86_sys_0f(x, op);
-		return;
+	default: x86_sys_0f(x, op); return;
 	}
 }

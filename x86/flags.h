@@ -24,15 +24,15 @@ X86_INLINE uint32_t x86_zsp(uint32_t r, unsigned size)
 {
 	unsigned bits = 8 * size;
 	uint32_t f = x86_parity_table[r & 0xff];
-	f |= (uint32_t)((r & x86_size_mask(size)) == 0) << 6;     /* ZF */
-	f |= ((r >> (bits - 1)) & 1) << 7;                          /* SF */
+	f |= (uint32_t)((r & x86_size_mask(size)) == 0) << 6; /* ZF */
+	f |= ((r >> (bits - 1)) & 1) << 7;                    /* SF */
 	return f;
 }
 
 /* Computes @a op @b on @size bytes; returns the result and stores in *@fl
  * the EFLAGS @eflags with the arithmetic flags replaced. */
 X86_INLINE uint32_t x86_alu_flags(int op, uint32_t a, uint32_t b, unsigned size, uint32_t eflags,
-				  uint32_t *fl)
+                                  uint32_t *fl)
 {
 	uint32_t mask = x86_size_mask(size);
 	unsigned bits = 8 * size;

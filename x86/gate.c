@@ -14,7 +14,7 @@
 #define GATE_TASK 0x05
 #define TSS_AVAIL16 0x01
 #define TSS_AVAIL32 0x09
-#define SEL_ERR(s) ((s) & 0xfffc)
+#define SEL_ERR(s) ((s)&0xfffc)
 
 struct gate {
 	uint16_t sel;    /* the gate's selector */
@@ -40,7 +40,8 @@ static void gate_call_stack(struct x86_insn *x, const struct gate *g, int new_cp
 		uint32_t mask = x86_sp_mask(c);
 		for (unsigned i = g->params; i-- > 0;) {
 			uint32_t from = (c->r[X86_ESP] + i * g->size) & mask;
-			x86_push_on(x, &ss, &esp, x86_read(x, X86_SS, from, g->size), g->size, user);
+			x86_push_on(x, &ss, &esp, x86_read(x, X86_SS, from, g->size), g->size,
+			            user);
 		}
 	}
 	x86_push_on(x, &ss, &esp, c->seg[X86_CS].sel, g->size, user);
@@ -97,7 +98,7 @@ bool x86_call_gate(struct x86_insn *x, uint16_t sel, bool call)
 		x86_raise(x, X86_EXC_NP, SEL_ERR(sel));
 	bool big = type == GATE_CALL32;
 	struct gate g = { sel, (uint16_t)(lo >> 16), (lo & 0xffff) | (big ? hi & 0xffff0000u : 0),
-			  hi & 0x1f, big ? 4 : 2 };
+		          hi & 0x1f, big ? 4 : 2 };
 	struct x86_seg cs = gate_target(x, &g, call);
 	bool conforming = cs.attr & 0x4;
 	int new_cpl = call && !conforming ? X86_SEG_DPL(cs.attr) : c->cpl;

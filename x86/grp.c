@@ -12,7 +12,7 @@ void x86_group1(struct x86_insn *x, uint8_t op)
 	unsigned size = op == 0x80 || op == 0x82 ? 1 : x86_opsize(x);
 	x86_decode_modrm(x);
 	uint32_t imm = op == 0x81 ? (size == 2 ? x86_fetch16(x) : x86_fetch32(x))
-				  : (op == 0x83 ? (uint32_t)(int8_t)x86_fetch8(x) : x86_fetch8(x));
+	                          : (op == 0x83 ? (uint32_t)(int8_t)x86_fetch8(x) : x86_fetch8(x));
 	uint32_t a = x86_rm_read(x, size);
 	uint32_t flags = c->eflags;
 	uint32_t r = x86_alu(c, x->reg, a, imm, size);
@@ -120,13 +120,13 @@ void x86_group3(struct x86_insn *x, uint8_t op)
 	switch (x->reg) {
 	case 0:
 	case 1: {
-		uint32_t imm = size == 1 ? x86_fetch8(x) : size == 2 ? x86_fetch16(x) : x86_fetch32(x);
+		uint32_t imm = size == 1   ? x86_fetch8(x)
+		               : size == 2 ? x86_fetch16(x)
+		                           : x86_fetch32(x);
 		x86_alu(c, 4, x86_rm_read(x, size), imm, size);
 		return;
 	}
-	case 2:
-		x86_rm_write(x, size, ~x86_rm_read(x, size));
-		return;
+	case 2: x86_rm_write(x, size, ~x86_rm_read(x, size)); return;
 	case 3: {
 		uint32_t a = x86_rm_read(x, size), flags = c->eflags;
 		uint32_t r = x86_alu(c, 5, 0, a, size);
@@ -149,7 +149,8 @@ void x86_imul3(struct x86_insn *x, bool imm8)
 	unsigned size = x86_opsize(x);
 	x86_decode_modrm(x);
 	uint32_t a = x86_rm_read(x, size);
-	uint32_t b = imm8 ? (uint32_t)(int8_t)x86_fetch8(x) : (size == 2 ? (uint32_t)(int16_t)x86_fetch16(x) : x86_fetch32(x));
+	uint32_t b = imm8 ? (uint32_t)(int8_t)x86_fetch8(x)
+	                  : (size == 2 ? (uint32_t)(int16_t)x86_fetch16(x) : x86_fetch32(x));
 	int64_t r;
 	bool overflow;
 	if (size == 2) {
@@ -228,10 +229,7 @@ void x86_group45(struct x86_insn *x, uint8_t op)
 			x86_far_jmp(x, sel, off);
 		return;
 	}
-	case 6:
-		x86_push(x, x86_rm_read(x, size));
-		return;
-	default:
-		x86_raise(x, X86_EXC_UD, X86_NO_ERR);
+	case 6: x86_push(x, x86_rm_read(x, size)); return;
+	default: x86_raise(x, X86_EXC_UD, X86_NO_ERR);
 	}
 }

@@ -181,8 +181,8 @@ static const struct x86_uop *icache_fill(struct x86_cpu *c, struct x86_uop *u, u
 		struct x86_icache *ic = c->icache;
 		size_t i = (size_t)((char *)u - (char *)ic->page) / sizeof(ic->page[0]);
 		uint32_t in_page = (uint32_t)(u - ic->page[i].uop);
-		ic->page[i].lines |= x86_icache_lines(in_page, 1) |
-				     x86_icache_lines(in_page + u->len - 1, 1);
+		ic->page[i].lines |=
+		        x86_icache_lines(in_page, 1) | x86_icache_lines(in_page + u->len - 1, 1);
 	}
 	return u;
 }

@@ -22,19 +22,19 @@ struct x86_uop;
 typedef void (*x86_uop_fn)(struct x86_insn *x, const struct x86_uop *u);
 
 struct x86_uop {
-	x86_uop_fn fn; /* NULL: not decoded yet (or invalidated by a write) */
-	uint32_t imm;  /* immediate, sign-extended where the instruction does;
+	x86_uop_fn fn;              /* NULL: not decoded yet (or invalidated by a write) */
+	uint32_t imm;               /* immediate, sign-extended where the instruction does;
 	                * relative branches: the displacement */
-	uint32_t disp; /* memory operand displacement */
-	uint8_t len;   /* instruction length; 0 for x86_uop_legacy, which
+	uint32_t disp;              /* memory operand displacement */
+	uint8_t len;                /* instruction length; 0 for x86_uop_legacy, which
 	                * fetches the instruction itself */
-	uint8_t op;    /* opcode byte (the second one after 0F) */
-	uint8_t reg;   /* ModRM reg field, or the register of an op+reg form */
-	uint8_t rm;    /* ModRM rm field (a register when !UOP_MEM) */
+	uint8_t op;                 /* opcode byte (the second one after 0F) */
+	uint8_t reg;                /* ModRM reg field, or the register of an op+reg form */
+	uint8_t rm;                 /* ModRM rm field (a register when !UOP_MEM) */
 	uint8_t base, index, scale; /* address = base + (index << scale) + disp */
-	uint8_t seg;   /* segment of the memory operand, override applied */
-	uint8_t size;  /* operand size in bytes: 1, 2 or 4 */
-	uint8_t flags; /* UOP_* */
+	uint8_t seg;                /* segment of the memory operand, override applied */
+	uint8_t size;               /* operand size in bytes: 1, 2 or 4 */
+	uint8_t flags;              /* UOP_* */
 };
 
 /* A cached page.  @lines has bit n set when bytes [64n, 64n + 64) hold a

@@ -125,7 +125,7 @@ static struct x86_tlb_entry *x86_lookup(struct x86_insn *x, uint32_t lin, bool w
 		return t;
 	}
 	bool hit = t->tag == (lin >> 12) + 1 && (!user || t->user) &&
-		   (!write || (t->dirty && (t->writable || (!user && !(c->cr0 & X86_CR0_WP)))));
+	           (!write || (t->dirty && (t->writable || (!user && !(c->cr0 & X86_CR0_WP)))));
 	return hit ? t : x86_walk(x, lin, write, user);
 }
 
@@ -170,7 +170,7 @@ void x86_write_lin(struct x86_insn *x, uint32_t lin, unsigned size, uint32_t v, 
 }
 
 void x86_seg_check(struct x86_insn *x, int segno, const struct x86_seg *s, uint32_t off,
-		   unsigned size, bool write)
+                   unsigned size, bool write)
 {
 	int vec = segno == X86_SS ? X86_EXC_SS : X86_EXC_GP;
 	if (!x86_protected(x->c))

@@ -7,8 +7,8 @@
 #include "cpu.h"
 
 #define SEL_TI 0x4
-#define SEL_RPL(s) ((s) & 3)
-#define SEL_ERR(s) ((s) & 0xfffc)
+#define SEL_RPL(s) ((s)&3)
+#define SEL_ERR(s) ((s)&0xfffc)
 
 void x86_desc_to_seg(uint64_t d, uint16_t sel, struct x86_seg *s)
 {
@@ -75,7 +75,8 @@ void x86_load_seg(struct x86_insn *x, int segno, uint16_t sel)
 			x86_raise(x, X86_EXC_GP, SEL_ERR(sel));
 		if (!(s.attr & X86_SEG_P))
 			x86_raise(x, X86_EXC_SS, SEL_ERR(sel));
-		c->intr_shadow = true; /* MOV SS / POP SS: no interrupt before the next instruction */
+		c->intr_shadow =
+		        true; /* MOV SS / POP SS: no interrupt before the next instruction */
 	} else {
 		if (code && !(s.attr & 0x2))
 			x86_raise(x, X86_EXC_GP, SEL_ERR(sel));
@@ -235,7 +236,7 @@ void x86_far_ret(struct x86_insn *x, uint16_t imm, bool iret)
 		/* IOPL changes only at CPL 0, IF only at CPL <= IOPL (checked
 		 * against the CPL before the return). */
 		uint32_t mask = X86_CF | X86_PF | X86_AF | X86_ZF | X86_SF | X86_TF | X86_DF |
-				X86_OF | X86_NT | X86_RF | X86_AC | X86_ID;
+		                X86_OF | X86_NT | X86_RF | X86_AC | X86_ID;
 		if (old_cpl == 0)
 			mask |= X86_IOPL;
 		if (old_cpl <= x86_iopl(c))
@@ -250,7 +251,9 @@ void x86_far_ret(struct x86_insn *x, uint16_t imm, bool iret)
 	x86_set_seg(x, X86_CS, &cs);
 	c->eip = size == 2 ? eip & 0xffff : eip;
 	if (rpl > old_cpl) {
-		c->r[X86_ESP] = (ss.attr & X86_SEG_DB) ? esp : (c->r[X86_ESP] & 0xffff0000u) | (esp & 0xffff);
+		c->r[X86_ESP] = (ss.attr & X86_SEG_DB)
+		                        ? esp
+		                        : (c->r[X86_ESP] & 0xffff0000u) | (esp & 0xffff);
 		x86_set_seg(x, X86_SS, &ss);
 		x86_null_inner_segments(x);
 	} else {
@@ -258,8 +261,8 @@ void x86_far_ret(struct x86_insn *x, uint16_t imm, bool iret)
 	}
 }
 
-static struct x86_seg x86_system_desc(struct x86_insn *x, uint16_t sel, uint32_t *addr,
-				      uint64_t *d, int want_type, int want_type2)
+static struct x86_seg x86_system_desc(struct x86_insn *x, uint16_t sel, uint32_t *addr, uint64_t *d,
+                                      int want_type, int want_type2)
 {
 	struct x86_seg s;
 	if (sel & SEL_TI)
@@ -321,7 +324,7 @@ bool x86_desc_visible(struct x86_insn *x, uint16_t sel, uint64_t *desc, bool for
 		/* System descriptors LAR accepts: TSS, LDT, call and task gates
 		 * (LSL: only those with a limit). */
 		static const uint32_t lar_ok = 1u << 1 | 1u << 2 | 1u << 3 | 1u << 4 | 1u << 5 |
-					       1u << 9 | 1u << 11 | 1u << 12;
+		                               1u << 9 | 1u << 11 | 1u << 12;
 		static const uint32_t lsl_ok = 1u << 1 | 1u << 2 | 1u << 3 | 1u << 9 | 1u << 11;
 		if (!((for_lsl ? lsl_ok : lar_ok) & (1u << type)))
 			return false;

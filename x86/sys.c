@@ -13,7 +13,7 @@
 #define X86_CR4_TSD 0x4u
 
 /* CPUID leaf 1 EDX: PSE, TSC, MSR, PAE, CX8, SEP, CMOV; no FPU (bit 0 clear). */
-#define CPUID1_EDX                                                                          \
+#define CPUID1_EDX                                                                                 \
 	((1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 11) | (1u << 15))
 /* CPUID 0x80000001 EDX: NX. */
 #define CPUID_EXT1_EDX (1u << 20)
@@ -52,7 +52,7 @@ void x86_group6(struct x86_insn *x)
 			x86_ltr(x, sel);
 		return;
 	}
-	case 4: /* VERR */
+	case 4:   /* VERR */
 	case 5: { /* VERW */
 		uint64_t d;
 		uint16_t sel = (uint16_t)x86_rm_read(x, 2);
@@ -60,13 +60,13 @@ void x86_group6(struct x86_insn *x)
 		uint32_t attr = (uint32_t)(d >> 40);
 		if (ok) {
 			bool code = attr & 0x8, seg = attr & 0x10;
-			ok = seg && (x->reg == 4 ? (!code || (attr & 0x2)) : (!code && (attr & 0x2)));
+			ok = seg &&
+			     (x->reg == 4 ? (!code || (attr & 0x2)) : (!code && (attr & 0x2)));
 		}
 		c->eflags = (c->eflags & ~X86_ZF) | (ok ? X86_ZF : 0);
 		return;
 	}
-	default:
-		x86_raise(x, X86_EXC_UD, X86_NO_ERR);
+	default: x86_raise(x, X86_EXC_UD, X86_NO_ERR);
 	}
 }
 
@@ -77,7 +77,7 @@ void x86_group7(struct x86_insn *x)
 	if (x->rm_is_reg && x->reg != 4 && x->reg != 6)
 		x86_raise(x, X86_EXC_UD, X86_NO_ERR);
 	switch (x->reg) {
-	case 0: /* SGDT */
+	case 0:   /* SGDT */
 	case 1: { /* SIDT */
 		struct x86_dtr *t = x->reg ? &c->idtr : &c->gdtr;
 		x86_check_write(x, x->seg, x->ea, 6);
@@ -85,7 +85,7 @@ void x86_group7(struct x86_insn *x)
 		x86_write(x, x->seg, x->ea + 2, 4, x->o32 ? t->base : t->base & 0xffffff);
 		return;
 	}
-	case 2: /* LGDT */
+	case 2:   /* LGDT */
 	case 3: { /* LIDT */
 		x86_require_cpl0(x);
 		uint16_t limit = (uint16_t)x86_read(x, x->seg, x->ea, 2);
@@ -95,9 +95,7 @@ void x86_group7(struct x86_insn *x)
 		t->base = x->o32 ? base : base & 0xffffff;
 		return;
 	}
-	case 4: /* SMSW */
-		x86_rm_write(x, x->rm_is_reg ? x86_opsize(x) : 2, c->cr0);
-		return;
+	case 4: /* SMSW */ x86_rm_write(x, x->rm_is_reg ? x86_opsize(x) : 2, c->cr0); return;
 	case 6: { /* LMSW: sets PE, MP, EM, TS; cannot clear PE */
 		x86_require_cpl0(x);
 		uint32_t v = x86_rm_read(x, 2) & 0xf;
@@ -108,8 +106,7 @@ void x86_group7(struct x86_insn *x)
 		x86_require_cpl0(x);
 		x86_tlb_flush(c);
 		return;
-	default:
-		x86_raise(x, X86_EXC_UD, X86_NO_ERR);
+	default: x86_raise(x, X86_EXC_UD, X86_NO_ERR);
 	}
 }
 
@@ -132,14 +129,14 @@ void x86_write_cr(struct x86_insn *x, int cr, uint32_t v)
 		x86_tlb_flush(c);
 		break;
 	case 4:
-		if (v & ~(X86_CR4_PSE | X86_CR4_PAE | X86_CR4_TSD | 0x8u /* DE */ | 0x80u /* PGE */))
+		if (v &
+		    ~(X86_CR4_PSE | X86_CR4_PAE | X86_CR4_TSD | 0x8u /* DE */ | 0x80u /* PGE */))
 			x86_raise(x, X86_EXC_GP, 0); /* not supported */
 		old = c->cr4;
 		c->cr4 = v;
 		x86_tlb_flush(c);
 		break;
-	default:
-		x86_raise(x, X86_EXC_UD, X86_NO_ERR);
+	default: x86_raise(x, X86_EXC_UD, X86_NO_ERR);
 	}
 	x86_ctrl_written(x, cr, old);
 }
@@ -161,9 +158,7 @@ static void x86_mov_cr_dr(struct x86_insn *x, uint8_t op)
 			x86_raise(x, X86_EXC_UD, X86_NO_ERR);
 		x86_write_cr(x, n, c->r[r]);
 		return;
-	case 0x21:
-		c->r[r] = c->dr[n];
-		return;
+	case 0x21: c->r[r] = c->dr[n]; return;
 	default: {
 		uint32_t old = c->dr[n];
 		c->dr[n] = c->r[r];
@@ -203,9 +198,7 @@ static void x86_msr(struct x86_insn *x, bool write)
 	case MSR_SYSENTER_CS: slot32 = &c->sysenter_cs; break;
 	case MSR_SYSENTER_ESP: slot32 = &c->sysenter_esp; break;
 	case MSR_SYSENTER_EIP: slot32 = &c->sysenter_eip; break;
-	default:
-		x86_msr_other(x, msr, write, v);
-		return;
+	default: x86_msr_other(x, msr, write, v); return;
 	}
 	if (write) {
 		if (slot64 == &c->efer && v & ~(EFER_SCE | EFER_NXE))
@@ -306,8 +299,12 @@ void x86_sys_0f(struct x86_insn *x, uint8_t op)
 		x86_ctrl_written(x, 0, old);
 		return;
 	}
-	case 0x08: case 0x09: x86_require_cpl0(x); return; /* INVD, WBINVD: no caches */
-	case 0x20: case 0x21: case 0x22: case 0x23: x86_mov_cr_dr(x, op); return;
+	case 0x08:
+	case 0x09: x86_require_cpl0(x); return; /* INVD, WBINVD: no caches */
+	case 0x20:
+	case 0x21:
+	case 0x22:
+	case 0x23: x86_mov_cr_dr(x, op); return;
 	case 0x30: x86_msr(x, true); return;
 	case 0x31:
 		if ((c->cr4 & X86_CR4_TSD) && c->cpl != 0)
@@ -320,7 +317,6 @@ void x86_sys_0f(struct x86_insn *x, uint8_t op)
 	case 0xa2: x86_cpuid(x); return;
 	case 0x34: x86_sysenter(x); return;
 	case 0x35: x86_sysexit(x); return;
-	default:
-		x86_raise(x, X86_EXC_UD, X86_NO_ERR);
+	default: x86_raise(x, X86_EXC_UD, X86_NO_ERR);
 	}
 }

@@ -12,7 +12,7 @@
 static struct x86_seg x86_flat(uint16_t sel, bool code, int dpl)
 {
 	uint16_t attr = (code ? 0xb : 0x3) | X86_SEG_S | (uint16_t)(dpl << 5) | X86_SEG_P |
-			X86_SEG_DB | 0x8000;
+	                X86_SEG_DB | 0x8000;
 	return (struct x86_seg){ sel, 0, 0xffffffffu, attr };
 }
 

@@ -29,7 +29,7 @@
 #define TSS_TYPE_AVAIL 0x09
 #define TSS_TYPE_BUSY 0x0b
 #define GATE_TASK 0x05
-#define SEL_ERR(s) ((s) & 0xfffc)
+#define SEL_ERR(s) ((s)&0xfffc)
 
 /* What a task switch loads from the new TSS. */
 struct task_state {
@@ -189,7 +189,7 @@ static void task_load(struct x86_insn *x, const struct task_state *t, bool neste
 }
 
 void x86_task_switch(struct x86_insn *x, uint16_t sel, enum x86_task_kind kind, uint32_t err,
-		     bool push_err)
+                     bool push_err)
 {
 	struct x86_cpu *c = x->c;
 	struct task_state t;

@@ -49,7 +49,7 @@ static inline void uop_reg_write(struct x86_cpu *c, int r, unsigned size, uint32
 
 /* The r/m operand; @mem is a constant in the handlers, so one arm remains. */
 static inline uint32_t uop_rm_load(struct x86_insn *x, const struct x86_uop *u, bool mem,
-				   unsigned size)
+                                   unsigned size)
 {
 	if (mem)
 		return x86_read(x, u->seg, uop_ea(x->c, u), size);
@@ -57,7 +57,7 @@ static inline uint32_t uop_rm_load(struct x86_insn *x, const struct x86_uop *u, 
 }
 
 static inline void uop_rm_store(struct x86_insn *x, const struct x86_uop *u, bool mem,
-				unsigned size, uint32_t v)
+                                unsigned size, uint32_t v)
 {
 	if (mem)
 		x86_write(x, u->seg, uop_ea(x->c, u), size, v);

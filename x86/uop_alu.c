@@ -15,7 +15,7 @@
 /* ---- ADD OR ADC SBB AND SUB XOR CMP TEST ---- */
 
 X86_INLINE void alu(struct x86_insn *x, const struct x86_uop *u, int op, int form, bool mem,
-		    unsigned size)
+                    unsigned size)
 {
 	struct x86_cpu *c = x->c;
 	uint32_t a, b, f, r;
@@ -36,14 +36,14 @@ X86_INLINE void alu(struct x86_insn *x, const struct x86_uop *u, int op, int for
 	c->eflags = f;
 }
 
-#define ALU_SIZES(op, form, mem)                                                            \
-	static void alu_##op##_##form##_##mem##_32(struct x86_insn *x, const struct x86_uop *u) \
-	{                                                                                   \
-		alu(x, u, op, form, mem, 4);                                                \
-	}                                                                                   \
-	static void alu_##op##_##form##_##mem##_v(struct x86_insn *x, const struct x86_uop *u)  \
-	{                                                                                   \
-		alu(x, u, op, form, mem, u->size);                                          \
+#define ALU_SIZES(op, form, mem)                                                                   \
+	static void alu_##op##_##form##_##mem##_32(struct x86_insn *x, const struct x86_uop *u)    \
+	{                                                                                          \
+		alu(x, u, op, form, mem, 4);                                                       \
+	}                                                                                          \
+	static void alu_##op##_##form##_##mem##_v(struct x86_insn *x, const struct x86_uop *u)     \
+	{                                                                                          \
+		alu(x, u, op, form, mem, u->size);                                                 \
 	}
 #define ALU_MEMS(op, form) ALU_SIZES(op, form, 0) ALU_SIZES(op, form, 1)
 #define ALU_FORMS(op) ALU_MEMS(op, 0) ALU_MEMS(op, 1) ALU_MEMS(op, 2)
@@ -57,9 +57,18 @@ ALU_FORMS(6)
 ALU_FORMS(7)
 ALU_FORMS(8)
 
-#define ALU_ROW_SIZES(op, form, mem) { alu_##op##_##form##_##mem##_v, alu_##op##_##form##_##mem##_32 }
-#define ALU_ROW_MEMS(op, form) { ALU_ROW_SIZES(op, form, 0), ALU_ROW_SIZES(op, form, 1) }
-#define ALU_ROW(op) { ALU_ROW_MEMS(op, 0), ALU_ROW_MEMS(op, 1), ALU_ROW_MEMS(op, 2) }
+#define ALU_ROW_SIZES(op, form, mem)                                                               \
+	{                                                                                          \
+		alu_##op##_##form##_##mem##_v, alu_##op##_##form##_##mem##_32                      \
+	}
+#define ALU_ROW_MEMS(op, form)                                                                     \
+	{                                                                                          \
+		ALU_ROW_SIZES(op, form, 0), ALU_ROW_SIZES(op, form, 1)                             \
+	}
+#define ALU_ROW(op)                                                                                \
+	{                                                                                          \
+		ALU_ROW_MEMS(op, 0), ALU_ROW_MEMS(op, 1), ALU_ROW_MEMS(op, 2)                      \
+	}
 
 static const x86_uop_fn alu_fn[9][3][2][2] = {
 	ALU_ROW(0), ALU_ROW(1), ALU_ROW(2), ALU_ROW(3), ALU_ROW(4),
@@ -74,23 +83,23 @@ x86_uop_fn x86_uop_alu(int op, int form, bool mem, unsigned size)
 /* ---- INC, DEC (CF unchanged) ---- */
 
 X86_INLINE void incdec(struct x86_insn *x, const struct x86_uop *u, bool dec, bool mem,
-		       unsigned size)
+                       unsigned size)
 {
 	struct x86_cpu *c = x->c;
-	uint32_t f, r = x86_alu_flags(dec ? X86_SUB : X86_ADD, uop_rm_load(x, u, mem, size), 1, size,
-				      c->eflags, &f);
+	uint32_t f, r = x86_alu_flags(dec ? X86_SUB : X86_ADD, uop_rm_load(x, u, mem, size), 1,
+	                              size, c->eflags, &f);
 	uop_rm_store(x, u, mem, size, r);
 	c->eflags = (f & ~X86_CF) | (c->eflags & X86_CF);
 }
 
-#define INCDEC(name, dec, mem)                                                             \
-	static void name##_32(struct x86_insn *x, const struct x86_uop *u)                 \
-	{                                                                                  \
-		incdec(x, u, dec, mem, 4);                                                 \
-	}                                                                                  \
-	static void name##_v(struct x86_insn *x, const struct x86_uop *u)                  \
-	{                                                                                  \
-		incdec(x, u, dec, mem, u->size);                                           \
+#define INCDEC(name, dec, mem)                                                                     \
+	static void name##_32(struct x86_insn *x, const struct x86_uop *u)                         \
+	{                                                                                          \
+		incdec(x, u, dec, mem, 4);                                                         \
+	}                                                                                          \
+	static void name##_v(struct x86_insn *x, const struct x86_uop *u)                          \
+	{                                                                                          \
+		incdec(x, u, dec, mem, u->size);                                                   \
 	}
 INCDEC(inc_reg, false, false)
 INCDEC(inc_mem, false, true)
@@ -114,17 +123,18 @@ X86_INLINE void mov(struct x86_insn *x, const struct x86_uop *u, int form, bool 
 	if (form == UOP_REG_RM)
 		uop_reg_write(c, u->reg, size, uop_rm_load(x, u, mem, size));
 	else
-		uop_rm_store(x, u, mem, size, form == UOP_RM_REG ? uop_reg_read(c, u->reg, size) : u->imm);
+		uop_rm_store(x, u, mem, size,
+		             form == UOP_RM_REG ? uop_reg_read(c, u->reg, size) : u->imm);
 }
 
-#define MOV(form, mem)                                                                     \
-	static void mov_##form##_##mem##_32(struct x86_insn *x, const struct x86_uop *u)   \
-	{                                                                                  \
-		mov(x, u, form, mem, 4);                                                   \
-	}                                                                                  \
-	static void mov_##form##_##mem##_v(struct x86_insn *x, const struct x86_uop *u)    \
-	{                                                                                  \
-		mov(x, u, form, mem, u->size);                                             \
+#define MOV(form, mem)                                                                             \
+	static void mov_##form##_##mem##_32(struct x86_insn *x, const struct x86_uop *u)           \
+	{                                                                                          \
+		mov(x, u, form, mem, 4);                                                           \
+	}                                                                                          \
+	static void mov_##form##_##mem##_v(struct x86_insn *x, const struct x86_uop *u)            \
+	{                                                                                          \
+		mov(x, u, form, mem, u->size);                                                     \
 	}
 MOV(0, 0)
 MOV(0, 1)
@@ -150,7 +160,7 @@ static void lea(struct x86_insn *x, const struct x86_uop *u)
 
 /* 0F B6/B7 (zero) and BE/BF (sign): the source size is in the opcode. */
 X86_INLINE void movx(struct x86_insn *x, const struct x86_uop *u, bool mem, unsigned from,
-		     bool sign)
+                     bool sign)
 {
 	uint32_t v = uop_rm_load(x, u, mem, from);
 	if (sign)
@@ -158,14 +168,14 @@ X86_INLINE void movx(struct x86_insn *x, const struct x86_uop *u, bool mem, unsi
 	uop_reg_write(x->c, u->reg, u->size, v);
 }
 
-#define MOVX(name, from, sign)                                                             \
-	static void name##_reg(struct x86_insn *x, const struct x86_uop *u)                \
-	{                                                                                  \
-		movx(x, u, false, from, sign);                                             \
-	}                                                                                  \
-	static void name##_mem(struct x86_insn *x, const struct x86_uop *u)                \
-	{                                                                                  \
-		movx(x, u, true, from, sign);                                              \
+#define MOVX(name, from, sign)                                                                     \
+	static void name##_reg(struct x86_insn *x, const struct x86_uop *u)                        \
+	{                                                                                          \
+		movx(x, u, false, from, sign);                                                     \
+	}                                                                                          \
+	static void name##_mem(struct x86_insn *x, const struct x86_uop *u)                        \
+	{                                                                                          \
+		movx(x, u, true, from, sign);                                                      \
 	}
 MOVX(movzx8, 1, false)
 MOVX(movzx16, 2, false)
@@ -226,6 +236,7 @@ static void shift_mem_cl(struct x86_insn *x, const struct x86_uop *u)
 
 x86_uop_fn x86_uop_shift(bool mem, bool by_cl)
 {
-	static const x86_uop_fn fn[2][2] = { { shift_reg, shift_reg_cl }, { shift_mem, shift_mem_cl } };
+	static const x86_uop_fn fn[2][2] = { { shift_reg, shift_reg_cl },
+		                             { shift_mem, shift_mem_cl } };
 	return fn[mem][by_cl];
 }

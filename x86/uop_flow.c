@@ -25,11 +25,11 @@ X86_INLINE void branch(struct x86_insn *x, const struct x86_uop *u, uint32_t tar
 	x->c->eip = near_target(x, u, target);
 }
 
-#define JCC(cc)                                                                            \
-	static void jcc_##cc(struct x86_insn *x, const struct x86_uop *u)                  \
-	{                                                                                  \
-		if (x86_cond_inline(x->c->eflags, cc))                                     \
-			branch(x, u, x->c->eip + u->imm);                                  \
+#define JCC(cc)                                                                                    \
+	static void jcc_##cc(struct x86_insn *x, const struct x86_uop *u)                          \
+	{                                                                                          \
+		if (x86_cond_inline(x->c->eflags, cc))                                             \
+			branch(x, u, x->c->eip + u->imm);                                          \
 	}
 JCC(0)
 JCC(1)
@@ -126,12 +126,39 @@ static void nop(struct x86_insn *x, const struct x86_uop *u)
 {
 }
 
-x86_uop_fn x86_uop_jmp(void) { return jmp; }
-x86_uop_fn x86_uop_call(void) { return call; }
-x86_uop_fn x86_uop_ret(void) { return ret; }
-x86_uop_fn x86_uop_push_reg(void) { return push_reg; }
-x86_uop_fn x86_uop_pop_reg(void) { return pop_reg; }
-x86_uop_fn x86_uop_push_imm(void) { return push_imm; }
-x86_uop_fn x86_uop_setcc(bool mem) { return mem ? setcc_mem : setcc_reg; }
-x86_uop_fn x86_uop_cmovcc(bool mem) { return mem ? cmovcc_mem : cmovcc_reg; }
-x86_uop_fn x86_uop_nop(void) { return nop; }
+x86_uop_fn x86_uop_jmp(void)
+{
+	return jmp;
+}
+x86_uop_fn x86_uop_call(void)
+{
+	return call;
+}
+x86_uop_fn x86_uop_ret(void)
+{
+	return ret;
+}
+x86_uop_fn x86_uop_push_reg(void)
+{
+	return push_reg;
+}
+x86_uop_fn x86_uop_pop_reg(void)
+{
+	return pop_reg;
+}
+x86_uop_fn x86_uop_push_imm(void)
+{
+	return push_imm;
+}
+x86_uop_fn x86_uop_setcc(bool mem)
+{
+	return mem ? setcc_mem : setcc_reg;
+}
+x86_uop_fn x86_uop_cmovcc(bool mem)
+{
+	return mem ? cmovcc_mem : cmovcc_reg;
+}
+x86_uop_fn x86_uop_nop(void)
+{
+	return nop;
+}

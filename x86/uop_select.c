@@ -19,9 +19,9 @@ static uint32_t sext8(uint32_t v)
 /* The ModRM memory operand (SDM vol. 2, tables 2-1 to 2-3). */
 static void uop_memory(struct x86_uop *u, const struct x86_decoded *d)
 {
-	static const uint8_t base16[8] = { X86_EBX, X86_EBX, X86_EBP, X86_EBP,
+	static const uint8_t base16[8] = { X86_EBX,   X86_EBX,   X86_EBP, X86_EBP,
 		                           X86_NOREG, X86_NOREG, X86_EBP, X86_EBX };
-	static const uint8_t index16[8] = { X86_ESI, X86_EDI, X86_ESI, X86_EDI,
+	static const uint8_t index16[8] = { X86_ESI, X86_EDI, X86_ESI,   X86_EDI,
 		                            X86_ESI, X86_EDI, X86_NOREG, X86_NOREG };
 	int def = X86_DS;
 	u->flags |= UOP_MEM;
@@ -101,32 +101,48 @@ static x86_uop_fn uop_one_byte(struct x86_uop *u, const struct x86_decoded *d)
 	switch (op) {
 	case 0x68: return x86_uop_push_imm();
 	case 0x6a: u->imm = sext8(d->imm); return x86_uop_push_imm();
-	case 0x80: case 0x82: u->size = 1; return x86_uop_alu(d->reg, UOP_RM_IMM, mem, 1);
+	case 0x80:
+	case 0x82: u->size = 1; return x86_uop_alu(d->reg, UOP_RM_IMM, mem, 1);
 	case 0x81: return x86_uop_alu(d->reg, UOP_RM_IMM, mem, v);
 	case 0x83: u->imm = sext8(d->imm); return x86_uop_alu(d->reg, UOP_RM_IMM, mem, v);
-	case 0x84: case 0x85: u->size = (uint8_t)size; return x86_uop_alu(X86_TEST, UOP_RM_REG, mem, size);
-	case 0x88: case 0x89: u->size = (uint8_t)size; return x86_uop_mov(UOP_RM_REG, mem, size);
-	case 0x8a: case 0x8b: u->size = (uint8_t)size; return x86_uop_mov(UOP_REG_RM, mem, size);
+	case 0x84:
+	case 0x85: u->size = (uint8_t)size; return x86_uop_alu(X86_TEST, UOP_RM_REG, mem, size);
+	case 0x88:
+	case 0x89: u->size = (uint8_t)size; return x86_uop_mov(UOP_RM_REG, mem, size);
+	case 0x8a:
+	case 0x8b: u->size = (uint8_t)size; return x86_uop_mov(UOP_REG_RM, mem, size);
 	case 0x8d: return mem ? x86_uop_lea() : 0;
 	case 0x90: return x86_uop_nop();
-	case 0xa0: case 0xa1: case 0xa2: case 0xa3: return uop_moffs(u, d, size);
-	case 0xa8: case 0xa9:
+	case 0xa0:
+	case 0xa1:
+	case 0xa2:
+	case 0xa3: return uop_moffs(u, d, size);
+	case 0xa8:
+	case 0xa9:
 		uop_reg_operand(u, X86_EAX, size);
 		return x86_uop_alu(X86_TEST, UOP_RM_IMM, false, size);
-	case 0xc0: case 0xc1: case 0xd0: case 0xd1: case 0xd2: case 0xd3:
+	case 0xc0:
+	case 0xc1:
+	case 0xd0:
+	case 0xd1:
+	case 0xd2:
+	case 0xd3:
 		u->size = (uint8_t)size;
 		if (op >= 0xd0)
 			u->imm = 1;
 		return x86_uop_shift(mem, op >= 0xd2);
 	case 0xc3: return x86_uop_ret();
-	case 0xc6: case 0xc7: u->size = (uint8_t)size; return x86_uop_mov(UOP_RM_IMM, mem, size);
+	case 0xc6:
+	case 0xc7: u->size = (uint8_t)size; return x86_uop_mov(UOP_RM_IMM, mem, size);
 	case 0xe8: return x86_uop_call();
 	case 0xe9: return x86_uop_jmp();
 	case 0xeb: u->imm = sext8(d->imm); return x86_uop_jmp();
-	case 0xf6: case 0xf7:
+	case 0xf6:
+	case 0xf7:
 		u->size = (uint8_t)size;
 		return d->reg < 2 ? x86_uop_alu(X86_TEST, UOP_RM_IMM, mem, size) : 0;
-	case 0xfe: case 0xff:
+	case 0xfe:
+	case 0xff:
 		u->size = (uint8_t)(op == 0xfe ? 1 : v);
 		return d->reg < 2 ? x86_uop_incdec(d->reg == 1, mem, u->size) : 0;
 	default: return 0;
@@ -146,7 +162,10 @@ static x86_uop_fn uop_two_byte(struct x86_uop *u, const struct x86_decoded *d)
 	switch (op) {
 	case 0x0d:
 	case 0x18 ... 0x1f: return x86_uop_nop(); /* hints, NOP r/m */
-	case 0xb6: case 0xb7: case 0xbe: case 0xbf: return x86_uop_movx(op, mem);
+	case 0xb6:
+	case 0xb7:
+	case 0xbe:
+	case 0xbf: return x86_uop_movx(op, mem);
 	default: return 0;
 	}
 }

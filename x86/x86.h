@@ -49,14 +49,14 @@ struct x86_dtr {
 /* What x86_run() returns.  X86_EXCEPTION and X86_RETRY only happen when a
  * hook or an op asks for them. */
 enum x86_status {
-	X86_OK = 0,        /* the budget ran out */
-	X86_IO,            /* an I/O instruction completed: devices may need a look */
-	X86_HALT,          /* HLT executed */
-	X86_SHUTDOWN,      /* triple fault */
-	X86_UNHANDLED,     /* an instruction the core does not implement; nothing changed */
-	X86_STOP,          /* x86_request_stop() was called from an op */
-	X86_EXCEPTION,     /* the exception hook kept an exception pending */
-	X86_RETRY,         /* x86_request_retry() was called from an op; nothing changed */
+	X86_OK = 0,    /* the budget ran out */
+	X86_IO,        /* an I/O instruction completed: devices may need a look */
+	X86_HALT,      /* HLT executed */
+	X86_SHUTDOWN,  /* triple fault */
+	X86_UNHANDLED, /* an instruction the core does not implement; nothing changed */
+	X86_STOP,      /* x86_request_stop() was called from an op */
+	X86_EXCEPTION, /* the exception hook kept an exception pending */
+	X86_RETRY,     /* x86_request_retry() was called from an op; nothing changed */
 };
 
 #define X86_TLB_SIZE 256
@@ -117,7 +117,7 @@ struct x86_cpu {
 	uint32_t uop_start, uop_len;
 	struct x86_uop *uop_base;
 	const uint8_t *uop_host;
-	void *jmp[5];         /* __builtin_setjmp buffer for exceptions */
+	void *jmp[5]; /* __builtin_setjmp buffer for exceptions */
 };
 
 /* ctrl_written's register numbers for the debug registers. */
@@ -176,7 +176,6 @@ struct x86_ops {
 	 * (x86_interrupt()) do not. */
 	bool (*exception)(void *ctx, int vector, uint32_t err, bool soft);
 };
-
 
 /* EFLAGS bits (SDM vol. 1, 3.4.3). */
 #define X86_CF 0x1u
@@ -271,7 +270,7 @@ enum x86_status x86_interrupt(struct x86_cpu *c, const struct x86_ops *ops, uint
  * asked about @vector itself, only about faults during its delivery.
  * Returns X86_OK, X86_SHUTDOWN, X86_EXCEPTION or X86_RETRY. */
 enum x86_status x86_deliver_exception(struct x86_cpu *c, const struct x86_ops *ops, int vector,
-				      uint32_t err);
+                                      uint32_t err);
 
 /* The built-in CPUID (see struct x86_ops.cpuid). */
 void x86_cpuid_builtin(uint32_t leaf, uint32_t subleaf, uint32_t out[4]);

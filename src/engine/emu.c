@@ -97,7 +97,7 @@ static int emu_setup(void *ctx, const struct boot_entry *b)
 {
 	struct emu_engine *e = ctx;
 	int r = x86_state_from_boot(&e->cpu, b); /* 64-bit kernels: -ENOTSUP */
-	if (r == 0) /* after the reset, which turns the cache off */
+	if (r == 0)                              /* after the reset, which turns the cache off */
 		x86_icache_attach(&e->cpu, e->icache, x86_icache_size(EMU_ICACHE_PAGES));
 	return r;
 }

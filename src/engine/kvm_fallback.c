@@ -84,9 +84,9 @@ void kvm_fallback_name(const uint8_t *bytes, size_t len, bool code32, char *buf,
 		uint8_t op;
 		const char *name;
 	} one[] = {
-		{ 0xcf, "iret" },     { 0xcd, "int" },      { 0xcc, "int3" },     { 0xce, "into" },
-		{ 0xca, "retf" },     { 0xcb, "retf" },     { 0x9a, "call-far" }, { 0xea, "jmp-far" },
-		{ 0xf4, "hlt" },      { 0x8e, "mov-sreg" }, { 0x17, "pop-ss" },   { 0x9d, "popf" },
+		{ 0xcf, "iret" }, { 0xcd, "int" },      { 0xcc, "int3" },     { 0xce, "into" },
+		{ 0xca, "retf" }, { 0xcb, "retf" },     { 0x9a, "call-far" }, { 0xea, "jmp-far" },
+		{ 0xf4, "hlt" },  { 0x8e, "mov-sreg" }, { 0x17, "pop-ss" },   { 0x9d, "popf" },
 	};
 	struct x86_decoded d;
 	if (x86_decode(bytes, len, code32, &d) < 0) {
@@ -122,9 +122,12 @@ static void kvm_fallback_msrs_init(union kvm_fallback_msrs *m, const struct kvm_
 {
 	memset(m, 0, sizeof(*m));
 	m->hdr.nmsrs = 3;
-	m->hdr.entries[0] = (struct kvm_msr_entry){ .index = MSR_IA32_SYSENTER_CS, .data = st->sysenter_cs };
-	m->hdr.entries[1] = (struct kvm_msr_entry){ .index = MSR_IA32_SYSENTER_ESP, .data = st->sysenter_esp };
-	m->hdr.entries[2] = (struct kvm_msr_entry){ .index = MSR_IA32_SYSENTER_EIP, .data = st->sysenter_eip };
+	m->hdr.entries[0] =
+	        (struct kvm_msr_entry){ .index = MSR_IA32_SYSENTER_CS, .data = st->sysenter_cs };
+	m->hdr.entries[1] =
+	        (struct kvm_msr_entry){ .index = MSR_IA32_SYSENTER_ESP, .data = st->sysenter_esp };
+	m->hdr.entries[2] =
+	        (struct kvm_msr_entry){ .index = MSR_IA32_SYSENTER_EIP, .data = st->sysenter_eip };
 }
 
 /* Reads @st and @ev; on failure stops @vm and returns false. */

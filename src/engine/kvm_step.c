@@ -36,8 +36,8 @@ void kvm_step_init(struct kvm_step *s, struct kvm_run *run, bool needed)
 
 static bool kvm_step_wanted(const struct kvm_sregs *sregs)
 {
-	return (sregs->cr0 & X86_CR0_PE) && !(sregs->efer & X86_EFER_LMA) &&
-	       !sregs->ss.unusable && sregs->ss.dpl == 3;
+	return (sregs->cr0 & X86_CR0_PE) && !(sregs->efer & X86_EFER_LMA) && !sregs->ss.unusable &&
+	       sregs->ss.dpl == 3;
 }
 
 int kvm_step_follow(struct kvm_step *s, int vcpu_fd, const struct kvm_sregs *sregs)
@@ -77,7 +77,8 @@ void kvm_step_exit(struct kvm_step *s, struct vm *vm, int vcpu_fd, const struct 
 	if (n && kvm_step_wanted(sregs) && kvm_step_kvm_refuses(bytes, n, sregs->cs.db)) {
 		struct kvm_state after;
 		if (!kvm_fallback(vm, vcpu_fd, bytes, n, &after)) {
-			vm_stop(vm, EXIT_CRASH, "neither KVM nor plexvm can run the instruction at 0x%llx",
+			vm_stop(vm, EXIT_CRASH,
+			        "neither KVM nor plexvm can run the instruction at 0x%llx",
 			        (unsigned long long)run->debug.arch.pc);
 			return;
 		}

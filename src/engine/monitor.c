@@ -127,9 +127,12 @@ static int mon_create(struct vm *vm, void **ctx, char *err, size_t errlen)
 		return -ENOMEM;
 	}
 	m->vm = vm;
-	m->ops = (struct x86_ops){ .ctx = m,           .ram = mon_ram,
-		                   .mmio_read = mon_mmio_read, .mmio_write = mon_mmio_write,
-		                   .pio_in = mon_pio_in,       .pio_out = mon_pio_out };
+	m->ops = (struct x86_ops){ .ctx = m,
+		                   .ram = mon_ram,
+		                   .mmio_read = mon_mmio_read,
+		                   .mmio_write = mon_mmio_write,
+		                   .pio_in = mon_pio_in,
+		                   .pio_out = mon_pio_out };
 	int r = monitor_trap_init(err, errlen);
 	if (r == 0) {
 		r = monitor_space_init(&m->space, &vm->mem, vm->stats, err, errlen);

@@ -104,7 +104,9 @@ enum monitor_insn_kind monitor_insn_kind(const uint8_t *bytes, size_t len, bool 
 		return MONITOR_INSN_TRAPS;
 	if (!d.two_byte && (d.opcode == 0xeb || d.opcode == 0xe9)) {
 		/* the decoder leaves immediates zero-extended */
-		*rel = d.imm_size == 1 ? (int8_t)d.imm : d.imm_size == 2 ? (int16_t)d.imm : (int32_t)d.imm;
+		*rel = d.imm_size == 1   ? (int8_t)d.imm
+		       : d.imm_size == 2 ? (int16_t)d.imm
+		                         : (int32_t)d.imm;
 		return MONITOR_INSN_JUMP;
 	}
 	return is_branch(&d) ? MONITOR_INSN_BRANCH : MONITOR_INSN_PLAIN;

@@ -33,9 +33,15 @@ void vm_wait(struct vm *vm)
 
 static struct kvm_segment kseg(uint16_t sel, uint8_t type, uint8_t s, uint8_t dpl)
 {
-	return (struct kvm_segment){ .base = 0, .limit = 0xffffffff, .selector = sel,
-		                     .type = type, .present = 1, .dpl = dpl, .db = 1,
-		                     .s = s, .g = 1 };
+	return (struct kvm_segment){ .base = 0,
+		                     .limit = 0xffffffff,
+		                     .selector = sel,
+		                     .type = type,
+		                     .present = 1,
+		                     .dpl = dpl,
+		                     .db = 1,
+		                     .s = s,
+		                     .g = 1 };
 }
 
 static void assert_kseg_equal(const struct kvm_segment *a, const struct kvm_segment *b)
@@ -69,13 +75,19 @@ static void test_seg_attr_bits(void **state)
 	assert_int_equal(s.base, 0x12345678);
 	assert_int_equal(s.attr, 0xc0f3);
 
-	struct kvm_segment tss = { .selector = 0x28, .base = 0x5000, .limit = 0x67,
-		                   .type = 0xb, .present = 1 };
+	struct kvm_segment tss = {
+		.selector = 0x28, .base = 0x5000, .limit = 0x67, .type = 0xb, .present = 1
+	};
 	kvm_state_seg_from_kvm(&tss, &s);
 	assert_int_equal(s.attr, 0x008b);
 
-	struct kvm_segment odd = { .selector = 0x30, .limit = 0xffff, .type = 0x2, .s = 1,
-		                   .present = 1, .avl = 1, .l = 1 };
+	struct kvm_segment odd = { .selector = 0x30,
+		                   .limit = 0xffff,
+		                   .type = 0x2,
+		                   .s = 1,
+		                   .present = 1,
+		                   .avl = 1,
+		                   .l = 1 };
 	kvm_state_seg_from_kvm(&odd, &s);
 	assert_int_equal(s.attr, 0x3092); /* L and AVL, 16-bit, byte granular */
 }
@@ -102,8 +114,14 @@ static void test_seg_round_trip(void **state)
 		kseg(0x23, 0x3, 1, 3),
 		{ .selector = 0x28, .base = 0x5000, .limit = 0x67, .type = 0xb, .present = 1 },
 		{ .selector = 0x50, .base = 0x9000, .limit = 0x17, .type = 0x2, .present = 1 },
-		{ .selector = 0x30, .base = 0xb8000, .limit = 0xffff, .type = 0x7, .s = 1,
-		  .present = 1, .dpl = 2, .avl = 1 },
+		{ .selector = 0x30,
+		  .base = 0xb8000,
+		  .limit = 0xffff,
+		  .type = 0x7,
+		  .s = 1,
+		  .present = 1,
+		  .dpl = 2,
+		  .avl = 1 },
 	};
 	for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
 		struct x86_seg s;
@@ -169,8 +187,11 @@ static uint32_t get32(uint32_t addr)
 static void machine(struct kvm_state *st)
 {
 	memset(ram, 0, sizeof(ram));
-	uint64_t gdt[] = { 0, 0x00cf9b000000ffffull, 0x00cf93000000ffffull,
-		           0x00cffb000000ffffull, 0x00cff3000000ffffull,
+	uint64_t gdt[] = { 0,
+		           0x00cf9b000000ffffull,
+		           0x00cf93000000ffffull,
+		           0x00cffb000000ffffull,
+		           0x00cff3000000ffffull,
 		           0x00008b0000000067ull | ((uint64_t)TSS << 16) };
 	memcpy(ram + GDT, gdt, sizeof(gdt));
 	put32(TSS + 4, 0x9000);
@@ -182,8 +203,9 @@ static void machine(struct kvm_state *st)
 	struct kvm_sregs *s = &st->sregs;
 	s->cs = kseg(SEL_CODE0, 0xb, 1, 0);
 	s->ds = s->es = s->fs = s->gs = s->ss = kseg(SEL_DATA0, 0x3, 1, 0);
-	s->tr = (struct kvm_segment){ .selector = SEL_TSS, .base = TSS, .limit = 0x67,
-		                      .type = 0xb, .present = 1 };
+	s->tr = (struct kvm_segment){
+		.selector = SEL_TSS, .base = TSS, .limit = 0x67, .type = 0xb, .present = 1
+	};
 	s->ldt = (struct kvm_segment){ .type = 2, .unusable = 1 };
 	s->gdt.base = GDT;
 	s->gdt.limit = sizeof(gdt) - 1;
@@ -220,7 +242,7 @@ static void test_state_registers(void **state)
 	c.cr0 |= X86_CR0_TS;
 	kvm_state_from_cpu(&c, &st);
 	assert_int_equal(st.regs.rdi, 0x99);
-	assert_int_equal(st.regs.r8, 0x88);           /* not the core's: kept */
+	assert_int_equal(st.regs.r8, 0x88);               /* not the core's: kept */
 	assert_int_equal(st.sregs.apic_base, 0xfee00900); /* kept */
 	assert_int_equal(st.sregs.cr0, 0x19);
 	assert_int_equal(st.sregs.ldt.unusable, 1);

@@ -187,9 +187,9 @@ static void test_fetch_from_unscanned_page(void **state)
 static void test_escape_to_64bit_is_caught(void **state)
 {
 	uint8_t code[] = {
-		0xea, 0, 0, 0, 0, 0x33, 0x00, /* ljmp $0x33, $CODE+7 */
-		0xb8, 0x3c, 0x00, 0x00, 0x00, /* mov $60, %eax   (x86-64 exit) */
-		0x0f, 0x05,                   /* syscall */
+		0xea, 0,    0,    0,    0,    0x33, 0x00, /* ljmp $0x33, $CODE+7 */
+		0xb8, 0x3c, 0x00, 0x00, 0x00,             /* mov $60, %eax   (x86-64 exit) */
+		0x0f, 0x05,                               /* syscall */
 	};
 	uint32_t target = CODE + 7;
 	memcpy(&code[1], &target, 4);

@@ -35,20 +35,20 @@ struct diff_state {
  * followed by RET), stores the state back. */
 void x86t_native(struct diff_state *s, const void *code);
 __asm__(".text\n"
-	".globl x86t_native\n"
-	".type x86t_native, @function\n"
-	"x86t_native:\n"
-	"push %rbx\n push %rbp\n push %r12\n push %r13\n"
-	"mov %rdi, %r12\n mov %rsi, %r11\n"
-	"mov 0(%r12), %eax\n mov 4(%r12), %ecx\n mov 8(%r12), %edx\n"
-	"mov 12(%r12), %ebx\n mov 16(%r12), %esi\n mov 20(%r12), %edi\n"
-	"pushq 24(%r12)\n popfq\n"
-	"call *%r11\n"
-	"pushfq\n popq 24(%r12)\n"
-	"mov %eax, 0(%r12)\n mov %ecx, 4(%r12)\n mov %edx, 8(%r12)\n"
-	"mov %ebx, 12(%r12)\n mov %esi, 16(%r12)\n mov %edi, 20(%r12)\n"
-	"pop %r13\n pop %r12\n pop %rbp\n pop %rbx\n ret\n"
-	".size x86t_native, .-x86t_native\n");
+        ".globl x86t_native\n"
+        ".type x86t_native, @function\n"
+        "x86t_native:\n"
+        "push %rbx\n push %rbp\n push %r12\n push %r13\n"
+        "mov %rdi, %r12\n mov %rsi, %r11\n"
+        "mov 0(%r12), %eax\n mov 4(%r12), %ecx\n mov 8(%r12), %edx\n"
+        "mov 12(%r12), %ebx\n mov 16(%r12), %esi\n mov 20(%r12), %edi\n"
+        "pushq 24(%r12)\n popfq\n"
+        "call *%r11\n"
+        "pushfq\n popq 24(%r12)\n"
+        "mov %eax, 0(%r12)\n mov %ecx, 4(%r12)\n mov %edx, 8(%r12)\n"
+        "mov %ebx, 12(%r12)\n mov %esi, 16(%r12)\n mov %edi, 20(%r12)\n"
+        "pop %r13\n pop %r12\n pop %rbp\n pop %rbx\n ret\n"
+        ".size x86t_native, .-x86t_native\n");
 
 struct diff_insn;
 /* Adjusts the inputs where the result would be undefined or fault (e.g. a
@@ -76,16 +76,17 @@ static uint32_t diff_rand(void)
 /* Operands biased towards the edges where flags go wrong. */
 static uint32_t diff_operand(void)
 {
-	static const uint32_t edges[] = { 0, 1, 2, 0x7f, 0x80, 0xff, 0x100, 0x7fff, 0x8000, 0xffff,
-					  0x10000, 0x7fffffff, 0x80000000u, 0xffffffffu, 0xfffffffeu };
+	static const uint32_t edges[] = {
+		0,      1,      2,       0x7f,       0x80,        0xff,        0x100,      0x7fff,
+		0x8000, 0xffff, 0x10000, 0x7fffffff, 0x80000000u, 0xffffffffu, 0xfffffffeu
+	};
 	uint32_t r = diff_rand();
 	switch (r & 3) {
 	case 0:
-		return edges[(r >> 2) % (sizeof(edges) / sizeof(edges[0]))] + ((r >> 8) & 1 ? 0 : (r >> 9) % 3 - 1);
-	case 1:
-		return diff_rand() & 0xff;
-	default:
-		return diff_rand();
+		return edges[(r >> 2) % (sizeof(edges) / sizeof(edges[0]))] +
+		       ((r >> 8) & 1 ? 0 : (r >> 9) % 3 - 1);
+	case 1: return diff_rand() & 0xff;
+	default: return diff_rand();
 	}
 }
 
@@ -104,12 +105,15 @@ static void diff_fix_div(const struct diff_insn *d, struct diff_state *in, bool 
 	if ((in->ecx & mask) == 0)
 		in->ecx |= 1;
 	if (d->size == 1 && is_signed) /* AX = quotient * divisor, |quotient| < 128 */
-		in->eax = (in->eax & ~0xffffu) |
-			  ((uint32_t)((int8_t)diff_rand() | 1) * (uint32_t)(int8_t)in->ecx & 0xffff);
+		in->eax =
+		        (in->eax & ~0xffffu) |
+		        ((uint32_t)((int8_t)diff_rand() | 1) * (uint32_t)(int8_t)in->ecx & 0xffff);
 	else if (d->size == 1)
 		in->eax = (in->eax & ~0xffffu) | ((in->ecx & 0x7f) * (diff_rand() & 0x7f)) % 0x8000;
 	else if (is_signed)
-		in->edx = (in->eax & (1u << (8 * d->size - 1))) ? mask : 0; /* sign-extended: fits unless MIN/-1 */
+		in->edx = (in->eax & (1u << (8 * d->size - 1)))
+		                  ? mask
+		                  : 0; /* sign-extended: fits unless MIN/-1 */
 	else
 		in->edx &= ~mask | ((in->ecx & mask) - 1) >> 1;
 	if (is_signed && (in->ecx & mask) == mask)
@@ -123,7 +127,10 @@ static void diff_fix_bitscan(const struct diff_insn *d, struct diff_state *in, b
 	*eax_undef = (in->ecx & mask) == 0;
 }
 
-#define I(n, sz, f, ...) { n, { __VA_ARGS__ }, sizeof((uint8_t[]){ __VA_ARGS__ }), sz, f }
+#define I(n, sz, f, ...)                                                                           \
+	{                                                                                          \
+		n, { __VA_ARGS__ }, sizeof((uint8_t[]){ __VA_ARGS__ }), sz, f                      \
+	}
 
 static const struct diff_insn diff_insns[] = {
 	I("add eax,ecx", 4, NULL, 0x01, 0xc8),
@@ -284,18 +291,19 @@ static void diff_emulate(struct harness *h, const struct diff_insn *d, struct di
 	assert_int_equal(harness_run(h, 10), X86_HALT);
 	assert_int_equal(c->eip, HARNESS_CODE + d->len + 1);
 	*s = (struct diff_state){ c->r[X86_EAX], c->r[X86_ECX], c->r[X86_EDX], c->r[X86_EBX],
-				  c->r[X86_ESI], c->r[X86_EDI], c->eflags };
+		                  c->r[X86_ESI], c->r[X86_EDI], c->eflags };
 }
 
 static void diff_report(const struct diff_insn *d, const struct diff_state *in,
-			const struct diff_state *host, const struct diff_state *emu)
+                        const struct diff_state *host, const struct diff_state *emu)
 {
 	print_error("%s: in eax=%08x ecx=%08x edx=%08x ebx=%08x fl=%03llx\n"
-		    "  host eax=%08x ecx=%08x edx=%08x ebx=%08x fl=%03llx\n"
-		    "  emu  eax=%08x ecx=%08x edx=%08x ebx=%08x fl=%03llx\n",
-		    d->name, in->eax, in->ecx, in->edx, in->ebx, (unsigned long long)in->flags,
-		    host->eax, host->ecx, host->edx, host->ebx, (unsigned long long)host->flags & 0xfff,
-		    emu->eax, emu->ecx, emu->edx, emu->ebx, (unsigned long long)emu->flags & 0xfff);
+	            "  host eax=%08x ecx=%08x edx=%08x ebx=%08x fl=%03llx\n"
+	            "  emu  eax=%08x ecx=%08x edx=%08x ebx=%08x fl=%03llx\n",
+	            d->name, in->eax, in->ecx, in->edx, in->ebx, (unsigned long long)in->flags,
+	            host->eax, host->ecx, host->edx, host->ebx,
+	            (unsigned long long)host->flags & 0xfff, emu->eax, emu->ecx, emu->edx, emu->ebx,
+	            (unsigned long long)emu->flags & 0xfff);
 }
 
 /* The flags the opcode table says the instructions of @d leave undefined
@@ -342,7 +350,7 @@ static int diff_one_insn(struct harness *h, uint8_t *native, const struct diff_i
 static void test_alu_against_host(void **state)
 {
 	uint8_t *native = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC,
-			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	assert_true(native != MAP_FAILED);
 	struct harness *h = harness_new();
 	int failed_insns = 0;

@@ -68,7 +68,7 @@ static void test_ring3_fault_switches_to_the_tss_stack(void **state)
 	uint32_t sp = c->r[X86_ESP];
 	assert_int_equal(sp, KSTACK - 24);
 	assert_int_equal(get32(h, sp), 0);                 /* error code */
-	assert_int_equal(get32(h, sp + 4), USER_CODE + 1);  /* the HLT */
+	assert_int_equal(get32(h, sp + 4), USER_CODE + 1); /* the HLT */
 	assert_int_equal(get32(h, sp + 8), SEL_UCODE);
 	assert_int_equal(get32(h, sp + 16), USTACK);
 	assert_int_equal(get32(h, sp + 20), SEL_UDATA);
@@ -174,8 +174,8 @@ static void test_16bit_gates_from_ring3(void **state)
 	run_user(h, (const uint8_t[]){ 0x90, 0xf4 }, 2, 13); /* nop; hlt at CPL 3 */
 	uint32_t sp = c->r[X86_ESP];
 	assert_int_equal(sp, KSTACK - 12);
-	assert_int_equal(get16(h, sp), 0);                  /* error code */
-	assert_int_equal(get16(h, sp + 2), USER_CODE + 1);  /* the HLT */
+	assert_int_equal(get16(h, sp), 0);                 /* error code */
+	assert_int_equal(get16(h, sp + 2), USER_CODE + 1); /* the HLT */
 	assert_int_equal(get16(h, sp + 4), SEL_UCODE);
 	assert_int_equal(get16(h, sp + 8), USTACK & 0xffff); /* SP */
 	assert_int_equal(get16(h, sp + 10), SEL_UDATA);
@@ -216,7 +216,7 @@ static void test_fault_delivering_an_exception_sets_ext(void **state)
 {
 	struct harness *h = pm_machine();
 	put32(h, IDT + 8 * 6 + 4, get32(h, IDT + 8 * 6 + 4) & ~0x8000u); /* #UD gate absent */
-	expect_vector(h, (const uint8_t[]){ 0x0f, 0x0b }, 2, 11);          /* ud2 */
+	expect_vector(h, (const uint8_t[]){ 0x0f, 0x0b }, 2, 11);        /* ud2 */
 	assert_int_equal(get32(h, h->cpu.r[X86_ESP]), 6 * 8 + 2 + 1);
 	assert_int_equal(get32(h, h->cpu.r[X86_ESP] + 4), HARNESS_CODE);
 	h->cpu.r[X86_ESP] = HARNESS_STACK;
@@ -229,8 +229,8 @@ static void paging_on(struct harness *h)
 {
 	for (uint32_t p = 0; p < 256; p++)
 		put32(h, PAGE_TABLE + 4 * p, p << 12 | 0x7);
-	put32(h, PAGE_TABLE + 4 * 0x90, 0);              /* 0x90000: not present */
-	put32(h, PAGE_TABLE + 4 * 0x91, 0x91000 | 0x5);  /* 0x91000: read-only */
+	put32(h, PAGE_TABLE + 4 * 0x90, 0);             /* 0x90000: not present */
+	put32(h, PAGE_TABLE + 4 * 0x91, 0x91000 | 0x5); /* 0x91000: read-only */
 	put32(h, PAGE_DIR, PAGE_TABLE | 0x7);
 	static const uint8_t code[] = {
 		0xb8, 0x00, 0x00, 0x01, 0x00, /* mov eax, PAGE_DIR */
@@ -248,7 +248,8 @@ static void test_call_gate_to_ring0_and_retf_back(void **state)
 {
 	struct harness *h = pm_machine();
 	/* 32-bit call gate, DPL 3, 2 dword parameters, to SEL_KCODE:0x6000 */
-	put_desc(h, SEL_GATE, (uint64_t)(0x8000 | 3 << 13 | 0xc << 8 | 2) << 32 | SEL_KCODE << 16 | 0x6000);
+	put_desc(h, SEL_GATE,
+	         (uint64_t)(0x8000 | 3 << 13 | 0xc << 8 | 2) << 32 | SEL_KCODE << 16 | 0x6000);
 	static const uint8_t kernel[] = {
 		0x8b, 0x44, 0x24, 0x08, /* mov eax,[esp+8]: the first parameter */
 		0x8c, 0xcb,             /* mov ebx,cs */
@@ -258,10 +259,10 @@ static void test_call_gate_to_ring0_and_retf_back(void **state)
 	};
 	memcpy(h->ram + 0x6000, kernel, sizeof(kernel));
 	static const uint8_t user[] = {
-		0x68, 0x11, 0x11, 0x11, 0x11,             /* push 0x11111111 */
-		0x68, 0x22, 0x22, 0x22, 0x22,             /* push 0x22222222 */
+		0x68, 0x11, 0x11, 0x11, 0x11,                 /* push 0x11111111 */
+		0x68, 0x22, 0x22, 0x22, 0x22,                 /* push 0x22222222 */
 		0x9a, 0x00, 0x00, 0x00, 0x00, SEL_GATE, 0x00, /* call far SEL_GATE:0 */
-		0xf4,                                     /* hlt at CPL 3 -> #GP */
+		0xf4,                                         /* hlt at CPL 3 -> #GP */
 	};
 	run_user(h, user, sizeof(user), 13);
 	struct x86_cpu *c = &h->cpu;
@@ -294,7 +295,8 @@ static void test_call_gate_checks(void **state)
 	/* JMP through a gate to a more privileged non-conforming segment: #GP(code) */
 	harness_free(h);
 	h = pm_machine();
-	put_desc(h, SEL_GATE, (uint64_t)(0x8000 | 3 << 13 | 0xc << 8) << 32 | SEL_KCODE << 16 | 0x6000);
+	put_desc(h, SEL_GATE,
+	         (uint64_t)(0x8000 | 3 << 13 | 0xc << 8) << 32 | SEL_KCODE << 16 | 0x6000);
 	static const uint8_t jmp[] = { 0xea, 0, 0, 0, 0, SEL_GATE, 0x00 };
 	run_user(h, jmp, sizeof(jmp), 13);
 	assert_int_equal(get32(h, h->cpu.r[X86_ESP]), SEL_KCODE);
@@ -305,18 +307,21 @@ static void test_sysenter_and_sysexit(void **state)
 {
 	struct harness *h = pm_machine();
 	static const uint8_t msrs[] = {
-		0x31, 0xd2,                               /* xor edx,edx */
-		0xb9, 0x74, 0x01, 0, 0, 0xb8, 0x08, 0, 0, 0, 0x0f, 0x30, /* SYSENTER_CS = 0x08 */
-		0xb9, 0x75, 0x01, 0, 0, 0xb8, 0, 0, 0x07, 0, 0x0f, 0x30, /* SYSENTER_ESP = KSTACK */
-		0xb9, 0x76, 0x01, 0, 0, 0xb8, 0, 0x60, 0, 0, 0x0f, 0x30, /* SYSENTER_EIP = 0x6000 */
+		0x31, 0xd2, /* xor edx,edx */
+		0xb9, 0x74, 0x01, 0, 0,    0xb8,
+		0x08, 0,    0,    0, 0x0f, 0x30, /* SYSENTER_CS = 0x08 */
+		0xb9, 0x75, 0x01, 0, 0,    0xb8,
+		0,    0,    0x07, 0, 0x0f, 0x30, /* SYSENTER_ESP = KSTACK */
+		0xb9, 0x76, 0x01, 0, 0,    0xb8,
+		0,    0x60, 0,    0, 0x0f, 0x30, /* SYSENTER_EIP = 0x6000 */
 	};
 	harness_load(h, msrs, sizeof(msrs));
 	assert_int_equal(harness_run(h, 100), X86_HALT);
 	static const uint8_t kernel[] = {
-		0x8c, 0xc8, 0x8c, 0xd3, 0x89, 0xe6,       /* mov eax,cs; mov ebx,ss; mov esi,esp */
-		0xba, 0x00, 0x51, 0x00, 0x00,             /* mov edx, USER_CODE + 0x100 */
-		0xb9, 0x00, 0xe0, 0x07, 0x00,             /* mov ecx, 0x7e000 */
-		0x0f, 0x35,                               /* sysexit */
+		0x8c, 0xc8, 0x8c, 0xd3, 0x89, 0xe6, /* mov eax,cs; mov ebx,ss; mov esi,esp */
+		0xba, 0x00, 0x51, 0x00, 0x00,       /* mov edx, USER_CODE + 0x100 */
+		0xb9, 0x00, 0xe0, 0x07, 0x00,       /* mov ecx, 0x7e000 */
+		0x0f, 0x35,                         /* sysexit */
 	};
 	memcpy(h->ram + 0x6000, kernel, sizeof(kernel));
 	h->ram[USER_CODE + 0x100] = 0xf4; /* hlt at CPL 3 -> #GP */
@@ -370,7 +375,8 @@ static void test_user_page_fault_error_code(void **state)
 	paging_on(h);
 	put32(h, PAGE_TABLE + 4 * 0x92, 0x92000 | 0x3); /* supervisor-only */
 	/* push SEL_UDATA; pop ds; mov eax, [0x92000] at CPL 3: present, read, user -> error 5 */
-	run_user(h, (const uint8_t[]){ 0x6a, SEL_UDATA, 0x1f, 0xa1, 0x00, 0x20, 0x09, 0x00 }, 8, 14);
+	run_user(h, (const uint8_t[]){ 0x6a, SEL_UDATA, 0x1f, 0xa1, 0x00, 0x20, 0x09, 0x00 }, 8,
+	         14);
 	assert_int_equal(get32(h, h->cpu.r[X86_ESP]), 0x5);
 	assert_int_equal(h->cpu.cr2, 0x92000);
 	harness_free(h);
@@ -393,11 +399,11 @@ static void pae_on(struct harness *h)
 	put64(h, 0x14000 + 8 * 0x90, 0);
 	put64(h, 0x14000 + 8 * 0x93, 1ull << 63 | 0x93000 | 7);
 	static const uint8_t code[] = {
-		0xb8, 0x00, 0x20, 0x01, 0x00, 0x0f, 0x22, 0xd8,       /* cr3 = 0x12000 */
-		0x0f, 0x20, 0xe0, 0x0d, 0x20, 0, 0, 0, 0x0f, 0x22, 0xe0, /* cr4 |= PAE */
-		0xb9, 0x80, 0x00, 0x00, 0xc0, 0x0f, 0x32,             /* rdmsr EFER */
-		0x0d, 0x00, 0x08, 0, 0, 0x0f, 0x30,                   /* EFER |= NXE */
-		0x0f, 0x20, 0xc0, 0x0d, 0, 0, 0, 0x80, 0x0f, 0x22, 0xc0, /* cr0 |= PG */
+		0xb8, 0x00, 0x20, 0x01, 0x00, 0x0f, 0x22, 0xd8, /* cr3 = 0x12000 */
+		0x0f, 0x20, 0xe0, 0x0d, 0x20, 0,    0,    0,    0x0f, 0x22, 0xe0, /* cr4 |= PAE */
+		0xb9, 0x80, 0x00, 0x00, 0xc0, 0x0f, 0x32,                         /* rdmsr EFER */
+		0x0d, 0x00, 0x08, 0,    0,    0x0f, 0x30,                         /* EFER |= NXE */
+		0x0f, 0x20, 0xc0, 0x0d, 0,    0,    0,    0x80, 0x0f, 0x22, 0xc0, /* cr0 |= PG */
 	};
 	harness_load(h, code, sizeof(code));
 	assert_int_equal(harness_run(h, 100), X86_HALT);
@@ -424,8 +430,10 @@ static void test_pae_paging_with_nx(void **state)
 	/* Reading a no-execute page is fine; jumping there is #PF(P | I/D) */
 	c->r[X86_ESP] = HARNESS_STACK;
 	h->ram[0x93000] = 0x90;
-	static const uint8_t fetch[] = { 0x8b, 0x1d, 0x00, 0x30, 0x09, 0x00, /* mov ebx,[0x93000] */
-					 0xb8, 0x00, 0x30, 0x09, 0x00, 0xff, 0xe0 }; /* jmp 0x93000 */
+	static const uint8_t fetch[] = {
+		0x8b, 0x1d, 0x00, 0x30, 0x09, 0x00, /* mov ebx,[0x93000] */
+		0xb8, 0x00, 0x30, 0x09, 0x00, 0xff, 0xe0
+	}; /* jmp 0x93000 */
 	expect_vector(h, fetch, sizeof(fetch), 14);
 	assert_int_equal(get32(h, c->r[X86_ESP]), 0x11);
 	assert_int_equal(get32(h, c->r[X86_ESP] + 4), 0x93000);
@@ -484,7 +492,9 @@ static void test_iopl3_allows_cli_and_any_port(void **state)
 	struct harness *h = pm_machine();
 	struct x86_cpu *c = &h->cpu;
 	c->eflags |= X86_IOPL; /* the IRET frame takes it from PUSHFD */
-	static const uint8_t user[] = { 0xfa, 0xe4, 0x60, 0x9c, 0x5b, 0xf4 }; /* cli; in; pushfd; pop ebx; hlt */
+	static const uint8_t user[] = {
+		0xfa, 0xe4, 0x60, 0x9c, 0x5b, 0xf4
+	}; /* cli; in; pushfd; pop ebx; hlt */
 	run_user(h, user, sizeof(user), 13);
 	assert_int_equal(c->r[X86_EBX] & (X86_IF | X86_IOPL), X86_IOPL);
 	assert_int_equal(get32(h, c->r[X86_ESP] + 4), USER_CODE + 5); /* HLT still faults */
@@ -540,7 +550,7 @@ static void test_interrupt_wakes_hlt(void **state)
 {
 	struct harness *h = pm_machine();
 	struct x86_cpu *c = &h->cpu;
-	h->ram[HANDLERS + 16 * 0x21] = 0xcf; /* iretd */
+	h->ram[HANDLERS + 16 * 0x21] = 0xcf;                /* iretd */
 	static const uint8_t code[] = { 0xfb, 0xf4, 0x40 }; /* sti; hlt; inc eax */
 	harness_load(h, code, sizeof(code));
 	c->r[X86_EAX] = 0;

@@ -70,11 +70,11 @@ static inline struct harness *harness_new(void)
 	if (!h->icache)
 		abort();
 	h->ops = (struct x86_ops){ .ctx = h,
-				   .ram = harness_ram,
-				   .mmio_read = harness_mmio_read,
-				   .mmio_write = harness_mmio_write,
-				   .pio_in = harness_pio_in,
-				   .pio_out = harness_pio_out };
+		                   .ram = harness_ram,
+		                   .mmio_read = harness_mmio_read,
+		                   .mmio_write = harness_mmio_write,
+		                   .pio_in = harness_pio_in,
+		                   .pio_out = harness_pio_out };
 	x86_reset_flat32(&h->cpu);
 	x86_icache_attach(&h->cpu, h->icache, x86_icache_size(HARNESS_ICACHE_PAGES));
 	h->cpu.r[X86_ESP] = HARNESS_STACK;

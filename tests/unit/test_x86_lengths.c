@@ -44,22 +44,26 @@ static bool len_is_transfer(const uint8_t *b, size_t prefixes)
 	if ((op >= 0x70 && op <= 0x7f) || (op >= 0xe0 && op <= 0xe3) || (op >= 0xe8 && op <= 0xeb))
 		return true;
 	switch (op) {
-	case 0x9a: case 0xc2: case 0xc3: case 0xca: case 0xcb:
-	case 0xcc: case 0xcd: case 0xce: case 0xcf:
-		return true;
-	case 0xff:
-		return reg >= 2 && reg <= 5;
-	default:
-		return false;
+	case 0x9a:
+	case 0xc2:
+	case 0xc3:
+	case 0xca:
+	case 0xcb:
+	case 0xcc:
+	case 0xcd:
+	case 0xce:
+	case 0xcf: return true;
+	case 0xff: return reg >= 2 && reg <= 5;
+	default: return false;
 	}
 }
 
 static size_t len_prefix_count(const uint8_t *b)
 {
 	size_t n = 0;
-	while (n < 4 && (b[n] == 0x66 || b[n] == 0x67 || b[n] == 0xf2 || b[n] == 0xf3 ||
-			 b[n] == 0x26 || b[n] == 0x2e || b[n] == 0x36 || b[n] == 0x3e ||
-			 b[n] == 0x64 || b[n] == 0x65))
+	while (n < 4 &&
+	       (b[n] == 0x66 || b[n] == 0x67 || b[n] == 0xf2 || b[n] == 0xf3 || b[n] == 0x26 ||
+	        b[n] == 0x2e || b[n] == 0x36 || b[n] == 0x3e || b[n] == 0x64 || b[n] == 0x65))
 		n++;
 	return n;
 }
@@ -116,15 +120,18 @@ static void test_decoder_and_executor_agree_on_lengths(void **state)
 		h->cpu.eip = HARNESS_CODE;
 		enum x86_status s = x86_run(&h->cpu, &h->ops, 1);
 		uint32_t eip = h->cpu.eip;
-		if (s == X86_SHUTDOWN || s == X86_UNHANDLED || (eip >= HANDLERS && eip < RESTORE_END))
+		if (s == X86_SHUTDOWN || s == X86_UNHANDLED ||
+		    (eip >= HANDLERS && eip < RESTORE_END))
 			continue; /* an exception: the length is not observable */
 		struct x86_decoded d;
 		int len = x86_decode(b, sizeof(b), true, &d);
 		compared++;
 		if (len < 0 || eip != HARNESS_CODE + (uint32_t)len) {
 			if (mismatches++ < 10)
-				print_error("%02x %02x %02x %02x %02x %02x: executor length %u, decoder %d\n",
-					    b[0], b[1], b[2], b[3], b[4], b[5], eip - HARNESS_CODE, len);
+				print_error("%02x %02x %02x %02x %02x %02x: executor length %u, "
+				            "decoder %d\n",
+				            b[0], b[1], b[2], b[3], b[4], b[5], eip - HARNESS_CODE,
+				            len);
 		}
 	}
 	free(pristine);

@@ -57,13 +57,13 @@ static inline void put_gate(struct harness *h, unsigned v, unsigned type, unsign
 }
 
 static const uint8_t prelude[] = {
-	0x0f, 0x01, 0x15, 0x00, 0x04, 0x00, 0x00, /* lgdt [0x400] */
-	0x0f, 0x01, 0x1d, 0x08, 0x04, 0x00, 0x00, /* lidt [0x408] */
-	0x66, 0xb8, SEL_TSS, 0x00,                /* mov ax, SEL_TSS */
-	0x0f, 0x00, 0xd8,                         /* ltr ax */
-	0xea, 0x1c, 0x10, 0x00, 0x00, SEL_KCODE, 0x00, /* jmp far 0x08:0x101c */
-	0x66, 0xb8, SEL_KDATA, 0x00,              /* mov ax, SEL_KDATA */
-	0x8e, 0xd8, 0x8e, 0xd0,                   /* mov ds, ax; mov ss, ax */
+	0x0f, 0x01, 0x15,      0x00, 0x04, 0x00,      0x00, /* lgdt [0x400] */
+	0x0f, 0x01, 0x1d,      0x08, 0x04, 0x00,      0x00, /* lidt [0x408] */
+	0x66, 0xb8, SEL_TSS,   0x00,                        /* mov ax, SEL_TSS */
+	0x0f, 0x00, 0xd8,                                   /* ltr ax */
+	0xea, 0x1c, 0x10,      0x00, 0x00, SEL_KCODE, 0x00, /* jmp far 0x08:0x101c */
+	0x66, 0xb8, SEL_KDATA, 0x00,                        /* mov ax, SEL_KDATA */
+	0x8e, 0xd8, 0x8e,      0xd0,                        /* mov ds, ax; mov ss, ax */
 };
 
 static inline struct harness *pm_machine(void)
@@ -92,7 +92,8 @@ static inline struct harness *pm_machine(void)
 }
 
 /* Runs @code at HARNESS_CODE and expects the handler of @vector to halt. */
-static inline void expect_vector(struct harness *h, const uint8_t *code, size_t len, unsigned vector)
+static inline void expect_vector(struct harness *h, const uint8_t *code, size_t len,
+                                 unsigned vector)
 {
 	harness_load(h, code, len);
 	assert_int_equal(harness_run(h, 1000), X86_HALT);
@@ -101,12 +102,12 @@ static inline void expect_vector(struct harness *h, const uint8_t *code, size_t 
 
 /* Pushes an IRET frame to ring 3 at USER_CODE and executes IRET. */
 static const uint8_t to_ring3[] = {
-	0x6a, SEL_UDATA,                          /* push SEL_UDATA */
-	0x68, 0x00, 0xf0, 0x07, 0x00,             /* push USTACK */
-	0x9c,                                     /* pushfd */
-	0x6a, SEL_UCODE,                          /* push SEL_UCODE */
-	0x68, 0x00, 0x50, 0x00, 0x00,             /* push USER_CODE */
-	0xcf,                                     /* iretd */
+	0x6a, SEL_UDATA,                   /* push SEL_UDATA */
+	0x68, 0x00,      0xf0, 0x07, 0x00, /* push USTACK */
+	0x9c,                              /* pushfd */
+	0x6a, SEL_UCODE,                   /* push SEL_UCODE */
+	0x68, 0x00,      0x50, 0x00, 0x00, /* push USER_CODE */
+	0xcf,                              /* iretd */
 };
 
 static inline void run_user(struct harness *h, const uint8_t *user, size_t len, unsigned vector)

@@ -27,19 +27,27 @@ struct table_case {
 	const char *name;
 	uint8_t code[24];
 	unsigned len;
-	uint32_t in[NREGS];       /* ESP defaults to HARNESS_STACK when 0 */
+	uint32_t in[NREGS]; /* ESP defaults to HARNESS_STACK when 0 */
 	uint32_t flags_in;
 	struct mem_word mem_in[NMEM];
 	uint32_t out[NREGS];
-	uint8_t check;            /* bit i: compare register i */
+	uint8_t check; /* bit i: compare register i */
 	uint32_t flags_out, flags_mask;
 	struct mem_word mem_out[NMEM];
 };
 
 #define CODE(...) .code = { __VA_ARGS__ }, .len = sizeof((uint8_t[]){ __VA_ARGS__ })
 #define R(r) (1u << X86_##r)
-enum { EAX = X86_EAX, ECX = X86_ECX, EDX = X86_EDX, EBX = X86_EBX, ESP = X86_ESP, EBP = X86_EBP,
-       ESI = X86_ESI, EDI = X86_EDI };
+enum {
+	EAX = X86_EAX,
+	ECX = X86_ECX,
+	EDX = X86_EDX,
+	EBX = X86_EBX,
+	ESP = X86_ESP,
+	EBP = X86_EBP,
+	ESI = X86_ESI,
+	EDI = X86_EDI
+};
 
 static const struct table_case bcd_cases[] = {
 	{ "add al,0x35; daa", CODE(0x04, 0x35, 0x27), .in = { [EAX] = 0x79 },
@@ -78,9 +86,9 @@ static const struct table_case string_cases[] = {
 	  .out = { [ESI] = 0x2004, [EDI] = 0x3004, [ECX] = 6 }, .check = R(ESI) | R(EDI) | R(ECX),
 	  .flags_out = X86_CF | X86_SF, .flags_mask = X86_ZF | X86_CF | X86_SF },
 	{ "repne scasb finds the terminator", CODE(0xf2, 0xae),
-	  .in = { [EAX] = 0, [EDI] = 0x2000, [ECX] = 0xffffffff }, .mem_in = { { 0x2000, 0x00636261 } },
-	  .out = { [EDI] = 0x2004, [ECX] = 0xfffffffb }, .check = R(EDI) | R(ECX),
-	  .flags_out = X86_ZF, .flags_mask = X86_ZF },
+	  .in = { [EAX] = 0, [EDI] = 0x2000, [ECX] = 0xffffffff },
+	  .mem_in = { { 0x2000, 0x00636261 } }, .out = { [EDI] = 0x2004, [ECX] = 0xfffffffb },
+	  .check = R(EDI) | R(ECX), .flags_out = X86_ZF, .flags_mask = X86_ZF },
 	{ "rep with ecx=0 does nothing", CODE(0xf3, 0xa5),
 	  .in = { [ESI] = 0x2000, [EDI] = 0x3000, [ECX] = 0 }, .mem_in = { { 0x2000, 0x12345678 } },
 	  .out = { [ESI] = 0x2000, [EDI] = 0x3000 }, .check = R(ESI) | R(EDI),
@@ -99,14 +107,21 @@ static const struct table_case string_cases[] = {
 
 static const struct table_case stack_cases[] = {
 	{ "pushad; xor eax,eax; popad", CODE(0x60, 0x31, 0xc0, 0x61),
-	  .in = { [EAX] = 0xa, [ECX] = 0xc, [EDX] = 0xd, [EBX] = 0xb, [EBP] = 0xbb, [ESI] = 0x51,
-		  [EDI] = 0xd1 },
-	  .out = { [EAX] = 0xa, [ESP] = HARNESS_STACK, [EDI] = 0xd1 }, .check = R(EAX) | R(ESP) | R(EDI),
-	  .mem_out = { { HARNESS_STACK - 4, 0xa }, { HARNESS_STACK - 20, HARNESS_STACK },
-		       { HARNESS_STACK - 32, 0xd1 } } },
+	  .in = { [EAX] = 0xa,
+	          [ECX] = 0xc,
+	          [EDX] = 0xd,
+	          [EBX] = 0xb,
+	          [EBP] = 0xbb,
+	          [ESI] = 0x51,
+	          [EDI] = 0xd1 },
+	  .out = { [EAX] = 0xa, [ESP] = HARNESS_STACK, [EDI] = 0xd1 },
+	  .check = R(EAX) | R(ESP) | R(EDI),
+	  .mem_out = { { HARNESS_STACK - 4, 0xa },
+	               { HARNESS_STACK - 20, HARNESS_STACK },
+	               { HARNESS_STACK - 32, 0xd1 } } },
 	{ "enter 16,0", CODE(0xc8, 0x10, 0x00, 0x00), .in = { [EBP] = 0x1234 },
-	  .out = { [EBP] = HARNESS_STACK - 4, [ESP] = HARNESS_STACK - 20 }, .check = R(EBP) | R(ESP),
-	  .mem_out = { { HARNESS_STACK - 4, 0x1234 } } },
+	  .out = { [EBP] = HARNESS_STACK - 4, [ESP] = HARNESS_STACK - 20 },
+	  .check = R(EBP) | R(ESP), .mem_out = { { HARNESS_STACK - 4, 0x1234 } } },
 	{ "enter 8,2 copies the outer frame pointer", CODE(0xc8, 0x08, 0x00, 0x02),
 	  .in = { [EBP] = 0x7ff00 }, .mem_in = { { 0x7fefc, 0xaaaa } },
 	  .out = { [EBP] = 0x7fffc, [ESP] = 0x7ffec }, .check = R(EBP) | R(ESP),
@@ -116,11 +131,12 @@ static const struct table_case stack_cases[] = {
 	{ "call; ret", CODE(0xe8, 0x01, 0x00, 0x00, 0x00, 0xf4, 0xb8, 0x07, 0, 0, 0, 0xc3),
 	  .out = { [EAX] = 7, [ESP] = HARNESS_STACK }, .check = R(EAX) | R(ESP),
 	  .mem_out = { { HARNESS_STACK - 4, HARNESS_CODE + 5 } } },
-	{ "ret imm16 pops its arguments", CODE(0x6a, 0x01, 0x6a, 0x02, 0xe8, 0x01, 0, 0, 0, 0xf4, 0xc2,
-					       0x08, 0x00),
+	{ "ret imm16 pops its arguments",
+	  CODE(0x6a, 0x01, 0x6a, 0x02, 0xe8, 0x01, 0, 0, 0, 0xf4, 0xc2, 0x08, 0x00),
 	  .out = { [ESP] = HARNESS_STACK }, .check = R(ESP) },
 	{ "push imm32; pop [mem]", CODE(0x68, 0x78, 0x56, 0x34, 0x12, 0x8f, 0x05, 0x00, 0x30, 0, 0),
-	  .out = { [ESP] = HARNESS_STACK }, .check = R(ESP), .mem_out = { { 0x3000, 0x12345678 } } },
+	  .out = { [ESP] = HARNESS_STACK }, .check = R(ESP),
+	  .mem_out = { { 0x3000, 0x12345678 } } },
 	{ "push word; esp moves by 2", CODE(0x66, 0x6a, 0xff), .out = { [ESP] = HARNESS_STACK - 2 },
 	  .check = R(ESP), .mem_out = { { HARNESS_STACK - 4, 0xffff0000 } } },
 	{ "push esp pushes the old value", CODE(0x54, 0x58), .out = { [EAX] = HARNESS_STACK },
@@ -141,14 +157,16 @@ static const struct table_case memory_cases[] = {
 	  .mem_in = { { 0x2000, 0x80000001 } }, .flags_out = X86_CF | X86_OF,
 	  .flags_mask = X86_CF | X86_OF | X86_ZF, .mem_out = { { 0x2000, 1 } } },
 	{ "mul dword [mem]", CODE(0xf7, 0x25, 0x00, 0x20, 0, 0), .in = { [EAX] = 0x10000 },
-	  .mem_in = { { 0x2000, 0x30000 } }, .out = { [EAX] = 0, [EDX] = 3 }, .check = R(EAX) | R(EDX),
-	  .flags_out = X86_CF | X86_OF, .flags_mask = X86_CF | X86_OF },
+	  .mem_in = { { 0x2000, 0x30000 } }, .out = { [EAX] = 0, [EDX] = 3 },
+	  .check = R(EAX) | R(EDX), .flags_out = X86_CF | X86_OF, .flags_mask = X86_CF | X86_OF },
 	{ "xchg [mem],ecx", CODE(0x87, 0x0d, 0x00, 0x20, 0, 0), .in = { [ECX] = 5 },
-	  .mem_in = { { 0x2000, 9 } }, .out = { [ECX] = 9 }, .check = R(ECX), .mem_out = { { 0x2000, 5 } } },
+	  .mem_in = { { 0x2000, 9 } }, .out = { [ECX] = 9 }, .check = R(ECX),
+	  .mem_out = { { 0x2000, 5 } } },
 	{ "mov eax,[ecx*4+disp32]", CODE(0x8b, 0x04, 0x8d, 0x00, 0x20, 0, 0), .in = { [ECX] = 2 },
 	  .mem_in = { { 0x2008, 0xfeedface } }, .out = { [EAX] = 0xfeedface }, .check = R(EAX) },
-	{ "mov eax,[ebp+esi*2-4]", CODE(0x8b, 0x44, 0x75, 0xfc), .in = { [EBP] = 0x2000, [ESI] = 4 },
-	  .mem_in = { { 0x2004, 0x600d } }, .out = { [EAX] = 0x600d }, .check = R(EAX) },
+	{ "mov eax,[ebp+esi*2-4]", CODE(0x8b, 0x44, 0x75, 0xfc),
+	  .in = { [EBP] = 0x2000, [ESI] = 4 }, .mem_in = { { 0x2004, 0x600d } },
+	  .out = { [EAX] = 0x600d }, .check = R(EAX) },
 	{ "a16 mov eax,[bx+si+2]", CODE(0x67, 0x8b, 0x40, 0x02),
 	  .in = { [EBX] = 0xffff1000, [ESI] = 0x0ffe }, .mem_in = { { 0x2000, 0x0a0b0c0d } },
 	  .out = { [EAX] = 0x0a0b0c0d }, .check = R(EAX) },
@@ -161,9 +179,10 @@ static const struct table_case memory_cases[] = {
 	{ "cmpxchg8b different", CODE(0x0f, 0xc7, 0x0e),
 	  .in = { [ESI] = 0x2000, [EAX] = 1, [EDX] = 2, [EBX] = 3, [ECX] = 4 },
 	  .mem_in = { { 0x2000, 7 }, { 0x2004, 8 } }, .out = { [EAX] = 7, [EDX] = 8 },
-	  .check = R(EAX) | R(EDX), .flags_mask = X86_ZF, .mem_out = { { 0x2000, 7 }, { 0x2004, 8 } } },
-	{ "lock xadd [mem],eax", CODE(0xf0, 0x0f, 0xc1, 0x05, 0x00, 0x20, 0, 0), .in = { [EAX] = 2 },
-	  .mem_in = { { 0x2000, 40 } }, .out = { [EAX] = 40 }, .check = R(EAX),
+	  .check = R(EAX) | R(EDX), .flags_mask = X86_ZF,
+	  .mem_out = { { 0x2000, 7 }, { 0x2004, 8 } } },
+	{ "lock xadd [mem],eax", CODE(0xf0, 0x0f, 0xc1, 0x05, 0x00, 0x20, 0, 0),
+	  .in = { [EAX] = 2 }, .mem_in = { { 0x2000, 40 } }, .out = { [EAX] = 40 }, .check = R(EAX),
 	  .mem_out = { { 0x2000, 42 } } },
 	{ "bts [mem],reg addresses beyond the dword", CODE(0x0f, 0xab, 0x05, 0x00, 0x20, 0, 0),
 	  .in = { [EAX] = 35 }, .flags_mask = X86_CF, .mem_out = { { 0x2004, 8 } } },
@@ -173,7 +192,8 @@ static const struct table_case memory_cases[] = {
 
 static const struct table_case system_cases[] = {
 	{ "arpl raises the RPL", CODE(0x63, 0xc8), .in = { [EAX] = 0xabcd0010, [ECX] = 3 },
-	  .out = { [EAX] = 0xabcd0013 }, .check = R(EAX), .flags_out = X86_ZF, .flags_mask = X86_ZF },
+	  .out = { [EAX] = 0xabcd0013 }, .check = R(EAX), .flags_out = X86_ZF,
+	  .flags_mask = X86_ZF },
 	{ "arpl leaves a higher RPL", CODE(0x63, 0xc8), .in = { [EAX] = 0x13, [ECX] = 1 },
 	  .flags_in = X86_ZF, .out = { [EAX] = 0x13 }, .check = R(EAX), .flags_mask = X86_ZF },
 	{ "out 0x80,al reaches the port", CODE(0xb0, 0x42, 0xe6, 0x80) },
@@ -189,8 +209,8 @@ static const struct table_case system_cases[] = {
 	  CODE(0xf3, 0x0f, 0x1e, 0xfb, 0x0f, 0x18, 0x08, 0x0f, 0x0d, 0x08, 0x66, 0x0f, 0x19, 0xc0,
 	       0xb8, 0x2a, 0, 0, 0),
 	  .in = { [EAX] = 7 }, .out = { [EAX] = 42 }, .check = R(EAX) },
-	{ "mov cr0 round trip", CODE(0x0f, 0x20, 0xc0, 0x0d, 0x00, 0x00, 0x01, 0x00, 0x0f, 0x22, 0xc0,
-				     0x0f, 0x20, 0xc3),
+	{ "mov cr0 round trip",
+	  CODE(0x0f, 0x20, 0xc0, 0x0d, 0x00, 0x00, 0x01, 0x00, 0x0f, 0x22, 0xc0, 0x0f, 0x20, 0xc3),
 	  .out = { [EBX] = X86_CR0_PE | X86_CR0_ET | X86_CR0_WP }, .check = R(EBX) },
 	{ "sgdt stores limit and base", CODE(0x0f, 0x01, 0x05, 0x00, 0x20, 0, 0),
 	  .mem_out = { { 0x2000, 0xffff } } },
@@ -214,27 +234,28 @@ static void table_run(const struct table_case *t)
 		fail_msg("%s: status %d at EIP %#x", t->name, s, c->eip);
 	for (int i = 0; i < NREGS; i++)
 		if ((t->check & (1u << i)) && c->r[i] != t->out[i])
-			fail_msg("%s: register %d is %#x, expected %#x", t->name, i, c->r[i], t->out[i]);
+			fail_msg("%s: register %d is %#x, expected %#x", t->name, i, c->r[i],
+			         t->out[i]);
 	if ((c->eflags & t->flags_mask) != t->flags_out)
 		fail_msg("%s: flags %#x, expected %#x under mask %#x", t->name, c->eflags,
-			 t->flags_out, t->flags_mask);
+		         t->flags_out, t->flags_mask);
 	for (int i = 0; i < NMEM; i++) {
 		uint32_t v;
 		if (!t->mem_out[i].addr)
 			continue;
 		memcpy(&v, h->ram + t->mem_out[i].addr, 4);
 		if (v != t->mem_out[i].value)
-			fail_msg("%s: memory %#x holds %#x, expected %#x", t->name, t->mem_out[i].addr,
-				 v, t->mem_out[i].value);
+			fail_msg("%s: memory %#x holds %#x, expected %#x", t->name,
+			         t->mem_out[i].addr, v, t->mem_out[i].value);
 	}
 	harness_free(h);
 }
 
-#define RUN_TABLE(fn, table)                                                  \
-	static void fn(void **state)                                          \
-	{                                                                     \
-		for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) \
-			table_run(&table[i]);                                 \
+#define RUN_TABLE(fn, table)                                                                       \
+	static void fn(void **state)                                                               \
+	{                                                                                          \
+		for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)                      \
+			table_run(&table[i]);                                                      \
 	}
 
 RUN_TABLE(test_bcd, bcd_cases)
@@ -247,7 +268,9 @@ RUN_TABLE(test_system, system_cases)
 static void test_out_reaches_ops(void **state)
 {
 	struct harness *h = harness_new();
-	harness_load(h, (const uint8_t[]){ 0x66, 0xb8, 0x34, 0x12, 0x66, 0xba, 0xf8, 0x03, 0x66, 0xef }, 10);
+	harness_load(
+	        h, (const uint8_t[]){ 0x66, 0xb8, 0x34, 0x12, 0x66, 0xba, 0xf8, 0x03, 0x66, 0xef },
+	        10);
 	assert_int_equal(harness_run(h, 100), X86_HALT);
 	assert_int_equal(h->outs, 1);
 	assert_int_equal(h->last_out_port, 0x3f8);

@@ -91,10 +91,10 @@ static void test_double_fault_through_a_task_gate(void **state)
 	assert_int_equal(get32(h, TSS2_ESP - 4), 0); /* #DF's error code */
 	assert_true(c->eflags & X86_NT);
 	assert_true(c->cr0 & X86_CR0_TS);
-	assert_int_equal(get32(h, TSS2), SEL_TSS);              /* back link */
+	assert_int_equal(get32(h, TSS2), SEL_TSS);                /* back link */
 	assert_int_equal(get32(h, TSS + 0x20), HARNESS_CODE + 4); /* faulting EIP saved */
-	assert_int_equal(get32(h, TSS + 0x28), 0x48);            /* EAX saved */
-	assert_int_equal(h->ram[GDT + SEL_TSS2 + 5], 0x8b);     /* busy */
+	assert_int_equal(get32(h, TSS + 0x28), 0x48);             /* EAX saved */
+	assert_int_equal(h->ram[GDT + SEL_TSS2 + 5], 0x8b);       /* busy */
 	harness_free(h);
 }
 
@@ -113,9 +113,9 @@ static void test_int_to_a_task_and_iret_back(void **state)
 	assert_int_equal(c->r[X86_ESP], HARNESS_STACK);
 	assert_int_equal(c->tr.sel, SEL_TSS);
 	assert_false(c->eflags & X86_NT);
-	assert_int_equal(h->ram[GDT + SEL_TSS2 + 5], 0x89);   /* no longer busy */
-	assert_int_equal(get32(h, TSS2 + 0x34), 0x1234);       /* task 2's EBX saved */
-	assert_int_equal(get32(h, TSS2 + 0x20), 0x6006);       /* and its EIP after IRET */
+	assert_int_equal(h->ram[GDT + SEL_TSS2 + 5], 0x89); /* no longer busy */
+	assert_int_equal(get32(h, TSS2 + 0x34), 0x1234);    /* task 2's EBX saved */
+	assert_int_equal(get32(h, TSS2 + 0x20), 0x6006);    /* and its EIP after IRET */
 	harness_free(h);
 }
 
@@ -178,9 +178,9 @@ static void test_jmp_through_a_task_gate(void **state)
  * the error code names the gate or the TSS. */
 struct pre_case {
 	const char *what;
-	unsigned sel;            /* far CALL to this selector ... */
-	uint64_t desc;           /* ... with this descriptor at TSS2's slot, if not 0 */
-	bool ring3;              /* from ring 3 */
+	unsigned sel;  /* far CALL to this selector ... */
+	uint64_t desc; /* ... with this descriptor at TSS2's slot, if not 0 */
+	bool ring3;    /* from ring 3 */
 	unsigned vector;
 	uint32_t err;
 };
@@ -194,7 +194,8 @@ static const struct pre_case pre_cases[] = {
 	{ "gate DPL < CPL", SEL_TGATE | 3, TASK_GATE(1, 0, SEL_TSS), true, 13, SEL_TGATE },
 	{ "gate not present", SEL_TGATE, TASK_GATE(0, 3, SEL_TSS2), false, 11, SEL_TGATE },
 	{ "gate to a busy TSS", SEL_TGATE, TASK_GATE(1, 3, SEL_TSS), false, 13, SEL_TSS },
-	{ "gate to an LDT selector", SEL_TGATE, TASK_GATE(1, 3, SEL_TSS2 | 4), false, 13, SEL_TSS2 | 4 },
+	{ "gate to an LDT selector", SEL_TGATE, TASK_GATE(1, 3, SEL_TSS2 | 4), false, 13,
+	  SEL_TSS2 | 4 },
 };
 
 static void test_task_switch_faults_before_the_commit(void **state)
@@ -269,10 +270,10 @@ static void test_task_switch_faults_after_the_commit(void **state)
 		assert_int_equal(c->tr.sel, SEL_TSS3);
 		assert_int_equal(c->exc_vector, t->vector);
 		assert_int_equal(get32(h, TSS3_ESP - 4), t->err);
-		assert_int_equal(get32(h, TSS3), SEL_TSS2);              /* task 2 faulted ... */
-		assert_int_equal(get32(h, TSS2 + 0x20), TASK2_CODE);     /* ... on its start */
+		assert_int_equal(get32(h, TSS3), SEL_TSS2);          /* task 2 faulted ... */
+		assert_int_equal(get32(h, TSS2 + 0x20), TASK2_CODE); /* ... on its start */
 		assert_int_equal(get32(h, TSS2 + t->field) & 0xffff, t->value);
-		assert_int_equal(get32(h, TSS2), SEL_TSS);               /* the switch to it happened */
+		assert_int_equal(get32(h, TSS2), SEL_TSS); /* the switch to it happened */
 		assert_int_equal(get32(h, TSS + 0x20), HARNESS_CODE + sizeof(call));
 		assert_int_equal(access_byte(h, SEL_TSS2), 0x8b);
 		harness_free(h);

@@ -318,6 +318,108 @@ static void descend(struct scan_page *sp, const struct scan_bytes *b, unsigned e
 		follow(sp, b, &w, w.off[--w.n]);
 }
 
+/* Marks in @covered the bytes of every recorded instruction. */
+static void cover(const struct scan_page *sp, const struct scan_bytes *b, uint64_t *covered)
+{
+	struct x86_decoded d;
+	memset(covered, 0, PAGE / 8);
+	for (unsigned s = 0; s < PAGE; s++) {
+		if (!bit_test(sp->starts, s))
+			continue;
+		int r = decode_at(b, s, &d);
+		for (unsigned i = s; i < s + (unsigned)(r > 0 ? r : 1) && i < PAGE; i++)
+			bit_set(covered, i);
+	}
+}
+
+/* True if the bytes [@a, @z) decode, one valid instruction after another,
+ * to land exactly on @z. */
+static bool decodes_to(const struct scan_bytes *b, unsigned a, unsigned z)
+{
+	struct x86_decoded d;
+	while (a < z) {
+		int r = decode_at(b, a, &d);
+		if (r <= 0)
+			return false;
+		a += (unsigned)r;
+	}
+	return a == z;
+}
+
+/* True for the no-op forms compilers and assemblers pad with: NOP, XCHG
+ * %ax,%ax, NOP r/m (0F 1F), and LEA or MOV of a register onto itself. */
+static bool is_padding(const struct x86_decoded *d)
+{
+	if (!d->two_byte && d->opcode == 0x90 && !d->rep)
+		return true;
+	if (d->two_byte && d->opcode == 0x1f)
+		return true;
+	bool self = d->has_modrm && d->reg == d->rm && !d->has_sib;
+	if (!d->two_byte && d->opcode == 0x89 && d->mod == 3 && self)
+		return true; /* mov %esi,%esi */
+	if (!d->two_byte && d->opcode == 0x8d && d->mod != 3 && self &&
+	    (d->disp == 0 || d->mod == 0))
+		return true; /* lea 0(%esi),%esi */
+	return !d->two_byte && d->opcode == 0x8d && d->has_sib && (d->sib & 7) == d->reg &&
+	       ((d->sib >> 3) & 7) == 4 && d->disp == 0; /* lea 0(%esi,%eiz,1),%esi */
+}
+
+/* Where real code starts in [@a, @z) once the padding is skipped, or @z. */
+static unsigned skip_padding(const struct scan_bytes *b, unsigned a, unsigned z)
+{
+	struct x86_decoded d;
+	while (a < z) {
+		int r = decode_at(b, a, &d);
+		if (r <= 0 || !is_padding(&d))
+			break;
+		a += (unsigned)r;
+	}
+	return a;
+}
+
+/*
+ * Code that only a pointer reaches (a handler, a callback) sits between
+ * functions the descent did reach, and would run unpatched if a native
+ * indirect call got there.  So the scanner takes for code what looks like
+ * a compiled function in a gap: after any padding, it starts on a 16-byte
+ * boundary (where compilers put functions), and from there it decodes
+ * cleanly, instruction after instruction, to land exactly on the next
+ * decoded instruction.  Data sharing a page with code follows the last
+ * function (.rodata after .text), so it never lands on a later instruction;
+ * data a programmer jumps over in hand-written code seldom starts on a
+ * 16-byte boundary.  A gap at the page start is left alone (it may be the
+ * tail of the previous page's data), and so is a gap that runs to the page
+ * end.  What is left out this way stays unseen, as monitor_scan.h says.
+ */
+static void fill_gaps(struct scan_page *sp, const struct scan_bytes *b)
+{
+	uint64_t covered[PAGE / 64];
+	bool again = true;
+	while (again) {
+		again = false;
+		cover(sp, b, covered);
+		unsigned a = 0;
+		while (a < PAGE) {
+			if (bit_test(covered, a)) {
+				a++;
+				continue;
+			}
+			unsigned z = a;
+			while (z < PAGE && !bit_test(covered, z))
+				z++;
+			unsigned f = a > 0 && z < PAGE && bit_test(sp->starts, z)
+			                     ? skip_padding(b, a, z)
+			                     : z;
+			if (f < z && f % 16 == 0 && decodes_to(b, f, z)) {
+				descend(sp, b, f);
+				again = true; /* new instructions: gaps change */
+				break;
+			}
+			a = z;
+		}
+	}
+}
+
 /* Restores the invariant: a recorded instruction that holds a patch past
  * its first byte is patched as well.  Patches appended here are visited by
  * the same loop, so one pass reaches the fixed point. */
@@ -349,6 +451,7 @@ int scan_page(struct scan_page *sp, const uint8_t *page, const uint8_t *next, si
 			return -EINVAL;
 	for (size_t i = 0; i < nentries; i++)
 		descend(sp, &b, entries[i] & ~SCAN_ENTRY_HEAD);
+	fill_gaps(sp, &b);
 	patch_overlaps(sp, &b);
 	return sp->full ? -ENOSPC : sp->npatches;
 }
@@ -362,6 +465,7 @@ int scan_add_entry(struct scan_page *sp, const uint8_t *page, const uint8_t *nex
 		return -EINVAL;
 	unsigned before = sp->npatches;
 	descend(sp, &b, e);
+	fill_gaps(sp, &b);
 	patch_overlaps(sp, &b);
 	return sp->full ? -ENOSPC : (int)(sp->npatches - before);
 }

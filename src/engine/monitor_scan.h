@@ -96,7 +96,12 @@
  *     return to an address no path here continued to, and code reached by
  *     a direct jump, call or fall-through from another page, unless the
  *     monitor adds that page's scan_page.outs here as entries (at once if
- *     this page is scanned, else when it is).  A sensitive instruction there
+ *     this page is scanned, else when it is).  The gap rule narrows the
+ *     first case: in a gap between decoded instructions, what starts on a
+ *     16-byte boundary after padding and decodes cleanly to land exactly
+ *     on the next decoded instruction is taken for a function and scanned
+ *     (monitor_scan.c, fill_gaps); a pointer-only function after the last
+ *     reached one, or not aligned, stays unseen.  A sensitive instruction there
  *     runs natively and the guest silently sees host state; nothing traps
  *     to say so, since the page is executable.  The monitor narrows this:
  *     it adds an entry every time it enters guest code (after every trap,

@@ -1073,6 +1073,56 @@ static void test_pages(void **state)
 	}
 }
 
+/* The gap rule: in a gap between decoded instructions, code that starts on
+ * a 16-byte boundary after padding and decodes cleanly to land on the next
+ * decoded instruction is a function only a pointer reaches; data that does
+ * not land, a gap that runs to the page end, or one at the page start is
+ * not code. */
+static void test_gaps(void **state)
+{
+	static struct scan_page sp;
+	/*  0: f:  call g; ret                      (e8 rel32 to 0x20; c3)
+	 *  6:     nop x10
+	 * 10: h:  pushf; pop %eax; ret             (only through a pointer)
+	 * 13:     nop x13
+	 * 20: g:  popf; ret
+	 * 22:     .byte 0x0f, 0xff (ud0: no clean decode), then NOPs
+	 * 30: k:  ret                              (entered)
+	 * 31:     NOPs to the end: a trailing gap */
+	uint8_t *page = page_with("\xe8\x1b\x00\x00\x00\xc3", 6, 0);
+	memcpy(page + 0x10, "\x9c\x58\xc3", 3);
+	memcpy(page + 0x20, "\x9d\xc3\x0f\xff", 4);
+	page[0x30] = 0xc3;
+	page[0x31] = 0x9c; /* a pushf in the trailing gap: must stay */
+	uint16_t entries[] = { 0, 0x30 };
+	assert_int_equal(scan_page(&sp, page, NULL, 0, true, entries, 2), 2);
+	check_patch(&sp.patches[0], 0x20, 0x9d, 1, SCAN_FLAGS, "popf in g");
+	check_patch(&sp.patches[1], 0x10, 0x9c, 1, SCAN_FLAGS, "pushf in h, by the gap rule");
+	assert_false(scan_is_start(&sp, 6));    /* padding is not marked */
+	assert_false(scan_is_start(&sp, 0x22)); /* does not land on 0x30 */
+	assert_false(scan_is_start(&sp, 0x31));
+	assert_null(scan_find(&sp, 0x31));
+
+	/* A gap at the page start is left alone even if it lands. */
+	memset(page, NOP, PAGE);
+	page[0] = 0x9c;
+	page[0x10] = 0xc3;
+	uint16_t e = 0x10;
+	assert_int_equal(scan_page(&sp, page, NULL, 0, true, &e, 1), 0);
+	assert_false(scan_is_start(&sp, 0));
+
+	/* Code that lands but does not start on a 16-byte boundary is taken
+	 * for data: ret; pushf; pushf; ... ; 0x10: entered. */
+	memset(page, NOP, PAGE);
+	page[0] = 0xc3;
+	memset(page + 1, 0x9c, 15);
+	page[0x10] = 0xc3;
+	uint16_t two[] = { 0, 0x10 };
+	assert_int_equal(scan_page(&sp, page, NULL, 0, true, two, 2), 0);
+	assert_false(scan_is_start(&sp, 1));
+	free(page);
+}
+
 static void test_add_entry(void **state)
 {
 	static struct scan_page sp;
@@ -1301,9 +1351,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_instructions), cmocka_unit_test(test_pages),
-		cmocka_unit_test(test_add_entry),    cmocka_unit_test(test_add_head),
-		cmocka_unit_test(test_errors),       cmocka_unit_test(test_find),
-		cmocka_unit_test(test_kind_names),   cmocka_unit_test(test_random_pages),
+		cmocka_unit_test(test_gaps),         cmocka_unit_test(test_add_entry),
+		cmocka_unit_test(test_add_head),     cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_find),         cmocka_unit_test(test_kind_names),
+		cmocka_unit_test(test_random_pages),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

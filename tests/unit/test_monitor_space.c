@@ -1,0 +1,206 @@
+/* The monitor's address space: guest RAM at its guest-physical address, not
+ * executable until scanned; a scanned page is the patched copy, read+execute,
+ * while RAM keeps the guest's bytes; writes by the core keep a scan when they
+ * touch only data and drop it when they touch code (or the tail of the
+ * previous page's last instruction); a page's exits become entries of the
+ * pages they lead to.  Runs where the monitor can (not under ASan). */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include <cmocka.h>
+
+#include "engine/monitor_space.h"
+#include "stats.h"
+
+#define PG 0x10000u /* a guest page to play with */
+
+static struct mem mem;
+static struct monitor_space space;
+static struct stats *stats;
+static bool ready;
+
+static int setup(void **state)
+{
+	char err[256];
+	if (mem_init(&mem, 4u << 20) < 0)
+		return -1;
+	stats = stats_new();
+	if (monitor_space_init(&space, &mem, stats, err, sizeof(err)) < 0) {
+		print_message("monitor unavailable here: %s\n", err);
+		return 0;
+	}
+	ready = true;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	if (ready)
+		monitor_space_free(&space);
+	stats_free(stats);
+	mem_free(&mem);
+	return 0;
+}
+
+static uint8_t *ram(uint64_t gpa)
+{
+	return mem_ptr(&mem, gpa, 1);
+}
+
+static const uint8_t *guest_view(uint64_t gpa)
+{
+	return (const uint8_t *)(uintptr_t)gpa;
+}
+
+/* What the guest's mapping of @gpa allows, from /proc/self/maps. */
+static const char *prot_of(uint64_t gpa)
+{
+	static char perms[5];
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	perms[0] = 0;
+	while (f && fgets(line, sizeof(line), f)) {
+		unsigned long long lo, hi;
+		if (sscanf(line, "%llx-%llx %4s", &lo, &hi, perms) == 3 && gpa >= lo && gpa < hi)
+			break;
+		perms[0] = 0;
+	}
+	if (f)
+		fclose(f);
+	return perms;
+}
+
+static void reset_page(uint64_t page, const void *code, size_t len)
+{
+	monitor_space_drop(&space, page);
+	memset(ram(page), 0x90, MONITOR_PAGE);
+	memcpy(ram(page), code, len);
+}
+
+static void test_ram_is_not_executable_until_scanned(void **state)
+{
+	if (!ready)
+		skip();
+	reset_page(PG, "\x9c\x58\xc3", 3); /* pushf; pop %eax; ret */
+	assert_string_equal(prot_of(PG), "rw-s");
+	assert_int_equal(guest_view(PG)[0], 0x9c); /* the same memory as RAM */
+	assert_int_equal(monitor_space_scan(&space, PG, true, false), 1);
+	assert_string_equal(prot_of(PG), "r-xs");
+	assert_int_equal(guest_view(PG)[0], 0xcc); /* the patched copy */
+	assert_int_equal(ram(PG)[0], 0x9c);        /* RAM keeps the guest's byte */
+	assert_non_null(monitor_space_scan_of(&space, PG + 5));
+	/* Scanned from there already: nothing changes. */
+	assert_int_equal(monitor_space_scan(&space, PG, true, false), 0);
+	/* Page 0 and what is not RAM never run natively. */
+	assert_false(monitor_space_runnable(&space, 0));
+	assert_false(monitor_space_runnable(&space, 4u << 20));
+	assert_int_equal(monitor_space_scan(&space, 0x10, true, false), -EFAULT);
+}
+
+static void test_core_writes_keep_data_and_drop_code(void **state)
+{
+	if (!ready)
+		skip();
+	reset_page(PG, "\x9c\x58\xc3", 3);
+	assert_int_equal(monitor_space_scan(&space, PG, true, false), 1);
+	/* data after the ret: the scan stands, both views see the byte */
+	uint8_t v = 0x42;
+	assert_int_equal(monitor_space_write(&space, PG + 0x800, &v, 1), 0);
+	assert_non_null(monitor_space_scan_of(&space, PG));
+	assert_int_equal(ram(PG + 0x800)[0], 0x42);
+	assert_int_equal(guest_view(PG + 0x800)[0], 0x42);
+	/* the pop: code, so the scan goes and the page is RAM again */
+	v = 0x5b;
+	assert_int_equal(monitor_space_write(&space, PG + 1, &v, 1), 0);
+	assert_null(monitor_space_scan_of(&space, PG));
+	assert_string_equal(prot_of(PG), "rw-s");
+	assert_int_equal(guest_view(PG + 1)[0], 0x5b);
+}
+
+static void test_straddling_instruction(void **state)
+{
+	if (!ready)
+		skip();
+	uint64_t a = PG, b = PG + MONITOR_PAGE;
+	reset_page(b, "", 0);
+	/* mov $0x11223344, %eax from a's last two bytes into b; ret */
+	reset_page(a, "", 0);
+	memcpy(ram(b - 2), "\xb8\x44", 2);
+	memcpy(ram(b), "\x33\x22\x11\xc3", 4);
+	assert_int_equal(monitor_space_scan(&space, b - 2, true, false), 1);
+	assert_int_equal(monitor_space_scan_of(&space, a)->spill, 3);
+	/* b, entered where the instruction ends (its HEAD) */
+	assert_int_equal(monitor_space_scan(&space, b + 3, true, true), 1);
+	assert_true(scan_is_start(monitor_space_scan_of(&space, b), 3));
+	assert_false(scan_is_start(monitor_space_scan_of(&space, b), 0));
+	/* A write to the immediate's tail in b drops a, whose decoding of its
+	 * last instruction read those bytes; b's own instructions start after
+	 * them, so b keeps its scan and its copy takes the byte. */
+	uint8_t v = 0x55;
+	assert_int_equal(monitor_space_write(&space, b + 1, &v, 1), 0);
+	assert_null(monitor_space_scan_of(&space, a));
+	assert_non_null(monitor_space_scan_of(&space, b));
+	assert_int_equal(guest_view(b + 1)[0], 0x55);
+}
+
+static void test_exits_become_entries(void **state)
+{
+	if (!ready)
+		skip();
+	/* pages no other test used: entries from other pages stay */
+	uint64_t a = PG + 0x10000, b = a + MONITOR_PAGE;
+	reset_page(a, "", 0);
+	reset_page(b, "", 0);
+	/* a: jmp b+0x40.  b+0x40: push %cs; ret.  b+0: ret */
+	uint8_t jmp[5] = { 0xe9 };
+	int32_t rel = (int32_t)((b + 0x40) - (a + 5));
+	memcpy(jmp + 1, &rel, 4);
+	memcpy(ram(a), jmp, 5);
+	ram(b)[0] = 0xc3;
+	memcpy(ram(b + 0x40), "\x0e\xc3", 2);
+	/* b scanned first, from 0: the push %cs at 0x40 is not reached */
+	assert_int_equal(monitor_space_scan(&space, b, true, false), 1);
+	assert_false(scan_is_start(monitor_space_scan_of(&space, b), 0x40));
+	assert_int_equal(guest_view(b + 0x40)[0], 0x0e);
+	/* scanning a adds its jump target to b's scan, patched at once */
+	assert_int_equal(monitor_space_scan(&space, a, true, false), 1);
+	assert_true(scan_is_start(monitor_space_scan_of(&space, b), 0x40));
+	assert_int_equal(guest_view(b + 0x40)[0], 0xcc);
+	/* and b scanned again later starts from it too */
+	monitor_space_drop(&space, b);
+	assert_int_equal(monitor_space_scan(&space, b, true, false), 1);
+	assert_true(scan_is_start(monitor_space_scan_of(&space, b), 0x40));
+	assert_true(stats_get(stats, "monitor-scan", "entries-from-other-pages") >= 1);
+}
+
+static void test_mode_change_rescans(void **state)
+{
+	if (!ready)
+		skip();
+	/* 66 b8 34 12 c3: mov $0x1234, %ax; ret in 32-bit code, but
+	 * mov $0xc31234, %eax in 16-bit code */
+	reset_page(PG, "\x66\xb8\x34\x12\xc3\x9c", 6);
+	assert_int_equal(monitor_space_scan(&space, PG, true, false), 1);
+	assert_true(scan_is_start(monitor_space_scan_of(&space, PG), 4));
+	assert_int_equal(monitor_space_scan(&space, PG, false, false), 1);
+	assert_false(monitor_space_scan_of(&space, PG)->code32);
+	assert_false(scan_is_start(monitor_space_scan_of(&space, PG), 4));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ram_is_not_executable_until_scanned),
+		cmocka_unit_test(test_core_writes_keep_data_and_drop_code),
+		cmocka_unit_test(test_straddling_instruction),
+		cmocka_unit_test(test_exits_become_entries),
+		cmocka_unit_test(test_mode_change_rescans),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -13,7 +13,8 @@
  * emulate.  What the host CPU cannot run natively at all — real mode,
  * virtual-8086 mode — runs in the core.  Guest paging is the next step: a
  * guest that enables it is stopped with a clear message (with --engine auto
- * it goes on in the core instead).
+ * it goes on in the core instead).  Everything done with the core lives in
+ * monitor_core.c.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -27,7 +28,7 @@
 #include "../stats.h"
 #include "../vm.h"
 #include "engine.h"
-#include "monitor_insn.h"
+#include "monitor_engine.h"
 #include "monitor_ldt.h"
 #include "monitor_probe.h"
 #include "monitor_space.h"
@@ -35,88 +36,11 @@
 #include "monitor_trap.h"
 #include "x86_state.h"
 
-/* Instructions per core slice when the guest is in a mode the host CPU
- * cannot run for it (as in the emu engine). */
-#define CORE_SLICE 20000
-#define CORE_ICACHE_PAGES 64
-
 /* Flags guest code may change natively; the rest are virtual. */
 #define NATIVE_FLAGS (X86_CF | X86_PF | X86_AF | X86_ZF | X86_SF | X86_DF | X86_OF)
 #define PF_ERR_WRITE 0x2
 #define PF_ERR_FETCH 0x10
 #define TRAP_PF 14
-/* At most this many instructions in a row are emulated without going back
- * to guest code (interrupts wait that long at most), looking this many
- * instructions ahead for one that traps. */
-#define EMULATE_RUN_MAX 64
-#define LOOKAHEAD 8
-
-struct monitor_engine {
-	struct vm *vm;
-	struct x86_cpu cpu;
-	struct x86_ops ops;
-	struct monitor_space space;
-	struct monitor_ldt ldt;
-	bool in_core; /* --engine auto and the guest enabled paging: the core runs it */
-	bool space_ready;
-	void *icache; /* the core's decoded-instruction cache, once in_core */
-};
-
-/* ---- the x86 core's view of memory ------------------------------------- */
-
-/* RAM straight from the memfd, except scanned pages: those the core reaches
- * through the slow path below, so that a write to one drops its scan. */
-static uint8_t *mon_ram(void *ctx, uint64_t gpa, size_t len)
-{
-	struct monitor_engine *m = ctx;
-	if (monitor_space_scan_of(&m->space, gpa) ||
-	    monitor_space_scan_of(&m->space, gpa + len - 1))
-		return NULL;
-	return mem_ptr(&m->vm->mem, gpa, len);
-}
-
-static uint64_t mon_mmio_read(void *ctx, uint64_t gpa, unsigned size)
-{
-	struct monitor_engine *m = ctx;
-	uint64_t v = 0;
-	if (mem_read(&m->vm->mem, gpa, &v, size) == 0)
-		return v;
-	bus_mmio(&m->vm->bus, gpa, size, false, &v);
-	return v;
-}
-
-static void mon_mmio_write(void *ctx, uint64_t gpa, uint64_t value, unsigned size)
-{
-	struct monitor_engine *m = ctx;
-	if (mem_ptr(&m->vm->mem, gpa, size)) {
-		/* byte by byte where the write straddles two pages */
-		unsigned first = (unsigned)(MONITOR_PAGE - (gpa & (MONITOR_PAGE - 1)));
-		if (first >= size) {
-			monitor_space_write(&m->space, gpa, &value, size);
-		} else {
-			const uint8_t *b = (const uint8_t *)&value;
-			for (unsigned i = 0; i < size; i++)
-				monitor_space_write(&m->space, gpa + i, &b[i], 1);
-		}
-		return;
-	}
-	bus_mmio(&m->vm->bus, gpa, size, true, &value);
-}
-
-static uint32_t mon_pio_in(void *ctx, uint16_t port, unsigned size)
-{
-	struct monitor_engine *m = ctx;
-	uint32_t v = 0;
-	bus_pio(&m->vm->bus, port, size, false, &v);
-	return v;
-}
-
-static void mon_pio_out(void *ctx, uint16_t port, uint32_t value, unsigned size)
-{
-	struct monitor_engine *m = ctx;
-	bus_pio(&m->vm->bus, port, size, true, &value);
-}
-
 /* ---- lifecycle ---------------------------------------------------------- */
 
 static int mon_create(struct vm *vm, void **ctx, char *err, size_t errlen)
@@ -127,12 +51,7 @@ static int mon_create(struct vm *vm, void **ctx, char *err, size_t errlen)
 		return -ENOMEM;
 	}
 	m->vm = vm;
-	m->ops = (struct x86_ops){ .ctx = m,
-		                   .ram = mon_ram,
-		                   .mmio_read = mon_mmio_read,
-		                   .mmio_write = mon_mmio_write,
-		                   .pio_in = mon_pio_in,
-		                   .pio_out = mon_pio_out };
+	monitor_core_ops(m);
 	int r = monitor_trap_init(err, errlen);
 	if (r == 0) {
 		r = monitor_space_init(&m->space, &vm->mem, vm->stats, err, errlen);
@@ -186,101 +105,6 @@ static void mon_deliver_interrupt(struct monitor_engine *m)
 		vm_stop(vm, EXIT_CRASH, "triple fault while delivering interrupt 0x%x", vector);
 }
 
-/* Handles what x86_run() returned. */
-static void mon_core_status(struct monitor_engine *m, enum x86_status s)
-{
-	switch (s) {
-	case X86_OK:
-	case X86_IO:
-	case X86_HALT:
-	case X86_STOP: break;
-	case X86_SHUTDOWN: vm_stop(m->vm, EXIT_CRASH, "triple fault"); break;
-	default:
-		vm_stop(m->vm, EXIT_CRASH, "the monitor cannot run the instruction at EIP 0x%x",
-		        m->cpu.eip);
-		break;
-	}
-}
-
-/* Can the host CPU run the guest's current state? */
-static bool mon_native_ok(const struct monitor_engine *m)
-{
-	const struct x86_cpu *c = &m->cpu;
-	if (!(c->cr0 & X86_CR0_PE) || (c->eflags & X86_VM) || (c->cr0 & X86_CR0_PG))
-		return false;
-	uint64_t lin = (uint64_t)c->seg[X86_CS].base + c->eip;
-	return monitor_space_runnable(&m->space, lin) &&
-	       monitor_space_runnable(&m->space, lin + X86_MAX_INSN_LEN - 1);
-}
-
-/* Reads the code bytes at @eip (the guest's own, not the scanner's
- * patches); returns how many could be read. */
-static size_t mon_code_at(const struct monitor_engine *m, uint32_t eip,
-                          uint8_t bytes[X86_MAX_INSN_LEN])
-{
-	uint64_t lin = (uint64_t)m->cpu.seg[X86_CS].base + eip;
-	if (mem_read(&m->vm->mem, lin, bytes, X86_MAX_INSN_LEN) == 0)
-		return X86_MAX_INSN_LEN;
-	size_t n = 0; /* near the end of RAM: as many as there are */
-	while (n < X86_MAX_INSN_LEN && mem_read(&m->vm->mem, lin + n, &bytes[n], 1) == 0)
-		n++;
-	return n;
-}
-
-static bool code32(const struct x86_cpu *c)
-{
-	return (c->seg[X86_CS].attr & X86_SEG_DB) != 0;
-}
-
-/* True if straight-line code at EIP reaches an instruction that traps
- * within LOOKAHEAD instructions: emulating the few in between costs less
- * than the signal that entering guest code would soon bring back. */
-static bool mon_trap_ahead(const struct monitor_engine *m)
-{
-	const struct x86_cpu *c = &m->cpu;
-	uint32_t eip = c->eip;
-	for (int i = 0; i < LOOKAHEAD; i++) {
-		uint8_t bytes[X86_MAX_INSN_LEN];
-		size_t n = mon_code_at(m, eip, bytes);
-		unsigned len = 0;
-		int32_t rel = 0;
-		switch (monitor_insn_kind(bytes, n, code32(c), &len, &rel)) {
-		case MONITOR_INSN_TRAPS: return true;
-		case MONITOR_INSN_PLAIN: eip += len; break;
-		case MONITOR_INSN_JUMP: eip += len + (uint32_t)rel; break;
-		default: return false;
-		}
-		if (!code32(c))
-			eip &= 0xffff;
-	}
-	return false;
-}
-
-/* Emulates the instruction at EIP with the core, and the ones after it for
- * as long as a trapping one is near (a guest's interrupt entry pushes and
- * reloads four segment registers around a few plain instructions: one
- * signal instead of five). */
-static void mon_emulate(struct monitor_engine *m)
-{
-	struct x86_cpu *c = &m->cpu;
-	uint8_t bytes[X86_MAX_INSN_LEN];
-	for (int i = 0; i < EMULATE_RUN_MAX; i++) {
-		if (i > 0)
-			stats_add(m->vm->stats, "exits", "saved-by-run", 1);
-		if (m->vm->stats) {
-			size_t n = mon_code_at(m, c->eip, bytes);
-			stats_add(m->vm->stats, "monitor-emulated",
-			          monitor_insn_name(bytes, n, code32(c)), 1);
-		}
-		enum x86_status s = x86_run(c, &m->ops, 1);
-		mon_core_status(m, s);
-		if (s != X86_OK && s != X86_IO)
-			return;
-		if (m->vm->stopped || c->halted || !mon_native_ok(m) || !mon_trap_ahead(m))
-			return;
-	}
-}
-
 /* A fetch fault at @addr: scan the page (the instruction at EIP may start on
  * the page before and end on this one). */
 static int mon_scan_for_fetch(struct monitor_engine *m, uint64_t addr)
@@ -293,14 +117,14 @@ static int mon_scan_for_fetch(struct monitor_engine *m, uint64_t addr)
 		uint8_t bytes[X86_MAX_INSN_LEN];
 		struct x86_decoded d;
 		if (mem_read(&m->vm->mem, lin, bytes, sizeof(bytes)) < 0 ||
-		    x86_decode(bytes, sizeof(bytes), code32(c), &d) < 0)
+		    x86_decode(bytes, sizeof(bytes), monitor_code32(c), &d) < 0)
 			return -EINVAL;
 		entry = lin + d.len;
 		head = true;
 	}
 	if (!monitor_space_runnable(&m->space, entry))
 		return -EFAULT;
-	int r = monitor_space_scan(&m->space, entry, code32(c), head);
+	int r = monitor_space_scan(&m->space, entry, monitor_code32(c), head);
 	if (r > 0)
 		x86_tlb_flush(&m->cpu); /* the page now goes through mon_mmio_* */
 	return r;
@@ -314,14 +138,14 @@ static void mon_run_native(struct monitor_engine *m)
 	struct vm *vm = m->vm;
 
 	uint64_t lin = (uint64_t)c->seg[X86_CS].base + c->eip;
-	int r = monitor_space_scan(&m->space, lin, code32(c), false);
+	int r = monitor_space_scan(&m->space, lin, monitor_code32(c), false);
 	if (r > 0)
 		x86_tlb_flush(c); /* a scanned page now goes through mon_mmio_* */
 	if (r < 0) {
 		/* Not a page that can run natively (too many patches): the
 		 * core runs this instruction. */
 		stats_add(vm->stats, "exits", "unscannable", 1);
-		mon_emulate(m);
+		monitor_emulate(m);
 		return;
 	}
 
@@ -342,7 +166,7 @@ static void mon_run_native(struct monitor_engine *m)
 		/* The host would not take the state (say, a segment the LDT
 		 * cannot express): let the core run this instruction. */
 		stats_add(vm->stats, "exits", "entry-refused", 1);
-		mon_emulate(m);
+		monitor_emulate(m);
 		return;
 	}
 	if (f->trap_cs != f->cs) {
@@ -370,12 +194,12 @@ static void mon_run_native(struct monitor_engine *m)
 		stats_add(vm->stats, "exits", "syscall", 1);
 		c->r[X86_EAX] = (uint32_t)f->syscall_nr;
 		c->eip -= 2;
-		mon_emulate(m);
+		monitor_emulate(m);
 		return;
 	case MONITOR_EXIT_INT3:
 		stats_add(vm->stats, "exits", "int3", 1);
 		c->eip -= 1; /* the core runs what the guest has there */
-		mon_emulate(m);
+		monitor_emulate(m);
 		return;
 	case MONITOR_EXIT_FAULT: break;
 	}
@@ -383,7 +207,7 @@ static void mon_run_native(struct monitor_engine *m)
 	    monitor_space_runnable(&m->space, f->fault_addr)) {
 		stats_add(vm->stats, "exits", "fetch-unscanned", 1);
 		if (mon_scan_for_fetch(m, f->fault_addr) < 0)
-			mon_emulate(m);
+			monitor_emulate(m);
 		return;
 	}
 	if (f->trapno == TRAP_PF && (f->err & PF_ERR_WRITE) &&
@@ -397,32 +221,7 @@ static void mon_run_native(struct monitor_engine *m)
 		return;
 	}
 	stats_add(vm->stats, "exits", f->trapno == TRAP_PF ? "page-fault" : "fault", 1);
-	mon_emulate(m);
-}
-
-/* The guest is in a state the host CPU cannot run for it. */
-static void mon_run_core(struct monitor_engine *m)
-{
-	struct x86_cpu *c = &m->cpu;
-	if ((c->cr0 & X86_CR0_PG) && !m->in_core) {
-		if (m->vm->cfg->engine == ENGINE_MONITOR) {
-			vm_stop(m->vm, EXIT_CRASH,
-			        "the guest enabled paging, which is not supported by the "
-			        "monitor engine yet (use --engine emu)");
-			return;
-		}
-		log_warn("the guest enabled paging: the monitor goes on in its x86 core");
-		m->in_core = true;
-		/* From now on only the core writes guest RAM, so it may cache
-		 * decoded instructions (a failed allocation just runs slower). */
-		m->icache = calloc(1, x86_icache_size(CORE_ICACHE_PAGES));
-		if (m->icache) {
-			x86_icache_attach(c, m->icache, x86_icache_size(CORE_ICACHE_PAGES));
-			x86_tlb_flush(c);
-		}
-	}
-	stats_add(m->vm->stats, "exits", "core-slice", 1);
-	mon_core_status(m, x86_run(c, &m->ops, CORE_SLICE));
+	monitor_emulate(m);
 }
 
 static int mon_run(void *ctx)
@@ -459,8 +258,8 @@ static int mon_run(void *ctx)
 			monitor_timer_start();
 			continue;
 		}
-		if (m->in_core || !mon_native_ok(m))
-			mon_run_core(m);
+		if (m->in_core || !monitor_native_ok(m))
+			monitor_run_core(m);
 		else
 			mon_run_native(m);
 	}

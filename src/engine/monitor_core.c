@@ -1,0 +1,205 @@
+/*
+ * The monitor engine's use of the x86 core (see monitor_engine.h): the
+ * core's view of guest memory, emulating the instructions that trap (and
+ * the few after them while another trapping one is near), and running the
+ * guest outright where the host CPU cannot.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../exit_status.h"
+#include "../log.h"
+#include "../stats.h"
+#include "../vm.h"
+#include "monitor_engine.h"
+#include "monitor_insn.h"
+
+/* Instructions per core slice when the guest is in a mode the host CPU
+ * cannot run for it (as in the emu engine). */
+#define CORE_SLICE 20000
+#define CORE_ICACHE_PAGES 64
+/* At most this many instructions in a row are emulated without going back
+ * to guest code (interrupts wait that long at most), looking this many
+ * instructions ahead for one that traps. */
+#define EMULATE_RUN_MAX 64
+#define LOOKAHEAD 8
+
+/* RAM straight from the memfd, except scanned pages: those the core reaches
+ * through the slow path below, so that a write to one drops its scan. */
+static uint8_t *mon_ram(void *ctx, uint64_t gpa, size_t len)
+{
+	struct monitor_engine *m = ctx;
+	if (monitor_space_scan_of(&m->space, gpa) ||
+	    monitor_space_scan_of(&m->space, gpa + len - 1))
+		return NULL;
+	return mem_ptr(&m->vm->mem, gpa, len);
+}
+
+static uint64_t mon_mmio_read(void *ctx, uint64_t gpa, unsigned size)
+{
+	struct monitor_engine *m = ctx;
+	uint64_t v = 0;
+	if (mem_read(&m->vm->mem, gpa, &v, size) == 0)
+		return v;
+	bus_mmio(&m->vm->bus, gpa, size, false, &v);
+	return v;
+}
+
+static void mon_mmio_write(void *ctx, uint64_t gpa, uint64_t value, unsigned size)
+{
+	struct monitor_engine *m = ctx;
+	if (mem_ptr(&m->vm->mem, gpa, size)) {
+		/* byte by byte where the write straddles two pages */
+		unsigned first = (unsigned)(MONITOR_PAGE - (gpa & (MONITOR_PAGE - 1)));
+		if (first >= size) {
+			monitor_space_write(&m->space, gpa, &value, size);
+		} else {
+			const uint8_t *b = (const uint8_t *)&value;
+			for (unsigned i = 0; i < size; i++)
+				monitor_space_write(&m->space, gpa + i, &b[i], 1);
+		}
+		return;
+	}
+	bus_mmio(&m->vm->bus, gpa, size, true, &value);
+}
+
+static uint32_t mon_pio_in(void *ctx, uint16_t port, unsigned size)
+{
+	struct monitor_engine *m = ctx;
+	uint32_t v = 0;
+	bus_pio(&m->vm->bus, port, size, false, &v);
+	return v;
+}
+
+static void mon_pio_out(void *ctx, uint16_t port, uint32_t value, unsigned size)
+{
+	struct monitor_engine *m = ctx;
+	bus_pio(&m->vm->bus, port, size, true, &value);
+}
+
+void monitor_core_ops(struct monitor_engine *m)
+{
+	m->ops = (struct x86_ops){ .ctx = m,
+		                   .ram = mon_ram,
+		                   .mmio_read = mon_mmio_read,
+		                   .mmio_write = mon_mmio_write,
+		                   .pio_in = mon_pio_in,
+		                   .pio_out = mon_pio_out };
+}
+
+/* Handles what x86_run() returned. */
+static void mon_core_status(struct monitor_engine *m, enum x86_status s)
+{
+	switch (s) {
+	case X86_OK:
+	case X86_IO:
+	case X86_HALT:
+	case X86_STOP: break;
+	case X86_SHUTDOWN: vm_stop(m->vm, EXIT_CRASH, "triple fault"); break;
+	default:
+		vm_stop(m->vm, EXIT_CRASH, "the monitor cannot run the instruction at EIP 0x%x",
+		        m->cpu.eip);
+		break;
+	}
+}
+
+/* Can the host CPU run the guest's current state? */
+bool monitor_native_ok(const struct monitor_engine *m)
+{
+	const struct x86_cpu *c = &m->cpu;
+	if (!(c->cr0 & X86_CR0_PE) || (c->eflags & X86_VM) || (c->cr0 & X86_CR0_PG))
+		return false;
+	uint64_t lin = (uint64_t)c->seg[X86_CS].base + c->eip;
+	return monitor_space_runnable(&m->space, lin) &&
+	       monitor_space_runnable(&m->space, lin + X86_MAX_INSN_LEN - 1);
+}
+
+/* Reads the code bytes at @eip (the guest's own, not the scanner's
+ * patches); returns how many could be read. */
+static size_t mon_code_at(const struct monitor_engine *m, uint32_t eip,
+                          uint8_t bytes[X86_MAX_INSN_LEN])
+{
+	uint64_t lin = (uint64_t)m->cpu.seg[X86_CS].base + eip;
+	if (mem_read(&m->vm->mem, lin, bytes, X86_MAX_INSN_LEN) == 0)
+		return X86_MAX_INSN_LEN;
+	size_t n = 0; /* near the end of RAM: as many as there are */
+	while (n < X86_MAX_INSN_LEN && mem_read(&m->vm->mem, lin + n, &bytes[n], 1) == 0)
+		n++;
+	return n;
+}
+
+/* True if straight-line code at EIP reaches an instruction that traps
+ * within LOOKAHEAD instructions: emulating the few in between costs less
+ * than the signal that entering guest code would soon bring back. */
+static bool mon_trap_ahead(const struct monitor_engine *m)
+{
+	const struct x86_cpu *c = &m->cpu;
+	uint32_t eip = c->eip;
+	for (int i = 0; i < LOOKAHEAD; i++) {
+		uint8_t bytes[X86_MAX_INSN_LEN];
+		size_t n = mon_code_at(m, eip, bytes);
+		unsigned len = 0;
+		int32_t rel = 0;
+		switch (monitor_insn_kind(bytes, n, monitor_code32(c), &len, &rel)) {
+		case MONITOR_INSN_TRAPS: return true;
+		case MONITOR_INSN_PLAIN: eip += len; break;
+		case MONITOR_INSN_JUMP: eip += len + (uint32_t)rel; break;
+		default: return false;
+		}
+		if (!monitor_code32(c))
+			eip &= 0xffff;
+	}
+	return false;
+}
+
+/* Emulates the instruction at EIP with the core, and the ones after it for
+ * as long as a trapping one is near (a guest's interrupt entry pushes and
+ * reloads four segment registers around a few plain instructions: one
+ * signal instead of five). */
+void monitor_emulate(struct monitor_engine *m)
+{
+	struct x86_cpu *c = &m->cpu;
+	uint8_t bytes[X86_MAX_INSN_LEN];
+	for (int i = 0; i < EMULATE_RUN_MAX; i++) {
+		if (i > 0)
+			stats_add(m->vm->stats, "exits", "saved-by-run", 1);
+		if (m->vm->stats) {
+			size_t n = mon_code_at(m, c->eip, bytes);
+			stats_add(m->vm->stats, "monitor-emulated",
+			          monitor_insn_name(bytes, n, monitor_code32(c)), 1);
+		}
+		enum x86_status s = x86_run(c, &m->ops, 1);
+		mon_core_status(m, s);
+		if (s != X86_OK && s != X86_IO)
+			return;
+		if (m->vm->stopped || c->halted || !monitor_native_ok(m) || !mon_trap_ahead(m))
+			return;
+	}
+}
+
+/* The guest is in a state the host CPU cannot run for it. */
+void monitor_run_core(struct monitor_engine *m)
+{
+	struct x86_cpu *c = &m->cpu;
+	if ((c->cr0 & X86_CR0_PG) && !m->in_core) {
+		if (m->vm->cfg->engine == ENGINE_MONITOR) {
+			vm_stop(m->vm, EXIT_CRASH,
+			        "the guest enabled paging, which is not supported by the "
+			        "monitor engine yet (use --engine emu)");
+			return;
+		}
+		log_warn("the guest enabled paging: the monitor goes on in its x86 core");
+		m->in_core = true;
+		/* From now on only the core writes guest RAM, so it may cache
+		 * decoded instructions (a failed allocation just runs slower). */
+		m->icache = calloc(1, x86_icache_size(CORE_ICACHE_PAGES));
+		if (m->icache) {
+			x86_icache_attach(c, m->icache, x86_icache_size(CORE_ICACHE_PAGES));
+			x86_tlb_flush(c);
+		}
+	}
+	stats_add(m->vm->stats, "exits", "core-slice", 1);
+	mon_core_status(m, x86_run(c, &m->ops, CORE_SLICE));
+}

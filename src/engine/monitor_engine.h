@@ -1,0 +1,52 @@
+/*
+ * What the monitor engine's files share (monitor.c: lifecycle and the loop
+ * around native execution; monitor_core.c: everything done with the x86
+ * core — its view of memory, emulating trapped instructions, running the
+ * guest where the host CPU cannot).
+ */
+#ifndef PLEXVM_MONITOR_ENGINE_H
+#define PLEXVM_MONITOR_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../../x86/decoder.h"
+#include "../../x86/x86.h"
+#include "monitor_ldt.h"
+#include "monitor_space.h"
+
+struct vm;
+
+struct monitor_engine {
+	struct vm *vm;
+	struct x86_cpu cpu;
+	struct x86_ops ops;
+	struct monitor_space space;
+	struct monitor_ldt ldt;
+	bool in_core; /* --engine auto and the guest enabled paging: the core runs it */
+	bool space_ready;
+	void *icache; /* the core's decoded-instruction cache, once in_core */
+};
+
+/* Fills m->ops: guest RAM for the core, except scanned pages, which go
+ * through the slow path so that a write to one is seen. */
+void monitor_core_ops(struct monitor_engine *m);
+
+/* Can the host CPU run the guest's current state natively? */
+bool monitor_native_ok(const struct monitor_engine *m);
+
+static inline bool monitor_code32(const struct x86_cpu *c)
+{
+	return (c->seg[X86_CS].attr & X86_SEG_DB) != 0;
+}
+
+/* Emulates the instruction at EIP, and the ones after it while a trapping
+ * one is near. */
+void monitor_emulate(struct monitor_engine *m);
+
+/* Runs the guest in the core for a slice: real mode, virtual-8086 mode, and
+ * (--engine auto) paging; under --engine monitor, paging stops the guest. */
+void monitor_run_core(struct monitor_engine *m);
+
+#endif

@@ -46,13 +46,19 @@ else
 	else bad cli/serial-file-content "the demo's greeting is not in the --serial file"; fi
 	expect stats-json 0 '"exits"' --engine "$e" --serial none --stats=json
 	expect stats-text 0 'start-to-guest-entry-us' --engine "$e" --serial none --stats
-	# A guest that executes UD2 with no IDT: #UD, then #DF, then a triple
-	# fault.  plexvm must stop it with status 6 and show its registers.
+	# Guests that misbehave are stopped with a reason on every engine.
+	# UD2 with no IDT: #UD, then #DF, then a triple fault: status 6 and the
+	# registers.  CLI; HLT: nothing can ever wake the guest; no hang,
+	# status 6.  A far jump to a selector past the (empty) GDT: #GP, and
+	# with no IDT a triple fault.
 	printf '\017\013' >"$T/ud2.bin"
-	expect triple-fault 6 'EIP' --engine "$e" "$T/ud2.bin"
-	# CLI; HLT: nothing can ever wake the guest. No hang: status 6.
 	printf '\372\364' >"$T/clihlt.bin"
-	expect halt-forever 6 'halt' --engine "$e" "$T/clihlt.bin"
+	printf '\352\000\000\020\000\063\000' >"$T/farjmp.bin"
+	for g in "${engines[@]}"; do
+		expect "triple-fault-$g" 6 'EIP' --engine "$g" "$T/ud2.bin"
+		expect "halt-forever-$g" 6 'halt' --engine "$g" "$T/clihlt.bin"
+		expect "far-jump-nowhere-$g" 6 'EIP' --engine "$g" "$T/farjmp.bin"
+	done
 	if [ -f "$B/guests/vga.elf" ]; then
 		expect vga-dump 1 '' --engine "$e" --serial none --vga dump "$B/guests/vga.elf"
 		# The kernel says on serial what it put on the screen ("screen: TEXT").
@@ -62,5 +68,18 @@ else
 		if [ ! -s "$T/vga-want.txt" ]; then bad cli/vga-dump-content "the vga kernel printed no 'screen:' lines"
 		elif [ -n "$missing" ]; then bad cli/vga-dump-content "screen line missing from --vga dump: $missing" "$OUT/cli-vga-dump.out"
 		else ok cli/vga-dump-content; fi
+	fi
+fi
+
+# The monitor needs the low 4 GiB of plexvm's address space for the guest;
+# under an address-space limit it cannot have them and must say so (status
+# 8), not crash.
+if [[ " ${engines[*]} " == *" monitor "* ]]; then
+	rc=$(bash -c 'ulimit -v 1048576; exec "$0" "$@"' "$PLEXVM" --engine monitor --serial none \
+		>"$OUT/cli-monitor-no-room.out" 2>"$OUT/cli-monitor-no-room.err" </dev/null; echo $?)
+	if [ "$rc" -eq 8 ] && grep -q "reserve the guest's 4 GiB" "$OUT/cli-monitor-no-room.err"; then
+		ok cli/monitor-no-room
+	else
+		bad cli/monitor-no-room "status $rc, want 8 and a message" "$OUT/cli-monitor-no-room.err"
 	fi
 fi

@@ -106,8 +106,13 @@ static inline uint32_t x86_sp_mask(const struct x86_cpu *c)
 	return (c->seg[X86_SS].attr & X86_SEG_DB) ? 0xffffffffu : 0xffffu;
 }
 
-/* The PAE page walk (paging_pae.c); fills and returns the TLB entry. */
-struct x86_tlb_entry *x86_walk_pae(struct x86_insn *x, uint32_t lin, bool write, bool user);
+/* Page walks for an access at @lin (@access: X86_ACCESS_* of x86.h): fill
+ * @w and return true, or return false with the #PF error code in w->err.
+ * They set A and D bits as the CPU does (not with X86_ACCESS_PEEK) and leave
+ * the TLB and CR2 alone.  x86_page_walk (mem.c) takes the PAE walk
+ * (paging_pae.c) when CR4.PAE is set. */
+bool x86_page_walk(struct x86_insn *x, uint32_t lin, unsigned access, struct x86_xlate *w);
+bool x86_page_walk_pae(struct x86_insn *x, uint32_t lin, unsigned access, struct x86_xlate *w);
 
 /* Task switches (task.c).  A JMP frees the old task; a CALL, INT n, an
  * exception or an interrupt nests (NT and the back link); IRET with NT set

@@ -16,6 +16,7 @@
 #define PF_P 0x1u
 #define PF_W 0x2u
 #define PF_U 0x4u
+#define PF_I 0x10u
 
 uint32_t x86_phys_read(struct x86_insn *x, uint64_t pa, unsigned size)
 {
@@ -56,17 +57,22 @@ _Noreturn static void x86_page_fault(struct x86_insn *x, uint32_t lin, uint32_t 
 	x86_raise(x, X86_EXC_PF, err);
 }
 
-/* Walks the page tables for @lin; fills the TLB. */
-static struct x86_tlb_entry *x86_walk(struct x86_insn *x, uint32_t lin, bool write, bool user)
+/* The 2-level walk (SDM vol. 3, 4.3) for an access at @lin: fills @w and
+ * returns true, or returns false with the #PF error code in w->err.  Sets A
+ * on every level walked and D on a written leaf, as the CPU does, unless
+ * @access has X86_ACCESS_PEEK. */
+bool x86_page_walk(struct x86_insn *x, uint32_t lin, unsigned access, struct x86_xlate *w)
 {
 	struct x86_cpu *c = x->c;
 	if (c->cr4 & X86_CR4_PAE)
-		return x86_walk_pae(x, lin, write, user);
-	uint32_t err = (write ? PF_W : 0) | (user ? PF_U : 0);
+		return x86_page_walk_pae(x, lin, access, w);
+	bool write = access & X86_ACCESS_WRITE, user = access & X86_ACCESS_USER;
+	bool mark = !(access & X86_ACCESS_PEEK);
+	w->err = (write ? PF_W : 0) | (user ? PF_U : 0);
 	uint64_t pde_addr = (c->cr3 & 0xfffff000u) + ((lin >> 22) << 2);
 	uint32_t pde = x86_phys_read(x, pde_addr, 4);
 	if (!(pde & PTE_P))
-		x86_page_fault(x, lin, err);
+		return false;
 
 	uint32_t flags, frame;
 	uint64_t pte_addr = 0;
@@ -79,32 +85,72 @@ static struct x86_tlb_entry *x86_walk(struct x86_insn *x, uint32_t lin, bool wri
 		pte_addr = (pde & 0xfffff000u) + (((lin >> 12) & 0x3ff) << 2);
 		pte = x86_phys_read(x, pte_addr, 4);
 		if (!(pte & PTE_P))
-			x86_page_fault(x, lin, err);
+			return false;
 		flags = pde & pte; /* U/S and R/W must allow it at both levels */
 		frame = pte & 0xfffff000u;
 	}
 	bool writable = flags & PTE_RW, usr = flags & PTE_US;
+	w->err |= PF_P;
 	if (user && !usr)
-		x86_page_fault(x, lin, err | PF_P);
+		return false;
 	if (write && !writable && (user || (c->cr0 & X86_CR0_WP)))
-		x86_page_fault(x, lin, err | PF_P);
+		return false;
 
 	/* Accessed on every level walked; dirty on the mapping's last level. */
-	if (!(pde & PTE_A) || (big && write && !(pde & PTE_D)))
+	if (mark && (!(pde & PTE_A) || (big && write && !(pde & PTE_D))))
 		x86_phys_write(x, pde_addr, 4, pde | PTE_A | (big && write ? PTE_D : 0));
-	if (!big && (!(pte & PTE_A) || (write && !(pte & PTE_D))))
+	if (mark && !big && (!(pte & PTE_A) || (write && !(pte & PTE_D))))
 		x86_phys_write(x, pte_addr, 4, pte | PTE_A | (write ? PTE_D : 0));
 
+	w->frame = frame;
+	w->user = usr;
+	w->writable = writable;
+	w->dirty = (write && mark) || (big ? (pde & PTE_D) : (pte & PTE_D));
+	w->nx = false;
+	w->large = big;
+	w->err = 0;
+	return true;
+}
+
+/* Walks the page tables for @lin; fills the TLB or raises #PF. */
+static struct x86_tlb_entry *x86_walk(struct x86_insn *x, uint32_t lin, bool write, bool user)
+{
+	struct x86_cpu *c = x->c;
+	struct x86_xlate w;
+	if (!x86_page_walk(x, lin, (write ? X86_ACCESS_WRITE : 0) | (user ? X86_ACCESS_USER : 0),
+	                   &w))
+		x86_page_fault(x, lin, w.err);
 	struct x86_tlb_entry *t = &c->tlb[(lin >> 12) % X86_TLB_SIZE];
 	t->tag = (lin >> 12) + 1;
-	t->frame = frame;
-	t->user = usr;
-	t->writable = writable;
-	t->dirty = write || (big ? (pde & PTE_D) : (pte & PTE_D));
-	t->nx = 0;
-	t->host = x->ops->ram(x->ops->ctx, frame, 0x1000);
-	t->code = x86_tlb_code(c, frame, t->host);
+	t->frame = (uint32_t)w.frame;
+	t->user = w.user;
+	t->writable = w.writable;
+	t->dirty = w.dirty;
+	t->nx = w.nx;
+	t->host = x->ops->ram(x->ops->ctx, w.frame, 0x1000);
+	t->code = x86_tlb_code(c, (uint32_t)w.frame, t->host);
 	return t;
+}
+
+bool x86_translate(struct x86_cpu *c, const struct x86_ops *ops, uint32_t lin, unsigned access,
+                   struct x86_xlate *w)
+{
+	if (!(c->cr0 & X86_CR0_PG)) {
+		*w = (struct x86_xlate){
+			.frame = lin & 0xfffff000u, .user = true, .writable = true, .dirty = true
+		};
+		return true;
+	}
+	struct x86_insn x = { .c = c, .ops = ops };
+	bool user = access & X86_ACCESS_USER;
+	if (!x86_page_walk(&x, lin, access, w))
+		return false;
+	if ((access & X86_ACCESS_FETCH) && w->nx) {
+		/* as the core's fetch path raises it (mem.c, x86_fetch_window) */
+		w->err = PF_P | PF_I | (user ? PF_U : 0);
+		return false;
+	}
+	return true;
 }
 
 /* The TLB entry for @lin, checked for the access; walks the page tables on
@@ -129,7 +175,7 @@ static struct x86_tlb_entry *x86_lookup(struct x86_insn *x, uint32_t lin, bool w
 	return hit ? t : x86_walk(x, lin, write, user);
 }
 
-static uint32_t x86_translate(struct x86_insn *x, uint32_t lin, bool write, bool user)
+static uint32_t x86_frame_of(struct x86_insn *x, uint32_t lin, bool write, bool user)
 {
 	return x86_lookup(x, lin, write, user)->frame | (lin & 0xfff);
 }
@@ -153,8 +199,8 @@ void x86_write_lin(struct x86_insn *x, uint32_t lin, unsigned size, uint32_t v, 
 	if (((lin & 0xfff) + size) > 0x1000) {
 		/* Translate both pages first, so a fault on the second page
 		 * leaves memory untouched. */
-		x86_translate(x, lin, true, user);
-		x86_translate(x, (lin + size - 1), true, user);
+		x86_frame_of(x, lin, true, user);
+		x86_frame_of(x, (lin + size - 1), true, user);
 		for (unsigned i = 0; i < size; i++)
 			x86_write_lin(x, lin + i, 1, v >> (8 * i), user);
 		return;
@@ -213,8 +259,8 @@ void x86_check_write(struct x86_insn *x, int seg, uint32_t off, unsigned size)
 {
 	uint32_t lin = x86_linear(x, seg, off, size, true);
 	if (x->c->cr0 & X86_CR0_PG) {
-		x86_translate(x, lin, true, x->c->cpl == 3);
-		x86_translate(x, lin + size - 1, true, x->c->cpl == 3);
+		x86_frame_of(x, lin, true, x->c->cpl == 3);
+		x86_frame_of(x, lin + size - 1, true, x->c->cpl == 3);
 	}
 }
 
@@ -228,7 +274,7 @@ struct x86_tlb_entry *x86_fetch_window(struct x86_insn *x)
 	uint32_t lin = x86_linear(x, X86_CS, eip, 1, false);
 	struct x86_tlb_entry *t = x86_lookup(x, lin, false, c->cpl == 3);
 	if (t->nx) /* instruction fetch from a no-execute page: P | I/D */
-		x86_page_fault(x, lin, PF_P | 0x10u | (c->cpl == 3 ? PF_U : 0));
+		x86_page_fault(x, lin, PF_P | PF_I | (c->cpl == 3 ? PF_U : 0));
 	if (t->host) {
 		uint32_t in_page = 0x1000 - (lin & 0xfff);
 		uint32_t in_limit = cs->limit - eip; /* bytes after this one */

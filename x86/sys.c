@@ -105,6 +105,8 @@ void x86_group7(struct x86_insn *x)
 	case 7: /* INVLPG */
 		x86_require_cpl0(x);
 		x86_tlb_flush(c);
+		if (x->ops->invlpg)
+			x->ops->invlpg(x->ops->ctx, c->seg[x->seg].base + x->ea);
 		return;
 	default: x86_raise(x, X86_EXC_UD, X86_NO_ERR);
 	}

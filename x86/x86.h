@@ -175,6 +175,9 @@ struct x86_ops {
 	 * already combined into #DF where the SDM says so; external interrupts
 	 * (x86_interrupt()) do not. */
 	bool (*exception)(void *ctx, int vector, uint32_t err, bool soft);
+	/* After INVLPG of linear address @lin (the core's TLB is flushed
+	 * already), for a caller that keeps translations of its own. */
+	void (*invlpg)(void *ctx, uint32_t lin);
 };
 
 /* EFLAGS bits (SDM vol. 1, 3.4.3). */
@@ -274,6 +277,34 @@ enum x86_status x86_deliver_exception(struct x86_cpu *c, const struct x86_ops *o
 
 /* The built-in CPUID (see struct x86_ops.cpuid). */
 void x86_cpuid_builtin(uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
+
+/* x86_translate()'s @access: or'ed together; none is a supervisor read. */
+#define X86_ACCESS_WRITE 0x1u
+#define X86_ACCESS_FETCH 0x2u
+#define X86_ACCESS_USER 0x4u /* by CPL 3 (U/S checked, U in the error code) */
+#define X86_ACCESS_PEEK 0x8u /* a look only: no accessed or dirty bit is set */
+
+/* What a page walk found for a linear address. */
+struct x86_xlate {
+	uint64_t frame; /* physical address of its 4 KiB page */
+	bool user;      /* U/S set at every level: CPL 3 may reach it */
+	bool writable;  /* R/W set at every level */
+	bool dirty;     /* D set in the mapping's last level (after this access) */
+	bool nx;        /* instruction fetches forbidden (PAE with EFER.NXE) */
+	bool large;     /* part of a 4 MiB (2 MiB with PAE) page */
+	uint32_t err;   /* the #PF error code when the access faults */
+};
+
+/* Translates @lin for an access by the guest, as the CPU would: walks the
+ * page tables (2-level, PSE, PAE, NX; SDM vol. 3, 4.3-4.7) with the U/S, R/W
+ * and CR0.WP checks, sets A on every level and D on a written leaf (unless
+ * X86_ACCESS_PEEK), and fills @w.  Returns true if the access may go ahead,
+ * false if it raises #PF, with the error code in w->err (a fetch of an NX
+ * page: P | I/D, as the core raises it).  With paging off the translation
+ * is the identity and everything is allowed.  Touches neither the core's
+ * TLB nor CR2: a caller that delivers the #PF sets CR2 itself. */
+bool x86_translate(struct x86_cpu *c, const struct x86_ops *ops, uint32_t lin, unsigned access,
+                   struct x86_xlate *w);
 
 /* Flushes the software TLB (CR3 write, INVLPG, CR0/CR4 change). */
 void x86_tlb_flush(struct x86_cpu *c);

@@ -10,11 +10,10 @@
  * guest's IDT, make sure the code at EIP is scanned, enter guest code, and on
  * the way back decide what the trap was: a page to scan, a scanned page the
  * guest writes (drop the scan and retry), the timer, or an instruction to
- * emulate.  What the host CPU cannot run natively at all — real mode,
- * virtual-8086 mode — runs in the core.  Guest paging is the next step: a
- * guest that enables it is stopped with a clear message (with --engine auto
- * it goes on in the core instead).  Everything done with the core lives in
- * monitor_core.c.
+ * emulate.  With guest paging on, page faults go to monitor_paging.c, which
+ * maps guest pages on demand from the guest's tables.  What the host CPU
+ * cannot run natively at all — real mode, virtual-8086 mode — runs in the
+ * core.  Everything done with the core lives in monitor_core.c.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -30,6 +29,7 @@
 #include "engine.h"
 #include "monitor_engine.h"
 #include "monitor_ldt.h"
+#include "monitor_paging.h"
 #include "monitor_probe.h"
 #include "monitor_space.h"
 #include "monitor_switch.h"
@@ -52,6 +52,7 @@ static int mon_create(struct vm *vm, void **ctx, char *err, size_t errlen)
 	}
 	m->vm = vm;
 	monitor_core_ops(m);
+	monitor_paging_init(m);
 	int r = monitor_trap_init(err, errlen);
 	if (r == 0) {
 		r = monitor_space_init(&m->space, &vm->mem, vm->stats, err, errlen);
@@ -88,7 +89,6 @@ static void mon_destroy(void *ctx)
 	struct monitor_engine *m = ctx;
 	if (m->space_ready)
 		monitor_space_free(&m->space);
-	free(m->icache);
 	free(m);
 }
 
@@ -137,10 +137,15 @@ static void mon_run_native(struct monitor_engine *m)
 	struct monitor_frame *f = &monitor_frame;
 	struct vm *vm = m->vm;
 
-	uint64_t lin = (uint64_t)c->seg[X86_CS].base + c->eip;
-	int r = monitor_space_scan(&m->space, lin, monitor_code32(c), false);
-	if (r > 0)
-		x86_tlb_flush(c); /* a scanned page now goes through mon_mmio_* */
+	int r;
+	if (m->space.paging) {
+		r = monitor_paging_enter(m);
+	} else {
+		uint64_t lin = (uint64_t)c->seg[X86_CS].base + c->eip;
+		r = monitor_space_scan(&m->space, lin, monitor_code32(c), false);
+		if (r > 0)
+			x86_tlb_flush(c); /* a scanned page now goes through mon_mmio_* */
+	}
 	if (r < 0) {
 		/* Not a page that can run natively (too many patches): the
 		 * core runs this instruction. */
@@ -203,6 +208,11 @@ static void mon_run_native(struct monitor_engine *m)
 		return;
 	case MONITOR_EXIT_FAULT: break;
 	}
+	if (f->trapno == TRAP_PF && m->space.paging) {
+		stats_add(vm->stats, "exits", "page-fault", 1);
+		monitor_paging_fault(m);
+		return;
+	}
 	if (f->trapno == TRAP_PF && (f->err & PF_ERR_FETCH) &&
 	    monitor_space_runnable(&m->space, f->fault_addr)) {
 		stats_add(vm->stats, "exits", "fetch-unscanned", 1);
@@ -258,7 +268,7 @@ static int mon_run(void *ctx)
 			monitor_timer_start();
 			continue;
 		}
-		if (m->in_core || !monitor_native_ok(m))
+		if (!monitor_native_ok(m))
 			monitor_run_core(m);
 		else
 			mon_run_native(m);

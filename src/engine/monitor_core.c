@@ -15,11 +15,11 @@
 #include "../vm.h"
 #include "monitor_engine.h"
 #include "monitor_insn.h"
+#include "monitor_paging.h"
 
 /* Instructions per core slice when the guest is in a mode the host CPU
  * cannot run for it (as in the emu engine). */
 #define CORE_SLICE 20000
-#define CORE_ICACHE_PAGES 64
 /* At most this many instructions in a row are emulated without going back
  * to guest code (interrupts wait that long at most), looking this many
  * instructions ahead for one that traps. */
@@ -79,6 +79,16 @@ static void mon_pio_out(void *ctx, uint16_t port, uint32_t value, unsigned size)
 	bus_pio(&m->vm->bus, port, size, true, &value);
 }
 
+static void mon_ctrl_written(void *ctx, int cr, uint32_t old)
+{
+	monitor_paging_ctrl_written(ctx, cr, old);
+}
+
+static void mon_invlpg(void *ctx, uint32_t lin)
+{
+	monitor_paging_invlpg(ctx, lin);
+}
+
 void monitor_core_ops(struct monitor_engine *m)
 {
 	m->ops = (struct x86_ops){ .ctx = m,
@@ -86,7 +96,9 @@ void monitor_core_ops(struct monitor_engine *m)
 		                   .mmio_read = mon_mmio_read,
 		                   .mmio_write = mon_mmio_write,
 		                   .pio_in = mon_pio_in,
-		                   .pio_out = mon_pio_out };
+		                   .pio_out = mon_pio_out,
+		                   .ctrl_written = mon_ctrl_written,
+		                   .invlpg = mon_invlpg };
 }
 
 /* Handles what x86_run() returned. */
@@ -109,31 +121,27 @@ static void mon_core_status(struct monitor_engine *m, enum x86_status s)
 bool monitor_native_ok(const struct monitor_engine *m)
 {
 	const struct x86_cpu *c = &m->cpu;
-	if (!(c->cr0 & X86_CR0_PE) || (c->eflags & X86_VM) || (c->cr0 & X86_CR0_PG))
+	if (!(c->cr0 & X86_CR0_PE) || (c->eflags & X86_VM))
 		return false;
 	uint64_t lin = (uint64_t)c->seg[X86_CS].base + c->eip;
+	if (c->cr0 & X86_CR0_PG) /* whether it is RAM, the fetch fault tells */
+		return lin >= MONITOR_PAGE && lin + X86_MAX_INSN_LEN <= MONITOR_SPACE_END;
 	return monitor_space_runnable(&m->space, lin) &&
 	       monitor_space_runnable(&m->space, lin + X86_MAX_INSN_LEN - 1);
 }
 
 /* Reads the code bytes at @eip (the guest's own, not the scanner's
  * patches); returns how many could be read. */
-static size_t mon_code_at(const struct monitor_engine *m, uint32_t eip,
-                          uint8_t bytes[X86_MAX_INSN_LEN])
+static size_t mon_code_at(struct monitor_engine *m, uint32_t eip, uint8_t bytes[X86_MAX_INSN_LEN])
 {
 	uint64_t lin = (uint64_t)m->cpu.seg[X86_CS].base + eip;
-	if (mem_read(&m->vm->mem, lin, bytes, X86_MAX_INSN_LEN) == 0)
-		return X86_MAX_INSN_LEN;
-	size_t n = 0; /* near the end of RAM: as many as there are */
-	while (n < X86_MAX_INSN_LEN && mem_read(&m->vm->mem, lin + n, &bytes[n], 1) == 0)
-		n++;
-	return n;
+	return monitor_paging_read(m, lin, bytes, X86_MAX_INSN_LEN);
 }
 
 /* True if straight-line code at EIP reaches an instruction that traps
  * within LOOKAHEAD instructions: emulating the few in between costs less
  * than the signal that entering guest code would soon bring back. */
-static bool mon_trap_ahead(const struct monitor_engine *m)
+static bool mon_trap_ahead(struct monitor_engine *m)
 {
 	const struct x86_cpu *c = &m->cpu;
 	uint32_t eip = c->eip;
@@ -182,24 +190,6 @@ void monitor_emulate(struct monitor_engine *m)
 /* The guest is in a state the host CPU cannot run for it. */
 void monitor_run_core(struct monitor_engine *m)
 {
-	struct x86_cpu *c = &m->cpu;
-	if ((c->cr0 & X86_CR0_PG) && !m->in_core) {
-		if (m->vm->cfg->engine == ENGINE_MONITOR) {
-			vm_stop(m->vm, EXIT_CRASH,
-			        "the guest enabled paging, which is not supported by the "
-			        "monitor engine yet (use --engine emu)");
-			return;
-		}
-		log_warn("the guest enabled paging: the monitor goes on in its x86 core");
-		m->in_core = true;
-		/* From now on only the core writes guest RAM, so it may cache
-		 * decoded instructions (a failed allocation just runs slower). */
-		m->icache = calloc(1, x86_icache_size(CORE_ICACHE_PAGES));
-		if (m->icache) {
-			x86_icache_attach(c, m->icache, x86_icache_size(CORE_ICACHE_PAGES));
-			x86_tlb_flush(c);
-		}
-	}
 	stats_add(m->vm->stats, "exits", "core-slice", 1);
-	mon_core_status(m, x86_run(c, &m->ops, CORE_SLICE));
+	mon_core_status(m, x86_run(&m->cpu, &m->ops, CORE_SLICE));
 }

@@ -2,7 +2,7 @@
  * What the monitor engine's files share (monitor.c: lifecycle and the loop
  * around native execution; monitor_core.c: everything done with the x86
  * core — its view of memory, emulating trapped instructions, running the
- * guest where the host CPU cannot).
+ * guest where the host CPU cannot; monitor_paging.c: guest paging).
  */
 #ifndef PLEXVM_MONITOR_ENGINE_H
 #define PLEXVM_MONITOR_ENGINE_H
@@ -24,9 +24,11 @@ struct monitor_engine {
 	struct x86_ops ops;
 	struct monitor_space space;
 	struct monitor_ldt ldt;
-	bool in_core; /* --engine auto and the guest enabled paging: the core runs it */
 	bool space_ready;
-	void *icache; /* the core's decoded-instruction cache, once in_core */
+	uint64_t paging_efer; /* EFER as the current mappings assumed it */
+	/* the last page fault's instruction and page, and how many in a row */
+	uint32_t pf_eip, pf_page;
+	unsigned pf_repeats;
 };
 
 /* Fills m->ops: guest RAM for the core, except scanned pages, which go
@@ -45,8 +47,7 @@ static inline bool monitor_code32(const struct x86_cpu *c)
  * one is near. */
 void monitor_emulate(struct monitor_engine *m);
 
-/* Runs the guest in the core for a slice: real mode, virtual-8086 mode, and
- * (--engine auto) paging; under --engine monitor, paging stops the guest. */
+/* Runs the guest in the core for a slice: real mode, virtual-8086 mode. */
 void monitor_run_core(struct monitor_engine *m);
 
 #endif

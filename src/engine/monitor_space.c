@@ -95,6 +95,10 @@ void monitor_space_free(struct monitor_space *sp)
 		free(sp->incoming);
 		sp->incoming = NULL;
 	}
+	free(sp->shadow);
+	sp->shadow = NULL;
+	free(sp->mapped);
+	sp->mapped = NULL;
 	munmap(GUEST_VA(MONITOR_PAGE), MONITOR_SPACE_END - MONITOR_PAGE);
 	if (sp->code != MAP_FAILED)
 		munmap(sp->code, sp->mapped_end);
@@ -122,9 +126,17 @@ static void write_copy(struct monitor_space *sp, uint64_t page_gpa, const struct
 	scan_apply(scan, copy);
 }
 
+static void unmap_aliases(struct monitor_space *sp, uint64_t frame, bool code_only);
+
 static int map_patched(struct monitor_space *sp, uint64_t page_gpa, const struct scan_page *scan)
 {
 	write_copy(sp, page_gpa, scan);
+	if (sp->paging) {
+		/* No writable alias of a scanned frame may stay: its mappings
+		 * come back through faults, the copy where it runs. */
+		unmap_aliases(sp, page_gpa, false);
+		return 0;
+	}
 	if (mmap(GUEST_VA(page_gpa), MONITOR_PAGE, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_FIXED,
 	         sp->code_fd, (off_t)page_gpa) == MAP_FAILED)
 		return -errno;
@@ -159,11 +171,20 @@ static bool add_incoming(struct monitor_space *sp, uint64_t page, uint16_t off)
 /* Native execution leaves @scan's page (at @page_gpa) for the places in
  * its outs from @from on, without a trap: each must be an entry of its own
  * page's scan, now if that page is scanned, or when it is. */
-static void follow_outs(struct monitor_space *sp, uint64_t page_gpa, const struct scan_page *scan,
-                        unsigned from)
+static void follow_outs(struct monitor_space *sp, uint64_t page_gpa, uint64_t page_lin,
+                        const struct scan_page *scan, unsigned from)
 {
 	for (unsigned i = from; i < scan->nouts; i++) {
 		int64_t t = (int64_t)page_gpa + scan->outs[i];
+		if (sp->paging) {
+			/* the paths leave the linear page: where do they land? */
+			int64_t l = (int64_t)page_lin + scan->outs[i];
+			uint64_t gpa;
+			if (!sp->translate || l < 0 || l >= (int64_t)MONITOR_SPACE_END ||
+			    !sp->translate(sp->translate_ctx, (uint32_t)l, &gpa))
+				continue;
+			t = (int64_t)gpa;
+		}
 		if (t < 0 || !monitor_space_runnable(sp, (uint64_t)t))
 			continue;
 		uint64_t page = (uint64_t)t / MONITOR_PAGE;
@@ -180,13 +201,21 @@ static void follow_outs(struct monitor_space *sp, uint64_t page_gpa, const struc
 
 int monitor_space_scan(struct monitor_space *sp, uint64_t entry, bool code32, bool head)
 {
+	return monitor_space_scan_at(sp, entry, entry, code32, head);
+}
+
+int monitor_space_scan_at(struct monitor_space *sp, uint64_t lin, uint64_t entry, bool code32,
+                          bool head)
+{
 	if (!monitor_space_runnable(sp, entry))
 		return -EFAULT;
 	uint64_t page_gpa = entry & ~(uint64_t)(MONITOR_PAGE - 1);
+	uint64_t page_lin = lin & ~(uint64_t)(MONITOR_PAGE - 1);
 	uint16_t off = (uint16_t)(entry - page_gpa);
 	const uint8_t *page = mem_ptr(sp->mem, page_gpa, MONITOR_PAGE);
-	/* The start of the next page, for an instruction that straddles. */
-	size_t next_len = page_gpa + MONITOR_PAGE + 16 <= sp->mem->size ? 16 : 0;
+	/* The start of the next page, for an instruction that straddles (with
+	 * paging on, the next frame need not be the next linear page). */
+	size_t next_len = !sp->paging && page_gpa + MONITOR_PAGE + 16 <= sp->mem->size ? 16 : 0;
 	const uint8_t *next = next_len ? page + MONITOR_PAGE : NULL;
 	struct scan_page **slot = &sp->scanned[page_gpa / MONITOR_PAGE];
 	uint16_t e = off | (head ? SCAN_ENTRY_HEAD : 0);
@@ -203,7 +232,7 @@ int monitor_space_scan(struct monitor_space *sp, uint64_t entry, bool code32, bo
 		count_patches(sp, *slot, (*slot)->npatches - (unsigned)added);
 		stats_add(sp->stats, "monitor-scan", "entries-added", 1);
 		write_copy(sp, page_gpa, *slot); /* the guest maps it already */
-		follow_outs(sp, page_gpa, *slot, nouts);
+		follow_outs(sp, page_gpa, page_lin, *slot, nouts);
 		return 1;
 	}
 	struct scan_page *scan = calloc(1, sizeof(*scan));
@@ -230,7 +259,7 @@ int monitor_space_scan(struct monitor_space *sp, uint64_t entry, bool code32, bo
 	r = map_patched(sp, page_gpa, scan);
 	if (r < 0)
 		return r;
-	follow_outs(sp, page_gpa, scan, 0);
+	follow_outs(sp, page_gpa, page_lin, scan, 0);
 	return 1;
 }
 
@@ -245,8 +274,10 @@ int monitor_space_drop(struct monitor_space *sp, uint64_t gpa)
 	sp->dropped[page_gpa / MONITOR_PAGE] = 1;
 	stats_add(sp->stats, "monitor-scan", "pages-dropped", 1);
 	stats_add_addr(sp->stats, "monitor-dropped-pages", page_gpa, 1);
-	if (mmap(GUEST_VA(page_gpa), MONITOR_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
-	         sp->mem->fd, (off_t)page_gpa) == MAP_FAILED)
+	if (sp->paging)
+		unmap_aliases(sp, page_gpa, true);
+	else if (mmap(GUEST_VA(page_gpa), MONITOR_PAGE, PROT_READ | PROT_WRITE,
+	              MAP_SHARED | MAP_FIXED, sp->mem->fd, (off_t)page_gpa) == MAP_FAILED)
 		return -errno;
 	/* The previous page's scan read this page's first bytes if its last
 	 * instruction runs into it: that decoding is stale now. */
@@ -304,4 +335,150 @@ int monitor_space_write(struct monitor_space *sp, uint64_t gpa, const void *src,
 	    (prev->spill < 0 || off < (unsigned)prev->spill))
 		return monitor_space_drop(sp, page_gpa - MONITOR_PAGE);
 	return 0;
+}
+
+/* ---- paging on: linear pages mapped one by one ---------------------------- */
+
+#define SHADOW_FRAME(e) ((uint64_t)((e) & ~(MONITOR_PAGE - 1)))
+
+/* Makes [start, start + len) inaccessible again. */
+static int reserve(uint64_t start, uint64_t len)
+{
+	if (mmap(GUEST_VA(start), len, PROT_NONE,
+	         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) == MAP_FAILED)
+		return -errno;
+	return 0;
+}
+
+static void unmap_page(struct monitor_space *sp, uint32_t lp)
+{
+	reserve((uint64_t)lp * MONITOR_PAGE, MONITOR_PAGE);
+	sp->shadow[lp] = 0;
+}
+
+/* Unmaps every linear page that maps @frame (only its patched copy if
+ * @code_only). */
+static void unmap_aliases(struct monitor_space *sp, uint64_t frame, bool code_only)
+{
+	for (unsigned i = 0; i < sp->nmapped; i++) {
+		uint32_t lp = sp->mapped[i], e = sp->shadow[lp];
+		if (e && SHADOW_FRAME(e) == frame && (!code_only || (e & MONITOR_MAP_CODE)))
+			unmap_page(sp, lp);
+	}
+}
+
+void monitor_space_flush(struct monitor_space *sp)
+{
+	if (!sp->paging)
+		return;
+	reserve(MONITOR_PAGE, MONITOR_SPACE_END - MONITOR_PAGE);
+	for (unsigned i = 0; i < sp->nmapped; i++)
+		sp->shadow[sp->mapped[i]] = 0;
+	sp->nmapped = 0;
+	sp->sup_mapped = false;
+}
+
+void monitor_space_flush_page(struct monitor_space *sp, uint32_t lin)
+{
+	if (!sp->paging)
+		return;
+	uint32_t lp = lin / MONITOR_PAGE;
+	if (!(sp->shadow[lp] & MONITOR_MAP_LARGE)) {
+		if (sp->shadow[lp])
+			unmap_page(sp, lp);
+		return;
+	}
+	uint32_t first = lp & ~0x3ffu; /* the 4 MiB around it (2 MiB with PAE) */
+	for (unsigned i = 0; i < sp->nmapped; i++) {
+		uint32_t p = sp->mapped[i];
+		if ((p & ~0x3ffu) == first && sp->shadow[p])
+			unmap_page(sp, p);
+	}
+}
+
+uint32_t monitor_space_shadow(const struct monitor_space *sp, uint32_t lin)
+{
+	return sp->paging ? sp->shadow[lin / MONITOR_PAGE] : 0;
+}
+
+int monitor_space_map(struct monitor_space *sp, uint32_t lin, uint64_t frame, unsigned how)
+{
+	uint32_t lp = lin / MONITOR_PAGE;
+	bool scanned = frame < sp->mapped_end && sp->scanned[frame / MONITOR_PAGE];
+	if (!sp->paging || lp == 0 || frame < MONITOR_PAGE || frame >= sp->mapped_end ||
+	    (frame & (MONITOR_PAGE - 1)) || ((how & MONITOR_MAP_CODE) && !scanned) ||
+	    ((how & MONITOR_MAP_WRITE) && scanned))
+		return -EINVAL;
+	if (!sp->shadow[lp] && sp->nmapped == MONITOR_MAX_MAPPED) {
+		stats_add(sp->stats, "monitor-paging", "flushes-table-full", 1);
+		monitor_space_flush(sp);
+	}
+	bool code = how & MONITOR_MAP_CODE;
+	int prot = PROT_READ | (how & MONITOR_MAP_WRITE ? PROT_WRITE : 0) | (code ? PROT_EXEC : 0);
+	if (mmap(GUEST_VA((uint64_t)lp * MONITOR_PAGE), MONITOR_PAGE, prot, MAP_SHARED | MAP_FIXED,
+	         code ? sp->code_fd : sp->mem->fd, (off_t)frame) == MAP_FAILED)
+		return -errno;
+	if (!sp->shadow[lp])
+		sp->mapped[sp->nmapped++] = lp;
+	sp->shadow[lp] = (uint32_t)frame |
+	                 (how & (MONITOR_MAP_WRITE | MONITOR_MAP_CODE | MONITOR_MAP_LARGE));
+	if (how & MONITOR_MAP_SUPERVISOR)
+		sp->sup_mapped = true;
+	return 0;
+}
+
+unsigned monitor_space_how(const struct x86_xlate *w, bool user, bool wp, bool scanned)
+{
+	unsigned how = w->large ? MONITOR_MAP_LARGE : 0;
+	if (!user)
+		how |= MONITOR_MAP_SUPERVISOR;
+	if (scanned)
+		/* Never writable; the copy where it may run, else the guest's
+		 * own bytes read-only. */
+		return how | (w->nx ? 0 : MONITOR_MAP_CODE);
+	/* SDM vol. 3, 4.6.1: CPL 0-2 write read-only pages while WP is clear. */
+	if (w->dirty && (w->writable || (!user && !wp)))
+		how |= MONITOR_MAP_WRITE;
+	return how;
+}
+
+/* Maps RAM 1:1 again, scanned pages as their copies (paging off). */
+static int map_identity(struct monitor_space *sp)
+{
+	if (sp->mapped_end > MONITOR_PAGE &&
+	    mmap(GUEST_VA(MONITOR_PAGE), sp->mapped_end - MONITOR_PAGE, PROT_READ | PROT_WRITE,
+	         MAP_SHARED | MAP_FIXED, sp->mem->fd, MONITOR_PAGE) == MAP_FAILED)
+		return -errno;
+	for (uint64_t i = 1; i < sp->npages; i++) {
+		if (sp->scanned[i] && mmap(GUEST_VA(i * MONITOR_PAGE), MONITOR_PAGE,
+		                           PROT_READ | PROT_EXEC, MAP_SHARED | MAP_FIXED,
+		                           sp->code_fd, (off_t)(i * MONITOR_PAGE)) == MAP_FAILED)
+			return -errno;
+	}
+	return 0;
+}
+
+int monitor_space_set_paging(struct monitor_space *sp, bool on)
+{
+	if (on == sp->paging)
+		return 0;
+	if (!on) {
+		monitor_space_flush(sp);
+		sp->paging = false;
+		return map_identity(sp);
+	}
+	if (!sp->shadow) {
+		sp->shadow = calloc(MONITOR_SPACE_END / MONITOR_PAGE, sizeof(*sp->shadow));
+		sp->mapped = calloc(MONITOR_MAX_MAPPED, sizeof(*sp->mapped));
+		if (!sp->shadow || !sp->mapped)
+			return -ENOMEM;
+	}
+	/* A scan that decoded into the next frame assumed it follows. */
+	for (uint64_t i = 0; i < sp->npages; i++)
+		if (sp->scanned[i] && sp->scanned[i]->spill != SCAN_SPILL_NONE)
+			monitor_space_drop(sp, i * MONITOR_PAGE);
+	sp->paging = true;
+	sp->nmapped = 0;
+	sp->sup_mapped = false;
+	return reserve(MONITOR_PAGE, MONITOR_SPACE_END - MONITOR_PAGE);
 }

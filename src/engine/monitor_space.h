@@ -1,6 +1,6 @@
 /*
- * The guest's address space inside the plexvm process (paging off: guest
- * linear = guest physical = host virtual).
+ * The guest's address space inside the plexvm process.  Guest linear = host
+ * virtual, always; with guest paging off, linear = physical too.
  *
  * [4 KiB, 4 GiB) is reserved at start-up; guest RAM is mapped there from the
  * memfd, readable and writable but not executable.  A page becomes
@@ -15,6 +15,17 @@
  *
  * Page 0 (below vm.mmap_min_addr) and everything that is not RAM stay
  * inaccessible, so guest accesses there fault and are emulated.
+ *
+ * With guest paging on (monitor_space_set_paging), nothing is mapped until
+ * the monitor maps it: one linear page at a time, a RAM frame from the memfd
+ * (read-only, or read+write) or a scanned frame's patched copy (read+execute),
+ * as monitor_paging.c decides from the guest's page tables.  Scans stay keyed
+ * by guest physical frame; the copy of a frame is mapped at every linear page
+ * that runs it.  Invariant: a scanned frame is mapped writable nowhere, so a
+ * write through any alias faults and drops the scan (its copies are unmapped
+ * wherever they are).  A per-linear-page table (the shadow) remembers what
+ * is mapped where, and a list of the linear pages in it makes a flush and
+ * "every alias of this frame" cheap.  Frame 0 is never mapped, like page 0.
  */
 #ifndef PLEXVM_MONITOR_SPACE_H
 #define PLEXVM_MONITOR_SPACE_H
@@ -23,6 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../../x86/x86.h"
 #include "../mem.h"
 #include "../stats.h"
 #include "monitor_scan.h"
@@ -45,7 +57,29 @@ struct monitor_space {
 	} * incoming;
 	uint64_t npages;
 	struct stats *stats;
+
+	/* Guest paging on: linear pages are mapped one by one. */
+	bool paging;
+	bool sup_mapped;  /* a page was mapped for CPL 0-2 since the last flush */
+	uint32_t *shadow; /* per linear page: 0, or frame | MONITOR_MAP_* */
+	uint32_t *mapped; /* linear page numbers given shadow entries since the
+	                   * last flush (an entry may have gone since) */
+	unsigned nmapped;
+	/* Linear to guest physical for the places a scanned page's paths leave
+	 * it (scan_page.outs) while paging is on; without it they are not
+	 * followed.  Returns false if @lin has no translation. */
+	bool (*translate)(void *ctx, uint32_t lin, uint64_t *gpa);
+	void *translate_ctx;
 };
+
+/* monitor_space_map()'s @how, also kept in the shadow entries. */
+#define MONITOR_MAP_WRITE 0x1u      /* the RAM frame, read+write (else read-only) */
+#define MONITOR_MAP_CODE 0x2u       /* the frame's patched copy, read+execute */
+#define MONITOR_MAP_LARGE 0x4u      /* the guest maps it with a 4 MiB / 2 MiB page */
+#define MONITOR_MAP_SUPERVISOR 0x8u /* valid only while the guest's CPL is 0-2 */
+/* At most this many linear pages are mapped between flushes, for Linux's
+ * vm.max_map_count (65530 mappings in all): more flushes everything. */
+#define MONITOR_MAX_MAPPED 16384u
 
 /* Checks that nothing of plexvm lives below 4 GiB, reserves that range and
  * maps RAM into it. Returns 0, or -errno with @err saying why. */
@@ -75,7 +109,46 @@ int monitor_space_scan(struct monitor_space *sp, uint64_t entry, bool code32, bo
  * copy too, and the scan stands.  Returns 0 or -errno. */
 int monitor_space_write(struct monitor_space *sp, uint64_t gpa, const void *src, unsigned len);
 
-/* Drops the scan of the page holding @gpa (the guest writes to it). */
+/* Drops the scan of the page holding @gpa (the guest writes to it).  With
+ * paging on, every linear page that maps its copy is unmapped. */
 int monitor_space_drop(struct monitor_space *sp, uint64_t gpa);
+
+/* monitor_space_scan() for a page the guest runs at linear address @lin
+ * (paging on: the page's outs are translated from there, and the page is
+ * scanned without the next frame's bytes, which need not follow it: an
+ * instruction across the page end is patched as SCAN_STRADDLE).  With paging
+ * on a first scan of a frame unmaps all its linear pages; the caller maps
+ * the copy where it is run. */
+int monitor_space_scan_at(struct monitor_space *sp, uint64_t lin, uint64_t entry, bool code32,
+                          bool head);
+
+/* Guest paging turned on (RAM is no longer mapped 1:1; scans that read the
+ * next frame's bytes are dropped, since the next linear page may map another
+ * frame) or off (RAM and the scanned copies are mapped 1:1 again). */
+int monitor_space_set_paging(struct monitor_space *sp, bool on);
+
+/* Paging on: maps frame @frame (RAM, not frame 0, page-aligned) at the
+ * linear page of @lin as @how says (MONITOR_MAP_CODE: the frame must be
+ * scanned; MONITOR_MAP_WRITE: it must not be).  Returns 0 or -errno. */
+int monitor_space_map(struct monitor_space *sp, uint32_t lin, uint64_t frame, unsigned how);
+
+/* How to map a page the guest's page walk @w found (monitor_paging.h), for
+ * guest code at CPL 3 (@user) or 0-2, with CR0.WP @wp, the frame scanned or
+ * not: MONITOR_MAP_* bits (none: read-only RAM).  Writable only where the
+ * guest may write and D is set already; the copy, read+execute, for a
+ * scanned frame unless NX; MONITOR_MAP_SUPERVISOR below CPL 3.  Pure. */
+unsigned monitor_space_how(const struct x86_xlate *w, bool user, bool wp, bool scanned);
+
+/* The shadow entry of @lin's page: 0 (nothing mapped, or paging off) or
+ * frame | MONITOR_MAP_*. */
+uint32_t monitor_space_shadow(const struct monitor_space *sp, uint32_t lin);
+
+/* Paging on: unmaps every linear page (one system call). */
+void monitor_space_flush(struct monitor_space *sp);
+
+/* Paging on: unmaps the linear page of @lin, and the whole 4 MiB around it if
+ * the guest mapped it with a large page (INVLPG drops a large page's
+ * translation, every 4 KiB of it). */
+void monitor_space_flush_page(struct monitor_space *sp, uint32_t lin);
 
 #endif

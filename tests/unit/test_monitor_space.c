@@ -3,7 +3,10 @@
  * while RAM keeps the guest's bytes; writes by the core keep a scan when they
  * touch only data and drop it when they touch code (or the tail of the
  * previous page's last instruction); a page's exits become entries of the
- * pages they lead to.  Runs where the monitor can (not under ASan). */
+ * pages they lead to; with guest paging on, frames mapped at linear pages one
+ * by one (aliases, a scan unmapping them all, a drop unmapping the copies,
+ * INVLPG of a large page, flushes).  Runs where the monitor can (not under
+ * ASan). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdio.h>
@@ -193,6 +196,69 @@ static void test_mode_change_rescans(void **state)
 	assert_false(scan_is_start(monitor_space_scan_of(&space, PG), 4));
 }
 
+#define LIN_A 0x40000000u
+#define LIN_B 0x80001000u
+
+static void test_paging_maps_linear_pages(void **state)
+{
+	if (!ready)
+		skip();
+	uint64_t f = PG + 0x20000;    /* a frame no other test used */
+	reset_page(f, "\x9c\xc3", 2); /* pushf; ret */
+	assert_int_equal(monitor_space_set_paging(&space, true), 0);
+	/* nothing is mapped, not even RAM at its physical address */
+	assert_string_equal(prot_of(f), "---p");
+	/* one frame at two linear pages, writable at one */
+	assert_int_equal(monitor_space_map(&space, LIN_A, f, MONITOR_MAP_WRITE), 0);
+	assert_int_equal(monitor_space_map(&space, LIN_B, f, 0), 0);
+	assert_string_equal(prot_of(LIN_A), "rw-s");
+	assert_string_equal(prot_of(LIN_B), "r--s");
+	((volatile uint8_t *)(uintptr_t)LIN_A)[0x100] = 0x77;
+	assert_int_equal(guest_view(LIN_B + 0x100)[0], 0x77);
+	assert_int_equal(ram(f + 0x100)[0], 0x77);
+	assert_int_equal(monitor_space_shadow(&space, LIN_A + 5), f | MONITOR_MAP_WRITE);
+	/* frame 0, linear page 0 and what is not RAM are never mapped */
+	assert_int_equal(monitor_space_map(&space, LIN_A, 0, 0), -EINVAL);
+	assert_int_equal(monitor_space_map(&space, 0x10, f, 0), -EINVAL);
+	assert_int_equal(monitor_space_map(&space, LIN_A, 4u << 20, 0), -EINVAL);
+	/* a first scan unmaps every alias; the copy goes where it runs, and a
+	 * scanned frame is writable nowhere */
+	assert_int_equal(monitor_space_scan_at(&space, LIN_A, f, true, false), 1);
+	assert_int_equal(monitor_space_shadow(&space, LIN_A), 0);
+	assert_int_equal(monitor_space_shadow(&space, LIN_B), 0);
+	assert_string_equal(prot_of(LIN_A), "---p");
+	assert_int_equal(monitor_space_map(&space, LIN_A, f, MONITOR_MAP_WRITE), -EINVAL);
+	assert_int_equal(monitor_space_map(&space, LIN_A, f, MONITOR_MAP_CODE), 0);
+	assert_int_equal(monitor_space_map(&space, LIN_B, f, 0), 0);
+	assert_string_equal(prot_of(LIN_A), "r-xs");
+	assert_int_equal(guest_view(LIN_A)[0], 0xcc);
+	/* dropping the scan unmaps the copy, not the read-only alias */
+	assert_int_equal(monitor_space_drop(&space, f), 0);
+	assert_int_equal(monitor_space_shadow(&space, LIN_A), 0);
+	assert_int_equal(monitor_space_shadow(&space, LIN_B), f);
+	/* INVLPG in a large page drops its 4 MiB */
+	assert_int_equal(monitor_space_map(&space, LIN_A, f, MONITOR_MAP_LARGE), 0);
+	assert_int_equal(monitor_space_map(&space, LIN_A + 0x3000, f + 0x1000, MONITOR_MAP_LARGE),
+	                 0);
+	monitor_space_flush_page(&space, LIN_A);
+	assert_int_equal(monitor_space_shadow(&space, LIN_A + 0x3000), 0);
+	assert_int_equal(monitor_space_shadow(&space, LIN_B), f);
+	/* mappings for CPL 0-2 are noted until a flush, which unmaps all */
+	assert_false(space.sup_mapped);
+	assert_int_equal(monitor_space_map(&space, LIN_A, f, MONITOR_MAP_SUPERVISOR), 0);
+	assert_true(space.sup_mapped);
+	monitor_space_flush(&space);
+	assert_false(space.sup_mapped);
+	assert_int_equal(monitor_space_shadow(&space, LIN_B), 0);
+	assert_string_equal(prot_of(LIN_B), "---p");
+	/* paging off: RAM 1:1 again, scanned frames as their copies */
+	assert_int_equal(monitor_space_scan_at(&space, LIN_A, f, true, false), 1);
+	assert_int_equal(monitor_space_set_paging(&space, false), 0);
+	assert_string_equal(prot_of(f), "r-xs");
+	assert_string_equal(prot_of(f + MONITOR_PAGE), "rw-s");
+	assert_string_equal(prot_of(LIN_A), "---p");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -201,6 +267,7 @@ int main(void)
 		cmocka_unit_test(test_straddling_instruction),
 		cmocka_unit_test(test_exits_become_entries),
 		cmocka_unit_test(test_mode_change_rescans),
+		cmocka_unit_test(test_paging_maps_linear_pages),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,0 +1,201 @@
+/*
+ * Guest paging under the monitor engine; see monitor_paging.h.
+ */
+#include "monitor_paging.h"
+
+#include <string.h>
+
+#include "../exit_status.h"
+#include "../stats.h"
+#include "../vm.h"
+#include "monitor_engine.h"
+#include "monitor_switch.h"
+
+#define PF_ERR_WRITE 0x2
+#define PF_ERR_FETCH 0x10
+#define VEC_PF 14
+/* The same instruction faulting on the same page this many times in a row
+ * makes no progress natively (it writes the page it runs from, say): the
+ * core runs it. */
+#define PF_REPEAT_MAX 4
+#define EFER_NXE (1ull << 11)
+
+static void count(struct monitor_engine *m, const char *what)
+{
+	stats_add(m->vm->stats, "monitor-paging", what, 1);
+}
+
+static void flush(struct monitor_engine *m, const char *why)
+{
+	count(m, why);
+	monitor_space_flush(&m->space);
+}
+
+static unsigned user_access(const struct x86_cpu *c)
+{
+	return c->cpl == 3 ? X86_ACCESS_USER : 0;
+}
+
+/* For monitor_space: where a scanned page's paths lead. */
+static bool translate_out(void *ctx, uint32_t lin, uint64_t *gpa)
+{
+	struct monitor_engine *m = ctx;
+	struct x86_xlate w;
+	if (!x86_translate(&m->cpu, &m->ops, lin,
+	                   X86_ACCESS_FETCH | X86_ACCESS_PEEK | user_access(&m->cpu), &w))
+		return false;
+	*gpa = w.frame | (lin & (MONITOR_PAGE - 1));
+	return true;
+}
+
+int monitor_paging_enter(struct monitor_engine *m)
+{
+	struct x86_cpu *c = &m->cpu;
+	struct monitor_space *sp = &m->space;
+	if ((c->efer & EFER_NXE) != (m->paging_efer & EFER_NXE)) {
+		m->paging_efer = c->efer; /* WRMSR has no hook: NX changes here */
+		flush(m, "flushes-efer");
+	}
+	if (c->cpl == 3 && sp->sup_mapped)
+		flush(m, "flushes-cpl");
+	uint32_t lin = c->seg[X86_CS].base + c->eip;
+	uint32_t e = monitor_space_shadow(sp, lin);
+	if (!(e & MONITOR_MAP_CODE))
+		return 0; /* a fetch fault will scan from EIP */
+	uint64_t frame = e & ~(uint32_t)(MONITOR_PAGE - 1);
+	int r = monitor_space_scan_at(sp, lin, frame | (lin & (MONITOR_PAGE - 1)),
+	                              monitor_code32(c), false);
+	if (r > 0)
+		x86_tlb_flush(c); /* a scanned frame now goes through mon_mmio_* */
+	return r < 0 ? r : 0;
+}
+
+/* The fault is the guest's own: #PF through its IDT. */
+static void inject_pf(struct monitor_engine *m, uint32_t lin, uint32_t err)
+{
+	count(m, "pf-injected");
+	m->cpu.cr2 = lin;
+	if (x86_deliver_exception(&m->cpu, &m->ops, VEC_PF, err) == X86_SHUTDOWN)
+		vm_stop(m->vm, EXIT_CRASH, "triple fault delivering a page fault at 0x%x", lin);
+}
+
+/* Counts the faults of one instruction on one page in a row. */
+static bool no_progress(struct monitor_engine *m, uint32_t lin)
+{
+	uint32_t eip = m->cpu.eip, page = lin / MONITOR_PAGE;
+	if (eip != m->pf_eip || page != m->pf_page) {
+		m->pf_eip = eip;
+		m->pf_page = page;
+		m->pf_repeats = 0;
+	}
+	if (++m->pf_repeats <= PF_REPEAT_MAX)
+		return false;
+	m->pf_repeats = 0;
+	return true;
+}
+
+void monitor_paging_fault(struct monitor_engine *m)
+{
+	struct x86_cpu *c = &m->cpu;
+	struct monitor_space *sp = &m->space;
+	const struct monitor_frame *f = &monitor_frame;
+	uint32_t lin = f->fault_addr;
+	unsigned access = (f->err & PF_ERR_FETCH)   ? X86_ACCESS_FETCH
+	                  : (f->err & PF_ERR_WRITE) ? X86_ACCESS_WRITE
+	                                            : 0;
+	struct x86_xlate w;
+	if (!x86_translate(c, &m->ops, lin, access | user_access(c), &w)) {
+		inject_pf(m, lin, w.err);
+		return;
+	}
+	uint32_t eip_lin = c->seg[X86_CS].base + c->eip;
+	bool fetch = access & X86_ACCESS_FETCH;
+	if (lin < MONITOR_PAGE || !monitor_space_runnable(sp, w.frame) || no_progress(m, lin) ||
+	    (fetch && lin / MONITOR_PAGE != eip_lin / MONITOR_PAGE)) {
+		/* Not RAM, or page 0; or an instruction that runs into a page
+		 * its own page's scan did not reach: the core runs it. */
+		count(m, "emulated");
+		monitor_emulate(m);
+		return;
+	}
+	if (fetch) {
+		int r = monitor_space_scan_at(sp, lin, w.frame | (lin & (MONITOR_PAGE - 1)),
+		                              monitor_code32(c), false);
+		if (r < 0) {
+			count(m, "emulated");
+			monitor_emulate(m);
+			return;
+		}
+		if (r > 0)
+			x86_tlb_flush(c); /* the frame now goes through mon_mmio_* */
+	} else if ((access & X86_ACCESS_WRITE) && monitor_space_scan_of(sp, w.frame)) {
+		/* as with paging off: let the writes run natively */
+		count(m, "write-to-scanned");
+		monitor_space_drop(sp, w.frame);
+	}
+	unsigned how = monitor_space_how(&w, c->cpl == 3, c->cr0 & X86_CR0_WP,
+	                                 monitor_space_scan_of(sp, w.frame) != NULL);
+	count(m, fetch ? "fills-code" : (how & MONITOR_MAP_WRITE) ? "fills-write" : "fills-read");
+	if (monitor_space_map(sp, lin, w.frame, how) < 0)
+		vm_stop(m->vm, EXIT_HOST, "cannot map guest page 0x%x", lin);
+}
+
+void monitor_paging_ctrl_written(struct monitor_engine *m, int cr, uint32_t old)
+{
+	const struct x86_cpu *c = &m->cpu;
+	struct monitor_space *sp = &m->space;
+	if (cr == 0 && ((old ^ c->cr0) & X86_CR0_PG)) {
+		bool on = c->cr0 & X86_CR0_PG;
+		count(m, on ? "paging-enabled" : "paging-disabled");
+		m->paging_efer = c->efer;
+		if (monitor_space_set_paging(sp, on) < 0)
+			vm_stop(m->vm, EXIT_HOST, "cannot remap the guest's memory");
+		return;
+	}
+	if (!sp->paging)
+		return;
+	if (cr == 3)
+		flush(m, "flushes-cr3");
+	else if (cr == 0 && ((old ^ c->cr0) & X86_CR0_WP))
+		flush(m, "flushes-cr0");
+	else if (cr == 4 && old != c->cr4)
+		flush(m, "flushes-cr4");
+}
+
+void monitor_paging_invlpg(struct monitor_engine *m, uint32_t lin)
+{
+	if (!m->space.paging)
+		return;
+	count(m, "invlpg");
+	monitor_space_flush_page(&m->space, lin);
+}
+
+size_t monitor_paging_read(struct monitor_engine *m, uint64_t lin, uint8_t *buf, size_t len)
+{
+	const struct mem *mem = &m->vm->mem;
+	size_t n = 0;
+	while (n < len && lin + n < MONITOR_SPACE_END) {
+		uint64_t a = lin + n;
+		struct x86_xlate w;
+		if (!x86_translate(&m->cpu, &m->ops, (uint32_t)a,
+		                   X86_ACCESS_FETCH | X86_ACCESS_PEEK | user_access(&m->cpu), &w))
+			break;
+		uint64_t gpa = w.frame | (a & (MONITOR_PAGE - 1));
+		size_t chunk = MONITOR_PAGE - (a & (MONITOR_PAGE - 1));
+		if (chunk > len - n)
+			chunk = len - n;
+		if (mem_read(mem, gpa, buf + n, chunk) < 0) {
+			while (n < len && mem_read(mem, gpa++, &buf[n], 1) == 0)
+				n++; /* near the end of RAM: as many as there are */
+			break;
+		}
+		n += chunk;
+	}
+	return n;
+}
+
+void monitor_paging_init(struct monitor_engine *m)
+{
+	m->space.translate = translate_out;
+	m->space.translate_ctx = m;
+}

@@ -1,0 +1,59 @@
+/*
+ * Guest paging under the monitor engine: the host's page tables as a TLB of
+ * the guest's.
+ *
+ * Guest linear addresses stay host virtual addresses below 4 GiB.  With
+ * CR0.PG set, a linear page is mapped only once native code touches it: the
+ * access faults (SIGSEGV, si_addr the linear address, the error code saying
+ * read, write or fetch), x86_translate() walks the guest's tables as the CPU
+ * would (setting A, and D on a write), and the fault either becomes the
+ * guest's own #PF (CR2, error code, delivered by the core) or a mapping of
+ * the frame at that linear page (monitor_space_map), after which the
+ * instruction is retried.  What a mapping allows (monitor_space_how):
+ *   - writable only if the guest may write (R/W, or CPL 0-2 with CR0.WP
+ *     clear) and D is set already: a clean page is mapped read-only, and its
+ *     first write faults, sets D and remaps it writable;
+ *   - executable only as the frame's scanned copy (read+execute, never
+ *     writable; a fetch fault scans the frame), and never with NX;
+ *   - a frame that is not RAM, frame 0 and linear page 0 are never mapped:
+ *     the core emulates those accesses.
+ * Stale mappings are what a TLB may hold: the guest must INVLPG or reload
+ * CR3 after changing a PTE, so the page tables need no write protection.
+ * CR3 writes, CR0.WP/PG and CR4 changes and EFER changes unmap everything
+ * (one mmap over [4 KiB, 4 GiB)), INVLPG unmaps a page (a large page's
+ * 4 MiB).  Guest CPL 0 and CPL 3 both run at host ring 3, so what was mapped
+ * at CPL 0-2 (supervisor pages, read-only pages written with WP clear) is
+ * unmapped before guest code runs at CPL 3; what was mapped at CPL 3 stays
+ * right at CPL 0.
+ */
+#ifndef PLEXVM_MONITOR_PAGING_H
+#define PLEXVM_MONITOR_PAGING_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <stddef.h>
+
+struct monitor_engine;
+
+/* Gives the address space its way to translate linear addresses. */
+void monitor_paging_init(struct monitor_engine *m);
+
+/* Before guest code runs with paging on: unmaps what it may not see at its
+ * CPL, and makes EIP a known instruction start of a mapped scanned page.
+ * Returns 0, or -errno if the instruction at EIP must run in the core. */
+int monitor_paging_enter(struct monitor_engine *m);
+
+/* A page fault from native guest code with paging on (in monitor_frame):
+ * maps the page, or delivers the guest's #PF, or emulates the instruction. */
+void monitor_paging_fault(struct monitor_engine *m);
+
+/* The core's hooks: a control register written, an INVLPG. */
+void monitor_paging_ctrl_written(struct monitor_engine *m, int cr, uint32_t old);
+void monitor_paging_invlpg(struct monitor_engine *m, uint32_t lin);
+
+/* Reads @len guest code bytes at linear @lin through the guest's tables
+ * without marking them accessed; returns how many could be read. */
+size_t monitor_paging_read(struct monitor_engine *m, uint64_t lin, uint8_t *buf, size_t len);
+
+#endif

@@ -3,7 +3,8 @@
  * code").  An interpreter must forget what it decoded there; a monitor that
  * runs guest code natively must scan it again before it runs — and a PUSHF
  * written at run time must still show the guest's own IF, not the host's.
- * Also an instruction that straddles two pages, rewritten in the second. */
+ * Also code that writes into its own page, and an instruction that
+ * straddles two pages, rewritten in the second. */
 #include "console.h"
 #include "test.h"
 #include "x86.h"
@@ -57,6 +58,19 @@ void test_main(void)
 	       on ? 1 : 0);
 	test_eq(off, 0, "written PUSHF sees CLI");
 	test_eq(on, X86_EFLAGS_IF, "written PUSHF sees STI");
+
+	/* Code that writes into its own page: mov %eax, smc_buf+0x800; ret */
+	uint32_t target = (uint32_t)(uintptr_t)(smc_buf + 0x800);
+	p[0] = 0xa3;
+	p[1] = (uint8_t)target;
+	p[2] = (uint8_t)(target >> 8);
+	p[3] = (uint8_t)(target >> 16);
+	p[4] = (uint8_t)(target >> 24);
+	p[5] = 0xc3;
+	for (uint32_t i = 0; i < 3; i++)
+		__asm__ volatile("call *%1" : : "a"(0xabc0 + i), "r"(p) : "memory", "ecx", "edx");
+	printf("code that writes its own page: %x\n", *(volatile uint32_t *)(smc_buf + 0x800));
+	test_eq(*(volatile uint32_t *)(smc_buf + 0x800), 0xabc2, "a write into the writer's page");
 
 	/* mov $imm32, %eax straddling the pages: opcode and one byte in the
 	 * first, three bytes of the immediate and the ret in the second */

@@ -52,12 +52,13 @@ static int mon_create(struct vm *vm, void **ctx, char *err, size_t errlen)
 	}
 	m->vm = vm;
 	monitor_core_ops(m);
-	monitor_paging_init(m);
 	int r = monitor_trap_init(err, errlen);
 	if (r == 0) {
 		r = monitor_space_init(&m->space, &vm->mem, vm->stats, err, errlen);
 		m->space_ready = r == 0;
 	}
+	if (r == 0)
+		monitor_paging_init(m); /* after monitor_space_init(), which clears the space */
 	if (r == 0)
 		r = monitor_probe(&m->ldt, err, errlen);
 	if (r < 0) {

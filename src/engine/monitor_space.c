@@ -72,7 +72,8 @@ int monitor_space_init(struct monitor_space *sp, const struct mem *mem, struct s
 	sp->scanned = calloc(sp->npages, sizeof(*sp->scanned));
 	sp->dropped = calloc(sp->npages, 1);
 	sp->incoming = calloc(sp->npages, sizeof(*sp->incoming));
-	if (!sp->scanned || !sp->dropped || !sp->incoming) {
+	sp->outgoing = calloc(sp->npages, sizeof(*sp->outgoing));
+	if (!sp->scanned || !sp->dropped || !sp->incoming || !sp->outgoing) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
@@ -91,9 +92,15 @@ void monitor_space_free(struct monitor_space *sp)
 	sp->dropped = NULL;
 	if (sp->incoming) {
 		for (uint64_t i = 0; i < sp->npages; i++)
-			free(sp->incoming[i].off);
+			free(sp->incoming[i].e);
 		free(sp->incoming);
 		sp->incoming = NULL;
+	}
+	if (sp->outgoing) {
+		for (uint64_t i = 0; i < sp->npages; i++)
+			free(sp->outgoing[i].page);
+		free(sp->outgoing);
+		sp->outgoing = NULL;
 	}
 	free(sp->shadow);
 	sp->shadow = NULL;
@@ -149,23 +156,58 @@ static void count_patches(struct monitor_space *sp, const struct scan_page *scan
 		stats_add(sp->stats, "monitor-patched", scan_kind_name(scan->patches[i].kind), 1);
 }
 
-/* Adds @off to the entries other pages lead into @page; false if known. */
-static bool add_incoming(struct monitor_space *sp, uint64_t page, uint16_t off)
+/* Grows an array of @size-byte items to hold one more; false if it cannot. */
+static bool room_for_one(void **items, unsigned n, unsigned *cap, size_t size)
+{
+	if (n < *cap)
+		return true;
+	unsigned c = *cap ? 2 * *cap : 8;
+	void *p = realloc(*items, c * size);
+	if (!p)
+		return false;
+	*items = p;
+	*cap = c;
+	return true;
+}
+
+/* Adds @off to the entries page @from leads into @page; false if known. */
+static bool add_incoming(struct monitor_space *sp, uint64_t page, uint16_t off, uint32_t from)
 {
 	struct monitor_entries *in = &sp->incoming[page];
-	for (unsigned i = 0; i < in->n; i++)
-		if (in->off[i] == off)
+	bool known = false;
+	for (unsigned i = 0; i < in->n; i++) {
+		if (in->e[i].off == off && in->e[i].from == from)
 			return false;
-	if (in->n == in->cap) {
-		unsigned cap = in->cap ? 2 * in->cap : 8;
-		uint16_t *p = realloc(in->off, cap * sizeof(*p));
-		if (!p)
-			return false; /* a lost entry: that code runs as the scan left it */
-		in->off = p;
-		in->cap = cap;
+		known |= in->e[i].off == off;
 	}
-	in->off[in->n++] = off;
-	return true;
+	struct monitor_targets *out = &sp->outgoing[from];
+	bool listed = false;
+	for (unsigned i = 0; i < out->n && !listed; i++)
+		listed = out->page[i] == page;
+	/* a lost entry only means that code runs as the scan left it */
+	if (!room_for_one((void **)&in->e, in->n, &in->cap, sizeof(*in->e)) ||
+	    (!listed && !room_for_one((void **)&out->page, out->n, &out->cap, sizeof(*out->page))))
+		return false;
+	in->e[in->n++] = (struct monitor_entry){ off, from };
+	if (!listed)
+		out->page[out->n++] = (uint32_t)page;
+	return !known;
+}
+
+/* The scan of page @from is gone: the entries it gave other pages go too
+ * (the page may hold other code when it is scanned again). */
+static void forget_outgoing(struct monitor_space *sp, uint32_t from)
+{
+	struct monitor_targets *out = &sp->outgoing[from];
+	for (unsigned i = 0; i < out->n; i++) {
+		struct monitor_entries *in = &sp->incoming[out->page[i]];
+		unsigned k = 0;
+		for (unsigned j = 0; j < in->n; j++)
+			if (in->e[j].from != from)
+				in->e[k++] = in->e[j];
+		in->n = k;
+	}
+	out->n = 0;
 }
 
 /* Native execution leaves @scan's page (at @page_gpa) for the places in
@@ -189,8 +231,7 @@ static void follow_outs(struct monitor_space *sp, uint64_t page_gpa, uint64_t pa
 			continue;
 		uint64_t page = (uint64_t)t / MONITOR_PAGE;
 		uint16_t off = (uint16_t)(t % MONITOR_PAGE);
-		if (!add_incoming(sp, page, off))
-			continue;
+		add_incoming(sp, page, off, (uint32_t)(page_gpa / MONITOR_PAGE));
 		const struct scan_page *there = sp->scanned[page];
 		if (there && there->code32 == scan->code32 && !scan_is_start(there, off)) {
 			stats_add(sp->stats, "monitor-scan", "entries-from-other-pages", 1);
@@ -244,7 +285,8 @@ int monitor_space_scan_at(struct monitor_space *sp, uint64_t lin, uint64_t entry
 		return -ENOMEM;
 	}
 	entries[0] = e;
-	memcpy(entries + 1, in->off, in->n * sizeof(*entries));
+	for (unsigned i = 0; i < in->n; i++)
+		entries[1 + i] = in->e[i].off;
 	int r = scan_page(scan, page, next, next_len, code32, entries, 1 + in->n);
 	free(entries);
 	if (r < 0) {
@@ -271,6 +313,7 @@ int monitor_space_drop(struct monitor_space *sp, uint64_t gpa)
 		return 0;
 	free(*slot);
 	*slot = NULL;
+	forget_outgoing(sp, (uint32_t)(page_gpa / MONITOR_PAGE));
 	sp->dropped[page_gpa / MONITOR_PAGE] = 1;
 	stats_add(sp->stats, "monitor-scan", "pages-dropped", 1);
 	stats_add_addr(sp->stats, "monitor-dropped-pages", page_gpa, 1);

@@ -50,11 +50,20 @@ struct monitor_space {
 	struct scan_page **scanned; /* per RAM page: its scan, or NULL */
 	uint8_t *dropped;           /* per RAM page: its scan was dropped before */
 	/* per RAM page: offsets where other pages' scanned paths enter it
-	 * (their scan_page.outs); each is an entry of this page's scan */
+	 * (their scan_page.outs), each with the page it comes from; each is an
+	 * entry of this page's scan for as long as that page's scan lives */
 	struct monitor_entries {
-		uint16_t *off;
+		struct monitor_entry {
+			uint16_t off;
+			uint32_t from; /* the source's page number */
+		} * e;
 		unsigned n, cap;
 	} * incoming;
+	/* per RAM page: the pages its scan gave entries to */
+	struct monitor_targets {
+		uint32_t *page;
+		unsigned n, cap;
+	} * outgoing;
 	uint64_t npages;
 	struct stats *stats;
 

@@ -180,6 +180,12 @@ static void test_exits_become_entries(void **state)
 	assert_int_equal(monitor_space_scan(&space, b, true, false), 1);
 	assert_true(scan_is_start(monitor_space_scan_of(&space, b), 0x40));
 	assert_true(stats_get(stats, "monitor-scan", "entries-from-other-pages") >= 1);
+	/* a's scan goes (its page may hold other code next time): so does
+	 * the entry it gave b */
+	monitor_space_drop(&space, a);
+	monitor_space_drop(&space, b);
+	assert_int_equal(monitor_space_scan(&space, b, true, false), 1);
+	assert_false(scan_is_start(monitor_space_scan_of(&space, b), 0x40));
 }
 
 static void test_mode_change_rescans(void **state)

@@ -23,8 +23,12 @@
 /* At most this many instructions in a row are emulated without going back
  * to guest code (interrupts wait that long at most), looking this many
  * instructions ahead for one that traps. */
-#define EMULATE_RUN_MAX 64
+#define EMULATE_RUN_MAX 256
 #define LOOKAHEAD 8
+/* ...and after a trap, the core goes on until this many instructions in a
+ * row did not trap: a device driver's polling loop (IN, TEST, Jcc, OUT)
+ * then runs in the core rather than trapping twice per byte. */
+#define TAIL 16
 
 /* RAM straight from the memfd, except scanned pages: those the core reaches
  * through the slow path below, so that a write to one drops its scan. */
@@ -170,19 +174,33 @@ void monitor_emulate(struct monitor_engine *m)
 {
 	struct x86_cpu *c = &m->cpu;
 	uint8_t bytes[X86_MAX_INSN_LEN];
+	int plain = 0; /* non-trapping instructions since the last trapping one */
 	for (int i = 0; i < EMULATE_RUN_MAX; i++) {
-		if (i > 0)
+		size_t n = mon_code_at(m, c->eip, bytes);
+		unsigned len;
+		int32_t rel;
+		enum monitor_insn_kind kind = monitor_insn_kind(bytes, n, monitor_code32(c), &len, &rel);
+		bool traps = kind == MONITOR_INSN_TRAPS;
+		/* Past the first, stop before control leaves for code that may
+		 * not be scanned: a native return or pointer call there would
+		 * run it unpatched, where the core's did not need a scan. */
+		if (i > 0 && kind == MONITOR_INSN_CALL_RET)
+			return;
+		plain = traps ? 0 : plain + 1;
+		if (i > 0 && traps)
 			stats_add(m->vm->stats, "exits", "saved-by-run", 1);
-		if (m->vm->stats) {
-			size_t n = mon_code_at(m, c->eip, bytes);
+		if (m->vm->stats)
 			stats_add(m->vm->stats, "monitor-emulated",
 			          monitor_insn_name(bytes, n, monitor_code32(c)), 1);
-		}
 		enum x86_status s = x86_run(c, &m->ops, 1);
 		mon_core_status(m, s);
 		if (s != X86_OK && s != X86_IO)
 			return;
-		if (m->vm->stopped || c->halted || !monitor_native_ok(m) || !mon_trap_ahead(m))
+		if (m->vm->stopped || c->halted || !monitor_native_ok(m))
+			return;
+		/* Go back to native speed once the code has gone TAIL
+		 * instructions without one that traps, unless one is in sight. */
+		if (plain >= TAIL && !mon_trap_ahead(m))
 			return;
 	}
 }

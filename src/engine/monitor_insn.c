@@ -70,17 +70,25 @@ static const struct insn_name *find(const struct x86_decoded *d)
 	return NULL;
 }
 
-static bool is_branch(const struct x86_decoded *d)
+/* Jcc, LOOPx, JCXZ: control stays in the function. */
+static bool is_cond_branch(const struct x86_decoded *d)
 {
 	if (d->two_byte)
 		return d->opcode >= 0x80 && d->opcode <= 0x8f; /* Jcc rel16/32 */
+	return (d->opcode >= 0x70 && d->opcode <= 0x7f) || (d->opcode >= 0xe0 && d->opcode <= 0xe3);
+}
+
+/* CALL, RET, indirect JMP: control leaves for code no scan may have seen
+ * (a return address, a pointer's target). */
+static bool is_call_ret(const struct x86_decoded *d)
+{
+	if (d->two_byte)
+		return false;
 	switch (d->opcode) {
-	case 0x70 ... 0x7f: /* Jcc rel8 */
-	case 0xe0 ... 0xe3: /* LOOPx, JCXZ */
 	case 0xe8:
 	case 0xc2:
 	case 0xc3: return true;
-	case 0xff: return d->reg >= 2 && d->reg <= 5; /* indirect CALL/JMP */
+	case 0xff: return d->reg >= 2 && d->reg <= 5;
 	default: return false;
 	}
 }
@@ -109,7 +117,9 @@ enum monitor_insn_kind monitor_insn_kind(const uint8_t *bytes, size_t len, bool 
 		                         : (int32_t)d.imm;
 		return MONITOR_INSN_JUMP;
 	}
-	return is_branch(&d) ? MONITOR_INSN_BRANCH : MONITOR_INSN_PLAIN;
+	if (is_call_ret(&d))
+		return MONITOR_INSN_CALL_RET;
+	return is_cond_branch(&d) ? MONITOR_INSN_BRANCH : MONITOR_INSN_PLAIN;
 }
 
 const char *monitor_insn_name(const uint8_t *bytes, size_t len, bool code32)

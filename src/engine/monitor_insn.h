@@ -18,7 +18,9 @@ enum monitor_insn_kind {
 	                       * patched by the scanner) */
 	MONITOR_INSN_JUMP,    /* a near relative JMP: straight-line code goes on at
 	                       * the next instruction + @rel */
-	MONITOR_INSN_BRANCH,  /* another near jump, call or return: it ends here */
+	MONITOR_INSN_BRANCH,  /* Jcc, LOOPx, JCXZ: straight-line code ends here */
+	MONITOR_INSN_CALL_RET, /* CALL, RET, indirect JMP: control leaves for code
+	                        * no scan may have seen */
 	MONITOR_INSN_PLAIN,   /* anything else */
 	MONITOR_INSN_INVALID, /* not an instruction (or cut short) */
 };

@@ -59,15 +59,56 @@ static const struct insn_name names[] = {
 	{ true, 0xb4, -1, "lfs" },          { true, 0xb5, -1, "lgs" },
 };
 
-static const struct insn_name *find(const struct x86_decoded *d)
+/* The table by opcode and ModRM reg, built on first use: the monitor asks
+ * for every instruction it emulates and looks ahead at. */
+static struct {
+	const struct insn_name *name;
+	bool traps;
+} by_opcode[2][256][8];
+
+/* Named for --stats only: they trap only when they touch non-RAM. */
+static bool traps_by_name(const char *name)
 {
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		const struct insn_name *n = &names[i];
-		if (n->two_byte == d->two_byte && n->opcode == d->opcode &&
-		    (n->reg < 0 || (d->has_modrm && n->reg == d->reg)))
-			return n;
+	static const char *const not_traps[] = { "mov", "movs", "stos", "rdtsc" };
+	for (size_t i = 0; i < sizeof(not_traps) / sizeof(not_traps[0]); i++)
+		if (__builtin_strcmp(name, not_traps[i]) == 0)
+			return false;
+	return true;
+}
+
+static void index_names(void)
+{
+	/* rows for one reg win over "any reg" rows: they go in second */
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+			const struct insn_name *n = &names[i];
+			if ((pass == 0) != (n->reg < 0))
+				continue;
+			for (int r = 0; r < 8; r++)
+				if (n->reg < 0 || n->reg == r) {
+					by_opcode[n->two_byte][n->opcode][r].name = n;
+					by_opcode[n->two_byte][n->opcode][r].traps =
+					        traps_by_name(n->name);
+				}
+		}
+}
+
+/* The row for @d, or NULL; @traps says whether it traps. */
+static const struct insn_name *find(const struct x86_decoded *d, bool *traps)
+{
+	static bool indexed;
+	if (!indexed) {
+		index_names();
+		indexed = true;
 	}
-	return NULL;
+	unsigned reg = d->has_modrm ? d->reg : 0;
+	const struct insn_name *n = by_opcode[d->two_byte][d->opcode][reg].name;
+	/* a row for one reg only matches instructions that have a ModRM */
+	if (!n || (n->reg >= 0 && !d->has_modrm))
+		return NULL;
+	if (traps)
+		*traps = by_opcode[d->two_byte][d->opcode][reg].traps;
+	return n;
 }
 
 /* Jcc, LOOPx, JCXZ: control stays in the function. */
@@ -101,14 +142,8 @@ enum monitor_insn_kind monitor_insn_kind(const uint8_t *bytes, size_t len, bool 
 	if (n < 0)
 		return MONITOR_INSN_INVALID;
 	*ilen = (unsigned)n;
-	const struct insn_name *name = find(&d);
-	/* Named for --stats only: they trap only when they touch non-RAM. */
-	static const char *const not_traps[] = { "mov", "movs", "stos", "rdtsc" };
-	bool traps = name != NULL;
-	for (size_t i = 0; traps && i < sizeof(not_traps) / sizeof(not_traps[0]); i++)
-		if (__builtin_strcmp(name->name, not_traps[i]) == 0)
-			traps = false;
-	if (traps)
+	bool traps = false;
+	if (find(&d, &traps) && traps)
 		return MONITOR_INSN_TRAPS;
 	if (!d.two_byte && (d.opcode == 0xeb || d.opcode == 0xe9)) {
 		/* the decoder leaves immediates zero-extended */
@@ -127,6 +162,6 @@ const char *monitor_insn_name(const uint8_t *bytes, size_t len, bool code32)
 	struct x86_decoded d;
 	if (x86_decode(bytes, len, code32, &d) < 0)
 		return "invalid";
-	const struct insn_name *n = find(&d);
+	const struct insn_name *n = find(&d, NULL);
 	return n ? n->name : "other";
 }

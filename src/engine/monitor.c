@@ -185,7 +185,8 @@ static void mon_run_native(struct monitor_engine *m)
 	memcpy(c->r, f->r, sizeof(c->r));
 	c->eip = f->eip;
 	c->eflags = (c->eflags & ~NATIVE_FLAGS) | (f->eflags & NATIVE_FLAGS);
-	stats_add(vm->stats, "monitor-signals", strsignal(f->signo), 1);
+	if (vm->stats) /* strsignal() is not free */
+		stats_add(vm->stats, "monitor-signals", strsignal(f->signo), 1);
 
 	switch (monitor_exit_kind()) {
 	case MONITOR_EXIT_TICK:

@@ -60,14 +60,17 @@ static bool same_seg(const struct x86_seg *a, const struct x86_seg *b)
 int monitor_ldt_sync(struct monitor_ldt *l, const struct x86_seg seg[6], uint16_t sel[6])
 {
 	for (unsigned i = 0; i < 6; i++) {
+		if (l->valid[i] && same_seg(&l->installed[i], &seg[i])) {
+			sel[i] = l->sel[i];
+			continue;
+		}
 		struct user_desc d;
 		bool usable = monitor_ldt_desc(&seg[i], i, &d);
 		sel[i] = usable ? MONITOR_LDT_SEL(i) : 0;
-		if (l->valid[i] && same_seg(&l->installed[i], &seg[i]))
-			continue;
 		if (syscall(SYS_modify_ldt, 1, &d, sizeof(d)) < 0)
 			return -errno;
 		l->installed[i] = seg[i];
+		l->sel[i] = sel[i];
 		l->valid[i] = true;
 		l->writes++;
 	}

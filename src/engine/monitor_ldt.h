@@ -31,6 +31,7 @@ bool monitor_ldt_desc(const struct x86_seg *s, unsigned entry, struct user_desc 
 
 struct monitor_ldt {
 	struct x86_seg installed[6]; /* what the LDT holds now */
+	uint16_t sel[6];             /* and the host selector for each */
 	bool valid[6];
 	unsigned writes; /* modify_ldt calls, for --stats */
 };

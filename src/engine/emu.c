@@ -35,40 +35,6 @@ struct emu_engine {
 	void *icache;
 };
 
-static uint8_t *emu_ram(void *ctx, uint64_t gpa, size_t len)
-{
-	struct emu_engine *e = ctx;
-	return mem_ptr(&e->vm->mem, gpa, len);
-}
-
-static uint64_t emu_mmio_read(void *ctx, uint64_t gpa, unsigned size)
-{
-	struct emu_engine *e = ctx;
-	uint64_t v = 0;
-	bus_mmio(&e->vm->bus, gpa, size, false, &v);
-	return v;
-}
-
-static void emu_mmio_write(void *ctx, uint64_t gpa, uint64_t value, unsigned size)
-{
-	struct emu_engine *e = ctx;
-	bus_mmio(&e->vm->bus, gpa, size, true, &value);
-}
-
-static uint32_t emu_pio_in(void *ctx, uint16_t port, unsigned size)
-{
-	struct emu_engine *e = ctx;
-	uint32_t v = 0;
-	bus_pio(&e->vm->bus, port, size, false, &v);
-	return v;
-}
-
-static void emu_pio_out(void *ctx, uint16_t port, uint32_t value, unsigned size)
-{
-	struct emu_engine *e = ctx;
-	bus_pio(&e->vm->bus, port, size, true, &value);
-}
-
 static int emu_create(struct vm *vm, void **ctx, char *err, size_t errlen)
 {
 	struct emu_engine *e = calloc(1, sizeof(*e));
@@ -83,12 +49,7 @@ static int emu_create(struct vm *vm, void **ctx, char *err, size_t errlen)
 		return -ENOMEM;
 	}
 	e->vm = vm;
-	e->ops = (struct x86_ops){ .ctx = e,
-		                   .ram = emu_ram,
-		                   .mmio_read = emu_mmio_read,
-		                   .mmio_write = emu_mmio_write,
-		                   .pio_in = emu_pio_in,
-		                   .pio_out = emu_pio_out };
+	e->ops = x86_state_machine_ops(vm);
 	*ctx = e;
 	return 0;
 }

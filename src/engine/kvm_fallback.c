@@ -24,46 +24,11 @@
 #include "../exit_status.h"
 #include "../log.h"
 #include "../stats.h"
+#include "x86_state.h"
 
 #define MSR_IA32_SYSENTER_CS 0x174
 #define MSR_IA32_SYSENTER_ESP 0x175
 #define MSR_IA32_SYSENTER_EIP 0x176
-
-/* ---- the x86 core's view of the machine: guest RAM and the bus ---- */
-
-static uint8_t *kvm_fallback_ram(void *ctx, uint64_t gpa, size_t len)
-{
-	struct vm *vm = ctx;
-	return mem_ptr(&vm->mem, gpa, len);
-}
-
-static uint64_t kvm_fallback_mmio_read(void *ctx, uint64_t gpa, unsigned size)
-{
-	struct vm *vm = ctx;
-	uint64_t v = 0;
-	bus_mmio(&vm->bus, gpa, size, false, &v);
-	return v;
-}
-
-static void kvm_fallback_mmio_write(void *ctx, uint64_t gpa, uint64_t value, unsigned size)
-{
-	struct vm *vm = ctx;
-	bus_mmio(&vm->bus, gpa, size, true, &value);
-}
-
-static uint32_t kvm_fallback_pio_in(void *ctx, uint16_t port, unsigned size)
-{
-	struct vm *vm = ctx;
-	uint32_t v = 0;
-	bus_pio(&vm->bus, port, size, false, &v);
-	return v;
-}
-
-static void kvm_fallback_pio_out(void *ctx, uint16_t port, uint32_t value, unsigned size)
-{
-	struct vm *vm = ctx;
-	bus_pio(&vm->bus, port, size, true, &value);
-}
 
 /* ---- one instruction ---- */
 
@@ -222,12 +187,7 @@ bool kvm_fallback(struct vm *vm, int vcpu_fd, const uint8_t *bytes, size_t n,
 	struct kvm_state old;
 	struct kvm_vcpu_events ev;
 	struct x86_cpu cpu;
-	const struct x86_ops ops = { .ctx = vm,
-		                     .ram = kvm_fallback_ram,
-		                     .mmio_read = kvm_fallback_mmio_read,
-		                     .mmio_write = kvm_fallback_mmio_write,
-		                     .pio_in = kvm_fallback_pio_in,
-		                     .pio_out = kvm_fallback_pio_out };
+	const struct x86_ops ops = x86_state_machine_ops(vm);
 	uint8_t ram_bytes[X86_MAX_INSN_LEN];
 	char name[24];
 

@@ -15,6 +15,7 @@
 #include "../vm.h"
 #include "monitor_engine.h"
 #include "monitor_insn.h"
+#include "x86_state.h"
 #include "monitor_paging.h"
 
 /* Instructions per core slice when the guest is in a mode the host CPU
@@ -74,16 +75,14 @@ static void mon_mmio_write(void *ctx, uint64_t gpa, uint64_t value, unsigned siz
 
 static uint32_t mon_pio_in(void *ctx, uint16_t port, unsigned size)
 {
-	struct monitor_engine *m = ctx;
-	uint32_t v = 0;
-	bus_pio(&m->vm->bus, port, size, false, &v);
-	return v;
+	const struct monitor_engine *m = ctx;
+	return x86_state_pio_in(m->vm, port, size);
 }
 
 static void mon_pio_out(void *ctx, uint16_t port, uint32_t value, unsigned size)
 {
-	struct monitor_engine *m = ctx;
-	bus_pio(&m->vm->bus, port, size, true, &value);
+	const struct monitor_engine *m = ctx;
+	x86_state_pio_out(m->vm, port, value, size);
 }
 
 static void mon_ctrl_written(void *ctx, int cr, uint32_t old)
@@ -182,7 +181,8 @@ void monitor_emulate(struct monitor_engine *m)
 		size_t n = mon_code_at(m, c->eip, bytes);
 		unsigned len;
 		int32_t rel;
-		enum monitor_insn_kind kind = monitor_insn_kind(bytes, n, monitor_code32(c), &len, &rel);
+		enum monitor_insn_kind kind =
+		        monitor_insn_kind(bytes, n, monitor_code32(c), &len, &rel);
 		bool traps = kind == MONITOR_INSN_TRAPS;
 		/* Past the first, stop before control leaves for code that may
 		 * not be scanned: a native return or pointer call there would

@@ -5,6 +5,8 @@
 
 #include <errno.h>
 
+#include "../vm.h"
+
 int x86_state_from_boot(struct x86_cpu *c, const struct boot_entry *b)
 {
 	if (b->mode != BOOT_PM32_FLAT)
@@ -37,4 +39,56 @@ void x86_state_dump(const struct x86_cpu *c, FILE *out)
 	fprintf(out, "TR=%04x LDTR=%04x GDT=%08x/%04x IDT=%08x/%04x\n", c->tr.sel, c->ldtr.sel,
 	        c->gdtr.base, c->gdtr.limit, c->idtr.base, c->idtr.limit);
 	fprintf(out, "CR0=%08x CR2=%08x CR3=%08x CR4=%08x\n", c->cr0, c->cr2, c->cr3, c->cr4);
+}
+
+static uint8_t *machine_ram(void *ctx, uint64_t gpa, size_t len)
+{
+	struct vm *vm = ctx;
+	return mem_ptr(&vm->mem, gpa, len);
+}
+
+static uint64_t machine_mmio_read(void *ctx, uint64_t gpa, unsigned size)
+{
+	struct vm *vm = ctx;
+	uint64_t v = 0;
+	bus_mmio(&vm->bus, gpa, size, false, &v);
+	return v;
+}
+
+static void machine_mmio_write(void *ctx, uint64_t gpa, uint64_t value, unsigned size)
+{
+	struct vm *vm = ctx;
+	bus_mmio(&vm->bus, gpa, size, true, &value);
+}
+
+uint32_t x86_state_pio_in(struct vm *vm, uint16_t port, unsigned size)
+{
+	uint32_t v = 0;
+	bus_pio(&vm->bus, port, size, false, &v);
+	return v;
+}
+
+void x86_state_pio_out(struct vm *vm, uint16_t port, uint32_t value, unsigned size)
+{
+	bus_pio(&vm->bus, port, size, true, &value);
+}
+
+static uint32_t machine_pio_in(void *ctx, uint16_t port, unsigned size)
+{
+	return x86_state_pio_in(ctx, port, size);
+}
+
+static void machine_pio_out(void *ctx, uint16_t port, uint32_t value, unsigned size)
+{
+	x86_state_pio_out(ctx, port, value, size);
+}
+
+struct x86_ops x86_state_machine_ops(struct vm *vm)
+{
+	return (struct x86_ops){ .ctx = vm,
+		                 .ram = machine_ram,
+		                 .mmio_read = machine_mmio_read,
+		                 .mmio_write = machine_mmio_write,
+		                 .pio_in = machine_pio_in,
+		                 .pio_out = machine_pio_out };
 }

@@ -26,8 +26,6 @@
 #define PF_U 0x4u
 #define PF_RSVD 0x8u
 
-#define EFER_NXE (1ull << 11)
-
 static uint64_t pae_read(struct x86_insn *x, uint64_t pa)
 {
 	return x86_phys_read(x, pa, 4) | (uint64_t)x86_phys_read(x, pa + 4, 4) << 32;
@@ -40,7 +38,7 @@ static bool pae_entry(struct x86_insn *x, uint64_t pa, uint64_t *e, struct x86_x
 	*e = pae_read(x, pa);
 	if (!(*e & PTE_P))
 		return false;
-	if ((*e & PTE_NX) && !(x->c->efer & EFER_NXE)) {
+	if ((*e & PTE_NX) && !(x->c->efer & X86_EFER_NXE)) {
 		w->err |= PF_P | PF_RSVD;
 		return false;
 	}
@@ -92,7 +90,7 @@ bool x86_page_walk_pae(struct x86_insn *x, uint32_t lin, unsigned access, struct
 	w->user = usr;
 	w->writable = writable;
 	w->dirty = (write && mark) || (leaf & PTE_D);
-	w->nx = (c->efer & EFER_NXE) && (flags & PTE_NX);
+	w->nx = (c->efer & X86_EFER_NXE) && (flags & PTE_NX);
 	w->large = big;
 	w->err = 0;
 	return true;

@@ -18,7 +18,6 @@
 /* CPUID 0x80000001 EDX: NX. */
 #define CPUID_EXT1_EDX (1u << 20)
 #define EFER_SCE 0x1ull
-#define EFER_NXE 0x800ull
 
 static void x86_require_cpl0(struct x86_insn *x)
 {
@@ -203,7 +202,7 @@ static void x86_msr(struct x86_insn *x, bool write)
 	default: x86_msr_other(x, msr, write, v); return;
 	}
 	if (write) {
-		if (slot64 == &c->efer && v & ~(EFER_SCE | EFER_NXE))
+		if (slot64 == &c->efer && v & ~(EFER_SCE | X86_EFER_NXE))
 			x86_raise(x, X86_EXC_GP, 0); /* no long mode */
 		if (slot64 == &c->efer)
 			x86_tlb_flush(c); /* NXE changes what the TLB entries mean */

@@ -207,6 +207,9 @@ struct x86_ops {
 #define X86_CR0_PG 0x80000000u
 #define X86_CR4_PSE 0x10u
 #define X86_CR4_PAE 0x20u
+#define X86_EFER_LME 0x100u
+#define X86_EFER_LMA 0x400u
+#define X86_EFER_NXE 0x800u
 
 /* Puts the CPU in 32-bit protected mode with flat 4 GiB segments, paging
  * and interrupts off (the multiboot entry state). */

@@ -289,14 +289,6 @@ static void kvm_dump_regs(void *ctx, FILE *out)
 	kvm_cpu_dump(k->vcpu_fd, out);
 }
 
-/* Ring-3 stepping on KVM-PVM (kvm_step.h) follows the CPL in @sregs. */
-static void kvm_follow_cpl(struct kvm_engine *k, const struct kvm_sregs *sregs)
-{
-	int r = kvm_step_follow(&k->step, k->vcpu_fd, sregs);
-	if (r < 0)
-		vm_stop(k->vm, EXIT_HOST, "KVM_SET_GUEST_DEBUG: %s", strerror(-r));
-}
-
 static void kvm_inject(struct kvm_engine *k)
 {
 	int vector = kvm_irq_update(k->vm, k->run);
@@ -323,7 +315,7 @@ static bool kvm_emulation_failure(struct kvm_engine *k)
 	size_t n = kvm_fallback_insn_from_run(run, bytes);
 	if (!kvm_fallback(k->vm, k->vcpu_fd, bytes, n, &after))
 		return false;
-	kvm_follow_cpl(k, &after.sregs);
+	kvm_step_follow(&k->step, k->vm, k->vcpu_fd, &after.sregs);
 	return true;
 }
 
@@ -346,7 +338,7 @@ static int kvm_run_loop(void *ctx)
 			if (errno == EINTR || errno == EAGAIN) {
 				stats_add(vm->stats, "exits", "signal", 1);
 				kvm_kick_consume(&k->kick);
-				kvm_follow_cpl(k, &k->run->s.regs.sregs);
+				kvm_step_follow(&k->step, k->vm, k->vcpu_fd, &k->run->s.regs.sregs);
 				continue;
 			}
 			r = -errno;
@@ -361,7 +353,7 @@ static int kvm_run_loop(void *ctx)
 		if (kvm_emulation_failure(k))
 			continue;
 		kvm_exit_handle(vm, k->run, k->run_size);
-		kvm_follow_cpl(k, &k->run->s.regs.sregs);
+		kvm_step_follow(&k->step, k->vm, k->vcpu_fd, &k->run->s.regs.sregs);
 	}
 	return r;
 }

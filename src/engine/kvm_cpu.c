@@ -18,14 +18,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "../../x86/x86.h"
 #include "../log.h"
-
-#define X86_CR0_PE 0x1u
-#define X86_CR0_ET 0x10u
-#define X86_CR0_PG 0x80000000u
-#define X86_CR4_PAE 0x20u
-#define X86_EFER_LME 0x100u
-#define X86_EFER_LMA 0x400u
 
 #define PT_PML4 KVM_CPU_PT_BASE
 #define PT_PDPT (KVM_CPU_PT_BASE + 0x1000)

@@ -12,8 +12,6 @@
 
 #include <string.h>
 
-#define X86_EFER_LMA 0x400ull
-
 void kvm_state_seg_from_kvm(const struct kvm_segment *k, struct x86_seg *s)
 {
 	s->sel = k->selector;

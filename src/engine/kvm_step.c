@@ -19,8 +19,6 @@
 #include "../exit_status.h"
 #include "kvm_fallback.h"
 
-#define X86_EFER_LMA 0x400ull
-
 bool kvm_step_host_is_pvm(void)
 {
 	return access("/sys/module/kvm_pvm", F_OK) == 0;
@@ -40,20 +38,21 @@ static bool kvm_step_wanted(const struct kvm_sregs *sregs)
 	       sregs->ss.dpl == 3;
 }
 
-int kvm_step_follow(struct kvm_step *s, int vcpu_fd, const struct kvm_sregs *sregs)
+void kvm_step_follow(struct kvm_step *s, struct vm *vm, int vcpu_fd, const struct kvm_sregs *sregs)
 {
 	if (!s->needed)
-		return 0;
+		return;
 	bool want = kvm_step_wanted(sregs);
 	if (want == s->on)
-		return 0;
+		return;
 	struct kvm_guest_debug dbg = { .control = 0 };
 	if (want)
 		dbg.control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP;
-	if (ioctl(vcpu_fd, KVM_SET_GUEST_DEBUG, &dbg) < 0)
-		return -errno;
+	if (ioctl(vcpu_fd, KVM_SET_GUEST_DEBUG, &dbg) < 0) {
+		vm_stop(vm, EXIT_HOST, "KVM_SET_GUEST_DEBUG: %s", strerror(errno));
+		return;
+	}
 	s->on = want;
-	return 0;
 }
 
 bool kvm_step_kvm_refuses(const uint8_t *bytes, size_t n, bool code32)
@@ -74,21 +73,15 @@ void kvm_step_exit(struct kvm_step *s, struct vm *vm, int vcpu_fd, const struct 
 	 * paging, see docs/design.md), so the linear RIP is physical. */
 	if (!(sregs->cr0 & X86_CR0_PG))
 		n = kvm_fallback_insn_from_ram(&vm->mem, (uint32_t)run->debug.arch.pc, bytes);
+	struct kvm_state after;
 	if (n && kvm_step_wanted(sregs) && kvm_step_kvm_refuses(bytes, n, sregs->cs.db)) {
-		struct kvm_state after;
 		if (!kvm_fallback(vm, vcpu_fd, bytes, n, &after)) {
 			vm_stop(vm, EXIT_CRASH,
 			        "neither KVM nor plexvm can run the instruction at 0x%llx",
 			        (unsigned long long)run->debug.arch.pc);
 			return;
 		}
-		sregs = &after.sregs;
-		int r = kvm_step_follow(s, vcpu_fd, sregs);
-		if (r < 0)
-			vm_stop(vm, EXIT_HOST, "KVM_SET_GUEST_DEBUG: %s", strerror(-r));
-		return;
+		sregs = &after.sregs; /* the CPL may have changed */
 	}
-	int r = kvm_step_follow(s, vcpu_fd, sregs);
-	if (r < 0)
-		vm_stop(vm, EXIT_HOST, "KVM_SET_GUEST_DEBUG: %s", strerror(-r));
+	kvm_step_follow(s, vm, vcpu_fd, sregs);
 }

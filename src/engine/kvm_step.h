@@ -40,8 +40,8 @@ bool kvm_step_host_is_pvm(void);
 void kvm_step_init(struct kvm_step *s, struct kvm_run *run, bool needed);
 
 /* Turns stepping on or off for the CPU state @sregs (KVM_SET_GUEST_DEBUG
- * only when that changes).  Returns 0 or -errno. */
-int kvm_step_follow(struct kvm_step *s, int vcpu_fd, const struct kvm_sregs *sregs);
+ * only when that changes); if KVM refuses, stops @vm with the reason. */
+void kvm_step_follow(struct kvm_step *s, struct vm *vm, int vcpu_fd, const struct kvm_sregs *sregs);
 
 /* True for the instructions KVM's emulator runs in real mode only: INT n,
  * INT3, INTO, IRET (prefixes skipped). */

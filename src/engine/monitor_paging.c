@@ -18,7 +18,6 @@
  * makes no progress natively (it writes the page it runs from, say): the
  * core runs it. */
 #define PF_REPEAT_MAX 4
-#define EFER_NXE (1ull << 11)
 
 static void count(struct monitor_engine *m, const char *what)
 {
@@ -52,7 +51,7 @@ int monitor_paging_enter(struct monitor_engine *m)
 {
 	struct x86_cpu *c = &m->cpu;
 	struct monitor_space *sp = &m->space;
-	if ((c->efer & EFER_NXE) != (m->paging_efer & EFER_NXE)) {
+	if ((c->efer & X86_EFER_NXE) != (m->paging_efer & X86_EFER_NXE)) {
 		m->paging_efer = c->efer; /* WRMSR has no hook: NX changes here */
 		flush(m, "flushes-efer");
 	}

@@ -225,21 +225,7 @@ static void mon_run_native(struct monitor_engine *m)
 	if (f->trapno == TRAP_PF && (f->err & PF_ERR_WRITE) &&
 	    monitor_space_scan_of(&m->space, f->fault_addr)) {
 		stats_add(vm->stats, "exits", "write-to-scanned", 1);
-		uint64_t lin = (uint64_t)c->seg[X86_CS].base + c->eip;
-		if ((lin ^ f->fault_addr) < MONITOR_PAGE ||
-		    ((lin + X86_MAX_INSN_LEN - 1) ^ f->fault_addr) < MONITOR_PAGE) {
-			/* The writer is on the page it writes: dropping the
-			 * scan would stop it from running there, and scanning
-			 * again would stop the write — for ever.  The core does
-			 * this write (the scan stands if it hit only data). */
-			monitor_emulate(m);
-			return;
-		}
-		/* Drop the scan and let the write (and the ones after it) run
-		 * natively: emulating each write to data that shares a page
-		 * with code would cost a trap per store.  Code that runs there
-		 * again has the page scanned again. */
-		monitor_space_drop(&m->space, f->fault_addr);
+		monitor_write_to_scanned(m, f->fault_addr, f->fault_addr);
 		return;
 	}
 	stats_add(vm->stats, "exits", f->trapno == TRAP_PF ? "page-fault" : "fault", 1);

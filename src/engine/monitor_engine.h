@@ -47,6 +47,12 @@ static inline bool monitor_code32(const struct x86_cpu *c)
  * one is near. */
 void monitor_emulate(struct monitor_engine *m);
 
+/* A native write hit the scanned page at linear @lin (frame @frame): if
+ * the writing instruction is on that page the core does the write and this
+ * returns true; otherwise the scan is dropped (false) so that the write and
+ * the ones after it run natively. */
+bool monitor_write_to_scanned(struct monitor_engine *m, uint64_t lin, uint64_t frame);
+
 /* Runs the guest in the core for a slice: real mode, virtual-8086 mode. */
 void monitor_run_core(struct monitor_engine *m);
 

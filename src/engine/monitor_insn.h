@@ -14,15 +14,15 @@
 const char *monitor_insn_name(const uint8_t *bytes, size_t len, bool code32);
 
 enum monitor_insn_kind {
-	MONITOR_INSN_TRAPS,   /* would trap at ring 3 in the monitor (privileged, or
+	MONITOR_INSN_TRAPS,    /* would trap at ring 3 in the monitor (privileged, or
 	                       * patched by the scanner) */
-	MONITOR_INSN_JUMP,    /* a near relative JMP: straight-line code goes on at
+	MONITOR_INSN_JUMP,     /* a near relative JMP: straight-line code goes on at
 	                       * the next instruction + @rel */
-	MONITOR_INSN_BRANCH,  /* Jcc, LOOPx, JCXZ: straight-line code ends here */
+	MONITOR_INSN_BRANCH,   /* Jcc, LOOPx, JCXZ: straight-line code ends here */
 	MONITOR_INSN_CALL_RET, /* CALL, RET, indirect JMP: control leaves for code
 	                        * no scan may have seen */
-	MONITOR_INSN_PLAIN,   /* anything else */
-	MONITOR_INSN_INVALID, /* not an instruction (or cut short) */
+	MONITOR_INSN_PLAIN,    /* anything else */
+	MONITOR_INSN_INVALID,  /* not an instruction (or cut short) */
 };
 
 /* What the instruction in @bytes is to the monitor; its length in @ilen

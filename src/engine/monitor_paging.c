@@ -128,9 +128,9 @@ void monitor_paging_fault(struct monitor_engine *m)
 		if (r > 0)
 			x86_tlb_flush(c); /* the frame now goes through mon_mmio_* */
 	} else if ((access & X86_ACCESS_WRITE) && monitor_space_scan_of(sp, w.frame)) {
-		/* as with paging off: let the writes run natively */
 		count(m, "write-to-scanned");
-		monitor_space_drop(sp, w.frame);
+		if (monitor_write_to_scanned(m, lin, w.frame))
+			return; /* the core did it */
 	}
 	unsigned how = monitor_space_how(&w, c->cpl == 3, c->cr0 & X86_CR0_WP,
 	                                 monitor_space_scan_of(sp, w.frame) != NULL);

@@ -58,7 +58,6 @@ int monitor_probe(struct monitor_ldt *ldt, char *err, size_t errlen)
 	}
 out:
 	/* back to the reservation */
-	mmap(va, MONITOR_PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
-	     -1, 0);
+	monitor_space_reserve(PROBE_PAGE, MONITOR_PAGE);
 	return r;
 }

@@ -15,6 +15,27 @@
 
 #define GUEST_VA(gpa) ((void *)(uintptr_t)(gpa))
 
+/* Guest RAM [gpa, gpa + len) at linear @lin, read+write (never executable:
+ * code runs from scanned copies). Returns 0 or -errno. */
+static int map_ram(const struct monitor_space *sp, uint64_t lin, uint64_t gpa, uint64_t len,
+                   bool writable)
+{
+	int prot = PROT_READ | (writable ? PROT_WRITE : 0);
+	if (mmap(GUEST_VA(lin), len, prot, MAP_SHARED | MAP_FIXED, sp->mem->fd, (off_t)gpa) ==
+	    MAP_FAILED)
+		return -errno;
+	return 0;
+}
+
+/* The scanned copy of frame @gpa at linear @lin, read+execute. */
+static int map_copy(const struct monitor_space *sp, uint64_t lin, uint64_t gpa)
+{
+	if (mmap(GUEST_VA(lin), MONITOR_PAGE, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_FIXED,
+	         sp->code_fd, (off_t)gpa) == MAP_FAILED)
+		return -errno;
+	return 0;
+}
+
 /* Names the first mapping of this process below 4 GiB in @err, if any. */
 static bool something_below_4g(char *err, size_t errlen)
 {
@@ -56,8 +77,7 @@ int monitor_space_init(struct monitor_space *sp, const struct mem *mem, struct s
 	}
 	sp->mapped_end = mem->size < MONITOR_SPACE_END ? mem->size : MONITOR_SPACE_END;
 	if (sp->mapped_end > MONITOR_PAGE &&
-	    mmap(GUEST_VA(MONITOR_PAGE), sp->mapped_end - MONITOR_PAGE, PROT_READ | PROT_WRITE,
-	         MAP_SHARED | MAP_FIXED, mem->fd, MONITOR_PAGE) == MAP_FAILED) {
+	    map_ram(sp, MONITOR_PAGE, MONITOR_PAGE, sp->mapped_end - MONITOR_PAGE, true) < 0) {
 		snprintf(err, errlen, "cannot map guest RAM: %s", strerror(errno));
 		return -errno;
 	}
@@ -144,10 +164,7 @@ static int map_patched(struct monitor_space *sp, uint64_t page_gpa, const struct
 		unmap_aliases(sp, page_gpa, false);
 		return 0;
 	}
-	if (mmap(GUEST_VA(page_gpa), MONITOR_PAGE, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_FIXED,
-	         sp->code_fd, (off_t)page_gpa) == MAP_FAILED)
-		return -errno;
-	return 0;
+	return map_copy(sp, page_gpa, page_gpa);
 }
 
 static void count_patches(struct monitor_space *sp, const struct scan_page *scan, unsigned from)
@@ -319,8 +336,7 @@ int monitor_space_drop(struct monitor_space *sp, uint64_t gpa)
 	stats_add_addr(sp->stats, "monitor-dropped-pages", page_gpa, 1);
 	if (sp->paging)
 		unmap_aliases(sp, page_gpa, true);
-	else if (mmap(GUEST_VA(page_gpa), MONITOR_PAGE, PROT_READ | PROT_WRITE,
-	              MAP_SHARED | MAP_FIXED, sp->mem->fd, (off_t)page_gpa) == MAP_FAILED)
+	else if (map_ram(sp, page_gpa, page_gpa, MONITOR_PAGE, true) < 0)
 		return -errno;
 	/* The previous page's scan read this page's first bytes if its last
 	 * instruction runs into it: that decoding is stale now. */
@@ -385,7 +401,7 @@ int monitor_space_write(struct monitor_space *sp, uint64_t gpa, const void *src,
 #define SHADOW_FRAME(e) ((uint64_t)((e) & ~(MONITOR_PAGE - 1)))
 
 /* Makes [start, start + len) inaccessible again. */
-static int reserve(uint64_t start, uint64_t len)
+int monitor_space_reserve(uint64_t start, uint64_t len)
 {
 	if (mmap(GUEST_VA(start), len, PROT_NONE,
 	         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) == MAP_FAILED)
@@ -395,7 +411,7 @@ static int reserve(uint64_t start, uint64_t len)
 
 static void unmap_page(struct monitor_space *sp, uint32_t lp)
 {
-	reserve((uint64_t)lp * MONITOR_PAGE, MONITOR_PAGE);
+	monitor_space_reserve((uint64_t)lp * MONITOR_PAGE, MONITOR_PAGE);
 	sp->shadow[lp] = 0;
 }
 
@@ -414,7 +430,7 @@ void monitor_space_flush(struct monitor_space *sp)
 {
 	if (!sp->paging)
 		return;
-	reserve(MONITOR_PAGE, MONITOR_SPACE_END - MONITOR_PAGE);
+	monitor_space_reserve(MONITOR_PAGE, MONITOR_SPACE_END - MONITOR_PAGE);
 	for (unsigned i = 0; i < sp->nmapped; i++)
 		sp->shadow[sp->mapped[i]] = 0;
 	sp->nmapped = 0;
@@ -456,11 +472,12 @@ int monitor_space_map(struct monitor_space *sp, uint32_t lin, uint64_t frame, un
 		stats_add(sp->stats, "monitor-paging", "flushes-table-full", 1);
 		monitor_space_flush(sp);
 	}
-	bool code = how & MONITOR_MAP_CODE;
-	int prot = PROT_READ | (how & MONITOR_MAP_WRITE ? PROT_WRITE : 0) | (code ? PROT_EXEC : 0);
-	if (mmap(GUEST_VA((uint64_t)lp * MONITOR_PAGE), MONITOR_PAGE, prot, MAP_SHARED | MAP_FIXED,
-	         code ? sp->code_fd : sp->mem->fd, (off_t)frame) == MAP_FAILED)
-		return -errno;
+	uint64_t va = (uint64_t)lp * MONITOR_PAGE;
+	int r = (how & MONITOR_MAP_CODE)
+	                ? map_copy(sp, va, frame)
+	                : map_ram(sp, va, frame, MONITOR_PAGE, how & MONITOR_MAP_WRITE);
+	if (r < 0)
+		return r;
 	if (!sp->shadow[lp])
 		sp->mapped[sp->nmapped++] = lp;
 	sp->shadow[lp] = (uint32_t)frame |
@@ -488,17 +505,13 @@ unsigned monitor_space_how(const struct x86_xlate *w, bool user, bool wp, bool s
 /* Maps RAM 1:1 again, scanned pages as their copies (paging off). */
 static int map_identity(struct monitor_space *sp)
 {
-	if (sp->mapped_end > MONITOR_PAGE &&
-	    mmap(GUEST_VA(MONITOR_PAGE), sp->mapped_end - MONITOR_PAGE, PROT_READ | PROT_WRITE,
-	         MAP_SHARED | MAP_FIXED, sp->mem->fd, MONITOR_PAGE) == MAP_FAILED)
-		return -errno;
-	for (uint64_t i = 1; i < sp->npages; i++) {
-		if (sp->scanned[i] && mmap(GUEST_VA(i * MONITOR_PAGE), MONITOR_PAGE,
-		                           PROT_READ | PROT_EXEC, MAP_SHARED | MAP_FIXED,
-		                           sp->code_fd, (off_t)(i * MONITOR_PAGE)) == MAP_FAILED)
-			return -errno;
-	}
-	return 0;
+	int r = sp->mapped_end > MONITOR_PAGE ? map_ram(sp, MONITOR_PAGE, MONITOR_PAGE,
+	                                                sp->mapped_end - MONITOR_PAGE, true)
+	                                      : 0;
+	for (uint64_t i = 1; r == 0 && i < sp->npages; i++)
+		if (sp->scanned[i])
+			r = map_copy(sp, i * MONITOR_PAGE, i * MONITOR_PAGE);
+	return r;
 }
 
 int monitor_space_set_paging(struct monitor_space *sp, bool on)
@@ -523,5 +536,5 @@ int monitor_space_set_paging(struct monitor_space *sp, bool on)
 	sp->paging = true;
 	sp->nmapped = 0;
 	sp->sup_mapped = false;
-	return reserve(MONITOR_PAGE, MONITOR_SPACE_END - MONITOR_PAGE);
+	return monitor_space_reserve(MONITOR_PAGE, MONITOR_SPACE_END - MONITOR_PAGE);
 }

@@ -96,6 +96,10 @@ int monitor_space_init(struct monitor_space *sp, const struct mem *mem, struct s
                        char *err, size_t errlen);
 void monitor_space_free(struct monitor_space *sp);
 
+/* Makes [start, start + len) of the guest's 4 GiB inaccessible again (a
+ * fresh reservation). Returns 0 or -errno. */
+int monitor_space_reserve(uint64_t start, uint64_t len);
+
 /* True if guest code at @gpa can be made to run natively (RAM, not page 0). */
 bool monitor_space_runnable(const struct monitor_space *sp, uint64_t gpa);
 

@@ -37,7 +37,6 @@ struct monitor_frame {
 	int trapno, err;     /* the CPU's vector and error code */
 	uint32_t fault_addr; /* faulting address (SIGSEGV, SIGBUS) */
 	int syscall_nr;      /* SIGSYS: the guest's EAX, which the kernel clobbered */
-	volatile int tick;   /* SIGALRM arrived while plexvm's own code ran */
 	int entry_failed;    /* IRETQ itself faulted: the host refused the entry state */
 	uint16_t trap_cs;    /* CS at the trap: the guest's mirror, unless it escaped */
 };

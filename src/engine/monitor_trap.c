@@ -98,24 +98,17 @@ void monitor_signal(int sig, siginfo_t *si, void *ucv)
 		if (rip == (uintptr_t)monitor_enter_iret && sig != SIGALRM) {
 			/* The CPU refused the entry state (a descriptor the
 			 * mirror got wrong): report instead of dying. */
-			memset(&monitor_frame.signo, 0, sizeof(int) * 4);
-			monitor_frame.signo = sig;
-			monitor_frame.trapno = (int)g[REG_TRAPNO];
-			monitor_frame.err = (int)g[REG_ERR];
+			save_guest(sig, si, g); /* for the cause; the registers are plexvm's */
 			monitor_frame.entry_failed = 1;
 			redirect_to_exit(g);
 			return;
 		}
 		/* This handler put the host's FS back: redo the loads. */
 		g[REG_RIP] = (greg_t)(uintptr_t)monitor_enter_segs;
-		if (sig == SIGALRM)
-			monitor_frame.tick = 1;
 		return;
 	}
-	if (sig == SIGALRM) {
-		monitor_frame.tick = 1;
-		return;
-	}
+	if (sig == SIGALRM)
+		return; /* a tick while plexvm's own code ran: nothing to stop */
 	/* A fault in plexvm's own code: a bug.  Say so, then let the signal
 	 * kill the process as it would have, with a core dump. */
 	static const char msg[] = "plexvm: internal error: a fault in plexvm's own code "

@@ -319,12 +319,13 @@ static void descend(struct scan_page *sp, const struct scan_bytes *b, unsigned e
 }
 
 /* Marks in @covered the bytes of every recorded instruction. */
-static void cover(const struct scan_page *sp, const struct scan_bytes *b, uint64_t *covered)
+/* Marks in @covered the bytes of the recorded instructions that start
+ * where @starts has a bit (all of them, or those a descent just added). */
+static void cover(const uint64_t *starts, const struct scan_bytes *b, uint64_t *covered)
 {
 	struct x86_decoded d;
-	memset(covered, 0, PAGE / 8);
 	for (unsigned s = 0; s < PAGE; s++) {
-		if (!bit_test(sp->starts, s))
+		if (!bit_test(starts, s))
 			continue;
 		int r = decode_at(b, s, &d);
 		for (unsigned i = s; i < s + (unsigned)(r > 0 ? r : 1) && i < PAGE; i++)
@@ -393,30 +394,31 @@ static unsigned skip_padding(const struct scan_bytes *b, unsigned a, unsigned z)
  */
 static void fill_gaps(struct scan_page *sp, const struct scan_bytes *b)
 {
-	uint64_t covered[PAGE / 64];
-	bool again = true;
-	while (again) {
-		again = false;
-		cover(sp, b, covered);
-		unsigned a = 0;
-		while (a < PAGE) {
-			if (bit_test(covered, a)) {
-				a++;
-				continue;
-			}
-			unsigned z = a;
-			while (z < PAGE && !bit_test(covered, z))
-				z++;
-			unsigned f = a > 0 && z < PAGE && bit_test(sp->starts, z)
-			                     ? skip_padding(b, a, z)
-			                     : z;
-			if (f < z && f % 16 == 0 && decodes_to(b, f, z)) {
-				descend(sp, b, f);
-				again = true; /* new instructions: gaps change */
-				break;
-			}
-			a = z;
+	uint64_t covered[PAGE / 64] = { 0 };
+	cover(sp->starts, b, covered);
+	unsigned a = 0;
+	while (a < PAGE) {
+		if (bit_test(covered, a)) {
+			a++;
+			continue;
 		}
+		unsigned z = a;
+		while (z < PAGE && !bit_test(covered, z))
+			z++;
+		unsigned f =
+		        a > 0 && z < PAGE && bit_test(sp->starts, z) ? skip_padding(b, a, z) : z;
+		if (f < z && f % 16 == 0 && decodes_to(b, f, z)) {
+			/* new instructions: cover them and look at the gaps again */
+			uint64_t before[PAGE / 64], added[PAGE / 64];
+			memcpy(before, sp->starts, sizeof(before));
+			descend(sp, b, f);
+			for (unsigned i = 0; i < PAGE / 64; i++)
+				added[i] = sp->starts[i] & ~before[i];
+			cover(added, b, covered);
+			a = 0;
+			continue;
+		}
+		a = z;
 	}
 }
 

@@ -7,7 +7,10 @@
  *    from an LDT, read and write through the base, and fault with #GP(0)
  *    past the limit; a stack segment faults with #SS(0) instead;
  *  - a not-present segment gives #NP(selector), LTR of a busy TSS #GP, and an
- *    INT past the IDT limit #GP(vector << 3 | IDT).
+ *    INT past the IDT limit #GP(vector << 3 | IDT);
+ *  - rewriting the GDT or LDT entry of a loaded segment leaves the segment as
+ *    it was loaded until it is loaded again (SDM 3.4.3: the hidden part is
+ *    filled by the load), also while moving back and forth between two.
  *
  * QEMU's TCG, our reference, does not check data segment limits on memory
  * accesses (only when loading descriptors).  So the kernel probes once: where
@@ -26,6 +29,7 @@
 #define DT_LDT 10
 #define DT_TSS2 11
 #define DT_NPCODE 12 /* not-present code segment */
+#define DT_DATA2 13  /* rewritten while loaded */
 #define DT_SEL(i) ((i) << 3)
 #define DT_LDT_SEL(i) ((i) << 3 | 4) /* TI = 1 */
 #define DT_TSS_BUSY 0x02             /* type 1011b vs 1001b (SDM 7.2.2) */
@@ -190,6 +194,67 @@ static void desc_test_ldt_run(void)
 	test_eq(sldt(), 0, "SLDT after LLDT 0");
 }
 
+/* FS:0 and FS:4 after loading FS with @sel. */
+static uint64_t desc_test_fs_read(uint16_t sel)
+{
+	uint32_t lo, hi;
+	__asm__ volatile("movw %w2, %%fs\n\tmovl %%fs:0, %0\n\tmovl %%fs:4, %1"
+	                 : "=&r"(lo), "=&r"(hi)
+	                 : "r"(sel)
+	                 : "memory");
+	return (uint64_t)hi << 32 | lo;
+}
+
+/* Reads FS:0 without loading FS. */
+static uint32_t desc_test_fs0(void)
+{
+	uint32_t v;
+	__asm__ volatile("movl %%fs:0, %0" : "=r"(v) : : "memory");
+	return v;
+}
+
+/* A descriptor rewritten under a loaded segment register: the register keeps
+ * what it loaded; the next load takes the new descriptor. */
+static void desc_test_rewrite(uint64_t *entry, uint16_t sel, unsigned to)
+{
+	uint8_t access = DESC_P | DESC_S | DESC_DATA_RW;
+	*entry = desc_test_make((uint32_t)&desc_test_buf[0], 31, access, DESC_DB);
+	uint32_t loaded = (uint32_t)desc_test_fs_read(sel);
+	*entry = desc_test_make((uint32_t)&desc_test_buf[to], 7, access, DESC_DB);
+	uint32_t kept = desc_test_fs0();
+	uint32_t reloaded = (uint32_t)desc_test_fs_read(sel);
+	printf("FS 0x%x reads 0x%x, 0x%x after a rewrite of its descriptor, 0x%x reloaded\n", sel,
+	       loaded, kept, reloaded);
+	test_eq(loaded, desc_test_buf[0], "read through the loaded descriptor");
+	test_eq(kept, desc_test_buf[0], "a loaded segment keeps its descriptor");
+	test_eq(reloaded, desc_test_buf[to], "a reload takes the rewritten descriptor");
+}
+
+static void desc_test_cache(void)
+{
+	desc_test_rewrite(&desc_gdt[DT_DATA2], DT_SEL(DT_DATA2), 5);
+	desc_test_ldt[1] = 0;
+	desc_set_seg(DT_LDT, (uint32_t)desc_test_ldt, sizeof(desc_test_ldt) - 1, DESC_P | DESC_LDT,
+	             0);
+	lldt(DT_SEL(DT_LDT));
+	desc_test_rewrite(&desc_test_ldt[1], DT_LDT_SEL(1), 2);
+
+	/* FS back and forth between three segments with other bases */
+	unsigned wrong = 0;
+	for (int i = 0; i < 200; i++) {
+		uint64_t a = desc_test_fs_read(DT_SEL(DT_DATA2));
+		uint64_t b = desc_test_fs_read(DT_LDT_SEL(1));
+		uint64_t c = desc_test_fs_read(DT_SEL(DT_DATA));
+		wrong += a != ((uint64_t)desc_test_buf[6] << 32 | desc_test_buf[5]);
+		wrong += b != ((uint64_t)desc_test_buf[3] << 32 | desc_test_buf[2]);
+		wrong += c != ((uint64_t)desc_test_buf[1] << 32 | desc_test_buf[0]);
+	}
+	printf("FS moved between three segments 200 times: %u wrong reads\n", wrong);
+	test_eq(wrong, 0, "reads after moving between segments");
+	__asm__ volatile("movw %w0, %%fs" : : "r"(SEL_KDATA));
+	lldt(0);
+}
+
 static void desc_test_tr(void)
 {
 	printf("STR 0x%x\n", str());
@@ -233,6 +298,7 @@ void test_main(void)
 	desc_test_stack_limit();
 	desc_test_not_present();
 	desc_test_ldt_run();
+	desc_test_cache();
 	desc_test_tr();
 	desc_test_idt_limit();
 }

@@ -130,7 +130,6 @@ void x86_load_seg(struct x86_insn *x, int segno, uint16_t sel);
 /* Reads the 8-byte descriptor for @sel; raises #GP(sel) if outside the
  * table. Returns its linear address in *addr. */
 uint64_t x86_read_desc(struct x86_insn *x, uint16_t sel, uint32_t *addr, int vec);
-void x86_desc_to_seg(uint64_t d, uint16_t sel, struct x86_seg *s);
 /* Sets the accessed bit of descriptor @d at @addr, as the CPU does. */
 void x86_mark_accessed(struct x86_insn *x, uint32_t addr, uint64_t d);
 /* Far JMP/CALL through a call gate (gate.c), a task gate or to a TSS

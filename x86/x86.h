@@ -278,6 +278,10 @@ enum x86_status x86_interrupt(struct x86_cpu *c, const struct x86_ops *ops, uint
 enum x86_status x86_deliver_exception(struct x86_cpu *c, const struct x86_ops *ops, int vector,
                                       uint32_t err);
 
+/* The segment cache an 8-byte code/data descriptor @d gives selector @sel
+ * (base, limit in bytes, attributes), as a load would fill it; no checks. */
+void x86_desc_to_seg(uint64_t d, uint16_t sel, struct x86_seg *s);
+
 /* The built-in CPUID (see struct x86_ops.cpuid). */
 void x86_cpuid_builtin(uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
 

@@ -1,7 +1,9 @@
 /* bench/traps as a test kernel: TRAPS_N round trips of one kind of event
  * that a VMM must intercept (TRAPS_KIND: 1 a system call INT 0x80 from
  * ring 3 and IRET back, 2 an OUT to the POST debug port 0x80, 3 a CLI/STI
- * pair at ring 0; 0 nothing, the baseline).  The run script times the whole
+ * pair at ring 0, 4 a load of FS alternating between two segments with
+ * different bases, as a kernel's entry and exit do; 0 nothing, the
+ * baseline).  The run script times the whole
  * run against the baseline, so each build does exactly one kind.  With
  * TRAPS_GAP, 40 NOPs separate the events: far enough apart that the
  * monitor goes back to native code between them (after a trap it keeps
@@ -12,6 +14,7 @@
 #define GAP ""
 #endif
 #include "console.h"
+#include "desc.h"
 #include "test.h"
 #include "trap.h"
 #include "x86.h"
@@ -44,6 +47,18 @@ void test_main(void)
 		for (uint32_t i = 0; i < n; i++)
 			__asm__ volatile(GAP "cli\n\tsti" : : : "memory");
 		break;
+	case 4: {
+		/* a per-CPU style segment: a base, a page of limit */
+		desc_set_seg(DESC_FIRST_FREE, 0x1000, 0xFFF, DESC_P | DESC_S | DESC_DATA_RW,
+		             DESC_DB);
+		uint16_t a = DESC_FIRST_FREE << 3, b = SEL_KDATA;
+		for (uint32_t i = 0; i < n; i += 2)
+			__asm__ volatile(GAP "movw %w0, %%fs\n\t" GAP "movw %w1, %%fs"
+			                 :
+			                 : "r"(a), "r"(b)
+			                 : "memory");
+		break;
+	}
 	default: break;
 	}
 	printf("traps: kind %d, %u events\n", TRAPS_KIND, n);

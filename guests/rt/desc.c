@@ -2,9 +2,10 @@
 #include "desc.h"
 #include "x86.h"
 
-uint64_t desc_gdt[DESC_GDT_ENTRIES] __attribute__((aligned(8)));
-struct tss32 desc_tss __attribute__((aligned(16)));
-static uint64_t desc_idt[256] __attribute__((aligned(8)));
+/* In pages of their own (kernel.ld). */
+uint64_t desc_gdt[DESC_GDT_ENTRIES] __attribute__((aligned(8), section(".bss.desc_gdt")));
+struct tss32 desc_tss __attribute__((aligned(16), section(".bss.desc_gdt")));
+static uint64_t desc_idt[256] __attribute__((aligned(8), section(".bss.desc_idt")));
 
 /* The ring-0 stack every interrupt from ring 3 switches to (TSS.ESP0). */
 static uint8_t desc_kstack[8192] __attribute__((aligned(16)));

@@ -11,7 +11,8 @@
  * the way back decide what the trap was: a page to scan, a scanned page the
  * guest writes (drop the scan and retry), the timer, or an instruction to
  * emulate.  With guest paging on, page faults go to monitor_paging.c, which
- * maps guest pages on demand from the guest's tables.  What the host CPU
+ * maps guest pages on demand from the guest's tables.  The guest's
+ * descriptor tables are write-protected and mirrored (monitor_tables.c).  What the host CPU
  * cannot run natively at all — real mode, virtual-8086 mode — runs in the
  * core.  Everything done with the core lives in monitor_core.c.
  */
@@ -156,7 +157,9 @@ static void mon_run_native(struct monitor_engine *m)
 	}
 
 	uint16_t sel[6];
-	r = monitor_ldt_sync(&m->ldt, c->seg, sel);
+	r = monitor_tables_sync(m);
+	if (r == 0)
+		r = monitor_ldt_sync(&m->ldt, c->seg, sel);
 	if (r < 0) {
 		vm_stop(vm, EXIT_HOST, "modify_ldt: %s", strerror(-r));
 		return;
@@ -223,6 +226,13 @@ static void mon_run_native(struct monitor_engine *m)
 		return;
 	}
 	if (f->trapno == TRAP_PF && (f->err & PF_ERR_WRITE) &&
+	    monitor_space_guarded(&m->space, f->fault_addr)) {
+		/* a descriptor table: the core writes it (monitor_tables.h) */
+		stats_add(vm->stats, "exits", "write-to-table", 1);
+		monitor_emulate(m);
+		return;
+	}
+	if (f->trapno == TRAP_PF && (f->err & PF_ERR_WRITE) &&
 	    monitor_space_scan_of(&m->space, f->fault_addr)) {
 		stats_add(vm->stats, "exits", "write-to-scanned", 1);
 		monitor_write_to_scanned(m, f->fault_addr, f->fault_addr);
@@ -275,6 +285,7 @@ static int mon_run(void *ctx)
 	monitor_signals_allow();
 	stats_set(vm->stats, "monitor", "emulated-instructions", m->cpu.icount);
 	stats_set(vm->stats, "monitor", "ldt-writes", m->ldt.writes);
+	stats_set(vm->stats, "monitor", "segments-from-mirror", m->ldt.from_mirror);
 	return 0;
 }
 

@@ -34,13 +34,15 @@
  * OUTs at 0.4 µs each). */
 #define TAIL 4
 
-/* RAM straight from the memfd, except scanned pages: those the core reaches
- * through the slow path below, so that a write to one drops its scan. */
+/* RAM straight from the memfd, except scanned and guarded pages: those the
+ * core reaches through the slow path below, so that a write to one is seen
+ * (it drops a scan, it changes a descriptor table). */
 static uint8_t *mon_ram(void *ctx, uint64_t gpa, size_t len)
 {
 	struct monitor_engine *m = ctx;
-	if (monitor_space_scan_of(&m->space, gpa) ||
-	    monitor_space_scan_of(&m->space, gpa + len - 1))
+	const struct monitor_space *sp = &m->space;
+	if (monitor_space_scan_of(sp, gpa) || monitor_space_scan_of(sp, gpa + len - 1) ||
+	    monitor_space_guarded(sp, gpa) || monitor_space_guarded(sp, gpa + len - 1))
 		return NULL;
 	return mem_ptr(&m->vm->mem, gpa, len);
 }
@@ -161,7 +163,8 @@ bool monitor_native_ok(const struct monitor_engine *m)
 static size_t mon_code_at(struct monitor_engine *m, uint32_t eip, uint8_t bytes[X86_MAX_INSN_LEN])
 {
 	uint64_t lin = (uint64_t)m->cpu.seg[X86_CS].base + eip;
-	return monitor_paging_read(m, lin, bytes, X86_MAX_INSN_LEN);
+	unsigned access = X86_ACCESS_FETCH | (m->cpu.cpl == 3 ? X86_ACCESS_USER : 0);
+	return monitor_paging_peek(m, lin, access, bytes, X86_MAX_INSN_LEN);
 }
 
 /* True if straight-line code at EIP reaches an instruction that traps

@@ -15,6 +15,7 @@
 #include "../../x86/x86.h"
 #include "monitor_ldt.h"
 #include "monitor_space.h"
+#include "monitor_tables.h"
 
 struct vm;
 
@@ -24,6 +25,7 @@ struct monitor_engine {
 	struct x86_ops ops;
 	struct monitor_space space;
 	struct monitor_ldt ldt;
+	struct monitor_tables tables;
 	bool space_ready;
 	uint64_t paging_efer; /* EFER as the current mappings assumed it */
 	/* the last page fault's instruction and page, and how many in a row */

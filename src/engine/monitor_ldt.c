@@ -57,22 +57,72 @@ static bool same_seg(const struct x86_seg *a, const struct x86_seg *b)
 	       ((a->sel & ~3) == 0) == ((b->sel & ~3) == 0);
 }
 
+static int install(struct monitor_ldt *l, const struct user_desc *d)
+{
+	struct user_desc copy = *d; /* modify_ldt takes it writable */
+	if (syscall(SYS_modify_ldt, 1, &copy, sizeof(copy)) < 0)
+		return -errno;
+	l->writes++;
+	return 0;
+}
+
+int monitor_ldt_mirror(struct monitor_ldt *l, int table, unsigned index, const struct x86_seg *s)
+{
+	if (index >= MONITOR_LDT_MIRRORED)
+		return 0;
+	unsigned entry = (unsigned)MONITOR_LDT_MIRROR_SEL(table, index) >> 3;
+	struct user_desc d;
+	bool usable = s && monitor_ldt_desc(s, entry, &d);
+	if (!usable) {
+		/* The host entry may keep its old descriptor: no segment is
+		 * given it until it is set again. */
+		l->mirrored[table][index] = false;
+		return 0;
+	}
+	if (l->mirrored[table][index] && same_seg(&l->mirror[table][index], s))
+		return 0;
+	int r = install(l, &d);
+	if (r < 0)
+		return r;
+	l->mirror[table][index] = *s;
+	l->mirrored[table][index] = true;
+	return 0;
+}
+
+/* The mirror entry that describes @s, or 0. */
+static uint16_t mirror_sel(const struct monitor_ldt *l, const struct x86_seg *s)
+{
+	if ((s->sel & ~3) == 0)
+		return 0;
+	int table = (s->sel & 4) ? MONITOR_LDT_LDT : MONITOR_LDT_GDT;
+	unsigned index = s->sel >> 3;
+	if (index >= MONITOR_LDT_MIRRORED || !l->mirrored[table][index] ||
+	    !same_seg(&l->mirror[table][index], s))
+		return 0;
+	return MONITOR_LDT_MIRROR_SEL(table, index);
+}
+
 int monitor_ldt_sync(struct monitor_ldt *l, const struct x86_seg seg[6], uint16_t sel[6])
 {
 	for (unsigned i = 0; i < 6; i++) {
+		sel[i] = mirror_sel(l, &seg[i]);
+		if (sel[i]) {
+			l->from_mirror++;
+			continue;
+		}
 		if (l->valid[i] && same_seg(&l->installed[i], &seg[i])) {
 			sel[i] = l->sel[i];
 			continue;
 		}
 		struct user_desc d;
 		bool usable = monitor_ldt_desc(&seg[i], i, &d);
+		int r = install(l, &d);
+		if (r < 0)
+			return r;
 		sel[i] = usable ? MONITOR_LDT_SEL(i) : 0;
-		if (syscall(SYS_modify_ldt, 1, &d, sizeof(d)) < 0)
-			return -errno;
 		l->installed[i] = seg[i];
 		l->sel[i] = sel[i];
 		l->valid[i] = true;
-		l->writes++;
 	}
 	return 0;
 }

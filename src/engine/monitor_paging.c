@@ -117,6 +117,11 @@ void monitor_paging_fault(struct monitor_engine *m)
 		monitor_emulate(m);
 		return;
 	}
+	if ((access & X86_ACCESS_WRITE) && monitor_space_guarded(sp, w.frame)) {
+		count(m, "write-to-table");
+		monitor_emulate(m); /* a descriptor table: the core writes it */
+		return;
+	}
 	if (fetch) {
 		int r = monitor_space_scan_at(sp, lin, w.frame | (lin & (MONITOR_PAGE - 1)),
 		                              monitor_code32(c), false);
@@ -143,6 +148,7 @@ void monitor_paging_ctrl_written(struct monitor_engine *m, int cr, uint32_t old)
 {
 	const struct x86_cpu *c = &m->cpu;
 	struct monitor_space *sp = &m->space;
+	monitor_tables_stale(&m->tables); /* they may be elsewhere now */
 	if (cr == 0 && ((old ^ c->cr0) & X86_CR0_PG)) {
 		bool on = c->cr0 & X86_CR0_PG;
 		count(m, on ? "paging-enabled" : "paging-disabled");
@@ -167,17 +173,18 @@ void monitor_paging_invlpg(struct monitor_engine *m, uint32_t lin)
 		return;
 	count(m, "invlpg");
 	monitor_space_flush_page(&m->space, lin);
+	monitor_tables_stale(&m->tables);
 }
 
-size_t monitor_paging_read(struct monitor_engine *m, uint64_t lin, uint8_t *buf, size_t len)
+size_t monitor_paging_peek(struct monitor_engine *m, uint64_t lin, unsigned access, uint8_t *buf,
+                           size_t len)
 {
 	const struct mem *mem = &m->vm->mem;
 	size_t n = 0;
 	while (n < len && lin + n < MONITOR_SPACE_END) {
 		uint64_t a = lin + n;
 		struct x86_xlate w;
-		if (!x86_translate(&m->cpu, &m->ops, (uint32_t)a,
-		                   X86_ACCESS_FETCH | X86_ACCESS_PEEK | user_access(&m->cpu), &w))
+		if (!x86_translate(&m->cpu, &m->ops, (uint32_t)a, access | X86_ACCESS_PEEK, &w))
 			break;
 		uint64_t gpa = w.frame | (a & (MONITOR_PAGE - 1));
 		size_t chunk = MONITOR_PAGE - (a & (MONITOR_PAGE - 1));

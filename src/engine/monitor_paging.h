@@ -52,8 +52,11 @@ void monitor_paging_fault(struct monitor_engine *m);
 void monitor_paging_ctrl_written(struct monitor_engine *m, int cr, uint32_t old);
 void monitor_paging_invlpg(struct monitor_engine *m, uint32_t lin);
 
-/* Reads @len guest code bytes at linear @lin through the guest's tables
- * without marking them accessed; returns how many could be read. */
-size_t monitor_paging_read(struct monitor_engine *m, uint64_t lin, uint8_t *buf, size_t len);
+/* Reads @len guest bytes at linear @lin through the guest's tables without
+ * marking them accessed, as an access of kind @access (X86_ACCESS_*: a fetch
+ * by the guest's code, or 0 for the CPU's own reads of descriptor tables);
+ * returns how many could be read. */
+size_t monitor_paging_peek(struct monitor_engine *m, uint64_t lin, unsigned access, uint8_t *buf,
+                           size_t len);
 
 #endif

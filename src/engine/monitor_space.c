@@ -91,9 +91,10 @@ int monitor_space_init(struct monitor_space *sp, const struct mem *mem, struct s
 	sp->npages = sp->mapped_end / MONITOR_PAGE;
 	sp->scanned = calloc(sp->npages, sizeof(*sp->scanned));
 	sp->dropped = calloc(sp->npages, 1);
+	sp->guarded = calloc(sp->npages, 1);
 	sp->incoming = calloc(sp->npages, sizeof(*sp->incoming));
 	sp->outgoing = calloc(sp->npages, sizeof(*sp->outgoing));
-	if (!sp->scanned || !sp->dropped || !sp->incoming || !sp->outgoing) {
+	if (!sp->scanned || !sp->dropped || !sp->guarded || !sp->incoming || !sp->outgoing) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
@@ -110,6 +111,8 @@ void monitor_space_free(struct monitor_space *sp)
 	}
 	free(sp->dropped);
 	sp->dropped = NULL;
+	free(sp->guarded);
+	sp->guarded = NULL;
 	if (sp->incoming) {
 		for (uint64_t i = 0; i < sp->npages; i++)
 			free(sp->incoming[i].e);
@@ -336,7 +339,8 @@ int monitor_space_drop(struct monitor_space *sp, uint64_t gpa)
 	stats_add_addr(sp->stats, "monitor-dropped-pages", page_gpa, 1);
 	if (sp->paging)
 		unmap_aliases(sp, page_gpa, true);
-	else if (map_ram(sp, page_gpa, page_gpa, MONITOR_PAGE, true) < 0)
+	else if (map_ram(sp, page_gpa, page_gpa, MONITOR_PAGE,
+	                 !monitor_space_guarded(sp, page_gpa)) < 0)
 		return -errno;
 	/* The previous page's scan read this page's first bytes if its last
 	 * instruction runs into it: that decoding is stale now. */
@@ -382,6 +386,8 @@ int monitor_space_write(struct monitor_space *sp, uint64_t gpa, const void *src,
 	if (!dst)
 		return -EFAULT;
 	memcpy(dst, src, len);
+	if (monitor_space_guarded(sp, gpa))
+		sp->guarded_written = true;
 	if (scan) {
 		/* Data that shares a page with code: the copy the guest sees
 		 * gets the same bytes, and the scan stands. */
@@ -394,6 +400,23 @@ int monitor_space_write(struct monitor_space *sp, uint64_t gpa, const void *src,
 	    (prev->spill < 0 || off < (unsigned)prev->spill))
 		return monitor_space_drop(sp, page_gpa - MONITOR_PAGE);
 	return 0;
+}
+
+int monitor_space_guard(struct monitor_space *sp, uint64_t gpa, bool on)
+{
+	uint64_t page = gpa / MONITOR_PAGE;
+	if (!monitor_space_runnable(sp, gpa) || sp->guarded[page] == on)
+		return 0;
+	sp->guarded[page] = on;
+	if (sp->paging) {
+		/* writable mappings go; the next access maps it as it may be */
+		if (on)
+			unmap_aliases(sp, page * MONITOR_PAGE, false);
+		return 0;
+	}
+	if (sp->scanned[page])
+		return 0; /* its copy is never writable; a drop maps it back */
+	return map_ram(sp, page * MONITOR_PAGE, page * MONITOR_PAGE, MONITOR_PAGE, !on);
 }
 
 /* ---- paging on: linear pages mapped one by one ---------------------------- */
@@ -468,6 +491,8 @@ int monitor_space_map(struct monitor_space *sp, uint32_t lin, uint64_t frame, un
 	    (frame & (MONITOR_PAGE - 1)) || ((how & MONITOR_MAP_CODE) && !scanned) ||
 	    ((how & MONITOR_MAP_WRITE) && scanned))
 		return -EINVAL;
+	if (sp->guarded[frame / MONITOR_PAGE])
+		how &= ~MONITOR_MAP_WRITE;
 	if (!sp->shadow[lp] && sp->nmapped == MONITOR_MAX_MAPPED) {
 		stats_add(sp->stats, "monitor-paging", "flushes-table-full", 1);
 		monitor_space_flush(sp);
@@ -508,9 +533,12 @@ static int map_identity(struct monitor_space *sp)
 	int r = sp->mapped_end > MONITOR_PAGE ? map_ram(sp, MONITOR_PAGE, MONITOR_PAGE,
 	                                                sp->mapped_end - MONITOR_PAGE, true)
 	                                      : 0;
-	for (uint64_t i = 1; r == 0 && i < sp->npages; i++)
+	for (uint64_t i = 1; r == 0 && i < sp->npages; i++) {
 		if (sp->scanned[i])
 			r = map_copy(sp, i * MONITOR_PAGE, i * MONITOR_PAGE);
+		else if (sp->guarded[i])
+			r = map_ram(sp, i * MONITOR_PAGE, i * MONITOR_PAGE, MONITOR_PAGE, false);
+	}
 	return r;
 }
 

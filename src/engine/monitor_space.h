@@ -26,6 +26,11 @@
  * wherever they are).  A per-linear-page table (the shadow) remembers what
  * is mapped where, and a list of the linear pages in it makes a flush and
  * "every alias of this frame" cheap.  Frame 0 is never mapped, like page 0.
+ *
+ * A guarded frame (one holding the guest's GDT, LDT or IDT, monitor_tables.h)
+ * is mapped writable nowhere either, paging on or off: a native write to it
+ * faults, the core does the write, and the space notes that a guarded frame
+ * was written.
  */
 #ifndef PLEXVM_MONITOR_SPACE_H
 #define PLEXVM_MONITOR_SPACE_H
@@ -64,6 +69,8 @@ struct monitor_space {
 		uint32_t *page;
 		unsigned n, cap;
 	} * outgoing;
+	uint8_t *guarded;     /* per RAM page: never mapped writable */
+	bool guarded_written; /* a write reached a guarded page since cleared */
 	uint64_t npages;
 	struct stats *stats;
 
@@ -119,8 +126,18 @@ int monitor_space_scan(struct monitor_space *sp, uint64_t entry, bool code32, bo
 /* Writes @len bytes of guest RAM at @gpa for the x86 core (never across a
  * page end).  A write that touches an instruction of a scanned page drops
  * the scan; a write to data that merely shares the page with code goes to the
- * copy too, and the scan stands.  Returns 0 or -errno. */
+ * copy too, and the scan stands.  A write to a guarded page sets
+ * guarded_written.  Returns 0 or -errno. */
 int monitor_space_write(struct monitor_space *sp, uint64_t gpa, const void *src, unsigned len);
+
+/* Guards the RAM page holding @gpa (@on) or stops guarding it: while
+ * guarded, no linear page maps it writable.  Returns 0 or -errno. */
+int monitor_space_guard(struct monitor_space *sp, uint64_t gpa, bool on);
+
+static inline bool monitor_space_guarded(const struct monitor_space *sp, uint64_t gpa)
+{
+	return gpa < sp->mapped_end && sp->guarded[gpa / MONITOR_PAGE];
+}
 
 /* Drops the scan of the page holding @gpa (the guest writes to it).  With
  * paging on, every linear page that maps its copy is unmapped. */
@@ -142,7 +159,8 @@ int monitor_space_set_paging(struct monitor_space *sp, bool on);
 
 /* Paging on: maps frame @frame (RAM, not frame 0, page-aligned) at the
  * linear page of @lin as @how says (MONITOR_MAP_CODE: the frame must be
- * scanned; MONITOR_MAP_WRITE: it must not be).  Returns 0 or -errno. */
+ * scanned; MONITOR_MAP_WRITE: it must not be, and is ignored for a guarded
+ * frame).  Returns 0 or -errno. */
 int monitor_space_map(struct monitor_space *sp, uint32_t lin, uint64_t frame, unsigned how);
 
 /* How to map a page the guest's page walk @w found (monitor_paging.h), for

@@ -1,10 +1,13 @@
 /* Descriptor mirroring for the monitor engine: a guest segment cache becomes
  * an LDT descriptor with the same base, limit, type and size at DPL 3, and
- * unusable segments become the null selector. */
+ * unusable segments become the null selector; a segment takes its table
+ * mirror entry when that describes it, else its private entry.  (These tests
+ * write this process's real LDT.) */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -148,11 +151,104 @@ static void test_selectors(void **state)
 	assert_int_equal(MONITOR_LDT_SEL(X86_GS), 0x2f);
 }
 
+static const struct x86_seg flat_code = { 0x08, 0, 0xffffffff, 0xc09b };
+static const struct x86_seg flat_data = { 0x10, 0, 0xffffffff, 0xc093 };
+
+/* Six segment registers: flat code, the rest @data. */
+static void regs(struct x86_seg seg[6], const struct x86_seg *data)
+{
+	for (int i = 0; i < 6; i++)
+		seg[i] = *data;
+	seg[X86_CS] = flat_code;
+}
+
+static void test_mirror_used(void **state)
+{
+	static struct monitor_ldt l;
+	memset(&l, 0, sizeof(l));
+	struct x86_seg seg[6];
+	uint16_t sel[6];
+	assert_int_equal(monitor_ldt_mirror(&l, MONITOR_LDT_GDT, 1, &flat_code), 0);
+	assert_int_equal(monitor_ldt_mirror(&l, MONITOR_LDT_GDT, 2, &flat_data), 0);
+	assert_int_equal(l.writes, 2);
+	/* the same descriptor again costs nothing */
+	assert_int_equal(monitor_ldt_mirror(&l, MONITOR_LDT_GDT, 2, &flat_data), 0);
+	assert_int_equal(l.writes, 2);
+
+	regs(seg, &flat_data);
+	assert_int_equal(monitor_ldt_sync(&l, seg, sel), 0);
+	assert_int_equal(sel[X86_CS], MONITOR_LDT_MIRROR_SEL(MONITOR_LDT_GDT, 1));
+	assert_int_equal(sel[X86_DS], MONITOR_LDT_MIRROR_SEL(MONITOR_LDT_GDT, 2));
+	assert_int_equal(l.writes, 2);
+
+	/* an LDT segment with a base, then back and forth: each is mirrored
+	 * once, and moving between them writes nothing */
+	struct x86_seg percpu = { 0x0c, 0x12345000, 0xfff, 0x4093 }; /* LDT 1 */
+	assert_int_equal(monitor_ldt_mirror(&l, MONITOR_LDT_LDT, 1, &percpu), 0);
+	unsigned before = l.writes;
+	for (int i = 0; i < 10; i++) {
+		seg[X86_FS] = (i & 1) ? flat_data : percpu;
+		assert_int_equal(monitor_ldt_sync(&l, seg, sel), 0);
+		assert_int_equal(sel[X86_FS], (i & 1) ? MONITOR_LDT_MIRROR_SEL(MONITOR_LDT_GDT, 2)
+		                                      : MONITOR_LDT_MIRROR_SEL(MONITOR_LDT_LDT, 1));
+	}
+	assert_int_equal(l.writes, before);
+	/* the accessed bit and the DPL are not part of what the host holds */
+	struct x86_seg ring3 = flat_data;
+	ring3.attr |= 0x61;
+	seg[X86_DS] = ring3;
+	assert_int_equal(monitor_ldt_sync(&l, seg, sel), 0);
+	assert_int_equal(sel[X86_DS], MONITOR_LDT_MIRROR_SEL(MONITOR_LDT_GDT, 2));
+}
+
+static void test_mirror_stale(void **state)
+{
+	static struct monitor_ldt l;
+	memset(&l, 0, sizeof(l));
+	struct x86_seg seg[6];
+	uint16_t sel[6];
+	struct x86_seg old = { 0x18, 0x1000, 0xfff, 0x4093 };
+	struct x86_seg rewritten = { 0x18, 0x2000, 0xfff, 0x4093 };
+	assert_int_equal(monitor_ldt_mirror(&l, MONITOR_LDT_GDT, 3, &old), 0);
+	regs(seg, &flat_data);
+	seg[X86_ES] = old;
+	assert_int_equal(monitor_ldt_sync(&l, seg, sel), 0);
+	assert_int_equal(sel[X86_ES], MONITOR_LDT_MIRROR_SEL(MONITOR_LDT_GDT, 3));
+
+	/* The guest rewrites entry 3 while ES holds it: ES keeps what it
+	 * loaded, in its private entry; a reload takes the mirror's. */
+	assert_int_equal(monitor_ldt_mirror(&l, MONITOR_LDT_GDT, 3, &rewritten), 0);
+	assert_int_equal(monitor_ldt_sync(&l, seg, sel), 0);
+	assert_int_equal(sel[X86_ES], MONITOR_LDT_SEL(X86_ES));
+	assert_int_equal(l.installed[X86_ES].base, 0x1000);
+	seg[X86_ES] = rewritten;
+	assert_int_equal(monitor_ldt_sync(&l, seg, sel), 0);
+	assert_int_equal(sel[X86_ES], MONITOR_LDT_MIRROR_SEL(MONITOR_LDT_GDT, 3));
+
+	/* An entry that becomes a system descriptor or not present is no
+	 * longer offered; a selector beyond the mirror never is. */
+	struct x86_seg tss = { 0x18, 0x3000, 0x67, 0x008b };
+	assert_int_equal(monitor_ldt_mirror(&l, MONITOR_LDT_GDT, 3, &tss), 0);
+	assert_int_equal(monitor_ldt_sync(&l, seg, sel), 0);
+	assert_int_equal(sel[X86_ES], MONITOR_LDT_SEL(X86_ES));
+	struct x86_seg far = { (uint16_t)(MONITOR_LDT_MIRRORED << 3), 0, 0xffffffff, 0xc093 };
+	assert_int_equal(monitor_ldt_mirror(&l, MONITOR_LDT_GDT, MONITOR_LDT_MIRRORED, &far), 0);
+	seg[X86_GS] = far;
+	assert_int_equal(monitor_ldt_sync(&l, seg, sel), 0);
+	assert_int_equal(sel[X86_GS], MONITOR_LDT_SEL(X86_GS));
+	/* a null selector gets the null selector */
+	seg[X86_GS] = (struct x86_seg){ 0, 0, 0, 0 };
+	assert_int_equal(monitor_ldt_sync(&l, seg, sel), 0);
+	assert_int_equal(sel[X86_GS], 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_desc_table),
 		cmocka_unit_test(test_selectors),
+		cmocka_unit_test(test_mirror_used),
+		cmocka_unit_test(test_mirror_stale),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,8 +5,9 @@
  * previous page's last instruction); a page's exits become entries of the
  * pages they lead to; with guest paging on, frames mapped at linear pages one
  * by one (aliases, a scan unmapping them all, a drop unmapping the copies,
- * INVLPG of a large page, flushes).  Runs where the monitor can (not under
- * ASan). */
+ * INVLPG of a large page, flushes); a guarded frame (a descriptor table's)
+ * is mapped writable nowhere, paging on or off, and the core's writes to it
+ * are noted.  Runs where the monitor can (not under ASan). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdio.h>
@@ -265,6 +266,51 @@ static void test_paging_maps_linear_pages(void **state)
 	assert_string_equal(prot_of(LIN_A), "---p");
 }
 
+static void test_guarded_frames(void **state)
+{
+	if (!ready)
+		skip();
+	uint64_t f = PG + 0x30000, g = f + MONITOR_PAGE; /* frames no other test used */
+	reset_page(f, "", 0);
+	reset_page(g, "\x9c\xc3", 2); /* pushf; ret */
+	assert_int_equal(monitor_space_guard(&space, f, true), 0);
+	assert_true(monitor_space_guarded(&space, f + 0x123));
+	assert_string_equal(prot_of(f), "r--s");
+	assert_string_equal(prot_of(g), "rw-s");
+	/* the core's write goes through and is noted */
+	space.guarded_written = false;
+	uint32_t v = 0x12345678;
+	assert_int_equal(monitor_space_write(&space, f + 8, &v, 4), 0);
+	assert_true(space.guarded_written);
+	assert_int_equal(guest_view(f + 8)[0], 0x78);
+	/* a guarded page that also holds code: dropping its scan maps it back
+	 * read-only, not writable */
+	assert_int_equal(monitor_space_guard(&space, g, true), 0);
+	assert_int_equal(monitor_space_scan(&space, g, true, false), 1);
+	assert_string_equal(prot_of(g), "r-xs");
+	assert_int_equal(monitor_space_drop(&space, g), 0);
+	assert_string_equal(prot_of(g), "r--s");
+	/* paging on: a guarded frame is mapped read-only whatever the guest's
+	 * tables allow, and guarding a frame unmaps its writable aliases */
+	assert_int_equal(monitor_space_set_paging(&space, true), 0);
+	assert_int_equal(monitor_space_map(&space, LIN_A, f, MONITOR_MAP_WRITE), 0);
+	assert_string_equal(prot_of(LIN_A), "r--s");
+	assert_int_equal(monitor_space_guard(&space, f, false), 0);
+	assert_int_equal(monitor_space_map(&space, LIN_A, f, MONITOR_MAP_WRITE), 0);
+	assert_string_equal(prot_of(LIN_A), "rw-s");
+	assert_int_equal(monitor_space_guard(&space, f, true), 0);
+	assert_int_equal(monitor_space_shadow(&space, LIN_A), 0);
+	/* paging off again: guarded frames stay read-only, the rest writable */
+	assert_int_equal(monitor_space_set_paging(&space, false), 0);
+	assert_string_equal(prot_of(f), "r--s");
+	assert_string_equal(prot_of(g), "r--s");
+	assert_int_equal(monitor_space_guard(&space, f, false), 0);
+	assert_int_equal(monitor_space_guard(&space, g, false), 0);
+	assert_string_equal(prot_of(f), "rw-s");
+	assert_string_equal(prot_of(g), "rw-s");
+	assert_false(monitor_space_guarded(&space, f));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -274,6 +320,7 @@ int main(void)
 		cmocka_unit_test(test_exits_become_entries),
 		cmocka_unit_test(test_mode_change_rescans),
 		cmocka_unit_test(test_paging_maps_linear_pages),
+		cmocka_unit_test(test_guarded_frames),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,0 +1,155 @@
+/*
+ * The guest's descriptor tables under the monitor engine; see
+ * monitor_tables.h.
+ */
+#include "monitor_tables.h"
+
+#include <string.h>
+
+#include "../stats.h"
+#include "../vm.h"
+#include "monitor_engine.h"
+#include "monitor_paging.h"
+
+#define DESC_SIZE 8u
+#define SEL_TI 0x4u
+/* GDTR and IDTR limits are 16 bits; an LDT is guarded as far as that too. */
+#define TABLE_SPAN_MAX 0x10000u
+
+static void count(struct monitor_engine *m, const char *what, unsigned n)
+{
+	stats_add(m->vm->stats, "monitor-tables", what, n);
+}
+
+static bool ldt_present(const struct x86_cpu *c)
+{
+	return (c->ldtr.sel & ~3u) && (c->ldtr.attr & X86_SEG_P);
+}
+
+static bool moved(const struct monitor_tables *t, const struct x86_cpu *c)
+{
+	return !t->known || t->stale || t->gdtr.base != c->gdtr.base ||
+	       t->gdtr.limit != c->gdtr.limit || t->idtr.base != c->idtr.base ||
+	       t->idtr.limit != c->idtr.limit || t->ldt_present != ldt_present(c) ||
+	       (ldt_present(c) && (t->ldt_base != c->ldtr.base || t->ldt_limit != c->ldtr.limit));
+}
+
+static bool listed(const uint64_t *frame, unsigned n, uint64_t f)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (frame[i] == f)
+			return true;
+	return false;
+}
+
+/* Adds the RAM frames under linear [base, base + limit] to @frame. */
+static void add_frames(struct monitor_engine *m, uint32_t base, uint32_t limit, uint64_t *frame,
+                       unsigned *n)
+{
+	uint64_t end = (uint64_t)base + (limit < TABLE_SPAN_MAX ? limit : TABLE_SPAN_MAX - 1);
+	for (uint64_t a = base & ~(uint64_t)(MONITOR_PAGE - 1); a <= end; a += MONITOR_PAGE) {
+		struct x86_xlate w;
+		if (a >= MONITOR_SPACE_END ||
+		    !x86_translate(&m->cpu, &m->ops, (uint32_t)a, X86_ACCESS_PEEK, &w))
+			continue; /* the CPU would fault on a load from there */
+		if (monitor_space_runnable(&m->space, w.frame) && !listed(frame, *n, w.frame) &&
+		    *n < MONITOR_TABLES_MAX_FRAMES)
+			frame[(*n)++] = w.frame;
+	}
+}
+
+/* Guards the frames the tables are in now, and no others. */
+static int guard_tables(struct monitor_engine *m)
+{
+	struct monitor_tables *t = &m->tables;
+	const struct x86_cpu *c = &m->cpu;
+	uint64_t frame[MONITOR_TABLES_MAX_FRAMES];
+	unsigned n = 0;
+	add_frames(m, c->gdtr.base, c->gdtr.limit, frame, &n);
+	add_frames(m, c->idtr.base, c->idtr.limit, frame, &n);
+	if (ldt_present(c))
+		add_frames(m, c->ldtr.base, c->ldtr.limit, frame, &n);
+
+	bool changed = false;
+	for (unsigned i = 0; i < t->nframes; i++) {
+		if (listed(frame, n, t->frame[i]))
+			continue;
+		int r = monitor_space_guard(&m->space, t->frame[i], false);
+		if (r < 0)
+			return r;
+		changed = true;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		if (listed(t->frame, t->nframes, frame[i]))
+			continue;
+		int r = monitor_space_guard(&m->space, frame[i], true);
+		if (r < 0)
+			return r;
+		count(m, "pages-guarded", 1);
+		changed = true;
+	}
+	if (changed)
+		x86_tlb_flush(&m->cpu); /* guarded pages go through mon_mmio_* */
+	memcpy(t->frame, frame, n * sizeof(*frame));
+	t->nframes = n;
+	t->gdtr = c->gdtr;
+	t->idtr = c->idtr;
+	t->ldt_present = ldt_present(c);
+	t->ldt_base = c->ldtr.base;
+	t->ldt_limit = c->ldtr.limit;
+	t->known = true;
+	t->stale = false;
+	return 0;
+}
+
+/* Brings the mirror of one table (at @base, @limit; absent if !@present) up
+ * to date with what guest memory holds. */
+static int mirror_table(struct monitor_engine *m, int table, uint32_t base, uint32_t limit,
+                        bool present)
+{
+	uint8_t bytes[MONITOR_LDT_MIRRORED * DESC_SIZE];
+	size_t want = present ? ((size_t)limit + 1) / DESC_SIZE * DESC_SIZE : 0;
+	if (want > sizeof(bytes))
+		want = sizeof(bytes);
+	/* the CPU's own reads of a descriptor table are supervisor reads */
+	size_t got = monitor_paging_peek(m, base, 0, bytes, want);
+	for (unsigned i = 0; i < MONITOR_LDT_MIRRORED; i++) {
+		struct x86_seg s;
+		const struct x86_seg *seg = NULL;
+		if ((i + 1) * DESC_SIZE <= got) {
+			uint64_t d;
+			memcpy(&d, &bytes[i * DESC_SIZE], sizeof(d));
+			x86_desc_to_seg(
+			        d,
+			        (uint16_t)(i * DESC_SIZE | (table == MONITOR_LDT_LDT ? SEL_TI : 0)),
+			        &s);
+			seg = &s;
+		}
+		int r = monitor_ldt_mirror(&m->ldt, table, i, seg);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int monitor_tables_sync(struct monitor_engine *m)
+{
+	const struct x86_cpu *c = &m->cpu;
+	bool refresh = m->space.guarded_written;
+	if (moved(&m->tables, c)) {
+		int r = guard_tables(m);
+		if (r < 0)
+			return r;
+		refresh = true;
+	}
+	if (!refresh)
+		return 0;
+	count(m, "mirror-refreshes", 1);
+	m->space.guarded_written = false;
+	unsigned before = m->ldt.writes;
+	int r = mirror_table(m, MONITOR_LDT_GDT, c->gdtr.base, c->gdtr.limit, true);
+	if (r == 0)
+		r = mirror_table(m, MONITOR_LDT_LDT, c->ldtr.base, c->ldtr.limit, ldt_present(c));
+	count(m, "mirror-entries-written", m->ldt.writes - before);
+	return r;
+}

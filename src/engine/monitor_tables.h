@@ -1,0 +1,56 @@
+/*
+ * The guest's descriptor tables under the monitor engine: their pages are
+ * write-protected, and the GDT and LDT are mirrored in the host LDT.
+ *
+ * The pages under GDTR, IDTR and LDTR (the first 64 KiB of each; more than
+ * a GDT or IDT limit can reach) are guarded frames of the address space: a
+ * native write to one faults and the core does it.  A write to a guarded
+ * frame, a new GDTR/LDTR, or a paging change that may have moved the tables
+ * makes the next entry to guest code read the GDT and LDT again and bring
+ * the mirror entries that changed up to date (monitor_ldt.h), so segments
+ * loaded later find their descriptor there and need no modify_ldt.  The IDT
+ * has no mirror: the core reads its gates from guest memory when it
+ * delivers an interrupt, as the CPU does.
+ *
+ * Guarding is by frame, found by walking the guest's tables from the
+ * tables' linear addresses when they change; an alias of a table page that
+ * the walk did not see is not guarded, which costs only mirror freshness
+ * (monitor_ldt.h compares before it uses an entry).
+ */
+#ifndef PLEXVM_MONITOR_TABLES_H
+#define PLEXVM_MONITOR_TABLES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../../x86/x86.h"
+
+/* At most 17 pages each (64 KiB, not page-aligned) for GDT, IDT and LDT. */
+#define MONITOR_TABLES_MAX_FRAMES 51
+
+struct monitor_tables {
+	/* where the guarded frames were found from */
+	struct x86_dtr gdtr, idtr;
+	uint32_t ldt_base, ldt_limit;
+	bool ldt_present;
+	bool known; /* false before the first look */
+	bool stale; /* the guest's paging changed: look again */
+	uint64_t frame[MONITOR_TABLES_MAX_FRAMES];
+	unsigned nframes;
+};
+
+struct monitor_engine;
+
+/* Before guest code runs natively: guards the pages of the tables where
+ * they are now, and refreshes the mirror if a table was written or moved.
+ * Returns 0, or -errno if the host LDT cannot be written. */
+int monitor_tables_sync(struct monitor_engine *m);
+
+/* The guest's translation changed (CR0, CR3, CR4 write, INVLPG): the
+ * tables' frames are found again before guest code next runs. */
+static inline void monitor_tables_stale(struct monitor_tables *t)
+{
+	t->stale = true;
+}
+
+#endif

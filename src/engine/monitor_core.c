@@ -41,16 +41,29 @@ static uint8_t *mon_ram(void *ctx, uint64_t gpa, size_t len)
 {
 	struct monitor_engine *m = ctx;
 	const struct monitor_space *sp = &m->space;
-	if (monitor_space_scan_of(sp, gpa) || monitor_space_scan_of(sp, gpa + len - 1) ||
-	    monitor_space_guarded(sp, gpa) || monitor_space_guarded(sp, gpa + len - 1))
+	if (gpa < MONITOR_PAGE || monitor_space_scan_of(sp, gpa) ||
+	    monitor_space_scan_of(sp, gpa + len - 1) || monitor_space_guarded(sp, gpa) ||
+	    monitor_space_guarded(sp, gpa + len - 1))
 		return NULL;
 	return mem_ptr(&m->vm->mem, gpa, len);
+}
+
+/* Notes an access the guest's native code could not have made without a
+ * trap: page 0 or what is not RAM (never mapped), a write to a guarded
+ * page. */
+static void note_trapping_access(struct monitor_engine *m, uint64_t gpa, unsigned size, bool write)
+{
+	const struct monitor_space *sp = &m->space;
+	if (!monitor_space_runnable(sp, gpa) || !monitor_space_runnable(sp, gpa + size - 1) ||
+	    (write && monitor_space_guarded(sp, gpa)))
+		m->core_access_traps = true;
 }
 
 static uint64_t mon_mmio_read(void *ctx, uint64_t gpa, unsigned size)
 {
 	struct monitor_engine *m = ctx;
 	uint64_t v = 0;
+	note_trapping_access(m, gpa, size, false);
 	if (mem_read(&m->vm->mem, gpa, &v, size) == 0)
 		return v;
 	bus_mmio(&m->vm->bus, gpa, size, false, &v);
@@ -60,6 +73,7 @@ static uint64_t mon_mmio_read(void *ctx, uint64_t gpa, unsigned size)
 static void mon_mmio_write(void *ctx, uint64_t gpa, uint64_t value, unsigned size)
 {
 	struct monitor_engine *m = ctx;
+	note_trapping_access(m, gpa, size, true);
 	if (mem_ptr(&m->vm->mem, gpa, size)) {
 		/* byte by byte where the write straddles two pages */
 		unsigned first = (unsigned)(MONITOR_PAGE - (gpa & (MONITOR_PAGE - 1)));
@@ -206,19 +220,22 @@ void monitor_emulate(struct monitor_engine *m)
 		int32_t rel;
 		enum monitor_insn_kind kind =
 		        monitor_insn_kind(bytes, n, monitor_code32(c), &len, &rel);
-		bool traps = kind == MONITOR_INSN_TRAPS;
 		/* Past the first, stop before control leaves for code that may
 		 * not be scanned: a native return or pointer call there would
 		 * run it unpatched, where the core's did not need a scan. */
 		if (i > 0 && kind == MONITOR_INSN_CALL_RET)
 			return;
-		plain = traps ? 0 : plain + 1;
-		if (i > 0 && traps)
-			stats_add(m->vm->stats, "exits", "saved-by-run", 1);
 		if (m->vm->stats)
 			stats_add(m->vm->stats, "monitor-emulated",
 			          monitor_insn_name(bytes, n, monitor_code32(c)), 1);
+		m->core_access_traps = false;
 		enum x86_status s = x86_run(c, &m->ops, 1);
+		/* An instruction traps natively by its kind, or by what it
+		 * touched (a loop filling VGA memory, a device's registers). */
+		bool traps = kind == MONITOR_INSN_TRAPS || m->core_access_traps;
+		plain = traps ? 0 : plain + 1;
+		if (i > 0 && traps)
+			stats_add(m->vm->stats, "exits", "saved-by-run", 1);
 		mon_core_status(m, s);
 		if (s != X86_OK && s != X86_IO)
 			return;

@@ -28,6 +28,9 @@ struct monitor_engine {
 	struct monitor_tables tables;
 	bool space_ready;
 	uint64_t paging_efer; /* EFER as the current mappings assumed it */
+	/* the core's access under emulation would have trapped natively
+	 * (page 0, MMIO, a guarded page written): monitor_emulate() keeps going */
+	bool core_access_traps;
 	/* the last page fault's instruction and page, and how many in a row */
 	uint32_t pf_eip, pf_page;
 	unsigned pf_repeats;

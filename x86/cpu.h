@@ -238,7 +238,8 @@ static inline struct x86_tlb_entry *x86_fast_entry(struct x86_cpu *c, int seg, u
 	struct x86_tlb_entry *t = &c->tlb[(*lin >> 12) % X86_TLB_SIZE];
 	if (t->tag != (*lin >> 12) + 1 || !t->host || (c->cpl == 3 && !t->user))
 		return 0;
-	if (write && (!t->dirty || (!t->writable && (c->cpl == 3 || (c->cr0 & X86_CR0_WP)))))
+	if (write &&
+	    (!t->dirty || t->readonly || (!t->writable && (c->cpl == 3 || (c->cr0 & X86_CR0_WP)))))
 		return 0;
 	if (write && t->code && (t->code->lines & x86_icache_lines(*lin & 0xfff, size)))
 		return 0; /* over decoded code: the slow path invalidates it */

@@ -112,6 +112,20 @@ bool x86_page_walk(struct x86_insn *x, uint32_t lin, unsigned access, struct x86
 	return true;
 }
 
+/* Where TLB entry @t's frame is in host memory, if anywhere. */
+static void x86_tlb_host(struct x86_insn *x, struct x86_tlb_entry *t)
+{
+	const struct x86_ops *ops = x->ops;
+	t->host = ops->ram(ops->ctx, t->frame, 0x1000);
+	t->readonly = !t->host && ops->ram_readonly;
+	if (t->readonly) {
+		/* never written through: the ops see every write */
+		t->host = (uint8_t *)ops->ram_readonly(ops->ctx, t->frame);
+		t->readonly = t->host != NULL;
+	}
+	t->code = x86_tlb_code(x->c, t->frame, t->host);
+}
+
 /* Walks the page tables for @lin; fills the TLB or raises #PF. */
 static struct x86_tlb_entry *x86_walk(struct x86_insn *x, uint32_t lin, bool write, bool user)
 {
@@ -127,8 +141,7 @@ static struct x86_tlb_entry *x86_walk(struct x86_insn *x, uint32_t lin, bool wri
 	t->writable = w.writable;
 	t->dirty = w.dirty;
 	t->nx = w.nx;
-	t->host = x->ops->ram(x->ops->ctx, w.frame, 0x1000);
-	t->code = x86_tlb_code(c, (uint32_t)w.frame, t->host);
+	x86_tlb_host(x, t);
 	return t;
 }
 
@@ -165,8 +178,7 @@ static struct x86_tlb_entry *x86_lookup(struct x86_insn *x, uint32_t lin, bool w
 			t->frame = lin & 0xfffff000u;
 			t->user = t->writable = t->dirty = 1;
 			t->nx = 0;
-			t->host = x->ops->ram(x->ops->ctx, t->frame, 0x1000);
-			t->code = x86_tlb_code(c, t->frame, t->host);
+			x86_tlb_host(x, t);
 		}
 		return t;
 	}
@@ -206,13 +218,16 @@ void x86_write_lin(struct x86_insn *x, uint32_t lin, unsigned size, uint32_t v, 
 		return;
 	}
 	struct x86_tlb_entry *t = x86_lookup(x, lin, true, user);
-	if (t->host) {
+	if (t->host && !t->readonly) {
 		x86_host_store(t->host + (lin & 0xfff), size, v);
 		/* Self-modifying code: forget what it overwrote. */
 		if (t->code && (t->code->lines & x86_icache_lines(lin & 0xfff, size)))
 			x86_icache_written(t->code, lin & 0xfff, size);
-	} else
+	} else {
 		x->ops->mmio_write(x->ops->ctx, t->frame | (lin & 0xfff), v, size);
+		if (t->code && (t->code->lines & x86_icache_lines(lin & 0xfff, size)))
+			x86_icache_written(t->code, lin & 0xfff, size);
+	}
 }
 
 void x86_seg_check(struct x86_insn *x, int segno, const struct x86_seg *s, uint32_t off,

@@ -66,9 +66,10 @@ struct x86_icache_page;
 struct x86_uop;
 
 struct x86_tlb_entry {
-	uint32_t tag;   /* linear page number + 1; 0 = empty */
-	uint32_t frame; /* physical page address */
-	uint8_t *host;  /* the page in host memory, or NULL (not RAM: MMIO) */
+	uint32_t tag;     /* linear page number + 1; 0 = empty */
+	uint32_t frame;   /* physical page address */
+	uint8_t *host;    /* the page in host memory, or NULL (not RAM: MMIO) */
+	uint8_t readonly; /* host is for reads: writes go to mmio_write */
 	uint8_t user, writable, dirty;
 	uint8_t nx; /* PAE with EFER.NXE: no instruction fetches */
 	/* Decoded instructions cached for this frame, or NULL: writes through
@@ -137,6 +138,11 @@ struct x86_ops {
 	void *ctx;
 	/* Host pointer to guest RAM [gpa, gpa+len), or NULL if not RAM. */
 	uint8_t *(*ram)(void *ctx, uint64_t gpa, size_t len);
+	/* Optional, asked for a page ram() gave NULL for: a host pointer to
+	 * the RAM page at @gpa that the core may read (and fetch from) but must
+	 * write through mmio_write, or NULL (a monitor's write-protected
+	 * pages: it must see each write). */
+	const uint8_t *(*ram_readonly)(void *ctx, uint64_t gpa);
 	/* Non-RAM physical accesses (MMIO or nothing: all-ones). */
 	uint64_t (*mmio_read)(void *ctx, uint64_t gpa, unsigned size);
 	void (*mmio_write)(void *ctx, uint64_t gpa, uint64_t value, unsigned size);

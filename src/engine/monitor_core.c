@@ -48,6 +48,16 @@ static uint8_t *mon_ram(void *ctx, uint64_t gpa, size_t len)
 	return mem_ptr(&m->vm->mem, gpa, len);
 }
 
+/* Scanned and guarded pages for reading and fetching: only the core's
+ * writes there must be seen.  Not page 0, whose every access would trap. */
+static const uint8_t *mon_ram_readonly(void *ctx, uint64_t gpa)
+{
+	struct monitor_engine *m = ctx;
+	if (gpa < MONITOR_PAGE)
+		return NULL;
+	return mem_ptr(&m->vm->mem, gpa, MONITOR_PAGE);
+}
+
 /* Notes an access the guest's native code could not have made without a
  * trap: page 0 or what is not RAM (never mapped), a write to a guarded
  * page. */
@@ -135,6 +145,7 @@ void monitor_core_ops(struct monitor_engine *m)
 {
 	m->ops = (struct x86_ops){ .ctx = m,
 		                   .ram = mon_ram,
+		                   .ram_readonly = mon_ram_readonly,
 		                   .mmio_read = mon_mmio_read,
 		                   .mmio_write = mon_mmio_write,
 		                   .pio_in = mon_pio_in,

@@ -517,7 +517,9 @@ void config_usage(FILE *out)
 	        "  4            the kernel cannot be loaded\n"
 	        "  6            the guest crashed (triple fault or a state plexvm cannot run; "
 	        "registers on stderr)\n"
-	        "  8            host or internal error (e.g. the engine is not available here)\n");
+	        "  8            host or internal error (e.g. the engine is not available here)\n"
+	        "SIGINT, SIGTERM or SIGHUP stop the guest as any stop does (--stats, the VGA\n"
+	        "dump), then plexvm dies of that signal (status 128 + its number in a shell).\n");
 }
 
 void config_free(struct config *c)

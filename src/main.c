@@ -4,6 +4,7 @@
 
 #include "config.h"
 #include "exit_status.h"
+#include "stop_signal.h"
 #include "vm.h"
 
 int main(int argc, char **argv)
@@ -30,5 +31,6 @@ int main(int argc, char **argv)
 		break;
 	}
 	config_free(&cfg);
+	stop_signal_reraise(); /* after the run's own exit work */
 	return status;
 }

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "machine_pc.h"
 #include "stats.h"
+#include "stop_signal.h"
 
 /* The built-in demo guest, linked in by demo_guest.S. */
 extern const uint8_t demo_guest_start[], demo_guest_end[];
@@ -52,8 +53,17 @@ int vm_irq_ack(struct vm *vm)
 	return machine_pc_irq_ack(vm->machine);
 }
 
+/* SIGINT, SIGTERM or SIGHUP arrived: the run ends (stop_signal.h). */
+static void vm_check_stop_signal(struct vm *vm)
+{
+	int sig = stop_signal_taken();
+	if (sig)
+		vm_stop(vm, 128 + sig, "terminating on signal %d (%s)", sig, strsignal(sig));
+}
+
 void vm_poll(struct vm *vm)
 {
+	vm_check_stop_signal(vm);
 	machine_pc_poll(vm->machine, vm_now_ns());
 }
 
@@ -67,6 +77,7 @@ void vm_wait(struct vm *vm)
 	stats_add(vm->stats, "exits", "hlt-wait", 1);
 	while (!vm->stopped) {
 		uint64_t now = vm_now_ns();
+		vm_check_stop_signal(vm);
 		machine_pc_poll(vm->machine, now);
 		if (vm->stopped || vm_irq_pending(vm))
 			return;
@@ -206,6 +217,8 @@ static void vm_record_memory(struct vm *vm)
 
 static void vm_report(struct vm *vm, uint64_t t_start, uint64_t t_entry)
 {
+	if (stop_signal_taken())
+		log_error("%s", vm->stop_reason);
 	if (vm->exit_status == EXIT_CRASH || vm->exit_status == EXIT_HOST) {
 		log_error("guest stopped: %s", vm->stop_reason);
 		if (vm->exit_status == EXIT_CRASH && vm->engine && vm->engine->dump_regs)
@@ -263,6 +276,7 @@ int vm_main(const struct config *cfg)
 		goto out;
 	}
 	uint64_t t_entry = vm_now_ns();
+	stop_signal_install();
 	r = vm.engine->run(vm.engine_ctx);
 	if (r < 0)
 		vm_stop(&vm, EXIT_HOST, "%s engine failed: %s", vm.engine->name, strerror(-r));

@@ -103,9 +103,11 @@ static int guard_tables(struct monitor_engine *m)
 }
 
 /* Brings the mirror of one table (at @base, @limit; absent if !@present) up
- * to date with what guest memory holds. */
+ * to date with what guest memory holds: every mirror entry if the table
+ * moved (@moved), else those under its limit, the only ones a write can
+ * have changed. */
 static int mirror_table(struct monitor_engine *m, int table, uint32_t base, uint32_t limit,
-                        bool present)
+                        bool present, bool moved)
 {
 	uint8_t bytes[MONITOR_LDT_MIRRORED * DESC_SIZE];
 	size_t want = present ? ((size_t)limit + 1) / DESC_SIZE * DESC_SIZE : 0;
@@ -113,7 +115,8 @@ static int mirror_table(struct monitor_engine *m, int table, uint32_t base, uint
 		want = sizeof(bytes);
 	/* the CPU's own reads of a descriptor table are supervisor reads */
 	size_t got = monitor_paging_peek(m, base, 0, bytes, want);
-	for (unsigned i = 0; i < MONITOR_LDT_MIRRORED; i++) {
+	unsigned entries = moved ? MONITOR_LDT_MIRRORED : (unsigned)(want / DESC_SIZE);
+	for (unsigned i = 0; i < entries; i++) {
 		struct x86_seg s;
 		const struct x86_seg *seg = NULL;
 		if ((i + 1) * DESC_SIZE <= got) {
@@ -135,21 +138,21 @@ static int mirror_table(struct monitor_engine *m, int table, uint32_t base, uint
 int monitor_tables_sync(struct monitor_engine *m)
 {
 	const struct x86_cpu *c = &m->cpu;
-	bool refresh = m->space.guarded_written;
-	if (moved(&m->tables, c)) {
+	bool tables_moved = moved(&m->tables, c);
+	if (tables_moved) {
 		int r = guard_tables(m);
 		if (r < 0)
 			return r;
-		refresh = true;
 	}
-	if (!refresh)
+	if (!tables_moved && !m->space.guarded_written)
 		return 0;
 	count(m, "mirror-refreshes", 1);
 	m->space.guarded_written = false;
 	unsigned before = m->ldt.writes;
-	int r = mirror_table(m, MONITOR_LDT_GDT, c->gdtr.base, c->gdtr.limit, true);
+	int r = mirror_table(m, MONITOR_LDT_GDT, c->gdtr.base, c->gdtr.limit, true, tables_moved);
 	if (r == 0)
-		r = mirror_table(m, MONITOR_LDT_LDT, c->ldtr.base, c->ldtr.limit, ldt_present(c));
+		r = mirror_table(m, MONITOR_LDT_LDT, c->ldtr.base, c->ldtr.limit, ldt_present(c),
+		                 tables_moved);
 	count(m, "mirror-entries-written", m->ldt.writes - before);
 	return r;
 }

@@ -12,9 +12,10 @@
  * guest writes (drop the scan and retry), the timer, or an instruction to
  * emulate.  With guest paging on, page faults go to monitor_paging.c, which
  * maps guest pages on demand from the guest's tables.  The guest's
- * descriptor tables are write-protected and mirrored (monitor_tables.c).  What the host CPU
- * cannot run natively at all — real mode, virtual-8086 mode — runs in the
- * core.  Everything done with the core lives in monitor_core.c.
+ * descriptor tables are write-protected and mirrored (monitor_tables.c).
+ * What the host CPU cannot run natively at all — real mode, virtual-8086
+ * mode — runs in the core.  Everything done with the core lives in
+ * monitor_core.c.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -161,7 +162,8 @@ static void mon_run_native(struct monitor_engine *m)
 	if (r == 0)
 		r = monitor_ldt_sync(&m->ldt, c->seg, sel);
 	if (r < 0) {
-		vm_stop(vm, EXIT_HOST, "modify_ldt: %s", strerror(-r));
+		vm_stop(vm, EXIT_HOST, "cannot mirror the guest's segments in the host LDT: %s",
+		        strerror(-r));
 		return;
 	}
 	memcpy(f->r, c->r, sizeof(f->r));

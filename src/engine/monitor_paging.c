@@ -173,7 +173,7 @@ void monitor_paging_invlpg(struct monitor_engine *m, uint32_t lin)
 		return;
 	count(m, "invlpg");
 	monitor_space_flush_page(&m->space, lin);
-	monitor_tables_stale(&m->tables);
+	monitor_tables_invlpg(&m->tables, lin);
 }
 
 size_t monitor_paging_peek(struct monitor_engine *m, uint64_t lin, unsigned access, uint8_t *buf,

@@ -13,8 +13,6 @@
 
 #define DESC_SIZE 8u
 #define SEL_TI 0x4u
-/* GDTR and IDTR limits are 16 bits; an LDT is guarded as far as that too. */
-#define TABLE_SPAN_MAX 0x10000u
 
 static void count(struct monitor_engine *m, const char *what, unsigned n)
 {
@@ -26,11 +24,12 @@ static bool ldt_present(const struct x86_cpu *c)
 	return (c->ldtr.sel & ~3u) && (c->ldtr.attr & X86_SEG_P);
 }
 
-static bool moved(const struct monitor_tables *t, const struct x86_cpu *c)
+/* GDTR, IDTR or LDTR differ from what the guarded frames were found from. */
+static bool registers_changed(const struct monitor_tables *t, const struct x86_cpu *c)
 {
-	return !t->known || t->stale || t->gdtr.base != c->gdtr.base ||
-	       t->gdtr.limit != c->gdtr.limit || t->idtr.base != c->idtr.base ||
-	       t->idtr.limit != c->idtr.limit || t->ldt_present != ldt_present(c) ||
+	return !t->known || t->gdtr.base != c->gdtr.base || t->gdtr.limit != c->gdtr.limit ||
+	       t->idtr.base != c->idtr.base || t->idtr.limit != c->idtr.limit ||
+	       t->ldt_present != ldt_present(c) ||
 	       (ldt_present(c) && (t->ldt_base != c->ldtr.base || t->ldt_limit != c->ldtr.limit));
 }
 
@@ -46,7 +45,8 @@ static bool listed(const uint64_t *frame, unsigned n, uint64_t f)
 static void add_frames(struct monitor_engine *m, uint32_t base, uint32_t limit, uint64_t *frame,
                        unsigned *n)
 {
-	uint64_t end = (uint64_t)base + (limit < TABLE_SPAN_MAX ? limit : TABLE_SPAN_MAX - 1);
+	uint64_t end =
+	        (uint64_t)base + (limit < MONITOR_TABLES_SPAN ? limit : MONITOR_TABLES_SPAN - 1);
 	for (uint64_t a = base & ~(uint64_t)(MONITOR_PAGE - 1); a <= end; a += MONITOR_PAGE) {
 		struct x86_xlate w;
 		if (a >= MONITOR_SPACE_END ||
@@ -58,8 +58,9 @@ static void add_frames(struct monitor_engine *m, uint32_t base, uint32_t limit, 
 	}
 }
 
-/* Guards the frames the tables are in now, and no others. */
-static int guard_tables(struct monitor_engine *m)
+/* Guards the frames the tables are in now, and no others; *@moved says
+ * whether that is not the list of frames it was. */
+static int guard_tables(struct monitor_engine *m, bool *moved)
 {
 	struct monitor_tables *t = &m->tables;
 	const struct x86_cpu *c = &m->cpu;
@@ -90,6 +91,7 @@ static int guard_tables(struct monitor_engine *m)
 	}
 	if (changed)
 		x86_tlb_flush(&m->cpu); /* guarded pages go through mon_mmio_* */
+	*moved = n != t->nframes || memcmp(frame, t->frame, n * sizeof(*frame)) != 0;
 	memcpy(t->frame, frame, n * sizeof(*frame));
 	t->nframes = n;
 	t->gdtr = c->gdtr;
@@ -138,11 +140,17 @@ static int mirror_table(struct monitor_engine *m, int table, uint32_t base, uint
 int monitor_tables_sync(struct monitor_engine *m)
 {
 	const struct x86_cpu *c = &m->cpu;
-	bool tables_moved = moved(&m->tables, c);
-	if (tables_moved) {
-		int r = guard_tables(m);
+	/* A CR3 write or an INVLPG over a table (stale) makes the frames be
+	 * looked up again; the mirror is read again in full only if they or
+	 * the registers changed (Linux's kernel half is the same in every
+	 * address space), else only after a write. */
+	bool tables_moved = registers_changed(&m->tables, c);
+	if (tables_moved || m->tables.stale) {
+		bool frames_moved;
+		int r = guard_tables(m, &frames_moved);
 		if (r < 0)
 			return r;
+		tables_moved |= frames_moved;
 	}
 	if (!tables_moved && !m->space.guarded_written)
 		return 0;

@@ -25,7 +25,9 @@
 
 #include "../../x86/x86.h"
 
-/* At most 17 pages each (64 KiB, not page-aligned) for GDT, IDT and LDT. */
+/* GDTR and IDTR limits are 16 bits; an LDT is guarded as far as that too:
+ * at most 17 pages each (not page-aligned). */
+#define MONITOR_TABLES_SPAN 0x10000u
 #define MONITOR_TABLES_MAX_FRAMES 51
 
 struct monitor_tables {
@@ -46,11 +48,40 @@ struct monitor_engine;
  * Returns 0, or -errno if the host LDT cannot be written. */
 int monitor_tables_sync(struct monitor_engine *m);
 
-/* The guest's translation changed (CR0, CR3, CR4 write, INVLPG): the
- * tables' frames are found again before guest code next runs. */
+/* The guest's translation changed (CR0, CR3, CR4 write): the tables'
+ * frames are found again before guest code next runs. */
 static inline void monitor_tables_stale(struct monitor_tables *t)
 {
 	t->stale = true;
+}
+
+/* Does the page of @lin hold part of a table, where the frames were last
+ * looked up? */
+static inline bool monitor_tables_cover(const struct monitor_tables *t, uint32_t lin)
+{
+	uint32_t page = lin & ~0xfffu;
+	const struct {
+		uint32_t base, limit;
+	} span[] = { { t->gdtr.base, t->gdtr.limit },
+		     { t->idtr.base, t->idtr.limit },
+		     { t->ldt_base, t->ldt_limit } };
+	for (unsigned i = 0; i < (t->ldt_present ? 3u : 2u); i++) {
+		uint64_t last = (uint64_t)span[i].base + (span[i].limit < MONITOR_TABLES_SPAN
+		                                                  ? span[i].limit
+		                                                  : MONITOR_TABLES_SPAN - 1);
+		if ((uint64_t)page + 0x1000 > span[i].base && page <= last)
+			return true;
+	}
+	return false;
+}
+
+/* INVLPG of @lin: the same as monitor_tables_stale(), if that page holds
+ * part of a table (a kernel invalidates pages all the time; a look costs a
+ * walk per table page). */
+static inline void monitor_tables_invlpg(struct monitor_tables *t, uint32_t lin)
+{
+	if (monitor_tables_cover(t, lin))
+		t->stale = true;
 }
 
 #endif

@@ -1,5 +1,6 @@
 /*
- * --stats counters.  A few dozen groups and keys at most, so a flat array
+ * --stats counters.  A few hundred groups and keys at most (addresses are
+ * capped per group, stats.h), so a flat array
  * searched linearly is both the simplest and fast enough: the hot callers
  * (exits, port accesses) hit the same few entries over and over, and a
  * search starting from the last hit finds them at once.  Output keeps the
@@ -96,13 +97,24 @@ void stats_add(struct stats *s, const char *group, const char *key, uint64_t n)
 		e->value += n;
 }
 
+static size_t stats_group_size(const struct stats *s, const char *group)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < s->n; i++)
+		n += strcmp(s->e[i].group, group) == 0;
+	return n;
+}
+
 void stats_add_addr(struct stats *s, const char *group, uint64_t addr, uint64_t n)
 {
 	char key[24];
 	if (!s)
 		return;
 	snprintf(key, sizeof(key), "0x%" PRIx64, addr);
-	stats_add(s, group, key, n);
+	if (stats_index(s, group, key) == s->n && stats_group_size(s, group) >= STATS_ADDR_KEYS)
+		stats_add(s, group, "others", n);
+	else
+		stats_add(s, group, key, n);
 }
 
 void stats_set(struct stats *s, const char *group, const char *key, uint64_t v)

@@ -19,7 +19,10 @@ void stats_free(struct stats *s);
  * A NULL @s is allowed and does nothing. */
 void stats_add(struct stats *s, const char *group, const char *key, uint64_t n);
 
-/* Same, with the key formatted from a number as "0x%llx". */
+/* Same, with the key formatted from a number as "0x%llx".  A group keeps
+ * at most STATS_ADDR_KEYS addresses; the rest add up under "others" (a
+ * guest can touch millions, and every counter costs a search). */
+#define STATS_ADDR_KEYS 256
 void stats_add_addr(struct stats *s, const char *group, uint64_t addr, uint64_t n);
 
 /* Records a scalar value (e.g. "run-time-us"). */

@@ -60,6 +60,25 @@ static void test_many_keys(void **state)
 	stats_free(s);
 }
 
+/* A guest touching ever new addresses cannot grow a group without bound:
+ * past STATS_ADDR_KEYS, new addresses add up under "others", and the ones
+ * already there go on counting. */
+static void test_addresses_capped(void **state)
+{
+	struct stats *s = stats_new();
+	for (unsigned i = 0; i < 1000; i++)
+		stats_add_addr(s, "unclaimed-mmio", 0xf0000000u + 4 * i, 1);
+	stats_add_addr(s, "unclaimed-mmio", 0xf0000000u, 5);
+	assert_int_equal(stats_get(s, "unclaimed-mmio", "0xf0000000"), 6);
+	assert_int_equal(stats_get(s, "unclaimed-mmio", "0xf00003fc"), 1); /* the 256th */
+	assert_int_equal(stats_get(s, "unclaimed-mmio", "0xf0000400"), 0);
+	assert_int_equal(stats_get(s, "unclaimed-mmio", "others"), 1000 - STATS_ADDR_KEYS);
+	/* other groups have their own room */
+	stats_add_addr(s, "pio", 0x3f8, 1);
+	assert_int_equal(stats_get(s, "pio", "0x3f8"), 1);
+	stats_free(s);
+}
+
 static void test_null_is_noop(void **state)
 {
 	stats_add(NULL, "x", "y", 1);
@@ -102,8 +121,11 @@ static void test_text(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_counts),       cmocka_unit_test(test_many_keys),
-		cmocka_unit_test(test_null_is_noop), cmocka_unit_test(test_json),
+		cmocka_unit_test(test_counts),
+		cmocka_unit_test(test_many_keys),
+		cmocka_unit_test(test_addresses_capped),
+		cmocka_unit_test(test_null_is_noop),
+		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_text),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

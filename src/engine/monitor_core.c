@@ -34,9 +34,10 @@
  * OUTs at 0.4 µs each). */
 #define TAIL 4
 
-/* RAM straight from the memfd, except scanned and guarded pages: those the
- * core reaches through the slow path below, so that a write to one is seen
- * (it drops a scan, it changes a descriptor table). */
+/* RAM straight from the memfd, except page 0 and scanned and guarded pages:
+ * the core reads those through mon_ram_readonly (page 0 through
+ * mon_mmio_read) and writes them through mon_mmio_write, so that each
+ * write is seen (it may drop a scan, it changes a descriptor table). */
 static uint8_t *mon_ram(void *ctx, uint64_t gpa, size_t len)
 {
 	struct monitor_engine *m = ctx;
@@ -242,7 +243,7 @@ void monitor_emulate(struct monitor_engine *m)
 		m->core_access_traps = false;
 		enum x86_status s = x86_run(c, &m->ops, 1);
 		/* An instruction traps natively by its kind, or by what it
-		 * touched (a loop filling VGA memory, a device's registers). */
+		 * touched (page 0, a device's MMIO registers). */
 		bool traps = kind == MONITOR_INSN_TRAPS || m->core_access_traps;
 		plain = traps ? 0 : plain + 1;
 		if (i > 0 && traps)

@@ -228,16 +228,8 @@ static void mon_run_native(struct monitor_engine *m)
 		return;
 	}
 	if (f->trapno == TRAP_PF && (f->err & PF_ERR_WRITE) &&
-	    monitor_space_guarded(&m->space, f->fault_addr)) {
-		/* a descriptor table: the core writes it (monitor_tables.h) */
-		stats_add(vm->stats, "exits", "write-to-table", 1);
-		monitor_emulate(m);
-		return;
-	}
-	if (f->trapno == TRAP_PF && (f->err & PF_ERR_WRITE) &&
-	    monitor_space_scan_of(&m->space, f->fault_addr)) {
-		stats_add(vm->stats, "exits", "write-to-scanned", 1);
-		monitor_write_to_scanned(m, f->fault_addr, f->fault_addr);
+	    monitor_write_protected(&m->space, f->fault_addr)) {
+		monitor_write_fault(m, f->fault_addr, f->fault_addr, "exits");
 		return;
 	}
 	stats_add(vm->stats, "exits", f->trapno == TRAP_PF ? "page-fault" : "fault", 1);

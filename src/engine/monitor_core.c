@@ -122,9 +122,16 @@ static void mon_invlpg(void *ctx, uint32_t lin)
 	monitor_paging_invlpg(ctx, lin);
 }
 
-bool monitor_write_to_scanned(struct monitor_engine *m, uint64_t lin, uint64_t frame)
+bool monitor_write_fault(struct monitor_engine *m, uint64_t lin, uint64_t frame, const char *group)
 {
 	const struct x86_cpu *c = &m->cpu;
+	if (monitor_space_guarded(&m->space, frame)) {
+		/* a descriptor table: the core writes it (monitor_tables.h) */
+		stats_add(m->vm->stats, group, "write-to-table", 1);
+		monitor_emulate(m);
+		return true;
+	}
+	stats_add(m->vm->stats, group, "write-to-scanned", 1);
 	uint64_t eip = (uint64_t)c->seg[X86_CS].base + c->eip;
 	if ((eip ^ lin) < MONITOR_PAGE || ((eip + X86_MAX_INSN_LEN - 1) ^ lin) < MONITOR_PAGE) {
 		/* The writer is on the page it writes: dropping the scan

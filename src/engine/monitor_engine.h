@@ -52,11 +52,20 @@ static inline bool monitor_code32(const struct x86_cpu *c)
  * one is near. */
 void monitor_emulate(struct monitor_engine *m);
 
-/* A native write hit the scanned page at linear @lin (frame @frame): if
- * the writing instruction is on that page the core does the write and this
- * returns true; otherwise the scan is dropped (false) so that the write and
- * the ones after it run natively. */
-bool monitor_write_to_scanned(struct monitor_engine *m, uint64_t lin, uint64_t frame);
+/* A native write hit linear @lin, frame @frame, which no mapping lets the
+ * guest write: a guarded frame (a descriptor table), which the core writes,
+ * or a scanned one.  For a scanned frame, if the writing instruction is on
+ * that page the core does the write; otherwise the scan is dropped so that
+ * the write and the ones after it run natively.  Counts which it was in
+ * --stats @group.  Returns true if the core did the write, false if the
+ * guest must retry it. */
+bool monitor_write_fault(struct monitor_engine *m, uint64_t lin, uint64_t frame, const char *group);
+
+/* Does a native write to @gpa need monitor_write_fault()? */
+static inline bool monitor_write_protected(const struct monitor_space *sp, uint64_t gpa)
+{
+	return monitor_space_guarded(sp, gpa) || monitor_space_scan_of(sp, gpa);
+}
 
 /* Runs the guest in the core for a slice: real mode, virtual-8086 mode. */
 void monitor_run_core(struct monitor_engine *m);

@@ -117,11 +117,6 @@ void monitor_paging_fault(struct monitor_engine *m)
 		monitor_emulate(m);
 		return;
 	}
-	if ((access & X86_ACCESS_WRITE) && monitor_space_guarded(sp, w.frame)) {
-		count(m, "write-to-table");
-		monitor_emulate(m); /* a descriptor table: the core writes it */
-		return;
-	}
 	if (fetch) {
 		int r = monitor_space_scan_at(sp, lin, w.frame | (lin & (MONITOR_PAGE - 1)),
 		                              monitor_code32(c), false);
@@ -132,9 +127,8 @@ void monitor_paging_fault(struct monitor_engine *m)
 		}
 		if (r > 0)
 			x86_tlb_flush(c); /* the frame now goes through mon_mmio_* */
-	} else if ((access & X86_ACCESS_WRITE) && monitor_space_scan_of(sp, w.frame)) {
-		count(m, "write-to-scanned");
-		if (monitor_write_to_scanned(m, lin, w.frame))
+	} else if ((access & X86_ACCESS_WRITE) && monitor_write_protected(sp, w.frame)) {
+		if (monitor_write_fault(m, lin, w.frame, "monitor-paging"))
 			return; /* the core did it */
 	}
 	unsigned how = monitor_space_how(&w, c->cpl == 3, c->cr0 & X86_CR0_WP,

@@ -45,9 +45,8 @@ static bool listed(const uint64_t *frame, unsigned n, uint64_t f)
 static void add_frames(struct monitor_engine *m, uint32_t base, uint32_t limit, uint64_t *frame,
                        unsigned *n)
 {
-	uint64_t end =
-	        (uint64_t)base + (limit < MONITOR_TABLES_SPAN ? limit : MONITOR_TABLES_SPAN - 1);
-	for (uint64_t a = base & ~(uint64_t)(MONITOR_PAGE - 1); a <= end; a += MONITOR_PAGE) {
+	uint64_t last = monitor_tables_last(base, limit);
+	for (uint64_t a = base & ~(uint64_t)(MONITOR_PAGE - 1); a <= last; a += MONITOR_PAGE) {
 		struct x86_xlate w;
 		if (a >= MONITOR_SPACE_END ||
 		    !x86_translate(&m->cpu, &m->ops, (uint32_t)a, X86_ACCESS_PEEK, &w))

@@ -55,6 +55,12 @@ static inline void monitor_tables_stale(struct monitor_tables *t)
 	t->stale = true;
 }
 
+/* The last byte of a table at @base with @limit that is guarded. */
+static inline uint64_t monitor_tables_last(uint32_t base, uint32_t limit)
+{
+	return (uint64_t)base + (limit < MONITOR_TABLES_SPAN ? limit : MONITOR_TABLES_SPAN - 1);
+}
+
 /* Does the page of @lin hold part of a table, where the frames were last
  * looked up? */
 static inline bool monitor_tables_cover(const struct monitor_tables *t, uint32_t lin)
@@ -66,10 +72,8 @@ static inline bool monitor_tables_cover(const struct monitor_tables *t, uint32_t
 		     { t->idtr.base, t->idtr.limit },
 		     { t->ldt_base, t->ldt_limit } };
 	for (unsigned i = 0; i < (t->ldt_present ? 3u : 2u); i++) {
-		uint64_t last = (uint64_t)span[i].base + (span[i].limit < MONITOR_TABLES_SPAN
-		                                                  ? span[i].limit
-		                                                  : MONITOR_TABLES_SPAN - 1);
-		if ((uint64_t)page + 0x1000 > span[i].base && page <= last)
+		if ((uint64_t)page + 0x1000 > span[i].base &&
+		    page <= monitor_tables_last(span[i].base, span[i].limit))
 			return true;
 	}
 	return false;

@@ -13,20 +13,6 @@
 #include "icache.h"
 #include "x86.h"
 
-#define X86_EXC_DE 0
-#define X86_EXC_DB 1
-#define X86_EXC_BP 3
-#define X86_EXC_OF 4
-#define X86_EXC_BR 5
-#define X86_EXC_UD 6
-#define X86_EXC_NM 7
-#define X86_EXC_DF 8
-#define X86_EXC_TS 10
-#define X86_EXC_NP 11
-#define X86_EXC_SS 12
-#define X86_EXC_GP 13
-#define X86_EXC_PF 14
-
 /* Per-instruction decode state. */
 struct x86_insn {
 	struct x86_cpu *c;

@@ -41,6 +41,21 @@ struct x86_seg {
 #define X86_SEG_DB 0x4000
 #define X86_SEG_DPL(a) (((a) >> 5) & 3)
 
+/* Exception vectors (SDM Vol. 3 6.3.1). */
+#define X86_EXC_DE 0
+#define X86_EXC_DB 1
+#define X86_EXC_BP 3
+#define X86_EXC_OF 4
+#define X86_EXC_BR 5
+#define X86_EXC_UD 6
+#define X86_EXC_NM 7
+#define X86_EXC_DF 8
+#define X86_EXC_TS 10
+#define X86_EXC_NP 11
+#define X86_EXC_SS 12
+#define X86_EXC_GP 13
+#define X86_EXC_PF 14
+
 struct x86_dtr {
 	uint32_t base;
 	uint16_t limit;

@@ -210,11 +210,14 @@ static void mon_run_native(struct monitor_engine *m)
 		return;
 	case MONITOR_EXIT_INT3:
 		stats_add(vm->stats, "exits", "int3", 1);
-		c->eip -= 1; /* the core runs what the guest has there */
+		/* the core runs what the guest has there */
+		c->eip = monitor_trap_insn_start(m, X86_EXC_BP);
 		monitor_emulate(m);
 		return;
 	case MONITOR_EXIT_FAULT: break;
 	}
+	if (f->trapno == X86_EXC_OF) /* a trap: EIP is past the INTO or INT 4 */
+		c->eip = monitor_trap_insn_start(m, X86_EXC_OF);
 	if (f->trapno == TRAP_PF && m->space.paging) {
 		stats_add(vm->stats, "exits", "page-fault", 1);
 		monitor_paging_fault(m);

@@ -200,6 +200,21 @@ static size_t mon_code_at(struct monitor_engine *m, uint32_t eip, uint8_t bytes[
 	return monitor_paging_peek(m, lin, access, bytes, X86_MAX_INSN_LEN);
 }
 
+uint32_t monitor_trap_insn_start(struct monitor_engine *m, int vector)
+{
+	uint32_t eip = m->cpu.eip;
+	uint8_t before[X86_MAX_INSN_LEN];
+	/* the two bytes before EIP, read as the guest's own (a scanner patch
+	 * reads as the instruction it replaced, never CD or 03) */
+	if (mon_code_at(m, eip - 2, before) < 2)
+		return eip - 1;
+	if (before[0] == 0xcd && before[1] == vector)
+		return eip - 2; /* INT n, n = 3 or 4 */
+	if (vector == X86_EXC_OF && before[1] != 0xce)
+		return eip; /* no INTO there: not an instruction of the guest's */
+	return eip - 1; /* INT3 (the guest's or a patch), INTO */
+}
+
 /* True if straight-line code at EIP reaches an instruction that traps
  * within LOOKAHEAD instructions: emulating the few in between costs less
  * than the signal that entering guest code would soon bring back. */

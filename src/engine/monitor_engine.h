@@ -67,6 +67,12 @@ static inline bool monitor_write_protected(const struct monitor_space *sp, uint6
 	return monitor_space_guarded(sp, gpa) || monitor_space_scan_of(sp, gpa);
 }
 
+/* Where the instruction that raised trap-type exception @vector (3: INT3
+ * or INT 3, a patch included; 4: INTO or INT 4) starts, from EIP just past
+ * it: the host CPU says only which vector it was, and the two encodings
+ * of each differ in length. */
+uint32_t monitor_trap_insn_start(struct monitor_engine *m, int vector);
+
 /* Runs the guest in the core for a slice: real mode, virtual-8086 mode. */
 void monitor_run_core(struct monitor_engine *m);
 

@@ -20,6 +20,11 @@
 #define F_GS 50
 #define F_HOST_RSP 56
 #define F_HOST_FSBASE 64
+#define F_GUEST_XSAVE 72
+#define F_INIT_XSAVE 80
+#define F_XSAVE_MASK 88
+#define F_IN_GUEST 96
+#define EFLAGS_AC_BIT 18
 
 	.text
 	.globl monitor_enter
@@ -35,6 +40,15 @@ monitor_enter:
 	push %r15
 	lea monitor_frame(%rip), %rax
 	mov %rsp, F_HOST_RSP(%rax)
+
+	/* The guest's FPU/vector registers (the only thing XRSTOR changes;
+	 * RAX is reloaded below). */
+	mov F_GUEST_XSAVE(%rax), %rcx
+	mov F_XSAVE_MASK(%rax), %rdx
+	mov %edx, %eax
+	shr $32, %rdx
+	xrstor64 (%rcx)
+	lea monitor_frame(%rip), %rax
 
 	/* An IRETQ frame for a 32-bit (compatibility mode) ring-3 target:
 	 * SS, ESP, EFLAGS, CS, EIP, each zero-extended to 64 bits. */
@@ -57,6 +71,9 @@ monitor_enter:
 	.hidden monitor_enter_segs
 monitor_enter_segs:
 	lea monitor_frame(%rip), %rax
+	/* From here a signal is the guest's, wherever it lands (but see
+	 * monitor_signal() for this stretch); the handler clears it. */
+	movl $1, F_IN_GUEST(%rax)
 	movw F_DS(%rax), %ds
 	movw F_ES(%rax), %es
 	movw F_FS(%rax), %fs
@@ -67,6 +84,17 @@ monitor_enter_segs:
 	mov F_EBP(%rax), %ebp
 	mov F_ESI(%rax), %esi
 	mov F_EDI(%rax), %edi
+	/* Nothing of plexvm's in what guest code could read after a far
+	 * jump into 64-bit mode: the 32-bit loads above cleared the upper
+	 * halves, these clear the rest. */
+	xor %r8d, %r8d
+	xor %r9d, %r9d
+	xor %r10d, %r10d
+	xor %r11d, %r11d
+	xor %r12d, %r12d
+	xor %r13d, %r13d
+	xor %r14d, %r14d
+	xor %r15d, %r15d
 	mov F_EAX(%rax), %eax
 	.globl monitor_enter_iret
 	.hidden monitor_enter_iret
@@ -86,6 +114,16 @@ monitor_exit:
 	xor %eax, %eax
 	mov %eax, %ds
 	mov %eax, %es
+	/* The guest's FPU/vector registers out, the init state in: plexvm
+	 * runs with clean ones (the ABI's control words, empty x87 stack). */
+	lea monitor_frame(%rip), %rsi
+	mov F_XSAVE_MASK(%rsi), %rdx
+	mov %edx, %eax
+	shr $32, %rdx
+	mov F_GUEST_XSAVE(%rsi), %rcx
+	xsave64 (%rcx)
+	mov F_INIT_XSAVE(%rsi), %rcx
+	xrstor64 (%rcx)
 	pop %r15
 	pop %r14
 	pop %r13
@@ -104,6 +142,12 @@ monitor_exit:
 	.hidden monitor_signal_entry
 	.type monitor_signal_entry, @function
 monitor_signal_entry:
+	/* Guest code may have set EFLAGS.AC with an unseen POPF; the kernel
+	 * leaves it set for the handler, where any misaligned access of the
+	 * C code below would raise #AC.  Clear it first. */
+	pushfq
+	andl $~(1 << EFLAGS_AC_BIT), (%rsp)
+	popfq
 	xor %eax, %eax
 	mov %eax, %fs
 	mov %eax, %gs

@@ -30,6 +30,15 @@ struct monitor_frame {
 	uint32_t pad;         /* 52 */
 	uint64_t host_rsp;    /* 56: plexvm's stack while the guest runs */
 	uint64_t host_fsbase; /* 64: glibc's TLS pointer, restored on every signal */
+	/* The guest's x87/SSE/AVX registers live in the CPU only while guest
+	 * code runs: monitor_exit saves them here with XSAVE and loads the
+	 * init state, monitor_enter loads them back.  So the guest never sees
+	 * a value of plexvm's, and plexvm's code never changes the guest's. */
+	uint64_t guest_xsave; /* 72: 64-byte aligned XSAVE area (the guest's) */
+	uint64_t init_xsave;  /* 80: an XSAVE area in the init state */
+	uint64_t xsave_mask;  /* 88: the components saved (XCR0 less AMX) */
+	uint32_t in_guest;    /* 96: set from entry until the trap's return */
+	uint32_t pad2;        /* 100 */
 
 	/* Why the guest stopped: written by the signal handler. */
 	int signo; /* 72 */

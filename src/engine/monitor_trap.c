@@ -16,6 +16,7 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -43,6 +44,16 @@ static const int trap_signals[] = { SIGSEGV, SIGBUS, SIGILL, SIGTRAP, SIGFPE, SI
 #define HWCAP2_FSGSBASE (1 << 1)
 #define HOST_CS 0x33 /* __USER_CS: 64-bit user code */
 #define HOST_SS 0x2b /* __USER_DS */
+#define CPUID_1_ECX_OSXSAVE (1u << 27)
+#define XFEATURE_AMX (3ull << 17) /* XTILECFG, XTILEDATA */
+#define FXSAVE_MXCSR 24           /* offset in the legacy area */
+#define MXCSR_DEFAULT 0x1f80      /* all exceptions masked, round to nearest */
+
+_Static_assert(offsetof(struct monitor_frame, host_fsbase) == 64, "monitor_switch.S F_HOST_FSBASE");
+_Static_assert(offsetof(struct monitor_frame, guest_xsave) == 72, "monitor_switch.S F_GUEST_XSAVE");
+_Static_assert(offsetof(struct monitor_frame, init_xsave) == 80, "monitor_switch.S F_INIT_XSAVE");
+_Static_assert(offsetof(struct monitor_frame, xsave_mask) == 88, "monitor_switch.S F_XSAVE_MASK");
+_Static_assert(offsetof(struct monitor_frame, in_guest) == 96, "monitor_switch.S F_IN_GUEST");
 
 static void redirect_to_exit(greg_t *g)
 {
@@ -83,23 +94,28 @@ void monitor_signal(int sig, siginfo_t *si, void *ucv)
 	greg_t *g = uc->uc_mcontext.gregs;
 	uint16_t cs = (uint16_t)g[REG_CSGSFS];
 	uintptr_t rip = (uintptr_t)g[REG_RIP];
+	bool entering = cs == HOST_CS && rip >= (uintptr_t)monitor_enter_segs &&
+	                rip < (uintptr_t)monitor_enter_end;
 
-	/* Guest code: plexvm's own runs in 64-bit mode above 4 GiB.  (Guest
-	 * code that got into 64-bit mode through a far jump the scanner
-	 * missed is still below 4 GiB; the monitor stops it.) */
-	if (cs != HOST_CS || rip < MONITOR_SPACE_END) {
+	if (monitor_frame.in_guest && !entering) {
+		/* The guest's trap, wherever it happened: in its own code,
+		 * or — after a far jump the scanner missed — in 64-bit code
+		 * anywhere, plexvm's included.  The monitor loop sees a CS
+		 * that is not the guest's and stops the guest. */
 		save_guest(sig, si, g);
 		monitor_frame.trap_cs = cs;
 		monitor_frame.entry_failed = 0;
+		monitor_frame.in_guest = 0;
 		redirect_to_exit(g);
 		return;
 	}
-	if (rip >= (uintptr_t)monitor_enter_segs && rip < (uintptr_t)monitor_enter_end) {
+	if (entering) {
 		if (rip == (uintptr_t)monitor_enter_iret && sig != SIGALRM) {
 			/* The CPU refused the entry state (a descriptor the
 			 * mirror got wrong): report instead of dying. */
 			save_guest(sig, si, g); /* for the cause; the registers are plexvm's */
 			monitor_frame.entry_failed = 1;
+			monitor_frame.in_guest = 0;
 			redirect_to_exit(g);
 			return;
 		}
@@ -143,12 +159,53 @@ int monitor_trap_handlers(void)
 	return 0;
 }
 
+/* The guest's XSAVE area and an init-state one, sized by CPUID leaf 0xD
+ * for the components the host kernel enabled in XCR0 (less AMX, whose
+ * state needs a permission request and is of no use to a 32-bit guest). */
+static int xsave_init(char *err, size_t errlen)
+{
+	unsigned a, b, c, d;
+	__asm__("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(1), "c"(0));
+	if (!(c & CPUID_1_ECX_OSXSAVE)) {
+		snprintf(err, errlen, "the host kernel does not enable XSAVE");
+		return -ENODEV;
+	}
+	__asm__("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0xd), "c"(0));
+	unsigned lo, hi;
+	__asm__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+	uint64_t mask = ((uint64_t)hi << 32 | lo) & ~XFEATURE_AMX;
+	size_t size = (b + 4095) & ~(size_t)4095;
+	static uint8_t *areas; /* one vCPU, one pair for the process */
+	if (!areas) {
+		areas = mmap(NULL, 2 * size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		             -1, 0);
+		if (areas == MAP_FAILED) {
+			areas = NULL;
+			snprintf(err, errlen, "cannot allocate the XSAVE areas: %s",
+			         strerror(errno));
+			return -errno;
+		}
+	}
+	memset(areas, 0, 2 * size);
+	/* All-zero headers (XSTATE_BV 0) mean the init state, except MXCSR,
+	 * which XRSTOR loads from the legacy area whatever XSTATE_BV says. */
+	for (int i = 0; i < 2; i++)
+		memcpy(areas + i * size + FXSAVE_MXCSR, &(uint32_t){ MXCSR_DEFAULT }, 4);
+	monitor_frame.guest_xsave = (uint64_t)(uintptr_t)areas;
+	monitor_frame.init_xsave = (uint64_t)(uintptr_t)(areas + size);
+	monitor_frame.xsave_mask = mask;
+	return 0;
+}
+
 int monitor_trap_init(char *err, size_t errlen)
 {
 	if (!(getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE)) {
 		snprintf(err, errlen, "the host kernel does not allow FSGSBASE instructions");
 		return -ENODEV;
 	}
+	int r = xsave_init(err, errlen);
+	if (r < 0)
+		return r;
 	unsigned long fsbase;
 	if (syscall(SYS_arch_prctl, ARCH_GET_FS, &fsbase) < 0)
 		goto fail;

@@ -199,6 +199,94 @@ static void test_escape_to_64bit_is_caught(void **state)
 	assert_int_equal(monitor_frame.syscall_nr, 60);
 }
 
+/* Far-jumps to 64-bit code at CODE+7 that runs @tail (at most 48 bytes). */
+static void run_code64(const uint8_t *tail, size_t len)
+{
+	uint8_t code[64] = { 0xea, 0, 0, 0, 0, 0x33, 0x00 }; /* ljmp $0x33, $CODE+7 */
+	uint32_t target = CODE + 7;
+	memcpy(&code[1], &target, 4);
+	assert_true(len <= sizeof(code) - 7);
+	memcpy(&code[7], tail, len);
+	run_code(code, 7 + len, 0, zero);
+}
+
+/* In 64-bit mode, guest code finds nothing of plexvm's in R8-R15 or in the
+ * upper halves of the others (plexvm's heap and stack pointers were
+ * there). */
+static void test_no_host_values_in_64bit_registers(void **state)
+{
+	static const uint8_t tail[] = {
+		0x4c, 0x89, 0xc0, /* mov %r8, %rax */
+		0x4c, 0x09, 0xc8, /* or %r9, %rax */
+		0x4c, 0x09, 0xd0, /* or %r10, %rax */
+		0x4c, 0x09, 0xd8, /* or %r11, %rax */
+		0x4c, 0x09, 0xe0, /* or %r12, %rax */
+		0x4c, 0x09, 0xe8, /* or %r13, %rax */
+		0x4c, 0x09, 0xf0, /* or %r14, %rax */
+		0x4c, 0x09, 0xf8, /* or %r15, %rax */
+		0x48, 0x09, 0xf0, /* or %rsi, %rax */
+		0x48, 0x09, 0xf8, /* or %rdi, %rax */
+		0x48, 0x89, 0xc1, /* mov %rax, %rcx */
+		0x48, 0xc1, 0xe9, 0x20, /* shr $32, %rcx */
+		0xcc,             /* int3 */
+	};
+	run_code64(tail, sizeof(tail));
+	assert_int_equal(monitor_frame.signo, SIGTRAP);
+	assert_int_equal(monitor_frame.trap_cs, 0x33);
+	assert_int_equal(monitor_frame.r[0], 0); /* low halves of R8-R15 */
+	assert_int_equal(monitor_frame.r[1], 0); /* high halves of all */
+}
+
+/* A jump to an unmapped address above 4 GiB is the guest's fault, reported
+ * as such, not a crash of plexvm. */
+static void test_64bit_jump_high_is_guest_fault(void **state)
+{
+	static const uint8_t tail[] = {
+		0x48, 0xb8, 0, 0, 0, 0, 0, 0x7e, 0, 0, /* movabs $0x7e0000000000, %rax */
+		0xff, 0xe0,                            /* jmp *%rax */
+	};
+	run_code64(tail, sizeof(tail));
+	assert_int_equal(monitor_frame.signo, SIGSEGV);
+	assert_int_equal(monitor_frame.trap_cs, 0x33);
+}
+
+/* The guest's vector registers are its own across traps, whatever plexvm
+ * does with them in between, and start with no value of plexvm's. */
+static void test_vector_registers_are_the_guests(void **state)
+{
+	static const uint8_t load[] = {
+		0x66, 0x0f, 0x6e, 0xc0, /* movd %eax, %xmm0 */
+		0xcc,                   /* int3 */
+	};
+	static const uint8_t store[] = {
+		0x66, 0x0f, 0x7e, 0xc1, /* movd %xmm0, %ecx */
+		0x66, 0x0f, 0x7e, 0xca, /* movd %xmm1, %edx */
+		0xcc,                   /* int3 */
+	};
+	uint32_t r[8] = { 0x5eed1234 };
+	run_code(load, sizeof(load), 0, r);
+	assert_int_equal(monitor_frame.signo, SIGTRAP);
+	__asm__ volatile("pcmpeqd %%xmm0, %%xmm0\n\tpcmpeqd %%xmm1, %%xmm1" ::: "xmm0", "xmm1");
+	run_code(store, sizeof(store), 0, zero);
+	assert_int_equal(monitor_frame.r[1], 0x5eed1234);
+	assert_int_equal(monitor_frame.r[2], 0); /* never written by the guest */
+}
+
+/* POPF setting AC in code the scanner did not see: the next trap's handler
+ * must not die of an alignment check. */
+static void test_guest_ac_flag_survives_trap(void **state)
+{
+	static const uint8_t code[] = {
+		0x9c,                                     /* pushf */
+		0x81, 0x0c, 0x24, 0x00, 0x00, 0x04, 0x00, /* orl $0x40000, (%esp) */
+		0x9d,                                     /* popf */
+		0xcc,                                     /* int3 */
+	};
+	run_code(code, sizeof(code), 0, zero);
+	assert_int_equal(monitor_frame.signo, SIGTRAP);
+	assert_true(monitor_frame.eflags & 0x40000);
+}
+
 static void test_segment_base_is_mirrored(void **state)
 {
 	static const uint8_t code[] = { 0xa1, 0x08, 0, 0, 0, 0xcc }; /* mov 8, %eax; int3 */
@@ -221,6 +309,10 @@ int main(void)
 		cmocka_unit_test(test_fetch_from_unscanned_page),
 		cmocka_unit_test(test_segment_base_is_mirrored),
 		cmocka_unit_test(test_escape_to_64bit_is_caught),
+		cmocka_unit_test(test_no_host_values_in_64bit_registers),
+		cmocka_unit_test(test_64bit_jump_high_is_guest_fault),
+		cmocka_unit_test(test_vector_registers_are_the_guests),
+		cmocka_unit_test(test_guest_ac_flag_survives_trap),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -38,211 +38,121 @@
 #include "monitor_trap.h"
 #include "x86_state.h"
 
-/* Flags guest code may change natively; the rest are virtual. */
-#define NATIVE_FLAGS (X86_CF | X86_PF | X86_AF | X86_ZF | X86_SF | X86_DF | X86_OF)
-#define PF_ERR_WRITE 0x2
-#define PF_ERR_FETCH 0x10
-#define TRAP_PF 14
-/* ---- lifecycle ---------------------------------------------------------- */
+struct monitor_inproc {
+	struct monitor_engine m;
+	struct vm *vm;
+};
+
+static uint32_t inproc_pio_in(void *ctx, uint16_t port, unsigned size)
+{
+	return x86_state_pio_in(ctx, port, size);
+}
+
+static void inproc_pio_out(void *ctx, uint16_t port, uint32_t value, unsigned size)
+{
+	x86_state_pio_out(ctx, port, value, size);
+}
+
+static uint64_t inproc_mmio_read(void *ctx, uint64_t gpa, unsigned size)
+{
+	struct vm *vm = ctx;
+	uint64_t v = 0;
+	bus_mmio(&vm->bus, gpa, size, false, &v);
+	return v;
+}
+
+static void inproc_mmio_write(void *ctx, uint64_t gpa, uint64_t value, unsigned size)
+{
+	struct vm *vm = ctx;
+	bus_mmio(&vm->bus, gpa, size, true, &value);
+}
+
+static void inproc_stop(void *ctx, int status, const char *reason)
+{
+	vm_stop(ctx, status, "%s", reason);
+}
+
+static bool inproc_poll(void *ctx)
+{
+	struct vm *vm = ctx;
+	/* A moment for signals that are not the monitor's (SIGTERM). */
+	monitor_signals_allow();
+	monitor_signals_block();
+	vm_poll(vm);
+	return vm->stopped;
+}
+
+static bool inproc_irq_pending(void *ctx)
+{
+	return vm_irq_pending(ctx);
+}
+
+static int inproc_irq_ack(void *ctx)
+{
+	return vm_irq_ack(ctx);
+}
+
+static void inproc_wait(void *ctx)
+{
+	/* No ticks while asleep: vm_wait() knows the next deadline itself. */
+	monitor_timer_stop();
+	monitor_signals_allow();
+	vm_wait(ctx);
+	monitor_signals_block();
+	monitor_timer_start();
+}
 
 static int mon_create(struct vm *vm, void **ctx, char *err, size_t errlen)
 {
-	struct monitor_engine *m = calloc(1, sizeof(*m));
-	if (!m) {
+	struct monitor_inproc *p = calloc(1, sizeof(*p));
+	if (!p) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	m->vm = vm;
-	monitor_core_ops(m);
-	int r = monitor_trap_init(err, errlen);
-	if (r == 0) {
-		r = monitor_space_init(&m->space, &vm->mem, vm->stats, err, errlen);
-		m->space_ready = r == 0;
-	}
-	if (r == 0)
-		monitor_paging_init(m); /* after monitor_space_init(), which clears the space */
-	if (r == 0)
-		r = monitor_probe(&m->ldt, err, errlen);
-	if (r < 0) {
-		if (m->space_ready)
-			monitor_space_free(&m->space);
-		free(m);
+	p->vm = vm;
+	p->m.host = (struct monitor_host){ .ctx = vm,
+		                           .pio_in = inproc_pio_in,
+		                           .pio_out = inproc_pio_out,
+		                           .mmio_read = inproc_mmio_read,
+		                           .mmio_write = inproc_mmio_write,
+		                           .stop = inproc_stop,
+		                           .poll = inproc_poll,
+		                           .irq_pending = inproc_irq_pending,
+		                           .irq_ack = inproc_irq_ack,
+		                           .wait = inproc_wait };
+	if (monitor_engine_init(&p->m, &vm->mem, vm->stats, err, errlen) < 0) {
+		free(p);
 		/* A host the monitor cannot use is a reason to try the next
 		 * engine, not a failure. */
 		return -ENODEV;
 	}
-	*ctx = m;
+	*ctx = p;
 	return 0;
 }
 
 static int mon_setup(void *ctx, const struct boot_entry *b)
 {
-	struct monitor_engine *m = ctx;
-	return x86_state_from_boot(&m->cpu, b);
+	struct monitor_inproc *p = ctx;
+	return x86_state_from_boot(&p->m.cpu, b);
 }
 
 static void mon_dump_regs(void *ctx, FILE *out)
 {
-	struct monitor_engine *m = ctx;
-	x86_state_dump(&m->cpu, out);
+	struct monitor_inproc *p = ctx;
+	x86_state_dump(&p->m.cpu, out);
 }
 
 static void mon_destroy(void *ctx)
 {
-	struct monitor_engine *m = ctx;
-	if (m->space_ready)
-		monitor_space_free(&m->space);
-	free(m);
-}
-
-/* ---- running ------------------------------------------------------------ */
-
-static void mon_deliver_interrupt(struct monitor_engine *m)
-{
-	struct vm *vm = m->vm;
-	if (!vm_irq_pending(vm) || !x86_can_interrupt(&m->cpu))
-		return;
-	int vector = vm_irq_ack(vm);
-	stats_add(vm->stats, "exits", "interrupt-injected", 1);
-	if (x86_interrupt(&m->cpu, &m->ops, (uint8_t)vector) == X86_SHUTDOWN)
-		vm_stop(vm, EXIT_CRASH, "triple fault while delivering interrupt 0x%x", vector);
-}
-
-/* A fetch fault at @addr: scan the page (the instruction at EIP may start on
- * the page before and end on this one). */
-static int mon_scan_for_fetch(struct monitor_engine *m, uint64_t addr)
-{
-	const struct x86_cpu *c = &m->cpu;
-	uint64_t lin = (uint64_t)c->seg[X86_CS].base + c->eip;
-	uint64_t entry = lin;
-	bool head = false;
-	if ((addr & ~0xfffull) != (lin & ~0xfffull)) {
-		uint8_t bytes[X86_MAX_INSN_LEN];
-		struct x86_decoded d;
-		if (mem_read(&m->vm->mem, lin, bytes, sizeof(bytes)) < 0 ||
-		    x86_decode(bytes, sizeof(bytes), monitor_code32(c), &d) < 0)
-			return -EINVAL;
-		entry = lin + d.len;
-		head = true;
-	}
-	if (!monitor_space_runnable(&m->space, entry))
-		return -EFAULT;
-	int r = monitor_space_scan(&m->space, entry, monitor_code32(c), head);
-	if (r > 0)
-		x86_tlb_flush(&m->cpu); /* the page now goes through mon_mmio_* */
-	return r;
-}
-
-/* Runs guest code natively until it traps, and handles the trap. */
-static void mon_run_native(struct monitor_engine *m)
-{
-	struct x86_cpu *c = &m->cpu;
-	struct monitor_frame *f = &monitor_frame;
-	struct vm *vm = m->vm;
-
-	int r;
-	if (m->space.paging) {
-		r = monitor_paging_enter(m);
-	} else {
-		uint64_t lin = (uint64_t)c->seg[X86_CS].base + c->eip;
-		r = monitor_space_scan(&m->space, lin, monitor_code32(c), false);
-		if (r > 0)
-			x86_tlb_flush(c); /* a scanned page now goes through mon_mmio_* */
-	}
-	if (r < 0) {
-		/* Not a page that can run natively (too many patches): the
-		 * core runs this instruction. */
-		stats_add(vm->stats, "exits", "unscannable", 1);
-		monitor_emulate(m);
-		return;
-	}
-
-	uint16_t sel[6];
-	r = monitor_tables_sync(m);
-	if (r == 0)
-		r = monitor_ldt_sync(&m->ldt, c->seg, sel);
-	if (r < 0) {
-		vm_stop(vm, EXIT_HOST, "cannot mirror the guest's segments in the host LDT: %s",
-		        strerror(-r));
-		return;
-	}
-	memcpy(f->r, c->r, sizeof(f->r));
-	f->eip = c->eip;
-	f->eflags = (c->eflags & NATIVE_FLAGS) | X86_IF | 0x2;
-	monitor_frame_set_segs(f, sel);
-
-	monitor_enter();
-
-	if (f->entry_failed) {
-		/* The host would not take the state (say, a segment the LDT
-		 * cannot express): let the core run this instruction. */
-		stats_add(vm->stats, "exits", "entry-refused", 1);
-		monitor_emulate(m);
-		return;
-	}
-	if (f->trap_cs != f->cs) {
-		/* A far transfer nothing caught put guest code on a host
-		 * segment (the seccomp filter kept it from the host kernel). */
-		vm_stop(vm, EXIT_CRASH, "guest code escaped to host code segment 0x%x at 0x%x",
-		        f->trap_cs, f->eip);
-		return;
-	}
-	memcpy(c->r, f->r, sizeof(c->r));
-	c->eip = f->eip;
-	c->eflags = (c->eflags & ~NATIVE_FLAGS) | (f->eflags & NATIVE_FLAGS);
-	if (vm->stats) /* strsignal() is not free */
-		stats_add(vm->stats, "monitor-signals", strsignal(f->signo), 1);
-
-	switch (monitor_exit_kind()) {
-	case MONITOR_EXIT_TICK:
-		stats_add(vm->stats, "exits", "timer", 1);
-		/* A moment for signals that are not the monitor's (SIGTERM). */
-		monitor_signals_allow();
-		monitor_signals_block();
-		return;
-	case MONITOR_EXIT_SYSCALL:
-		/* int $0x80 or sysenter, both two bytes, reached the host
-		 * kernel, which refused it: the guest's own instruction. */
-		stats_add(vm->stats, "exits", "syscall", 1);
-		c->r[X86_EAX] = (uint32_t)f->syscall_nr;
-		c->eip -= 2;
-		monitor_emulate(m);
-		return;
-	case MONITOR_EXIT_INT3:
-		stats_add(vm->stats, "exits", "int3", 1);
-		/* the core runs what the guest has there */
-		c->eip = monitor_trap_insn_start(m, X86_EXC_BP);
-		monitor_emulate(m);
-		return;
-	case MONITOR_EXIT_FAULT: break;
-	}
-	if (f->trapno == X86_EXC_OF) /* a trap: EIP is past the INTO or INT 4 */
-		c->eip = monitor_trap_insn_start(m, X86_EXC_OF);
-	if (f->trapno == TRAP_PF && m->space.paging) {
-		stats_add(vm->stats, "exits", "page-fault", 1);
-		monitor_paging_fault(m);
-		return;
-	}
-	if (f->trapno == TRAP_PF && (f->err & PF_ERR_FETCH) &&
-	    monitor_space_runnable(&m->space, f->fault_addr)) {
-		stats_add(vm->stats, "exits", "fetch-unscanned", 1);
-		if (mon_scan_for_fetch(m, f->fault_addr) < 0)
-			monitor_emulate(m);
-		return;
-	}
-	if (f->trapno == TRAP_PF && (f->err & PF_ERR_WRITE) &&
-	    monitor_write_protected(&m->space, f->fault_addr)) {
-		monitor_write_fault(m, f->fault_addr, f->fault_addr, "exits");
-		return;
-	}
-	stats_add(vm->stats, "exits", f->trapno == TRAP_PF ? "page-fault" : "fault", 1);
-	monitor_emulate(m);
+	struct monitor_inproc *p = ctx;
+	monitor_engine_free(&p->m);
+	free(p);
 }
 
 static int mon_run(void *ctx)
 {
-	struct monitor_engine *m = ctx;
-	struct vm *vm = m->vm;
+	struct monitor_inproc *p = ctx;
+	struct vm *vm = p->vm;
 	char err[160];
 	if (monitor_seccomp_install(err, sizeof(err)) < 0) {
 		vm_stop(vm, EXIT_HOST, "%s", err);
@@ -253,36 +163,9 @@ static int mon_run(void *ctx)
 		vm_stop(vm, EXIT_HOST, "cannot start the monitor's timer: %s", strerror(errno));
 		return 0;
 	}
-	while (!vm->stopped) {
-		vm_poll(vm);
-		mon_deliver_interrupt(m);
-		if (vm->stopped)
-			break;
-		if (m->cpu.halted) {
-			if (!(m->cpu.eflags & X86_IF)) {
-				vm_stop(vm, EXIT_CRASH,
-				        "the guest halted with interrupts disabled");
-				break;
-			}
-			/* No ticks while asleep: vm_wait() knows the next
-			 * deadline itself. */
-			monitor_timer_stop();
-			monitor_signals_allow();
-			vm_wait(vm);
-			monitor_signals_block();
-			monitor_timer_start();
-			continue;
-		}
-		if (!monitor_native_ok(m))
-			monitor_run_core(m);
-		else
-			mon_run_native(m);
-	}
+	monitor_loop(&p->m);
 	monitor_timer_stop();
 	monitor_signals_allow();
-	stats_set(vm->stats, "monitor", "emulated-instructions", m->cpu.icount);
-	stats_set(vm->stats, "monitor", "ldt-writes", m->ldt.writes);
-	stats_set(vm->stats, "monitor", "segments-from-mirror", m->ldt.from_mirror);
 	return 0;
 }
 

@@ -5,17 +5,16 @@
  * guest outright where the host CPU cannot.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../exit_status.h"
-#include "../log.h"
+#include "../mem.h"
 #include "../stats.h"
-#include "../vm.h"
 #include "monitor_engine.h"
 #include "monitor_insn.h"
-#include "x86_state.h"
 #include "monitor_paging.h"
 
 /* Instructions per core slice when the guest is in a mode the host CPU
@@ -46,7 +45,7 @@ static uint8_t *mon_ram(void *ctx, uint64_t gpa, size_t len)
 	    monitor_space_scan_of(sp, gpa + len - 1) || monitor_space_guarded(sp, gpa) ||
 	    monitor_space_guarded(sp, gpa + len - 1))
 		return NULL;
-	return mem_ptr(&m->vm->mem, gpa, len);
+	return mem_ptr(m->mem, gpa, len);
 }
 
 /* Scanned and guarded pages for reading and fetching: only the core's
@@ -56,7 +55,7 @@ static const uint8_t *mon_ram_readonly(void *ctx, uint64_t gpa)
 	struct monitor_engine *m = ctx;
 	if (gpa < MONITOR_PAGE)
 		return NULL;
-	return mem_ptr(&m->vm->mem, gpa, MONITOR_PAGE);
+	return mem_ptr(m->mem, gpa, MONITOR_PAGE);
 }
 
 /* Notes an access the guest's native code could not have made without a
@@ -75,17 +74,16 @@ static uint64_t mon_mmio_read(void *ctx, uint64_t gpa, unsigned size)
 	struct monitor_engine *m = ctx;
 	uint64_t v = 0;
 	note_trapping_access(m, gpa, size, false);
-	if (mem_read(&m->vm->mem, gpa, &v, size) == 0)
+	if (mem_read(m->mem, gpa, &v, size) == 0)
 		return v;
-	bus_mmio(&m->vm->bus, gpa, size, false, &v);
-	return v;
+	return m->host.mmio_read(m->host.ctx, gpa, size);
 }
 
 static void mon_mmio_write(void *ctx, uint64_t gpa, uint64_t value, unsigned size)
 {
 	struct monitor_engine *m = ctx;
 	note_trapping_access(m, gpa, size, true);
-	if (mem_ptr(&m->vm->mem, gpa, size)) {
+	if (mem_ptr(m->mem, gpa, size)) {
 		/* byte by byte where the write straddles two pages */
 		unsigned first = (unsigned)(MONITOR_PAGE - (gpa & (MONITOR_PAGE - 1)));
 		if (first >= size) {
@@ -97,19 +95,19 @@ static void mon_mmio_write(void *ctx, uint64_t gpa, uint64_t value, unsigned siz
 		}
 		return;
 	}
-	bus_mmio(&m->vm->bus, gpa, size, true, &value);
+	m->host.mmio_write(m->host.ctx, gpa, value, size);
 }
 
 static uint32_t mon_pio_in(void *ctx, uint16_t port, unsigned size)
 {
 	const struct monitor_engine *m = ctx;
-	return x86_state_pio_in(m->vm, port, size);
+	return m->host.pio_in(m->host.ctx, port, size);
 }
 
 static void mon_pio_out(void *ctx, uint16_t port, uint32_t value, unsigned size)
 {
 	const struct monitor_engine *m = ctx;
-	x86_state_pio_out(m->vm, port, value, size);
+	m->host.pio_out(m->host.ctx, port, value, size);
 }
 
 static void mon_ctrl_written(void *ctx, int cr, uint32_t old)
@@ -122,16 +120,29 @@ static void mon_invlpg(void *ctx, uint32_t lin)
 	monitor_paging_invlpg(ctx, lin);
 }
 
+void monitor_stop(struct monitor_engine *m, int status, const char *fmt, ...)
+{
+	if (m->stopped)
+		return;
+	char reason[160];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	m->stopped = true;
+	m->host.stop(m->host.ctx, status, reason);
+}
+
 bool monitor_write_fault(struct monitor_engine *m, uint64_t lin, uint64_t frame, const char *group)
 {
 	const struct x86_cpu *c = &m->cpu;
 	if (monitor_space_guarded(&m->space, frame)) {
 		/* a descriptor table: the core writes it (monitor_tables.h) */
-		stats_add(m->vm->stats, group, "write-to-table", 1);
+		stats_add(m->stats, group, "write-to-table", 1);
 		monitor_emulate(m);
 		return true;
 	}
-	stats_add(m->vm->stats, group, "write-to-scanned", 1);
+	stats_add(m->stats, group, "write-to-scanned", 1);
 	uint64_t eip = (uint64_t)c->seg[X86_CS].base + c->eip;
 	if ((eip ^ lin) < MONITOR_PAGE || ((eip + X86_MAX_INSN_LEN - 1) ^ lin) < MONITOR_PAGE) {
 		/* The writer is on the page it writes: dropping the scan
@@ -170,9 +181,9 @@ static void mon_core_status(struct monitor_engine *m, enum x86_status s)
 	case X86_IO:
 	case X86_HALT:
 	case X86_STOP: break;
-	case X86_SHUTDOWN: vm_stop(m->vm, EXIT_CRASH, "triple fault"); break;
+	case X86_SHUTDOWN: monitor_stop(m, EXIT_CRASH, "triple fault"); break;
 	default:
-		vm_stop(m->vm, EXIT_CRASH, "the monitor cannot run the instruction at EIP 0x%x",
+		monitor_stop(m, EXIT_CRASH, "the monitor cannot run the instruction at EIP 0x%x",
 		        m->cpu.eip);
 		break;
 	}
@@ -259,8 +270,8 @@ void monitor_emulate(struct monitor_engine *m)
 		 * run it unpatched, where the core's did not need a scan. */
 		if (i > 0 && kind == MONITOR_INSN_CALL_RET)
 			return;
-		if (m->vm->stats)
-			stats_add(m->vm->stats, "monitor-emulated",
+		if (m->stats)
+			stats_add(m->stats, "monitor-emulated",
 			          monitor_insn_name(bytes, n, monitor_code32(c)), 1);
 		m->core_access_traps = false;
 		enum x86_status s = x86_run(c, &m->ops, 1);
@@ -269,11 +280,11 @@ void monitor_emulate(struct monitor_engine *m)
 		bool traps = kind == MONITOR_INSN_TRAPS || m->core_access_traps;
 		plain = traps ? 0 : plain + 1;
 		if (i > 0 && traps)
-			stats_add(m->vm->stats, "exits", "saved-by-run", 1);
+			stats_add(m->stats, "exits", "saved-by-run", 1);
 		mon_core_status(m, s);
 		if (s != X86_OK && s != X86_IO)
 			return;
-		if (m->vm->stopped || c->halted || !monitor_native_ok(m))
+		if (m->stopped || c->halted || !monitor_native_ok(m))
 			return;
 		/* Go back to native speed once the code has gone TAIL
 		 * instructions without one that traps, unless one is in sight. */
@@ -285,6 +296,6 @@ void monitor_emulate(struct monitor_engine *m)
 /* The guest is in a state the host CPU cannot run for it. */
 void monitor_run_core(struct monitor_engine *m)
 {
-	stats_add(m->vm->stats, "exits", "core-slice", 1);
+	stats_add(m->stats, "exits", "core-slice", 1);
 	mon_core_status(m, x86_run(&m->cpu, &m->ops, CORE_SLICE));
 }

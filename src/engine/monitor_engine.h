@@ -17,10 +17,37 @@
 #include "monitor_space.h"
 #include "monitor_tables.h"
 
-struct vm;
+struct mem;
+struct stats;
+
+/* What the monitor needs from the rest of the machine: devices and the
+ * exit contract.  The monitor runs in the vCPU process, so these cross to
+ * plexvm (monitor_vcpu.c); no monitor file knows struct vm. */
+struct monitor_host {
+	void *ctx;
+	uint32_t (*pio_in)(void *ctx, uint16_t port, unsigned size);
+	void (*pio_out)(void *ctx, uint16_t port, uint32_t value, unsigned size);
+	uint64_t (*mmio_read)(void *ctx, uint64_t gpa, unsigned size);
+	void (*mmio_write)(void *ctx, uint64_t gpa, uint64_t value, unsigned size);
+	/* The guest must stop: @status is EXIT_CRASH or EXIT_HOST. */
+	void (*stop)(void *ctx, int status, const char *reason);
+	/* Between two entries to guest code: brings devices and time up to
+	 * date; returns true if the run must end (plexvm stopped it). */
+	bool (*poll)(void *ctx);
+	/* Is an interrupt pending at the PIC?  Acknowledges it: its vector,
+	 * or -1 if none is pending any more. */
+	bool (*irq_pending)(void *ctx);
+	int (*irq_ack)(void *ctx);
+	/* The guest halted with interrupts enabled: returns once an
+	 * interrupt is pending or the run must end. */
+	void (*wait)(void *ctx);
+};
 
 struct monitor_engine {
-	struct vm *vm;
+	struct monitor_host host;
+	struct mem *mem;
+	struct stats *stats; /* NULL unless --stats */
+	bool stopped;        /* monitor_stop() was called */
 	struct x86_cpu cpu;
 	struct x86_ops ops;
 	struct monitor_space space;
@@ -35,6 +62,11 @@ struct monitor_engine {
 	uint32_t pf_eip, pf_page;
 	unsigned pf_repeats;
 };
+
+/* Stops the guest with @status (EXIT_CRASH or EXIT_HOST) and a reason;
+ * the first call wins. */
+void monitor_stop(struct monitor_engine *m, int status, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
 
 /* Fills m->ops: guest RAM for the core, except scanned pages, which go
  * through the slow path so that a write to one is seen. */
@@ -72,6 +104,18 @@ static inline bool monitor_write_protected(const struct monitor_space *sp, uint6
  * it: the host CPU says only which vector it was, and the two encodings
  * of each differ in length. */
 uint32_t monitor_trap_insn_start(struct monitor_engine *m, int vector);
+
+/* Runs the guest until it stops or the host ends the run: the monitor's
+ * loop (monitor_loop.c).  Traps, signals and the seccomp filter must be
+ * set up (monitor_trap.h). */
+void monitor_loop(struct monitor_engine *m);
+
+/* Sets up what monitor_loop() needs of @m: the core's ops, the address
+ * space over @mem, the trap handlers and the LDT probe.  Returns 0 or
+ * -errno with @err filled. */
+int monitor_engine_init(struct monitor_engine *m, struct mem *mem, struct stats *stats,
+                        char *err, size_t errlen);
+void monitor_engine_free(struct monitor_engine *m);
 
 /* Runs the guest in the core for a slice: real mode, virtual-8086 mode. */
 void monitor_run_core(struct monitor_engine *m);

@@ -7,7 +7,7 @@
 
 #include "../exit_status.h"
 #include "../stats.h"
-#include "../vm.h"
+#include "../mem.h"
 #include "monitor_engine.h"
 #include "monitor_switch.h"
 
@@ -21,7 +21,7 @@
 
 static void count(struct monitor_engine *m, const char *what)
 {
-	stats_add(m->vm->stats, "monitor-paging", what, 1);
+	stats_add(m->stats, "monitor-paging", what, 1);
 }
 
 static void flush(struct monitor_engine *m, const char *why)
@@ -75,7 +75,7 @@ static void inject_pf(struct monitor_engine *m, uint32_t lin, uint32_t err)
 	count(m, "pf-injected");
 	m->cpu.cr2 = lin;
 	if (x86_deliver_exception(&m->cpu, &m->ops, VEC_PF, err) == X86_SHUTDOWN)
-		vm_stop(m->vm, EXIT_CRASH, "triple fault delivering a page fault at 0x%x", lin);
+		monitor_stop(m, EXIT_CRASH, "triple fault delivering a page fault at 0x%x", lin);
 }
 
 /* Counts the faults of one instruction on one page in a row. */
@@ -135,7 +135,7 @@ void monitor_paging_fault(struct monitor_engine *m)
 	                                 monitor_space_scan_of(sp, w.frame) != NULL);
 	count(m, fetch ? "fills-code" : (how & MONITOR_MAP_WRITE) ? "fills-write" : "fills-read");
 	if (monitor_space_map(sp, lin, w.frame, how) < 0)
-		vm_stop(m->vm, EXIT_HOST, "cannot map guest page 0x%x", lin);
+		monitor_stop(m, EXIT_HOST, "cannot map guest page 0x%x", lin);
 }
 
 void monitor_paging_ctrl_written(struct monitor_engine *m, int cr, uint32_t old)
@@ -148,7 +148,7 @@ void monitor_paging_ctrl_written(struct monitor_engine *m, int cr, uint32_t old)
 		count(m, on ? "paging-enabled" : "paging-disabled");
 		m->paging_efer = c->efer;
 		if (monitor_space_set_paging(sp, on) < 0)
-			vm_stop(m->vm, EXIT_HOST, "cannot remap the guest's memory");
+			monitor_stop(m, EXIT_HOST, "cannot remap the guest's memory");
 		return;
 	}
 	if (!sp->paging)
@@ -173,7 +173,7 @@ void monitor_paging_invlpg(struct monitor_engine *m, uint32_t lin)
 size_t monitor_paging_peek(struct monitor_engine *m, uint64_t lin, unsigned access, uint8_t *buf,
                            size_t len)
 {
-	const struct mem *mem = &m->vm->mem;
+	const struct mem *mem = m->mem;
 	size_t n = 0;
 	while (n < len && lin + n < MONITOR_SPACE_END) {
 		uint64_t a = lin + n;

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "../stats.h"
-#include "../vm.h"
+#include "../mem.h"
 #include "monitor_engine.h"
 #include "monitor_paging.h"
 
@@ -16,7 +16,7 @@
 
 static void count(struct monitor_engine *m, const char *what, unsigned n)
 {
-	stats_add(m->vm->stats, "monitor-tables", what, n);
+	stats_add(m->stats, "monitor-tables", what, n);
 }
 
 static bool ldt_present(const struct x86_cpu *c)

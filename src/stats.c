@@ -156,6 +156,14 @@ static bool stats_group_seen_before(const struct stats *s, size_t i)
 	return false;
 }
 
+void stats_foreach(const struct stats *s,
+                   void (*fn)(void *ctx, const char *group, const char *key, uint64_t value),
+                   void *ctx)
+{
+	for (size_t i = 0; s && i < s->n; i++)
+		fn(ctx, s->e[i].group, s->e[i].key, s->e[i].value);
+}
+
 void stats_print(const struct stats *s, FILE *out, bool json)
 {
 	bool first_group = true;

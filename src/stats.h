@@ -32,4 +32,10 @@ uint64_t stats_get(const struct stats *s, const char *group, const char *key);
 
 void stats_print(const struct stats *s, FILE *out, bool json);
 
+/* Calls @fn for every counter, in the order they first appeared (the
+ * monitor's vCPU process hands its counters to plexvm this way). */
+void stats_foreach(const struct stats *s,
+                   void (*fn)(void *ctx, const char *group, const char *key, uint64_t value),
+                   void *ctx);
+
 #endif

@@ -1,171 +1,345 @@
 /*
- * The monitor engine: guest code runs natively in the plexvm process, at host
- * ring 3 in compatibility mode, and every sensitive event comes back as a
- * signal (see monitor_switch.h, monitor_trap.h).  The virtual CPU is the x86
- * core's struct x86_cpu: it holds what the host CPU cannot (CPL, IF, IOPL,
- * control registers, descriptor tables, segment caches), and the core
- * emulates every instruction that traps, against that state.
+ * The monitor engine, plexvm's side.  Guest code and the monitor itself run
+ * in the vCPU process (vcpu_main.c, monitor_loop.c), which holds guest RAM,
+ * a small static binary and the run area — nothing of plexvm's.  plexvm
+ * keeps the devices, the PIC, the loaders and every exit status, and
+ * answers the vCPU process's exits like a VMM answers KVM_RUN (vcpu_run.h).
  *
- * The loop: bring devices up to date, deliver a pending interrupt through the
- * guest's IDT, make sure the code at EIP is scanned, enter guest code, and on
- * the way back decide what the trap was: a page to scan, a scanned page the
- * guest writes (drop the scan and retry), the timer, or an instruction to
- * emulate.  With guest paging on, page faults go to monitor_paging.c, which
- * maps guest pages on demand from the guest's tables.  The guest's
- * descriptor tables are write-protected and mirrored (monitor_tables.c).
- * What the host CPU cannot run natively at all — real mode, virtual-8086
- * mode — runs in the core.  Everything done with the core lives in
- * monitor_core.c.
+ * Everything read from the run area is hostile: guest code may own the
+ * vCPU process.  Each field is read once, checked, and used only as a
+ * number; a bad one, an unknown exit or the process dying ends the run
+ * with status 6 and the reason.  While the vCPU process runs guest code,
+ * plexvm wakes at least every millisecond to bring devices up to date, and
+ * kicks the process (SIGALRM) when an interrupt is pending or the run must
+ * end.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
-#include "../../x86/decoder.h"
-#include "../../x86/x86.h"
+#include "../bus.h"
 #include "../exit_status.h"
-#include "../log.h"
 #include "../stats.h"
 #include "../vm.h"
 #include "engine.h"
-#include "monitor_engine.h"
-#include "monitor_ldt.h"
-#include "monitor_paging.h"
-#include "monitor_probe.h"
-#include "monitor_space.h"
-#include "monitor_switch.h"
-#include "monitor_trap.h"
+#include "vcpu_futex.h"
+#include "vcpu_run.h"
+#include "vcpu_spawn.h"
 #include "x86_state.h"
 
-struct monitor_inproc {
-	struct monitor_engine m;
+/* Longest plexvm sleeps while guest code runs: serial input and timers are
+ * looked at this often at least. */
+#define POLL_NS 1000000ull
+/* How long the vCPU process has to set itself up, and to report once asked
+ * to stop. */
+#define READY_NS 5000000000ull
+#define DONE_NS 1000000000ull
+
+struct monitor {
 	struct vm *vm;
+	pid_t pid;
+	uint8_t *area;
+	struct vcpu_run *run;
+	struct vcpu_init *init;
+	struct vcpu_regs regs; /* the last ones the vCPU process reported */
+	bool have_regs;
+	bool reaped;
 };
 
-static uint32_t inproc_pio_in(void *ctx, uint16_t port, unsigned size)
+/* ---- the vCPU process ------------------------------------------------- */
+
+/* Reaps the process if it has ended; says why into @why. */
+static bool mon_child_ended(struct monitor *p, char *why, size_t len)
 {
-	return x86_state_pio_in(ctx, port, size);
+	int st;
+	if (p->reaped)
+		return true;
+	if (waitpid(p->pid, &st, WNOHANG) != p->pid)
+		return false;
+	p->reaped = true;
+	if (WIFSIGNALED(st))
+		snprintf(why, len, "the vCPU process was killed by signal %d (%s)%s", WTERMSIG(st),
+		         strsignal(WTERMSIG(st)),
+		         WTERMSIG(st) == SIGSYS ? ": a system call its filter forbids" : "");
+	else
+		snprintf(why, len, "the vCPU process exited with status %d", WEXITSTATUS(st));
+	return true;
 }
 
-static void inproc_pio_out(void *ctx, uint16_t port, uint32_t value, unsigned size)
+static void mon_child_kill(struct monitor *p)
 {
-	x86_state_pio_out(ctx, port, value, size);
+	if (p->pid > 0 && !p->reaped) {
+		kill(p->pid, SIGKILL);
+		waitpid(p->pid, NULL, 0);
+		p->reaped = true;
+	}
 }
 
-static uint64_t inproc_mmio_read(void *ctx, uint64_t gpa, unsigned size)
+/* Waits for an exit for up to @ns; false on a timeout or if the process
+ * ended (then the VM is stopped with the reason). */
+static bool mon_wait_exit(struct monitor *p, uint64_t ns)
 {
-	struct vm *vm = ctx;
-	uint64_t v = 0;
-	bus_mmio(&vm->bus, gpa, size, false, &v);
-	return v;
+	if (vcpu_turn_wait(p->run, VCPU_TURN_HOST, ns))
+		return true;
+	char why[160];
+	if (mon_child_ended(p, why, sizeof(why))) {
+		vm_stop(p->vm, EXIT_CRASH, "%s", why);
+		return false;
+	}
+	return false;
 }
 
-static void inproc_mmio_write(void *ctx, uint64_t gpa, uint64_t value, unsigned size)
+/* A copy of a string the vCPU process wrote: bounded, printable. */
+static void mon_copy_text(char *dst, size_t len, const volatile char *src, size_t srclen)
 {
-	struct vm *vm = ctx;
-	bus_mmio(&vm->bus, gpa, size, true, &value);
+	size_t i = 0;
+	for (; i + 1 < len && i < srclen; i++) {
+		char ch = src[i];
+		if (ch == 0)
+			break;
+		dst[i] = ch >= 0x20 && ch < 0x7f ? ch : '?';
+	}
+	dst[i] = 0;
 }
 
-static void inproc_stop(void *ctx, int status, const char *reason)
+static void mon_save_regs(struct monitor *p)
 {
-	vm_stop(ctx, status, "%s", reason);
+	memcpy(&p->regs, (const void *)&p->run->regs, sizeof(p->regs));
+	p->have_regs = true;
 }
 
-static bool inproc_poll(void *ctx)
-{
-	struct vm *vm = ctx;
-	/* A moment for signals that are not the monitor's (SIGTERM). */
-	monitor_signals_allow();
-	monitor_signals_block();
-	vm_poll(vm);
-	return vm->stopped;
-}
+/* ---- lifecycle --------------------------------------------------------- */
 
-static bool inproc_irq_pending(void *ctx)
+static void mon_destroy(void *ctx)
 {
-	return vm_irq_pending(ctx);
-}
-
-static int inproc_irq_ack(void *ctx)
-{
-	return vm_irq_ack(ctx);
-}
-
-static void inproc_wait(void *ctx)
-{
-	/* No ticks while asleep: vm_wait() knows the next deadline itself. */
-	monitor_timer_stop();
-	monitor_signals_allow();
-	vm_wait(ctx);
-	monitor_signals_block();
-	monitor_timer_start();
+	struct monitor *p = ctx;
+	mon_child_kill(p);
+	if (p->area)
+		munmap(p->area, VCPU_AREA_SIZE);
+	free(p);
 }
 
 static int mon_create(struct vm *vm, void **ctx, char *err, size_t errlen)
 {
-	struct monitor_inproc *p = calloc(1, sizeof(*p));
+	struct monitor *p = calloc(1, sizeof(*p));
 	if (!p) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	p->vm = vm;
-	p->m.host = (struct monitor_host){ .ctx = vm,
-		                           .pio_in = inproc_pio_in,
-		                           .pio_out = inproc_pio_out,
-		                           .mmio_read = inproc_mmio_read,
-		                           .mmio_write = inproc_mmio_write,
-		                           .stop = inproc_stop,
-		                           .poll = inproc_poll,
-		                           .irq_pending = inproc_irq_pending,
-		                           .irq_ack = inproc_irq_ack,
-		                           .wait = inproc_wait };
-	if (monitor_engine_init(&p->m, &vm->mem, vm->stats, err, errlen) < 0) {
-		free(p);
-		/* A host the monitor cannot use is a reason to try the next
+	int fd = memfd_create("plexvm-run", MFD_CLOEXEC);
+	if (fd < 0 || ftruncate(fd, VCPU_AREA_SIZE) < 0) {
+		snprintf(err, errlen, "cannot create the run area: %s", strerror(errno));
+		goto fail;
+	}
+	p->area = mmap(NULL, VCPU_AREA_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p->area == MAP_FAILED) {
+		p->area = NULL;
+		snprintf(err, errlen, "cannot map the run area: %s", strerror(errno));
+		goto fail;
+	}
+	p->run = (struct vcpu_run *)(p->area + VCPU_AREA_RUN);
+	p->init = (struct vcpu_init *)(p->area + VCPU_AREA_INIT);
+	p->run->magic = VCPU_RUN_MAGIC;
+	p->run->version = VCPU_RUN_VERSION;
+	p->run->turn = VCPU_TURN_VCPU;
+	p->init->ram_size = vm->mem.size;
+	p->init->parent = getpid();
+	p->init->stats = vm->stats != NULL;
+
+	p->pid = vcpu_spawn(vm->mem.fd, fd, err, errlen);
+	close(fd);
+	fd = -1;
+	if (p->pid < 0)
+		goto fail;
+	/* The process sets the monitor up and says whether it can run. */
+	uint64_t waited = 0;
+	while (!vcpu_turn_wait(p->run, VCPU_TURN_HOST, POLL_NS)) {
+		char why[160];
+		waited += POLL_NS;
+		if (mon_child_ended(p, why, sizeof(why)) || waited >= READY_NS) {
+			snprintf(err, errlen, "the vCPU process did not start: %s",
+			         p->reaped ? why : "no answer");
+			goto fail;
+		}
+	}
+	if (p->run->exit_reason != VCPU_EXIT_READY) {
+		snprintf(err, errlen, "the vCPU process did not start: exit %u", p->run->exit_reason);
+		goto fail;
+	}
+	if (p->run->u.ready.error != 0) {
+		/* A host the monitor cannot use: reason to try the next
 		 * engine, not a failure. */
+		mon_copy_text(err, errlen, p->run->u.ready.message, sizeof(p->run->u.ready.message));
+		mon_destroy(p);
 		return -ENODEV;
 	}
 	*ctx = p;
 	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	mon_destroy(p);
+	return -ENODEV;
 }
 
 static int mon_setup(void *ctx, const struct boot_entry *b)
 {
-	struct monitor_inproc *p = ctx;
-	return x86_state_from_boot(&p->m.cpu, b);
+	struct monitor *p = ctx;
+	/* The vCPU process reads it once the run starts. */
+	memset(&p->init->cpu, 0, sizeof(p->init->cpu));
+	return x86_state_from_boot(&p->init->cpu, b);
 }
 
 static void mon_dump_regs(void *ctx, FILE *out)
 {
-	struct monitor_inproc *p = ctx;
-	x86_state_dump(&p->m.cpu, out);
+	struct monitor *p = ctx;
+	struct x86_cpu c;
+	if (!p->have_regs) {
+		x86_state_dump(&p->init->cpu, out);
+		return;
+	}
+	/* Numbers only: whatever the vCPU process wrote, this prints it. */
+	memset(&c, 0, sizeof(c));
+	memcpy(c.r, p->regs.r, sizeof(c.r));
+	c.eip = p->regs.eip;
+	c.eflags = p->regs.eflags;
+	memcpy(c.seg, p->regs.seg, sizeof(c.seg));
+	c.tr.sel = p->regs.tr;
+	c.ldtr.sel = p->regs.ldtr;
+	c.gdtr = p->regs.gdtr;
+	c.idtr = p->regs.idtr;
+	c.cr0 = p->regs.cr0;
+	c.cr2 = p->regs.cr2;
+	c.cr3 = p->regs.cr3;
+	c.cr4 = p->regs.cr4;
+	c.cpl = p->regs.cpl & 3;
+	x86_state_dump(&c, out);
 }
 
-static void mon_destroy(void *ctx)
+/* ---- exits ------------------------------------------------------------- */
+
+static bool mon_io(struct monitor *p)
 {
-	struct monitor_inproc *p = ctx;
-	monitor_engine_free(&p->m);
-	free(p);
+	struct vcpu_run *run = p->run;
+	uint8_t dir = run->u.io.direction, size = run->u.io.size;
+	uint16_t port = run->u.io.port;
+	uint32_t data = run->u.io.data;
+	if (dir > 1 || (size != 1 && size != 2 && size != 4))
+		return false;
+	if (dir)
+		x86_state_pio_out(p->vm, port, data, size);
+	else
+		run->u.io.data = x86_state_pio_in(p->vm, port, size);
+	return true;
+}
+
+static bool mon_mmio(struct monitor *p)
+{
+	struct vcpu_run *run = p->run;
+	uint64_t gpa = run->u.mmio.phys_addr, data = run->u.mmio.data;
+	uint32_t len = run->u.mmio.len, write = run->u.mmio.is_write;
+	if (write > 1 || (len != 1 && len != 2 && len != 4 && len != 8))
+		return false;
+	bus_mmio(&p->vm->bus, gpa, len, write, &data);
+	if (!write)
+		run->u.mmio.data = data;
+	return true;
+}
+
+static bool mon_stop_exit(struct monitor *p)
+{
+	int32_t status = p->run->u.stop.status;
+	char reason[160];
+	mon_copy_text(reason, sizeof(reason), p->run->u.stop.reason, sizeof(p->run->u.stop.reason));
+	mon_save_regs(p);
+	if (status != EXIT_CRASH && status != EXIT_HOST)
+		return false;
+	vm_stop(p->vm, status, "%s", reason);
+	return true;
+}
+
+/* The vCPU process's counters join plexvm's: names checked, values as
+ * given (a guest that forges them only lies about itself). */
+static void mon_done(struct monitor *p)
+{
+	uint32_t n = p->run->u.done.nstats;
+	const struct vcpu_stat *s = (const struct vcpu_stat *)(p->area + VCPU_AREA_STATS);
+	mon_save_regs(p);
+	if (n > VCPU_STATS_MAX)
+		n = VCPU_STATS_MAX;
+	for (uint32_t i = 0; p->vm->stats && i < n; i++) {
+		char group[sizeof(s->group)], key[sizeof(s->key)];
+		mon_copy_text(group, sizeof(group), s[i].group, sizeof(s[i].group));
+		mon_copy_text(key, sizeof(key), s[i].key, sizeof(s[i].key));
+		if (group[0] && key[0])
+			stats_add(p->vm->stats, group, key, s[i].value);
+	}
+}
+
+/* Handles the exit waiting in the run page.  Returns false if it was
+ * garbage (the run is stopped then). */
+static bool mon_exit(struct monitor *p, uint32_t reason)
+{
+	struct vm *vm = p->vm;
+	switch (reason) {
+	case VCPU_EXIT_IO: return mon_io(p);
+	case VCPU_EXIT_MMIO: return mon_mmio(p);
+	case VCPU_EXIT_IRQ_ACK:
+		p->run->irq_vector = vm_irq_pending(vm) ? vm_irq_ack(vm) : -1;
+		return true;
+	case VCPU_EXIT_HLT: vm_wait(vm); return true;
+	case VCPU_EXIT_STOP: return mon_stop_exit(p);
+	default: return false;
+	}
 }
 
 static int mon_run(void *ctx)
 {
-	struct monitor_inproc *p = ctx;
+	struct monitor *p = ctx;
 	struct vm *vm = p->vm;
-	char err[160];
-	if (monitor_seccomp_install(err, sizeof(err)) < 0) {
-		vm_stop(vm, EXIT_HOST, "%s", err);
-		return 0;
+	struct vcpu_run *run = p->run;
+	uint64_t stopping_ns = 0; /* time waited for VCPU_EXIT_DONE */
+
+	vcpu_turn_pass(run, VCPU_TURN_VCPU); /* the answer to READY: go */
+	for (;;) {
+		if (!mon_wait_exit(p, POLL_NS)) {
+			if (p->reaped)
+				break;
+			vm_poll(vm);
+			if (vm->stopped) {
+				stopping_ns += POLL_NS;
+				if (stopping_ns >= DONE_NS)
+					break; /* no report: the stop stands */
+				__atomic_store_n(&run->stop_request, 1, __ATOMIC_RELEASE);
+				kill(p->pid, SIGALRM);
+			} else if (vm_irq_pending(vm)) {
+				__atomic_store_n(&run->irq_pending, 1, __ATOMIC_RELEASE);
+				kill(p->pid, SIGALRM);
+			}
+			continue;
+		}
+		uint32_t reason = __atomic_load_n(&run->exit_reason, __ATOMIC_ACQUIRE);
+		if (reason == VCPU_EXIT_DONE) {
+			mon_done(p);
+			break;
+		}
+		if (!mon_exit(p, reason)) {
+			vm_stop(vm, EXIT_CRASH, "the vCPU process sent a malformed exit (reason %u)",
+			        reason);
+			break;
+		}
+		vm_poll(vm);
+		__atomic_store_n(&run->irq_pending, vm_irq_pending(vm), __ATOMIC_RELEASE);
+		__atomic_store_n(&run->stop_request, vm->stopped, __ATOMIC_RELEASE);
+		vcpu_turn_pass(run, VCPU_TURN_VCPU);
 	}
-	monitor_signals_block();
-	if (monitor_timer_start() < 0) {
-		vm_stop(vm, EXIT_HOST, "cannot start the monitor's timer: %s", strerror(errno));
-		return 0;
-	}
-	monitor_loop(&p->m);
-	monitor_timer_stop();
-	monitor_signals_allow();
+	mon_child_kill(p);
 	return 0;
 }
 

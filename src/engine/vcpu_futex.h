@@ -1,0 +1,50 @@
+/*
+ * Waiting for and passing the turn in a struct vcpu_run, for both sides.
+ * A waiter spins a little first: a port access answered by plexvm takes a
+ * few microseconds, less than two futex sleeps and wake-ups.
+ */
+#ifndef PLEXVM_VCPU_FUTEX_H
+#define PLEXVM_VCPU_FUTEX_H
+
+#include <linux/futex.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vcpu_run.h"
+
+/* Spins before sleeping, in pause instructions (~5-10 us). */
+#define VCPU_SPIN 2000
+
+static inline uint32_t vcpu_turn_load(const struct vcpu_run *run)
+{
+	return __atomic_load_n(&run->turn, __ATOMIC_ACQUIRE);
+}
+
+/* Hands the turn over and wakes the other side. */
+static inline void vcpu_turn_pass(struct vcpu_run *run, uint32_t to)
+{
+	__atomic_store_n(&run->turn, to, __ATOMIC_RELEASE);
+	syscall(SYS_futex, &run->turn, FUTEX_WAKE, 1, NULL, NULL, 0);
+}
+
+/* Waits until the turn is @want, at most @timeout_ns (0: for ever).
+ * Returns true if it is. */
+static inline bool vcpu_turn_wait(struct vcpu_run *run, uint32_t want, uint64_t timeout_ns)
+{
+	for (int i = 0; i < VCPU_SPIN; i++) {
+		if (vcpu_turn_load(run) == want)
+			return true;
+		__builtin_ia32_pause();
+	}
+	struct timespec ts = { (time_t)(timeout_ns / 1000000000u), (long)(timeout_ns % 1000000000u) };
+	uint32_t seen = vcpu_turn_load(run);
+	if (seen == want)
+		return true;
+	syscall(SYS_futex, &run->turn, FUTEX_WAIT, seen, timeout_ns ? &ts : NULL, NULL, 0);
+	return vcpu_turn_load(run) == want;
+}
+
+#endif

@@ -113,7 +113,7 @@ static void loop_trap(struct monitor_engine *m, const struct monitor_frame *f)
 	struct x86_cpu *c = &m->cpu;
 	switch (monitor_exit_kind()) {
 	case MONITOR_EXIT_TICK:
-		stats_add(m->stats, "exits", "timer", 1);
+		stats_add(m->stats, "exits", "kick", 1);
 		return;
 	case MONITOR_EXIT_SYSCALL:
 		/* int $0x80 or sysenter, both two bytes, reached the host

@@ -25,7 +25,6 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
-#include <sys/time.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -255,30 +254,11 @@ int monitor_seccomp_install(char *err, size_t errlen)
 	return 0;
 }
 
-int monitor_timer_start(void)
-{
-	struct itimerval it = { { 0, 1000 }, { 0, 1000 } };
-	return setitimer(ITIMER_REAL, &it, NULL) < 0 ? -errno : 0;
-}
-
-void monitor_timer_stop(void)
-{
-	struct itimerval it = { { 0, 0 }, { 0, 0 } };
-	setitimer(ITIMER_REAL, &it, NULL);
-}
-
 static void others_mask(sigset_t *set)
 {
 	sigfillset(set);
 	for (size_t i = 0; i < sizeof(trap_signals) / sizeof(trap_signals[0]); i++)
 		sigdelset(set, trap_signals[i]);
-}
-
-void monitor_signals_allow(void)
-{
-	sigset_t set;
-	others_mask(&set);
-	sigprocmask(SIG_UNBLOCK, &set, NULL);
 }
 
 void monitor_signals_block(void)

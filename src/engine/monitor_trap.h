@@ -1,8 +1,9 @@
 /*
- * How guest traps reach the monitor: signal handlers on an alternate stack,
- * a 1 kHz interval timer so that guest code never keeps the CPU from the
- * monitor for long, and a seccomp filter that stops guest code from making
- * host system calls.
+ * How guest traps reach the monitor: signal handlers on an alternate stack
+ * (SIGALRM is plexvm's kick: an interrupt is pending, or the run must end),
+ * and a seccomp filter that stops guest code from making host system calls
+ * (vcpu_lockdown.c has the vCPU process's; monitor_seccomp_install() the
+ * trap rules alone, for tests that run guest code in their own process).
  */
 #ifndef PLEXVM_MONITOR_TRAP_H
 #define PLEXVM_MONITOR_TRAP_H
@@ -14,7 +15,7 @@ enum monitor_exit_kind {
 	MONITOR_EXIT_FAULT,   /* #GP, #PF, #NP, #SS, #UD, #DE, ...: emulate or handle */
 	MONITOR_EXIT_INT3,    /* an INT3: a scanner patch, or the guest's own */
 	MONITOR_EXIT_SYSCALL, /* a host system call attempt (int $0x80, sysenter) */
-	MONITOR_EXIT_TICK,    /* the interval timer */
+	MONITOR_EXIT_TICK,    /* plexvm's kick (SIGALRM) */
 };
 
 /* Installs the handlers and the alternate stack; records the host's FS base.
@@ -29,13 +30,8 @@ int monitor_trap_handlers(void);
  * instruction below 4 GiB, or with the i386 ABI, raises SIGSYS. Irrevocable. */
 int monitor_seccomp_install(char *err, size_t errlen);
 
-/* Starts/stops the 1 kHz timer (SIGALRM). */
-int monitor_timer_start(void);
-void monitor_timer_stop(void);
-
-/* Lets signals other than the monitor's own be delivered (they are blocked
- * while guest code may run: their handlers would find the guest's FS). */
-void monitor_signals_allow(void);
+/* Blocks signals other than the monitor's own: their handlers would find
+ * the guest's FS, and in the vCPU process nothing else may stop it. */
 void monitor_signals_block(void);
 
 enum monitor_exit_kind monitor_exit_kind(void);

@@ -102,7 +102,7 @@ static int set_limits(void)
 /* if (A == v) skip @t instructions else skip @f */
 #define IF_EQ(v, t, f) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (v), (t), (f))
 
-static int install_filter(const uint32_t *futex_word, int code_fd)
+int vcpu_lockdown_filter(const uint32_t *futex_word, int code_fd)
 {
 	uint64_t fw = (uint64_t)(uintptr_t)futex_word;
 	struct sock_filter prog[] = {
@@ -178,7 +178,7 @@ int vcpu_lockdown(const uint32_t *futex_word, int code_fd, char *err, size_t err
 		snprintf(err, errlen, "cannot make the vCPU process undumpable: %s", strerror(-r));
 		return r;
 	}
-	r = install_filter(futex_word, code_fd);
+	r = vcpu_lockdown_filter(futex_word, code_fd);
 	if (r < 0)
 		snprintf(err, errlen, "cannot install the vCPU process's seccomp filter: %s",
 		         strerror(-r));

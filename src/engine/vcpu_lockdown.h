@@ -25,4 +25,8 @@ int vcpu_lockdown_early(int parent, char *err, size_t errlen);
  * 0 or -errno with @err filled. */
 int vcpu_lockdown(const uint32_t *futex_word, int code_fd, char *err, size_t errlen);
 
+/* Just the seccomp filter (the last step of vcpu_lockdown()).  Returns 0
+ * or -errno. */
+int vcpu_lockdown_filter(const uint32_t *futex_word, int code_fd);
+
 #endif

@@ -22,11 +22,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../bus.h"
 #include "../exit_status.h"
 #include "../stats.h"
 #include "../vm.h"
 #include "engine.h"
+#include "vcpu_exit.h"
 #include "vcpu_futex.h"
 #include "vcpu_run.h"
 #include "vcpu_spawn.h"
@@ -94,24 +94,6 @@ static bool mon_wait_exit(struct monitor *p, uint64_t ns)
 	return false;
 }
 
-/* A copy of a string the vCPU process wrote: bounded, printable. */
-static void mon_copy_text(char *dst, size_t len, const volatile char *src, size_t srclen)
-{
-	size_t i = 0;
-	for (; i + 1 < len && i < srclen; i++) {
-		char ch = src[i];
-		if (ch == 0)
-			break;
-		dst[i] = ch >= 0x20 && ch < 0x7f ? ch : '?';
-	}
-	dst[i] = 0;
-}
-
-static void mon_save_regs(struct monitor *p)
-{
-	memcpy(&p->regs, (const void *)&p->run->regs, sizeof(p->regs));
-	p->have_regs = true;
-}
 
 /* ---- lifecycle --------------------------------------------------------- */
 
@@ -175,7 +157,7 @@ static int mon_create(struct vm *vm, void **ctx, char *err, size_t errlen)
 	if (p->run->u.ready.error != 0) {
 		/* A host the monitor cannot use: reason to try the next
 		 * engine, not a failure. */
-		mon_copy_text(err, errlen, p->run->u.ready.message, sizeof(p->run->u.ready.message));
+		vcpu_exit_text(err, errlen, p->run->u.ready.message, sizeof(p->run->u.ready.message));
 		mon_destroy(p);
 		return -ENODEV;
 	}
@@ -222,83 +204,6 @@ static void mon_dump_regs(void *ctx, FILE *out)
 	x86_state_dump(&c, out);
 }
 
-/* ---- exits ------------------------------------------------------------- */
-
-static bool mon_io(struct monitor *p)
-{
-	struct vcpu_run *run = p->run;
-	uint8_t dir = run->u.io.direction, size = run->u.io.size;
-	uint16_t port = run->u.io.port;
-	uint32_t data = run->u.io.data;
-	if (dir > 1 || (size != 1 && size != 2 && size != 4))
-		return false;
-	if (dir)
-		x86_state_pio_out(p->vm, port, data, size);
-	else
-		run->u.io.data = x86_state_pio_in(p->vm, port, size);
-	return true;
-}
-
-static bool mon_mmio(struct monitor *p)
-{
-	struct vcpu_run *run = p->run;
-	uint64_t gpa = run->u.mmio.phys_addr, data = run->u.mmio.data;
-	uint32_t len = run->u.mmio.len, write = run->u.mmio.is_write;
-	if (write > 1 || (len != 1 && len != 2 && len != 4 && len != 8))
-		return false;
-	bus_mmio(&p->vm->bus, gpa, len, write, &data);
-	if (!write)
-		run->u.mmio.data = data;
-	return true;
-}
-
-static bool mon_stop_exit(struct monitor *p)
-{
-	int32_t status = p->run->u.stop.status;
-	char reason[160];
-	mon_copy_text(reason, sizeof(reason), p->run->u.stop.reason, sizeof(p->run->u.stop.reason));
-	mon_save_regs(p);
-	if (status != EXIT_CRASH && status != EXIT_HOST)
-		return false;
-	vm_stop(p->vm, status, "%s", reason);
-	return true;
-}
-
-/* The vCPU process's counters join plexvm's: names checked, values as
- * given (a guest that forges them only lies about itself). */
-static void mon_done(struct monitor *p)
-{
-	uint32_t n = p->run->u.done.nstats;
-	const struct vcpu_stat *s = (const struct vcpu_stat *)(p->area + VCPU_AREA_STATS);
-	mon_save_regs(p);
-	if (n > VCPU_STATS_MAX)
-		n = VCPU_STATS_MAX;
-	for (uint32_t i = 0; p->vm->stats && i < n; i++) {
-		char group[sizeof(s->group)], key[sizeof(s->key)];
-		mon_copy_text(group, sizeof(group), s[i].group, sizeof(s[i].group));
-		mon_copy_text(key, sizeof(key), s[i].key, sizeof(s[i].key));
-		if (group[0] && key[0])
-			stats_add(p->vm->stats, group, key, s[i].value);
-	}
-}
-
-/* Handles the exit waiting in the run page.  Returns false if it was
- * garbage (the run is stopped then). */
-static bool mon_exit(struct monitor *p, uint32_t reason)
-{
-	struct vm *vm = p->vm;
-	switch (reason) {
-	case VCPU_EXIT_IO: return mon_io(p);
-	case VCPU_EXIT_MMIO: return mon_mmio(p);
-	case VCPU_EXIT_IRQ_ACK:
-		p->run->irq_vector = vm_irq_pending(vm) ? vm_irq_ack(vm) : -1;
-		return true;
-	case VCPU_EXIT_HLT: vm_wait(vm); return true;
-	case VCPU_EXIT_STOP: return mon_stop_exit(p);
-	default: return false;
-	}
-}
-
 static int mon_run(void *ctx)
 {
 	struct monitor *p = ctx;
@@ -324,16 +229,10 @@ static int mon_run(void *ctx)
 			}
 			continue;
 		}
-		uint32_t reason = __atomic_load_n(&run->exit_reason, __ATOMIC_ACQUIRE);
-		if (reason == VCPU_EXIT_DONE) {
-			mon_done(p);
+		enum vcpu_exit_result r = vcpu_exit_handle(vm, p->area, &p->regs);
+		p->have_regs |= r == VCPU_EXIT_REGS || r == VCPU_EXIT_FINISHED;
+		if (r == VCPU_EXIT_FINISHED || r == VCPU_EXIT_MALFORMED)
 			break;
-		}
-		if (!mon_exit(p, reason)) {
-			vm_stop(vm, EXIT_CRASH, "the vCPU process sent a malformed exit (reason %u)",
-			        reason);
-			break;
-		}
 		vm_poll(vm);
 		__atomic_store_n(&run->irq_pending, vm_irq_pending(vm), __ATOMIC_RELEASE);
 		__atomic_store_n(&run->stop_request, vm->stopped, __ATOMIC_RELEASE);

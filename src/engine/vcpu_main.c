@@ -39,7 +39,7 @@ struct vcpu {
 };
 
 /* Posts exit @reason (its fields are filled in) and waits for the answer. */
-static void vcpu_exit(struct vcpu *v, uint32_t reason)
+static void vcpu_post_exit(struct vcpu *v, uint32_t reason)
 {
 	struct vcpu_run *run = v->run;
 	run->exit_reason = reason;
@@ -60,7 +60,7 @@ static uint32_t vcpu_pio_in(void *ctx, uint16_t port, unsigned size)
 	v->run->u.io.direction = 0;
 	v->run->u.io.size = (uint8_t)size;
 	v->run->u.io.port = port;
-	vcpu_exit(v, VCPU_EXIT_IO);
+	vcpu_post_exit(v, VCPU_EXIT_IO);
 	return v->run->u.io.data;
 }
 
@@ -71,7 +71,7 @@ static void vcpu_pio_out(void *ctx, uint16_t port, uint32_t value, unsigned size
 	v->run->u.io.size = (uint8_t)size;
 	v->run->u.io.port = port;
 	v->run->u.io.data = value;
-	vcpu_exit(v, VCPU_EXIT_IO);
+	vcpu_post_exit(v, VCPU_EXIT_IO);
 }
 
 static uint64_t vcpu_mmio_read(void *ctx, uint64_t gpa, unsigned size)
@@ -80,7 +80,7 @@ static uint64_t vcpu_mmio_read(void *ctx, uint64_t gpa, unsigned size)
 	v->run->u.mmio.phys_addr = gpa;
 	v->run->u.mmio.len = size;
 	v->run->u.mmio.is_write = 0;
-	vcpu_exit(v, VCPU_EXIT_MMIO);
+	vcpu_post_exit(v, VCPU_EXIT_MMIO);
 	return v->run->u.mmio.data;
 }
 
@@ -91,7 +91,7 @@ static void vcpu_mmio_write(void *ctx, uint64_t gpa, uint64_t value, unsigned si
 	v->run->u.mmio.len = size;
 	v->run->u.mmio.is_write = 1;
 	v->run->u.mmio.data = value;
-	vcpu_exit(v, VCPU_EXIT_MMIO);
+	vcpu_post_exit(v, VCPU_EXIT_MMIO);
 }
 
 static void vcpu_save_regs(struct vcpu *v)
@@ -119,7 +119,7 @@ static void vcpu_stop(void *ctx, int status, const char *reason)
 	v->run->u.stop.status = status;
 	snprintf(v->run->u.stop.reason, sizeof(v->run->u.stop.reason), "%s", reason);
 	vcpu_save_regs(v);
-	vcpu_exit(v, VCPU_EXIT_STOP);
+	vcpu_post_exit(v, VCPU_EXIT_STOP);
 }
 
 static bool vcpu_poll(void *ctx)
@@ -137,13 +137,13 @@ static bool vcpu_irq_pending(void *ctx)
 static int vcpu_irq_ack(void *ctx)
 {
 	struct vcpu *v = ctx;
-	vcpu_exit(v, VCPU_EXIT_IRQ_ACK);
+	vcpu_post_exit(v, VCPU_EXIT_IRQ_ACK);
 	return v->run->irq_vector;
 }
 
 static void vcpu_wait(void *ctx)
 {
-	vcpu_exit(ctx, VCPU_EXIT_HLT);
+	vcpu_post_exit(ctx, VCPU_EXIT_HLT);
 }
 
 /* Copies the counters into the stats area. */
@@ -225,7 +225,7 @@ int main(void)
 		return vcpu_refuse(run, r, err);
 
 	run->u.ready.error = 0;
-	vcpu_exit(&v, VCPU_EXIT_READY);
+	vcpu_post_exit(&v, VCPU_EXIT_READY);
 	v.m.cpu = init->cpu; /* written by plexvm after READY, before its answer */
 	monitor_loop(&v.m);
 	vcpu_done(&v, area);

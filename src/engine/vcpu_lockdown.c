@@ -35,18 +35,37 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <grp.h>
 #include <unistd.h>
 
 #include "vcpu_run.h"
 
 #define X32_SYSCALL_BIT 0x40000000u
+#define NOBODY 65534
 #define MODIFY_LDT_WRITE 1
 #define MODIFY_LDT_WRITE_NEW 0x11
 #define USER_DESC_SIZE 16
 
+/* plexvm run as root (a CI job, a test) would leave the vCPU process
+ * owning root's files and processes: it becomes nobody first. */
+static int drop_root(void)
+{
+	if (geteuid() != 0)
+		return 0;
+	if (setgroups(0, NULL) < 0 || setresgid(NOBODY, NOBODY, NOBODY) < 0 ||
+	    setresuid(NOBODY, NOBODY, NOBODY) < 0)
+		return -errno;
+	return 0;
+}
+
 int vcpu_lockdown_early(int parent, char *err, size_t errlen)
 {
 	setsid();
+	int r = drop_root();
+	if (r < 0) {
+		snprintf(err, errlen, "cannot drop root in the vCPU process: %s", strerror(-r));
+		return r;
+	}
 	/* Best effort: a host without unprivileged user namespaces still
 	 * has the filter and the holdings as the boundary. */
 	unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS |

@@ -133,33 +133,6 @@ void monitor_stop(struct monitor_engine *m, int status, const char *fmt, ...)
 	m->host.stop(m->host.ctx, status, reason);
 }
 
-bool monitor_write_fault(struct monitor_engine *m, uint64_t lin, uint64_t frame, const char *group)
-{
-	const struct x86_cpu *c = &m->cpu;
-	if (monitor_space_guarded(&m->space, frame)) {
-		/* a descriptor table: the core writes it (monitor_tables.h) */
-		stats_add(m->stats, group, "write-to-table", 1);
-		monitor_emulate(m);
-		return true;
-	}
-	stats_add(m->stats, group, "write-to-scanned", 1);
-	uint64_t eip = (uint64_t)c->seg[X86_CS].base + c->eip;
-	if ((eip ^ lin) < MONITOR_PAGE || ((eip + X86_MAX_INSN_LEN - 1) ^ lin) < MONITOR_PAGE) {
-		/* The writer is on the page it writes: dropping the scan
-		 * would stop it from running there, and scanning again would
-		 * stop the write, for ever.  The core does this write (the
-		 * scan stands if it hit only data). */
-		monitor_emulate(m);
-		return true;
-	}
-	/* Drop the scan and let the write, and the ones after it, run
-	 * natively: emulating every store to data that shares a page with
-	 * code would cost a trap each.  Code that runs there again has the
-	 * page scanned again. */
-	monitor_space_drop(&m->space, frame);
-	return false;
-}
-
 void monitor_core_ops(struct monitor_engine *m)
 {
 	m->ops = (struct x86_ops){ .ctx = m,

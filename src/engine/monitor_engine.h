@@ -84,16 +84,17 @@ static inline bool monitor_code32(const struct x86_cpu *c)
  * one is near. */
 void monitor_emulate(struct monitor_engine *m);
 
-/* A native write hit linear @lin, frame @frame, which no mapping lets the
- * guest write: a guarded frame (a descriptor table), which the core writes,
- * or a scanned one.  For a scanned frame, if the writing instruction is on
- * that page the core does the write; otherwise the scan is dropped so that
- * the write and the ones after it run natively.  Counts which it was in
- * --stats @group.  Returns true if the core did the write, false if the
- * guest must retry it. */
-bool monitor_write_fault(struct monitor_engine *m, uint64_t lin, uint64_t frame, const char *group);
+/* What a trap calls for, in lguest's shape: the handlers that look at a
+ * trap (monitor_loop.c for every trap, monitor_paging.c for page faults
+ * with paging on) classify it and do what needs no decision — map a page,
+ * scan it, deliver the guest's own #PF — and the loop does the rest. */
+enum monitor_action {
+	MONITOR_RESUME,          /* done: back to guest code */
+	MONITOR_EMULATE,         /* the core runs the instruction at EIP */
+	MONITOR_WRITE_PROTECTED, /* a native write hit a frame the monitor guards or scanned */
+};
 
-/* Does a native write to @gpa need monitor_write_fault()? */
+/* Does a native write to @gpa meet MONITOR_WRITE_PROTECTED? */
 static inline bool monitor_write_protected(const struct monitor_space *sp, uint64_t gpa)
 {
 	return monitor_space_guarded(sp, gpa) || monitor_space_scan_of(sp, gpa);

@@ -107,51 +107,85 @@ static int loop_scan_for_fetch(struct monitor_engine *m, uint64_t addr)
 	return r;
 }
 
-/* Handles the trap that ended a native run. */
-static void loop_trap(struct monitor_engine *m, const struct monitor_frame *f)
+/* A native write hit linear @lin, frame @frame, which no mapping lets the
+ * guest write: a guarded frame (a descriptor table), which the core writes,
+ * or a scanned one.  For a scanned frame, if the writing instruction is on
+ * that page the core does the write; otherwise the scan is dropped so that
+ * the write and the ones after it run natively.  Counts which it was in
+ * --stats @group. */
+static enum monitor_action loop_write_protected(struct monitor_engine *m, uint64_t lin,
+                                                uint64_t frame, const char *group)
+{
+	const struct x86_cpu *c = &m->cpu;
+	if (monitor_space_guarded(&m->space, frame)) {
+		/* a descriptor table: the core writes it (monitor_tables.h) */
+		stats_add(m->stats, group, "write-to-table", 1);
+		return MONITOR_EMULATE;
+	}
+	stats_add(m->stats, group, "write-to-scanned", 1);
+	uint64_t eip = (uint64_t)c->seg[X86_CS].base + c->eip;
+	if ((eip ^ lin) < MONITOR_PAGE || ((eip + X86_MAX_INSN_LEN - 1) ^ lin) < MONITOR_PAGE) {
+		/* The writer is on the page it writes: dropping the scan
+		 * would stop it from running there, and scanning again would
+		 * stop the write, for ever.  The core does this write (the
+		 * scan stands if it hit only data). */
+		return MONITOR_EMULATE;
+	}
+	/* Drop the scan and let the write, and the ones after it, run
+	 * natively: emulating every store to data that shares a page with
+	 * code would cost a trap each.  Code that runs there again has the
+	 * page scanned again. */
+	monitor_space_drop(&m->space, frame);
+	return MONITOR_RESUME;
+}
+
+/* Classifies the trap that ended a native run: what it calls for. */
+static enum monitor_action loop_classify(struct monitor_engine *m, const struct monitor_frame *f)
 {
 	struct x86_cpu *c = &m->cpu;
 	switch (monitor_exit_kind()) {
 	case MONITOR_EXIT_TICK:
 		stats_add(m->stats, "exits", "kick", 1);
-		return;
+		return MONITOR_RESUME;
 	case MONITOR_EXIT_SYSCALL:
 		/* int $0x80 or sysenter, both two bytes, reached the host
 		 * kernel, which refused it: the guest's own instruction. */
 		stats_add(m->stats, "exits", "syscall", 1);
 		c->r[X86_EAX] = (uint32_t)f->syscall_nr;
 		c->eip -= 2;
-		monitor_emulate(m);
-		return;
+		return MONITOR_EMULATE;
 	case MONITOR_EXIT_INT3:
 		stats_add(m->stats, "exits", "int3", 1);
 		/* the core runs what the guest has there */
 		c->eip = monitor_trap_insn_start(m, X86_EXC_BP);
-		monitor_emulate(m);
-		return;
+		return MONITOR_EMULATE;
 	case MONITOR_EXIT_FAULT: break;
 	}
 	if (f->trapno == X86_EXC_OF) /* a trap: EIP is past the INTO or INT 4 */
 		c->eip = monitor_trap_insn_start(m, X86_EXC_OF);
-	if (f->trapno == X86_EXC_PF && m->space.paging) {
+	if (f->trapno != X86_EXC_PF) {
+		stats_add(m->stats, "exits", "fault", 1);
+		return MONITOR_EMULATE;
+	}
+	if (m->space.paging) {
 		stats_add(m->stats, "exits", "page-fault", 1);
-		monitor_paging_fault(m);
-		return;
+		uint32_t frame = 0;
+		enum monitor_action a = monitor_paging_fault(m, &frame);
+		if (a != MONITOR_WRITE_PROTECTED)
+			return a;
+		a = loop_write_protected(m, f->fault_addr, frame, "monitor-paging");
+		if (a == MONITOR_RESUME) /* the scan is gone: map the page for the write */
+			a = monitor_paging_fault(m, &frame);
+		return a;
 	}
-	if (f->trapno == X86_EXC_PF && (f->err & PF_ERR_FETCH) &&
-	    monitor_space_runnable(&m->space, f->fault_addr)) {
+	if ((f->err & PF_ERR_FETCH) && monitor_space_runnable(&m->space, f->fault_addr)) {
 		stats_add(m->stats, "exits", "fetch-unscanned", 1);
-		if (loop_scan_for_fetch(m, f->fault_addr) < 0)
-			monitor_emulate(m);
-		return;
+		return loop_scan_for_fetch(m, f->fault_addr) < 0 ? MONITOR_EMULATE : MONITOR_RESUME;
 	}
-	if (f->trapno == X86_EXC_PF && (f->err & PF_ERR_WRITE) &&
-	    monitor_write_protected(&m->space, f->fault_addr)) {
-		monitor_write_fault(m, f->fault_addr, f->fault_addr, "exits");
-		return;
-	}
-	stats_add(m->stats, "exits", f->trapno == X86_EXC_PF ? "page-fault" : "fault", 1);
-	monitor_emulate(m);
+	if ((f->err & PF_ERR_WRITE) && monitor_write_protected(&m->space, f->fault_addr))
+		return loop_write_protected(m, f->fault_addr, f->fault_addr, "exits");
+	stats_add(m->stats, "exits", "page-fault", 1);
+	return MONITOR_EMULATE;
 }
 
 /* Runs guest code natively until it traps, and handles the trap. */
@@ -212,7 +246,8 @@ static void loop_run_native(struct monitor_engine *m)
 	c->eflags = (c->eflags & ~NATIVE_FLAGS) | (f->eflags & NATIVE_FLAGS);
 	if (m->stats) /* strsignal() is not free */
 		stats_add(m->stats, "monitor-signals", strsignal(f->signo), 1);
-	loop_trap(m, f);
+	if (loop_classify(m, f) == MONITOR_EMULATE)
+		monitor_emulate(m);
 }
 
 void monitor_loop(struct monitor_engine *m)

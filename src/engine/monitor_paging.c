@@ -93,7 +93,7 @@ static bool no_progress(struct monitor_engine *m, uint32_t lin)
 	return true;
 }
 
-void monitor_paging_fault(struct monitor_engine *m)
+enum monitor_action monitor_paging_fault(struct monitor_engine *m, uint32_t *frame)
 {
 	struct x86_cpu *c = &m->cpu;
 	struct monitor_space *sp = &m->space;
@@ -105,7 +105,7 @@ void monitor_paging_fault(struct monitor_engine *m)
 	struct x86_xlate w;
 	if (!x86_translate(c, &m->ops, lin, access | user_access(c), &w)) {
 		inject_pf(m, lin, w.err);
-		return;
+		return MONITOR_RESUME;
 	}
 	uint32_t eip_lin = c->seg[X86_CS].base + c->eip;
 	bool fetch = access & X86_ACCESS_FETCH;
@@ -114,28 +114,27 @@ void monitor_paging_fault(struct monitor_engine *m)
 		/* Not RAM, or page 0; or an instruction that runs into a page
 		 * its own page's scan did not reach: the core runs it. */
 		count(m, "emulated");
-		monitor_emulate(m);
-		return;
+		return MONITOR_EMULATE;
 	}
 	if (fetch) {
 		int r = monitor_space_scan_at(sp, lin, w.frame | (lin & (MONITOR_PAGE - 1)),
 		                              monitor_code32(c), false);
 		if (r < 0) {
 			count(m, "emulated");
-			monitor_emulate(m);
-			return;
+			return MONITOR_EMULATE;
 		}
 		if (r > 0)
 			x86_tlb_flush(c); /* the frame now goes through mon_mmio_* */
 	} else if ((access & X86_ACCESS_WRITE) && monitor_write_protected(sp, w.frame)) {
-		if (monitor_write_fault(m, lin, w.frame, "monitor-paging"))
-			return; /* the core did it */
+		*frame = (uint32_t)w.frame;
+		return MONITOR_WRITE_PROTECTED;
 	}
 	unsigned how = monitor_space_how(&w, c->cpl == 3, c->cr0 & X86_CR0_WP,
 	                                 monitor_space_scan_of(sp, w.frame) != NULL);
 	count(m, fetch ? "fills-code" : (how & MONITOR_MAP_WRITE) ? "fills-write" : "fills-read");
 	if (monitor_space_map(sp, lin, w.frame, how) < 0)
 		monitor_stop(m, EXIT_HOST, "cannot map guest page 0x%x", lin);
+	return MONITOR_RESUME;
 }
 
 void monitor_paging_ctrl_written(struct monitor_engine *m, int cr, uint32_t old)

@@ -34,6 +34,8 @@
 
 #include <stddef.h>
 
+#include "monitor_engine.h"
+
 struct monitor_engine;
 
 /* Gives the address space its way to translate linear addresses. */
@@ -45,8 +47,10 @@ void monitor_paging_init(struct monitor_engine *m);
 int monitor_paging_enter(struct monitor_engine *m);
 
 /* A page fault from native guest code with paging on (in monitor_frame):
- * maps the page, or delivers the guest's #PF, or emulates the instruction. */
-void monitor_paging_fault(struct monitor_engine *m);
+ * maps the page or delivers the guest's #PF (MONITOR_RESUME), or says the
+ * core must run the instruction, or that the write hit a write-protected
+ * frame, then in @frame. */
+enum monitor_action monitor_paging_fault(struct monitor_engine *m, uint32_t *frame);
 
 /* The core's hooks: a control register written, an INVLPG. */
 void monitor_paging_ctrl_written(struct monitor_engine *m, int cr, uint32_t old);

@@ -15,8 +15,12 @@
 
 #include "vcpu_run.h"
 
-/* Spins before sleeping, in pause instructions (~5-10 us). */
-#define VCPU_SPIN 2000
+/* Spins before sleeping, in TSC cycles (~20 us, gVisor's figure too): a
+ * round trip takes ~2 us when both sides are on a CPU, a futex sleep and
+ * wake-up tens.  Counted in cycles, not
+ * PAUSEs, which take from a few ns to over 100 (seen here), and not with
+ * clock_gettime(), which the vCPU process cannot call (no vDSO). */
+#define VCPU_SPIN_CYCLES 50000
 
 static inline uint32_t vcpu_turn_load(const struct vcpu_run *run)
 {
@@ -34,11 +38,12 @@ static inline void vcpu_turn_pass(struct vcpu_run *run, uint32_t to)
  * Returns true if it is. */
 static inline bool vcpu_turn_wait(struct vcpu_run *run, uint32_t want, uint64_t timeout_ns)
 {
-	for (int i = 0; i < VCPU_SPIN; i++) {
+	uint64_t start = __builtin_ia32_rdtsc();
+	do {
 		if (vcpu_turn_load(run) == want)
 			return true;
 		__builtin_ia32_pause();
-	}
+	} while (__builtin_ia32_rdtsc() - start < VCPU_SPIN_CYCLES);
 	struct timespec ts = { (time_t)(timeout_ns / 1000000000u), (long)(timeout_ns % 1000000000u) };
 	uint32_t seen = vcpu_turn_load(run);
 	if (seen == want)

@@ -24,7 +24,7 @@ LIBS    := -linih
 # Every .c/.S under src/ and x86/ is part of the product; main.c (the command
 # line) and demo_guest.S (the built-in guest) are linked into plexvm alone, so
 # unit tests can link everything else without building guests.
-SRC_C   := $(filter-out src/main.c src/engine/vcpu_main.c,$(wildcard src/*.c src/*/*.c src/*/*/*.c x86/*.c))
+SRC_C   := $(filter-out src/main.c src/engine/monitor/vcpu_main.c,$(wildcard src/*.c src/*/*.c src/*/*/*.c x86/*.c))
 SRC_S   := $(filter-out src/demo_guest.S,$(wildcard src/*.S src/*/*.S src/*/*/*.S))
 OBJ     := $(SRC_C:%.c=$(BUILD)/%.o) $(SRC_S:%.S=$(BUILD)/%.o)
 LIB     := $(BUILD)/libplexvm.a
@@ -47,7 +47,7 @@ $(BUILD)/%.o: %.S
 $(BUILD)/src/demo_guest.o: $(BUILD)/guests/demo.elf
 $(BUILD)/src/demo_guest.o: CFLAGS += -DDEMO_GUEST_PATH='"$(BUILD)/guests/demo.elf"'
 
-# ---- the monitor's vCPU process (src/engine/vcpu_main.c) ----
+# ---- the monitor's vCPU process (src/engine/monitor/vcpu_main.c) ----
 # A static-pie program on musl, linked into plexvm (vcpu_blob.S) and run
 # from a memfd: a fresh address space holding none of plexvm's libraries.
 # It is the monitor and the x86 core, built a second time.
@@ -56,7 +56,7 @@ MUSL_LIB := /usr/lib/x86_64-linux-musl
 VCPU_CFLAGS := -O2 -g -std=gnu11 $(WARN) -fPIE -fno-stack-protector -D_GNU_SOURCE \
                -idirafter /usr/include -idirafter /usr/include/x86_64-linux-gnu -MMD -MP
 VCPU_SRC := $(wildcard x86/*.c) src/mem.c src/stats.c \
-            $(addprefix src/engine/,monitor_core.c monitor_insn.c monitor_ldt.c monitor_loop.c \
+            $(addprefix src/engine/monitor/,monitor_core.c monitor_insn.c monitor_ldt.c monitor_loop.c \
               monitor_paging.c monitor_probe.c monitor_scan.c monitor_space.c monitor_tables.c \
               monitor_trap.c vcpu_lockdown.c vcpu_main.c monitor_switch.S)
 VCPU_OBJ := $(VCPU_SRC:%=$(BUILD)/vcpu/%.o)
@@ -70,8 +70,8 @@ $(BUILD)/plexvm-vcpu: $(VCPU_OBJ)
 	  $$(gcc -print-file-name=crtbeginS.o) $^ -L$(MUSL_LIB) -lc $$(gcc -print-libgcc-file-name) \
 	  $$(gcc -print-file-name=crtendS.o) $(MUSL_LIB)/crtn.o
 
-$(BUILD)/src/engine/vcpu_blob.o: $(BUILD)/plexvm-vcpu
-$(BUILD)/src/engine/vcpu_blob.o: CFLAGS += -DVCPU_BLOB_PATH='"$(BUILD)/plexvm-vcpu"'
+$(BUILD)/src/engine/monitor/vcpu_blob.o: $(BUILD)/plexvm-vcpu
+$(BUILD)/src/engine/monitor/vcpu_blob.o: CFLAGS += -DVCPU_BLOB_PATH='"$(BUILD)/plexvm-vcpu"'
 
 $(LIB): $(OBJ)
 	@rm -f $@
@@ -111,7 +111,7 @@ check: deps
 	@tests/check
 
 format:
-	clang-format -i $(wildcard src/*.[ch] src/*/*.[ch] x86/*.[ch] tests/unit/*.c)
+	clang-format -i $(wildcard src/*.[ch] src/*/*.[ch] src/*/*/*.[ch] x86/*.[ch] tests/unit/*.c)
 
 clean:
 	rm -rf build

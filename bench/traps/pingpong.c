@@ -1,7 +1,7 @@
 /* The other floor of the monitor engine since guest code runs in its own
  * vCPU process: one exchange with plexvm, as a port access that crosses
  * makes it.  Two processes pass the turn of a shared struct vcpu_run back
- * and forth with plexvm's own code (src/engine/vcpu_futex.h: a short spin,
+ * and forth with plexvm's own code (src/engine/monitor/vcpu_futex.h: a short spin,
  * then futex wait/wake).  Prints nanoseconds per round trip. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "engine/vcpu_futex.h"
+#include "engine/monitor/vcpu_futex.h"
 
 int main(int argc, char **argv)
 {

@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "engine/monitor_insn.h"
+#include "engine/monitor/monitor_insn.h"
 
 struct insn_case {
 	const char *bytes;

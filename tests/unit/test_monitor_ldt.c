@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "engine/monitor_ldt.h"
+#include "engine/monitor/monitor_ldt.h"
 
 struct ldt_case {
 	const char *what;

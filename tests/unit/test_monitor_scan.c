@@ -1,5 +1,5 @@
 /*
- * Scan-before-execute (src/engine/monitor_scan.c): which instructions of a
+ * Scan-before-execute (src/engine/monitor/monitor_scan.c): which instructions of a
  * code page get an INT3, with what side table; which bytes the descent
  * reaches from the entries (fall-through, relative branch targets in the
  * page, the end of a path) and which it leaves alone (data after code, code
@@ -20,7 +20,7 @@
 
 #include <cmocka.h>
 
-#include "engine/monitor_scan.h"
+#include "engine/monitor/monitor_scan.h"
 #include "../../x86/decoder.h"
 
 #define PAGE SCAN_PAGE_SIZE

@@ -19,7 +19,7 @@
 
 #include <cmocka.h>
 
-#include "engine/monitor_space.h"
+#include "engine/monitor/monitor_space.h"
 #include "stats.h"
 
 #define PG 0x10000u /* a guest page to play with */

@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "engine/monitor_space.h"
+#include "engine/monitor/monitor_space.h"
 
 #define W MONITOR_MAP_WRITE
 #define CODE MONITOR_MAP_CODE

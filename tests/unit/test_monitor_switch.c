@@ -16,11 +16,11 @@
 
 #include <cmocka.h>
 
-#include "engine/monitor_ldt.h"
-#include "engine/monitor_probe.h"
-#include "engine/monitor_space.h"
-#include "engine/monitor_switch.h"
-#include "engine/monitor_trap.h"
+#include "engine/monitor/monitor_ldt.h"
+#include "engine/monitor/monitor_probe.h"
+#include "engine/monitor/monitor_space.h"
+#include "engine/monitor/monitor_switch.h"
+#include "engine/monitor/monitor_trap.h"
 
 #define CODE 0x10000u
 #define STACK 0x20000u

@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "engine/monitor_tables.h"
+#include "engine/monitor/monitor_tables.h"
 
 static struct monitor_tables *tables(void)
 {

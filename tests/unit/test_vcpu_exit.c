@@ -17,8 +17,8 @@
 
 #include <cmocka.h>
 
-#include "engine/vcpu_exit.h"
-#include "engine/vcpu_run.h"
+#include "engine/monitor/vcpu_exit.h"
+#include "engine/monitor/vcpu_run.h"
 #include "exit_status.h"
 #include "stats.h"
 #include "vm.h"

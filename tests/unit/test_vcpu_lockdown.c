@@ -20,8 +20,8 @@
 
 #include <cmocka.h>
 
-#include "engine/vcpu_lockdown.h"
-#include "engine/vcpu_run.h"
+#include "engine/monitor/vcpu_lockdown.h"
+#include "engine/monitor/vcpu_run.h"
 
 static uint32_t word, other_word;
 #define CODE_FD 7

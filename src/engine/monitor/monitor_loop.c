@@ -25,11 +25,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../../x86/decoder.h"
-#include "../../x86/x86.h"
-#include "../exit_status.h"
-#include "../mem.h"
-#include "../stats.h"
+#include "../../../x86/decoder.h"
+#include "../../../x86/x86.h"
+#include "../../exit_status.h"
+#include "../../mem.h"
+#include "../../stats.h"
 #include "monitor_engine.h"
 #include "monitor_ldt.h"
 #include "monitor_paging.h"

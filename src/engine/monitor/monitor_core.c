@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../exit_status.h"
-#include "../mem.h"
-#include "../stats.h"
+#include "../../exit_status.h"
+#include "../../mem.h"
+#include "../../stats.h"
 #include "monitor_engine.h"
 #include "monitor_insn.h"
 #include "monitor_paging.h"

@@ -23,9 +23,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "../exit_status.h"
-#include "../mem.h"
-#include "../stats.h"
+#include "../../exit_status.h"
+#include "../../mem.h"
+#include "../../stats.h"
 #include "monitor_engine.h"
 #include "monitor_trap.h"
 #include "vcpu_futex.h"

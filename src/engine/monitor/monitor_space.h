@@ -39,9 +39,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../../x86/x86.h"
-#include "../mem.h"
-#include "../stats.h"
+#include "../../../x86/x86.h"
+#include "../../mem.h"
+#include "../../stats.h"
 #include "monitor_scan.h"
 
 #define MONITOR_SPACE_END 0x100000000ull

@@ -11,8 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../../x86/decoder.h"
-#include "../../x86/x86.h"
+#include "../../../x86/decoder.h"
+#include "../../../x86/x86.h"
 #include "monitor_ldt.h"
 #include "monitor_space.h"
 #include "monitor_tables.h"

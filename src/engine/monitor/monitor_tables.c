@@ -6,8 +6,8 @@
 
 #include <string.h>
 
-#include "../stats.h"
-#include "../mem.h"
+#include "../../stats.h"
+#include "../../mem.h"
 #include "monitor_engine.h"
 #include "monitor_paging.h"
 

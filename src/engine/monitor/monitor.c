@@ -22,15 +22,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../exit_status.h"
-#include "../stats.h"
-#include "../vm.h"
-#include "engine.h"
+#include "../../exit_status.h"
+#include "../../stats.h"
+#include "../../vm.h"
+#include "../engine.h"
 #include "vcpu_exit.h"
 #include "vcpu_futex.h"
 #include "vcpu_run.h"
 #include "vcpu_spawn.h"
-#include "x86_state.h"
+#include "../x86_state.h"
 
 /* Longest plexvm sleeps while guest code runs: serial input and timers are
  * looked at this often at least. */

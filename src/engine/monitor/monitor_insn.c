@@ -5,7 +5,7 @@
  */
 #include "monitor_insn.h"
 
-#include "../../x86/decoder.h"
+#include "../../../x86/decoder.h"
 
 struct insn_name {
 	bool two_byte;

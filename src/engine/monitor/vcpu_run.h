@@ -23,7 +23,7 @@
 
 #include <stdint.h>
 
-#include "../../x86/x86.h"
+#include "../../../x86/x86.h"
 
 #define VCPU_RUN_MAGIC 0x52435650u /* "PVCR" */
 #define VCPU_RUN_VERSION 1

@@ -5,9 +5,9 @@
 
 #include <string.h>
 
-#include "../exit_status.h"
-#include "../stats.h"
-#include "../mem.h"
+#include "../../exit_status.h"
+#include "../../stats.h"
+#include "../../mem.h"
 #include "monitor_engine.h"
 #include "monitor_switch.h"
 

@@ -6,11 +6,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../bus.h"
-#include "../exit_status.h"
-#include "../stats.h"
-#include "../vm.h"
-#include "x86_state.h"
+#include "../../bus.h"
+#include "../../exit_status.h"
+#include "../../stats.h"
+#include "../../vm.h"
+#include "../x86_state.h"
 
 void vcpu_exit_text(char *dst, size_t len, const volatile char *src, size_t srclen)
 {

@@ -15,7 +15,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "../../x86/decoder.h"
+#include "../../../x86/decoder.h"
 
 #define PAGE SCAN_PAGE_SIZE
 

@@ -23,7 +23,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../../x86/x86.h"
+#include "../../../x86/x86.h"
 
 /* GDTR and IDTR limits are 16 bits; an LDT is guarded as far as that too:
  * at most 17 pages each (not page-aligned). */

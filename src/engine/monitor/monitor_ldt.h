@@ -30,7 +30,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../../x86/x86.h"
+#include "../../../x86/x86.h"
 
 /* The host selector of guest segment register @sreg's private entry (enum
  * x86_sreg): LDT entry @sreg, TI = 1, RPL = 3. */

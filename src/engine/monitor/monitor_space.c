@@ -11,7 +11,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "../../x86/decoder.h"
+#include "../../../x86/decoder.h"
 
 #define GUEST_VA(gpa) ((void *)(uintptr_t)(gpa))
 

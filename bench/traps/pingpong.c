@@ -15,8 +15,8 @@
 int main(int argc, char **argv)
 {
 	long n = argc > 1 ? atol(argv[1]) : 100000;
-	struct vcpu_run *run = mmap(NULL, sizeof(*run), PROT_READ | PROT_WRITE,
-	                            MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct vcpu_run *run =
+	        mmap(NULL, sizeof(*run), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (run == MAP_FAILED)
 		return 1;
 	run->turn = VCPU_TURN_VCPU;

@@ -36,12 +36,30 @@ void vm_stop(struct vm *vm, int status, const char *fmt, ...)
 	vm->exit_status = status;
 	vm->stopped = true;
 }
-uint64_t vm_now_ns(void) { return 0; }
-bool vm_irq_pending(struct vm *vm) { return fake_pending > 0; }
-int vm_irq_ack(struct vm *vm) { fake_pending--; return 0x20; }
-void vm_poll(struct vm *vm) {}
-uint64_t vm_next_deadline_ns(struct vm *vm) { return UINT64_MAX; }
-void vm_wait(struct vm *vm) { fake_waits++; }
+uint64_t vm_now_ns(void)
+{
+	return 0;
+}
+bool vm_irq_pending(struct vm *vm)
+{
+	return fake_pending > 0;
+}
+int vm_irq_ack(struct vm *vm)
+{
+	fake_pending--;
+	return 0x20;
+}
+void vm_poll(struct vm *vm)
+{
+}
+uint64_t vm_next_deadline_ns(struct vm *vm)
+{
+	return UINT64_MAX;
+}
+void vm_wait(struct vm *vm)
+{
+	fake_waits++;
+}
 
 struct rec {
 	int n;
@@ -87,9 +105,9 @@ static int setup(void **state)
 	f->run = (struct vcpu_run *)f->area;
 	f->vm.stats = stats_new();
 	assert_int_equal(bus_add_pio(&f->vm.bus, 0x3f8, 8, rec_read, rec_write, &f->pio, "rec"), 0);
-	assert_int_equal(bus_add_mmio(&f->vm.bus, 0xfec00000, 0x1000, rec_read, rec_write, &f->mmio,
-	                              "rec"),
-	                 0);
+	assert_int_equal(
+	        bus_add_mmio(&f->vm.bus, 0xfec00000, 0x1000, rec_read, rec_write, &f->mmio, "rec"),
+	        0);
 	fake_pending = fake_waits = 0;
 	*state = f;
 	return 0;
@@ -251,7 +269,8 @@ static void test_random_pages(void **state)
 			f->area[i] = (uint8_t)(seed >> 16);
 		}
 		if (round % 2)
-			f->run->exit_reason = (seed >> 8) % 8 == 0 ? VCPU_EXIT_DONE : (seed >> 12) % 8;
+			f->run->exit_reason =
+			        (seed >> 8) % 8 == 0 ? VCPU_EXIT_DONE : (seed >> 12) % 8;
 		f->vm.stopped = false;
 		enum vcpu_exit_result r = vcpu_exit_handle(&f->vm, f->area, &f->regs);
 		assert_true(r <= VCPU_EXIT_MALFORMED);

@@ -51,30 +51,67 @@ static enum outcome try_call(long (*call)(void))
 	return ALLOWED;
 }
 
-static long futex_wake_turn(void) { return syscall(SYS_futex, &word, FUTEX_WAKE, 1, NULL, NULL, 0); }
-static long futex_wake_other(void) { return syscall(SYS_futex, &other_word, FUTEX_WAKE, 1, NULL, NULL, 0); }
+static long futex_wake_turn(void)
+{
+	return syscall(SYS_futex, &word, FUTEX_WAKE, 1, NULL, NULL, 0);
+}
+static long futex_wake_other(void)
+{
+	return syscall(SYS_futex, &other_word, FUTEX_WAKE, 1, NULL, NULL, 0);
+}
 static long futex_wake_private(void)
 {
 	return syscall(SYS_futex, &word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
-static long futex_requeue(void) { return syscall(SYS_futex, &word, FUTEX_REQUEUE, 1, 1, &other_word, 0); }
-static long call_getpid(void) { return syscall(SYS_getpid); }
-static long call_getppid(void) { return syscall(SYS_getppid); }
-static long call_write(void) { return syscall(SYS_write, 2, "leak\n", 5); }
-static long call_openat(void) { return syscall(SYS_openat, AT_FDCWD, "/etc/passwd", O_RDONLY); }
+static long futex_requeue(void)
+{
+	return syscall(SYS_futex, &word, FUTEX_REQUEUE, 1, 1, &other_word, 0);
+}
+static long call_getpid(void)
+{
+	return syscall(SYS_getpid);
+}
+static long call_getppid(void)
+{
+	return syscall(SYS_getppid);
+}
+static long call_write(void)
+{
+	return syscall(SYS_write, 2, "leak\n", 5);
+}
+static long call_openat(void)
+{
+	return syscall(SYS_openat, AT_FDCWD, "/etc/passwd", O_RDONLY);
+}
 static long call_execve(void)
 {
 	char *argv[] = { "/bin/true", NULL };
 	return syscall(SYS_execve, "/bin/true", argv, NULL);
 }
-static long call_kill_parent(void) { return syscall(SYS_kill, 1, 0); }
-static long call_fork(void) { return syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0); }
-static long call_x32_getpid(void) { return syscall(SYS_getpid | 0x40000000); }
-static long call_ptrace(void) { return syscall(SYS_ptrace, 0, 0, 0, 0); }
-static long call_socket(void) { return syscall(SYS_socket, 2, 1, 0); }
+static long call_kill_parent(void)
+{
+	return syscall(SYS_kill, 1, 0);
+}
+static long call_fork(void)
+{
+	return syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+}
+static long call_x32_getpid(void)
+{
+	return syscall(SYS_getpid | 0x40000000);
+}
+static long call_ptrace(void)
+{
+	return syscall(SYS_ptrace, 0, 0, 0, 0);
+}
+static long call_socket(void)
+{
+	return syscall(SYS_socket, 2, 1, 0);
+}
 static long mmap_anon(void)
 {
-	return syscall(SYS_mmap, 0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return syscall(SYS_mmap, 0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+	               0);
 }
 static long mmap_ram(void)
 {
@@ -86,8 +123,9 @@ static long mmap_other_fd(void)
 }
 static long ldt_write(void)
 {
-	struct user_desc d = { .entry_number = 0, .limit = 0xfffff, .seg_32bit = 1,
-		               .limit_in_pages = 1 };
+	struct user_desc d = {
+		.entry_number = 0, .limit = 0xfffff, .seg_32bit = 1, .limit_in_pages = 1
+	};
 	return syscall(SYS_modify_ldt, 0x11, &d, sizeof(d));
 }
 static long ldt_read(void)

@@ -94,7 +94,6 @@ static bool mon_wait_exit(struct monitor *p, uint64_t ns)
 	return false;
 }
 
-
 /* ---- lifecycle --------------------------------------------------------- */
 
 static void mon_destroy(void *ctx)
@@ -151,13 +150,15 @@ static int mon_create(struct vm *vm, void **ctx, char *err, size_t errlen)
 		}
 	}
 	if (p->run->exit_reason != VCPU_EXIT_READY) {
-		snprintf(err, errlen, "the vCPU process did not start: exit %u", p->run->exit_reason);
+		snprintf(err, errlen, "the vCPU process did not start: exit %u",
+		         p->run->exit_reason);
 		goto fail;
 	}
 	if (p->run->u.ready.error != 0) {
 		/* A host the monitor cannot use: reason to try the next
 		 * engine, not a failure. */
-		vcpu_exit_text(err, errlen, p->run->u.ready.message, sizeof(p->run->u.ready.message));
+		vcpu_exit_text(err, errlen, p->run->u.ready.message,
+		               sizeof(p->run->u.ready.message));
 		mon_destroy(p);
 		return -ENODEV;
 	}

@@ -43,8 +43,8 @@
 #define PF_ERR_WRITE 0x2
 #define PF_ERR_FETCH 0x10
 
-int monitor_engine_init(struct monitor_engine *m, struct mem *mem, struct stats *stats,
-                        char *err, size_t errlen)
+int monitor_engine_init(struct monitor_engine *m, struct mem *mem, struct stats *stats, char *err,
+                        size_t errlen)
 {
 	m->mem = mem;
 	m->stats = stats;
@@ -144,9 +144,7 @@ static enum monitor_action loop_classify(struct monitor_engine *m, const struct 
 {
 	struct x86_cpu *c = &m->cpu;
 	switch (monitor_exit_kind()) {
-	case MONITOR_EXIT_TICK:
-		stats_add(m->stats, "exits", "kick", 1);
-		return MONITOR_RESUME;
+	case MONITOR_EXIT_TICK: stats_add(m->stats, "exits", "kick", 1); return MONITOR_RESUME;
 	case MONITOR_EXIT_SYSCALL:
 		/* int $0x80 or sysenter, both two bytes, reached the host
 		 * kernel, which refused it: the guest's own instruction. */
@@ -260,7 +258,8 @@ void monitor_loop(struct monitor_engine *m)
 			break;
 		if (m->cpu.halted) {
 			if (!(m->cpu.eflags & X86_IF)) {
-				monitor_stop(m, EXIT_CRASH, "the guest halted with interrupts disabled");
+				monitor_stop(m, EXIT_CRASH,
+				             "the guest halted with interrupts disabled");
 				break;
 			}
 			m->host.wait(m->host.ctx);

@@ -15,9 +15,9 @@
 struct vm;
 
 enum vcpu_exit_result {
-	VCPU_EXIT_ANSWERED, /* handled; the answer is in the run page */
-	VCPU_EXIT_REGS,     /* handled, and @regs holds the vCPU's registers */
-	VCPU_EXIT_FINISHED, /* DONE: @regs and --stats are in; the process ends */
+	VCPU_EXIT_ANSWERED,  /* handled; the answer is in the run page */
+	VCPU_EXIT_REGS,      /* handled, and @regs holds the vCPU's registers */
+	VCPU_EXIT_FINISHED,  /* DONE: @regs and --stats are in; the process ends */
 	VCPU_EXIT_MALFORMED, /* garbage: the VM is stopped with status 6 */
 };
 

@@ -44,7 +44,8 @@ static inline bool vcpu_turn_wait(struct vcpu_run *run, uint32_t want, uint64_t 
 			return true;
 		__builtin_ia32_pause();
 	} while (__builtin_ia32_rdtsc() - start < VCPU_SPIN_CYCLES);
-	struct timespec ts = { (time_t)(timeout_ns / 1000000000u), (long)(timeout_ns % 1000000000u) };
+	struct timespec ts = { (time_t)(timeout_ns / 1000000000u),
+		               (long)(timeout_ns % 1000000000u) };
 	uint32_t seen = vcpu_turn_load(run);
 	if (seen == want)
 		return true;

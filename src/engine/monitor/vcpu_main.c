@@ -188,7 +188,8 @@ int main(void)
 {
 	static struct vcpu v;
 	char err[160];
-	uint8_t *area = mmap(NULL, VCPU_AREA_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, VCPU_FD_RUN, 0);
+	uint8_t *area =
+	        mmap(NULL, VCPU_AREA_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, VCPU_FD_RUN, 0);
 	if (area == MAP_FAILED)
 		return 1;
 	struct vcpu_run *run = (struct vcpu_run *)(area + VCPU_AREA_RUN);

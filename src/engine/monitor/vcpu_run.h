@@ -39,9 +39,9 @@ enum vcpu_turn {
 
 /* Exit reasons; where KVM has the same one, its number. */
 enum vcpu_exit {
-	VCPU_EXIT_IO = 2,      /* port I/O: io */
-	VCPU_EXIT_HLT = 5,     /* HLT with IF set: answer when an interrupt is pending */
-	VCPU_EXIT_MMIO = 6,    /* an access that is not RAM: mmio */
+	VCPU_EXIT_IO = 2,       /* port I/O: io */
+	VCPU_EXIT_HLT = 5,      /* HLT with IF set: answer when an interrupt is pending */
+	VCPU_EXIT_MMIO = 6,     /* an access that is not RAM: mmio */
 	VCPU_EXIT_IRQ_ACK = 64, /* acknowledge the PIC's interrupt: answer irq_vector */
 	VCPU_EXIT_STOP = 65,    /* the guest must stop: stop */
 	VCPU_EXIT_READY = 66,   /* set up and locked down (or not: setup_error) */
@@ -107,16 +107,16 @@ struct vcpu_run {
 
 /* The shared memfd: the run page, the boot state, the stats area. */
 #define VCPU_AREA_RUN 0
-#define VCPU_AREA_INIT 4096              /* struct vcpu_init */
-#define VCPU_AREA_STATS (64 * 1024)      /* struct vcpu_stat[] */
+#define VCPU_AREA_INIT 4096         /* struct vcpu_init */
+#define VCPU_AREA_STATS (64 * 1024) /* struct vcpu_stat[] */
 #define VCPU_AREA_SIZE (128 * 1024)
 #define VCPU_STATS_MAX ((VCPU_AREA_SIZE - VCPU_AREA_STATS) / sizeof(struct vcpu_stat))
 
 /* Written by plexvm before the vCPU process starts; read once by it. */
 struct vcpu_init {
 	uint64_t ram_size;
-	int32_t parent; /* plexvm's pid: the process dies with it */
-	uint32_t stats; /* count --stats */
+	int32_t parent;     /* plexvm's pid: the process dies with it */
+	uint32_t stats;     /* count --stats */
 	struct x86_cpu cpu; /* the loader's entry state */
 };
 

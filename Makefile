@@ -70,8 +70,13 @@ $(BUILD)/plexvm-vcpu: $(VCPU_OBJ)
 	  $$(gcc -print-file-name=crtbeginS.o) $^ -L$(MUSL_LIB) -lc $$(gcc -print-libgcc-file-name) \
 	  $$(gcc -print-file-name=crtendS.o) $(MUSL_LIB)/crtn.o
 
-$(BUILD)/src/engine/monitor/vcpu_blob.o: $(BUILD)/plexvm-vcpu
-$(BUILD)/src/engine/monitor/vcpu_blob.o: CFLAGS += -DVCPU_BLOB_PATH='"$(BUILD)/plexvm-vcpu"'
+# plexvm carries it without debug information (a third of the size, so
+# less to write and map at each start); build/plexvm-vcpu keeps it for gdb.
+$(BUILD)/plexvm-vcpu.stripped: $(BUILD)/plexvm-vcpu
+	objcopy --strip-debug $< $@
+
+$(BUILD)/src/engine/monitor/vcpu_blob.o: $(BUILD)/plexvm-vcpu.stripped
+$(BUILD)/src/engine/monitor/vcpu_blob.o: CFLAGS += -DVCPU_BLOB_PATH='"$(BUILD)/plexvm-vcpu.stripped"'
 
 $(LIB): $(OBJ)
 	@rm -f $@

@@ -67,9 +67,11 @@ int vcpu_lockdown_early(int parent, char *err, size_t errlen)
 		return r;
 	}
 	/* Best effort: a host without unprivileged user namespaces still
-	 * has the filter and the holdings as the boundary. */
-	unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS |
-	        CLONE_NEWCGROUP);
+	 * has the filter and the holdings as the boundary.  No network
+	 * namespace: making one costs 0.5-1 ms of start-up here (the rest
+	 * together 0.1 ms), and the process has no socket and can make
+	 * none. */
+	unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP);
 	/* After unshare(), which clears it (a change of credentials). */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent) {
 		snprintf(err, errlen, "plexvm went away before the vCPU process started");

@@ -12,9 +12,9 @@
 #include <stdint.h>
 
 /* Before the monitor is set up: leave plexvm's session and process group
- * (no terminal signals), become nobody if plexvm runs as root, new user, mount, network, IPC, UTS and cgroup
- * namespaces where the host allows unprivileged ones (best effort), and
- * death with plexvm (@parent).  Returns 0 or -errno with @err filled. */
+ * (no terminal signals), become nobody if plexvm runs as root, new user,
+ * mount, IPC, UTS and cgroup namespaces where the host allows unprivileged
+ * ones (best effort), and death with plexvm (@parent).  Returns 0 or -errno with @err filled. */
 int vcpu_lockdown_early(int parent, char *err, size_t errlen);
 
 /* After it: unmaps the vDSO and vvar, sets the resource limits (no files,

@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../../bus.h"
 #include "../../exit_status.h"
 #include "../../stats.h"
 #include "../../vm.h"
@@ -92,6 +93,22 @@ static bool mon_wait_exit(struct monitor *p, uint64_t ns)
 		return false;
 	}
 	return false;
+}
+
+/* Tells the vCPU process which ranges devices claim (the bus may change:
+ * the local APIC's page moves). */
+_Static_assert(VCPU_RANGES >= BUS_MAX_RANGES, "every bus range fits the run page");
+
+static void mon_publish_ranges(struct monitor *p)
+{
+	const struct bus *b = &p->vm->bus;
+	struct vcpu_run *run = p->run;
+	for (int i = 0; i < b->npio && i < VCPU_RANGES; i++)
+		run->pio[i] = (struct vcpu_range){ b->pio[i].base, b->pio[i].len };
+	for (int i = 0; i < b->nmmio && i < VCPU_RANGES; i++)
+		run->mmio[i] = (struct vcpu_range){ b->mmio[i].base, b->mmio[i].len };
+	run->npio = (uint32_t)b->npio;
+	run->nmmio = (uint32_t)b->nmmio;
 }
 
 /* ---- lifecycle --------------------------------------------------------- */
@@ -212,6 +229,7 @@ static int mon_run(void *ctx)
 	struct vcpu_run *run = p->run;
 	uint64_t stopping_ns = 0; /* time waited for VCPU_EXIT_DONE */
 
+	mon_publish_ranges(p);
 	vcpu_turn_pass(run, VCPU_TURN_VCPU); /* the answer to READY: go */
 	for (;;) {
 		if (!mon_wait_exit(p, POLL_NS)) {
@@ -237,6 +255,7 @@ static int mon_run(void *ctx)
 		vm_poll(vm);
 		__atomic_store_n(&run->irq_pending, vm_irq_pending(vm), __ATOMIC_RELEASE);
 		__atomic_store_n(&run->stop_request, vm->stopped, __ATOMIC_RELEASE);
+		mon_publish_ranges(p);
 		vcpu_turn_pass(run, VCPU_TURN_VCPU);
 	}
 	mon_child_kill(p);

@@ -54,9 +54,27 @@ static void vcpu_post_exit(struct vcpu *v, uint32_t reason)
 	}
 }
 
+/* Is @addr in one of the @n ranges plexvm says devices claim? */
+static bool vcpu_claimed(const struct vcpu_range *r, uint32_t n, uint64_t addr)
+{
+	for (uint32_t i = 0; i < n && i < VCPU_RANGES; i++)
+		if (addr - r[i].base < r[i].len)
+			return true;
+	return false;
+}
+
+static uint64_t vcpu_all_ones(unsigned size)
+{
+	return size >= 8 ? ~0ull : (1ull << (8 * size)) - 1;
+}
+
 static uint32_t vcpu_pio_in(void *ctx, uint16_t port, unsigned size)
 {
 	struct vcpu *v = ctx;
+	if (!vcpu_claimed(v->run->pio, v->run->npio, port)) {
+		stats_add_addr(v->m.stats, "unclaimed-pio", port, 1);
+		return (uint32_t)vcpu_all_ones(size);
+	}
 	v->run->u.io.direction = 0;
 	v->run->u.io.size = (uint8_t)size;
 	v->run->u.io.port = port;
@@ -67,6 +85,10 @@ static uint32_t vcpu_pio_in(void *ctx, uint16_t port, unsigned size)
 static void vcpu_pio_out(void *ctx, uint16_t port, uint32_t value, unsigned size)
 {
 	struct vcpu *v = ctx;
+	if (!vcpu_claimed(v->run->pio, v->run->npio, port)) {
+		stats_add_addr(v->m.stats, "unclaimed-pio", port, 1);
+		return;
+	}
 	v->run->u.io.direction = 1;
 	v->run->u.io.size = (uint8_t)size;
 	v->run->u.io.port = port;
@@ -77,6 +99,10 @@ static void vcpu_pio_out(void *ctx, uint16_t port, uint32_t value, unsigned size
 static uint64_t vcpu_mmio_read(void *ctx, uint64_t gpa, unsigned size)
 {
 	struct vcpu *v = ctx;
+	if (!vcpu_claimed(v->run->mmio, v->run->nmmio, gpa)) {
+		stats_add_addr(v->m.stats, "unclaimed-mmio", gpa, 1);
+		return vcpu_all_ones(size);
+	}
 	v->run->u.mmio.phys_addr = gpa;
 	v->run->u.mmio.len = size;
 	v->run->u.mmio.is_write = 0;
@@ -87,6 +113,10 @@ static uint64_t vcpu_mmio_read(void *ctx, uint64_t gpa, unsigned size)
 static void vcpu_mmio_write(void *ctx, uint64_t gpa, uint64_t value, unsigned size)
 {
 	struct vcpu *v = ctx;
+	if (!vcpu_claimed(v->run->mmio, v->run->nmmio, gpa)) {
+		stats_add_addr(v->m.stats, "unclaimed-mmio", gpa, 1);
+		return;
+	}
 	v->run->u.mmio.phys_addr = gpa;
 	v->run->u.mmio.len = size;
 	v->run->u.mmio.is_write = 1;

@@ -48,6 +48,12 @@ enum vcpu_exit {
 	VCPU_EXIT_DONE = 67,    /* the loop ended: regs and the stats area are final */
 };
 
+/* A port or MMIO range a device claims. */
+struct vcpu_range {
+	uint64_t base, len;
+};
+#define VCPU_RANGES 32 /* the bus's BUS_MAX_RANGES */
+
 /* The registers a crash report shows. */
 struct vcpu_regs {
 	uint32_t r[8], eip, eflags;
@@ -74,7 +80,13 @@ struct vcpu_run {
 	uint32_t irq_pending;  /* the PIC has an interrupt for the CPU */
 	uint32_t stop_request; /* end the loop and report (VCPU_EXIT_DONE) */
 	int32_t irq_vector;    /* VCPU_EXIT_IRQ_ACK's answer, -1: none any more */
-	uint32_t pad;
+	/* The ranges devices claim, as of plexvm's last answer.  An access
+	 * whose address lies outside them is answered in the vCPU process
+	 * as the bus would (reads all-ones, writes dropped, counted), with
+	 * no exit: a guest polling an absent device or scanning memory
+	 * costs no round trip per access. */
+	uint32_t npio, nmmio;
+	struct vcpu_range pio[VCPU_RANGES], mmio[VCPU_RANGES];
 
 	/* vCPU process -> plexvm, by exit */
 	union {

@@ -18,7 +18,6 @@
 #include "exec.h"
 #include "fpu.h"
 
-
 void fpu_init(struct x86_fpu *f)
 {
 	f->cw = 0x037f;
@@ -108,8 +107,8 @@ void fpu_write_mem(struct x86_insn *x, const uint8_t *buf, unsigned size)
 
 /* Runs the current form on the host FPU against a copy of the guest's
  * state; the caller commits it. */
-static uint16_t fpu_run(struct x86_insn *x, struct x86_fpu *out, uint32_t *eflags,
-                        uint8_t mem[16], unsigned stub)
+static uint16_t fpu_run(struct x86_insn *x, struct x86_fpu *out, uint32_t *eflags, uint8_t mem[16],
+                        unsigned stub)
 {
 	struct fpu_image img;
 	*out = x->c->fpu;
@@ -162,11 +161,22 @@ static void fpu_regs(struct x86_insn *x, const struct fpu_row *r, unsigned stub)
 	fpu_commit(x, &f, fl);
 }
 
-
-#define IN(n) { fpu_mem_in, n, 0 }
-#define OUT(n) { fpu_mem_out, n, 0 }
-#define REGS { fpu_regs, 0, 0 }
-#define CTRL(fn, n, fl) { fn, n, FPU_CONTROL | (fl) }
+#define IN(n)                                                                                      \
+	{                                                                                          \
+		fpu_mem_in, n, 0                                                                   \
+	}
+#define OUT(n)                                                                                     \
+	{                                                                                          \
+		fpu_mem_out, n, 0                                                                  \
+	}
+#define REGS                                                                                       \
+	{                                                                                          \
+		fpu_regs, 0, 0                                                                     \
+	}
+#define CTRL(fn, n, fl)                                                                            \
+	{                                                                                          \
+		fn, n, FPU_CONTROL | (fl)                                                          \
+	}
 
 /* Memory forms by opcode and ModRM /reg (tables, left halves). */
 static const struct fpu_row fpu_mem_rows[8][8] = {

@@ -45,8 +45,8 @@ _Static_assert(sizeof(struct fpu_image) == 108, "FNSAVE image");
 
 /* The host instruction an x87 form runs as: with a memory operand (at the
  * host buffer), or a register form by its ModRM byte. */
-#define FPU_STUB_MEM(op, reg) (((op) & 7) * 8 + (reg))
-#define FPU_STUB_REG(op, modrm) (64 + ((op) & 7) * 64 + ((modrm) & 63))
+#define FPU_STUB_MEM(op, reg) (((op)&7) * 8 + (reg))
+#define FPU_STUB_REG(op, modrm) (64 + ((op)&7) * 64 + ((modrm)&63))
 
 /* Runs stub @stub on the host's FPU: loads @img (which must hold no
  * exception flags), runs the instruction with its memory operand at @mem

@@ -26,9 +26,9 @@
 #include "test_x86_harness.h"
 
 #define CASES_PER_FORM 300
-#define AREA 0x20000u  /* FRSTOR/FNSAVE image in guest RAM */
-#define OPND 0x20100u  /* memory operand in guest RAM */
-#define ARITH 0x8d5u   /* CF PF AF ZF SF OF */
+#define AREA 0x20000u /* FRSTOR/FNSAVE image in guest RAM */
+#define OPND 0x20100u /* memory operand in guest RAM */
+#define ARITH 0x8d5u  /* CF PF AF ZF SF OF */
 
 /* What the native trampoline takes; the order is its ABI. */
 struct x87_state {
@@ -68,21 +68,55 @@ static void random_fp80(uint8_t out[10])
 	uint64_t m = rnd(), r = rnd();
 	unsigned sign = (r & 1) << 15, exp;
 	switch ((r >> 1) % 16) {
-	case 0: m = 0; exp = 0; break;                                     /* zero */
-	case 1: m = 1ull << 63; exp = 0x7fff; break;                       /* infinity */
-	case 2: m |= 3ull << 62; exp = 0x7fff; break;                      /* QNaN */
-	case 3: m = (m | 1) & ~(1ull << 62); m |= 1ull << 63; exp = 0x7fff; break; /* SNaN */
-	case 4: m &= ~(1ull << 63); exp = 0; break;                        /* denormal */
-	case 5: m |= 1ull << 63; exp = 0; break;                           /* pseudo-denormal */
-	case 6: m &= ~(1ull << 63); exp = 1 + (unsigned)(r >> 8) % 0x7ffe; break; /* unnormal */
-	case 7: exp = (unsigned)(r >> 8) % 64; m |= 1ull << 63; break;    /* tiny */
-	case 8: exp = 0x7ffe - (unsigned)(r >> 8) % 64; m |= 1ull << 63; break; /* huge */
-	case 9: /* a small integer, exact */
+	case 0:
+		m = 0;
+		exp = 0;
+		break; /* zero */
+	case 1:
+		m = 1ull << 63;
+		exp = 0x7fff;
+		break; /* infinity */
+	case 2:
+		m |= 3ull << 62;
+		exp = 0x7fff;
+		break; /* QNaN */
+	case 3:
+		m = (m | 1) & ~(1ull << 62);
+		m |= 1ull << 63;
+		exp = 0x7fff;
+		break; /* SNaN */
+	case 4:
+		m &= ~(1ull << 63);
+		exp = 0;
+		break; /* denormal */
+	case 5:
+		m |= 1ull << 63;
+		exp = 0;
+		break; /* pseudo-denormal */
+	case 6:
+		m &= ~(1ull << 63);
+		exp = 1 + (unsigned)(r >> 8) % 0x7ffe;
+		break; /* unnormal */
+	case 7:
+		exp = (unsigned)(r >> 8) % 64;
+		m |= 1ull << 63;
+		break; /* tiny */
+	case 8:
+		exp = 0x7ffe - (unsigned)(r >> 8) % 64;
+		m |= 1ull << 63;
+		break; /* huge */
+	case 9:        /* a small integer, exact */
 		exp = 0x3fff + (unsigned)(r >> 8) % 20;
 		m = (m | 1ull << 63) & ~((1ull << (63 - (exp - 0x3fff))) - 1);
 		break;
-	case 10: m = 1ull << 63; exp = 0x3fff + (unsigned)(r >> 8) % 5 - 2; break; /* powers of 2 */
-	default: exp = 0x3fff + (unsigned)(r >> 8) % 80 - 40; m |= 1ull << 63; break;
+	case 10:
+		m = 1ull << 63;
+		exp = 0x3fff + (unsigned)(r >> 8) % 5 - 2;
+		break; /* powers of 2 */
+	default:
+		exp = 0x3fff + (unsigned)(r >> 8) % 80 - 40;
+		m |= 1ull << 63;
+		break;
 	}
 	memcpy(out, &m, 8);
 	out[8] = (uint8_t)exp;
@@ -107,7 +141,7 @@ static void random_operand(uint8_t op[16])
 	case 2: put_le(op, (uint32_t)(0x7f800000u | (r >> 40) | (r & 0x100) << 23), 4); break;
 	case 3: put_le(op, 0x7ff0000000000000ull | (r >> 20) | (r & 0x100) << 55, 8); break;
 	case 4: put_le(op, (r >> 3) & 0x807fffffu, 4); break; /* m32 denormals */
-	case 5: /* packed BCD */
+	case 5:                                               /* packed BCD */
 		for (int i = 0; i < 9; i++)
 			op[i] = (uint8_t)(((rnd() % 10) << 4) | rnd() % 10);
 		op[9] &= 0x80;
@@ -175,8 +209,9 @@ static void native(struct x87_run *s, const uint8_t *code)
  * test_x86_fpu.c checks the pointers. */
 static bool same(const struct x87_run *a, const struct x87_run *b)
 {
-	return !memcmp(a->area, b->area, 12) && !memcmp(a->area + 28, b->area + 28, 80) && !memcmp(a->opnd, b->opnd, 16) &&
-	       (a->eax & 0xffff) == (b->eax & 0xffff) && !((a->flags ^ b->flags) & ARITH);
+	return !memcmp(a->area, b->area, 12) && !memcmp(a->area + 28, b->area + 28, 80) &&
+	       !memcmp(a->opnd, b->opnd, 16) && (a->eax & 0xffff) == (b->eax & 0xffff) &&
+	       !((a->flags ^ b->flags) & ARITH);
 }
 
 static void report(const uint8_t *insn, const struct x87_run *in, const struct x87_run *host,
@@ -188,8 +223,9 @@ static void report(const uint8_t *insn, const struct x87_run *in, const struct x
 	for (int k = 0; k < 3; k++) {
 		print_error("  %s cw=%04x sw=%04x tw=%04x fop=%04x ax=%04x fl=%03x op=", what[k],
 		            s[k]->area[0] | s[k]->area[1] << 8, s[k]->area[4] | s[k]->area[5] << 8,
-		            s[k]->area[8] | s[k]->area[9] << 8, s[k]->area[18] | s[k]->area[19] << 8,
-		            s[k]->eax & 0xffff, s[k]->flags & ARITH);
+		            s[k]->area[8] | s[k]->area[9] << 8,
+		            s[k]->area[18] | s[k]->area[19] << 8, s[k]->eax & 0xffff,
+		            s[k]->flags & ARITH);
 		for (int i = 9; i >= 0; i--)
 			print_error("%02x", s[k]->opnd[i]);
 		print_error("\n      st:");
@@ -208,7 +244,8 @@ static bool reserved(uint8_t op, uint8_t modrm)
 {
 	unsigned reg = (modrm >> 3) & 7, lo = modrm & 0x3f;
 	if (modrm < 0xc0)
-		return (op == 0xd9 && reg == 1) || (op == 0xdb && (reg == 1 || reg == 4 || reg == 6)) ||
+		return (op == 0xd9 && reg == 1) ||
+		       (op == 0xdb && (reg == 1 || reg == 4 || reg == 6)) ||
 		       (op == 0xdd && (reg == 1 || reg == 5)) || (op == 0xdf && reg == 1);
 	switch (op) {
 	case 0xd9:
@@ -292,7 +329,8 @@ static void test_every_form_against_host(void **state)
 			failed += diff_form(h, code, (uint8_t)op, modrm) != 0;
 		}
 		for (unsigned modrm = 0xc0; modrm <= 0xff; modrm++, forms++)
-			failed += report_count(op, modrm, diff_form(h, code, (uint8_t)op, (uint8_t)modrm));
+			failed += report_count(op, modrm,
+			                       diff_form(h, code, (uint8_t)op, (uint8_t)modrm));
 	}
 	harness_free(h);
 	munmap(code, 4096);

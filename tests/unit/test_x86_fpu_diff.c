@@ -28,6 +28,7 @@
 #define CASES_PER_FORM 300
 #define AREA 0x20000u /* FRSTOR/FNSAVE image in guest RAM */
 #define OPND 0x20100u /* memory operand in guest RAM */
+#define OPND_SIZE 112 /* room for FNSAVE\'s image */
 #define ARITH 0x8d5u  /* CF PF AF ZF SF OF */
 
 /* What the native trampoline takes; the order is its ABI. */
@@ -130,10 +131,10 @@ static void put_le(uint8_t *p, uint64_t v, unsigned n)
 }
 
 /* A memory operand: bits that are often a special value of any format. */
-static void random_operand(uint8_t op[16])
+static void random_operand(uint8_t op[OPND_SIZE])
 {
 	uint64_t r = rnd();
-	for (int i = 0; i < 16; i++)
+	for (int i = 0; i < OPND_SIZE; i++)
 		op[i] = (uint8_t)rnd();
 	switch (r % 8) {
 	case 0: random_fp80(op); break;
@@ -169,7 +170,7 @@ static void random_image(uint8_t img[108])
 }
 
 struct x87_run {
-	uint8_t area[108], opnd[16];
+	uint8_t area[108], opnd[OPND_SIZE];
 	uint32_t eax, flags;
 };
 
@@ -177,7 +178,7 @@ static int emulate(struct harness *h, struct x87_run *s)
 {
 	struct x86_cpu *c = &h->cpu;
 	memcpy(h->ram + AREA, s->area, 108);
-	memcpy(h->ram + OPND, s->opnd, 16);
+	memcpy(h->ram + OPND, s->opnd, OPND_SIZE);
 	c->r[X86_EAX] = s->eax;
 	c->r[X86_ESI] = AREA;
 	c->r[X86_EBX] = OPND;
@@ -188,7 +189,7 @@ static int emulate(struct harness *h, struct x87_run *s)
 	if (st != X86_HALT)
 		return c->exc_vector;
 	memcpy(s->area, h->ram + AREA, 108);
-	memcpy(s->opnd, h->ram + OPND, 16);
+	memcpy(s->opnd, h->ram + OPND, OPND_SIZE);
 	s->eax = c->r[X86_EAX];
 	s->flags = c->eflags;
 	return -1;
@@ -210,7 +211,7 @@ static void native(struct x87_run *s, const uint8_t *code)
 static bool same(const struct x87_run *a, const struct x87_run *b)
 {
 	return !memcmp(a->area, b->area, 12) && !memcmp(a->area + 28, b->area + 28, 80) &&
-	       !memcmp(a->opnd, b->opnd, 16) && (a->eax & 0xffff) == (b->eax & 0xffff) &&
+	       !memcmp(a->opnd, b->opnd, OPND_SIZE) && (a->eax & 0xffff) == (b->eax & 0xffff) &&
 	       !((a->flags ^ b->flags) & ARITH);
 }
 
@@ -312,6 +313,81 @@ static bool keep_pending(void *ctx, int vector, uint32_t err, bool soft)
 	return false;
 }
 
+/* FLDENV, FNSTENV, FRSTOR, FNSAVE with [ebx], 32- and 16-bit (0x66).  What
+ * they load is random, exceptions pending or not (the FNSAVE after them
+ * does not wait); what they store is compared but for the pointers. */
+static int diff_env_form(struct harness *h, uint8_t *code, bool o16, uint8_t op, uint8_t modrm)
+{
+	uint8_t bytes[7] = { 0xdd, 0x26 }, n = 2;
+	if (o16)
+		bytes[n++] = 0x66;
+	bytes[n++] = op;
+	bytes[n++] = modrm;
+	bytes[n++] = 0xdd;
+	bytes[n++] = 0x36;
+	/* The pointers: from FIP to FDS, less FDS's reserved upper half. */
+	unsigned env = o16 ? 14 : 28, ptr = o16 ? 6 : 12, ptr_end = o16 ? 14 : 26;
+	bool store = (modrm & 0x38) == 0x30;
+	int failures = 0;
+	memcpy(code, bytes, n);
+	code[n] = 0xc3;
+	harness_load(h, bytes, n);
+	for (int i = 0; i < CASES_PER_FORM; i++) {
+		struct x87_run in, host, emu;
+		random_image(in.area);
+		memset(in.opnd, 0, OPND_SIZE);
+		uint8_t regs[108];
+		random_image(regs);
+		memcpy(in.opnd + env, regs + 28, 80);
+		for (unsigned k = 0; k < env; k++)
+			in.opnd[k] = (uint8_t)rnd();
+		if (rnd() % 2) { /* often a plausible control word: all masked, 64 bits */
+			in.opnd[0] = 0x7f;
+			in.opnd[1] = 0x03;
+		}
+		in.eax = (uint32_t)rnd();
+		in.flags = 0x2;
+		host = emu = in;
+		int vec = emulate(h, &emu);
+		native(&host, code);
+		if (store) {
+			memset(host.opnd + ptr, 0, ptr_end - ptr);
+			memset(emu.opnd + ptr, 0, ptr_end - ptr);
+		}
+		if (vec >= 0 || !same(&host, &emu)) {
+			if (failures++ < 2) {
+				print_error("%s%02x %02x: vector %d\n", o16 ? "66 " : "", op, modrm,
+				            vec);
+				report(bytes + 2 + o16, &in, &host, &emu);
+				print_error("  opnd host/emu:");
+				for (unsigned k = 0; k < env; k++)
+					print_error(" %02x/%02x", host.opnd[k], emu.opnd[k]);
+				print_error("\n");
+			}
+		}
+	}
+	return failures;
+}
+
+static void test_environments_against_host(void **state)
+{
+	uint8_t *code = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC,
+	                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(code != MAP_FAILED);
+	struct harness *h = harness_new();
+	h->ops.exception = keep_pending;
+	static const uint8_t forms[4][2] = {
+		{ 0xd9, 0x23 }, { 0xd9, 0x33 }, { 0xdd, 0x23 }, { 0xdd, 0x33 }
+	};
+	int failed = 0;
+	for (int o16 = 0; o16 < 2; o16++)
+		for (int f = 0; f < 4; f++)
+			failed += diff_env_form(h, code, o16, forms[f][0], forms[f][1]) != 0;
+	harness_free(h);
+	munmap(code, 4096);
+	assert_int_equal(failed, 0);
+}
+
 static void test_every_form_against_host(void **state)
 {
 	uint8_t *code = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC,
@@ -340,6 +416,7 @@ static void test_every_form_against_host(void **state)
 
 int main(void)
 {
-	const struct CMUnitTest tests[] = { cmocka_unit_test(test_every_form_against_host) };
+	const struct CMUnitTest tests[] = { cmocka_unit_test(test_every_form_against_host),
+		                            cmocka_unit_test(test_environments_against_host) };
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -211,6 +211,43 @@ static void test_faulting_store_changes_nothing(void **state)
 	harness_free(h);
 }
 
+/* In real mode the pointers are linear addresses, split around FOP (SDM
+ * vol. 1, figures 8-10 and 8-12). */
+static void test_real_mode_environment(void **state)
+{
+	struct harness *h = harness_new();
+	struct x86_cpu *c = &h->cpu;
+	x86_reset_real(c);
+	x86_icache_attach(c, h->icache, x86_icache_size(HARNESS_ICACHE_PAGES));
+	c->seg[X86_CS] = (struct x86_seg){ 0x1234, 0x12340, 0xffff, 0x9b };
+	c->seg[X86_DS] = (struct x86_seg){ 0x2000, 0x20000, 0xffff, 0x93 };
+	c->eip = 0x10;
+	static const uint8_t code[] = {
+		0xdb, 0xe3,                   /* fninit */
+		0xd9, 0x06, 0x20, 0x00,       /* fld dword [0x20] */
+		0xd9, 0x36, 0x40, 0x00,       /* fnstenv [0x40] (14 bytes) */
+		0x66, 0xd9, 0x36, 0x80, 0x00, /* o32 fnstenv [0x80] (28 bytes) */
+		0x66, 0xd9, 0x26, 0x80, 0x00, /* o32 fldenv [0x80] */
+		0x66, 0xd9, 0x36, 0xc0, 0x00, /* o32 fnstenv [0xc0] */
+		0xf4,
+	};
+	memcpy(h->ram + 0x12350, code, sizeof(code));
+	put32(h, 0x20020, 0x3f800000u); /* 1.0f */
+	assert_int_equal(harness_run(h, 100), X86_HALT);
+	/* FLD at 1234:0012 = linear 0x12352, FOP D9 06, operand at 0x20020. */
+	assert_int_equal(get16(h, 0x20040), 0x037f);
+	assert_int_equal(get16(h, 0x20040 + 6), 0x2352);
+	assert_int_equal(get16(h, 0x20040 + 8), 0x1000 | 0x106);
+	assert_int_equal(get16(h, 0x20040 + 10), 0x0020);
+	assert_int_equal(get16(h, 0x20040 + 12), 0x2000);
+	assert_int_equal(get32(h, 0x20080 + 12), 0xffff2352u);
+	assert_int_equal(get32(h, 0x20080 + 16), 0x1000 | 0x106);
+	assert_int_equal(get32(h, 0x20080 + 20), 0xffff0020u);
+	assert_int_equal(get32(h, 0x20080 + 24), 0x2000);
+	assert_memory_equal(h->ram + 0x200c0 + 12, h->ram + 0x20080 + 12, 16);
+	harness_free(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -221,6 +258,7 @@ int main(void)
 		cmocka_unit_test(test_pointers_of_the_last_instruction),
 		cmocka_unit_test(test_fnsave_frstor_round_trip),
 		cmocka_unit_test(test_faulting_store_changes_nothing),
+		cmocka_unit_test(test_real_mode_environment),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -36,7 +36,7 @@ void fpu_update_es(struct x86_fpu *f)
 		f->sw &= (uint16_t) ~(FPU_SW_ES | FPU_SW_B);
 }
 
-/* Tag of physical register @i from its contents (vol. 1, 8.1.7). */
+/* The tag of a register from its contents (vol. 1, 8.1.7). */
 static unsigned fpu_tag_of(const uint8_t r[10])
 {
 	unsigned exp = (r[9] & 0x7fu) << 8 | r[8];
@@ -72,12 +72,13 @@ static void fpu_to_image(const struct x86_fpu *f, struct fpu_image *img)
 		__builtin_memcpy(img->st[i], f->r[(top + i) & 7], 10);
 }
 
-/* Takes the host's result back; the flags it raised add to the guest's. */
+/* Takes the host's result back; the flags it raised add to the guest's
+ * (SF is sticky too, until FNCLEX or FNINIT). */
 static void fpu_from_image(struct x86_fpu *f, const struct fpu_image *img)
 {
 	uint16_t sw = (uint16_t)img->sw;
 	unsigned top = FPU_SW_TOP(sw);
-	f->sw = (uint16_t)((sw & ~(FPU_SW_ES | FPU_SW_B)) | (f->sw & FPU_SW_FLAGS));
+	f->sw = (uint16_t)((sw & ~(FPU_SW_ES | FPU_SW_B)) | (f->sw & (FPU_SW_FLAGS | FPU_SW_SF)));
 	f->tw = (uint16_t)img->tw;
 	for (unsigned i = 0; i < 8; i++)
 		__builtin_memcpy(f->r[(top + i) & 7], img->st[i], 10);

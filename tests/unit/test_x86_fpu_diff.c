@@ -158,6 +158,7 @@ static void random_image(uint8_t img[108])
 	uint16_t cw = (uint16_t)(0x40 | ((r & 7) == 0 ? r >> 8 & 0x3f : 0x3f) | (r >> 16 & 0xf00));
 	uint16_t sw = (uint16_t)((r >> 32 & 0x4700) | (r >> 40 & 0x3800));
 	sw |= (uint16_t)(r >> 48 & cw & 0x3f);
+	sw |= (uint16_t)(r >> 52 & 0x40); /* SF: sticky too */
 	uint16_t tw = 0;
 	for (int i = 0; i < 8; i++)
 		tw |= (uint16_t)((rnd() % 4 == 0 ? 3 : 0) << (2 * i));

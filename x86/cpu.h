@@ -26,7 +26,6 @@
 #define X86_EXC_SS 12
 #define X86_EXC_GP 13
 #define X86_EXC_PF 14
-#define X86_EXC_MF 16
 
 /* Per-instruction decode state. */
 struct x86_insn {

@@ -21,6 +21,9 @@
 
 #include "cpu.h"
 
+/* #MF, the x87 floating-point error (SDM vol. 3, 6.15). */
+#define X86_EXC_MF 16
+
 /* Status word (SDM vol. 1, 8.1.3). */
 #define FPU_SW_IE 0x0001u
 #define FPU_SW_OE 0x0008u

@@ -3,8 +3,8 @@
  * No CPU state, no memory access, no side effects — so the same function
  * serves a scan of a code page, a decoded-instruction cache and a fuzzer.
  *
- * Covers the one- and two-byte opcode maps of an i686 without x87/SSE
- * (SDM vol. 2, appendix A): prefixes, ModRM/SIB with 16- and 32-bit
+ * Covers the one- and two-byte opcode maps of an i686 without SSE (SDM
+ * vol. 2, appendix A; x87 forms by their length: fpu.c says which exist): prefixes, ModRM/SIB with 16- and 32-bit
  * addressing, displacements, immediates, operand and address size.
  */
 #ifndef PLEXVM_X86_DECODER_H

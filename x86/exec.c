@@ -513,10 +513,7 @@ void x86_exec_one(struct x86_insn *x)
 		x86_far_call(x, sel, off);
 		return;
 	}
-	case 0x9b:
-		if ((c->cr0 & (X86_CR0_MP | X86_CR0_TS)) == (X86_CR0_MP | X86_CR0_TS))
-			x86_raise(x, X86_EXC_NM, X86_NO_ERR);
-		return;
+	case 0x9b: x86_fwait(x); return;
 	case 0x9c: x86_pushf(x); return;
 	case 0x9d: x86_popf(x); return;
 	case 0x9e: c->eflags = (c->eflags & ~0xd5u) | ((c->r[X86_EAX] >> 8) & 0xd5) | 0x2; return;
@@ -607,10 +604,7 @@ void x86_exec_one(struct x86_insn *x)
 	case 0xdc:
 	case 0xdd:
 	case 0xde:
-	case 0xdf:
-		/* No FPU (CPUID says so): #NM when CR0.EM or TS asks for it. */
-		x86_raise(x, (c->cr0 & (X86_CR0_EM | X86_CR0_TS)) ? X86_EXC_NM : X86_EXC_UD,
-		          X86_NO_ERR);
+	case 0xdf: x86_fpu(x, op); return;
 	case 0xe0:
 	case 0xe1:
 	case 0xe2:

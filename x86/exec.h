@@ -21,6 +21,9 @@ void x86_arpl(struct x86_insn *x);
 /* SYSENTER / SYSEXIT (sysenter.c). */
 void x86_sysenter(struct x86_insn *x);
 void x86_sysexit(struct x86_insn *x);
+/* x87 instructions D8-DF and WAIT (fpu.c). */
+void x86_fpu(struct x86_insn *x, uint8_t op);
+void x86_fwait(struct x86_insn *x);
 /* #UD unless LOCK prefixes a lockable instruction with a memory operand. */
 void x86_lock_check(struct x86_insn *x, uint8_t op);
 

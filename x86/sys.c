@@ -12,9 +12,9 @@
 #define MSR_EFER 0xc0000080u
 #define X86_CR4_TSD 0x4u
 
-/* CPUID leaf 1 EDX: PSE, TSC, MSR, PAE, CX8, SEP, CMOV; no FPU (bit 0 clear). */
+/* CPUID leaf 1 EDX: FPU, PSE, TSC, MSR, PAE, CX8, SEP, CMOV. */
 #define CPUID1_EDX                                                                                 \
-	((1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 11) | (1u << 15))
+	((1u << 0) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 11) | (1u << 15))
 /* CPUID 0x80000001 EDX: NX. */
 #define CPUID_EXT1_EDX (1u << 20)
 #define EFER_SCE 0x1ull

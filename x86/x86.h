@@ -13,7 +13,7 @@
  * EXCEPTION / RETRY, for a monitor emulating what traps and for tests.
  *
  * Freestanding: no libc.  The same source builds into the engines, the unit
- * tests and the fuzzer.  Not here: x87/SSE (CPUID reports no FPU),
+ * tests and the fuzzer.  x87 (fpu*.c) runs on the host's FPU.  Not here: SSE,
  * virtual-8086 mode and tasks with a 16-bit TSS (both X86_UNHANDLED), limit
  * checks in real mode.
  */
@@ -92,6 +92,19 @@ struct x86_tlb_entry {
 	struct x86_icache_page *code;
 };
 
+/* The x87 FPU (SDM vol. 1, chapter 8): physical registers R0-R7 as the
+ * 80-bit bytes they hold, the control, status (TOP in bits 11-13) and tag
+ * words, and the last instruction's pointers.  Only "empty" (11) of the tag
+ * word is kept: FNSTENV and FNSAVE compute the other tags from the
+ * registers' contents, as the CPU does. */
+struct x86_fpu {
+	uint16_t cw, sw, tw;
+	uint16_t fop; /* last non-control opcode: its low 3 bits and ModRM */
+	uint16_t fcs, fds;
+	uint32_t fip, fdp;
+	uint8_t r[8][10];
+};
+
 struct x86_cpu {
 	uint32_t r[8];
 	uint32_t eip, eflags;
@@ -134,6 +147,8 @@ struct x86_cpu {
 	struct x86_uop *uop_base;
 	const uint8_t *uop_host;
 	void *jmp[5]; /* __builtin_setjmp buffer for exceptions */
+
+	struct x86_fpu fpu; /* x87 state (fpu*.c), last: the hot fields keep their offsets */
 };
 
 /* ctrl_written's register numbers for the debug registers. */

@@ -109,6 +109,8 @@ static bool kvm_fallback_read(struct vm *vm, int fd, struct kvm_state *st,
 		what = "KVM_GET_SREGS";
 	else if (ioctl(fd, KVM_GET_VCPU_EVENTS, ev) < 0)
 		what = "KVM_GET_VCPU_EVENTS";
+	else if (ioctl(fd, KVM_GET_XSAVE, &st->xsave) < 0)
+		what = "KVM_GET_XSAVE";
 	if (what) {
 		vm_stop(vm, EXIT_HOST, "kvm: %s for an emulation failure: %s", what,
 		        strerror(errno));
@@ -140,6 +142,9 @@ static void kvm_fallback_write(struct vm *vm, int fd, const struct kvm_state *st
 		what = "KVM_SET_SREGS";
 	else if (ioctl(fd, KVM_SET_REGS, &st->regs) < 0)
 		what = "KVM_SET_REGS";
+	else if (memcmp(&st->xsave, &old->xsave, sizeof(st->xsave)) != 0 &&
+	         ioctl(fd, KVM_SET_XSAVE, &st->xsave) < 0)
+		what = "KVM_SET_XSAVE";
 	else if ((st->sysenter_cs != old->sysenter_cs || st->sysenter_esp != old->sysenter_esp ||
 	          st->sysenter_eip != old->sysenter_eip) &&
 	         ioctl(fd, KVM_SET_MSRS, &m) != 3)

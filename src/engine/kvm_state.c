@@ -60,6 +60,79 @@ static struct kvm_segment *kvm_state_sreg_out(struct kvm_sregs *s, int i)
 	return (struct kvm_segment *)((char *)s + kvm_state_sreg_off[i]);
 }
 
+/* The FXSAVE region at the start of the XSAVE area (SDM vol. 1, table
+ * 10-2): FCW, FSW, the abridged tag (one bit per physical register, set:
+ * not empty), FOP, FIP, FCS, FDP, FDS, then ST0-ST7 in stack order, 16
+ * bytes each.  XSTATE_BV (byte 512) bit 0 says the x87 state is there. */
+#define FX_FCW 0
+#define FX_FSW 2
+#define FX_FTW 4
+#define FX_FOP 6
+#define FX_FIP 8
+#define FX_FCS 12
+#define FX_FDP 16
+#define FX_FDS 20
+#define FX_ST 32
+#define XSAVE_BV 512
+
+static uint32_t fx_get(const uint8_t *p, unsigned off, unsigned size)
+{
+	uint32_t v = 0;
+	memcpy(&v, p + off, size);
+	return v;
+}
+
+static void fx_put(uint8_t *p, unsigned off, unsigned size, uint32_t v)
+{
+	memcpy(p + off, &v, size);
+}
+
+static void kvm_state_fpu_from_kvm(const struct kvm_xsave *x, struct x86_fpu *f)
+{
+	const uint8_t *p = (const uint8_t *)x->region;
+	f->cw = (uint16_t)fx_get(p, FX_FCW, 2);
+	f->sw = (uint16_t)fx_get(p, FX_FSW, 2);
+	f->tw = 0;
+	unsigned top = (f->sw >> 11) & 7, tags = fx_get(p, FX_FTW, 1);
+	if (!(fx_get(p, XSAVE_BV, 1) & 1)) { /* x87 in its initial state */
+		f->cw = 0x037f;
+		f->sw = 0;
+		tags = 0;
+		top = 0;
+	}
+	for (unsigned i = 0; i < 8; i++) {
+		if (!(tags & (1u << i)))
+			f->tw |= (uint16_t)(3u << (2 * i));
+		memcpy(f->r[(top + i) & 7], p + FX_ST + 16 * i, 10);
+	}
+	f->fop = (uint16_t)(fx_get(p, FX_FOP, 2) & 0x7ff);
+	f->fip = fx_get(p, FX_FIP, 4);
+	f->fcs = (uint16_t)fx_get(p, FX_FCS, 2);
+	f->fdp = fx_get(p, FX_FDP, 4);
+	f->fds = (uint16_t)fx_get(p, FX_FDS, 2);
+}
+
+static void kvm_state_fpu_to_kvm(const struct x86_fpu *f, struct kvm_xsave *x)
+{
+	uint8_t *p = (uint8_t *)x->region;
+	unsigned top = (f->sw >> 11) & 7, tags = 0;
+	fx_put(p, FX_FCW, 2, f->cw);
+	fx_put(p, FX_FSW, 2, f->sw);
+	for (unsigned i = 0; i < 8; i++) {
+		if (((f->tw >> (2 * i)) & 3) != 3)
+			tags |= 1u << i;
+		memset(p + FX_ST + 16 * i, 0, 16);
+		memcpy(p + FX_ST + 16 * i, f->r[(top + i) & 7], 10);
+	}
+	fx_put(p, FX_FTW, 1, tags);
+	fx_put(p, FX_FOP, 2, f->fop);
+	fx_put(p, FX_FIP, 4, f->fip);
+	fx_put(p, FX_FCS, 2, f->fcs);
+	fx_put(p, FX_FDP, 4, f->fdp);
+	fx_put(p, FX_FDS, 2, f->fds);
+	p[XSAVE_BV] |= 1;
+}
+
 bool kvm_state_to_cpu(const struct kvm_state *st, struct x86_cpu *c)
 {
 	const struct kvm_regs *r = &st->regs;
@@ -94,6 +167,7 @@ bool kvm_state_to_cpu(const struct kvm_state *st, struct x86_cpu *c)
 	c->sysenter_eip = (uint32_t)st->sysenter_eip;
 	c->cpl = X86_SEG_DPL(c->seg[X86_SS].attr);
 	c->intr_shadow = st->intr_shadow;
+	kvm_state_fpu_from_kvm(&st->xsave, &c->fpu);
 	return true;
 }
 
@@ -120,6 +194,7 @@ void kvm_state_from_cpu(const struct x86_cpu *c, struct kvm_state *st)
 	s->gdt.limit = c->gdtr.limit;
 	s->idt.base = c->idtr.base;
 	s->idt.limit = c->idtr.limit;
+	kvm_state_fpu_to_kvm(&c->fpu, &st->xsave);
 	s->cr0 = c->cr0;
 	s->cr2 = c->cr2;
 	s->cr3 = c->cr3;

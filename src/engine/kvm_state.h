@@ -21,6 +21,10 @@ struct kvm_state {
 	struct kvm_sregs sregs;
 	uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
 	bool intr_shadow;
+	/* KVM_GET_XSAVE: the x87 registers for the core's x87 are its legacy
+	 * (FXSAVE) region.  Not KVM_GET_FPU: KVM_SET_FPU leaves XSTATE_BV
+	 * alone, so after the guest's FNINIT it would be ignored. */
+	struct kvm_xsave xsave;
 };
 
 /* KVM's segment register <-> the x86 core's descriptor cache.  @attr holds
@@ -35,7 +39,7 @@ void kvm_state_seg_to_kvm(const struct x86_seg *s, struct kvm_segment *k);
 bool kvm_state_to_cpu(const struct kvm_state *st, struct x86_cpu *c);
 
 /* Writes @c back into @st.  Fields the x86 core does not model (R8-R15,
- * CR8, the APIC base, the pending-interrupt bitmap) keep the values in
+ * CR8, the APIC base, the pending-interrupt bitmap, the SSE registers) keep the values in
  * @st; the upper halves of the general registers become zero, as after a
  * 32-bit write. */
 void kvm_state_from_cpu(const struct x86_cpu *c, struct kvm_state *st);

@@ -7,8 +7,9 @@
  *
  *   tests/fuzz/run [SECONDS]      build with clang -fsanitize=fuzzer and fuzz
  *
- * Input layout: 48 bytes of state (registers, EFLAGS, CR0/CR4 bits, real
- * or protected mode, CPL choice), then code.  The code is also copied over
+ * Input layout: 48 bytes of state (registers, EFLAGS, CR0/CR4 bits, the
+ * x87's control word, TOP and tags, real or protected mode, CPL choice),
+ * then code.  The code is also copied over
  * the descriptor tables, so the core sees hostile GDT/IDT/page-table
  * contents too.
  */
@@ -32,7 +33,15 @@ static void fuzz_state(struct x86_cpu *c, const uint8_t *s)
 	c->r[X86_ESP] = (w[X86_ESP] & 0xffffc) | 0x10000; /* somewhere in RAM mostly */
 	/* Keep TF off: a #DB after every instruction says nothing new. */
 	c->eflags = 0x2 | (w[8] & (0x8d5 | X86_DF | X86_IF | X86_IOPL | X86_AC));
-	c->cr0 |= w[9] & (X86_CR0_WP | X86_CR0_EM | X86_CR0_TS | X86_CR0_PG);
+	c->cr0 |= w[9] & (X86_CR0_WP | X86_CR0_MP | X86_CR0_EM | X86_CR0_TS | X86_CR0_NE |
+	                  X86_CR0_PG);
+	/* The x87 from the bits CR0 does not take: control word (masks,
+	 * precision, rounding), TOP and which registers are empty. */
+	c->fpu.cw = (uint16_t)(0x40 | (w[9] >> 6 & 0x3f) | (w[9] >> 4 & 0xf00));
+	c->fpu.sw = (uint16_t)(w[9] >> 6 & 0x3800);
+	c->fpu.tw = 0;
+	for (int i = 0; i < 8; i++)
+		c->fpu.tw |= (uint16_t)((w[9] >> (20 + i) & 1) ? 3u << (2 * i) : 0);
 	c->cr4 = w[10] & X86_CR4_PSE;
 	if (w[10] & 0x100) { /* real mode, with 16-bit code and stack half the time */
 		c->cr0 &= ~(X86_CR0_PE | X86_CR0_PG);

@@ -249,6 +249,41 @@ static void test_state_registers(void **state)
 	assert_int_equal(st.sregs.tr.type, 0xb);
 }
 
+/* The x87 registers travel in the XSAVE area's legacy region: stack order
+ * there, physical order in the core; an x87 left in its initial state
+ * (XSTATE_BV bit 0 clear) is FNINIT's whatever the region holds. */
+static void test_state_x87(void **state)
+{
+	struct kvm_state st;
+	struct x86_cpu c;
+	uint8_t *x = (uint8_t *)st.xsave.region;
+	machine(&st);
+	x[512] = 1;                     /* XSTATE_BV: x87 */
+	x[0] = 0x7f, x[1] = 0x0b;       /* FCW */
+	x[2] = 0x01, x[3] = 0x30;       /* FSW: TOP 6, IE */
+	x[4] = 0xc0;                    /* abridged tags: R6, R7 */
+	x[32] = 0x11, x[32 + 9] = 0x3f; /* ST0 */
+	x[48] = 0x22, x[48 + 9] = 0x40; /* ST1 */
+	assert_true(kvm_state_to_cpu(&st, &c));
+	assert_int_equal(c.fpu.cw, 0x0b7f);
+	assert_int_equal(c.fpu.sw, 0x3001);
+	assert_int_equal(c.fpu.tw, 0x0fff);
+	assert_int_equal(c.fpu.r[6][0], 0x11);
+	assert_int_equal(c.fpu.r[7][0], 0x22);
+	c.fpu.sw = 0x3801; /* TOP 7: ST0 is R7 */
+	c.fpu.tw = 0x3fff;
+	x[512] = 0;
+	kvm_state_from_cpu(&c, &st);
+	assert_int_equal(x[512] & 1, 1);
+	assert_int_equal(x[4], 0x80);
+	assert_int_equal(x[32], 0x22);          /* ST0 is R7 */
+	assert_int_equal(x[32 + 16 * 7], 0x11); /* ST7 is R6 */
+	x[512] = 0;
+	assert_true(kvm_state_to_cpu(&st, &c));
+	assert_int_equal(c.fpu.cw, 0x037f);
+	assert_int_equal(c.fpu.tw, 0xffff);
+}
+
 static void test_state_cpl_is_ss_dpl(void **state)
 {
 	struct kvm_state st;
@@ -412,6 +447,7 @@ int main(void)
 		cmocka_unit_test(test_fault_without_handler_shuts_down),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_kvm_refuses),
+		cmocka_unit_test(test_state_x87),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

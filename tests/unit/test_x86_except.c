@@ -501,12 +501,13 @@ static void test_iopl3_allows_cli_and_any_port(void **state)
 	harness_free(h);
 }
 
-static void test_fpu_instructions_without_an_fpu(void **state)
+static void test_fpu_instructions_and_cr0(void **state)
 {
 	struct harness *h = pm_machine();
 	struct x86_cpu *c = &h->cpu;
 	static const uint8_t fninit[] = { 0xdb, 0xe3 };
-	expect_vector(h, fninit, sizeof(fninit), 6); /* no FPU, EM=0 TS=0: #UD */
+	static const uint8_t reserved[] = { 0xd9, 0xd1 };
+	expect_vector(h, reserved, sizeof(reserved), 6); /* EM=0 TS=0: a reserved form is #UD */
 	c->r[X86_ESP] = HARNESS_STACK;
 	c->cr0 |= X86_CR0_TS;
 	expect_vector(h, fninit, sizeof(fninit), 7); /* TS: #NM, so a kernel can emulate */
@@ -587,7 +588,7 @@ int main(void)
 		cmocka_unit_test(test_double_fault_then_shutdown),
 		cmocka_unit_test(test_io_bitmap_and_iopl_at_ring3),
 		cmocka_unit_test(test_iopl3_allows_cli_and_any_port),
-		cmocka_unit_test(test_fpu_instructions_without_an_fpu),
+		cmocka_unit_test(test_fpu_instructions_and_cr0),
 		cmocka_unit_test(test_empty_idt_triple_faults),
 		cmocka_unit_test(test_external_interrupt_after_the_sti_shadow),
 		cmocka_unit_test(test_interrupt_wakes_hlt),

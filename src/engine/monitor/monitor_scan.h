@@ -28,12 +28,12 @@
  *   SCAN_CPUID       CPUID (0F A2): the host's, not the guest CPU's
  *   SCAN_SYSENTER    SYSENTER, SYSEXIT (0F 34, 0F 35)
  * and four kinds that are not on the list of sensitive instructions:
- *   SCAN_FPU         x87 instructions (D8-DF) and WAIT (9B): the guest CPU
- *                    has no FPU (CPUID says so), so the core raises #NM or
- *                    #UD as CR0.EM/TS say, as under the emu engine, instead
- *                    of the host's FPU running them
+ *   SCAN_FPU         x87 instructions (D8-DF) and WAIT (9B): the guest's
+ *                    x87 state is the core's (struct x86_cpu), so the core
+ *                    runs them, as under the emu engine, instead of the
+ *                    host's FPU with the host's state
  *   SCAN_FOREIGN     encodings the host CPU may run at ring 3 although the
- *                    guest CPU (the i686 of x86/, no x87/SSE) would raise #UD
+ *                    guest CPU (the i686 of x86/, no SSE) would raise #UD
  *                    or do something else: whatever x86_decode() rejects as
  *                    invalid (SSE, RDRAND, XOP, ...), BOUND with a register
  *                    operand (62 /r mod=3: EVEX on the host), 0F 01 register

@@ -112,6 +112,18 @@ static void mon_pio_out(void *ctx, uint16_t port, uint32_t value, unsigned size)
 	x86_state_pio_out(m->vm, port, value, size);
 }
 
+static bool mon_rdmsr(void *ctx, uint32_t index, uint64_t *value)
+{
+	const struct monitor_engine *m = ctx;
+	return x86_state_rdmsr(m->vm, index, value);
+}
+
+static bool mon_wrmsr(void *ctx, uint32_t index, uint64_t value)
+{
+	const struct monitor_engine *m = ctx;
+	return x86_state_wrmsr(m->vm, index, value);
+}
+
 static void mon_ctrl_written(void *ctx, int cr, uint32_t old)
 {
 	monitor_paging_ctrl_written(ctx, cr, old);
@@ -158,6 +170,8 @@ void monitor_core_ops(struct monitor_engine *m)
 		                   .mmio_write = mon_mmio_write,
 		                   .pio_in = mon_pio_in,
 		                   .pio_out = mon_pio_out,
+		                   .rdmsr = mon_rdmsr,
+		                   .wrmsr = mon_wrmsr,
 		                   .ctrl_written = mon_ctrl_written,
 		                   .invlpg = mon_invlpg };
 }

@@ -30,6 +30,7 @@ static const uint32_t lvt_mask[LVT_COUNT] = {
 #define BASE_RESERVED (0xffffffff000002ffull | LAPIC_MSR_EXTD) /* MAXPHYADDR 36 */
 #define ICR_DM(v) (((v) >> 8) & 7)
 #define ICR_LOGICAL 0x800u
+#define ICR_LEVEL_ASSERT 0x4000u
 #define ICR_TRIGGER_LEVEL 0x8000u
 #define ICR_SHORTHAND(v) (((v) >> 18) & 3)
 
@@ -298,7 +299,10 @@ static void lapic_send_ipi(struct lapic *s)
 	}
 	unsigned dm = ICR_DM(icr);
 	if (dm > 1) { /* SMI, NMI, INIT, start-up: no other CPU, no NMI path */
-		if (self)
+		/* An INIT level de-assert (Linux's sync_Arb_IDs) does nothing
+		 * since the Pentium 4 (SDM 10.6.1): not worth a warning. */
+		bool deassert = dm == 5 && (icr & ICR_TRIGGER_LEVEL) && !(icr & ICR_LEVEL_ASSERT);
+		if (self && !deassert)
 			log_warn_once("local APIC: IPI delivery mode %u to itself ignored", dm);
 		return;
 	}

@@ -44,7 +44,7 @@
 #define PIC1_CMD 0x20
 #define PIC1_DATA 0x21
 #define PIC2_CMD 0xA0
-#define PIC2_DATA 0xA3
+#define PIC2_DATA 0xA1
 #define PIC_VECTOR 0x20
 #define PIT_MODE 0x43
 #define PIT_CH0 0x40

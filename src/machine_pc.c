@@ -108,6 +108,18 @@ static void machine_pc_poweroff(void *opaque)
 	vm_stop(m->vm, EXIT_POWEROFF, "the guest powered off");
 }
 
+/* The guest relocates its APIC (IA32_APIC_BASE): anywhere that is neither
+ * RAM (the engines reach RAM without asking the bus, the monitor natively)
+ * nor another device's range. */
+static bool machine_pc_lapic_moved(void *opaque, uint64_t base)
+{
+	struct machine_pc *m = opaque;
+	for (uint64_t a = base; a < base + LAPIC_SIZE; a += 0x1000)
+		if (mem_ptr(&m->vm->mem, a, 1))
+			return false;
+	return bus_move_mmio(&m->vm->bus, m->lapic, base) == 0;
+}
+
 static int machine_pc_open_outputs(struct machine_pc *m, char *err, size_t errlen)
 {
 	const struct config *cfg = m->vm->cfg;
@@ -140,6 +152,7 @@ static bool machine_pc_create_devices(struct machine_pc *m)
 	if (!m->lapic)
 		return false;
 	vm->lapic = m->lapic; /* IA32_APIC_BASE: vm_rdmsr() */
+	lapic_set_relocate(m->lapic, machine_pc_lapic_moved, m);
 	/* The APIC as the firmware of a PC leaves it (SeaBIOS, measured
 	 * under QEMU): software-enabled with spurious vector 0xFF, LINT0 in
 	 * ExtINT (virtual-wire) mode so that the PIC reaches the CPU, LINT1

@@ -37,6 +37,8 @@ static const uint32_t lvt_mask[LVT_COUNT] = {
 struct lapic {
 	uint64_t (*now_ns)(void *opaque);
 	void *clock_opaque;
+	bool (*relocate)(void *opaque, uint64_t base);
+	void *relocate_opaque;
 	uint64_t base;
 	uint32_t id, tpr, ldr, dfr, svr, icr_lo, icr_hi;
 	uint32_t esr, esr_pending; /* read value; errors since the last ESR write */
@@ -188,9 +190,11 @@ static uint64_t lapic_now(const struct lapic *s)
 
 void lapic_reset(struct lapic *s)
 {
-	uint64_t (*now_ns)(void *) = s->now_ns;
-	void *opaque = s->clock_opaque;
-	*s = (struct lapic){ .now_ns = now_ns, .clock_opaque = opaque };
+	struct lapic keep = *s;
+	*s = (struct lapic){ .now_ns = keep.now_ns,
+		             .clock_opaque = keep.clock_opaque,
+		             .relocate = keep.relocate,
+		             .relocate_opaque = keep.relocate_opaque };
 	s->base = LAPIC_DEFAULT_BASE | LAPIC_MSR_BSP | LAPIC_MSR_EN;
 	s->dfr = 0xffffffffu;
 	s->svr = 0xff;
@@ -403,10 +407,14 @@ bool lapic_set_base(struct lapic *s, uint64_t value)
 {
 	if (value & BASE_RESERVED)
 		return false;
-	if ((value & ~0xfffull) != LAPIC_DEFAULT_BASE) {
-		log_warn_once("local APIC: relocation to 0x%llx refused (#GP)",
-		              (unsigned long long)(value & ~0xfffull));
-		return false;
+	uint64_t base = value & ~0xfffull;
+	if (base != (s->base & ~0xfffull)) {
+		/* Relocation (SDM 10.4.5): the machine must find room there. */
+		if (!s->relocate || !s->relocate(s->relocate_opaque, base)) {
+			log_warn_once("local APIC: relocation to 0x%llx refused (#GP)",
+			              (unsigned long long)base);
+			return false;
+		}
 	}
 	bool was = s->base & LAPIC_MSR_EN, en = value & LAPIC_MSR_EN;
 	if (was && !en) {
@@ -418,6 +426,13 @@ bool lapic_set_base(struct lapic *s, uint64_t value)
 	}
 	s->base = (s->base & LAPIC_MSR_BSP) | (value & ~(uint64_t)LAPIC_MSR_BSP);
 	return true;
+}
+
+void lapic_set_relocate(struct lapic *s, bool (*relocate)(void *opaque, uint64_t base),
+                        void *opaque)
+{
+	s->relocate = relocate;
+	s->relocate_opaque = opaque;
 }
 
 bool lapic_passes_pic(const struct lapic *s)

@@ -14,8 +14,7 @@
  * the current count is computed from the clock when it is read.
  *
  * Not here: x2APIC, other CPUs (an IPI to anyone but this CPU goes
- * nowhere), NMI/SMI/INIT/SIPI delivery, relocation of the register page
- * (refused: lapic_set_base() fails), the TSC-deadline timer mode (CPUID
+ * nowhere), NMI/SMI/INIT/SIPI delivery, the TSC-deadline timer mode (CPUID
  * does not offer it).
  */
 #ifndef PLEXVM_LAPIC_H
@@ -96,12 +95,18 @@ uint64_t lapic_read(void *opaque, uint64_t offset, unsigned size);
 void lapic_write(void *opaque, uint64_t offset, uint64_t value, unsigned size);
 
 /* IA32_APIC_BASE.  lapic_set_base() returns false (the WRMSR raises
- * #GP(0)) for a reserved bit (0-7, 9, 10, 36-63) or a new base address;
- * the BSP bit is the hardware's and ignores writes.  Clearing EN disables
- * the APIC globally and puts it back in its power-up state; setting it
- * again enables it, software-disabled. */
+ * #GP(0)) for a reserved bit (0-7, 9, 10, 36-63), or for a new base
+ * address that the machine's relocate callback refuses (none set: every
+ * one); the BSP bit is the hardware's and ignores writes.  Clearing EN
+ * disables the APIC globally and puts it back in its power-up state (at
+ * the base being written); setting it again enables it, software-disabled. */
 uint64_t lapic_base(const struct lapic *s);
 bool lapic_set_base(struct lapic *s, uint64_t value);
+
+/* Sets the callback that moves the register page to a new @base (the
+ * machine moves its bus range); it returns false to refuse the address. */
+void lapic_set_relocate(struct lapic *s, bool (*relocate)(void *opaque, uint64_t base),
+                        void *opaque);
 
 /* Does the 8259's INTR reach the CPU now?  Straight, with the APIC globally
  * disabled (SDM 10.4.3: a processor without an APIC); else through LINT0

@@ -123,6 +123,36 @@ static void test_base_msr(void **state)
 	assert_int_equal(rd(f, LAPIC_ID), 0x03000000);
 }
 
+static uint64_t moved_to;
+
+static bool fake_relocate(void *opaque, uint64_t base)
+{
+	if (base == 0xfe000000u) /* the machine has something there */
+		return false;
+	moved_to = base;
+	return true;
+}
+
+/* Relocation (SDM 10.4.5) goes through the machine, which may refuse. */
+static void test_relocation(void **state)
+{
+	struct fixture *f = *state;
+	lapic_set_relocate(f->apic, fake_relocate, NULL);
+	enable(f);
+	wr(f, LAPIC_TPR, 0x20);
+	assert_false(lapic_set_base(f->apic, 0xfe000900u));
+	assert_int_equal(lapic_base(f->apic), 0xfee00900u);
+	assert_true(lapic_set_base(f->apic, 0xfed40900u));
+	assert_int_equal(moved_to, 0xfed40000u);
+	assert_int_equal(lapic_base(f->apic), 0xfed40900u);
+	assert_int_equal(rd(f, LAPIC_TPR), 0x20); /* the same APIC, elsewhere */
+	/* Disabling keeps the base being written; the callback stays. */
+	assert_true(lapic_set_base(f->apic, 0xfed40000u));
+	assert_int_equal(lapic_base(f->apic), 0xfed40100u);
+	assert_true(lapic_set_base(f->apic, 0xfee00900u));
+	assert_int_equal(moved_to, 0xfee00000u);
+}
+
 /* Software disable masks every LVT entry and keeps them masked. */
 static void test_software_disable(void **state)
 {
@@ -322,6 +352,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_power_up, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_virtual_wire, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_base_msr, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relocation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_software_disable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_self_ipi_eoi, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_logical_destination, setup, teardown),

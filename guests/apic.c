@@ -147,9 +147,9 @@ static void check_firmware_state(void)
 	printf("IA32_APIC_BASE 0x%x (BSP %u, enabled %u)\n", (uint32_t)base & ~0xFFFu,
 	       (uint32_t)(base >> 8) & 1, (uint32_t)(base >> 11) & 1);
 	test_eq(base, 0xFEE00900u, "IA32_APIC_BASE");
-	printf("version 0x%x, ID 0x%x, SVR 0x%x, LINT0 0x%x, LINT1 0x%x\n",
-	       apic_read(APIC_VERSION), apic_read(APIC_ID), apic_read(APIC_SVR),
-	       apic_read(APIC_LVT_LINT0), apic_read(APIC_LVT_LINT1));
+	printf("version 0x%x, ID 0x%x, SVR 0x%x, LINT0 0x%x, LINT1 0x%x\n", apic_read(APIC_VERSION),
+	       apic_read(APIC_ID), apic_read(APIC_SVR), apic_read(APIC_LVT_LINT0),
+	       apic_read(APIC_LVT_LINT1));
 	test_eq(apic_read(APIC_VERSION), 0x50014, "version register");
 	test_eq(apic_read(APIC_SVR), 0x1FF, "SVR: enabled, spurious vector 0xFF");
 	test_eq(apic_read(APIC_LVT_LINT0), 0x8700, "LINT0: ExtINT");
@@ -259,8 +259,7 @@ static void test_priority(void)
 	printf("\n");
 	test_eq(nested_isr_outer, 1, "0x83 still in service after 0xA3's EOI");
 	test_eq(nested_irr_low, 1, "0x73 waiting while 0x83 is in service");
-	test_eq(isr_in_handler, 11, 
-	        "handlers that saw their ISR bit");
+	test_eq(isr_in_handler, 11, "handlers that saw their ISR bit");
 	test_eq(ppr_bad, 0, "handlers that saw PPR of another class");
 }
 

@@ -25,8 +25,8 @@
 #define CPUID1_EAX 0x0663u
 #define CPUID1_EDX_APIC (1u << 9)
 #define CPUID1_EDX                                                                                 \
-	((1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | CPUID1_EDX_APIC | (1u << 11) | \
-	 (1u << 15))
+	((1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | CPUID1_EDX_APIC |             \
+	 (1u << 11) | (1u << 15))
 #define CPUID1_ECX_HYPERVISOR (1u << 31)
 /* CPUID 0x80000001 EDX: NX. */
 #define CPUID_EXT1_EDX (1u << 20)

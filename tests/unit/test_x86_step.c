@@ -286,7 +286,9 @@ static void test_msr_faults(void **state)
 	static const struct {
 		uint32_t msr;
 		uint8_t op; /* 0x30 wrmsr, 0x32 rdmsr */
-	} cases[] = { { 0x17, 0x30 }, { 0xc0010000u, 0x32 }, { 0xc0010004u, 0x30 }, { 0x1c, 0x30 } };
+	} cases[] = {
+		{ 0x17, 0x30 }, { 0xc0010000u, 0x32 }, { 0xc0010004u, 0x30 }, { 0x1c, 0x30 }
+	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct harness *h = step_machine();
 		uint8_t code[] = { 0x0f, cases[i].op };

@@ -103,6 +103,26 @@ void kvm_cpu_fix_cpuid(struct kvm_cpuid2 *c)
 	}
 }
 
+int kvm_cpu_msr_filter(int vm_fd)
+{
+	struct kvm_enable_cap cap = { .cap = KVM_CAP_X86_USER_SPACE_MSR,
+		                      .args = { KVM_MSR_EXIT_REASON_FILTER } };
+	if (ioctl(vm_fd, KVM_ENABLE_CAP, &cap) < 0)
+		return -errno;
+	/* A clear bit denies the MSR to KVM: the access exits instead. */
+	static uint8_t deny;
+	struct kvm_msr_filter f = {
+		.flags = KVM_MSR_FILTER_DEFAULT_ALLOW,
+		.ranges = { { .flags = KVM_MSR_FILTER_READ | KVM_MSR_FILTER_WRITE,
+		              .nmsrs = 1,
+		              .base = 0x1b, /* IA32_APIC_BASE */
+		              .bitmap = &deny } },
+	};
+	if (ioctl(vm_fd, KVM_X86_SET_MSR_FILTER, &f) < 0)
+		return -errno;
+	return 0;
+}
+
 int kvm_cpu_page_tables(struct mem *m)
 {
 	uint64_t len = KVM_CPU_PT_END - KVM_CPU_PT_BASE;

@@ -143,6 +143,8 @@ static void check_firmware_state(void)
 	uint32_t a, b, c, d;
 	cpuid(1, &a, &b, &c, &d);
 	test_check(d & (1u << 9), "CPUID.1:EDX.APIC clear");
+	/* an xAPIC: no x2APIC, no TSC-deadline timer mode */
+	test_eq(c & ((1u << 21) | (1u << 24)), 0, "CPUID.1:ECX x2APIC and TSC-deadline");
 	uint64_t base = rdmsr(MSR_APIC_BASE);
 	printf("IA32_APIC_BASE 0x%x (BSP %u, enabled %u)\n", (uint32_t)base & ~0xFFFu,
 	       (uint32_t)(base >> 8) & 1, (uint32_t)(base >> 11) & 1);

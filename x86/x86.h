@@ -187,6 +187,13 @@ struct x86_ops {
 	/* After INVLPG of linear address @lin (the core's TLB is flushed
 	 * already), for a caller that keeps translations of its own. */
 	void (*invlpg)(void *ctx, uint32_t lin);
+	/* Is an external interrupt waiting for the CPU?  Asked when an
+	 * instruction sets IF (STI, POPF, IRET) and after an MMIO write with
+	 * IF set (an interrupt controller's EOI may uncover one); true ends
+	 * the run with X86_STOP after that instruction, so the caller can
+	 * deliver the interrupt where a CPU takes it.  After STI the shadow
+	 * (c->intr_shadow) still holds it back for one more instruction. */
+	bool (*intr_pending)(void *ctx);
 };
 
 /* EFLAGS bits (SDM vol. 1, 3.4.3). */

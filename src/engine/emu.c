@@ -35,6 +35,14 @@ struct emu_engine {
 	void *icache;
 };
 
+/* The core asks when the guest sets IF or writes MMIO (an APIC EOI or
+ * self-IPI) with IF set: a yes ends the slice, so the interrupt is taken
+ * after that instruction, as a CPU takes it, not at the slice's end. */
+static bool emu_intr_pending(void *ctx)
+{
+	return vm_irq_pending(ctx);
+}
+
 static int emu_create(struct vm *vm, void **ctx, char *err, size_t errlen)
 {
 	struct emu_engine *e = calloc(1, sizeof(*e));
@@ -50,6 +58,7 @@ static int emu_create(struct vm *vm, void **ctx, char *err, size_t errlen)
 	}
 	e->vm = vm;
 	e->ops = x86_state_machine_ops(vm);
+	e->ops.intr_pending = emu_intr_pending;
 	*ctx = e;
 	return 0;
 }
@@ -97,9 +106,14 @@ static int emu_run(void *ctx)
 			vm_wait(vm);
 			continue;
 		}
-		enum x86_status s = x86_run(&e->cpu, &e->ops, EMU_SLICE);
+		/* After STI the interrupt waits one more instruction. */
+		uint64_t budget = EMU_SLICE;
+		if (e->cpu.intr_shadow && (e->cpu.eflags & X86_IF) && vm_irq_pending(vm))
+			budget = 1;
+		enum x86_status s = x86_run(&e->cpu, &e->ops, budget);
 		switch (s) {
 		case X86_OK: stats_add(vm->stats, "exits", "slice", 1); break;
+		case X86_STOP: stats_add(vm->stats, "exits", "interrupt-window", 1); break;
 		case X86_IO: stats_add(vm->stats, "exits", "io", 1); break;
 		case X86_HALT: stats_add(vm->stats, "exits", "hlt", 1); break;
 		case X86_SHUTDOWN: vm_stop(vm, EXIT_CRASH, "triple fault"); break;

@@ -279,6 +279,56 @@ static void test_stop_request_ends_the_run(void **state)
 	harness_free(h);
 }
 
+static bool intr_waiting;
+
+static bool hk_intr_pending(void *ctx)
+{
+	return intr_waiting;
+}
+
+/* With an interrupt waiting, the run ends right after the instruction that
+ * lets it in: STI (its shadow still set), POPF, an MMIO write with IF set;
+ * with none waiting, or IF set already, it goes on. */
+static void test_intr_window(void **state)
+{
+	static const uint8_t sti[] = { 0xfb, 0x90, 0x90, 0xf4 };     /* sti; nop; nop; hlt */
+	static const uint8_t popf[] = { 0x68, 0x02, 0x02, 0, 0,      /* push 0x202 */
+		                        0x9d, 0x90, 0xf4 };          /* popf; nop; hlt */
+	static const uint8_t mmio[] = { 0xa3, 0xb0, 0x00, 0xe0, 0xfe, /* mov [0xfee000b0], eax */
+		                        0x90, 0xf4 };                 /* nop; hlt */
+	struct harness *h = step_machine();
+	h->ops.intr_pending = hk_intr_pending;
+
+	intr_waiting = true;
+	step_load(h, sti, sizeof(sti));
+	assert_int_equal(x86_run(&h->cpu, &h->ops, 100), X86_STOP);
+	assert_int_equal(h->cpu.eip, HARNESS_CODE + 1);
+	assert_true(h->cpu.intr_shadow);
+	assert_false(x86_can_interrupt(&h->cpu));
+	assert_int_equal(x86_run(&h->cpu, &h->ops, 1), X86_OK);
+	assert_true(x86_can_interrupt(&h->cpu));
+
+	h->cpu.eflags &= ~X86_IF;
+	step_load(h, popf, sizeof(popf));
+	assert_int_equal(x86_run(&h->cpu, &h->ops, 100), X86_STOP);
+	assert_int_equal(h->cpu.eip, HARNESS_CODE + 6);
+	assert_true(x86_can_interrupt(&h->cpu));
+
+	step_load(h, mmio, sizeof(mmio)); /* IF is set */
+	assert_int_equal(x86_run(&h->cpu, &h->ops, 100), X86_STOP);
+	assert_int_equal(h->cpu.eip, HARNESS_CODE + 5);
+
+	step_load(h, sti, sizeof(sti)); /* IF set already: no window opens */
+	assert_int_equal(x86_run(&h->cpu, &h->ops, 100), X86_HALT);
+
+	intr_waiting = false;
+	h->cpu.eflags &= ~X86_IF;
+	h->cpu.halted = false;
+	step_load(h, sti, sizeof(sti));
+	assert_int_equal(x86_run(&h->cpu, &h->ops, 100), X86_HALT);
+	harness_free(h);
+}
+
 /* MSRs as a CPU has them: a read-only one refuses writes, one that does not
  * exist refuses both (AMD's PMU MSRs on an Intel CPU), each with #GP(0). */
 static void test_msr_faults(void **state)
@@ -412,6 +462,7 @@ int main(void)
 		cmocka_unit_test(test_stop_request_ends_the_run),
 		cmocka_unit_test(test_cpuid_and_msr_hooks),
 		cmocka_unit_test(test_msr_faults),
+		cmocka_unit_test(test_intr_window),
 		cmocka_unit_test(test_ctrl_and_seg_hooks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

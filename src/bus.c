@@ -41,6 +41,24 @@ int bus_add_mmio(struct bus *b, uint64_t base, uint64_t len, bus_read_fn rd, bus
 	return bus_add(b->mmio, &b->nmmio, base, len, rd, wr, opaque, name);
 }
 
+int bus_move_mmio(struct bus *b, void *opaque, uint64_t base)
+{
+	struct bus_range *r = NULL;
+	for (int i = 0; i < b->nmmio; i++)
+		if (b->mmio[i].opaque == opaque)
+			r = &b->mmio[i];
+	if (!r)
+		return -ENOENT;
+	if (base + r->len < base)
+		return -EINVAL;
+	for (int i = 0; i < b->nmmio; i++)
+		if (&b->mmio[i] != r && base < b->mmio[i].base + b->mmio[i].len &&
+		    b->mmio[i].base < base + r->len)
+			return -EEXIST;
+	r->base = base;
+	return 0;
+}
+
 /* The range holding @addr; an access that runs past a range's end belongs
  * to the range of its first byte, which sees the whole access. */
 static const struct bus_range *bus_find(const struct bus_range *tab, int n, uint64_t addr)

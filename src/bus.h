@@ -42,6 +42,11 @@ int bus_add_pio(struct bus *b, uint16_t base, uint16_t len, bus_read_fn rd, bus_
 int bus_add_mmio(struct bus *b, uint64_t base, uint64_t len, bus_read_fn rd, bus_write_fn wr,
                  void *opaque, const char *name);
 
+/* Moves the MMIO range whose device is @opaque to start at @base; -EEXIST
+ * if it would overlap another range (nothing changes), -ENOENT if there is
+ * no such range. */
+int bus_move_mmio(struct bus *b, void *opaque, uint64_t base);
+
 /* Perform one access. For reads *value is filled (all-ones if unclaimed). */
 void bus_pio(struct bus *b, uint16_t port, unsigned size, bool is_write, uint32_t *value);
 void bus_mmio(struct bus *b, uint64_t addr, unsigned size, bool is_write, uint64_t *value);

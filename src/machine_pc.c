@@ -9,6 +9,7 @@
  *   0x0e9        debug console           0x0f4-0x0f7  debug exit
  *   0x3c0-0x3df  VGA                     0x3f8-0x3ff  COM1 16550A (IRQ 4)
  *   0x4d0-0x4d1  PIC edge/level (ELCR)   0x604-0x605  ACPI PM1a control
+ *   MMIO 0xFEE00000-0xFEE00FFF  local APIC (the PIC's INTR through LINT0)
  *
  * The VGA text buffer at 0xB8000 is plain guest RAM: the vga device reads
  * it when it draws, so guest writes to the screen cost no exit.
@@ -25,6 +26,7 @@
 #include "dev/debug_exit.h"
 #include "dev/debugcon.h"
 #include "dev/i8042.h"
+#include "dev/lapic.h"
 #include "dev/pic8259.h"
 #include "dev/pit8254.h"
 #include "dev/poweroff.h"
@@ -45,6 +47,7 @@
 struct machine_pc {
 	struct vm *vm;
 	struct pic8259 *pic;
+	struct lapic *lapic;
 	struct pit8254 *pit;
 	struct rtc *rtc;
 	struct i8042 *kbc;
@@ -105,6 +108,18 @@ static void machine_pc_poweroff(void *opaque)
 	vm_stop(m->vm, EXIT_POWEROFF, "the guest powered off");
 }
 
+/* The guest relocates its APIC (IA32_APIC_BASE): anywhere that is neither
+ * RAM (the engines reach RAM without asking the bus, the monitor natively)
+ * nor another device's range. */
+static bool machine_pc_lapic_moved(void *opaque, uint64_t base)
+{
+	struct machine_pc *m = opaque;
+	for (uint64_t a = base; a < base + LAPIC_SIZE; a += 0x1000)
+		if (mem_ptr(&m->vm->mem, a, 1))
+			return false;
+	return bus_move_mmio(&m->vm->bus, m->lapic, base) == 0;
+}
+
 static int machine_pc_open_outputs(struct machine_pc *m, char *err, size_t errlen)
 {
 	const struct config *cfg = m->vm->cfg;
@@ -133,6 +148,18 @@ static bool machine_pc_create_devices(struct machine_pc *m)
 	struct irq_line irq4 = { pic8259_set_irq, m->pic, 4 };
 	struct irq_line irq8 = { pic8259_set_irq, m->pic, 8 };
 
+	m->lapic = lapic_create(machine_pc_clock, m);
+	if (!m->lapic)
+		return false;
+	vm->lapic = m->lapic; /* IA32_APIC_BASE: vm_rdmsr() */
+	lapic_set_relocate(m->lapic, machine_pc_lapic_moved, m);
+	/* The APIC as the firmware of a PC leaves it (SeaBIOS, measured
+	 * under QEMU): software-enabled with spurious vector 0xFF, LINT0 in
+	 * ExtINT (virtual-wire) mode so that the PIC reaches the CPU, LINT1
+	 * NMI; both level-triggered. */
+	lapic_write(m->lapic, LAPIC_SVR, LAPIC_SVR_ENABLE | 0xff, 4);
+	lapic_write(m->lapic, LAPIC_LVT_LINT0, LAPIC_LVT_LEVEL | LAPIC_DM_EXTINT, 4);
+	lapic_write(m->lapic, LAPIC_LVT_LINT1, LAPIC_LVT_LEVEL | LAPIC_DM_NMI, 4);
 	m->pit = pit8254_create(irq0, machine_pc_clock, m);
 	m->rtc = rtc_create(irq8, vm->mem.size, machine_pc_wall_clock, m);
 	m->kbc = i8042_create(machine_pc_reset, m);
@@ -166,6 +193,8 @@ static int machine_pc_claim_ports(struct machine_pc *m)
 	r |= bus_add_pio(b, 0x3c0, 0x20, vga_text_read, vga_text_write, m->vga, "vga");
 	r |= bus_add_pio(b, 0x3f8, 8, uart16550_read, uart16550_write, m->com1, "com1");
 	r |= bus_add_pio(b, 0x604, 2, poweroff_read, poweroff_write, m->pm, "acpi-pm");
+	r |= bus_add_mmio(&m->vm->bus, LAPIC_DEFAULT_BASE, LAPIC_SIZE, lapic_read, lapic_write,
+	                  m->lapic, "lapic");
 	return r;
 }
 
@@ -225,19 +254,31 @@ void machine_pc_destroy(struct machine_pc *m)
 		pit8254_destroy(m->pit);
 	if (m->pic)
 		pic8259_destroy(m->pic);
+	if (m->lapic)
+		lapic_destroy(m->lapic);
 	chardev_close(&m->serial_out);
 	chardev_close(&m->debugcon_out);
 	free(m);
 }
 
+/* The PIC, when its INTR gets through the APIC (ExtINT, or the APIC
+ * globally disabled), goes first: an ExtINT interrupt ignores the APIC's
+ * priorities, as in QEMU. */
+static bool machine_pc_pic_pending(struct machine_pc *m)
+{
+	return lapic_passes_pic(m->lapic) && pic8259_has_interrupt(m->pic);
+}
+
 bool machine_pc_irq_pending(struct machine_pc *m)
 {
-	return pic8259_has_interrupt(m->pic);
+	return machine_pc_pic_pending(m) || lapic_pending(m->lapic) >= 0;
 }
 
 int machine_pc_irq_ack(struct machine_pc *m)
 {
-	return pic8259_ack(m->pic);
+	if (machine_pc_pic_pending(m))
+		return pic8259_ack(m->pic);
+	return lapic_ack(m->lapic);
 }
 
 /* Moves terminal input into COM1's receive FIFO; bytes COM1 has no room for
@@ -257,6 +298,7 @@ static void machine_pc_feed_input(struct machine_pc *m)
 void machine_pc_poll(struct machine_pc *m, uint64_t now_ns)
 {
 	pit8254_update(m->pit, now_ns);
+	lapic_update(m->lapic, now_ns);
 	if (now_ns >= m->next_input_poll) {
 		m->next_input_poll = now_ns + INPUT_POLL_NS;
 		machine_pc_feed_input(m);
@@ -271,6 +313,8 @@ void machine_pc_poll(struct machine_pc *m, uint64_t now_ns)
 uint64_t machine_pc_next_deadline(struct machine_pc *m)
 {
 	uint64_t t = pit8254_next_deadline(m->pit);
+	if (lapic_next_deadline(m->lapic) < t)
+		t = lapic_next_deadline(m->lapic);
 	if ((m->term.fd >= 0 || m->input_pos < m->input_len) && m->next_input_poll < t)
 		t = m->next_input_poll;
 	if (m->vm->cfg->vga == VGA_LIVE && m->next_screen < t)

@@ -4,7 +4,9 @@
  *
  * Engines talk to the rest of plexvm only through this header:
  *   - port/MMIO accesses go to vm->bus;
- *   - interrupts: vm_irq_pending() / vm_irq_ack() (the PIC's INTR line);
+ *   - interrupts: vm_irq_pending() / vm_irq_ack() (the local APIC's
+ *     decision, with the PIC behind it);
+ *   - MSRs the CPU does not hold (IA32_APIC_BASE): vm_rdmsr() / vm_wrmsr();
  *   - time: vm_poll() after each exit brings timers and input up to date,
  *     vm_next_deadline_ns() says when the engine must next call it, and
  *     vm_wait() sleeps on HLT until an interrupt is pending or the VM stops;
@@ -18,7 +20,10 @@
 
 #include "bus.h"
 #include "config.h"
+#include "dev/lapic.h"
 #include "mem.h"
+
+#define VM_MSR_APIC_BASE 0x1b
 
 struct machine_pc;
 struct stats;
@@ -30,6 +35,7 @@ struct vm {
 	struct bus bus;
 	struct stats *stats; /* NULL unless --stats */
 	struct machine_pc *machine;
+	struct lapic *lapic; /* the vCPU's local APIC (machine_pc.c makes it) */
 
 	const struct engine_ops *engine;
 	void *engine_ctx;
@@ -48,6 +54,22 @@ uint64_t vm_now_ns(void);
 bool vm_irq_pending(struct vm *vm);
 /* Acknowledges the pending interrupt and returns its vector. */
 int vm_irq_ack(struct vm *vm);
+
+/* RDMSR/WRMSR of an MSR the machine holds (IA32_APIC_BASE, in the local
+ * APIC); false: the instruction raises #GP(0) (no such MSR, or a write the
+ * MSR refuses). */
+static inline bool vm_rdmsr(struct vm *vm, uint32_t index, uint64_t *value)
+{
+	if (index != VM_MSR_APIC_BASE || !vm->lapic)
+		return false;
+	*value = lapic_base(vm->lapic);
+	return true;
+}
+
+static inline bool vm_wrmsr(struct vm *vm, uint32_t index, uint64_t value)
+{
+	return index == VM_MSR_APIC_BASE && vm->lapic && lapic_set_base(vm->lapic, value);
+}
 
 void vm_poll(struct vm *vm);
 /* Monotonic time at which vm_poll() must next run; UINT64_MAX if never. */

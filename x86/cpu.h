@@ -148,6 +148,9 @@ void x86_rm_write(struct x86_insn *x, unsigned size, uint32_t v);
 uint32_t x86_reg_read(struct x86_cpu *c, int r, unsigned size);
 void x86_reg_write(struct x86_cpu *c, int r, unsigned size, uint32_t v);
 void x86_write_eflags(struct x86_insn *x, uint32_t v, uint32_t mask);
+/* After an instruction that may have set IF (was it set in @old_eflags?):
+ * ends the run if ops->intr_pending says an interrupt is waiting for it. */
+void x86_intr_window(struct x86_insn *x, uint32_t old_eflags);
 void x86_write_cr(struct x86_insn *x, int cr, uint32_t v);
 
 /* After a port access: the run ends so that the caller can look at its

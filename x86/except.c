@@ -245,6 +245,14 @@ bool x86_can_interrupt(const struct x86_cpu *c)
 	return (c->eflags & X86_IF) && !c->intr_shadow;
 }
 
+void x86_intr_window(struct x86_insn *x, uint32_t old_eflags)
+{
+	const struct x86_ops *ops = x->ops;
+	if (ops->intr_pending && (x->c->eflags & X86_IF) && !(old_eflags & X86_IF) &&
+	    ops->intr_pending(ops->ctx))
+		x86_request_stop(x->c);
+}
+
 enum x86_status x86_interrupt(struct x86_cpu *c, const struct x86_ops *ops, uint8_t vector)
 {
 	struct x86_insn x = { .c = c, .ops = ops };

@@ -319,7 +319,9 @@ static void x86_popf(struct x86_insn *x)
 void x86_write_eflags(struct x86_insn *x, uint32_t v, uint32_t mask)
 {
 	struct x86_cpu *c = x->c;
+	uint32_t old = c->eflags;
 	c->eflags = (c->eflags & ~mask) | (v & mask) | 0x2;
+	x86_intr_window(x, old);
 }
 
 void x86_exec_one(struct x86_insn *x)
@@ -662,9 +664,11 @@ void x86_exec_one(struct x86_insn *x)
 		if (op == 0xfa) {
 			c->eflags &= ~X86_IF;
 		} else {
+			uint32_t old = c->eflags;
 			if (!(c->eflags & X86_IF))
 				c->intr_shadow = true;
 			c->eflags |= X86_IF;
+			x86_intr_window(x, old);
 		}
 		return;
 	case 0xfc: c->eflags &= ~X86_DF; return;

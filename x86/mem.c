@@ -38,8 +38,10 @@ void x86_phys_write(struct x86_insn *x, uint64_t pa, unsigned size, uint32_t v)
 		 * a code page too (a hostile guest's, at least). */
 		if (x->c->icache)
 			x86_invalidate_code(x->c, pa, size);
-	} else
+	} else {
 		x->ops->mmio_write(x->ops->ctx, pa, v, size);
+		x86_intr_window(x, 0);
+	}
 }
 
 void x86_tlb_flush(struct x86_cpu *c)
@@ -225,6 +227,7 @@ void x86_write_lin(struct x86_insn *x, uint32_t lin, unsigned size, uint32_t v, 
 			x86_icache_written(t->code, lin & 0xfff, size);
 	} else {
 		x->ops->mmio_write(x->ops->ctx, t->frame | (lin & 0xfff), v, size);
+		x86_intr_window(x, 0); /* an EOI may uncover an interrupt */
 		if (t->code && (t->code->lines & x86_icache_lines(lin & 0xfff, size)))
 			x86_icache_written(t->code, lin & 0xfff, size);
 	}

@@ -36,6 +36,6 @@ void x86_reset_real(struct x86_cpu *c)
 	c->gdtr.limit = c->idtr.limit = 0xffff; /* the IVT at 0 */
 	c->eflags = 0x2;
 	c->cr0 = 0x60000000u | X86_CR0_ET; /* CD, NW, ET */
-	c->r[X86_EDX] = 0x610;             /* CPUID leaf 1's EAX: family 6 model 1 */
+	c->r[X86_EDX] = 0x663;             /* CPUID leaf 1's EAX: family 6 model 6 stepping 3 */
 	c->fpu = (struct x86_fpu){ .cw = 0x0040, .tw = 0x5555 }; /* +0.0 in every register */
 }

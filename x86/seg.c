@@ -245,7 +245,9 @@ void x86_far_ret(struct x86_insn *x, uint16_t imm, bool iret)
 			mask &= 0xffff;
 		else if (old_cpl == 0 && (flags & X86_VM))
 			x86_unhandled(x); /* IRET to virtual-8086 mode: not implemented */
+		uint32_t old = c->eflags;
 		c->eflags = (c->eflags & ~mask) | (flags & mask);
+		x86_intr_window(x, old);
 	}
 	c->cpl = rpl;
 	x86_set_seg(x, X86_CS, &cs);

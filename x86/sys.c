@@ -6,18 +6,32 @@
 #include "exec.h"
 
 #define MSR_TSC 0x10
+#define MSR_PLATFORM_ID 0x17
+#define MSR_APIC_BASE 0x1b
+#define MSR_BIOS_SIGN_ID 0x8b
 #define MSR_SYSENTER_CS 0x174
 #define MSR_SYSENTER_ESP 0x175
 #define MSR_SYSENTER_EIP 0x176
 #define MSR_EFER 0xc0000080u
 #define X86_CR4_TSD 0x4u
 
-/* CPUID leaf 1 EDX: FPU, PSE, TSC, MSR, PAE, CX8, SEP, CMOV. */
+/* The guest CPU (docs/design.md has the table of what each engine offers):
+ * "GenuineIntel" family 6 model 6 stepping 3, the signature of QEMU's
+ * qemu32, so that software takes its Intel family-6 paths.  Leaf 1 EDX:
+ * FPU (the core's x87), PSE, TSC, MSR, PAE, CX8, APIC, SEP, CMOV.  ECX:
+ * only "hypervisor" (bit 31), as QEMU and KVM set it. */
+#define CPUID_MAX_BASIC 1u
+#define CPUID_MAX_EXT 0x80000001u
+#define CPUID1_EAX 0x0663u
+#define CPUID1_EDX_APIC (1u << 9)
 #define CPUID1_EDX                                                                                 \
-	((1u << 0) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 11) | (1u << 15))
+	((1u << 0) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | CPUID1_EDX_APIC |             \
+	 (1u << 11) | (1u << 15))
+#define CPUID1_ECX_HYPERVISOR (1u << 31)
 /* CPUID 0x80000001 EDX: NX. */
 #define CPUID_EXT1_EDX (1u << 20)
 #define EFER_SCE 0x1ull
+#define APIC_BASE_EN 0x800u
 
 static void x86_require_cpl0(struct x86_insn *x)
 {
@@ -199,6 +213,17 @@ static void x86_msr(struct x86_insn *x, bool write)
 	case MSR_SYSENTER_CS: slot32 = &c->sysenter_cs; break;
 	case MSR_SYSENTER_ESP: slot32 = &c->sysenter_esp; break;
 	case MSR_SYSENTER_EIP: slot32 = &c->sysenter_eip; break;
+	case MSR_PLATFORM_ID: /* read-only; no platform bits to report */
+		if (write)
+			x86_raise(x, X86_EXC_GP, 0);
+		c->r[X86_EAX] = c->r[X86_EDX] = 0;
+		return;
+	case MSR_BIOS_SIGN_ID:
+		/* Software writes 0, runs CPUID and reads the microcode
+		 * revision in EDX (SDM vol. 3, 9.11.7.1): none is loaded. */
+		if (!write)
+			c->r[X86_EAX] = c->r[X86_EDX] = 0;
+		return;
 	default: x86_msr_other(x, msr, write, v); return;
 	}
 	if (write) {
@@ -217,34 +242,58 @@ static void x86_msr(struct x86_insn *x, bool write)
 	}
 }
 
+/* The leaf whose data CPUID returns: above the highest basic or extended
+ * leaf, an Intel CPU returns the highest basic leaf's (SDM vol. 2, CPUID). */
+static uint32_t x86_cpuid_leaf(uint32_t leaf)
+{
+	if (leaf >= 0x80000000u ? leaf > CPUID_MAX_EXT : leaf > CPUID_MAX_BASIC)
+		return CPUID_MAX_BASIC;
+	return leaf;
+}
+
 void x86_cpuid_builtin(uint32_t leaf, uint32_t subleaf, uint32_t out[4])
 {
-	/* Vendor "PlexVMx86CPU" in EBX, EDX, ECX order. */
-	static const uint32_t vendor[3] = { 0x78656c50, 0x38784d56, 0x55504336 };
+	/* Vendor "GenuineIntel" in EBX, EDX, ECX order. */
+	static const uint32_t vendor[3] = { 0x756e6547, 0x49656e69, 0x6c65746e };
 	out[0] = out[1] = out[2] = out[3] = 0;
+	leaf = x86_cpuid_leaf(leaf);
 	if (leaf == 0) {
-		out[0] = 1;
+		out[0] = CPUID_MAX_BASIC;
 		out[1] = vendor[0];
 		out[3] = vendor[1];
 		out[2] = vendor[2];
 	} else if (leaf == 1) {
-		out[0] = 0x0610; /* family 6, model 1, stepping 0 */
+		out[0] = CPUID1_EAX;
+		out[2] = CPUID1_ECX_HYPERVISOR;
 		out[3] = CPUID1_EDX;
 	} else if (leaf == 0x80000000u) {
-		out[0] = 0x80000001u;
+		out[0] = CPUID_MAX_EXT;
 	} else if (leaf == 0x80000001u) {
 		out[3] = CPUID_EXT1_EDX;
 	}
+}
+
+/* CPUID.1:EDX.APIC reflects IA32_APIC_BASE.EN (SDM vol. 3, 10.4.3): clear
+ * with the APIC globally disabled, or with no APIC (no MSR hook knows
+ * IA32_APIC_BASE). */
+static bool x86_apic_enabled(struct x86_insn *x)
+{
+	uint64_t base;
+	return x->ops->rdmsr && x->ops->rdmsr(x->ops->ctx, MSR_APIC_BASE, &base) &&
+	       (base & APIC_BASE_EN);
 }
 
 static void x86_cpuid(struct x86_insn *x)
 {
 	struct x86_cpu *c = x->c;
 	uint32_t out[4];
-	if (x->ops->cpuid)
+	if (x->ops->cpuid) {
 		x->ops->cpuid(x->ops->ctx, c->r[X86_EAX], c->r[X86_ECX], out);
-	else
+	} else {
 		x86_cpuid_builtin(c->r[X86_EAX], c->r[X86_ECX], out);
+		if (x86_cpuid_leaf(c->r[X86_EAX]) == 1 && !x86_apic_enabled(x))
+			out[3] &= ~CPUID1_EDX_APIC;
+	}
 	c->r[X86_EAX] = out[0];
 	c->r[X86_EBX] = out[1];
 	c->r[X86_ECX] = out[2];

@@ -180,11 +180,14 @@ struct x86_ops {
 	void (*pio_out)(void *ctx, uint16_t port, uint32_t value, unsigned size);
 
 	/* CPUID with EAX = @leaf, ECX = @subleaf: fills @out with EAX, EBX,
-	 * ECX, EDX.  NULL: the built-in "PlexVMx86CPU" (x86_cpuid_builtin()),
-	 * which a hook may call for the leaves it does not change. */
+	 * ECX, EDX.  NULL: the built-in "GenuineIntel" family 6 CPU
+	 * (x86_cpuid_builtin()), which a hook may call for the leaves it does
+	 * not change; the core then clears the APIC bit unless rdmsr says
+	 * IA32_APIC_BASE has EN set. */
 	void (*cpuid)(void *ctx, uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
 	/* RDMSR/WRMSR of an MSR the core does not hold itself (it holds TSC,
-	 * EFER and the SYSENTER MSRs, which never reach these).  Return false
+	 * EFER, the SYSENTER MSRs, IA32_PLATFORM_ID and IA32_BIOS_SIGN_ID,
+	 * which never reach these), e.g. IA32_APIC_BASE for a local APIC.  Return false
 	 * if MSR @index does not exist (or a write of @value is refused): the
 	 * instruction raises #GP(0).  NULL: no other MSR exists. */
 	bool (*rdmsr)(void *ctx, uint32_t index, uint64_t *value);
@@ -214,6 +217,13 @@ struct x86_ops {
 	/* After INVLPG of linear address @lin (the core's TLB is flushed
 	 * already), for a caller that keeps translations of its own. */
 	void (*invlpg)(void *ctx, uint32_t lin);
+	/* Is an external interrupt waiting for the CPU?  Asked when an
+	 * instruction sets IF (STI, POPF, IRET) and after an MMIO write with
+	 * IF set (an interrupt controller's EOI may uncover one); true ends
+	 * the run with X86_STOP after that instruction, so the caller can
+	 * deliver the interrupt where a CPU takes it.  After STI the shadow
+	 * (c->intr_shadow) still holds it back for one more instruction. */
+	bool (*intr_pending)(void *ctx);
 };
 
 /* EFLAGS bits (SDM vol. 1, 3.4.3). */
@@ -255,7 +265,7 @@ void x86_reset_flat32(struct x86_cpu *c);
  * CS = F000 with base FFFF0000, EIP = FFF0 (the first fetch is at
  * FFFFFFF0), the other segments 0 with 64 KiB limits, IDTR = 0/FFFF (the
  * real-mode IVT), EFLAGS = 2, CR0 = 60000010 (CD and NW as the CPU sets
- * them; the core has no caches), EDX = 0x610 (the processor signature,
+ * them; the core has no caches), EDX = 0x663 (the processor signature,
  * CPUID leaf 1's EAX).  Like
  * x86_reset_flat32() it detaches the decoded-instruction cache. */
 void x86_reset_real(struct x86_cpu *c);

@@ -33,7 +33,33 @@ struct emu_engine {
 	struct x86_cpu cpu;
 	struct x86_ops ops;
 	void *icache;
+	/* vm_irq_pending() as of the last look: the start of the slice or
+	 * the last MMIO write.  Nothing else in a slice can change it: port
+	 * I/O ends the slice, timers move only between slices. */
+	bool irq_pending;
 };
+
+/* The core asks when the guest sets IF, and after an MMIO write with IF
+ * set: a yes ends the slice, so the interrupt is taken after that
+ * instruction, as a CPU takes it, not at the slice's end.  (ctx is the
+ * VM, as for the machine's other ops; the engine is its engine_ctx.)
+ * Answered from the cache: a CLI/STI loop must not pay for a look at the
+ * interrupt controllers per STI. */
+static bool emu_intr_pending(void *ctx)
+{
+	const struct emu_engine *e = ((struct vm *)ctx)->engine_ctx;
+	return e->irq_pending;
+}
+
+/* An MMIO write (an APIC EOI, TPR or ICR write) may change what is
+ * pending. */
+static void emu_mmio_write(void *ctx, uint64_t gpa, uint64_t value, unsigned size)
+{
+	struct vm *vm = ctx;
+	struct emu_engine *e = vm->engine_ctx;
+	bus_mmio(&vm->bus, gpa, size, true, &value);
+	e->irq_pending = vm_irq_pending(vm);
+}
 
 static int emu_create(struct vm *vm, void **ctx, char *err, size_t errlen)
 {
@@ -50,6 +76,8 @@ static int emu_create(struct vm *vm, void **ctx, char *err, size_t errlen)
 	}
 	e->vm = vm;
 	e->ops = x86_state_machine_ops(vm);
+	e->ops.intr_pending = emu_intr_pending;
+	e->ops.mmio_write = emu_mmio_write;
 	*ctx = e;
 	return 0;
 }
@@ -97,9 +125,15 @@ static int emu_run(void *ctx)
 			vm_wait(vm);
 			continue;
 		}
-		enum x86_status s = x86_run(&e->cpu, &e->ops, EMU_SLICE);
+		/* After STI the interrupt waits one more instruction. */
+		uint64_t budget = EMU_SLICE;
+		e->irq_pending = vm_irq_pending(vm);
+		if (e->irq_pending && e->cpu.intr_shadow && (e->cpu.eflags & X86_IF))
+			budget = 1;
+		enum x86_status s = x86_run(&e->cpu, &e->ops, budget);
 		switch (s) {
 		case X86_OK: stats_add(vm->stats, "exits", "slice", 1); break;
+		case X86_STOP: stats_add(vm->stats, "exits", "interrupt-window", 1); break;
 		case X86_IO: stats_add(vm->stats, "exits", "io", 1); break;
 		case X86_HALT: stats_add(vm->stats, "exits", "hlt", 1); break;
 		case X86_SHUTDOWN: vm_stop(vm, EXIT_CRASH, "triple fault"); break;

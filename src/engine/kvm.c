@@ -173,6 +173,11 @@ static int kvm_create_vm(struct kvm_engine *k, char *err, size_t errlen)
 			                      .args = { 1 } };
 		(void)ioctl(k->vm_fd, KVM_ENABLE_CAP, &cap);
 	}
+	/* IA32_APIC_BASE belongs to plexvm's local APIC: with a filter
+	 * denying it to KVM, RDMSR/WRMSR of it exit to kvm_exit.c.  Older
+	 * kernels lack the capability: KVM then keeps the MSR itself. */
+	if (ioctl(k->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_X86_USER_SPACE_MSR) > 0)
+		(void)kvm_cpu_msr_filter(k->vm_fd);
 	/* All RAM in one slot at guest physical 0. The VGA window stays RAM:
 	 * the vga device reads the text buffer at 0xB8000 from it. */
 	struct kvm_userspace_memory_region region = {

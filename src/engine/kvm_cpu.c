@@ -29,7 +29,6 @@
 #define PTE_PS 0x80ull /* a 2 MiB page in a PDE */
 
 /* CPUID leaf 1 (SDM vol. 2A, CPUID, tables 3-19 and 3-20). */
-#define CPUID_1_EDX_APIC (1u << 9)
 #define CPUID_1_ECX_X2APIC (1u << 21)
 #define CPUID_1_ECX_TSC_DEADLINE (1u << 24)
 
@@ -99,12 +98,29 @@ void kvm_cpu_fix_cpuid(struct kvm_cpuid2 *c)
 		struct kvm_cpuid_entry2 *e = &c->entries[i];
 		if (e->function != 1)
 			continue;
-		/* Without the in-kernel irqchip nothing emulates the APIC:
-		 * its page at 0xFEE00000 is unclaimed MMIO reading all-ones,
-		 * so a guest must take its interrupts from the PIC. */
-		e->edx &= ~CPUID_1_EDX_APIC;
+		/* plexvm's APIC is an xAPIC with no TSC-deadline mode. */
 		e->ecx &= ~(CPUID_1_ECX_X2APIC | CPUID_1_ECX_TSC_DEADLINE);
 	}
+}
+
+int kvm_cpu_msr_filter(int vm_fd)
+{
+	struct kvm_enable_cap cap = { .cap = KVM_CAP_X86_USER_SPACE_MSR,
+		                      .args = { KVM_MSR_EXIT_REASON_FILTER } };
+	if (ioctl(vm_fd, KVM_ENABLE_CAP, &cap) < 0)
+		return -errno;
+	/* A clear bit denies the MSR to KVM: the access exits instead. */
+	static uint8_t deny;
+	struct kvm_msr_filter f = {
+		.flags = KVM_MSR_FILTER_DEFAULT_ALLOW,
+		.ranges = { { .flags = KVM_MSR_FILTER_READ | KVM_MSR_FILTER_WRITE,
+		              .nmsrs = 1,
+		              .base = 0x1b, /* IA32_APIC_BASE */
+		              .bitmap = &deny } },
+	};
+	if (ioctl(vm_fd, KVM_X86_SET_MSR_FILTER, &f) < 0)
+		return -errno;
+	return 0;
 }
 
 int kvm_cpu_page_tables(struct mem *m)

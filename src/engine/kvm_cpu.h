@@ -29,10 +29,18 @@ void kvm_cpu_entry_regs(struct kvm_regs *r, const struct boot_entry *e);
  * Returns 0, -ENOTSUP if the range holds loaded data (or lies outside RAM). */
 int kvm_cpu_page_tables(struct mem *m);
 
-/* Adjusts the CPUID KVM supports to this machine: plexvm has a PIC but no
- * local APIC (no in-kernel irqchip), so leaf 1 must not announce APIC,
- * x2APIC or the APIC's TSC-deadline timer. */
+/* Adjusts the CPUID KVM supports to this machine: plexvm's local APIC
+ * (src/dev/lapic.c, its page reached through MMIO exits; no in-kernel
+ * irqchip) is an xAPIC without the TSC-deadline timer, so leaf 1 must not
+ * announce x2APIC or TSC-deadline.  The APIC bit stays: KVM keeps it equal
+ * to its own copy of IA32_APIC_BASE.EN at run time (set: with the MSR
+ * filter below the guest never writes that copy). */
 void kvm_cpu_fix_cpuid(struct kvm_cpuid2 *c);
+
+/* Makes RDMSR and WRMSR of IA32_APIC_BASE exit to userspace
+ * (KVM_EXIT_X86_RDMSR/WRMSR) on VM @vm_fd, so that plexvm's APIC holds it.
+ * Returns 0 or -errno (the kernel lacks KVM_CAP_X86_USER_SPACE_MSR). */
+int kvm_cpu_msr_filter(int vm_fd);
 
 /* Sets registers and segments of @vcpu_fd from @e (and the page tables for
  * BOOT_LONG64). Returns 0 or -errno, after logging why. */

@@ -23,6 +23,8 @@ const char *kvm_exit_name(unsigned reason)
 	case KVM_EXIT_SHUTDOWN: return "shutdown";
 	case KVM_EXIT_FAIL_ENTRY: return "fail-entry";
 	case KVM_EXIT_INTERNAL_ERROR: return "internal-error";
+	case KVM_EXIT_X86_RDMSR: return "rdmsr";
+	case KVM_EXIT_X86_WRMSR: return "wrmsr";
 	default: return "other";
 	}
 }
@@ -102,6 +104,21 @@ static void kvm_exit_fail_entry(struct vm *vm, struct kvm_run *run)
 	        (why & 0xffff) == 33 ? ": invalid guest state" : "");
 }
 
+/* An MSR the filter gives to plexvm (kvm_cpu_msr_filter()): error 1 makes
+ * KVM inject #GP(0), as the CPU would for a refused access. */
+static void kvm_exit_msr(struct vm *vm, struct kvm_run *run)
+{
+	uint64_t v = 0;
+	bool ok;
+	if (run->exit_reason == KVM_EXIT_X86_RDMSR) {
+		ok = vm_rdmsr(vm, run->msr.index, &v);
+		run->msr.data = v;
+	} else {
+		ok = vm_wrmsr(vm, run->msr.index, run->msr.data);
+	}
+	run->msr.error = ok ? 0 : 1;
+}
+
 void kvm_exit_handle(struct vm *vm, struct kvm_run *run, size_t run_size)
 {
 	stats_add(vm->stats, "exits", kvm_exit_name(run->exit_reason), 1);
@@ -122,6 +139,8 @@ void kvm_exit_handle(struct vm *vm, struct kvm_run *run, size_t run_size)
 	case KVM_EXIT_SHUTDOWN: vm_stop(vm, EXIT_CRASH, "triple fault (shutdown)"); break;
 	case KVM_EXIT_FAIL_ENTRY: kvm_exit_fail_entry(vm, run); break;
 	case KVM_EXIT_INTERNAL_ERROR: kvm_exit_internal(vm, run); break;
+	case KVM_EXIT_X86_RDMSR:
+	case KVM_EXIT_X86_WRMSR: kvm_exit_msr(vm, run); break;
 	default: vm_stop(vm, EXIT_HOST, "unexpected KVM exit reason %u", run->exit_reason); break;
 	}
 }

@@ -83,6 +83,16 @@ static void machine_pio_out(void *ctx, uint16_t port, uint32_t value, unsigned s
 	x86_state_pio_out(ctx, port, value, size);
 }
 
+bool x86_state_rdmsr(void *vm, uint32_t index, uint64_t *value)
+{
+	return vm_rdmsr(vm, index, value);
+}
+
+bool x86_state_wrmsr(void *vm, uint32_t index, uint64_t value)
+{
+	return vm_wrmsr(vm, index, value);
+}
+
 struct x86_ops x86_state_machine_ops(struct vm *vm)
 {
 	return (struct x86_ops){ .ctx = vm,
@@ -90,5 +100,7 @@ struct x86_ops x86_state_machine_ops(struct vm *vm)
 		                 .mmio_read = machine_mmio_read,
 		                 .mmio_write = machine_mmio_write,
 		                 .pio_in = machine_pio_in,
-		                 .pio_out = machine_pio_out };
+		                 .pio_out = machine_pio_out,
+		                 .rdmsr = x86_state_rdmsr,
+		                 .wrmsr = x86_state_wrmsr };
 }

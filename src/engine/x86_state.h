@@ -21,6 +21,11 @@ struct x86_ops x86_state_machine_ops(struct vm *vm);
 uint32_t x86_state_pio_in(struct vm *vm, uint16_t port, unsigned size);
 void x86_state_pio_out(struct vm *vm, uint16_t port, uint32_t value, unsigned size);
 
+/* The MSR hooks of those ops: the machine's MSRs (IA32_APIC_BASE), with
+ * @vm the struct vm. */
+bool x86_state_rdmsr(void *vm, uint32_t index, uint64_t *value);
+bool x86_state_wrmsr(void *vm, uint32_t index, uint64_t value);
+
 /* Sets @c to the loader's entry state. Returns 0, or -ENOTSUP for an entry
  * the core cannot run (64-bit kernels need long mode). */
 int x86_state_from_boot(struct x86_cpu *c, const struct boot_entry *b);

@@ -60,6 +60,27 @@ static void test_dispatch(void **state)
 	assert_false(bus_mmio_claimed(&b, 0xfee01000));
 }
 
+/* A device's MMIO range moves (a relocated local APIC), never onto another. */
+static void test_move_mmio(void **state)
+{
+	struct bus b = { 0 };
+	struct fake_dev apic = { 0 }, other = { 0 }, nobody = { 0 };
+	uint64_t v = 0;
+	assert_int_equal(bus_add_mmio(&b, 0xfee00000, 0x1000, fake_read, fake_write, &apic, "a"),
+	                 0);
+	assert_int_equal(bus_add_mmio(&b, 0xfec00000, 0x1000, fake_read, fake_write, &other, "o"),
+	                 0);
+	assert_int_equal(bus_move_mmio(&b, &apic, 0xfec00800), -EEXIST);
+	assert_int_equal(bus_move_mmio(&b, &nobody, 0xfed00000), -ENOENT);
+	assert_int_equal(bus_move_mmio(&b, &apic, 0xfffffffffffff000ull), -EINVAL);
+	assert_true(bus_mmio_claimed(&b, 0xfee00000));
+	assert_int_equal(bus_move_mmio(&b, &apic, 0xfed40000), 0);
+	assert_false(bus_mmio_claimed(&b, 0xfee00000));
+	bus_mmio(&b, 0xfed40030, 4, false, &v);
+	assert_int_equal(apic.last_offset, 0x30);
+	assert_int_equal(other.last_size, 0);
+}
+
 static void test_unclaimed(void **state)
 {
 	struct bus b = { 0 };
@@ -171,9 +192,10 @@ static void test_null_callbacks(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_dispatch),   cmocka_unit_test(test_unclaimed),
-		cmocka_unit_test(test_bad_ranges), cmocka_unit_test(test_counting),
-		cmocka_unit_test(test_odd_sizes),  cmocka_unit_test(test_null_callbacks),
+		cmocka_unit_test(test_dispatch),       cmocka_unit_test(test_unclaimed),
+		cmocka_unit_test(test_move_mmio),      cmocka_unit_test(test_bad_ranges),
+		cmocka_unit_test(test_counting),       cmocka_unit_test(test_odd_sizes),
+		cmocka_unit_test(test_null_callbacks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

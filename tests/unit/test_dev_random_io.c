@@ -15,6 +15,7 @@
 #include "dev/debug_exit.h"
 #include "dev/debugcon.h"
 #include "dev/i8042.h"
+#include "dev/lapic.h"
 #include "dev/pic8259.h"
 #include "dev/pit8254.h"
 #include "dev/poweroff.h"
@@ -160,6 +161,44 @@ static void pit_random(void **state)
 	pit8254_destroy(t);
 }
 
+/* The local APIC under random register writes (mostly to real registers),
+ * IA32_APIC_BASE writes, INTA/EOI and time: whatever the guest does, the
+ * timer's next deadline is ahead after an update, and the CPU is only ever
+ * offered a vector from 16 up, above the processor priority. */
+static void lapic_random(void **state)
+{
+	struct clock c = { .now = 1000 };
+	struct lapic *a = lapic_create(clock_now, &c);
+	assert_non_null(a);
+	for (int i = 0; i < ROUNDS; i++) {
+		uint64_t r = rnd();
+		uint64_t off = ((r >> 8) & 0x3f) << 4;
+		switch (r & 7) {
+		case 0:
+		case 1:
+		case 2: lapic_write(a, off, r >> 16, (r & 0x100000) ? rnd_size() : 4); break;
+		case 3: lapic_read(a, (r >> 8) & 0xfff, rnd_size()); break;
+		case 4:
+			lapic_set_base(a, (r & 0x40) ? r >> 16 : 0xfee00000u | ((r >> 16) & 0xd00));
+			break;
+		case 5:
+			if (lapic_pending(a) >= 0)
+				lapic_write(a, LAPIC_EOI, 0, 4);
+			break;
+		default: c.now += (r >> 16) % (1u << ((r >> 8) % 28)); break;
+		}
+		lapic_update(a, c.now);
+		assert_true(lapic_next_deadline(a) > c.now);
+		int v = lapic_pending(a);
+		if (v >= 0) {
+			assert_true(v >= 16 && v < 256);
+			assert_true((uint32_t)v > (lapic_read(a, LAPIC_PPR, 4) | 0xf));
+			assert_int_equal(lapic_ack(a), v);
+		}
+	}
+	lapic_destroy(a);
+}
+
 static time_t fixed_time(void *opaque)
 {
 	return (time_t)1700000000;
@@ -275,6 +314,7 @@ int main(void)
 		cmocka_unit_test_setup(uart_random, seed),
 		cmocka_unit_test_setup(pic_random, seed),
 		cmocka_unit_test_setup(pit_random, seed),
+		cmocka_unit_test_setup(lapic_random, seed),
 		cmocka_unit_test_setup(rtc_random, seed),
 		cmocka_unit_test_setup(i8042_random, seed),
 		cmocka_unit_test_setup(vga_random, seed),

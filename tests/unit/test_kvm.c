@@ -318,6 +318,37 @@ static void test_internal_error_names_suberror(void **state)
 	                    "KVM internal error 1 (an instruction KVM cannot emulate)");
 }
 
+static uint64_t zero_clock(void *opaque)
+{
+	return 0;
+}
+
+/* IA32_APIC_BASE, filtered away from KVM, is plexvm's APIC's: a read gets
+ * its value, a write it refuses (a relocation with no machine to move the
+ * page) comes back as error 1, which KVM turns into #GP. */
+static void test_apic_base_msr_exits(void **state)
+{
+	struct fixture *f = *state;
+	f->vm.lapic = lapic_create(zero_clock, NULL);
+	assert_non_null(f->vm.lapic);
+	f->run->exit_reason = KVM_EXIT_X86_RDMSR;
+	f->run->msr.index = 0x1b;
+	kvm_exit_handle(&f->vm, f->run, f->run_size);
+	assert_int_equal(f->run->msr.error, 0);
+	assert_int_equal(f->run->msr.data, 0xfee00900u);
+	f->run->exit_reason = KVM_EXIT_X86_WRMSR;
+	f->run->msr.data = 0xfed00900u;
+	kvm_exit_handle(&f->vm, f->run, f->run_size);
+	assert_int_equal(f->run->msr.error, 1);
+	f->run->msr.data = 0xfee00100u; /* global disable */
+	kvm_exit_handle(&f->vm, f->run, f->run_size);
+	assert_int_equal(f->run->msr.error, 0);
+	assert_int_equal(lapic_base(f->vm.lapic), 0xfee00100u);
+	assert_int_equal(stats_get(f->vm.stats, "exits", "wrmsr"), 2);
+	assert_false(f->vm.stopped);
+	lapic_destroy(f->vm.lapic);
+}
+
 static void test_window_and_signal_do_nothing(void **state)
 {
 	struct fixture *f = *state;
@@ -418,6 +449,7 @@ int main(void)
 		T(test_shutdown_is_crash),
 		T(test_fail_entry_names_reason),
 		T(test_internal_error_names_suberror),
+		T(test_apic_base_msr_exits),
 		T(test_window_and_signal_do_nothing),
 		T(test_unknown_exit_is_host_error),
 		T(test_irq_none_pending),

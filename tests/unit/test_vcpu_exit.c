@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "dev/lapic.h"
 #include "engine/monitor/vcpu_exit.h"
 #include "engine/monitor/vcpu_run.h"
 #include "exit_status.h"
@@ -222,6 +223,35 @@ static void test_irq_ack_and_hlt(void **state)
 	assert_int_equal(fake_waits, 1);
 }
 
+static uint64_t zero_clock(void *opaque)
+{
+	return 0;
+}
+
+/* IA32_APIC_BASE reaches the local APIC; any other MSR, or none behind
+ * the machine, is refused (the guest gets #GP). */
+static void test_msr(void **state)
+{
+	struct fixture *f = *state;
+	f->run->u.msr.index = 0x1b;
+	f->run->u.msr.data = 0x1234;
+	assert_int_equal(handle(f, VCPU_EXIT_RDMSR), VCPU_EXIT_ANSWERED);
+	assert_int_equal(f->run->u.msr.error, 1); /* no APIC in this VM */
+	assert_int_equal(f->run->u.msr.data, 0);
+
+	f->vm.lapic = lapic_create(zero_clock, NULL);
+	assert_non_null(f->vm.lapic);
+	assert_int_equal(handle(f, VCPU_EXIT_RDMSR), VCPU_EXIT_ANSWERED);
+	assert_int_equal(f->run->u.msr.error, 0);
+	assert_int_equal(f->run->u.msr.data & ~0xfffull, 0xfee00000);
+	f->run->u.msr.index = 0xc0010000; /* AMD's PMU: not on this CPU */
+	assert_int_equal(handle(f, VCPU_EXIT_WRMSR), VCPU_EXIT_ANSWERED);
+	assert_int_equal(f->run->u.msr.error, 1);
+	assert_false(f->vm.stopped);
+	lapic_destroy(f->vm.lapic);
+	f->vm.lapic = NULL;
+}
+
 /* A stop may only say "crashed" or "host error": a forged "powered off"
  * (status 0) or a guest-style status is garbage. */
 static void test_stop_status(void **state)
@@ -289,6 +319,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_mmio_bad_fields, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_exit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_irq_ack_and_hlt, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_msr, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_status, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_done_stats, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_random_pages, setup, teardown),

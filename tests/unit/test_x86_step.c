@@ -279,6 +279,78 @@ static void test_stop_request_ends_the_run(void **state)
 	harness_free(h);
 }
 
+static bool intr_waiting;
+
+static bool hk_intr_pending(void *ctx)
+{
+	return intr_waiting;
+}
+
+/* With an interrupt waiting, the run ends right after the instruction that
+ * lets it in: STI (its shadow still set), POPF, an MMIO write with IF set;
+ * with none waiting, or IF set already, it goes on. */
+static void test_intr_window(void **state)
+{
+	static const uint8_t sti[] = { 0xfb, 0x90, 0x90, 0xf4 };     /* sti; nop; nop; hlt */
+	static const uint8_t popf[] = { 0x68, 0x02, 0x02, 0, 0,      /* push 0x202 */
+		                        0x9d, 0x90, 0xf4 };          /* popf; nop; hlt */
+	static const uint8_t mmio[] = { 0xa3, 0xb0, 0x00, 0xe0, 0xfe, /* mov [0xfee000b0], eax */
+		                        0x90, 0xf4 };                 /* nop; hlt */
+	struct harness *h = step_machine();
+	h->ops.intr_pending = hk_intr_pending;
+
+	intr_waiting = true;
+	step_load(h, sti, sizeof(sti));
+	assert_int_equal(x86_run(&h->cpu, &h->ops, 100), X86_STOP);
+	assert_int_equal(h->cpu.eip, HARNESS_CODE + 1);
+	assert_true(h->cpu.intr_shadow);
+	assert_false(x86_can_interrupt(&h->cpu));
+	assert_int_equal(x86_run(&h->cpu, &h->ops, 1), X86_OK);
+	assert_true(x86_can_interrupt(&h->cpu));
+
+	h->cpu.eflags &= ~X86_IF;
+	step_load(h, popf, sizeof(popf));
+	assert_int_equal(x86_run(&h->cpu, &h->ops, 100), X86_STOP);
+	assert_int_equal(h->cpu.eip, HARNESS_CODE + 6);
+	assert_true(x86_can_interrupt(&h->cpu));
+
+	step_load(h, mmio, sizeof(mmio)); /* IF is set */
+	assert_int_equal(x86_run(&h->cpu, &h->ops, 100), X86_STOP);
+	assert_int_equal(h->cpu.eip, HARNESS_CODE + 5);
+
+	step_load(h, sti, sizeof(sti)); /* IF set already: no window opens */
+	assert_int_equal(x86_run(&h->cpu, &h->ops, 100), X86_HALT);
+
+	intr_waiting = false;
+	h->cpu.eflags &= ~X86_IF;
+	h->cpu.halted = false;
+	step_load(h, sti, sizeof(sti));
+	assert_int_equal(x86_run(&h->cpu, &h->ops, 100), X86_HALT);
+	harness_free(h);
+}
+
+/* MSRs as a CPU has them: a read-only one refuses writes, one that does not
+ * exist refuses both (AMD's PMU MSRs on an Intel CPU), each with #GP(0). */
+static void test_msr_faults(void **state)
+{
+	static const struct {
+		uint32_t msr;
+		uint8_t op; /* 0x30 wrmsr, 0x32 rdmsr */
+	} cases[] = {
+		{ 0x17, 0x30 }, { 0xc0010000u, 0x32 }, { 0xc0010004u, 0x30 }, { 0x1c, 0x30 }
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct harness *h = step_machine();
+		uint8_t code[] = { 0x0f, cases[i].op };
+		step_load(h, code, sizeof(code));
+		h->cpu.r[X86_ECX] = cases[i].msr;
+		assert_int_equal(x86_step(&h->cpu, &h->ops), X86_STEP_EXCEPTION);
+		assert_int_equal(h->cpu.exc_vector, 13);
+		assert_int_equal(h->cpu.exc_err, 0);
+		harness_free(h);
+	}
+}
+
 static void test_cpuid_and_msr_hooks(void **state)
 {
 	struct harness *h = step_machine();
@@ -315,7 +387,23 @@ static void test_cpuid_and_msr_hooks(void **state)
 	step_load(h, (const uint8_t[]){ 0x31, 0xc0, 0x0f, 0xa2 }, 4);
 	x86_step(&h->cpu, &h->ops);
 	x86_step(&h->cpu, &h->ops);
-	assert_memory_equal(&h->cpu.r[X86_EBX], "Plex", 4);
+	assert_memory_equal(&h->cpu.r[X86_EBX], "Genu", 4);
+	assert_memory_equal(&h->cpu.r[X86_EDX], "ineI", 4);
+	assert_memory_equal(&h->cpu.r[X86_ECX], "ntel", 4);
+
+	/* CPUID.1:EDX.APIC follows IA32_APIC_BASE.EN as the MSR hook has it. */
+	static const uint8_t leaf1[] = { 0xb8, 1, 0, 0, 0, 0x0f, 0xa2 };
+	hk.msr_0x1b = 0xfee00900;
+	step_load(h, leaf1, sizeof(leaf1));
+	x86_step(&h->cpu, &h->ops);
+	x86_step(&h->cpu, &h->ops);
+	assert_int_equal(h->cpu.r[X86_EAX], 0x663);
+	assert_true(h->cpu.r[X86_EDX] & (1u << 9));
+	hk.msr_0x1b = 0xfee00100;
+	step_load(h, leaf1, sizeof(leaf1));
+	x86_step(&h->cpu, &h->ops);
+	x86_step(&h->cpu, &h->ops);
+	assert_false(h->cpu.r[X86_EDX] & (1u << 9));
 	harness_free(h);
 }
 
@@ -373,6 +461,8 @@ int main(void)
 		cmocka_unit_test(test_retry_then_ok),
 		cmocka_unit_test(test_stop_request_ends_the_run),
 		cmocka_unit_test(test_cpuid_and_msr_hooks),
+		cmocka_unit_test(test_msr_faults),
+		cmocka_unit_test(test_intr_window),
 		cmocka_unit_test(test_ctrl_and_seg_hooks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

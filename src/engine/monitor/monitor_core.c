@@ -110,6 +110,18 @@ static void mon_pio_out(void *ctx, uint16_t port, uint32_t value, unsigned size)
 	m->host.pio_out(m->host.ctx, port, value, size);
 }
 
+static bool mon_rdmsr(void *ctx, uint32_t index, uint64_t *value)
+{
+	const struct monitor_engine *m = ctx;
+	return m->host.rdmsr(m->host.ctx, index, value);
+}
+
+static bool mon_wrmsr(void *ctx, uint32_t index, uint64_t value)
+{
+	const struct monitor_engine *m = ctx;
+	return m->host.wrmsr(m->host.ctx, index, value);
+}
+
 static void mon_ctrl_written(void *ctx, int cr, uint32_t old)
 {
 	monitor_paging_ctrl_written(ctx, cr, old);
@@ -142,6 +154,8 @@ void monitor_core_ops(struct monitor_engine *m)
 		                   .mmio_write = mon_mmio_write,
 		                   .pio_in = mon_pio_in,
 		                   .pio_out = mon_pio_out,
+		                   .rdmsr = mon_rdmsr,
+		                   .wrmsr = mon_wrmsr,
 		                   .ctrl_written = mon_ctrl_written,
 		                   .invlpg = mon_invlpg };
 }

@@ -29,6 +29,10 @@ struct monitor_host {
 	void (*pio_out)(void *ctx, uint16_t port, uint32_t value, unsigned size);
 	uint64_t (*mmio_read)(void *ctx, uint64_t gpa, unsigned size);
 	void (*mmio_write)(void *ctx, uint64_t gpa, uint64_t value, unsigned size);
+	/* RDMSR/WRMSR of an MSR the machine holds (IA32_APIC_BASE, in the
+	 * local APIC); false: #GP(0). */
+	bool (*rdmsr)(void *ctx, uint32_t index, uint64_t *value);
+	bool (*wrmsr)(void *ctx, uint32_t index, uint64_t value);
 	/* The guest must stop: @status is EXIT_CRASH or EXIT_HOST. */
 	void (*stop)(void *ctx, int status, const char *reason);
 	/* Between two entries to guest code: brings devices and time up to

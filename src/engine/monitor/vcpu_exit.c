@@ -50,6 +50,16 @@ static bool exit_mmio(struct vm *vm, struct vcpu_run *run)
 	return true;
 }
 
+static void exit_msr(struct vm *vm, struct vcpu_run *run, bool write)
+{
+	uint32_t index = run->u.msr.index;
+	uint64_t data = run->u.msr.data;
+	bool ok = write ? vm_wrmsr(vm, index, data) : vm_rdmsr(vm, index, &data);
+	if (!write)
+		run->u.msr.data = ok ? data : 0;
+	run->u.msr.error = !ok;
+}
+
 static bool exit_stop(struct vm *vm, struct vcpu_run *run)
 {
 	int32_t status = run->u.stop.status;
@@ -86,6 +96,10 @@ enum vcpu_exit_result vcpu_exit_handle(struct vm *vm, uint8_t *area, struct vcpu
 	switch (reason) {
 	case VCPU_EXIT_IO: ok = exit_io(vm, run); break;
 	case VCPU_EXIT_MMIO: ok = exit_mmio(vm, run); break;
+	case VCPU_EXIT_RDMSR:
+	case VCPU_EXIT_WRMSR:
+		exit_msr(vm, run, reason == VCPU_EXIT_WRMSR);
+		return VCPU_EXIT_ANSWERED;
 	case VCPU_EXIT_IRQ_ACK:
 		run->irq_vector = vm_irq_pending(vm) ? vm_irq_ack(vm) : -1;
 		return VCPU_EXIT_ANSWERED;

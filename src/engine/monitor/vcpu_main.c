@@ -124,6 +124,24 @@ static void vcpu_mmio_write(void *ctx, uint64_t gpa, uint64_t value, unsigned si
 	vcpu_post_exit(v, VCPU_EXIT_MMIO);
 }
 
+static bool vcpu_rdmsr(void *ctx, uint32_t index, uint64_t *value)
+{
+	struct vcpu *v = ctx;
+	v->run->u.msr.index = index;
+	vcpu_post_exit(v, VCPU_EXIT_RDMSR);
+	*value = v->run->u.msr.data;
+	return v->run->u.msr.error == 0;
+}
+
+static bool vcpu_wrmsr(void *ctx, uint32_t index, uint64_t value)
+{
+	struct vcpu *v = ctx;
+	v->run->u.msr.index = index;
+	v->run->u.msr.data = value;
+	vcpu_post_exit(v, VCPU_EXIT_WRMSR);
+	return v->run->u.msr.error == 0;
+}
+
 static void vcpu_save_regs(struct vcpu *v)
 {
 	const struct x86_cpu *c = &v->m.cpu;
@@ -239,6 +257,8 @@ int main(void)
 		                          .pio_out = vcpu_pio_out,
 		                          .mmio_read = vcpu_mmio_read,
 		                          .mmio_write = vcpu_mmio_write,
+		                          .rdmsr = vcpu_rdmsr,
+		                          .wrmsr = vcpu_wrmsr,
 		                          .stop = vcpu_stop,
 		                          .poll = vcpu_poll,
 		                          .irq_pending = vcpu_irq_pending,

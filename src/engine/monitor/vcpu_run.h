@@ -39,9 +39,11 @@ enum vcpu_turn {
 
 /* Exit reasons; where KVM has the same one, its number. */
 enum vcpu_exit {
-	VCPU_EXIT_IO = 2,       /* port I/O: io */
-	VCPU_EXIT_HLT = 5,      /* HLT with IF set: answer when an interrupt is pending */
-	VCPU_EXIT_MMIO = 6,     /* an access that is not RAM: mmio */
+	VCPU_EXIT_IO = 2,     /* port I/O: io */
+	VCPU_EXIT_HLT = 5,    /* HLT with IF set: answer when an interrupt is pending */
+	VCPU_EXIT_MMIO = 6,   /* an access that is not RAM: mmio */
+	VCPU_EXIT_RDMSR = 29, /* an MSR the machine holds: msr */
+	VCPU_EXIT_WRMSR = 30,
 	VCPU_EXIT_IRQ_ACK = 64, /* acknowledge the PIC's interrupt: answer irq_vector */
 	VCPU_EXIT_STOP = 65,    /* the guest must stop: stop */
 	VCPU_EXIT_READY = 66,   /* set up and locked down (or not: setup_error) */
@@ -102,6 +104,11 @@ struct vcpu_run {
 			uint32_t len;  /* 1, 2, 4 or 8 */
 			uint32_t is_write;
 		} mmio;
+		struct {
+			uint32_t index;
+			uint32_t error; /* plexvm's answer: 1 if the MSR refused (#GP) */
+			uint64_t data;  /* WRMSR: the value; RDMSR: plexvm's answer */
+		} msr;
 		struct {
 			int32_t status; /* EXIT_CRASH or EXIT_HOST */
 			char reason[160];

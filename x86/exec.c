@@ -119,6 +119,12 @@ static void x86_bcd(struct x86_insn *x, uint8_t op)
 		uint32_t old = al;
 		bool sub = op == 0x2f;
 		if ((al & 0xf) > 9 || af) {
+			/* SDM vol. 2A, DAA/DAS: CF <- old CF or the carry
+			 * (borrow) of this step.  DAA's carry needs AL > 0xF9,
+			 * which the next step catches anyway; DAS's borrow
+			 * (AL < 6) it does not. */
+			if (sub && al < 6)
+				f |= X86_CF;
 			al = sub ? al - 6 : al + 6;
 			f |= X86_AF;
 		}
@@ -136,7 +142,10 @@ static void x86_bcd(struct x86_insn *x, uint8_t op)
 	default: { /* 0x37 AAA, 0x3f AAS */
 		uint32_t ax = c->r[X86_EAX] & 0xffff;
 		if ((al & 0xf) > 9 || af) {
-			ax = op == 0x37 ? ax + 0x106 : ((ax - 6) & 0xff) | (((ax >> 8) - 1) << 8);
+			/* SDM vol. 2A: AAA is AX + 106H, AAS is AX - 6, then AH
+			 * - 1: AL's carry or borrow reaches AH, as the CPU does
+			 * (test_x86_bcd compares with it). */
+			ax = op == 0x37 ? ax + 0x106 : ax - 6 - 0x100;
 			f |= X86_AF | X86_CF;
 		}
 		ax = (ax & 0xff0f);

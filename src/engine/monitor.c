@@ -251,6 +251,7 @@ static int mon_run(void *ctx)
 		return 0;
 	}
 	while (!vm->stopped) {
+		monitor_signals_tick();
 		vm_poll(vm);
 		mon_deliver_interrupt(m);
 		if (vm->stopped)

@@ -39,6 +39,10 @@ void monitor_signal(int sig, siginfo_t *si, void *ucv) __attribute__((visibility
 
 static const int trap_signals[] = { SIGSEGV, SIGBUS, SIGILL, SIGTRAP, SIGFPE, SIGSYS, SIGALRM };
 
+/* Set by a tick that found plexvm's own code running; see
+ * monitor_signals_tick(). */
+static volatile sig_atomic_t tick_in_host;
+
 #define ALT_STACK_SIZE (256 * 1024)
 #define HWCAP2_FSGSBASE (1 << 1)
 #define HOST_CS 0x33 /* __USER_CS: 64-bit user code */
@@ -107,8 +111,12 @@ void monitor_signal(int sig, siginfo_t *si, void *ucv)
 		g[REG_RIP] = (greg_t)(uintptr_t)monitor_enter_segs;
 		return;
 	}
-	if (sig == SIGALRM)
-		return; /* a tick while plexvm's own code ran: nothing to stop */
+	if (sig == SIGALRM) {
+		/* A tick while plexvm's own code ran (the core, a device):
+		 * no guest to stop, but the loop owes SIGTERM its moment. */
+		tick_in_host = 1;
+		return;
+	}
 	/* A fault in plexvm's own code: a bug.  Say so, then let the signal
 	 * kill the process as it would have, with a core dump. */
 	static const char msg[] = "plexvm: internal error: a fault in plexvm's own code "
@@ -229,4 +237,13 @@ void monitor_signals_block(void)
 	sigset_t set;
 	others_mask(&set);
 	sigprocmask(SIG_BLOCK, &set, NULL);
+}
+
+void monitor_signals_tick(void)
+{
+	if (!tick_in_host)
+		return;
+	tick_in_host = 0;
+	monitor_signals_allow();
+	monitor_signals_block();
 }

@@ -37,6 +37,11 @@ void monitor_timer_stop(void);
  * while guest code may run: their handlers would find the guest's FS). */
 void monitor_signals_allow(void);
 void monitor_signals_block(void);
+/* Allows and blocks them again if a tick came while plexvm's own code ran
+ * since the last call: a guest that runs in the core (real mode) or traps
+ * all the time gives few ticks in guest code, which open that window too,
+ * and SIGTERM must not wait for one. */
+void monitor_signals_tick(void);
 
 enum monitor_exit_kind monitor_exit_kind(void);
 

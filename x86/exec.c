@@ -166,6 +166,7 @@ static void x86_pop_sreg(struct x86_insn *x, int seg)
 	uint16_t sel = (uint16_t)x86_peek(x, 0);
 	x86_load_seg(x, seg, sel);
 	x86_pop(x);
+	x->c->db_shadow = seg == X86_SS; /* #DB waits an instruction (SDM 6.8.3) */
 }
 
 static void x86_pusha(struct x86_insn *x)
@@ -217,6 +218,7 @@ static void x86_mov_sreg(struct x86_insn *x, bool to_sreg)
 		x86_raise(x, X86_EXC_UD, X86_NO_ERR);
 	if (to_sreg) {
 		x86_load_seg(x, x->reg, (uint16_t)x86_rm_read(x, 2));
+		x->c->db_shadow = x->reg == X86_SS; /* as POP SS */
 	} else {
 		/* To a register: the selector zero-extended with a 32-bit
 		 * operand; to memory: always 16 bits. */
@@ -329,6 +331,7 @@ void x86_write_eflags(struct x86_insn *x, uint32_t v, uint32_t mask)
 {
 	struct x86_cpu *c = x->c;
 	c->eflags = (c->eflags & ~mask) | (v & mask) | 0x2;
+	x86_debug_note(c); /* POPF or IRET may have set TF */
 }
 
 void x86_exec_one(struct x86_insn *x)

@@ -17,6 +17,8 @@ void x86_reset_flat32(struct x86_cpu *c)
 	c->gdtr.limit = c->idtr.limit = 0xffff;
 	c->eflags = 0x2;
 	c->cr0 = X86_CR0_PE | X86_CR0_ET;
+	c->dr[6] = X86_DR6_FIXED;
+	c->dr[7] = X86_DR7_FIXED;
 }
 
 /* SDM vol. 3, 9.1.1 and table 9-1. */
@@ -36,4 +38,6 @@ void x86_reset_real(struct x86_cpu *c)
 	c->eflags = 0x2;
 	c->cr0 = 0x60000000u | X86_CR0_ET; /* CD, NW, ET */
 	c->r[X86_EDX] = 0x610;             /* CPUID leaf 1's EAX: family 6 model 1 */
+	c->dr[6] = X86_DR6_FIXED;
+	c->dr[7] = X86_DR7_FIXED;
 }

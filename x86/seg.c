@@ -246,6 +246,7 @@ void x86_far_ret(struct x86_insn *x, uint16_t imm, bool iret)
 		else if (old_cpl == 0 && (flags & X86_VM))
 			x86_unhandled(x); /* IRET to virtual-8086 mode: not implemented */
 		c->eflags = (c->eflags & ~mask) | (flags & mask);
+		x86_debug_note(c);
 	}
 	c->cpl = rpl;
 	x86_set_seg(x, X86_CS, &cs);

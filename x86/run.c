@@ -108,8 +108,8 @@ enum x86_status x86_run(struct x86_cpu *c, const struct x86_ops *ops, uint64_t b
 		}
 		x.c = c;
 		x.ops = ops;
-		enum x86_status s = x86_debug_armed(c) ? x86_run_debug(&x, end)
-		                                       : x86_run_uops(&x, end);
+		enum x86_status s =
+		        x86_debug_armed(c) ? x86_run_debug(&x, end) : x86_run_uops(&x, end);
 		if (s != X86_EXIT_DEBUG)
 			return s;
 		c->exit = X86_OK; /* TF or a breakpoint came or went: choose again */

@@ -93,6 +93,13 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -Isrc $< $(LIB) $(LIBS) -lcmocka -o $@
 
+# test_x86_bcd compares the core with the host CPU running DAA & co., which
+# are #UD in 64-bit mode: a 32-bit helper runs them (tests/unit/x86_bcd_host.c).
+$(BUILD)/tests/test_x86_bcd: $(BUILD)/tests/x86_bcd_host
+$(BUILD)/tests/x86_bcd_host: tests/unit/x86_bcd_host.c tests/unit/x86_bcd_host.h
+	@mkdir -p $(dir $@)
+	$(CC) -m32 -static -O2 -std=gnu11 $(WARN) $< -o $@
+
 unit: $(UNIT_BIN)
 	@tests/run-unit $(UNIT_BIN)
 

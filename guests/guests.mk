@@ -53,3 +53,10 @@ $(foreach s,$(wildcard guests/*.S),$(eval \
 
 $(GUEST_DIR)/%.elf: $(GUEST_DIR)/%.o $(GUEST_RT_OBJ) guests/rt/kernel.ld
 	$(GUEST_LD) $(GUEST_LDFLAGS) $(filter %.o,$^) -o $@
+
+# ldlayout is linked by GNU ld's default script, as a kernel without a
+# linker script of its own is (see guests/ldlayout.c): its own entry
+# (ldlayout.S, first, with the multiboot header) instead of rt's start.S.
+$(GUEST_DIR)/ldlayout.elf: $(GUEST_DIR)/ldlayout.S.o $(GUEST_DIR)/ldlayout.o $(GUEST_RT_OBJ)
+	$(GUEST_LD) -m elf_i386 -Ttext=0x100000 --build-id=none -nostdlib $(filter %ldlayout.S.o,$^) \
+		$(filter-out %ldlayout.S.o %/start.S.o,$(filter %.o,$^)) -o $@

@@ -42,6 +42,36 @@ void x86_soft_int(struct x86_insn *x, int vector);
  * the exception hook about it first. */
 enum x86_status x86_handle_exception(struct x86_cpu *c, const struct x86_ops *ops, bool ask);
 
+/* ---- debug registers and single-step (debug.c) ---- */
+/* An internal x86_run_uops() result: debug checks were armed (or a loop
+ * must be chosen again); x86_run() switches loops, never returns it. */
+#define X86_EXIT_DEBUG ((enum x86_status)100)
+#define X86_DR6_FIXED 0xffff0ff0u /* DR6 bits that read as 1 */
+#define X86_DR6_BS 0x4000u        /* single-step */
+#define X86_DR7_FIXED 0x400u
+/* After TF or DR7 may have become set: a fast loop hands over. */
+static inline void x86_debug_note(struct x86_cpu *c)
+{
+	if (c->exit == X86_OK && x86_debug_armed(c))
+		c->exit = X86_EXIT_DEBUG;
+}
+/* Derives c->db_data from DR7 and empties the TLB if a data breakpoint
+ * is or was armed: the debug loop calls it on entry, since a caller may
+ * have set DRn directly. */
+void x86_debug_sync(struct x86_cpu *c);
+/* MOV to DRn (@n 0-3, 6, 7), with the CPU's fixed bits. */
+void x86_debug_write_dr(struct x86_insn *x, int n, uint32_t v);
+/* Before an instruction: #DB (a fault) if an execute breakpoint matches. */
+void x86_debug_before(struct x86_insn *x);
+/* After it: #DB (a trap) for single-step and data breakpoints hit, unless
+ * a MOV SS / POP SS holds them back for one instruction. */
+void x86_debug_after(struct x86_insn *x, uint32_t tf);
+/* A data access the slow path made (x86_read_slow/x86_write_slow). */
+void x86_debug_access(struct x86_cpu *c, uint32_t lin, unsigned size, bool write);
+/* True if the page of @lin holds a data breakpoint: its translation is
+ * then never kept in the TLB, so every access to it takes the slow path. */
+bool x86_debug_page(const struct x86_cpu *c, uint32_t lin);
+
 /* ---- real mode (real.c) ---- */
 /* Interrupts and exceptions through the IVT. */
 void x86_deliver_real(struct x86_insn *x, int vector);

@@ -119,6 +119,12 @@ static void x86_bcd(struct x86_insn *x, uint8_t op)
 		uint32_t old = al;
 		bool sub = op == 0x2f;
 		if ((al & 0xf) > 9 || af) {
+			/* SDM vol. 2A, DAA/DAS: CF <- old CF or the carry
+			 * (borrow) of this step.  DAA's carry needs AL > 0xF9,
+			 * which the next step catches anyway; DAS's borrow
+			 * (AL < 6) it does not. */
+			if (sub && al < 6)
+				f |= X86_CF;
 			al = sub ? al - 6 : al + 6;
 			f |= X86_AF;
 		}
@@ -136,7 +142,10 @@ static void x86_bcd(struct x86_insn *x, uint8_t op)
 	default: { /* 0x37 AAA, 0x3f AAS */
 		uint32_t ax = c->r[X86_EAX] & 0xffff;
 		if ((al & 0xf) > 9 || af) {
-			ax = op == 0x37 ? ax + 0x106 : ((ax - 6) & 0xff) | (((ax >> 8) - 1) << 8);
+			/* SDM vol. 2A: AAA is AX + 106H, AAS is AX - 6, then AH
+			 * - 1: AL's carry or borrow reaches AH, as the CPU does
+			 * (test_x86_bcd compares with it). */
+			ax = op == 0x37 ? ax + 0x106 : ax - 6 - 0x100;
 			f |= X86_AF | X86_CF;
 		}
 		ax = (ax & 0xff0f);
@@ -157,6 +166,7 @@ static void x86_pop_sreg(struct x86_insn *x, int seg)
 	uint16_t sel = (uint16_t)x86_peek(x, 0);
 	x86_load_seg(x, seg, sel);
 	x86_pop(x);
+	x->c->db_shadow = seg == X86_SS; /* #DB waits an instruction (SDM 6.8.3) */
 }
 
 static void x86_pusha(struct x86_insn *x)
@@ -208,6 +218,7 @@ static void x86_mov_sreg(struct x86_insn *x, bool to_sreg)
 		x86_raise(x, X86_EXC_UD, X86_NO_ERR);
 	if (to_sreg) {
 		x86_load_seg(x, x->reg, (uint16_t)x86_rm_read(x, 2));
+		x->c->db_shadow = x->reg == X86_SS; /* as POP SS */
 	} else {
 		/* To a register: the selector zero-extended with a 32-bit
 		 * operand; to memory: always 16 bits. */
@@ -322,6 +333,7 @@ void x86_write_eflags(struct x86_insn *x, uint32_t v, uint32_t mask)
 	uint32_t old = c->eflags;
 	c->eflags = (c->eflags & ~mask) | (v & mask) | 0x2;
 	x86_intr_window(x, old);
+	x86_debug_note(c); /* POPF or IRET may have set TF */
 }
 
 void x86_exec_one(struct x86_insn *x)

@@ -170,7 +170,8 @@ bool x86_translate(struct x86_cpu *c, const struct x86_ops *ops, uint32_t lin, u
 
 /* The TLB entry for @lin, checked for the access; walks the page tables on
  * a miss.  With paging off, entries map linear to physical one to one. */
-static struct x86_tlb_entry *x86_lookup(struct x86_insn *x, uint32_t lin, bool write, bool user)
+static struct x86_tlb_entry *x86_lookup_fill(struct x86_insn *x, uint32_t lin, bool write,
+                                             bool user)
 {
 	struct x86_cpu *c = x->c;
 	struct x86_tlb_entry *t = &c->tlb[(lin >> 12) % X86_TLB_SIZE];
@@ -187,6 +188,14 @@ static struct x86_tlb_entry *x86_lookup(struct x86_insn *x, uint32_t lin, bool w
 	bool hit = t->tag == (lin >> 12) + 1 && (!user || t->user) &&
 	           (!write || (t->dirty && (t->writable || (!user && !(c->cr0 & X86_CR0_WP)))));
 	return hit ? t : x86_walk(x, lin, write, user);
+}
+
+static struct x86_tlb_entry *x86_lookup(struct x86_insn *x, uint32_t lin, bool write, bool user)
+{
+	struct x86_tlb_entry *t = x86_lookup_fill(x, lin, write, user);
+	if (__builtin_expect(x->c->db_data, 0) && x86_debug_page(x->c, lin))
+		t->tag = 0; /* not kept: its accesses stay on the slow path (debug.c) */
+	return t;
 }
 
 static uint32_t x86_frame_of(struct x86_insn *x, uint32_t lin, bool write, bool user)
@@ -265,12 +274,19 @@ uint32_t x86_linear(struct x86_insn *x, int seg, uint32_t off, unsigned size, bo
 
 uint32_t x86_read_slow(struct x86_insn *x, int seg, uint32_t off, unsigned size)
 {
-	return x86_read_lin(x, x86_linear(x, seg, off, size, false), size, x->c->cpl == 3);
+	uint32_t lin = x86_linear(x, seg, off, size, false);
+	uint32_t v = x86_read_lin(x, lin, size, x->c->cpl == 3);
+	if (__builtin_expect(x->c->db_data, 0))
+		x86_debug_access(x->c, lin, size, false);
+	return v;
 }
 
 void x86_write_slow(struct x86_insn *x, int seg, uint32_t off, unsigned size, uint32_t v)
 {
-	x86_write_lin(x, x86_linear(x, seg, off, size, true), size, v, x->c->cpl == 3);
+	uint32_t lin = x86_linear(x, seg, off, size, true);
+	x86_write_lin(x, lin, size, v, x->c->cpl == 3);
+	if (__builtin_expect(x->c->db_data, 0))
+		x86_debug_access(x->c, lin, size, true);
 }
 
 void x86_check_write(struct x86_insn *x, int seg, uint32_t off, unsigned size)

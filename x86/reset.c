@@ -18,6 +18,8 @@ void x86_reset_flat32(struct x86_cpu *c)
 	c->eflags = 0x2;
 	c->cr0 = X86_CR0_PE | X86_CR0_ET;
 	c->fpu = (struct x86_fpu){ .cw = 0x037f, .tw = 0xffff }; /* FNINIT's, as QEMU and KVM */
+	c->dr[6] = X86_DR6_FIXED;
+	c->dr[7] = X86_DR7_FIXED;
 }
 
 /* SDM vol. 3, 9.1.1 and table 9-1. */
@@ -38,4 +40,6 @@ void x86_reset_real(struct x86_cpu *c)
 	c->cr0 = 0x60000000u | X86_CR0_ET; /* CD, NW, ET */
 	c->r[X86_EDX] = 0x663;             /* CPUID leaf 1's EAX: family 6 model 6 stepping 3 */
 	c->fpu = (struct x86_fpu){ .cw = 0x0040, .tw = 0x5555 }; /* +0.0 in every register */
+	c->dr[6] = X86_DR6_FIXED;
+	c->dr[7] = X86_DR7_FIXED;
 }

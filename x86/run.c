@@ -40,6 +40,33 @@ __attribute__((noinline)) static enum x86_status x86_run_uops(struct x86_insn *x
 	return X86_OK;
 }
 
+/* The loop while single-step or a breakpoint is armed (debug.c): the same
+ * steps as x86_run_uops() with the debug checks around each instruction.
+ * Returns X86_EXIT_DEBUG once nothing is armed, for the fast loop. */
+__attribute__((noinline)) static enum x86_status x86_run_debug(struct x86_insn *x, uint64_t end)
+{
+	struct x86_cpu *c = x->c;
+	x86_debug_sync(c);
+	while (c->icount < end) {
+		uint32_t tf = c->eflags & X86_TF;
+		c->insn_eip = c->eip;
+		c->intr_shadow = false;
+		c->db_hits = 0;
+		c->db_shadow = false;
+		x86_debug_before(x);
+		const struct x86_uop *u = x86_uop_at(x);
+		c->eip += u->len;
+		u->fn(x, u);
+		c->icount++;
+		x86_debug_after(x, tf);
+		if (c->exit != X86_OK)
+			return c->exit;
+		if (!x86_debug_armed(c))
+			return X86_EXIT_DEBUG;
+	}
+	return X86_OK;
+}
+
 /* Where an unwinding instruction lands: EIP back on it; then the exception
  * is delivered (the instruction counts as executed), or the run ends. */
 __attribute__((noinline, cold)) static enum x86_status x86_land(struct x86_cpu *c,
@@ -73,13 +100,19 @@ enum x86_status x86_run(struct x86_cpu *c, const struct x86_ops *ops, uint64_t b
 			enum x86_status s = x86_land(c, ops);
 			if (s != X86_OK)
 				return s;
+			if (c->exit == X86_EXIT_DEBUG)
+				c->exit = X86_OK;
 			if (c->exit != X86_OK) /* a stop requested during delivery */
 				return c->exit;
 			continue;
 		}
 		x.c = c;
 		x.ops = ops;
-		return x86_run_uops(&x, end);
+		enum x86_status s =
+		        x86_debug_armed(c) ? x86_run_debug(&x, end) : x86_run_uops(&x, end);
+		if (s != X86_EXIT_DEBUG)
+			return s;
+		c->exit = X86_OK; /* TF or a breakpoint came or went: choose again */
 	}
 }
 

@@ -248,6 +248,7 @@ void x86_far_ret(struct x86_insn *x, uint16_t imm, bool iret)
 		uint32_t old = c->eflags;
 		c->eflags = (c->eflags & ~mask) | (flags & mask);
 		x86_intr_window(x, old);
+		x86_debug_note(c);
 	}
 	c->cpl = rpl;
 	x86_set_seg(x, X86_CS, &cs);

@@ -173,14 +173,18 @@ static void x86_mov_cr_dr(struct x86_insn *x, uint8_t op)
 			x86_raise(x, X86_EXC_UD, X86_NO_ERR);
 		x86_write_cr(x, n, c->r[r]);
 		return;
-	case 0x21: c->r[r] = c->dr[n]; return;
-	default: {
-		uint32_t old = c->dr[n];
-		c->dr[n] = c->r[r];
-		x86_ctrl_written(x, X86_CTRL_DR(n), old);
-		return;
 	}
+	/* DR4 and DR5 are DR6 and DR7 unless CR4.DE makes them #UD (SDM
+	 * vol. 3, 18.2.2). */
+	if (n == 4 || n == 5) {
+		if (c->cr4 & 0x8u)
+			x86_raise(x, X86_EXC_UD, X86_NO_ERR);
+		n += 2;
 	}
+	if (op == 0x21)
+		c->r[r] = c->dr[n];
+	else
+		x86_debug_write_dr(x, n, c->r[r]);
 }
 
 /* An MSR the CPU does not hold: the caller's, if its hooks know it. */

@@ -169,6 +169,7 @@ static void task_load(struct x86_insn *x, const struct task_state *t, bool neste
 	c->eip = t->eip;
 	c->insn_eip = t->eip; /* where a fault from here on lands */
 	c->eflags = t->eflags | 0x2 | (nested ? X86_NT : 0);
+	x86_debug_note(c);
 	for (int i = 0; i < 8; i++)
 		c->r[i] = t->r[i];
 	uint32_t cr0 = c->cr0;

@@ -149,6 +149,12 @@ struct x86_cpu {
 	void *jmp[5]; /* __builtin_setjmp buffer for exceptions */
 
 	struct x86_fpu fpu; /* x87 state (fpu*.c), last: the hot fields keep their offsets */
+	/* Internal: debug registers and single-step (debug.c).  At the end,
+	 * so the fields above keep their offsets. */
+	uint32_t db_hits; /* DR6 B0-B3 of data breakpoints this instruction hit */
+	uint32_t db_held; /* #DB conditions a MOV SS / POP SS held back */
+	bool db_shadow;   /* this instruction was MOV SS or POP SS */
+	bool db_data;     /* DR7 enables a data breakpoint */
 };
 
 /* ctrl_written's register numbers for the debug registers. */
@@ -309,6 +315,11 @@ void x86_request_stop(struct x86_cpu *c);
  * (registers as before it, EIP on it) and returns X86_RETRY.  The op must
  * not have had any effect it would repeat. */
 _Noreturn void x86_request_retry(struct x86_cpu *c);
+
+/* True if single-step (EFLAGS.TF) or a DR7 breakpoint is armed: the core
+ * then runs one instruction at a time with the debug checks (debug.c), and
+ * a monitor must not run the guest natively. */
+bool x86_debug_armed(const struct x86_cpu *c);
 
 /* True if an external interrupt can be delivered now (IF set, no shadow). */
 bool x86_can_interrupt(const struct x86_cpu *c);

@@ -37,10 +37,9 @@ int loader_check_range(const struct mem *m, uint64_t gpa, uint64_t len, const ch
 	if (len && gpa < 0x1000)
 		return loader_fail(err, "%s: %s at 0x%llx overlaps page 0", name, what,
 		                   (unsigned long long)gpa);
-	if (len && gpa < LOADER_HOLE_END && end > LOADER_HOLE_START)
+	if (len && gpa < LOADER_VGA_END && end > LOADER_VGA_START)
 		return loader_fail(err,
-		                   "%s: %s at 0x%llx..0x%llx overlaps the PC's VGA/BIOS area "
-		                   "0xa0000..0x100000",
+		                   "%s: %s at 0x%llx..0x%llx overlaps VGA memory 0xa0000..0xc0000",
 		                   name, what, (unsigned long long)gpa, (unsigned long long)end);
 	return 0;
 }

@@ -12,8 +12,13 @@
 int loader_fail(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Checks that guest range [gpa, gpa+len) is RAM a kernel may occupy: inside
- * guest RAM, not page 0 and not the PC's 0xA0000-0xFFFFF hole (VGA memory
- * and BIOS area). Returns 0, or -1 with err naming @what. */
+ * guest RAM, not page 0 and not VGA memory (0xA0000-0xBFFFF, where the text
+ * screen lives).  The rest of a PC's hole below 1 MiB, 0xC0000-0xFFFFF,
+ * holds option ROMs and the BIOS on a PC; plexvm has no firmware, so there
+ * it is plain RAM and a kernel may load into it, as QEMU lets it: GNU ld's
+ * default -z separate-code layout puts a kernel linked at 1 MiB's ELF and
+ * program headers in a segment at 0xFF000.  Returns 0, or -1 with err
+ * naming @what. */
 int loader_check_range(const struct mem *m, uint64_t gpa, uint64_t len, const char *name,
                        const char *what, char *err);
 
@@ -52,7 +57,7 @@ struct loader_extent {
 int elf_load_image(struct mem *m, const uint8_t *img, size_t size, const char *name,
                    struct loader_extent *ext, char *err);
 
-#define LOADER_HOLE_START 0xa0000ull
-#define LOADER_HOLE_END 0x100000ull
+#define LOADER_VGA_START 0xa0000ull
+#define LOADER_VGA_END 0xc0000ull
 
 #endif

@@ -265,8 +265,21 @@ static void test_segment_placement(void **state)
 	refused(n, "page 0");
 	elf32_simple(0xb8000, 0xb8000);
 	refused(n, "VGA");
-	elf32_simple(0x9fff8, 0x9fff8); /* runs into the hole */
+	elf32_simple(0x9fff8, 0x9fff8); /* runs into VGA memory */
 	refused(n, "VGA");
+	elf32_simple(0xbfff8, 0x100000); /* runs out of it */
+	refused(n, "overlaps VGA memory 0xa0000..0xc0000");
+	/* The rest of the PC's hole below 1 MiB (ROMs and BIOS on a PC) is
+	 * RAM in plexvm, which has no firmware: GNU ld's default layout puts
+	 * the headers of a kernel linked at 1 MiB at 0xFF000. */
+	elf32_simple(0xff000, 0xff000);
+	assert_int_equal(load(n), 0);
+	assert_int_equal(ram32(0xff00c), 0xabababab);
+	elf32_simple(0xc0000, 0xc0000);
+	assert_int_equal(load(n), 0);
+	assert_int_equal(ram32(0xc0000), 0xabababab);
+	elf32_simple(0x9fff0, 0x9fff0); /* ends right at VGA memory */
+	assert_int_equal(load(n), 0);
 	n = elf32_simple(RAM - 16, RAM - 16); /* the very top of RAM is fine */
 	assert_int_equal(load(n), 0);
 	assert_int_equal(ram32(RAM - 4), 0xabababab);

@@ -251,6 +251,60 @@ static void test_aout_kludge(void **state)
 	assert_int_equal(ram32(0x200300), 0);
 }
 
+/* GNU ld's default layout (-z separate-code) for a kernel linked at 1 MiB:
+ * a read-only segment one page below .text holds the ELF and program
+ * headers (file offset 0 at 0xFF000), then .text with the multiboot header
+ * at 0x100000.  QEMU loads it; so does plexvm, which has no BIOS there. */
+static void test_gnu_ld_header_segment(void **state)
+{
+	memset(img, 0, sizeof(img));
+	Elf32_Ehdr *h = (Elf32_Ehdr *)img;
+	memcpy(h->e_ident, ELFMAG, SELFMAG);
+	h->e_ident[EI_CLASS] = ELFCLASS32;
+	h->e_ident[EI_DATA] = ELFDATA2LSB;
+	h->e_ident[EI_VERSION] = EV_CURRENT;
+	h->e_type = ET_EXEC;
+	h->e_machine = EM_386;
+	h->e_version = EV_CURRENT;
+	h->e_entry = 0x10000c;
+	h->e_phoff = sizeof(*h);
+	h->e_phentsize = sizeof(Elf32_Phdr);
+	h->e_phnum = 2;
+	Elf32_Phdr *p = (Elf32_Phdr *)(img + sizeof(*h));
+	uint32_t hdrs = sizeof(*h) + 2 * sizeof(*p);
+	p[0] = (Elf32_Phdr){ PT_LOAD, 0, 0xff000, 0xff000, hdrs, hdrs, PF_R, 0x1000 };
+	p[1] = (Elf32_Phdr){ PT_LOAD, 0x1000, 0x100000, 0x100000, 0x20, 0x20, PF_R | PF_X, 0x1000 };
+	mb_header(0x1000, 0x2);
+	memset(img + 0x100c, 0x90, 0x14);
+	struct loader_module mod = { "/m/mod", NULL, img, 16 };
+	assert_int_equal(load_with(0x1020, NULL, &mod, 1), 0);
+	assert_int_equal(e.rip, 0x10000c);
+	assert_int_equal(e.rax, 0x2badb002);
+	assert_memory_equal(mem_ptr(&m, 0xff000, hdrs), img, hdrs);
+	assert_int_equal(ram32(0x100000), MB_MAGIC);
+	assert_int_equal(ram32(0x10001c), 0x90909090);
+	/* The information structure stays below 640 KiB, the module above
+	 * the kernel. */
+	assert_true(e.rbx >= 0x1000 && e.rbx + 116 <= 0x9fc00);
+	assert_true(ram32(ram32(e.rbx + 24)) >= 0x100020);
+}
+
+/* What plexvm really has below 1 MiB is VGA memory, 0xA0000-0xBFFFF: a
+ * kernel may not overlap it, and may use the rest. */
+static void test_vga_memory_refused(void **state)
+{
+	mb_aout(0xbff00); /* the last 0x100 bytes of VGA memory and on */
+	refused(0x300, "overlaps VGA memory 0xa0000..0xc0000");
+	mb_aout(0x9ff00); /* BSS runs into it */
+	refused(0x300, "VGA memory");
+	mb_aout(0xc0000); /* just above: a PC's option ROMs, RAM here */
+	assert_int_equal(load(0x300), 0);
+	assert_int_equal(ram32(0xc0040), MB_MAGIC);
+	assert_int_equal(e.rip, 0xc0050);
+	mb_aout(0x9fe00); /* ends with its BSS exactly at 0xA0000 */
+	assert_int_equal(load(0x300), 0);
+}
+
 static void test_info_moves_when_kernel_is_low(void **state)
 {
 	/* A kernel loaded at 0x20000 covers the usual place of the information
@@ -412,6 +466,8 @@ int main(void)
 		cmocka_unit_test(test_info_strings_and_screen),
 		cmocka_unit_test(test_modules),
 		cmocka_unit_test(test_aout_kludge),
+		cmocka_unit_test(test_gnu_ld_header_segment),
+		cmocka_unit_test(test_vga_memory_refused),
 		cmocka_unit_test(test_info_moves_when_kernel_is_low),
 		cmocka_unit_test(test_info_moves_when_too_big_for_low_memory),
 		cmocka_unit_test(test_header_search),

@@ -180,7 +180,8 @@ static void mon_core_status(struct monitor_engine *m, enum x86_status s)
 bool monitor_native_ok(const struct monitor_engine *m)
 {
 	const struct x86_cpu *c = &m->cpu;
-	if (!(c->cr0 & X86_CR0_PE) || (c->eflags & X86_VM))
+	/* Single-step and breakpoints run in the core (docs/design.md). */
+	if (!(c->cr0 & X86_CR0_PE) || (c->eflags & X86_VM) || x86_debug_armed(c))
 		return false;
 	uint64_t lin = (uint64_t)c->seg[X86_CS].base + c->eip;
 	if (c->cr0 & X86_CR0_PG) /* whether it is RAM, the fetch fault tells */

@@ -39,6 +39,7 @@ void monitor_signal(int sig, siginfo_t *si, void *ucv) __attribute__((visibility
 
 static const int trap_signals[] = { SIGSEGV, SIGBUS, SIGILL, SIGTRAP, SIGFPE, SIGSYS, SIGALRM };
 
+
 #define ALT_STACK_SIZE (256 * 1024)
 #define HWCAP2_FSGSBASE (1 << 1)
 #define HOST_CS 0x33 /* __USER_CS: 64-bit user code */
@@ -123,7 +124,8 @@ void monitor_signal(int sig, siginfo_t *si, void *ucv)
 		return;
 	}
 	if (sig == SIGALRM)
-		return; /* a tick while plexvm's own code ran: nothing to stop */
+		return; /* plexvm's kick while the runner's own code ran: the
+		         * loop looks at the run page before entering again */
 	/* A fault in plexvm's own code: a bug.  Say so, then let the signal
 	 * kill the process as it would have, with a core dump. */
 	static const char msg[] = "plexvm: internal error: a fault in plexvm's own code "

@@ -39,7 +39,7 @@ struct config_option {
 
 static const struct config_option config_options[] = {
 	{ "kernel", 'k', required_argument, "FILE",
-	  "kernel image: multiboot, ELF or flat (default: built-in demo)", 0 },
+	  "kernel image: multiboot, ELF, Linux bzImage or flat (default: built-in demo)", 0 },
 	{ "memory", 'm', required_argument, "SIZE",
 	  "guest RAM, K/M/G suffixes (default 128M, 2M..3G)", 0 },
 	{ "engine", 'e', required_argument, "NAME", "kvm, emu, monitor or auto (default auto)", 0 },

@@ -7,7 +7,7 @@
  *   +0x040 FACS, 64 bytes (64-byte aligned, 5.2.10)
  *   +0x080 RSDT, one entry: the FADT
  *   +0x0c0 FADT, 116 bytes (revision 1)
- *   +0x140 DSDT
+ *   +0x140 DSDT: \_S5_ and the keyboard controller (PNP0303)
  *
  * FADT choices, each for a reason:
  * - SMI_CMD 0: the machine is always in ACPI mode, there is no SMM to ask
@@ -40,12 +40,40 @@
 #define FADT_SLP_BUTTON (1u << 5)
 #define FADT_FIX_RTC (1u << 6)
 
-/* Name (_S5_, Package (4) { SLP_TYPa, SLP_TYPb, 0, 0 }): NameOp, the name,
- * PackageOp, PkgLength (6 bytes follow it, itself included), NumElements,
- * then four ZeroOps / BytePrefix values (ACPI 6.5 20.2.5). */
+/* The DSDT's AML, compiled by iasl (acpica-tools) from:
+ *
+ *   Name (_S5, Package (4) { 0, 0, 0, 0 })    // SLP_TYP 0 for S5
+ *   Scope (\_SB) {
+ *       Device (KBD) {                          // the i8042, keyboard only
+ *           Name (_HID, EisaId ("PNP0303"))
+ *           Name (_CRS, ResourceTemplate () {
+ *               IO (Decode16, 0x0060, 0x0060, 0x01, 0x01)
+ *               IO (Decode16, 0x0064, 0x0064, 0x01, 0x01)
+ *               IRQNoFlags () {1}
+ *           })
+ *       }
+ *   }
+ *
+ * The keyboard controller is described without a PS/2 mouse (PNP0F13):
+ * Linux's i8042 driver then knows there is no AUX port and skips probing
+ * for one, which on this machine (no mouse port) costs two 500 ms
+ * command timeouts. */
+/* clang-format off */
 static const uint8_t acpi_dsdt_aml[] = {
-	0x08, '_', 'S', '5', '_', 0x12, 0x06, 0x04, ACPI_S5_SLP_TYP, ACPI_S5_SLP_TYP, 0x00, 0x00,
+	/* Name (_S5_, Package (4) { Zero, Zero, Zero, Zero }) */
+	0x08, '_', 'S', '5', '_', 0x12, 0x06, 0x04,
+	ACPI_S5_SLP_TYP, ACPI_S5_SLP_TYP, 0x00, 0x00,
+	/* Scope (\_SB_) { Device (KBD_) { ... } } */
+	0x10, 0x34, '_', 'S', 'B', '_', 0x5b, 0x82, 0x2d, 'K', 'B', 'D', '_',
+	/* Name (_HID, EisaId ("PNP0303")) */
+	0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x03, 0x03,
+	/* Name (_CRS, Buffer (0x15) { IO, IO, IRQNoFlags, EndTag }) */
+	0x08, '_', 'C', 'R', 'S', 0x11, 0x18, 0x0a, 0x15,
+	0x47, 0x01, 0x60, 0x00, 0x60, 0x00, 0x01, 0x01,
+	0x47, 0x01, 0x64, 0x00, 0x64, 0x00, 0x01, 0x01,
+	0x22, 0x02, 0x00, 0x79, 0x00,
 };
+/* clang-format on */
 _Static_assert(ACPI_S5_SLP_TYP == 0, "the AML above encodes SLP_TYP as ZeroOp");
 
 uint8_t acpi_sum(const uint8_t *p, uint64_t len)

@@ -4,8 +4,9 @@
  * where the fixed power-management registers are and how to power off.
  *
  * RSDP (revision 0) -> RSDT -> FADT (revision 1, as QEMU's PC) -> FACS,
- * DSDT.  The DSDT holds one object, \_S5_, so that the guest's poweroff
- * writes SLP_TYP 0 | SLP_EN (0x2000) to PM1a_CNT at 0x604.
+ * DSDT.  The DSDT holds \_S5_, so that the guest's poweroff writes
+ * SLP_TYP 0 | SLP_EN (0x2000) to PM1a_CNT at 0x604, and the keyboard
+ * controller, so that Linux knows it has no mouse port.
  */
 #ifndef PLEXVM_ACPI_H
 #define PLEXVM_ACPI_H

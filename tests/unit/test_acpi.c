@@ -159,6 +159,29 @@ static void test_s5_powers_off_through_pm1a_cnt(void **state)
 	poweroff_destroy(pm);
 }
 
+/* The keyboard controller is in the DSDT as PNP0303 (EisaId 0x0303D041)
+ * with ports 0x60 and 0x64 and IRQ 1, and there is no PS/2 mouse
+ * (PNP0F13, 0x130FD041): Linux's i8042 driver then skips the AUX probe. */
+static void test_dsdt_keyboard_without_mouse(void **state)
+{
+	static const uint8_t kbd_hid[] = { 0x0c, 0x41, 0xd0, 0x03, 0x03 };
+	static const uint8_t mouse_hid[] = { 0x0c, 0x41, 0xd0, 0x0f, 0x13 };
+	static const uint8_t io60[] = { 0x47, 0x01, 0x60, 0x00, 0x60, 0x00, 0x01, 0x01 };
+	static const uint8_t io64[] = { 0x47, 0x01, 0x64, 0x00, 0x64, 0x00, 0x01, 0x01 };
+	static const uint8_t irq1[] = { 0x22, 0x02, 0x00 };
+	uint64_t rsdp;
+	assert_int_equal(acpi_tables_build(&m, BASE, &rsdp), 0);
+	uint64_t dsdt = get32(fadt_of(rsdp) + 40);
+	uint32_t len = get32(dsdt + 4);
+	const uint8_t *aml = mem_ptr(&m, dsdt, len);
+	assert_non_null(memmem(aml, len, "KBD_", 4));
+	assert_non_null(memmem(aml, len, kbd_hid, sizeof(kbd_hid)));
+	assert_non_null(memmem(aml, len, io60, sizeof(io60)));
+	assert_non_null(memmem(aml, len, io64, sizeof(io64)));
+	assert_non_null(memmem(aml, len, irq1, sizeof(irq1)));
+	assert_null(memmem(aml, len, mouse_hid, sizeof(mouse_hid)));
+}
+
 static void test_bad_base_refused(void **state)
 {
 	uint64_t rsdp = 0x1234;
@@ -174,6 +197,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fadt_fixed_hardware, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_s5_powers_off_through_pm1a_cnt, setup,
 		                                teardown),
+		cmocka_unit_test_setup_teardown(test_dsdt_keyboard_without_mouse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_base_refused, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

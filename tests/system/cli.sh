@@ -91,3 +91,5 @@ if [[ " ${engines[*]} " == *" monitor "* ]]; then
 		bad cli/monitor-no-room "status $rc, want 8 and a message" "$OUT/cli-monitor-no-room.err"
 	fi
 fi
+
+. tests/system/linux.sh

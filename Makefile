@@ -3,6 +3,7 @@
 #   make            build build/plexvm and the test kernels
 #   make run        install what is missing, build, boot the built-in guest
 #   make check      install what is missing, build, run every test
+#   make linux      fetch Debian's i386 kernel and busybox, boot them
 #
 # CC=clang works as well as gcc; warnings are errors with both.
 
@@ -29,7 +30,7 @@ SRC_S   := $(filter-out src/demo_guest.S,$(wildcard src/*.S src/*/*.S src/*/*/*.
 OBJ     := $(SRC_C:%.c=$(BUILD)/%.o) $(SRC_S:%.S=$(BUILD)/%.o)
 LIB     := $(BUILD)/libplexvm.a
 
-.PHONY: all run check unit unit-asan system deps clean format
+.PHONY: all run check unit unit-asan system deps clean format linux
 all: $(BUILD)/plexvm guests
 
 include guests/guests.mk
@@ -121,6 +122,18 @@ run: deps
 check: deps
 	@$(MAKE) --no-print-directory all
 	@tests/check
+
+# Debian 12's i386 kernel and busybox-static, fetched with apt-get download
+# into $(BUILD)/linux with a busybox initramfs (scripts/linux-fetch), then
+# booted to a shell on the serial console.  make linux ENGINE=emu picks the
+# engine; LINUX_APPEND the command line.
+ENGINE       ?= auto
+LINUX_APPEND ?= console=ttyS0 pci=off noisapnp cryptomgr.notests panic=-1
+linux: deps
+	@$(MAKE) --no-print-directory $(BUILD)/plexvm
+	@scripts/linux-fetch $(BUILD)/linux
+	$(BUILD)/plexvm --engine $(ENGINE) --kernel $(BUILD)/linux/vmlinuz \
+		--initrd $(BUILD)/linux/initrd.gz --append "$(LINUX_APPEND)" -m 256M
 
 format:
 	clang-format -i $(wildcard src/*.[ch] src/*/*.[ch] src/*/*/*.[ch] x86/*.[ch] tests/unit/*.c)

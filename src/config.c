@@ -39,11 +39,13 @@ struct config_option {
 
 static const struct config_option config_options[] = {
 	{ "kernel", 'k', required_argument, "FILE",
-	  "kernel image: multiboot, ELF or flat (default: built-in demo)", 0 },
+	  "kernel image: multiboot, ELF, Linux bzImage or flat (default: built-in demo)", 0 },
 	{ "memory", 'm', required_argument, "SIZE",
 	  "guest RAM, K/M/G suffixes (default 128M, 2M..3G)", 0 },
 	{ "engine", 'e', required_argument, "NAME", "kvm, emu, monitor or auto (default auto)", 0 },
 	{ "append", 0, required_argument, "STRING", "kernel command line (default none)", 0 },
+	{ "initrd", 0, required_argument, "FILE",
+	  "initial ramdisk for a Linux bzImage (default none)", 0 },
 	{ "module", 0, required_argument, "FILE[,STRING]",
 	  "multiboot module and its string (repeatable, up to 16)", 0 },
 	{ "config", 'c', required_argument, "FILE", "read settings from an INI file (default none)",
@@ -247,6 +249,13 @@ int config_set(struct config *c, const char *key, const char *value, char *err, 
 	}
 	if (strcmp(key, "append") == 0)
 		return set_string(&c->append, value, err, errlen);
+	if (strcmp(key, "initrd") == 0) {
+		if (value[0] == '\0') {
+			snprintf(err, errlen, "initrd: the file name is empty");
+			return -1;
+		}
+		return set_string(&c->initrd, value, err, errlen);
+	}
 	if (strcmp(key, "module") == 0)
 		return add_module(c, value, err, errlen);
 	if (strcmp(key, "serial") == 0)
@@ -526,6 +535,7 @@ void config_free(struct config *c)
 {
 	free(c->kernel);
 	free(c->append);
+	free(c->initrd);
 	free(c->config_file);
 	free(c->serial.path);
 	free(c->debugcon.path);

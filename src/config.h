@@ -35,6 +35,7 @@ struct config {
 	uint64_t memory; /* bytes */
 	enum engine_kind engine;
 	char *append; /* kernel command line, NULL if none */
+	char *initrd; /* Linux initial ramdisk, NULL if none */
 	struct config_module modules[CONFIG_MAX_MODULES];
 	int nmodules;
 	char *config_file;

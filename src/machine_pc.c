@@ -9,6 +9,7 @@
  *   0x0e9        debug console           0x0f4-0x0f7  debug exit
  *   0x3c0-0x3df  VGA                     0x3f8-0x3ff  COM1 16550A (IRQ 4)
  *   0x4d0-0x4d1  PIC edge/level (ELCR)   0x604-0x605  ACPI PM1a control
+ *   0x600-0x603  ACPI PM1a event block   0x608-0x60b  ACPI PM timer
  *   MMIO 0xFEE00000-0xFEE00FFF  local APIC (the PIC's INTR through LINT0)
  *
  * The VGA text buffer at 0xB8000 is plain guest RAM: the vga device reads
@@ -23,6 +24,7 @@
 #include <time.h>
 
 #include "chardev.h"
+#include "dev/acpi_pm.h"
 #include "dev/debug_exit.h"
 #include "dev/debugcon.h"
 #include "dev/i8042.h"
@@ -55,6 +57,7 @@ struct machine_pc {
 	struct debug_exit *dbg_exit;
 	struct debugcon *dbgcon;
 	struct poweroff *pm;
+	struct acpi_pm *acpi;
 	struct vga_text *vga;
 
 	struct chardev serial_out, debugcon_out;
@@ -167,9 +170,11 @@ static bool machine_pc_create_devices(struct machine_pc *m)
 	m->dbg_exit = debug_exit_create(machine_pc_debug_exit, m);
 	m->dbgcon = debugcon_create(machine_pc_debugcon_tx, m);
 	m->pm = poweroff_create(machine_pc_poweroff, m);
+	m->acpi = acpi_pm_create(machine_pc_clock, m);
 	const uint8_t *vram = mem_ptr(&vm->mem, VGA_TEXT_BASE, VGA_TEXT_SIZE);
 	m->vga = vram ? vga_text_create(vram) : NULL;
-	return m->pit && m->rtc && m->kbc && m->com1 && m->dbg_exit && m->dbgcon && m->pm && m->vga;
+	return m->pit && m->rtc && m->kbc && m->com1 && m->dbg_exit && m->dbgcon && m->pm &&
+	       m->acpi && m->vga;
 }
 
 /* Claims every port; a clash here is a bug in this table, not a guest
@@ -192,7 +197,9 @@ static int machine_pc_claim_ports(struct machine_pc *m)
 	r |= bus_add_pio(b, 0xf4, 4, debug_exit_read, debug_exit_write, m->dbg_exit, "debug-exit");
 	r |= bus_add_pio(b, 0x3c0, 0x20, vga_text_read, vga_text_write, m->vga, "vga");
 	r |= bus_add_pio(b, 0x3f8, 8, uart16550_read, uart16550_write, m->com1, "com1");
+	r |= bus_add_pio(b, 0x600, 4, acpi_pm_evt_read, acpi_pm_evt_write, m->acpi, "acpi-pm1-evt");
 	r |= bus_add_pio(b, 0x604, 2, poweroff_read, poweroff_write, m->pm, "acpi-pm");
+	r |= bus_add_pio(b, 0x608, 4, acpi_pm_tmr_read, acpi_pm_tmr_write, m->acpi, "acpi-pm-tmr");
 	r |= bus_add_mmio(&m->vm->bus, LAPIC_DEFAULT_BASE, LAPIC_SIZE, lapic_read, lapic_write,
 	                  m->lapic, "lapic");
 	return r;
@@ -238,6 +245,8 @@ void machine_pc_destroy(struct machine_pc *m)
 		term_close(&m->term);
 	if (m->vga)
 		vga_text_destroy(m->vga);
+	if (m->acpi)
+		acpi_pm_destroy(m->acpi);
 	if (m->pm)
 		poweroff_destroy(m->pm);
 	if (m->dbgcon)

@@ -157,7 +157,7 @@ static int vm_load(struct vm *vm, struct boot_entry *entry)
 	const struct config *cfg = vm->cfg;
 	char err[LOADER_ERR_LEN] = "";
 	struct loader_module mods[CONFIG_MAX_MODULES];
-	uint8_t *image = NULL;
+	uint8_t *image = NULL, *initrd = NULL;
 	size_t image_size = 0;
 	int status = EXIT_LOAD;
 	int nmods = 0;
@@ -184,12 +184,19 @@ static int vm_load(struct vm *vm, struct boot_entry *entry)
 		mod->data = data;
 	}
 	a.nmodules = nmods;
+	if (cfg->initrd) {
+		if (loader_read_file(cfg->initrd, vm->mem.size, &initrd, &a.initrd_size, err) < 0)
+			goto out;
+		a.initrd = initrd;
+		a.initrd_name = cfg->initrd;
+	}
 	if (loader_load(&vm->mem, &a, entry, err) == 0)
 		status = 0;
 out:
 	if (status)
 		log_error("%s", err);
 	free(image);
+	free(initrd);
 	while (nmods-- > 0)
 		free((void *)mods[nmods].data);
 	return status;

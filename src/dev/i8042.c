@@ -171,6 +171,7 @@ void i8042_cmd_write(void *opaque, uint64_t offset, uint64_t value, unsigned siz
 		s->ctr |= I8042_CTR_SYS;
 		i8042_push(s, 0x55);
 		break;
+	case 0xa9: break; /* no auxiliary (mouse) port: no answer, as on an AT 8042 */
 	case 0xab: i8042_push(s, 0x00); break; /* keyboard clock/data lines fine */
 	case 0xad: s->ctr |= I8042_CTR_KBDDIS; break;
 	case 0xae: s->ctr &= (uint8_t)~I8042_CTR_KBDDIS; break;

@@ -11,6 +11,7 @@
 #include "../log.h"
 
 #define PM1_CNT_SLP_EN 0x2000
+#define PM1_CNT_SCI_EN 0x0001
 
 struct poweroff {
 	void (*off)(void *opaque);
@@ -34,7 +35,9 @@ void poweroff_destroy(struct poweroff *s)
 
 uint64_t poweroff_read(void *opaque, uint64_t offset, unsigned size)
 {
-	return 0;
+	/* SCI_EN: the machine is always in ACPI mode (the FADT's SMI_CMD is
+	 * 0, acpi.c), and the ACPI spec has SCI_EN read 1 then. */
+	return offset == 0 ? PM1_CNT_SCI_EN : 0;
 }
 
 void poweroff_write(void *opaque, uint64_t offset, uint64_t value, unsigned size)

@@ -13,7 +13,8 @@ struct poweroff;
 struct poweroff *poweroff_create(void (*off)(void *opaque), void *opaque);
 void poweroff_destroy(struct poweroff *s);
 
-/* Reads return 0 (SCI_EN clear: the guest sees ACPI in legacy mode). */
+/* Reads show SCI_EN set (always in ACPI mode, as the FADT says) and
+ * SLP_TYP 0. */
 uint64_t poweroff_read(void *opaque, uint64_t offset, unsigned size);
 void poweroff_write(void *opaque, uint64_t offset, uint64_t value, unsigned size);
 

@@ -44,13 +44,6 @@ int loader_check_range(const struct mem *m, uint64_t gpa, uint64_t len, const ch
 	return 0;
 }
 
-/* A Linux kernel image: the boot sector signature 0xAA55 at 0x1FE and the
- * setup header magic "HdrS" at 0x202 (Documentation/arch/x86/boot.rst). */
-static int loader_is_bzimage(const uint8_t *img, size_t size)
-{
-	return size >= 0x206 && rd16(img + 0x1fe) == 0xaa55 && memcmp(img + 0x202, "HdrS", 4) == 0;
-}
-
 int loader_load(struct mem *m, const struct loader_args *a, struct boot_entry *e, char *err)
 {
 	memset(e, 0, sizeof(*e));
@@ -59,17 +52,21 @@ int loader_load(struct mem *m, const struct loader_args *a, struct boot_entry *e
 	int mb = multiboot_probe(a->image, a->image_size);
 	if (mb < 0)
 		return loader_fail(err, "%s: multiboot header checksum is wrong", a->image_name);
+	if (a->initrd && !linux_probe(a->image, a->image_size))
+		return loader_fail(err,
+		                   "%s: an initrd needs a Linux bzImage kernel (multiboot kernels "
+		                   "take --module)",
+		                   a->image_name);
 	if (mb)
 		return multiboot_load(m, a, e, err);
 	if (a->nmodules)
 		return loader_fail(err, "%s: modules need a multiboot kernel", a->image_name);
 	if (elf_probe(a->image, a->image_size))
 		return elf_load(m, a, e, err);
-	/* Refused by name rather than started as a flat binary, which would
-	 * run the 16-bit setup code in 32-bit mode. */
-	if (loader_is_bzimage(a->image, a->image_size))
-		return loader_fail(err, "%s: Linux bzImage kernels are not supported yet",
-		                   a->image_name);
+	/* A bzImage (boot sector signature and "HdrS") before the flat
+	 * fallback, which would run its 16-bit setup code in 32-bit mode. */
+	if (linux_probe(a->image, a->image_size))
+		return linux_load(m, a, e, err);
 	return flat_load(m, a, e, err);
 }
 

@@ -42,6 +42,9 @@ struct loader_args {
 	const char *cmdline;    /* may be NULL */
 	const struct loader_module *modules;
 	int nmodules;
+	const uint8_t *initrd; /* a Linux initrd, or NULL */
+	size_t initrd_size;
+	const char *initrd_name;
 };
 
 #define LOADER_ERR_LEN 256
@@ -55,6 +58,8 @@ int multiboot_probe(const uint8_t *image, size_t size);
 int multiboot_load(struct mem *m, const struct loader_args *a, struct boot_entry *e, char *err);
 int elf_probe(const uint8_t *image, size_t size);
 int elf_load(struct mem *m, const struct loader_args *a, struct boot_entry *e, char *err);
+int linux_probe(const uint8_t *image, size_t size);
+int linux_load(struct mem *m, const struct loader_args *a, struct boot_entry *e, char *err);
 int flat_load(struct mem *m, const struct loader_args *a, struct boot_entry *e, char *err);
 
 /* Reads a whole file into a malloc'd buffer (bounded by @max bytes).

@@ -21,6 +21,10 @@ printf 'not a kernel' >"$T/short"
 printf '\177ELF\001\001\001\000\000\000\000\000\000\000\000\000\002\000\003\000' >"$T/truncated.elf"
 printf 'memory = 64M\nmemroy = 32M\n' >"$T/typo.ini"
 printf 'memory = 64M\nengine = warp\n' >"$T/badvalue.ini"
+# A bzImage of boot protocol 2.01: boot_flag at 0x1FE, jump and "HdrS" at 0x200.
+head -c 4096 /dev/zero >"$T/old.bzimage"
+printf '\125\252\353\146HdrS\001\002' | dd of="$T/old.bzimage" bs=1 seek=510 conv=notrunc 2>/dev/null
+printf 'kernel = %s\ninitrd = %s\n' "$T/short" "$T/short" >"$T/initrd.ini"
 
 expect help 0 'exit status' --help
 expect version 0 '^plexvm [0-9]' --version
@@ -35,6 +39,10 @@ expect kernel-missing 4 'no-such-kernel' "$T/no-such-kernel"
 expect kernel-directory 4 "$T" "$T"
 expect kernel-empty 4 'empty' "$T/empty"
 expect kernel-truncated-elf 4 'truncated.elf' "$T/truncated.elf"
+expect bzimage-old-protocol 4 'old.bzimage: boot protocol version 2.01' "$T/old.bzimage"
+expect initrd-needs-linux 4 'initrd needs a Linux bzImage' --initrd "$T/short" "$T/short"
+expect initrd-config-key 4 'initrd needs a Linux bzImage' --config "$T/initrd.ini"
+expect initrd-missing 4 'no-such-initrd' --initrd "$T/no-such-initrd" "$T/old.bzimage"
 
 if [ ${#engines[@]} -eq 0 ]; then
 	skipped "cli/guest-runs" "no engine can run here"
@@ -83,3 +91,5 @@ if [[ " ${engines[*]} " == *" monitor "* ]]; then
 		bad cli/monitor-no-room "status $rc, want 8 and a message" "$OUT/cli-monitor-no-room.err"
 	fi
 fi
+
+. tests/system/linux.sh

@@ -240,7 +240,11 @@ static void test_config_file(void **state)
 	unlink(path);
 
 	path = write_file("stats = json\nserial = none\ndebugcon = file:/tmp/d.log\nvga = live\n"
-	                  "append = console=ttyS0 quiet\n");
+	                  "append = console=ttyS0 quiet\ninitrd = rd.gz\n");
+	assert_int_equal(parse("-c", path, "--stats=off", NULL), CONFIG_RUN);
+	assert_string_equal(cfg.initrd, "rd.gz");
+	assert_int_equal(parse("-c", path, "--initrd", "other.gz", NULL), CONFIG_RUN);
+	assert_string_equal(cfg.initrd, "other.gz");
 	assert_int_equal(parse("-c", path, "--stats=off", NULL), CONFIG_RUN);
 	assert_int_equal(cfg.stats, STATS_OFF);
 	assert_int_equal(cfg.serial.kind, CHARDEV_NONE);
@@ -254,6 +258,8 @@ static void test_config_file(void **state)
 static void test_config_file_errors(void **state)
 {
 	char msg[128];
+	assert_int_equal(parse("--initrd=", "k", NULL), CONFIG_ERROR);
+	assert_non_null(strstr(err, "--initrd: the file name is empty"));
 	char *path = write_file("memory = 64M\n\nmemroy = 32M\n");
 	assert_int_equal(parse("-c", path, NULL), CONFIG_ERROR);
 	snprintf(msg, sizeof(msg), "%s:3: unknown key 'memroy'", path);

@@ -164,6 +164,21 @@ static void test_unknown_command_ignored(void **state)
 	assert_int_not_equal(reply(f), 0x60);
 }
 
+/* Linux's i8042_check_aux: the AUX loopback (0xD3) and, when that gives
+ * nothing, the AUX interface test (0xA9).  There is no mouse port, so
+ * neither answers and Linux registers the keyboard port alone. */
+static void test_no_aux_port(void **state)
+{
+	struct fixture *f = *state;
+	command(f, 0xd3);
+	data_out(f, 0x5a);
+	assert_false(status(f) & STR_OBF);
+	command(f, 0xa9);
+	assert_false(status(f) & STR_OBF);
+	command(f, 0x20); /* the controller still answers what it has */
+	assert_true(status(f) & STR_OBF);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -175,6 +190,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reset_by_pulse_command, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset_by_output_port, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_command_ignored, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_aux_port, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -77,7 +77,7 @@ static void test_poweroff_on_slp_en(void **state)
 	struct calls c = { 0 };
 	struct poweroff *p = poweroff_create(on_off, &c);
 	assert_non_null(p);
-	assert_int_equal(poweroff_read(p, 0, 2), 0);
+	assert_int_equal(poweroff_read(p, 0, 2), 1); /* SCI_EN */
 	poweroff_write(p, 0, 0x0000, 2);
 	poweroff_write(p, 0, 0x1c00, 2); /* SLP_TYP alone does nothing */
 	assert_int_equal(c.n, 0);

@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "dev/acpi_pm.h"
 #include "dev/debug_exit.h"
 #include "dev/debugcon.h"
 #include "dev/i8042.h"
@@ -308,6 +309,30 @@ static void ports_random(void **state)
 	poweroff_destroy(p);
 }
 
+/* The PM block reads and writes at any offset and size; the timer never
+ * shows bits above 23 and TMR_STS is the only status bit ever set. */
+static void acpi_pm_random(void **state)
+{
+	struct clock c = { .now = 1000 };
+	struct acpi_pm *s = acpi_pm_create(clock_now, &c);
+	assert_non_null(s);
+	for (int i = 0; i < ROUNDS; i++) {
+		uint64_t r = rnd();
+		unsigned off = (unsigned)(r >> 8) & 7, size = rnd_size();
+		switch (r & 3) {
+		case 0: acpi_pm_evt_write(s, off, r >> 16, size); break;
+		case 1: acpi_pm_tmr_write(s, off, r >> 16, size); break;
+		default: c.now += (r >> 16) % (1ull << ((r >> 8) % 34)); break;
+		}
+		uint64_t t = acpi_pm_tmr_read(s, off, size);
+		if (off + size <= 4)
+			assert_true(t <= 0xffffff);
+		if (off == 0 && size <= 2)
+			assert_true((acpi_pm_evt_read(s, 0, size) & ~1ull) == 0);
+	}
+	acpi_pm_destroy(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -319,6 +344,7 @@ int main(void)
 		cmocka_unit_test_setup(i8042_random, seed),
 		cmocka_unit_test_setup(vga_random, seed),
 		cmocka_unit_test_setup(ports_random, seed),
+		cmocka_unit_test_setup(acpi_pm_random, seed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -38,7 +38,12 @@ static int teardown(void **state)
 
 static int load_with(size_t size, const char *cmdline, const struct loader_module *mods, int n)
 {
-	struct loader_args a = { img, size, "/boot/k.elf", cmdline, mods, n };
+	struct loader_args a = { .image = img,
+		                 .image_size = size,
+		                 .image_name = "/boot/k.elf",
+		                 .cmdline = cmdline,
+		                 .modules = mods,
+		                 .nmodules = n };
 	memset(m.host, 0, m.size);
 	memset(&e, 0, sizeof(e));
 	snprintf(err, sizeof(err), "(unset)");

@@ -10,18 +10,33 @@
  * Through 0x33 guest code gets 64-bit mode in the vCPU process; PAYLOAD64
  * says what it does there.
  *
+ * With CPL3 defined, the same code is a function that cpl3.c calls from
+ * guest ring 3 (host ring 3 either way: what differs is the guest's view,
+ * and the core's when it emulates what faulted).
+ *
  * What plexvm must do: survive, report, and exit 6 (the guest crashed: it
  * left its segments, made a forbidden call, or faulted with nothing to
- * handle it), except PAYLOAD64=regs, which checks that R8-R15 and the
+ * handle it) or with the guest's own status (a fault the guest's own IDT
+ * takes at CPL 3: cpl3.c reports it and exits with 5), except
+ * PAYLOAD64=regs, which checks that R8-R15 and the
  * upper halves hold nothing (no value of plexvm's), comes back to its own
  * segment and exits through the debug-exit port: status 1 if clean, 3 if
  * not.
  */
 	.code32
+#ifdef CPL3
+	/* Called at ring 3 by cpl3.c (through the guest runtime's user_run),
+	 * on a page of its own. */
+	.section .text.hostile, "ax"
+	.balign 4096
+	.globl hostile_far
+hostile_far:
+#else
 	.text
 	.globl _start
 _start:
 	mov $0x90000, %esp
+#endif
 	mov $hidden, %eax
 	jmp *%eax
 	.byte 0x90		/* off the 16-byte grid */

@@ -2,8 +2,10 @@
  * that a VMM must intercept (TRAPS_KIND: 1 a system call INT 0x80 from
  * ring 3 and IRET back, 2 an OUT to the POST debug port 0x80, 3 a CLI/STI
  * pair at ring 0, 4 a load of FS alternating between two segments with
- * different bases, as a kernel's entry and exit do; 0 nothing, the
- * baseline).  The run script times the whole
+ * different bases, as a kernel's entry and exit do; 5 an OUT to the
+ * debug console 0xE9, a port a device claims — under the monitor that one
+ * crosses from the vCPU process to plexvm, where 0x80, which no device
+ * claims, is answered in the vCPU process; 0 nothing, the baseline).  The run script times the whole
  * run against the baseline, so each build does exactly one kind.  With
  * TRAPS_GAP, 40 NOPs separate the events: far enough apart that the
  * monitor goes back to native code between them (after a trap it keeps
@@ -46,6 +48,10 @@ void test_main(void)
 	case 3:
 		for (uint32_t i = 0; i < n; i++)
 			__asm__ volatile(GAP "cli\n\tsti" : : : "memory");
+		break;
+	case 5:
+		for (uint32_t i = 0; i < n; i++)
+			__asm__ volatile(GAP "outb %%al, $0xe9" : : "a"(0));
 		break;
 	case 4: {
 		/* a per-CPU style segment: a base, a page of limit */

@@ -27,11 +27,16 @@ static inline uint32_t vcpu_turn_load(const struct vcpu_run *run)
 	return __atomic_load_n(&run->turn, __ATOMIC_ACQUIRE);
 }
 
-/* Hands the turn over and wakes the other side. */
+/* Hands the turn over, and wakes the other side if it sleeps: a side
+ * that spins sees the turn without a system call.  (Both sides' accesses
+ * to @turn and @sleepers are sequentially consistent: either the waiter
+ * sees the new turn and does not sleep, or the passer sees it counted.
+ * The vCPU process may lie in @sleepers; plexvm never waits unbounded.) */
 static inline void vcpu_turn_pass(struct vcpu_run *run, uint32_t to)
 {
-	__atomic_store_n(&run->turn, to, __ATOMIC_RELEASE);
-	syscall(SYS_futex, &run->turn, FUTEX_WAKE, 1, NULL, NULL, 0);
+	__atomic_store_n(&run->turn, to, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&run->sleepers, __ATOMIC_SEQ_CST))
+		syscall(SYS_futex, &run->turn, FUTEX_WAKE, 1, NULL, NULL, 0);
 }
 
 /* Waits until the turn is @want, at most @timeout_ns (0: for ever).
@@ -46,10 +51,11 @@ static inline bool vcpu_turn_wait(struct vcpu_run *run, uint32_t want, uint64_t 
 	} while (__builtin_ia32_rdtsc() - start < VCPU_SPIN_CYCLES);
 	struct timespec ts = { (time_t)(timeout_ns / 1000000000u),
 		               (long)(timeout_ns % 1000000000u) };
-	uint32_t seen = vcpu_turn_load(run);
-	if (seen == want)
-		return true;
-	syscall(SYS_futex, &run->turn, FUTEX_WAIT, seen, timeout_ns ? &ts : NULL, NULL, 0);
+	__atomic_add_fetch(&run->sleepers, 1, __ATOMIC_SEQ_CST);
+	uint32_t seen = __atomic_load_n(&run->turn, __ATOMIC_SEQ_CST);
+	if (seen != want)
+		syscall(SYS_futex, &run->turn, FUTEX_WAIT, seen, timeout_ns ? &ts : NULL, NULL, 0);
+	__atomic_sub_fetch(&run->sleepers, 1, __ATOMIC_SEQ_CST);
 	return vcpu_turn_load(run) == want;
 }
 

@@ -77,6 +77,8 @@ struct vcpu_run {
 	uint32_t magic, version; /* plexvm's, checked by the vCPU process */
 	uint32_t turn;           /* enum vcpu_turn: the futex word */
 	uint32_t exit_reason;    /* enum vcpu_exit */
+	uint32_t sleepers;       /* sides asleep on @turn, or about to be */
+	uint32_t pad0;
 
 	/* plexvm -> vCPU process */
 	uint32_t irq_pending;  /* the PIC has an interrupt for the CPU */

@@ -131,6 +131,14 @@ static const struct insn_case insns[] = {
 	{ true, "\x0f\x05", 2, 0, SCAN_FOREIGN, "syscall" },
 	{ true, "\x8f\xe8\x78", 3, 0, SCAN_FOREIGN, "XOP prefix" },
 	{ true, "\x0f\xff", 2, 0, SCAN_FOREIGN, "ud0" },
+	/* MMX and the FXSAVE group: #UD on the guest CPU (no MMX, FXSR or
+	 * SSE in its CPUID), and never run natively on the guest's x87 */
+	{ true, "\x0f\x77", 2, 0, SCAN_FOREIGN, "emms" },
+	{ true, "\x0f\x6f\xc1", 3, 0, SCAN_FOREIGN, "movq %mm1,%mm0" },
+	{ true, "\x0f\xae\x00", 3, 0, SCAN_FOREIGN, "fxsave (%eax)" },
+	{ true, "\x0f\xae\x08", 3, 0, SCAN_FOREIGN, "fxrstor (%eax)" },
+	{ true, "\x0f\xae\x10", 3, 0, SCAN_FOREIGN, "ldmxcsr (%eax)" },
+	{ true, "\x0f\xae\x20", 3, 0, SCAN_FOREIGN, "xsave (%eax)" },
 	{ true, "\xf3\x0f\x1e\xfb", 4, 4, NONE, "endbr32 (a hint NOP)" },
 	{ true, "\x0f\x18\x08", 3, 3, NONE, "prefetcht0 (%eax) (a hint)" },
 	{ true, "\x0f\x0d\x08", 3, 3, NONE, "prefetchw (%eax) (a hint)" },

@@ -243,7 +243,7 @@ static void mon_core_status(struct monitor_engine *m, enum x86_status s)
 	case X86_SHUTDOWN: monitor_stop(m, EXIT_CRASH, "triple fault"); break;
 	default:
 		monitor_stop(m, EXIT_CRASH, "the monitor cannot run the instruction at EIP 0x%x",
-		             m->cpu.eip);
+		        m->cpu.eip);
 		break;
 	}
 }
@@ -283,7 +283,7 @@ uint32_t monitor_trap_insn_start(struct monitor_engine *m, int vector)
 		return eip - 2; /* INT n, n = 3 or 4 */
 	if (vector == X86_EXC_OF && before[1] != 0xce)
 		return eip; /* no INTO there: not an instruction of the guest's */
-	return eip - 1;     /* INT3 (the guest's or a patch), INTO */
+	return eip - 1; /* INT3 (the guest's or a patch), INTO */
 }
 
 /* True if straight-line code at EIP reaches an instruction that traps

@@ -132,8 +132,8 @@ void monitor_loop(struct monitor_engine *m);
 /* Sets up what monitor_loop() needs of @m: the core's ops, the address
  * space over @mem, the trap handlers and the LDT probe.  Returns 0 or
  * -errno with @err filled. */
-int monitor_engine_init(struct monitor_engine *m, struct mem *mem, struct stats *stats, char *err,
-                        size_t errlen);
+int monitor_engine_init(struct monitor_engine *m, struct mem *mem, struct stats *stats,
+                        char *err, size_t errlen);
 void monitor_engine_free(struct monitor_engine *m);
 
 /* Runs the guest in the core for a slice: real mode, virtual-8086 mode. */

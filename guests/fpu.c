@@ -235,6 +235,19 @@ static void math_fault(void)
 	printf("info: after #MF: TOP %u\n", (env[1] >> 11) & 7);
 	__asm__ volatile("fnclex");
 	test_eq(TRAP_TRY("fwait"), TRAP_NONE, "fwait after fnclex");
+	/* Again with integer work in between: on the monitor both the 1/0
+	 * and the fwait then run natively, not in the stretch the core
+	 * emulates after a trap, and the host CPU's #MF must reach this
+	 * kernel's handler. */
+	fpu_cw(0x037b);
+	__asm__ volatile("fld1\n\tfldz\n\tfdivrp\n\t"
+	                 "mov $200, %%ecx\n"
+	                 "1:\tloop 1b"
+	                 :
+	                 :
+	                 : "ecx");
+	test_eq(TRAP_TRY("mov $200, %%ecx\n1:\tloop 1b\n\tfwait", : : : "ecx"), EXC_MF,
+	        "fwait raises #MF after a loop");
 	__asm__ volatile("fninit");
 	printf("#MF at the fwait after an unmasked 1/0\n");
 }

@@ -87,6 +87,24 @@ enum {
 	FPU_CONTROL = 2, /* leaves FIP, FDP and FOP alone (vol. 1, 8.1.8) */
 };
 
+/* The FXSAVE region (SDM vol. 1, table 10-2), 64-bit format: byte offsets
+ * of the x87 fields, the registers in 16-byte slots from ST0 (fpu_fxsave.c). */
+#define FPU_FXSAVE_SIZE 512
+#define FPU_FX_FCW 0
+#define FPU_FX_FSW 2
+#define FPU_FX_FTW 4 /* abridged: bit i set if physical register i is not empty */
+#define FPU_FX_FOP 6
+#define FPU_FX_FIP 8
+#define FPU_FX_FDP 16
+#define FPU_FX_ST 32
+
+/* The x87 state of an FXSAVE region into @f: the full tag word computed
+ * from the registers, FCS and FDS 0 (the 64-bit format has none). */
+void fpu_from_fxsave(struct x86_fpu *f, const uint8_t fx[FPU_FXSAVE_SIZE]);
+/* @f into an FXSAVE region's x87 fields (bytes 0-23 and 32-159), leaving
+ * MXCSR and the XMM registers as they are. */
+void fpu_to_fxsave(const struct x86_fpu *f, uint8_t fx[FPU_FXSAVE_SIZE]);
+
 /* The control instructions (fpu_env.c). */
 fpu_fn fpu_fldcw, fpu_fnstcw, fpu_fnstsw, fpu_fnstsw_ax, fpu_fninit, fpu_fnclex, fpu_fnop287;
 fpu_fn fpu_fldenv, fpu_fnstenv, fpu_frstor, fpu_fnsave;

@@ -1,7 +1,8 @@
 /*
  * A fixed CPU-bound workload with a realistic mix: loops over memory (a
  * sieve), pointer chasing (a linked list), calls and returns (recursion),
- * data-dependent branches (hashing, insertion sort).  The same source runs
+ * data-dependent branches (hashing, insertion sort); built with BENCH_X87
+ * (bench/cpu/run ROUNDS x87), x87 arithmetic as well.  The same source runs
  * as a guest kernel under each engine and as a host program; it returns a
  * checksum so every run can be checked against the others.
  */
@@ -73,6 +74,30 @@ static uint32_t sort_and_hash(uint32_t seed)
 	return h;
 }
 
+#ifdef BENCH_X87
+#define X87_STEPS 256
+/* x87 arithmetic: sqrt(v) + v * sqrt(v), rounded to an integer, summed.
+ * In asm statements, as the guest is built without x87 code generation;
+ * the same instructions in 32-bit and 64-bit code. */
+static uint32_t x87_sums(uint32_t seed)
+{
+	uint32_t sum = 0;
+	for (uint32_t i = 0; i < X87_STEPS; i++) {
+		int32_t v = (int32_t)((seed * 2654435761u + i) & 0xffff), r;
+		__asm__ volatile("fildl %1\n\t"
+		                 "fsqrt\n\t"
+		                 "fildl %1\n\t"
+		                 "fmul %%st(1), %%st\n\t"
+		                 "faddp\n\t"
+		                 "fistpl %0"
+		                 : "=m"(r)
+		                 : "m"(v));
+		sum += (uint32_t)r;
+	}
+	return sum;
+}
+#endif
+
 uint32_t workload(uint32_t rounds)
 {
 	uint32_t sum = 0;
@@ -81,6 +106,9 @@ uint32_t workload(uint32_t rounds)
 		sum ^= walk_list(r + 1);
 		sum += fib(16);
 		sum ^= sort_and_hash(r + 7);
+#ifdef BENCH_X87
+		sum += x87_sums(r);
+#endif
 	}
 	return sum;
 }

@@ -131,6 +131,14 @@ static const struct insn_case insns[] = {
 	{ true, "\x0f\x05", 2, 0, SCAN_FOREIGN, "syscall" },
 	{ true, "\x8f\xe8\x78", 3, 0, SCAN_FOREIGN, "XOP prefix" },
 	{ true, "\x0f\xff", 2, 0, SCAN_FOREIGN, "ud0" },
+	/* MMX and the FXSAVE group: #UD on the guest CPU (no MMX, FXSR or
+	 * SSE in its CPUID), and never run natively on the guest's x87 */
+	{ true, "\x0f\x77", 2, 0, SCAN_FOREIGN, "emms" },
+	{ true, "\x0f\x6f\xc1", 3, 0, SCAN_FOREIGN, "movq %mm1,%mm0" },
+	{ true, "\x0f\xae\x00", 3, 0, SCAN_FOREIGN, "fxsave (%eax)" },
+	{ true, "\x0f\xae\x08", 3, 0, SCAN_FOREIGN, "fxrstor (%eax)" },
+	{ true, "\x0f\xae\x10", 3, 0, SCAN_FOREIGN, "ldmxcsr (%eax)" },
+	{ true, "\x0f\xae\x20", 3, 0, SCAN_FOREIGN, "xsave (%eax)" },
 	{ true, "\xf3\x0f\x1e\xfb", 4, 4, NONE, "endbr32 (a hint NOP)" },
 	{ true, "\x0f\x18\x08", 3, 3, NONE, "prefetcht0 (%eax) (a hint)" },
 	{ true, "\x0f\x0d\x08", 3, 3, NONE, "prefetchw (%eax) (a hint)" },
@@ -1166,6 +1174,38 @@ static void test_add_entry(void **state)
 	free(page);
 }
 
+/* x87 and WAIT are patched only under the patching policy (the guest's
+ * CR0.EM or TS set); a scan keeps its policy for entries added later. */
+static void test_fpu_policy(void **state)
+{
+	static struct scan_page sp;
+	/* 0: fld1; fwait; fstp %st(0); cpuid; ret   10: fninit; popf; ret */
+	uint8_t *page = page_with("\xd9\xe8\x9b\xdd\xd8\x0f\xa2\xc3", 8, 0);
+	memcpy(page + 0x10, "\xdb\xe3\x9d\xc3", 4);
+	uint16_t entry = 0;
+
+	scan_set_fpu_native(true);
+	assert_true(scan_get_fpu_native());
+	assert_int_equal(scan_page(&sp, page, NULL, 0, true, &entry, 1), 1);
+	check_patch(&sp.patches[0], 5, 0x0f, 2, SCAN_CPUID, "cpuid, x87 native");
+	assert_true(scan_is_start(&sp, 2) && scan_is_start(&sp, 3));
+	/* The policy changes: this scan keeps its own (the monitor drops it). */
+	scan_set_fpu_native(false);
+	assert_int_equal(scan_add_entry(&sp, page, NULL, 0, true, 0x10), 1);
+	check_patch(&sp.patches[1], 0x12, 0x9d, 1, SCAN_FLAGS, "popf, x87 still native");
+
+	assert_int_equal(scan_page(&sp, page, NULL, 0, true, &entry, 1), 4);
+	check_patch(&sp.patches[0], 0, 0xd9, 2, SCAN_FPU, "fld1");
+	check_patch(&sp.patches[1], 2, 0x9b, 1, SCAN_FPU, "fwait");
+	check_patch(&sp.patches[2], 3, 0xdd, 2, SCAN_FPU, "fstp %st(0)");
+	check_patch(&sp.patches[3], 5, 0x0f, 2, SCAN_CPUID, "cpuid");
+	scan_set_fpu_native(true);
+	assert_int_equal(scan_add_entry(&sp, page, NULL, 0, true, 0x10), 2);
+	check_patch(&sp.patches[4], 0x10, 0xdb, 2, SCAN_FPU, "fninit, x87 still patched");
+	scan_set_fpu_native(false); /* the default, for the other tests */
+	free(page);
+}
+
 static void test_add_head(void **state)
 {
 	static struct scan_page sp;
@@ -1354,7 +1394,7 @@ int main(void)
 		cmocka_unit_test(test_gaps),         cmocka_unit_test(test_add_entry),
 		cmocka_unit_test(test_add_head),     cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_find),         cmocka_unit_test(test_kind_names),
-		cmocka_unit_test(test_random_pages),
+		cmocka_unit_test(test_random_pages), cmocka_unit_test(test_fpu_policy),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "../../x86/fpu.h"
 #include "engine/monitor/monitor_ldt.h"
 #include "engine/monitor/monitor_probe.h"
 #include "engine/monitor/monitor_space.h"
@@ -272,6 +273,79 @@ static void test_vector_registers_are_the_guests(void **state)
 	assert_int_equal(monitor_frame.r[2], 0); /* never written by the guest */
 }
 
+/* The guest's x87 state as its XSAVE area holds it between runs. */
+static void guest_fpu(struct x86_fpu *f)
+{
+	fpu_from_fxsave(f, (const uint8_t *)(uintptr_t)monitor_frame.guest_xsave);
+}
+
+/* An unmasked x87 exception in guest code comes back as the guest's #MF
+ * (SIGFPE, trapno 16) at the waiting instruction, still pending in the
+ * guest's state and in no way in plexvm's; the next entry finds it again
+ * until the guest clears it. */
+static void test_x87_exception_is_the_guests(void **state)
+{
+	static const uint8_t divide[] = {
+		0xdb, 0xe3,                         /* fninit */
+		0xd9, 0x2d, 0x00, 0x00, 0x03, 0x00, /* fldcw DATA: ZE unmasked */
+		0xd9, 0xe8, 0xd9, 0xee,             /* fld1; fldz */
+		0xde, 0xf9,                         /* fdivp: 1/0, pending */
+		0x9b,                               /* fwait: #MF */
+		0xcc,
+	};
+	static const uint8_t wait[] = { 0x9b, 0xcc }, clear[] = { 0xdb, 0xe2, 0x9b, 0xcc };
+	if (!ready)
+		skip();
+	memcpy((void *)(uintptr_t)DATA, &(uint16_t){ 0x037b }, 2);
+	run_code(divide, sizeof(divide), 0, zero);
+	assert_int_equal(monitor_frame.signo, SIGFPE);
+	assert_int_equal(monitor_frame.trapno, X86_EXC_MF);
+	assert_int_equal(monitor_exit_kind(), MONITOR_EXIT_FAULT);
+	assert_int_equal(monitor_frame.eip, CODE + 14);
+	struct x86_fpu f;
+	guest_fpu(&f);
+	assert_int_equal(f.sw & (FPU_SW_ES | FPU_SW_FLAGS), FPU_SW_ES | 0x04);
+	assert_int_equal(FPU_SW_TOP(f.sw), 6);
+	assert_int_equal(f.fip, CODE + 12); /* the FDIVP */
+	assert_int_equal(f.fop, 0x6f9);
+	/* plexvm's own x87 is clean: nothing pending, nothing stacked */
+	uint16_t sw = 0xffff;
+	__asm__ volatile("fnstsw %0\n\tfwait" : "=m"(sw));
+	assert_int_equal(sw, 0);
+	run_code(wait, sizeof(wait), 0, zero);
+	assert_int_equal(monitor_frame.signo, SIGFPE);
+	assert_int_equal(monitor_frame.eip, CODE);
+	run_code(clear, sizeof(clear), 0, zero);
+	assert_int_equal(monitor_frame.signo, SIGTRAP);
+}
+
+/* The guest's x87 stack stays as it left it while plexvm uses the host's
+ * x87 in between (as the core does). */
+static void test_x87_registers_are_the_guests(void **state)
+{
+	/* fninit; fldpi; fld1 */
+	static const uint8_t push[] = { 0xdb, 0xe3, 0xd9, 0xeb, 0xd9, 0xe8, 0xcc };
+	static const uint8_t pop[] = {
+		0xdd, 0x1d, 0x00, 0x00, 0x03, 0x00, /* fstpl DATA */
+		0xdd, 0x1d, 0x08, 0x00, 0x03, 0x00, /* fstpl DATA + 8 */
+		0xcc,
+	};
+	if (!ready)
+		skip();
+	run_code(push, sizeof(push), 0, zero);
+	assert_int_equal(monitor_frame.signo, SIGTRAP);
+	double two = 2.0, x;
+	__asm__ volatile("fninit\n\tfldl %1\n\tfsqrt\n\tfstpl %0" : "=m"(x) : "m"(two));
+	run_code(pop, sizeof(pop), 0, zero);
+	double got[2];
+	memcpy(got, (void *)(uintptr_t)DATA, sizeof(got));
+	assert_true(got[0] == 1.0);
+	assert_true(got[1] > 3.14159 && got[1] < 3.1416);
+	struct x86_fpu f;
+	guest_fpu(&f);
+	assert_int_equal(f.tw, 0xffff); /* popped: empty */
+}
+
 /* POPF setting AC in code the scanner did not see: the next trap's handler
  * must not die of an alignment check. */
 static void test_guest_ac_flag_survives_trap(void **state)
@@ -313,6 +387,8 @@ int main(void)
 		cmocka_unit_test(test_64bit_jump_high_is_guest_fault),
 		cmocka_unit_test(test_vector_registers_are_the_guests),
 		cmocka_unit_test(test_guest_ac_flag_survives_trap),
+		cmocka_unit_test(test_x87_exception_is_the_guests),
+		cmocka_unit_test(test_x87_registers_are_the_guests),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -10,12 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../../x86/fpu.h"
 #include "../../exit_status.h"
 #include "../../mem.h"
 #include "../../stats.h"
 #include "monitor_engine.h"
 #include "monitor_insn.h"
 #include "monitor_paging.h"
+#include "monitor_switch.h"
 
 /* Instructions per core slice when the guest is in a mode the host CPU
  * cannot run for it (as in the emu engine). */
@@ -122,9 +124,79 @@ static bool mon_wrmsr(void *ctx, uint32_t index, uint64_t value)
 	return m->host.wrmsr(m->host.ctx, index, value);
 }
 
+/* XSAVE area header (SDM vol. 1, 13.4.2): XSTATE_BV bit 0 set means the
+ * legacy region holds the x87 state; clear, the x87 is in its init state. */
+#define XSAVE_XSTATE_BV 512
+#define XSTATE_X87 0x1u
+
+static uint8_t *mon_xsave_area(void)
+{
+	return (uint8_t *)(uintptr_t)monitor_frame.guest_xsave;
+}
+
+static void mon_fpu_write_area(struct monitor_engine *m)
+{
+	uint8_t *area = mon_xsave_area();
+	fpu_to_fxsave(&m->cpu.fpu, area);
+	area[XSAVE_XSTATE_BV] |= XSTATE_X87;
+}
+
+void monitor_fpu_init(struct monitor_engine *m)
+{
+	mon_fpu_write_area(m);
+	m->fpu_in_core = false;
+	scan_set_fpu_native(!(m->cpu.cr0 & (X86_CR0_EM | X86_CR0_TS)));
+}
+
+void monitor_fpu_to_core(struct monitor_engine *m)
+{
+	if (m->fpu_in_core)
+		return;
+	const uint8_t *area = mon_xsave_area();
+	struct x86_fpu *f = &m->cpu.fpu;
+	if (area[XSAVE_XSTATE_BV] & XSTATE_X87) {
+		fpu_from_fxsave(f, area);
+	} else { /* XRSTOR's init state (SDM vol. 1, 13.6) */
+		memset(f, 0, sizeof(*f));
+		fpu_init(f);
+	}
+	m->fpu_synced = *f;
+	m->fpu_in_core = true;
+}
+
+void monitor_fpu_to_native(struct monitor_engine *m)
+{
+	if (!m->fpu_in_core)
+		return;
+	m->fpu_in_core = false;
+	/* Unchanged, the area stays as the CPU saved it. */
+	if (memcmp(&m->cpu.fpu, &m->fpu_synced, sizeof(m->fpu_synced)) != 0)
+		mon_fpu_write_area(m);
+}
+
+/* A CR0 write that sets or clears EM or TS changes whether x87 code may
+ * run natively (monitor_scan.h, SCAN_FPU): every scan made under the old
+ * policy goes, and pages are scanned again as they next run. */
+static void mon_fpu_cr0_written(struct monitor_engine *m)
+{
+	bool native = !(m->cpu.cr0 & (X86_CR0_EM | X86_CR0_TS));
+	if (native == scan_get_fpu_native())
+		return;
+	scan_set_fpu_native(native);
+	stats_add(m->stats, "monitor-fpu", native ? "x87-native" : "x87-patched", 1);
+	struct monitor_space *sp = &m->space;
+	for (uint64_t gpa = MONITOR_PAGE; gpa < sp->mapped_end; gpa += MONITOR_PAGE)
+		if (monitor_space_scan_of(sp, gpa) && monitor_space_drop(sp, gpa) < 0)
+			monitor_stop(m, EXIT_HOST, "cannot drop the scan of page 0x%llx",
+			             (unsigned long long)gpa);
+	x86_tlb_flush(&m->cpu); /* dropped pages no longer go through mon_mmio_* */
+}
+
 static void mon_ctrl_written(void *ctx, int cr, uint32_t old)
 {
 	monitor_paging_ctrl_written(ctx, cr, old);
+	if (cr == 0)
+		mon_fpu_cr0_written(ctx);
 }
 
 static void mon_invlpg(void *ctx, uint32_t lin)
@@ -247,6 +319,7 @@ void monitor_emulate(struct monitor_engine *m)
 	struct x86_cpu *c = &m->cpu;
 	uint8_t bytes[X86_MAX_INSN_LEN];
 	int plain = 0; /* non-trapping instructions since the last trapping one */
+	monitor_fpu_to_core(m);
 	for (int i = 0; i < EMULATE_RUN_MAX; i++) {
 		size_t n = mon_code_at(m, c->eip, bytes);
 		unsigned len;
@@ -285,5 +358,6 @@ void monitor_emulate(struct monitor_engine *m)
 void monitor_run_core(struct monitor_engine *m)
 {
 	stats_add(m->stats, "exits", "core-slice", 1);
+	monitor_fpu_to_core(m);
 	mon_core_status(m, x86_run(&m->cpu, &m->ops, CORE_SLICE));
 }

@@ -65,6 +65,11 @@ struct monitor_engine {
 	/* the last page fault's instruction and page, and how many in a row */
 	uint32_t pf_eip, pf_page;
 	unsigned pf_repeats;
+	/* Where the guest's x87 state is exact: in the XSAVE area that native
+	 * runs use (monitor_frame.guest_xsave), or, while true, in cpu.fpu,
+	 * as it was converted (fpu_synced) for the core to run (monitor_fpu_*). */
+	bool fpu_in_core;
+	struct x86_fpu fpu_synced;
 };
 
 /* Stops the guest with @status (EXIT_CRASH or EXIT_HOST) and a reason;
@@ -83,6 +88,15 @@ static inline bool monitor_code32(const struct x86_cpu *c)
 {
 	return (c->seg[X86_CS].attr & X86_SEG_DB) != 0;
 }
+
+/* The guest's x87 state: monitor_fpu_init() writes cpu.fpu into the XSAVE
+ * area native runs load and makes that the exact copy; monitor_fpu_to_core()
+ * converts it into cpu.fpu before the core runs, monitor_fpu_to_native()
+ * back (only if the core changed it) before guest code runs natively.
+ * Each does nothing if the state is already where it asks for. */
+void monitor_fpu_init(struct monitor_engine *m);
+void monitor_fpu_to_core(struct monitor_engine *m);
+void monitor_fpu_to_native(struct monitor_engine *m);
 
 /* Emulates the instruction at EIP, and the ones after it while a trapping
  * one is near. */

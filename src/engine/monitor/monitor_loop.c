@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "../../../x86/decoder.h"
+#include "../../../x86/fpu.h"
 #include "../../../x86/x86.h"
 #include "../../exit_status.h"
 #include "../../mem.h"
@@ -161,6 +162,16 @@ static enum monitor_action loop_classify(struct monitor_engine *m, const struct 
 	}
 	if (f->trapno == X86_EXC_OF) /* a trap: EIP is past the INTO or INT 4 */
 		c->eip = monitor_trap_insn_start(m, X86_EXC_OF);
+	if (f->trapno == X86_EXC_MF) {
+		/* The guest's own unmasked x87 exception, pending since an
+		 * earlier instruction, met this waiting one natively (the
+		 * host kernel's SIGFPE).  The XSAVE area holds it pending,
+		 * as the CPU left it: the core runs the instruction again
+		 * and raises #MF through the guest's IDT (CR0.NE set) or
+		 * goes on as a PC without FERR# would (fpu.c). */
+		stats_add(m->stats, "exits", "x87-error", 1);
+		return MONITOR_EMULATE;
+	}
 	if (f->trapno != X86_EXC_PF) {
 		stats_add(m->stats, "exits", "fault", 1);
 		return MONITOR_EMULATE;
@@ -223,6 +234,7 @@ static void loop_run_native(struct monitor_engine *m)
 	f->eflags = (c->eflags & NATIVE_FLAGS) | X86_IF | 0x2;
 	monitor_frame_set_segs(f, sel);
 
+	monitor_fpu_to_native(m);
 	monitor_enter();
 
 	if (f->entry_failed) {
@@ -250,6 +262,7 @@ static void loop_run_native(struct monitor_engine *m)
 
 void monitor_loop(struct monitor_engine *m)
 {
+	monitor_fpu_init(m);
 	while (!m->stopped) {
 		if (m->host.poll(m->host.ctx))
 			break;
@@ -270,6 +283,7 @@ void monitor_loop(struct monitor_engine *m)
 		else
 			loop_run_native(m);
 	}
+	monitor_fpu_to_core(m); /* whoever looks at the CPU now sees the x87 too */
 	stats_set(m->stats, "monitor", "emulated-instructions", m->cpu.icount);
 	stats_set(m->stats, "monitor", "ldt-writes", m->ldt.writes);
 	stats_set(m->stats, "monitor", "segments-from-mirror", m->ldt.from_mirror);

@@ -24,7 +24,21 @@ struct scan_bytes {
 	const uint8_t *page, *next;
 	size_t next_len;
 	bool code32;
+	bool fpu_native; /* x87 and WAIT run natively: not patched */
 };
+
+/* See scan_set_fpu_native(): the one policy new scans follow. */
+static bool scan_fpu_native;
+
+void scan_set_fpu_native(bool native)
+{
+	scan_fpu_native = native;
+}
+
+bool scan_get_fpu_native(void)
+{
+	return scan_fpu_native;
+}
 
 static const char *const kind_names[SCAN_NKINDS] = {
 	[SCAN_FLAGS] = "flags",           [SCAN_DESC_READ] = "desc-read",
@@ -117,7 +131,7 @@ static int classify_0f(const struct x86_decoded *d)
 }
 
 /* The kind of a decoded instruction, or -1 if it may run natively. */
-static int classify(const struct x86_decoded *d)
+static int classify(const struct x86_decoded *d, bool fpu_native)
 {
 	if (d->two_byte)
 		return classify_0f(d);
@@ -145,8 +159,8 @@ static int classify(const struct x86_decoded *d)
 	case 0xcd:
 	case 0xce:
 	case 0xf1: return SCAN_SOFT_INT;
-	case 0x9b: return SCAN_FPU;
-	default: return d->opcode >= 0xd8 && d->opcode <= 0xdf ? SCAN_FPU : -1;
+	case 0x9b: return fpu_native ? -1 : SCAN_FPU;
+	default: return d->opcode >= 0xd8 && d->opcode <= 0xdf && !fpu_native ? SCAN_FPU : -1;
 	}
 }
 
@@ -281,7 +295,7 @@ static void follow(struct scan_page *sp, const struct scan_bytes *b, struct work
 		add_patch(sp, b, off, SCAN_FOREIGN, 0);
 	if (r < 0) /* invalid, or too long: #UD or #GP natively, nothing runs after it */
 		return;
-	int kind = classify(&d);
+	int kind = classify(&d, b->fpu_native);
 	if (kind >= 0)
 		add_patch(sp, b, off, kind, r);
 	enum flow flow = flow_of(&d);
@@ -444,9 +458,10 @@ static void patch_overlaps(struct scan_page *sp, const struct scan_bytes *b)
 int scan_page(struct scan_page *sp, const uint8_t *page, const uint8_t *next, size_t next_len,
               bool code32, const uint16_t *entries, size_t nentries)
 {
-	const struct scan_bytes b = { page, next, next_len, code32 };
+	const struct scan_bytes b = { page, next, next_len, code32, scan_fpu_native };
 	memset(sp, 0, sizeof(*sp));
 	sp->code32 = code32;
+	sp->fpu_native = scan_fpu_native;
 	sp->spill = SCAN_SPILL_NONE;
 	for (size_t i = 0; i < nentries; i++)
 		if ((entries[i] & ~SCAN_ENTRY_HEAD) >= PAGE)
@@ -461,7 +476,9 @@ int scan_page(struct scan_page *sp, const uint8_t *page, const uint8_t *next, si
 int scan_add_entry(struct scan_page *sp, const uint8_t *page, const uint8_t *next, size_t next_len,
                    bool code32, uint16_t entry)
 {
-	const struct scan_bytes b = { page, next, next_len, code32 };
+	/* the page's own policy, so that its patches stay consistent (the
+	 * monitor drops every scan when the policy changes) */
+	const struct scan_bytes b = { page, next, next_len, code32, sp->fpu_native };
 	unsigned e = entry & ~SCAN_ENTRY_HEAD;
 	if (e >= PAGE || code32 != sp->code32)
 		return -EINVAL;

@@ -28,10 +28,14 @@
  *   SCAN_CPUID       CPUID (0F A2): the host's, not the guest CPU's
  *   SCAN_SYSENTER    SYSENTER, SYSEXIT (0F 34, 0F 35)
  * and four kinds that are not on the list of sensitive instructions:
- *   SCAN_FPU         x87 instructions (D8-DF) and WAIT (9B): the guest's
- *                    x87 state is the core's (struct x86_cpu), so the core
- *                    runs them, as under the emu engine, instead of the
- *                    host's FPU with the host's state
+ *   SCAN_FPU         x87 instructions (D8-DF) and WAIT (9B), only while
+ *                    the guest's CR0.EM or CR0.TS is set (scan_set_fpu_native
+ *                    below): they must then raise #NM (or, for WAIT, not),
+ *                    which the host's FPU, whose CR0 is the host kernel's,
+ *                    would not.  With both clear they run natively on the
+ *                    guest's own x87 registers (monitor_switch.h), and an
+ *                    unmasked exception traps as #MF, which the monitor
+ *                    hands to the core (monitor_loop.c)
  *   SCAN_FOREIGN     encodings the host CPU may run at ring 3 although the
  *                    guest CPU (the i686 of x86/, no SSE) would raise #UD
  *                    or do something else: whatever x86_decode() rejects as
@@ -120,7 +124,8 @@
  *   - A scan that used @next depends on the following page's bytes: when
  *     that page changes, this page's scan must be dropped too.
  *
- * Pure: no system calls, no state outside struct scan_page.
+ * Pure: no system calls, no state outside struct scan_page, except the
+ * x87 policy (one bool for the process: there is one vCPU).
  */
 #ifndef PLEXVM_MONITOR_SCAN_H
 #define PLEXVM_MONITOR_SCAN_H
@@ -174,6 +179,7 @@ struct scan_page {
 	uint64_t starts[SCAN_PAGE_SIZE / 64];  /* offsets known to be instruction starts */
 	uint64_t patched[SCAN_PAGE_SIZE / 64]; /* offsets in patches[] */
 	bool code32;                           /* the mode the page was scanned in */
+	bool fpu_native;                       /* the x87 policy it was scanned with */
 	bool full;    /* SCAN_MAX_PATCHES or SCAN_MAX_OUTS was not enough */
 	int8_t spill; /* bytes of the next page the last instruction takes, or SCAN_SPILL_* */
 	uint16_t npatches;
@@ -186,6 +192,18 @@ struct scan_page {
 	 * with a 16-bit operand size, as if the IP did not wrap. */
 	int32_t outs[SCAN_MAX_OUTS];
 };
+
+/* Whether scans from now on leave x87 instructions and WAIT unpatched
+ * (the guest's CR0.EM and CR0.TS are clear) or patch them as SCAN_FPU (the
+ * default).  A scan keeps the policy it was made with, for the entries
+ * added to it later too: when the policy changes, the caller drops every
+ * scan.  The guest's x87 code is then patched exactly while the core must
+ * run it, at the cost of rescanning when EM or TS change; modern kernels
+ * set neither after boot (Linux has switched the FPU eagerly since 4.6),
+ * so that is rare, where two patched copies of every page would cost
+ * memory and bookkeeping on every scan. */
+void scan_set_fpu_native(bool native);
+bool scan_get_fpu_native(void);
 
 /* A short name for --stats ("flags", "desc-read", ...); "?" if out of range. */
 const char *scan_kind_name(enum scan_kind kind);

@@ -2,8 +2,8 @@
  * The kvm engine without /dev/kvm: create() must fail clearly, and every
  * KVM_RUN exit must be handled right on a kvm_run area filled by hand.
  *
- * The engine reaches the VM only through vm.h; this file provides those
- * functions itself (recording what the engine asked for), so the test links
+ * The engine reaches the VM only through vm.h; fake_vm.h provides those
+ * functions (recording what the engine asked for), so the test links
  * neither vm.c nor the PC.
  */
 #include <errno.h>
@@ -25,48 +25,7 @@
 #include "stats.h"
 #include "vm.h"
 
-/* ---- the VM side, as the engine sees it ---- */
-
-static int fake_waits;
-static int fake_pending; /* requests the fake PIC still holds */
-static int fake_vector = 0x20;
-
-void vm_stop(struct vm *vm, int status, const char *fmt, ...)
-{
-	if (vm->stopped)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(vm->stop_reason, sizeof(vm->stop_reason), fmt, ap);
-	va_end(ap);
-	vm->exit_status = status;
-	vm->stopped = true;
-}
-
-uint64_t vm_now_ns(void)
-{
-	return 0;
-}
-bool vm_irq_pending(struct vm *vm)
-{
-	return fake_pending > 0;
-}
-int vm_irq_ack(struct vm *vm)
-{
-	fake_pending--;
-	return fake_vector++;
-}
-void vm_poll(struct vm *vm)
-{
-}
-uint64_t vm_next_deadline_ns(struct vm *vm)
-{
-	return UINT64_MAX;
-}
-void vm_wait(struct vm *vm)
-{
-	fake_waits++;
-}
+#include "fake_vm.h"
 
 /* ---- a port device recording every access ---- */
 
@@ -125,9 +84,7 @@ static int fixture_setup(void **state)
 	assert_int_equal(
 	        bus_add_mmio(&f->vm.bus, 0xfec00000, 0x1000, rec_read, rec_write, &f->mmio, "rec"),
 	        0);
-	fake_waits = 0;
-	fake_pending = 0;
-	fake_vector = 0x20;
+	fake_vm_reset();
 	*state = f;
 	return 0;
 }

@@ -4,8 +4,8 @@
  * exit reaches the devices, every malformed one stops the VM with status 6
  * and a message, and random pages never crash plexvm.
  *
- * The handler reaches the VM only through vm.h; this file provides those
- * functions itself, so the test links neither vm.c nor the PC.
+ * The handler reaches the VM only through vm.h; fake_vm.h provides those
+ * functions, so the test links neither vm.c nor the PC.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,43 +24,7 @@
 #include "stats.h"
 #include "vm.h"
 
-static int fake_pending, fake_waits;
-
-void vm_stop(struct vm *vm, int status, const char *fmt, ...)
-{
-	if (vm->stopped)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(vm->stop_reason, sizeof(vm->stop_reason), fmt, ap);
-	va_end(ap);
-	vm->exit_status = status;
-	vm->stopped = true;
-}
-uint64_t vm_now_ns(void)
-{
-	return 0;
-}
-bool vm_irq_pending(struct vm *vm)
-{
-	return fake_pending > 0;
-}
-int vm_irq_ack(struct vm *vm)
-{
-	fake_pending--;
-	return 0x20;
-}
-void vm_poll(struct vm *vm)
-{
-}
-uint64_t vm_next_deadline_ns(struct vm *vm)
-{
-	return UINT64_MAX;
-}
-void vm_wait(struct vm *vm)
-{
-	fake_waits++;
-}
+#include "fake_vm.h"
 
 struct rec {
 	int n;
@@ -109,7 +73,7 @@ static int setup(void **state)
 	assert_int_equal(
 	        bus_add_mmio(&f->vm.bus, 0xfec00000, 0x1000, rec_read, rec_write, &f->mmio, "rec"),
 	        0);
-	fake_pending = fake_waits = 0;
+	fake_vm_reset();
 	*state = f;
 	return 0;
 }

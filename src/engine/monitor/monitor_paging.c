@@ -109,11 +109,18 @@ enum monitor_action monitor_paging_fault(struct monitor_engine *m, uint32_t *fra
 	}
 	uint32_t eip_lin = c->seg[X86_CS].base + c->eip;
 	bool fetch = access & X86_ACCESS_FETCH;
-	if (lin < MONITOR_PAGE || !monitor_space_runnable(sp, w.frame) || no_progress(m, lin) ||
-	    (fetch && lin / MONITOR_PAGE != eip_lin / MONITOR_PAGE)) {
-		/* Not RAM, or page 0; or an instruction that runs into a page
-		 * its own page's scan did not reach: the core runs it. */
-		count(m, "emulated");
+	/* Not RAM, or page 0; or an instruction that runs into a page its
+	 * own page's scan did not reach: the core runs it. */
+	if (lin < MONITOR_PAGE || !monitor_space_runnable(sp, w.frame)) {
+		count(m, "emulated-not-ram");
+		return MONITOR_EMULATE;
+	}
+	if (no_progress(m, lin)) {
+		count(m, "emulated-no-progress");
+		return MONITOR_EMULATE;
+	}
+	if (fetch && lin / MONITOR_PAGE != eip_lin / MONITOR_PAGE) {
+		count(m, "emulated-fetch-across");
 		return MONITOR_EMULATE;
 	}
 	if (fetch) {

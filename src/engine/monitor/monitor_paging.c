@@ -55,8 +55,12 @@ int monitor_paging_enter(struct monitor_engine *m)
 		m->paging_efer = c->efer; /* WRMSR has no hook: NX changes here */
 		flush(m, "flushes-efer");
 	}
-	if (c->cpl == 3 && sp->sup_mapped)
-		flush(m, "flushes-cpl");
+	if (c->cpl == 3 && sp->sup_mapped) {
+		/* what CPL 3 may not see goes; user pages mapped at CPL 0 stay */
+		count(m, "flushes-cpl");
+		stats_add(m->stats, "monitor-paging", "flushes-cpl-pages",
+		          monitor_space_flush_where(sp, MONITOR_MAP_SUPERVISOR, true));
+	}
 	uint32_t lin = c->seg[X86_CS].base + c->eip;
 	uint32_t e = monitor_space_shadow(sp, lin);
 	if (!(e & MONITOR_MAP_CODE))
@@ -159,8 +163,13 @@ void monitor_paging_ctrl_written(struct monitor_engine *m, int cr, uint32_t old)
 	}
 	if (!sp->paging)
 		return;
-	if (cr == 3)
-		flush(m, "flushes-cr3");
+	if (cr == 3) {
+		/* a TLB keeps global translations across CR3 writes (SDM vol.
+		 * 3, 4.10.4.1); a CR4.PGE change below drops them */
+		count(m, "flushes-cr3");
+		stats_add(m->stats, "monitor-paging", "flushes-cr3-pages",
+		          monitor_space_flush_where(sp, MONITOR_MAP_GLOBAL, false));
+	}
 	else if (cr == 0 && ((old ^ c->cr0) & X86_CR0_WP))
 		flush(m, "flushes-cr0");
 	else if (cr == 4 && old != c->cr4)

@@ -31,8 +31,8 @@
 #define USER 0x40000000u
 #define USER_PTS 24 /* 96 MiB */
 #define USER_PAGES (USER_PTS * 1024)
-#define POOL(s) (0x01000000u + (uint32_t)(s) * 0x00400000u) /* 16 MiB on */
-#define PROBE 0xD0000000u                                   /* shared probe PT */
+#define POOL(s) (0x01000000u + (uint32_t)(s)*0x00400000u) /* 16 MiB on */
+#define PROBE 0xD0000000u                                 /* shared probe PT */
 #define ROUNDS 8
 #define SAMPLES 2048
 
@@ -98,7 +98,8 @@ static void tlb_fill(void)
 	for (unsigned s = 0; s < SPACES; s++)
 		for (uint32_t i = 0; i < USER_PAGES; i++) {
 			const volatile uint32_t *w =
-			        (const volatile uint32_t *)(POOL(s) + (i % 1024) * 4096u + (i >> 10) * 4u);
+			        (const volatile uint32_t *)(POOL(s) + (i % 1024) * 4096u +
+			                                    (i >> 10) * 4u);
 			bad += *w != tlb_value(s, i);
 		}
 	printf("written: %u words in each space, %u wrong in the pools\n", USER_PAGES, bad);

@@ -327,15 +327,15 @@ static void test_partial_flushes(void **state)
 	               sup = LIN_A + 0x3000, far_user = 0x10000000u, far_kern = 0xC0000000u;
 	assert_int_equal(monitor_space_map(&space, user, f, MONITOR_MAP_WRITE), 0);
 	assert_int_equal(monitor_space_map(&space, far_user, f, 0), 0);
-	assert_int_equal(monitor_space_map(&space, kern_lo, f,
-	                                   MONITOR_MAP_SUPERVISOR | MONITOR_MAP_GLOBAL),
-	                 0);
-	assert_int_equal(monitor_space_map(&space, kern_hi, f,
-	                                   MONITOR_MAP_SUPERVISOR | MONITOR_MAP_GLOBAL),
-	                 0);
-	assert_int_equal(monitor_space_map(&space, far_kern, f,
-	                                   MONITOR_MAP_SUPERVISOR | MONITOR_MAP_GLOBAL),
-	                 0);
+	assert_int_equal(
+	        monitor_space_map(&space, kern_lo, f, MONITOR_MAP_SUPERVISOR | MONITOR_MAP_GLOBAL),
+	        0);
+	assert_int_equal(
+	        monitor_space_map(&space, kern_hi, f, MONITOR_MAP_SUPERVISOR | MONITOR_MAP_GLOBAL),
+	        0);
+	assert_int_equal(
+	        monitor_space_map(&space, far_kern, f, MONITOR_MAP_SUPERVISOR | MONITOR_MAP_GLOBAL),
+	        0);
 	assert_int_equal(monitor_space_map(&space, sup, f, MONITOR_MAP_SUPERVISOR), 0);
 	/* a CR3 write: what is not global goes, mapping and shadow */
 	assert_int_equal(monitor_space_flush_where(&space, MONITOR_MAP_GLOBAL, false), 3);

@@ -169,8 +169,7 @@ void monitor_paging_ctrl_written(struct monitor_engine *m, int cr, uint32_t old)
 		count(m, "flushes-cr3");
 		stats_add(m->stats, "monitor-paging", "flushes-cr3-pages",
 		          monitor_space_flush_where(sp, MONITOR_MAP_GLOBAL, false));
-	}
-	else if (cr == 0 && ((old ^ c->cr0) & X86_CR0_WP))
+	} else if (cr == 0 && ((old ^ c->cr0) & X86_CR0_WP))
 		flush(m, "flushes-cr0");
 	else if (cr == 4 && old != c->cr4)
 		flush(m, "flushes-cr4");

@@ -663,9 +663,10 @@ int monitor_space_map(struct monitor_space *sp, uint32_t lin, uint64_t frame, un
 		sp->listed[lp] = 1;
 		sp->mapped[sp->nmapped++] = lp;
 	}
-	shadow_set(sp, lp, (uint32_t)frame | (how & (MONITOR_MAP_WRITE | MONITOR_MAP_CODE |
-	                                             MONITOR_MAP_LARGE | MONITOR_MAP_SUPERVISOR |
-	                                             MONITOR_MAP_GLOBAL)));
+	shadow_set(sp, lp,
+	           (uint32_t)frame |
+	                   (how & (MONITOR_MAP_WRITE | MONITOR_MAP_CODE | MONITOR_MAP_LARGE |
+	                           MONITOR_MAP_SUPERVISOR | MONITOR_MAP_GLOBAL)));
 	if (how & MONITOR_MAP_SUPERVISOR)
 		sp->sup_mapped = true;
 	return 0;

@@ -101,7 +101,7 @@ struct monitor_space {
 #define MONITOR_MAP_CODE 0x2u       /* the frame's patched copy, read+execute */
 #define MONITOR_MAP_LARGE 0x4u      /* the guest maps it with a 4 MiB / 2 MiB page */
 #define MONITOR_MAP_SUPERVISOR 0x8u /* valid only while the guest's CPL is 0-2 */
-#define MONITOR_MAP_GLOBAL 0x10u     /* from a global PTE: survives CR3 writes */
+#define MONITOR_MAP_GLOBAL 0x10u    /* from a global PTE: survives CR3 writes */
 /* At most this many linear pages are mapped at once, for Linux's
  * vm.max_map_count (65530 mappings in all): a map beyond it first unmaps
  * the oldest quarter, as a TLB replaces entries. */

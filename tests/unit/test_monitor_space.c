@@ -351,10 +351,14 @@ static void test_partial_flushes(void **state)
 	assert_int_equal(guest_view(far_kern)[0], ram(f)[0]);
 	/* CPL 3 next: supervisor pages go, global or not; user pages stay */
 	assert_int_equal(monitor_space_map(&space, user, f, MONITOR_MAP_WRITE), 0);
+	/* a user page alone in its 4 MiB, between two that go */
+	assert_int_equal(monitor_space_map(&space, 0x80000000u, f, 0), 0);
 	assert_true(space.sup_mapped);
 	assert_int_equal(monitor_space_flush_where(&space, MONITOR_MAP_SUPERVISOR, true), 3);
 	assert_false(space.sup_mapped);
 	assert_string_equal(prot_of(user), "rw-s");
+	assert_string_equal(prot_of(0x80000000u), "r--s");
+	monitor_space_flush_page(&space, 0x80000000u);
 	assert_string_equal(prot_of(kern_lo), "---p");
 	assert_string_equal(prot_of(far_kern), "---p");
 	assert_int_equal(space.nlive, 1);

@@ -546,6 +546,20 @@ unsigned monitor_space_flush_where(struct monitor_space *sp, unsigned flag, bool
 			any |= live != 0;
 			continue;
 		}
+		if (keep == live) {
+			/* nothing goes here: a gap ends at its first live page,
+			 * the next starts after its last */
+			uint32_t lo = r << 10, hi = lo + 1023;
+			while (!sp->shadow[lo])
+				lo++;
+			while (!sp->shadow[hi])
+				hi--;
+			if (any)
+				reserve_pages(start, lo);
+			any = false;
+			start = hi + 1;
+			continue;
+		}
 		for (uint32_t lp = r << 10; lp < (r + 1) << 10; lp++) {
 			uint32_t e = sp->shadow[lp];
 			if (!e)

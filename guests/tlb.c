@@ -5,7 +5,8 @@
  * 0xC0000000 (supervisor only), through the same page tables, all global
  * (G with CR4.PGE), as a kernel maps itself; and 96 MiB at 0x40000000, not
  * global, its own: 24576 linear pages over a 4 MiB pool of frames of its
- * own, so each frame is seen through 24 linear pages.  The kernel writes a
+ * own, so each frame is seen through 24 linear pages, neighbouring pages
+ * on frames five apart (a process's pages are scattered over memory).  The kernel writes a
  * word per linear page in every space, checks the pools through its own
  * mapping, reads samples space after space (from ring 0 and ring 3) while
  * counting through the supervisor alias, and reads every page back.  Then
@@ -48,6 +49,12 @@ static volatile uint32_t *tlb_word(uint32_t i)
 	return (volatile uint32_t *)(USER + i * 4096u + (i >> 10) * 4u);
 }
 
+/* The pool frame (0-1023) behind linear user page @i. */
+static uint32_t tlb_frame(uint32_t i)
+{
+	return (i * 5u) % 1024u;
+}
+
 static uint32_t tlb_value(unsigned s, uint32_t i)
 {
 	return (uint32_t)s << 24 | i;
@@ -67,7 +74,8 @@ static void tlb_build(void)
 		pd[s][PROBE >> 22] = (uint32_t)probe_pt | PTE_P | PTE_RW;
 		for (uint32_t t = 0; t < USER_PTS; t++) {
 			for (uint32_t k = 0; k < 1024; k++)
-				user_pt[s][t][k] = (POOL(s) + k * 4096u) | PTE_P | PTE_RW | PTE_US;
+				user_pt[s][t][k] =
+				        (POOL(s) + tlb_frame(k) * 4096u) | PTE_P | PTE_RW | PTE_US;
 			pd[s][(USER >> 22) + t] = (uint32_t)user_pt[s][t] | PTE_P | PTE_RW | PTE_US;
 		}
 	}
@@ -98,7 +106,7 @@ static void tlb_fill(void)
 	for (unsigned s = 0; s < SPACES; s++)
 		for (uint32_t i = 0; i < USER_PAGES; i++) {
 			const volatile uint32_t *w =
-			        (const volatile uint32_t *)(POOL(s) + (i % 1024) * 4096u +
+			        (const volatile uint32_t *)(POOL(s) + tlb_frame(i) * 4096u +
 			                                    (i >> 10) * 4u);
 			bad += *w != tlb_value(s, i);
 		}

@@ -379,18 +379,19 @@ static void test_full_table_evicts_the_oldest(void **state)
 	reset_page(f, "", 0);
 	assert_int_equal(monitor_space_set_paging(&space, true), 0);
 	const uint32_t base = 0x20000000u;
-	for (uint32_t i = 0; i < MONITOR_MAX_MAPPED; i++)
+	for (uint32_t i = 0; i < MONITOR_MAX_RUNS; i++)
 		assert_int_equal(monitor_space_map(&space, base + i * MONITOR_PAGE, f, 0), 0);
-	/* remapping a page already mapped takes no room */
+	/* (one frame everywhere: every page its own host mapping)
+	 * remapping a page already mapped takes no room */
 	assert_int_equal(monitor_space_map(&space, base, f, MONITOR_MAP_WRITE), 0);
-	assert_int_equal(space.nlive, MONITOR_MAX_MAPPED);
-	uint32_t next = base + MONITOR_MAX_MAPPED * MONITOR_PAGE;
+	assert_int_equal(space.nlive, MONITOR_MAX_RUNS);
+	uint32_t next = base + MONITOR_MAX_RUNS * MONITOR_PAGE;
 	assert_int_equal(monitor_space_map(&space, next, f, 0), 0);
 	/* the oldest quarter went, the newest three quarters stayed */
-	assert_int_equal(space.nlive, MONITOR_MAX_MAPPED - MONITOR_MAX_MAPPED / 4 + 1);
+	assert_int_equal(space.nlive, MONITOR_MAX_RUNS - MONITOR_MAX_RUNS / 4 + 1);
 	assert_int_equal(monitor_space_shadow(&space, base), 0);
 	assert_string_equal(prot_of(base), "---p");
-	uint32_t last_gone = base + (MONITOR_MAX_MAPPED / 4 - 1) * MONITOR_PAGE;
+	uint32_t last_gone = base + (MONITOR_MAX_RUNS / 4 - 1) * MONITOR_PAGE;
 	assert_int_equal(monitor_space_shadow(&space, last_gone), 0);
 	assert_int_equal(monitor_space_shadow(&space, last_gone + MONITOR_PAGE), f);
 	assert_int_equal(monitor_space_shadow(&space, next), f);
@@ -398,14 +399,48 @@ static void test_full_table_evicts_the_oldest(void **state)
 	assert_int_equal(stats_get(stats, "monitor-paging", "evictions"), 1);
 	/* pages unmapped one by one (INVLPG) leave room that is found before
 	 * anything is evicted, if there is enough of it */
-	for (uint32_t i = 1; i < MONITOR_MAX_MAPPED / 4; i++)
+	for (uint32_t i = 1; i < MONITOR_MAX_RUNS / 4; i++)
 		assert_int_equal(monitor_space_map(&space, next + i * MONITOR_PAGE, f, 0), 0);
-	for (uint32_t i = 0; i < MONITOR_MAX_MAPPED / 8; i++)
+	for (uint32_t i = 0; i < MONITOR_MAX_RUNS / 8; i++)
 		monitor_space_flush_page(&space, next + i * MONITOR_PAGE);
 	assert_int_equal(monitor_space_map(&space, 0x30000000u, f, 0), 0);
 	assert_int_equal(stats_get(stats, "monitor-paging", "evictions"), 1);
-	assert_int_equal(space.nlive, MONITOR_MAX_MAPPED - MONITOR_MAX_MAPPED / 8 + 1);
+	assert_int_equal(space.nlive, MONITOR_MAX_RUNS - MONITOR_MAX_RUNS / 8 + 1);
 	monitor_space_flush(&space);
+	assert_int_equal(monitor_space_set_paging(&space, false), 0);
+}
+
+/* Pages mapping neighbouring frames are one host mapping: many more of
+ * them fit before anything is evicted. */
+static void test_runs_of_frames_share_a_mapping(void **state)
+{
+	if (!ready)
+		skip();
+	const uint64_t f0 = 0x100000; /* 512 frames no other test used */
+	const uint32_t base = 0x20000000u, blocks = 40;
+	assert_int_equal(monitor_space_set_paging(&space, true), 0);
+	unsigned long long evictions = stats_get(stats, "monitor-paging", "evictions");
+	for (uint32_t b = 0; b < blocks; b++)
+		for (uint32_t i = 0; i < 512; i++)
+			assert_int_equal(monitor_space_map(&space,
+			                                   base + (b * 512 + i) * MONITOR_PAGE,
+			                                   f0 + i * MONITOR_PAGE, 0),
+			                 0);
+	assert_true(blocks * 512 > MONITOR_MAX_RUNS);
+	assert_int_equal(space.nlive, blocks * 512);
+	assert_int_equal(space.nlive - space.njoins, blocks);
+	assert_int_equal(stats_get(stats, "monitor-paging", "evictions"), evictions);
+	assert_int_equal(guest_view(base + 513 * MONITOR_PAGE)[0], ram(f0 + MONITOR_PAGE)[0]);
+	/* one page in the middle made writable splits its run in three */
+	assert_int_equal(monitor_space_map(&space, base + 100 * MONITOR_PAGE,
+	                                   f0 + 100 * MONITOR_PAGE, MONITOR_MAP_WRITE),
+	                 0);
+	assert_int_equal(space.nlive - space.njoins, blocks + 2);
+	monitor_space_flush_page(&space, base + 100 * MONITOR_PAGE);
+	assert_int_equal(space.nlive - space.njoins, blocks + 1);
+	monitor_space_flush(&space);
+	assert_int_equal(space.nlive, 0);
+	assert_int_equal(space.njoins, 0);
 	assert_int_equal(monitor_space_set_paging(&space, false), 0);
 }
 
@@ -421,6 +456,7 @@ int main(void)
 		cmocka_unit_test(test_guarded_frames),
 		cmocka_unit_test(test_partial_flushes),
 		cmocka_unit_test(test_full_table_evicts_the_oldest),
+		cmocka_unit_test(test_runs_of_frames_share_a_mapping),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -454,10 +454,35 @@ int monitor_space_reserve(uint64_t start, uint64_t len)
 #define REGION(lp) ((lp) >> 10) /* 4 MiB of linear space */
 #define NPAGES_LINEAR (uint32_t)(MONITOR_SPACE_END / MONITOR_PAGE)
 
+/* True if linear pages @lp and @lp + 1 are one host mapping: the same
+ * file (RAM or the copies), the same protection, neighbouring frames
+ * (Linux merges such mappings, so they count once against
+ * vm.max_map_count). */
+static bool joined(const struct monitor_space *sp, uint32_t lp)
+{
+	if (lp + 1 >= NPAGES_LINEAR)
+		return false;
+	uint32_t a = sp->shadow[lp], b = sp->shadow[lp + 1];
+	return a && b && !((a ^ b) & (MONITOR_MAP_WRITE | MONITOR_MAP_CODE)) &&
+	       SHADOW_FRAME(b) == SHADOW_FRAME(a) + MONITOR_PAGE;
+}
+
+static unsigned joins_at(const struct monitor_space *sp, uint32_t lp)
+{
+	return (lp && joined(sp, lp - 1)) + joined(sp, lp);
+}
+
+/* Host mappings of guest pages: runs of joined pages. */
+static unsigned runs(const struct monitor_space *sp)
+{
+	return sp->nlive - sp->njoins;
+}
+
 /* Sets @lp's shadow entry, keeping the counts in step. */
 static void shadow_set(struct monitor_space *sp, uint32_t lp, uint32_t e)
 {
 	uint32_t old = sp->shadow[lp], r = REGION(lp);
+	sp->njoins -= joins_at(sp, lp);
 	if (old) {
 		sp->nlive--;
 		sp->region_live[r]--;
@@ -471,6 +496,7 @@ static void shadow_set(struct monitor_space *sp, uint32_t lp, uint32_t e)
 		sp->region_sup[r] += !!(e & MONITOR_MAP_SUPERVISOR);
 	}
 	sp->shadow[lp] = e;
+	sp->njoins += joins_at(sp, lp);
 }
 
 static void unmap_page(struct monitor_space *sp, uint32_t lp)
@@ -596,19 +622,21 @@ static int by_page(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* The list is full: drops the entries that went, and if that frees less
- * than a sixteenth of it (so that compacting, which reads the whole list,
- * is paid for by that many maps at least), unmaps the oldest pages down to
- * three quarters.  First in, first out: there is no accessed bit to give a
- * second chance by; a working set larger than the table misses either way,
- * and what stays is the newest three quarters instead of nothing. */
+/* The list is full, or the host mappings are as many as they may be:
+ * drops the entries that went, and unless that freed a sixteenth of the
+ * list (so that compacting, which reads the whole list, is paid for by
+ * that many maps at least) with room for more mappings, unmaps the oldest
+ * quarter of the pages.  First in, first out: there is no accessed bit to
+ * give a second chance by; a working set larger than the table misses
+ * either way, and what stays is the newest three quarters instead of
+ * nothing. */
 static void make_room(struct monitor_space *sp)
 {
 	compact_list(sp);
-	unsigned keep = MONITOR_MAX_MAPPED - MONITOR_MAX_MAPPED / 4;
-	if (sp->nmapped <= MONITOR_MAX_MAPPED - MONITOR_MAX_MAPPED / 16)
+	if (sp->nmapped <= MONITOR_MAX_MAPPED - MONITOR_MAX_MAPPED / 16 &&
+	    runs(sp) < MONITOR_MAX_RUNS)
 		return;
-	unsigned n = sp->nmapped - keep;
+	unsigned n = sp->nmapped / 4 ? sp->nmapped / 4 : sp->nmapped, keep = sp->nmapped - n;
 	uint32_t *victims = malloc(n * sizeof(*victims));
 	if (!victims) {
 		monitor_space_flush(sp); /* no memory to be clever with */
@@ -665,12 +693,24 @@ int monitor_space_map(struct monitor_space *sp, uint32_t lin, uint64_t frame, un
 		return -EINVAL;
 	if (sp->guarded[frame / MONITOR_PAGE])
 		how &= ~MONITOR_MAP_WRITE;
-	if (!sp->listed[lp] && sp->nmapped == MONITOR_MAX_MAPPED)
+	/* A new page may start a run; a page mapped anew may split one in
+	 * three: either way the runs stay within a few of the limit. */
+	if ((!sp->listed[lp] && sp->nmapped == MONITOR_MAX_MAPPED) ||
+	    runs(sp) >= MONITOR_MAX_RUNS + (sp->shadow[lp] ? 2 : 0))
 		make_room(sp);
 	uint64_t va = (uint64_t)lp * MONITOR_PAGE;
 	int r = (how & MONITOR_MAP_CODE)
 	                ? map_copy(sp, va, frame)
 	                : map_ram(sp, va, frame, MONITOR_PAGE, how & MONITOR_MAP_WRITE);
+	if (r == -ENOMEM) {
+		/* More host mappings than the count of runs says (the kernel
+		 * did not merge where it was expected to): start afresh. */
+		stats_add(sp->stats, "monitor-paging", "flushes-no-room", 1);
+		monitor_space_flush(sp);
+		r = (how & MONITOR_MAP_CODE)
+		            ? map_copy(sp, va, frame)
+		            : map_ram(sp, va, frame, MONITOR_PAGE, how & MONITOR_MAP_WRITE);
+	}
 	if (r < 0)
 		return r;
 	if (!sp->listed[lp]) {

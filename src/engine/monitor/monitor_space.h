@@ -85,6 +85,7 @@ struct monitor_space {
 	uint8_t *listed;
 	unsigned nmapped; /* length of the list */
 	unsigned nlive;   /* shadow entries that are not 0 */
+	unsigned njoins;  /* live pages one host mapping with the next page */
 	/* per 4 MiB of linear space: its live shadow entries, and how many
 	 * of them are MONITOR_MAP_GLOBAL and MONITOR_MAP_SUPERVISOR, so a
 	 * partial flush skips what it keeps without looking at each page */
@@ -102,10 +103,15 @@ struct monitor_space {
 #define MONITOR_MAP_LARGE 0x4u      /* the guest maps it with a 4 MiB / 2 MiB page */
 #define MONITOR_MAP_SUPERVISOR 0x8u /* valid only while the guest's CPL is 0-2 */
 #define MONITOR_MAP_GLOBAL 0x10u    /* from a global PTE: survives CR3 writes */
-/* At most this many linear pages are mapped at once, for Linux's
- * vm.max_map_count (65530 mappings in all): a map beyond it first unmaps
+/* Linux's vm.max_map_count (65530 mappings in all) bounds what can be
+ * mapped.  Neighbouring pages that map neighbouring frames of the same
+ * file with the same protection are one host mapping (the kernel merges
+ * them), each with a reservation between it and the next: so at most
+ * MONITOR_MAX_RUNS such runs (about twice as many host mappings), and at
+ * most MONITOR_MAX_MAPPED pages listed.  A map beyond either first unmaps
  * the oldest quarter, as a TLB replaces entries. */
-#define MONITOR_MAX_MAPPED 16384u
+#define MONITOR_MAX_RUNS 16384u
+#define MONITOR_MAX_MAPPED 65536u
 
 /* Checks that nothing of plexvm lives below 4 GiB, reserves that range and
  * maps RAM into it. Returns 0, or -errno with @err saying why. */

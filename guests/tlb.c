@@ -10,7 +10,9 @@
  * word per linear page in every space, checks the pools through its own
  * mapping, reads samples space after space (from ring 0 and ring 3) while
  * counting through the supervisor alias, and reads every page back.  Then
- * what the architecture defines about stale translations: after changing a
+ * a 64 MiB array on neighbouring frames (16384 pages, as a kernel's direct
+ * map or a large allocation has them), written once and read three times.
+ * Then what the architecture defines about stale translations: after changing a
  * PTE, INVLPG makes the change visible, global or not; so does a CR3 write
  * for a page that is not global, and a CR4.PGE toggle for one that is.
  * Nothing here depends on what a TLB may still hold (a global PTE changed
@@ -34,11 +36,16 @@
 #define USER_PAGES (USER_PTS * 1024)
 #define POOL(s) (0x01000000u + (uint32_t)(s)*0x00400000u) /* 16 MiB on */
 #define PROBE 0xD0000000u                                 /* shared probe PT */
+#define ARRAY 0x80000000u                                 /* linear */
+#define ARRAY_PHYS 0x02000000u                            /* 32 MiB on, right after the pools */
+#define ARRAY_PTS 16                                      /* 64 MiB */
+#define ARRAY_PAGES (ARRAY_PTS * 1024)
 #define ROUNDS 8
 #define SAMPLES 2048
 
 typedef uint32_t table_t[1024] __attribute__((aligned(4096)));
 static table_t pd[SPACES], kernel_pt[KERNEL_PTS], user_pt[SPACES][USER_PTS], probe_pt;
+static table_t array_pt[ARRAY_PTS];
 static uint8_t probe_a[4096] __attribute__((aligned(4096)));
 static uint8_t probe_b[4096] __attribute__((aligned(4096)));
 static volatile uint32_t counter;
@@ -72,6 +79,8 @@ static void tlb_build(void)
 			pd[s][(HIGH >> 22) + t] = (uint32_t)kernel_pt[t] | PTE_P | PTE_RW;
 		}
 		pd[s][PROBE >> 22] = (uint32_t)probe_pt | PTE_P | PTE_RW;
+		for (uint32_t t = 0; t < ARRAY_PTS; t++)
+			pd[s][(ARRAY >> 22) + t] = (uint32_t)array_pt[t] | PTE_P | PTE_RW | PTE_US;
 		for (uint32_t t = 0; t < USER_PTS; t++) {
 			for (uint32_t k = 0; k < 1024; k++)
 				user_pt[s][t][k] =
@@ -79,6 +88,8 @@ static void tlb_build(void)
 			pd[s][(USER >> 22) + t] = (uint32_t)user_pt[s][t] | PTE_P | PTE_RW | PTE_US;
 		}
 	}
+	for (uint32_t i = 0; i < ARRAY_PAGES; i++)
+		array_pt[i / 1024][i % 1024] = (ARRAY_PHYS + i * 4096u) | PTE_P | PTE_RW | PTE_US;
 	for (unsigned i = 0; i < 4096; i++) {
 		probe_a[i] = 0xAA;
 		probe_b[i] = 0xBB;
@@ -152,6 +163,28 @@ static void tlb_read_back(void)
 	test_eq(bad, 0, "read back");
 }
 
+/* One word per page of the array, at an offset that moves along. */
+static volatile uint32_t *tlb_array(uint32_t i)
+{
+	return (volatile uint32_t *)(ARRAY + i * 4096u + (i % 1024u) * 4u);
+}
+
+static void tlb_big_array(void)
+{
+	write_cr3((uint32_t)pd[0]);
+	for (uint32_t i = 0; i < ARRAY_PAGES; i++)
+		*tlb_array(i) = i * 2654435761u;
+	uint32_t bad = 0, sum = 0;
+	for (unsigned pass = 0; pass < 3; pass++)
+		for (uint32_t i = 0; i < ARRAY_PAGES; i++) {
+			uint32_t v = *tlb_array(i);
+			bad += v != i * 2654435761u;
+			sum += v;
+		}
+	printf("array of %u pages: 3 passes, sum 0x%x, %u wrong\n", ARRAY_PAGES, sum, bad);
+	test_eq(bad, 0, "array");
+}
+
 static uint8_t tlb_probe(uint32_t page)
 {
 	return *(volatile uint8_t *)(PROBE + page * 4096u);
@@ -196,6 +229,7 @@ void test_main(void)
 	tlb_fill();
 	tlb_rounds();
 	tlb_read_back();
+	tlb_big_array();
 	tlb_stale("global page, INVLPG", 0, PTE_G, tlb_by_invlpg);
 	tlb_stale("global page, CR4.PGE toggled", 0, PTE_G, tlb_by_pge);
 	tlb_stale("non-global page, INVLPG", 1, 0, tlb_by_invlpg);

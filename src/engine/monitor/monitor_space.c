@@ -557,21 +557,46 @@ static bool goes(uint32_t e, unsigned flag, bool set)
 	return e && ((e & flag) != 0) == set;
 }
 
+/* Clears the shadow entries of region @r that @flag/@set say go, and
+ * reserves the gaps they are in as monitor_space_flush_where() says. */
+static unsigned flush_region(struct monitor_space *sp, uint32_t r, unsigned flag, bool set,
+                             uint32_t *start, bool *any)
+{
+	unsigned dropped = 0;
+	for (uint32_t lp = r << 10; lp < (r + 1) << 10; lp++) {
+		uint32_t e = sp->shadow[lp];
+		if (!e)
+			continue;
+		if (goes(e, flag, set)) {
+			shadow_set(sp, lp, 0); /* the list keeps it until compacted */
+			dropped++;
+			*any = true;
+			continue;
+		}
+		if (*any)
+			reserve_pages(*start, lp);
+		*any = false;
+		*start = lp + 1;
+	}
+	return dropped;
+}
+
 unsigned monitor_space_flush_where(struct monitor_space *sp, unsigned flag, bool set)
 {
 	if (!sp->paging)
 		return 0;
 	const uint16_t *nflag = flag == MONITOR_MAP_GLOBAL ? sp->region_global : sp->region_sup;
 	/* The gap being built: pages [start, here) hold no page kept, and
-	 * some page that goes if @any. */
+	 * some page that goes if @any.  The regions' counts say where to look:
+	 * the cost is a pass over the 1024 regions and over the pages of those
+	 * that hold something that goes, not over the list. */
 	uint32_t start = 1;
 	bool any = false;
+	unsigned dropped = 0;
 	for (uint32_t r = 0; r < 1024; r++) {
 		unsigned live = sp->region_live[r], keep = set ? live - nflag[r] : nflag[r];
-		if (keep == 0) {
-			any |= live != 0;
+		if (live == 0)
 			continue;
-		}
 		if (keep == live) {
 			/* nothing goes here: a gap ends at its first live page,
 			 * the next starts after its last */
@@ -586,31 +611,10 @@ unsigned monitor_space_flush_where(struct monitor_space *sp, unsigned flag, bool
 			start = hi + 1;
 			continue;
 		}
-		for (uint32_t lp = r << 10; lp < (r + 1) << 10; lp++) {
-			uint32_t e = sp->shadow[lp];
-			if (!e)
-				continue;
-			if (goes(e, flag, set)) {
-				any = true;
-				continue;
-			}
-			if (any)
-				reserve_pages(start, lp);
-			any = false;
-			start = lp + 1;
-		}
+		dropped += flush_region(sp, r, flag, set, &start, &any);
 	}
 	if (any)
 		reserve_pages(start, NPAGES_LINEAR);
-	unsigned dropped = 0;
-	for (unsigned i = 0; i < sp->nmapped; i++) {
-		uint32_t lp = sp->mapped[i];
-		if (goes(sp->shadow[lp], flag, set)) {
-			shadow_set(sp, lp, 0);
-			dropped++;
-		}
-	}
-	compact_list(sp);
 	if (flag == MONITOR_MAP_SUPERVISOR && set)
 		sp->sup_mapped = false;
 	return dropped;

@@ -55,7 +55,7 @@ int monitor_paging_enter(struct monitor_engine *m)
 		m->paging_efer = c->efer; /* WRMSR has no hook: NX changes here */
 		flush(m, "flushes-efer");
 	}
-	if (c->cpl == 3 && sp->sup_mapped) {
+	if (c->cpl == 3 && sp->nsup) {
 		/* what CPL 3 may not see goes; user pages mapped at CPL 0 stay */
 		count(m, "flushes-cpl");
 		stats_add(m->stats, "monitor-paging", "flushes-cpl-pages",

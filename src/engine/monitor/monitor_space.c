@@ -488,12 +488,14 @@ static void shadow_set(struct monitor_space *sp, uint32_t lp, uint32_t e)
 		sp->region_live[r]--;
 		sp->region_global[r] -= !!(old & MONITOR_MAP_GLOBAL);
 		sp->region_sup[r] -= !!(old & MONITOR_MAP_SUPERVISOR);
+		sp->nsup -= !!(old & MONITOR_MAP_SUPERVISOR);
 	}
 	if (e) {
 		sp->nlive++;
 		sp->region_live[r]++;
 		sp->region_global[r] += !!(e & MONITOR_MAP_GLOBAL);
 		sp->region_sup[r] += !!(e & MONITOR_MAP_SUPERVISOR);
+		sp->nsup += !!(e & MONITOR_MAP_SUPERVISOR);
 	}
 	sp->shadow[lp] = e;
 	sp->njoins += joins_at(sp, lp);
@@ -549,7 +551,6 @@ void monitor_space_flush(struct monitor_space *sp)
 		sp->listed[sp->mapped[i]] = 0;
 	}
 	sp->nmapped = 0;
-	sp->sup_mapped = false;
 }
 
 static bool goes(uint32_t e, unsigned flag, bool set)
@@ -615,8 +616,6 @@ unsigned monitor_space_flush_where(struct monitor_space *sp, unsigned flag, bool
 	}
 	if (any)
 		reserve_pages(start, NPAGES_LINEAR);
-	if (flag == MONITOR_MAP_SUPERVISOR && set)
-		sp->sup_mapped = false;
 	return dropped;
 }
 
@@ -725,8 +724,6 @@ int monitor_space_map(struct monitor_space *sp, uint32_t lin, uint64_t frame, un
 	           (uint32_t)frame |
 	                   (how & (MONITOR_MAP_WRITE | MONITOR_MAP_CODE | MONITOR_MAP_LARGE |
 	                           MONITOR_MAP_SUPERVISOR | MONITOR_MAP_GLOBAL)));
-	if (how & MONITOR_MAP_SUPERVISOR)
-		sp->sup_mapped = true;
 	return 0;
 }
 
@@ -782,6 +779,5 @@ int monitor_space_set_paging(struct monitor_space *sp, bool on)
 		if (sp->scanned[i] && sp->scanned[i]->spill != SCAN_SPILL_NONE)
 			monitor_space_drop(sp, i * MONITOR_PAGE);
 	sp->paging = true;
-	sp->sup_mapped = false;
 	return monitor_space_reserve(MONITOR_PAGE, MONITOR_SPACE_END - MONITOR_PAGE);
 }

@@ -76,7 +76,6 @@ struct monitor_space {
 
 	/* Guest paging on: linear pages are mapped one by one. */
 	bool paging;
-	bool sup_mapped;  /* a MONITOR_MAP_SUPERVISOR page is mapped */
 	uint32_t *shadow; /* per linear page: 0, or frame | MONITOR_MAP_* */
 	/* The linear pages listed, oldest first: every page with a shadow
 	 * entry, and some whose entry has gone since (a later compaction
@@ -85,6 +84,7 @@ struct monitor_space {
 	uint8_t *listed;
 	unsigned nmapped; /* length of the list */
 	unsigned nlive;   /* shadow entries that are not 0 */
+	unsigned nsup;    /* ... of them MONITOR_MAP_SUPERVISOR */
 	unsigned njoins;  /* live pages one host mapping with the next page */
 	/* per 4 MiB of linear space: its live shadow entries, and how many
 	 * of them are MONITOR_MAP_GLOBAL and MONITOR_MAP_SUPERVISOR, so a

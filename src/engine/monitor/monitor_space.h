@@ -25,7 +25,10 @@
  * write through any alias faults and drops the scan (its copies are unmapped
  * wherever they are).  A per-linear-page table (the shadow) remembers what
  * is mapped where, and a list of the linear pages in it makes a flush and
- * "every alias of this frame" cheap.  Frame 0 is never mapped, like page 0.
+ * "every alias of this frame" cheap.  Entries note what partial flushes
+ * ask about (global, for CR3 writes; supervisor, for returns to CPL 3),
+ * and when the host's mappings run short the oldest quarter is unmapped,
+ * as a TLB replaces entries.  Frame 0 is never mapped, like page 0.
  *
  * A guarded frame (one holding the guest's GDT, LDT or IDT, monitor_tables.h)
  * is mapped writable nowhere either, paging on or off: a native write to it

@@ -489,6 +489,7 @@ static void shadow_set(struct monitor_space *sp, uint32_t lp, uint32_t e)
 		sp->region_global[r] -= !!(old & MONITOR_MAP_GLOBAL);
 		sp->region_sup[r] -= !!(old & MONITOR_MAP_SUPERVISOR);
 		sp->nsup -= !!(old & MONITOR_MAP_SUPERVISOR);
+		sp->nglobal -= !!(old & MONITOR_MAP_GLOBAL);
 	}
 	if (e) {
 		sp->nlive++;
@@ -496,6 +497,7 @@ static void shadow_set(struct monitor_space *sp, uint32_t lp, uint32_t e)
 		sp->region_global[r] += !!(e & MONITOR_MAP_GLOBAL);
 		sp->region_sup[r] += !!(e & MONITOR_MAP_SUPERVISOR);
 		sp->nsup += !!(e & MONITOR_MAP_SUPERVISOR);
+		sp->nglobal += !!(e & MONITOR_MAP_GLOBAL);
 	}
 	sp->shadow[lp] = e;
 	sp->njoins += joins_at(sp, lp);
@@ -586,6 +588,14 @@ unsigned monitor_space_flush_where(struct monitor_space *sp, unsigned flag, bool
 {
 	if (!sp->paging)
 		return 0;
+	unsigned total = flag == MONITOR_MAP_GLOBAL ? sp->nglobal : sp->nsup;
+	if ((set ? sp->nlive - total : total) == 0) {
+		/* everything goes (a guest without global pages writing CR3):
+		 * one call over the 4 GiB, and the list starts afresh */
+		unsigned dropped = sp->nlive;
+		monitor_space_flush(sp);
+		return dropped;
+	}
 	const uint16_t *nflag = flag == MONITOR_MAP_GLOBAL ? sp->region_global : sp->region_sup;
 	/* The gap being built: pages [start, here) hold no page kept, and
 	 * some page that goes if @any.  The regions' counts say where to look:

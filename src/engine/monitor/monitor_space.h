@@ -88,6 +88,7 @@ struct monitor_space {
 	unsigned nmapped; /* length of the list */
 	unsigned nlive;   /* shadow entries that are not 0 */
 	unsigned nsup;    /* ... of them MONITOR_MAP_SUPERVISOR */
+	unsigned nglobal; /* ... of them MONITOR_MAP_GLOBAL */
 	unsigned njoins;  /* live pages one host mapping with the next page */
 	/* per 4 MiB of linear space: its live shadow entries, and how many
 	 * of them are MONITOR_MAP_GLOBAL and MONITOR_MAP_SUPERVISOR, so a

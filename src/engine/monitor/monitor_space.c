@@ -742,10 +742,16 @@ unsigned monitor_space_how(const struct x86_xlate *w, bool user, bool wp, bool s
 	unsigned how = (w->large ? MONITOR_MAP_LARGE : 0) | (w->global ? MONITOR_MAP_GLOBAL : 0);
 	if (!user && !w->user)
 		how |= MONITOR_MAP_SUPERVISOR; /* CPL 3 may not touch it */
+	if (scanned && !w->nx)
+		/* Never writable; the copy, where it may run.  Not kept across
+		 * CR3 writes even if global: code reached only through a
+		 * pointer runs unscanned where its page is mapped already
+		 * (monitor_scan.h), and the fetch fault after a CR3 write is
+		 * what adds most such entries; keeping kernel code mapped
+		 * would widen that hole. */
+		return (how & ~MONITOR_MAP_GLOBAL) | MONITOR_MAP_CODE;
 	if (scanned)
-		/* Never writable; the copy where it may run, else the guest's
-		 * own bytes read-only. */
-		return how | (w->nx ? 0 : MONITOR_MAP_CODE);
+		return how; /* NX: the guest's own bytes read-only */
 	/* SDM vol. 3, 4.6.1: CPL 0-2 write read-only pages while WP is clear;
 	 * CPL 3 may not, so such a mapping is the supervisor's alone. */
 	if (w->dirty && (w->writable || (!user && !wp)))

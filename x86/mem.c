@@ -12,6 +12,7 @@
 #define PTE_A 0x20u
 #define PTE_D 0x40u
 #define PTE_PS 0x80u
+#define PTE_G 0x100u
 
 #define PF_P 0x1u
 #define PF_W 0x2u
@@ -110,6 +111,8 @@ bool x86_page_walk(struct x86_insn *x, uint32_t lin, unsigned access, struct x86
 	w->dirty = (write && mark) || (big ? (pde & PTE_D) : (pte & PTE_D));
 	w->nx = false;
 	w->large = big;
+	/* G means something only in the last level, and only with PGE */
+	w->global = (c->cr4 & X86_CR4_PGE) && ((big ? pde : pte) & PTE_G);
 	w->err = 0;
 	return true;
 }

@@ -18,6 +18,7 @@
 #define PTE_A 0x20ull
 #define PTE_D 0x40ull
 #define PTE_PS 0x80ull
+#define PTE_G 0x100ull
 #define PTE_NX (1ull << 63)
 #define PTE_ADDR 0x000ffffffffff000ull
 
@@ -92,6 +93,7 @@ bool x86_page_walk_pae(struct x86_insn *x, uint32_t lin, unsigned access, struct
 	w->dirty = (write && mark) || (leaf & PTE_D);
 	w->nx = (c->efer & X86_EFER_NXE) && (flags & PTE_NX);
 	w->large = big;
+	w->global = (c->cr4 & X86_CR4_PGE) && (leaf & PTE_G);
 	w->err = 0;
 	return true;
 }

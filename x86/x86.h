@@ -259,6 +259,7 @@ struct x86_ops {
 #define X86_CR0_PG 0x80000000u
 #define X86_CR4_PSE 0x10u
 #define X86_CR4_PAE 0x20u
+#define X86_CR4_PGE 0x80u
 #define X86_EFER_LME 0x100u
 #define X86_EFER_LMA 0x400u
 #define X86_EFER_NXE 0x800u
@@ -356,6 +357,8 @@ struct x86_xlate {
 	bool dirty;     /* D set in the mapping's last level (after this access) */
 	bool nx;        /* instruction fetches forbidden (PAE with EFER.NXE) */
 	bool large;     /* part of a 4 MiB (2 MiB with PAE) page */
+	bool global;    /* G set in the mapping's last level with CR4.PGE: the
+	                 * translation survives CR3 writes (SDM vol. 3, 4.10.2.4) */
 	uint32_t err;   /* the #PF error code when the access faults */
 };
 

@@ -5,7 +5,9 @@
  * previous page's last instruction); a page's exits become entries of the
  * pages they lead to; with guest paging on, frames mapped at linear pages one
  * by one (aliases, a scan unmapping them all, a drop unmapping the copies,
- * INVLPG of a large page, flushes); a guarded frame (a descriptor table's)
+ * INVLPG of a large page, flushes: global pages kept across a CR3 write,
+ * supervisor pages dropped for CPL 3, the oldest quarter evicted when the
+ * table is full); a guarded frame (a descriptor table's)
  * is mapped writable nowhere, paging on or off, and the core's writes to it
  * are noted.  Runs where the monitor can (not under ASan). */
 #include <errno.h>
@@ -251,11 +253,11 @@ static void test_paging_maps_linear_pages(void **state)
 	assert_int_equal(monitor_space_shadow(&space, LIN_A + 0x3000), 0);
 	assert_int_equal(monitor_space_shadow(&space, LIN_B), f);
 	/* mappings for CPL 0-2 are noted until a flush, which unmaps all */
-	assert_false(space.sup_mapped);
+	assert_int_equal(space.nsup, 0);
 	assert_int_equal(monitor_space_map(&space, LIN_A, f, MONITOR_MAP_SUPERVISOR), 0);
-	assert_true(space.sup_mapped);
+	assert_true(space.nsup > 0);
 	monitor_space_flush(&space);
-	assert_false(space.sup_mapped);
+	assert_int_equal(space.nsup, 0);
 	assert_int_equal(monitor_space_shadow(&space, LIN_B), 0);
 	assert_string_equal(prot_of(LIN_B), "---p");
 	/* paging off: RAM 1:1 again, scanned frames as their copies */
@@ -311,6 +313,145 @@ static void test_guarded_frames(void **state)
 	assert_false(monitor_space_guarded(&space, f));
 }
 
+static void test_partial_flushes(void **state)
+{
+	if (!ready)
+		skip();
+	uint64_t f = PG + 0x40000; /* a frame no other test used */
+	reset_page(f, "", 0);
+	assert_int_equal(monitor_space_set_paging(&space, true), 0);
+	/* a user page, a global kernel page below and above it, a
+	 * supervisor page that is not global, in one 4 MiB region and in
+	 * others */
+	const uint32_t user = LIN_A, kern_lo = LIN_A - 0x2000, kern_hi = LIN_A + 0x5000,
+	               sup = LIN_A + 0x3000, far_user = 0x10000000u, far_kern = 0xC0000000u;
+	assert_int_equal(monitor_space_map(&space, user, f, MONITOR_MAP_WRITE), 0);
+	assert_int_equal(monitor_space_map(&space, far_user, f, 0), 0);
+	assert_int_equal(
+	        monitor_space_map(&space, kern_lo, f, MONITOR_MAP_SUPERVISOR | MONITOR_MAP_GLOBAL),
+	        0);
+	assert_int_equal(
+	        monitor_space_map(&space, kern_hi, f, MONITOR_MAP_SUPERVISOR | MONITOR_MAP_GLOBAL),
+	        0);
+	assert_int_equal(
+	        monitor_space_map(&space, far_kern, f, MONITOR_MAP_SUPERVISOR | MONITOR_MAP_GLOBAL),
+	        0);
+	assert_int_equal(monitor_space_map(&space, sup, f, MONITOR_MAP_SUPERVISOR), 0);
+	/* a CR3 write: what is not global goes, mapping and shadow */
+	assert_int_equal(space.nsup, 4);
+	assert_int_equal(monitor_space_flush_where(&space, MONITOR_MAP_GLOBAL, false), 3);
+	assert_int_equal(space.nsup, 3);
+	assert_int_equal(monitor_space_shadow(&space, user), 0);
+	assert_int_equal(monitor_space_shadow(&space, far_user), 0);
+	assert_int_equal(monitor_space_shadow(&space, sup), 0);
+	assert_string_equal(prot_of(user), "---p");
+	assert_string_equal(prot_of(far_user), "---p");
+	assert_string_equal(prot_of(sup), "---p");
+	assert_string_equal(prot_of(kern_lo), "r--s");
+	assert_string_equal(prot_of(kern_hi), "r--s");
+	assert_string_equal(prot_of(far_kern), "r--s");
+	assert_int_equal(guest_view(far_kern)[0], ram(f)[0]);
+	/* CPL 3 next: supervisor pages go, global or not; user pages stay */
+	assert_int_equal(monitor_space_map(&space, user, f, MONITOR_MAP_WRITE), 0);
+	/* a user page alone in its 4 MiB, between two that go */
+	assert_int_equal(monitor_space_map(&space, 0x80000000u, f, 0), 0);
+	assert_true(space.nsup > 0);
+	assert_int_equal(monitor_space_flush_where(&space, MONITOR_MAP_SUPERVISOR, true), 3);
+	assert_int_equal(space.nsup, 0);
+	assert_string_equal(prot_of(user), "rw-s");
+	assert_string_equal(prot_of(0x80000000u), "r--s");
+	monitor_space_flush_page(&space, 0x80000000u);
+	assert_string_equal(prot_of(kern_lo), "---p");
+	assert_string_equal(prot_of(far_kern), "---p");
+	assert_int_equal(space.nlive, 1);
+	/* INVLPG drops a global page too */
+	assert_int_equal(monitor_space_map(&space, far_kern, f, MONITOR_MAP_GLOBAL), 0);
+	monitor_space_flush_page(&space, far_kern);
+	assert_int_equal(monitor_space_shadow(&space, far_kern), 0);
+	/* nothing global left: a CR3 write drops everything in one go */
+	assert_int_equal(space.nglobal, 0);
+	assert_int_equal(monitor_space_map(&space, far_kern, f, MONITOR_MAP_SUPERVISOR), 0);
+	assert_int_equal(monitor_space_flush_where(&space, MONITOR_MAP_GLOBAL, false), 2);
+	assert_int_equal(space.nlive, 0);
+	assert_int_equal(space.nsup, 0);
+	assert_string_equal(prot_of(user), "---p");
+	assert_string_equal(prot_of(far_kern), "---p");
+	assert_int_equal(monitor_space_set_paging(&space, false), 0);
+}
+
+static void test_full_table_evicts_the_oldest(void **state)
+{
+	if (!ready)
+		skip();
+	uint64_t f = PG + 0x41000; /* a frame no other test used */
+	reset_page(f, "", 0);
+	assert_int_equal(monitor_space_set_paging(&space, true), 0);
+	const uint32_t base = 0x20000000u;
+	for (uint32_t i = 0; i < MONITOR_MAX_RUNS; i++)
+		assert_int_equal(monitor_space_map(&space, base + i * MONITOR_PAGE, f, 0), 0);
+	/* (one frame everywhere: every page its own host mapping)
+	 * remapping a page already mapped takes no room */
+	assert_int_equal(monitor_space_map(&space, base, f, MONITOR_MAP_WRITE), 0);
+	assert_int_equal(space.nlive, MONITOR_MAX_RUNS);
+	uint32_t next = base + MONITOR_MAX_RUNS * MONITOR_PAGE;
+	assert_int_equal(monitor_space_map(&space, next, f, 0), 0);
+	/* the oldest quarter went, the newest three quarters stayed */
+	assert_int_equal(space.nlive, MONITOR_MAX_RUNS - MONITOR_MAX_RUNS / 4 + 1);
+	assert_int_equal(monitor_space_shadow(&space, base), 0);
+	assert_string_equal(prot_of(base), "---p");
+	uint32_t last_gone = base + (MONITOR_MAX_RUNS / 4 - 1) * MONITOR_PAGE;
+	assert_int_equal(monitor_space_shadow(&space, last_gone), 0);
+	assert_int_equal(monitor_space_shadow(&space, last_gone + MONITOR_PAGE), f);
+	assert_int_equal(monitor_space_shadow(&space, next), f);
+	assert_string_equal(prot_of(next), "r--s");
+	assert_int_equal(stats_get(stats, "monitor-paging", "evictions"), 1);
+	/* pages unmapped one by one (INVLPG) leave room that is found before
+	 * anything is evicted, if there is enough of it */
+	for (uint32_t i = 1; i < MONITOR_MAX_RUNS / 4; i++)
+		assert_int_equal(monitor_space_map(&space, next + i * MONITOR_PAGE, f, 0), 0);
+	for (uint32_t i = 0; i < MONITOR_MAX_RUNS / 8; i++)
+		monitor_space_flush_page(&space, next + i * MONITOR_PAGE);
+	assert_int_equal(monitor_space_map(&space, 0x30000000u, f, 0), 0);
+	assert_int_equal(stats_get(stats, "monitor-paging", "evictions"), 1);
+	assert_int_equal(space.nlive, MONITOR_MAX_RUNS - MONITOR_MAX_RUNS / 8 + 1);
+	monitor_space_flush(&space);
+	assert_int_equal(monitor_space_set_paging(&space, false), 0);
+}
+
+/* Pages mapping neighbouring frames are one host mapping: many more of
+ * them fit before anything is evicted. */
+static void test_runs_of_frames_share_a_mapping(void **state)
+{
+	if (!ready)
+		skip();
+	const uint64_t f0 = 0x100000; /* 512 frames no other test used */
+	const uint32_t base = 0x20000000u, blocks = 40;
+	assert_int_equal(monitor_space_set_paging(&space, true), 0);
+	unsigned long long evictions = stats_get(stats, "monitor-paging", "evictions");
+	for (uint32_t b = 0; b < blocks; b++)
+		for (uint32_t i = 0; i < 512; i++)
+			assert_int_equal(monitor_space_map(&space,
+			                                   base + (b * 512 + i) * MONITOR_PAGE,
+			                                   f0 + i * MONITOR_PAGE, 0),
+			                 0);
+	assert_true(blocks * 512 > MONITOR_MAX_RUNS);
+	assert_int_equal(space.nlive, blocks * 512);
+	assert_int_equal(space.nlive - space.njoins, blocks);
+	assert_int_equal(stats_get(stats, "monitor-paging", "evictions"), evictions);
+	assert_int_equal(guest_view(base + 513 * MONITOR_PAGE)[0], ram(f0 + MONITOR_PAGE)[0]);
+	/* one page in the middle made writable splits its run in three */
+	assert_int_equal(monitor_space_map(&space, base + 100 * MONITOR_PAGE,
+	                                   f0 + 100 * MONITOR_PAGE, MONITOR_MAP_WRITE),
+	                 0);
+	assert_int_equal(space.nlive - space.njoins, blocks + 2);
+	monitor_space_flush_page(&space, base + 100 * MONITOR_PAGE);
+	assert_int_equal(space.nlive - space.njoins, blocks + 1);
+	monitor_space_flush(&space);
+	assert_int_equal(space.nlive, 0);
+	assert_int_equal(space.njoins, 0);
+	assert_int_equal(monitor_space_set_paging(&space, false), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -321,6 +462,9 @@ int main(void)
 		cmocka_unit_test(test_mode_change_rescans),
 		cmocka_unit_test(test_paging_maps_linear_pages),
 		cmocka_unit_test(test_guarded_frames),
+		cmocka_unit_test(test_partial_flushes),
+		cmocka_unit_test(test_full_table_evicts_the_oldest),
+		cmocka_unit_test(test_runs_of_frames_share_a_mapping),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

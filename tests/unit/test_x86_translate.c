@@ -23,6 +23,7 @@
 #define A 0x20u
 #define D 0x40u
 #define PS 0x80u
+#define G 0x100u
 #define NX (1ull << 63)
 #define ERR_P 0x1u
 #define ERR_W 0x2u
@@ -195,6 +196,41 @@ static void test_pae_nx(void **state)
 	harness_free(h);
 }
 
+/* G marks a translation global only in the mapping's last level and only
+ * while CR4.PGE is set (SDM vol. 3, 4.10.2.4); in a PDE that points at a
+ * page table it is ignored. */
+static void test_global_bit(void **state)
+{
+	struct harness *h = two_level();
+	struct x86_xlate w;
+	put32(h, PT + 4, 0x50000 | P | RW | US | G);
+	put32(h, PD + 4, 0 | PS | P | RW | G);
+	assert_true(x86_translate(&h->cpu, &h->ops, 0x1000, X86_ACCESS_PEEK, &w));
+	assert_false(w.global); /* PGE clear */
+	h->cpu.cr4 |= X86_CR4_PGE;
+	assert_true(x86_translate(&h->cpu, &h->ops, 0x1000, X86_ACCESS_PEEK, &w));
+	assert_true(w.global);
+	assert_true(x86_translate(&h->cpu, &h->ops, 0x400000, X86_ACCESS_PEEK, &w));
+	assert_true(w.global && w.large);
+	/* G in the PDE above a page table means nothing: PT[2] has no G */
+	put32(h, PD, PT | P | RW | US | G);
+	assert_true(x86_translate(&h->cpu, &h->ops, 0x2000, X86_ACCESS_PEEK, &w));
+	assert_false(w.global);
+	harness_free(h);
+
+	/* PAE: the leaf's bit 8 too */
+	h = pae();
+	put64(h, PAE_PT + 16, 0x51000 | P | RW | US | G);
+	assert_true(x86_translate(&h->cpu, &h->ops, 0x2000, X86_ACCESS_PEEK, &w));
+	assert_false(w.global);
+	h->cpu.cr4 |= X86_CR4_PGE;
+	assert_true(x86_translate(&h->cpu, &h->ops, 0x2000, X86_ACCESS_PEEK, &w));
+	assert_true(w.global);
+	assert_true(x86_translate(&h->cpu, &h->ops, 0x1000, X86_ACCESS_PEEK, &w));
+	assert_false(w.global);
+	harness_free(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -205,6 +241,7 @@ int main(void)
 		cmocka_unit_test(test_user_and_write_protection),
 		cmocka_unit_test(test_4m_page),
 		cmocka_unit_test(test_pae_nx),
+		cmocka_unit_test(test_global_bit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -55,8 +55,12 @@ int monitor_paging_enter(struct monitor_engine *m)
 		m->paging_efer = c->efer; /* WRMSR has no hook: NX changes here */
 		flush(m, "flushes-efer");
 	}
-	if (c->cpl == 3 && sp->sup_mapped)
-		flush(m, "flushes-cpl");
+	if (c->cpl == 3 && sp->nsup) {
+		/* what CPL 3 may not see goes; user pages mapped at CPL 0 stay */
+		count(m, "flushes-cpl");
+		stats_add(m->stats, "monitor-paging", "flushes-cpl-pages",
+		          monitor_space_flush_where(sp, MONITOR_MAP_SUPERVISOR, true));
+	}
 	uint32_t lin = c->seg[X86_CS].base + c->eip;
 	uint32_t e = monitor_space_shadow(sp, lin);
 	if (!(e & MONITOR_MAP_CODE))
@@ -109,11 +113,18 @@ enum monitor_action monitor_paging_fault(struct monitor_engine *m, uint32_t *fra
 	}
 	uint32_t eip_lin = c->seg[X86_CS].base + c->eip;
 	bool fetch = access & X86_ACCESS_FETCH;
-	if (lin < MONITOR_PAGE || !monitor_space_runnable(sp, w.frame) || no_progress(m, lin) ||
-	    (fetch && lin / MONITOR_PAGE != eip_lin / MONITOR_PAGE)) {
-		/* Not RAM, or page 0; or an instruction that runs into a page
-		 * its own page's scan did not reach: the core runs it. */
-		count(m, "emulated");
+	/* Not RAM, or page 0; or an instruction that runs into a page its
+	 * own page's scan did not reach: the core runs it. */
+	if (lin < MONITOR_PAGE || !monitor_space_runnable(sp, w.frame)) {
+		count(m, "emulated-not-ram");
+		return MONITOR_EMULATE;
+	}
+	if (no_progress(m, lin)) {
+		count(m, "emulated-no-progress");
+		return MONITOR_EMULATE;
+	}
+	if (fetch && lin / MONITOR_PAGE != eip_lin / MONITOR_PAGE) {
+		count(m, "emulated-fetch-across");
 		return MONITOR_EMULATE;
 	}
 	if (fetch) {
@@ -152,9 +163,13 @@ void monitor_paging_ctrl_written(struct monitor_engine *m, int cr, uint32_t old)
 	}
 	if (!sp->paging)
 		return;
-	if (cr == 3)
-		flush(m, "flushes-cr3");
-	else if (cr == 0 && ((old ^ c->cr0) & X86_CR0_WP))
+	if (cr == 3) {
+		/* a TLB keeps global translations across CR3 writes (SDM vol.
+		 * 3, 4.10.4.1); a CR4.PGE change below drops them */
+		count(m, "flushes-cr3");
+		stats_add(m->stats, "monitor-paging", "flushes-cr3-pages",
+		          monitor_space_flush_where(sp, MONITOR_MAP_GLOBAL, false));
+	} else if (cr == 0 && ((old ^ c->cr0) & X86_CR0_WP))
 		flush(m, "flushes-cr0");
 	else if (cr == 4 && old != c->cr4)
 		flush(m, "flushes-cr4");

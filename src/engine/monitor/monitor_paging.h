@@ -19,12 +19,16 @@
  *     the core emulates those accesses.
  * Stale mappings are what a TLB may hold: the guest must INVLPG or reload
  * CR3 after changing a PTE, so the page tables need no write protection.
- * CR3 writes, CR0.WP/PG and CR4 changes and EFER changes unmap everything
- * (one mmap over [4 KiB, 4 GiB)), INVLPG unmaps a page (a large page's
- * 4 MiB).  Guest CPL 0 and CPL 3 both run at host ring 3, so what was mapped
- * at CPL 0-2 (supervisor pages, read-only pages written with WP clear) is
- * unmapped before guest code runs at CPL 3; what was mapped at CPL 3 stays
- * right at CPL 0.
+ * A CR3 write unmaps what is not global (G with CR4.PGE), as a TLB keeps
+ * global translations (SDM vol. 3, 4.10.4.1); CR0.WP/PG and CR4 changes
+ * (a CR4.PGE toggle among them) and EFER changes unmap everything (one
+ * mmap over [4 KiB, 4 GiB)); INVLPG unmaps a page (a large page's 4 MiB),
+ * global or not.  Guest CPL 0 and CPL 3 both run at host ring 3, so what
+ * was mapped at CPL 0-2 and CPL 3 may not have (supervisor pages,
+ * read-only pages written with WP clear) is unmapped before guest code
+ * runs at CPL 3; the rest (user pages, wherever they were mapped from)
+ * stays.  At most MONITOR_MAX_MAPPED pages are mapped at once; beyond
+ * that the oldest quarter goes (monitor_space.h).
  */
 #ifndef PLEXVM_MONITOR_PAGING_H
 #define PLEXVM_MONITOR_PAGING_H

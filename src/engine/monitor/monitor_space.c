@@ -129,6 +129,8 @@ void monitor_space_free(struct monitor_space *sp)
 	sp->shadow = NULL;
 	free(sp->mapped);
 	sp->mapped = NULL;
+	free(sp->listed);
+	sp->listed = NULL;
 	munmap(GUEST_VA(MONITOR_PAGE), MONITOR_SPACE_END - MONITOR_PAGE);
 	if (sp->code != MAP_FAILED)
 		munmap(sp->code, sp->mapped_end);
@@ -432,10 +434,102 @@ int monitor_space_reserve(uint64_t start, uint64_t len)
 	return 0;
 }
 
+/*
+ * What unmapping costs.  Every unmap is a system call (an mmap(PROT_NONE)
+ * over the range, about 1-2 us here), and one call costs about the same for
+ * one page as for a range holding many mappings.  So:
+ *   - one page goes by itself (INVLPG, a scan's or a drop's aliases): it is
+ *     alone, and reserving more would drop mappings that are still right;
+ *   - a partial flush (a CR3 write, a return to CPL 3) reserves each gap
+ *     between the pages it keeps that holds a page it drops, in one call:
+ *     a kernel's global pages lie together (Linux's direct map above
+ *     0xC0000000), so a CR3 write costs a few calls however many user
+ *     pages go, where a call per page would cost thousands;
+ *   - eviction of the oldest quarter sorts the victims and unmaps each run
+ *     of consecutive pages in one call: pages mapped one after another are
+ *     mostly neighbours (an array walked through, a stack);
+ *   - a full flush is one call over the whole 4 GiB.
+ */
+
+#define REGION(lp) ((lp) >> 10) /* 4 MiB of linear space */
+#define NPAGES_LINEAR (uint32_t)(MONITOR_SPACE_END / MONITOR_PAGE)
+
+/* True if linear pages @lp and @lp + 1 are one host mapping: the same
+ * file (RAM or the copies), the same protection, neighbouring frames
+ * (Linux merges such mappings, so they count once against
+ * vm.max_map_count). */
+static bool joined(const struct monitor_space *sp, uint32_t lp)
+{
+	if (lp + 1 >= NPAGES_LINEAR)
+		return false;
+	uint32_t a = sp->shadow[lp], b = sp->shadow[lp + 1];
+	return a && b && !((a ^ b) & (MONITOR_MAP_WRITE | MONITOR_MAP_CODE)) &&
+	       SHADOW_FRAME(b) == SHADOW_FRAME(a) + MONITOR_PAGE;
+}
+
+static unsigned joins_at(const struct monitor_space *sp, uint32_t lp)
+{
+	return (lp && joined(sp, lp - 1)) + joined(sp, lp);
+}
+
+/* Host mappings of guest pages: runs of joined pages. */
+static unsigned runs(const struct monitor_space *sp)
+{
+	return sp->nlive - sp->njoins;
+}
+
+/* Sets @lp's shadow entry, keeping the counts in step. */
+static void shadow_set(struct monitor_space *sp, uint32_t lp, uint32_t e)
+{
+	uint32_t old = sp->shadow[lp], r = REGION(lp);
+	sp->njoins -= joins_at(sp, lp);
+	if (old) {
+		sp->nlive--;
+		sp->region_live[r]--;
+		sp->region_global[r] -= !!(old & MONITOR_MAP_GLOBAL);
+		sp->region_sup[r] -= !!(old & MONITOR_MAP_SUPERVISOR);
+		sp->nsup -= !!(old & MONITOR_MAP_SUPERVISOR);
+		sp->nglobal -= !!(old & MONITOR_MAP_GLOBAL);
+	}
+	if (e) {
+		sp->nlive++;
+		sp->region_live[r]++;
+		sp->region_global[r] += !!(e & MONITOR_MAP_GLOBAL);
+		sp->region_sup[r] += !!(e & MONITOR_MAP_SUPERVISOR);
+		sp->nsup += !!(e & MONITOR_MAP_SUPERVISOR);
+		sp->nglobal += !!(e & MONITOR_MAP_GLOBAL);
+	}
+	sp->shadow[lp] = e;
+	sp->njoins += joins_at(sp, lp);
+}
+
 static void unmap_page(struct monitor_space *sp, uint32_t lp)
 {
 	monitor_space_reserve((uint64_t)lp * MONITOR_PAGE, MONITOR_PAGE);
-	sp->shadow[lp] = 0;
+	shadow_set(sp, lp, 0);
+}
+
+/* Unmaps linear pages [first, end). */
+static void reserve_pages(uint32_t first, uint32_t end)
+{
+	if (end > first)
+		monitor_space_reserve((uint64_t)first * MONITOR_PAGE,
+		                      (uint64_t)(end - first) * MONITOR_PAGE);
+}
+
+/* Drops the list's entries whose page has no shadow entry any more,
+ * keeping the order (oldest first). */
+static void compact_list(struct monitor_space *sp)
+{
+	unsigned k = 0;
+	for (unsigned i = 0; i < sp->nmapped; i++) {
+		uint32_t lp = sp->mapped[i];
+		if (sp->shadow[lp])
+			sp->mapped[k++] = lp;
+		else
+			sp->listed[lp] = 0;
+	}
+	sp->nmapped = k;
 }
 
 /* Unmaps every linear page that maps @frame (only its patched copy if
@@ -454,10 +548,131 @@ void monitor_space_flush(struct monitor_space *sp)
 	if (!sp->paging)
 		return;
 	monitor_space_reserve(MONITOR_PAGE, MONITOR_SPACE_END - MONITOR_PAGE);
-	for (unsigned i = 0; i < sp->nmapped; i++)
-		sp->shadow[sp->mapped[i]] = 0;
+	for (unsigned i = 0; i < sp->nmapped; i++) {
+		shadow_set(sp, sp->mapped[i], 0);
+		sp->listed[sp->mapped[i]] = 0;
+	}
 	sp->nmapped = 0;
-	sp->sup_mapped = false;
+}
+
+static bool goes(uint32_t e, unsigned flag, bool set)
+{
+	return e && ((e & flag) != 0) == set;
+}
+
+/* Clears the shadow entries of region @r that @flag/@set say go, and
+ * reserves the gaps they are in as monitor_space_flush_where() says. */
+static unsigned flush_region(struct monitor_space *sp, uint32_t r, unsigned flag, bool set,
+                             uint32_t *start, bool *any)
+{
+	unsigned dropped = 0;
+	for (uint32_t lp = r << 10; lp < (r + 1) << 10; lp++) {
+		uint32_t e = sp->shadow[lp];
+		if (!e)
+			continue;
+		if (goes(e, flag, set)) {
+			shadow_set(sp, lp, 0); /* the list keeps it until compacted */
+			dropped++;
+			*any = true;
+			continue;
+		}
+		if (*any)
+			reserve_pages(*start, lp);
+		*any = false;
+		*start = lp + 1;
+	}
+	return dropped;
+}
+
+unsigned monitor_space_flush_where(struct monitor_space *sp, unsigned flag, bool set)
+{
+	if (!sp->paging)
+		return 0;
+	unsigned total = flag == MONITOR_MAP_GLOBAL ? sp->nglobal : sp->nsup;
+	if ((set ? sp->nlive - total : total) == 0) {
+		/* everything goes (a guest without global pages writing CR3):
+		 * one call over the 4 GiB, and the list starts afresh */
+		unsigned dropped = sp->nlive;
+		monitor_space_flush(sp);
+		return dropped;
+	}
+	const uint16_t *nflag = flag == MONITOR_MAP_GLOBAL ? sp->region_global : sp->region_sup;
+	/* The gap being built: pages [start, here) hold no page kept, and
+	 * some page that goes if @any.  The regions' counts say where to look:
+	 * the cost is a pass over the 1024 regions and over the pages of those
+	 * that hold something that goes, not over the list. */
+	uint32_t start = 1;
+	bool any = false;
+	unsigned dropped = 0;
+	for (uint32_t r = 0; r < 1024; r++) {
+		unsigned live = sp->region_live[r], keep = set ? live - nflag[r] : nflag[r];
+		if (live == 0)
+			continue;
+		if (keep == live) {
+			/* nothing goes here: a gap ends at its first live page,
+			 * the next starts after its last */
+			uint32_t lo = r << 10, hi = lo + 1023;
+			while (!sp->shadow[lo])
+				lo++;
+			while (!sp->shadow[hi])
+				hi--;
+			if (any)
+				reserve_pages(start, lo);
+			any = false;
+			start = hi + 1;
+			continue;
+		}
+		dropped += flush_region(sp, r, flag, set, &start, &any);
+	}
+	if (any)
+		reserve_pages(start, NPAGES_LINEAR);
+	return dropped;
+}
+
+static int by_page(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* The list is full, or the host mappings are as many as they may be:
+ * drops the entries that went, and unless that freed a sixteenth of the
+ * list (so that compacting, which reads the whole list, is paid for by
+ * that many maps at least) with room for more mappings, unmaps the oldest
+ * quarter of the pages.  First in, first out: there is no accessed bit to
+ * give a second chance by; a working set larger than the table misses
+ * either way, and what stays is the newest three quarters instead of
+ * nothing. */
+static void make_room(struct monitor_space *sp)
+{
+	compact_list(sp);
+	if (sp->nmapped <= MONITOR_MAX_MAPPED - MONITOR_MAX_MAPPED / 16 &&
+	    runs(sp) < MONITOR_MAX_RUNS)
+		return;
+	unsigned n = sp->nmapped / 4 ? sp->nmapped / 4 : sp->nmapped, keep = sp->nmapped - n;
+	uint32_t *victims = malloc(n * sizeof(*victims));
+	if (!victims) {
+		monitor_space_flush(sp); /* no memory to be clever with */
+		return;
+	}
+	stats_add(sp->stats, "monitor-paging", "evictions", 1);
+	stats_add(sp->stats, "monitor-paging", "evicted-pages", n);
+	memcpy(victims, sp->mapped, n * sizeof(*victims));
+	qsort(victims, n, sizeof(*victims), by_page);
+	for (unsigned i = 0; i < n;) {
+		unsigned j = i + 1;
+		while (j < n && victims[j] == victims[j - 1] + 1)
+			j++;
+		reserve_pages(victims[i], victims[j - 1] + 1);
+		i = j;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		shadow_set(sp, victims[i], 0);
+		sp->listed[victims[i]] = 0;
+	}
+	free(victims);
+	memmove(sp->mapped, sp->mapped + n, keep * sizeof(*sp->mapped));
+	sp->nmapped = keep;
 }
 
 void monitor_space_flush_page(struct monitor_space *sp, uint32_t lin)
@@ -471,11 +686,9 @@ void monitor_space_flush_page(struct monitor_space *sp, uint32_t lin)
 		return;
 	}
 	uint32_t first = lp & ~0x3ffu; /* the 4 MiB around it (2 MiB with PAE) */
-	for (unsigned i = 0; i < sp->nmapped; i++) {
-		uint32_t p = sp->mapped[i];
-		if ((p & ~0x3ffu) == first && sp->shadow[p])
+	for (uint32_t p = first; p < first + 1024; p++)
+		if (sp->shadow[p])
 			unmap_page(sp, p);
-	}
 }
 
 uint32_t monitor_space_shadow(const struct monitor_space *sp, uint32_t lin)
@@ -493,37 +706,56 @@ int monitor_space_map(struct monitor_space *sp, uint32_t lin, uint64_t frame, un
 		return -EINVAL;
 	if (sp->guarded[frame / MONITOR_PAGE])
 		how &= ~MONITOR_MAP_WRITE;
-	if (!sp->shadow[lp] && sp->nmapped == MONITOR_MAX_MAPPED) {
-		stats_add(sp->stats, "monitor-paging", "flushes-table-full", 1);
-		monitor_space_flush(sp);
-	}
+	/* A new page may start a run; a page mapped anew may split one in
+	 * three: either way the runs stay within a few of the limit. */
+	if ((!sp->listed[lp] && sp->nmapped == MONITOR_MAX_MAPPED) ||
+	    runs(sp) >= MONITOR_MAX_RUNS + (sp->shadow[lp] ? 2 : 0))
+		make_room(sp);
 	uint64_t va = (uint64_t)lp * MONITOR_PAGE;
 	int r = (how & MONITOR_MAP_CODE)
 	                ? map_copy(sp, va, frame)
 	                : map_ram(sp, va, frame, MONITOR_PAGE, how & MONITOR_MAP_WRITE);
+	if (r == -ENOMEM) {
+		/* More host mappings than the count of runs says (the kernel
+		 * did not merge where it was expected to): start afresh. */
+		stats_add(sp->stats, "monitor-paging", "flushes-no-room", 1);
+		monitor_space_flush(sp);
+		r = (how & MONITOR_MAP_CODE)
+		            ? map_copy(sp, va, frame)
+		            : map_ram(sp, va, frame, MONITOR_PAGE, how & MONITOR_MAP_WRITE);
+	}
 	if (r < 0)
 		return r;
-	if (!sp->shadow[lp])
+	if (!sp->listed[lp]) {
+		sp->listed[lp] = 1;
 		sp->mapped[sp->nmapped++] = lp;
-	sp->shadow[lp] = (uint32_t)frame |
-	                 (how & (MONITOR_MAP_WRITE | MONITOR_MAP_CODE | MONITOR_MAP_LARGE));
-	if (how & MONITOR_MAP_SUPERVISOR)
-		sp->sup_mapped = true;
+	}
+	shadow_set(sp, lp,
+	           (uint32_t)frame |
+	                   (how & (MONITOR_MAP_WRITE | MONITOR_MAP_CODE | MONITOR_MAP_LARGE |
+	                           MONITOR_MAP_SUPERVISOR | MONITOR_MAP_GLOBAL)));
 	return 0;
 }
 
 unsigned monitor_space_how(const struct x86_xlate *w, bool user, bool wp, bool scanned)
 {
-	unsigned how = w->large ? MONITOR_MAP_LARGE : 0;
-	if (!user)
-		how |= MONITOR_MAP_SUPERVISOR;
+	unsigned how = (w->large ? MONITOR_MAP_LARGE : 0) | (w->global ? MONITOR_MAP_GLOBAL : 0);
+	if (!user && !w->user)
+		how |= MONITOR_MAP_SUPERVISOR; /* CPL 3 may not touch it */
+	if (scanned && !w->nx)
+		/* Never writable; the copy, where it may run.  Not kept across
+		 * CR3 writes even if global: code reached only through a
+		 * pointer runs unscanned where its page is mapped already
+		 * (monitor_scan.h), and the fetch fault after a CR3 write is
+		 * what adds most such entries; keeping kernel code mapped
+		 * would widen that hole. */
+		return (how & ~MONITOR_MAP_GLOBAL) | MONITOR_MAP_CODE;
 	if (scanned)
-		/* Never writable; the copy where it may run, else the guest's
-		 * own bytes read-only. */
-		return how | (w->nx ? 0 : MONITOR_MAP_CODE);
-	/* SDM vol. 3, 4.6.1: CPL 0-2 write read-only pages while WP is clear. */
+		return how; /* NX: the guest's own bytes read-only */
+	/* SDM vol. 3, 4.6.1: CPL 0-2 write read-only pages while WP is clear;
+	 * CPL 3 may not, so such a mapping is the supervisor's alone. */
 	if (w->dirty && (w->writable || (!user && !wp)))
-		how |= MONITOR_MAP_WRITE;
+		how |= MONITOR_MAP_WRITE | (w->writable ? 0 : MONITOR_MAP_SUPERVISOR);
 	return how;
 }
 
@@ -552,9 +784,10 @@ int monitor_space_set_paging(struct monitor_space *sp, bool on)
 		return map_identity(sp);
 	}
 	if (!sp->shadow) {
-		sp->shadow = calloc(MONITOR_SPACE_END / MONITOR_PAGE, sizeof(*sp->shadow));
+		sp->shadow = calloc(NPAGES_LINEAR, sizeof(*sp->shadow));
+		sp->listed = calloc(NPAGES_LINEAR, 1);
 		sp->mapped = calloc(MONITOR_MAX_MAPPED, sizeof(*sp->mapped));
-		if (!sp->shadow || !sp->mapped)
+		if (!sp->shadow || !sp->listed || !sp->mapped)
 			return -ENOMEM;
 	}
 	/* A scan that decoded into the next frame assumed it follows. */
@@ -562,7 +795,5 @@ int monitor_space_set_paging(struct monitor_space *sp, bool on)
 		if (sp->scanned[i] && sp->scanned[i]->spill != SCAN_SPILL_NONE)
 			monitor_space_drop(sp, i * MONITOR_PAGE);
 	sp->paging = true;
-	sp->nmapped = 0;
-	sp->sup_mapped = false;
 	return monitor_space_reserve(MONITOR_PAGE, MONITOR_SPACE_END - MONITOR_PAGE);
 }

@@ -25,7 +25,10 @@
  * write through any alias faults and drops the scan (its copies are unmapped
  * wherever they are).  A per-linear-page table (the shadow) remembers what
  * is mapped where, and a list of the linear pages in it makes a flush and
- * "every alias of this frame" cheap.  Frame 0 is never mapped, like page 0.
+ * "every alias of this frame" cheap.  Entries note what partial flushes
+ * ask about (global, for CR3 writes; supervisor, for returns to CPL 3),
+ * and when the host's mappings run short the oldest quarter is unmapped,
+ * as a TLB replaces entries.  Frame 0 is never mapped, like page 0.
  *
  * A guarded frame (one holding the guest's GDT, LDT or IDT, monitor_tables.h)
  * is mapped writable nowhere either, paging on or off: a native write to it
@@ -76,11 +79,21 @@ struct monitor_space {
 
 	/* Guest paging on: linear pages are mapped one by one. */
 	bool paging;
-	bool sup_mapped;  /* a page was mapped for CPL 0-2 since the last flush */
 	uint32_t *shadow; /* per linear page: 0, or frame | MONITOR_MAP_* */
-	uint32_t *mapped; /* linear page numbers given shadow entries since the
-	                   * last flush (an entry may have gone since) */
-	unsigned nmapped;
+	/* The linear pages listed, oldest first: every page with a shadow
+	 * entry, and some whose entry has gone since (a later compaction
+	 * drops those).  listed[lp] is 1 while lp is in the list. */
+	uint32_t *mapped;
+	uint8_t *listed;
+	unsigned nmapped; /* length of the list */
+	unsigned nlive;   /* shadow entries that are not 0 */
+	unsigned nsup;    /* ... of them MONITOR_MAP_SUPERVISOR */
+	unsigned nglobal; /* ... of them MONITOR_MAP_GLOBAL */
+	unsigned njoins;  /* live pages one host mapping with the next page */
+	/* per 4 MiB of linear space: its live shadow entries, and how many
+	 * of them are MONITOR_MAP_GLOBAL and MONITOR_MAP_SUPERVISOR, so a
+	 * partial flush skips what it keeps without looking at each page */
+	uint16_t region_live[1024], region_global[1024], region_sup[1024];
 	/* Linear to guest physical for the places a scanned page's paths leave
 	 * it (scan_page.outs) while paging is on; without it they are not
 	 * followed.  Returns false if @lin has no translation. */
@@ -93,9 +106,16 @@ struct monitor_space {
 #define MONITOR_MAP_CODE 0x2u       /* the frame's patched copy, read+execute */
 #define MONITOR_MAP_LARGE 0x4u      /* the guest maps it with a 4 MiB / 2 MiB page */
 #define MONITOR_MAP_SUPERVISOR 0x8u /* valid only while the guest's CPL is 0-2 */
-/* At most this many linear pages are mapped between flushes, for Linux's
- * vm.max_map_count (65530 mappings in all): more flushes everything. */
-#define MONITOR_MAX_MAPPED 16384u
+#define MONITOR_MAP_GLOBAL 0x10u    /* from a global PTE: survives CR3 writes */
+/* Linux's vm.max_map_count (65530 mappings in all) bounds what can be
+ * mapped.  Neighbouring pages that map neighbouring frames of the same
+ * file with the same protection are one host mapping (the kernel merges
+ * them), each with a reservation between it and the next: so at most
+ * MONITOR_MAX_RUNS such runs (about twice as many host mappings), and at
+ * most MONITOR_MAX_MAPPED pages listed.  A map beyond either first unmaps
+ * the oldest quarter, as a TLB replaces entries. */
+#define MONITOR_MAX_RUNS 16384u
+#define MONITOR_MAX_MAPPED 65536u
 
 /* Checks that nothing of plexvm lives below 4 GiB, reserves that range and
  * maps RAM into it. Returns 0, or -errno with @err saying why. */
@@ -167,7 +187,9 @@ int monitor_space_map(struct monitor_space *sp, uint32_t lin, uint64_t frame, un
  * guest code at CPL 3 (@user) or 0-2, with CR0.WP @wp, the frame scanned or
  * not: MONITOR_MAP_* bits (none: read-only RAM).  Writable only where the
  * guest may write and D is set already; the copy, read+execute, for a
- * scanned frame unless NX; MONITOR_MAP_SUPERVISOR below CPL 3.  Pure. */
+ * scanned frame unless NX; MONITOR_MAP_SUPERVISOR when CPL 3 may not have
+ * the same mapping (a supervisor page, or one writable only because CR0.WP
+ * is clear); MONITOR_MAP_GLOBAL for a global translation.  Pure. */
 unsigned monitor_space_how(const struct x86_xlate *w, bool user, bool wp, bool scanned);
 
 /* The shadow entry of @lin's page: 0 (nothing mapped, or paging off) or
@@ -176,6 +198,12 @@ uint32_t monitor_space_shadow(const struct monitor_space *sp, uint32_t lin);
 
 /* Paging on: unmaps every linear page (one system call). */
 void monitor_space_flush(struct monitor_space *sp);
+
+/* Paging on: unmaps the linear pages whose shadow entry has @flag set
+ * (@set) or clear (!@set), and keeps the others: a CR3 write drops what
+ * is not MONITOR_MAP_GLOBAL, a return to CPL 3 what is
+ * MONITOR_MAP_SUPERVISOR.  Returns the number of pages unmapped. */
+unsigned monitor_space_flush_where(struct monitor_space *sp, unsigned flag, bool set);
 
 /* Paging on: unmaps the linear page of @lin, and the whole 4 MiB around it if
  * the guest mapped it with a large page (INVLPG drops a large page's

@@ -37,6 +37,7 @@
 #include "monitor_probe.h"
 #include "monitor_space.h"
 #include "monitor_switch.h"
+#include "monitor_tables.h"
 #include "monitor_trap.h"
 
 /* Flags guest code may change natively; the rest are virtual. */
@@ -119,8 +120,11 @@ static enum monitor_action loop_write_protected(struct monitor_engine *m, uint64
 {
 	const struct x86_cpu *c = &m->cpu;
 	if (monitor_space_guarded(&m->space, frame)) {
-		/* a descriptor table: the core writes it (monitor_tables.h) */
+		/* a descriptor table: the core writes it (monitor_tables.h),
+		 * unless the page is mostly other data */
 		stats_add(m->stats, group, "write-to-table", 1);
+		if (monitor_tables_write(m, (uint32_t)lin) < 0)
+			monitor_stop(m, EXIT_HOST, "cannot unguard a descriptor table's page");
 		return MONITOR_EMULATE;
 	}
 	stats_add(m->stats, group, "write-to-scanned", 1);

@@ -70,6 +70,13 @@ static int guard_tables(struct monitor_engine *m, bool *moved)
 	if (ldt_present(c))
 		add_frames(m, c->ldtr.base, c->ldtr.limit, frame, &n);
 
+	if (registers_changed(t, c) && t->compare) {
+		/* new tables: guard them again, from scratch */
+		t->compare = false;
+		t->nframes = 0;
+	}
+	if (registers_changed(t, c))
+		t->stray = 0;
 	bool changed = false;
 	for (unsigned i = 0; i < t->nframes; i++) {
 		if (listed(frame, n, t->frame[i]))
@@ -79,7 +86,7 @@ static int guard_tables(struct monitor_engine *m, bool *moved)
 			return r;
 		changed = true;
 	}
-	for (unsigned i = 0; i < n; i++) {
+	for (unsigned i = 0; i < n && !t->compare; i++) {
 		if (listed(t->frame, t->nframes, frame[i]))
 			continue;
 		int r = monitor_space_guard(&m->space, frame[i], true);
@@ -151,7 +158,7 @@ int monitor_tables_sync(struct monitor_engine *m)
 			return r;
 		tables_moved |= frames_moved;
 	}
-	if (!tables_moved && !m->space.guarded_written)
+	if (!tables_moved && !m->space.guarded_written && !m->tables.compare)
 		return 0;
 	count(m, "mirror-refreshes", 1);
 	m->space.guarded_written = false;
@@ -162,4 +169,30 @@ int monitor_tables_sync(struct monitor_engine *m)
 		                 tables_moved);
 	count(m, "mirror-entries-written", m->ldt.writes - before);
 	return r;
+}
+
+/* Is @lin inside the table at @base with @limit? */
+static bool inside(uint32_t lin, uint32_t base, uint32_t limit)
+{
+	return lin - base <= limit;
+}
+
+int monitor_tables_write(struct monitor_engine *m, uint32_t lin)
+{
+	struct monitor_tables *t = &m->tables;
+	if (t->compare || inside(lin, t->gdtr.base, t->gdtr.limit) ||
+	    inside(lin, t->idtr.base, t->idtr.limit) ||
+	    (t->ldt_present && inside(lin, t->ldt_base, t->ldt_limit)))
+		return 0;
+	if (++t->stray <= MONITOR_TABLES_STRAY_MAX)
+		return 0;
+	count(m, "unguarded-for-data", 1);
+	for (unsigned i = 0; i < t->nframes; i++) {
+		int r = monitor_space_guard(&m->space, t->frame[i], false);
+		if (r < 0)
+			return r;
+	}
+	t->compare = true;
+	x86_tlb_flush(&m->cpu); /* the frames no longer go through mon_mmio_* */
+	return 0;
 }

@@ -37,11 +37,29 @@ struct monitor_tables {
 	bool ldt_present;
 	bool known; /* false before the first look */
 	bool stale; /* the guest's paging changed: look again */
+	/* Writes to other data on a table's pages since the tables were
+	 * guarded where they are; past MONITOR_TABLES_STRAY_MAX the frames
+	 * are left unguarded and the mirror is compared at every entry
+	 * instead (@compare), until the table registers change. */
+	unsigned stray;
+	bool compare;
 	uint64_t frame[MONITOR_TABLES_MAX_FRAMES];
 	unsigned nframes;
 };
 
+/* A kernel's decompressor keeps its GDT in a page of its busiest data:
+ * Debian's wrote 2 million times there while it unpacked the kernel, each
+ * write a trap.  A stale mirror is never wrong (monitor_ldt.h compares
+ * before it uses an entry), only less useful, so past this many such
+ * writes reading the tables at each entry is the cheaper way. */
+#define MONITOR_TABLES_STRAY_MAX 64u
+
 struct monitor_engine;
+
+/* A native write to linear @lin hit a guarded frame: notes whether it
+ * fell outside every table, and past MONITOR_TABLES_STRAY_MAX such writes
+ * unguards the frames (see @compare).  Returns 0 or -errno. */
+int monitor_tables_write(struct monitor_engine *m, uint32_t lin);
 
 /* Before guest code runs natively: guards the pages of the tables where
  * they are now, and refreshes the mirror if a table was written or moved.

@@ -32,12 +32,14 @@ int bus_add_pio(struct bus *b, uint16_t base, uint16_t len, bus_read_fn rd, bus_
 {
 	if ((uint32_t)base + len > 0x10000)
 		return -EINVAL;
+	b->layout++;
 	return bus_add(b->pio, &b->npio, base, len, rd, wr, opaque, name);
 }
 
 int bus_add_mmio(struct bus *b, uint64_t base, uint64_t len, bus_read_fn rd, bus_write_fn wr,
                  void *opaque, const char *name)
 {
+	b->layout++;
 	return bus_add(b->mmio, &b->nmmio, base, len, rd, wr, opaque, name);
 }
 
@@ -56,6 +58,7 @@ int bus_move_mmio(struct bus *b, void *opaque, uint64_t base)
 		    b->mmio[i].base < base + r->len)
 			return -EEXIST;
 	r->base = base;
+	b->layout++;
 	return 0;
 }
 

@@ -31,6 +31,7 @@ struct bus_range {
 struct bus {
 	struct bus_range pio[BUS_MAX_RANGES], mmio[BUS_MAX_RANGES];
 	int npio, nmmio;
+	unsigned layout; /* bumped whenever a range is added or moved */
 	struct stats *stats; /* may be NULL */
 };
 

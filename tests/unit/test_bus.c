@@ -74,7 +74,9 @@ static void test_move_mmio(void **state)
 	assert_int_equal(bus_move_mmio(&b, &nobody, 0xfed00000), -ENOENT);
 	assert_int_equal(bus_move_mmio(&b, &apic, 0xfffffffffffff000ull), -EINVAL);
 	assert_true(bus_mmio_claimed(&b, 0xfee00000));
+	unsigned layout = b.layout; /* what the monitor's vCPU process was told */
 	assert_int_equal(bus_move_mmio(&b, &apic, 0xfed40000), 0);
+	assert_int_not_equal(b.layout, layout);
 	assert_false(bus_mmio_claimed(&b, 0xfee00000));
 	bus_mmio(&b, 0xfed40030, 4, false, &v);
 	assert_int_equal(apic.last_offset, 0x30);

@@ -50,6 +50,8 @@ struct monitor {
 	struct vcpu_regs regs; /* the last ones the vCPU process reported */
 	bool have_regs;
 	bool reaped;
+	unsigned layout; /* the bus layout last published in the run page */
+	bool published;
 };
 
 /* ---- the vCPU process ------------------------------------------------- */
@@ -95,14 +97,18 @@ static bool mon_wait_exit(struct monitor *p, uint64_t ns)
 	return false;
 }
 
-/* Tells the vCPU process which ranges devices claim (the bus may change:
- * the local APIC's page moves). */
+/* Tells the vCPU process which ranges devices claim, when that changed
+ * since it was last told (the local APIC's page moves). */
 _Static_assert(VCPU_RANGES >= BUS_MAX_RANGES, "every bus range fits the run page");
 
 static void mon_publish_ranges(struct monitor *p)
 {
 	const struct bus *b = &p->vm->bus;
 	struct vcpu_run *run = p->run;
+	if (p->published && p->layout == b->layout)
+		return; /* (a guest that scribbles over them only misleads itself) */
+	p->layout = b->layout;
+	p->published = true;
 	for (int i = 0; i < b->npio && i < VCPU_RANGES; i++)
 		run->pio[i] = (struct vcpu_range){ b->pio[i].base, b->pio[i].len };
 	for (int i = 0; i < b->nmmio && i < VCPU_RANGES; i++)

@@ -51,10 +51,13 @@ $(BUILD)/src/demo_guest.o: CFLAGS += -DDEMO_GUEST_PATH='"$(BUILD)/guests/demo.el
 # ---- the monitor's vCPU process (src/engine/monitor/vcpu_main.c) ----
 # A static-pie program on musl, linked into plexvm (vcpu_blob.S) and run
 # from a memfd: a fresh address space holding none of plexvm's libraries.
-# It is the monitor and the x86 core, built a second time.
+# It is the monitor and the x86 core, built a second time, with no
+# floating-point or vector code of its own (-mgeneral-regs-only): the
+# guest's x87 and AVX state stays in the CPU across traps (monitor_switch.h,
+# checked by scripts/check-vcpu-fpu).
 MUSL_CC  ?= musl-gcc
 MUSL_LIB := /usr/lib/x86_64-linux-musl
-VCPU_CFLAGS := -O2 -g -std=gnu11 $(WARN) -fPIE -fno-stack-protector -D_GNU_SOURCE \
+VCPU_CFLAGS := -O2 -g -std=gnu11 $(WARN) -fPIE -fno-stack-protector -mgeneral-regs-only -D_GNU_SOURCE \
                -idirafter /usr/include -idirafter /usr/include/x86_64-linux-gnu -MMD -MP
 VCPU_SRC := $(wildcard x86/*.c) src/mem.c src/stats.c \
             $(addprefix src/engine/monitor/,monitor_core.c monitor_insn.c monitor_ldt.c monitor_loop.c \
@@ -70,6 +73,7 @@ $(BUILD)/plexvm-vcpu: $(VCPU_OBJ)
 	gcc -nostdlib -static-pie -Wl,-z,noexecstack -o $@ $(MUSL_LIB)/rcrt1.o $(MUSL_LIB)/crti.o \
 	  $$(gcc -print-file-name=crtbeginS.o) $^ -L$(MUSL_LIB) -lc $$(gcc -print-libgcc-file-name) \
 	  $$(gcc -print-file-name=crtendS.o) $(MUSL_LIB)/crtn.o
+	scripts/check-vcpu-fpu $@
 
 # plexvm carries it without debug information (a third of the size, so
 # less to write and map at each start); build/plexvm-vcpu keeps it for gdb.

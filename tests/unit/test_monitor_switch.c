@@ -273,9 +273,10 @@ static void test_vector_registers_are_the_guests(void **state)
 	assert_int_equal(monitor_frame.r[2], 0); /* never written by the guest */
 }
 
-/* The guest's x87 state as its XSAVE area holds it between runs. */
+/* The guest's x87 state, out of the CPU into its XSAVE area. */
 static void guest_fpu(struct x86_fpu *f)
 {
+	monitor_x87_save();
 	fpu_from_fxsave(f, (const uint8_t *)(uintptr_t)monitor_frame.guest_xsave);
 }
 
@@ -320,7 +321,7 @@ static void test_x87_exception_is_the_guests(void **state)
 }
 
 /* The guest's x87 stack stays as it left it while plexvm uses the host's
- * x87 in between (as the core does). */
+ * x87 in between, having saved the guest's first (as the core does). */
 static void test_x87_registers_are_the_guests(void **state)
 {
 	/* fninit; fldpi; fld1 */
@@ -335,6 +336,7 @@ static void test_x87_registers_are_the_guests(void **state)
 	run_code(push, sizeof(push), 0, zero);
 	assert_int_equal(monitor_frame.signo, SIGTRAP);
 	double two = 2.0, x;
+	monitor_x87_save();
 	__asm__ volatile("fninit\n\tfldl %1\n\tfsqrt\n\tfstpl %0" : "=m"(x) : "m"(two));
 	run_code(pop, sizeof(pop), 0, zero);
 	double got[2];

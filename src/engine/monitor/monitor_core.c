@@ -136,6 +136,7 @@ static uint8_t *mon_xsave_area(void)
 
 static void mon_fpu_write_area(struct monitor_engine *m)
 {
+	monitor_x87_save(); /* the area's x87 part is the one monitor_enter loads */
 	uint8_t *area = mon_xsave_area();
 	fpu_to_fxsave(&m->cpu.fpu, area);
 	area[XSAVE_XSTATE_BV] |= XSTATE_X87;
@@ -152,6 +153,7 @@ void monitor_fpu_to_core(struct monitor_engine *m)
 {
 	if (m->fpu_in_core)
 		return;
+	monitor_x87_save();
 	const uint8_t *area = mon_xsave_area();
 	struct x86_fpu *f = &m->cpu.fpu;
 	if (area[XSAVE_XSTATE_BV] & XSTATE_X87) {

@@ -21,9 +21,13 @@
 #define F_HOST_RSP 56
 #define F_HOST_FSBASE 64
 #define F_GUEST_XSAVE 72
-#define F_INIT_XSAVE 80
-#define F_XSAVE_MASK 88
+#define F_X87_IN_AREA 80
 #define F_IN_GUEST 96
+/* Offsets in the XSAVE area's legacy (FXSAVE) region, and x87's bit. */
+#define FX_MXCSR 24
+#define FX_XMM0 160
+#define XFEATURE_X87 1
+#define MXCSR_DEFAULT 0x1f80
 #define EFLAGS_AC_BIT 18
 
 	.text
@@ -41,13 +45,19 @@ monitor_enter:
 	lea monitor_frame(%rip), %rax
 	mov %rsp, F_HOST_RSP(%rax)
 
-	/* The guest's FPU/vector registers (the only thing XRSTOR changes;
-	 * RAX is reloaded below). */
+	/* The guest's SSE registers and MXCSR, and its x87 registers if
+	 * monitor_x87_save() took them out (see monitor_switch.h). */
 	mov F_GUEST_XSAVE(%rax), %rcx
-	mov F_XSAVE_MASK(%rax), %rdx
-	mov %edx, %eax
-	shr $32, %rdx
+	cmpl $0, F_X87_IN_AREA(%rax)
+	je 1f
+	movl $0, F_X87_IN_AREA(%rax)
+	mov $XFEATURE_X87, %eax
+	xor %edx, %edx
 	xrstor64 (%rcx)
+1:	ldmxcsr FX_MXCSR(%rcx)
+	.irp n,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
+	movdqa FX_XMM0+16*\n(%rcx), %xmm\n
+	.endr
 	lea monitor_frame(%rip), %rax
 
 	/* An IRETQ frame for a 32-bit (compatibility mode) ring-3 target:
@@ -114,16 +124,15 @@ monitor_exit:
 	xor %eax, %eax
 	mov %eax, %ds
 	mov %eax, %es
-	/* The guest's FPU/vector registers out, the init state in: plexvm
-	 * runs with clean ones (the ABI's control words, empty x87 stack). */
-	lea monitor_frame(%rip), %rsi
-	mov F_XSAVE_MASK(%rsi), %rdx
-	mov %edx, %eax
-	shr $32, %rdx
-	mov F_GUEST_XSAVE(%rsi), %rcx
-	xsave64 (%rcx)
-	mov F_INIT_XSAVE(%rsi), %rcx
-	xrstor64 (%rcx)
+	/* The guest's SSE registers out (the C code uses them freely) and the
+	 * ABI's MXCSR in.  The x87 stays: see monitor_switch.h. */
+	mov monitor_frame+F_GUEST_XSAVE(%rip), %rcx
+	.irp n,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
+	movdqa %xmm\n, FX_XMM0+16*\n(%rcx)
+	.endr
+	stmxcsr FX_MXCSR(%rcx)
+	movl $MXCSR_DEFAULT, -4(%rsp)
+	ldmxcsr -4(%rsp)
 	pop %r15
 	pop %r14
 	pop %r13

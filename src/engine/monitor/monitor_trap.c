@@ -45,14 +45,12 @@ static const int trap_signals[] = { SIGSEGV, SIGBUS, SIGILL, SIGTRAP, SIGFPE, SI
 #define HOST_CS 0x33 /* __USER_CS: 64-bit user code */
 #define HOST_SS 0x2b /* __USER_DS */
 #define CPUID_1_ECX_OSXSAVE (1u << 27)
-#define XFEATURE_AMX (3ull << 17) /* XTILECFG, XTILEDATA */
 #define FXSAVE_MXCSR 24           /* offset in the legacy area */
 #define MXCSR_DEFAULT 0x1f80      /* all exceptions masked, round to nearest */
 
 _Static_assert(offsetof(struct monitor_frame, host_fsbase) == 64, "monitor_switch.S F_HOST_FSBASE");
 _Static_assert(offsetof(struct monitor_frame, guest_xsave) == 72, "monitor_switch.S F_GUEST_XSAVE");
-_Static_assert(offsetof(struct monitor_frame, init_xsave) == 80, "monitor_switch.S F_INIT_XSAVE");
-_Static_assert(offsetof(struct monitor_frame, xsave_mask) == 88, "monitor_switch.S F_XSAVE_MASK");
+_Static_assert(offsetof(struct monitor_frame, x87_in_area) == 80, "monitor_switch.S F_X87_IN_AREA");
 _Static_assert(offsetof(struct monitor_frame, in_guest) == 96, "monitor_switch.S F_IN_GUEST");
 
 static void redirect_to_exit(greg_t *g)
@@ -160,9 +158,11 @@ int monitor_trap_handlers(void)
 	return 0;
 }
 
-/* The guest's XSAVE area and an init-state one, sized by CPUID leaf 0xD
- * for the components the host kernel enabled in XCR0 (less AMX, whose
- * state needs a permission request and is of no use to a 32-bit guest). */
+/* The guest's XSAVE area (monitor_switch.h says what it holds when).
+ * monitor_switch.S moves the SSE registers itself and XSAVEs only the x87
+ * component, so the legacy region and the header are all it needs. */
+#define XSAVE_AREA_SIZE 4096
+
 static int xsave_init(char *err, size_t errlen)
 {
 	unsigned a, b, c, d;
@@ -171,30 +171,22 @@ static int xsave_init(char *err, size_t errlen)
 		snprintf(err, errlen, "the host kernel does not enable XSAVE");
 		return -ENODEV;
 	}
-	__asm__("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0xd), "c"(0));
-	unsigned lo, hi;
-	__asm__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-	uint64_t mask = ((uint64_t)hi << 32 | lo) & ~XFEATURE_AMX;
-	size_t size = (b + 4095) & ~(size_t)4095;
-	static uint8_t *areas; /* one vCPU, one pair for the process */
-	if (!areas) {
-		areas = mmap(NULL, 2 * size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-		             -1, 0);
-		if (areas == MAP_FAILED) {
-			areas = NULL;
-			snprintf(err, errlen, "cannot allocate the XSAVE areas: %s",
-			         strerror(errno));
+	static uint8_t *area; /* one vCPU, one area for the process */
+	if (!area) {
+		area = mmap(NULL, XSAVE_AREA_SIZE, PROT_READ | PROT_WRITE,
+		            MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (area == MAP_FAILED) {
+			area = NULL;
+			snprintf(err, errlen, "cannot allocate the XSAVE area: %s", strerror(errno));
 			return -errno;
 		}
 	}
-	memset(areas, 0, 2 * size);
-	/* All-zero headers (XSTATE_BV 0) mean the init state, except MXCSR,
-	 * which XRSTOR loads from the legacy area whatever XSTATE_BV says. */
-	for (int i = 0; i < 2; i++)
-		memcpy(areas + i * size + FXSAVE_MXCSR, &(uint32_t){ MXCSR_DEFAULT }, 4);
-	monitor_frame.guest_xsave = (uint64_t)(uintptr_t)areas;
-	monitor_frame.init_xsave = (uint64_t)(uintptr_t)(areas + size);
-	monitor_frame.xsave_mask = mask;
+	/* An all-zero header (XSTATE_BV 0) means the x87's init state; the
+	 * XMM registers start at zero, MXCSR at its reset value. */
+	memset(area, 0, XSAVE_AREA_SIZE);
+	memcpy(area + FXSAVE_MXCSR, &(uint32_t){ MXCSR_DEFAULT }, 4);
+	monitor_frame.guest_xsave = (uint64_t)(uintptr_t)area;
+	monitor_frame.x87_in_area = 1;
 	return 0;
 }
 

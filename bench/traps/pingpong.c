@@ -24,7 +24,7 @@ int main(int argc, char **argv)
 	if (pid == 0) { /* the vCPU side: post, wait for the answer */
 		for (long i = 0; i < n; i++) {
 			vcpu_turn_pass(run, VCPU_TURN_HOST);
-			while (!vcpu_turn_wait(run, VCPU_TURN_VCPU, 0))
+			while (!vcpu_turn_wait(run, VCPU_TURN_VCPU, VCPU_SPIN_CYCLES, 0))
 				;
 		}
 		_exit(0);
@@ -32,7 +32,7 @@ int main(int argc, char **argv)
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (long i = 0; i < n; i++) { /* plexvm's side: wait, answer */
-		while (!vcpu_turn_wait(run, VCPU_TURN_HOST, 1000000))
+		while (!vcpu_turn_wait(run, VCPU_TURN_HOST, VCPU_HOST_SPIN_CYCLES, 1000000))
 			;
 		vcpu_turn_pass(run, VCPU_TURN_VCPU);
 	}

@@ -83,11 +83,12 @@ static void mon_child_kill(struct monitor *p)
 	}
 }
 
-/* Waits for an exit for up to @ns; false on a timeout or if the process
- * ended (then the VM is stopped with the reason). */
-static bool mon_wait_exit(struct monitor *p, uint64_t ns)
+/* Waits for an exit for up to @ns, spinning first for @spin cycles; false
+ * on a timeout or if the process ended (then the VM is stopped with the
+ * reason). */
+static bool mon_wait_exit(struct monitor *p, uint64_t spin, uint64_t ns)
 {
-	if (vcpu_turn_wait(p->run, VCPU_TURN_HOST, ns))
+	if (vcpu_turn_wait(p->run, VCPU_TURN_HOST, spin, ns))
 		return true;
 	char why[160];
 	if (mon_child_ended(p, why, sizeof(why))) {
@@ -163,7 +164,7 @@ static int mon_create(struct vm *vm, void **ctx, char *err, size_t errlen)
 		goto fail;
 	/* The process sets the monitor up and says whether it can run. */
 	uint64_t waited = 0;
-	while (!vcpu_turn_wait(p->run, VCPU_TURN_HOST, POLL_NS)) {
+	while (!vcpu_turn_wait(p->run, VCPU_TURN_HOST, VCPU_SPIN_CYCLES, POLL_NS)) {
 		char why[160];
 		waited += POLL_NS;
 		if (mon_child_ended(p, why, sizeof(why)) || waited >= READY_NS) {
@@ -234,11 +235,13 @@ static int mon_run(void *ctx)
 	struct vm *vm = p->vm;
 	struct vcpu_run *run = p->run;
 	uint64_t done_by = 0; /* once stopped: how long VCPU_EXIT_DONE may take */
+	bool answered = true; /* spin for the next exit only right after an answer */
 
 	mon_publish_ranges(p);
 	vcpu_turn_pass(run, VCPU_TURN_VCPU); /* the answer to READY: go */
 	for (;;) {
-		bool exited = mon_wait_exit(p, POLL_NS);
+		bool exited = mon_wait_exit(p, answered ? VCPU_HOST_SPIN_CYCLES : 0, POLL_NS);
+		answered = false;
 		if (p->reaped)
 			break;
 		if (vm->stopped) {
@@ -270,6 +273,7 @@ static int mon_run(void *ctx)
 		__atomic_store_n(&run->stop_request, vm->stopped, __ATOMIC_RELEASE);
 		mon_publish_ranges(p);
 		vcpu_turn_pass(run, VCPU_TURN_VCPU);
+		answered = true;
 	}
 	mon_child_kill(p);
 	return 0;

@@ -15,12 +15,22 @@
 
 #include "vcpu_run.h"
 
-/* Spins before sleeping, in TSC cycles (~20 us, gVisor's figure too): a
- * round trip takes ~2 us when both sides are on a CPU, a futex sleep and
- * wake-up tens.  Counted in cycles, not
- * PAUSEs, which take from a few ns to over 100 (seen here), and not with
- * clock_gettime(), which the vCPU process cannot call (no vDSO). */
+/* How long a waiter spins before it sleeps, in TSC cycles: counted in
+ * cycles, not PAUSEs, which take from a few ns to over 100 (seen here),
+ * and not with clock_gettime(), which the vCPU process cannot call (no
+ * vDSO).  A futex sleep and wake-up costs tens of microseconds here (the
+ * sleeper's CPU idles and must be woken), a hand-over between spinning
+ * sides a few hundred nanoseconds.
+ *
+ * The vCPU process waits for plexvm's answer to one exit: ~20 us (gVisor's
+ * figure too) covers a device's work.  plexvm waits for the next exit while
+ * guest code runs, which may take long: it spins ~200 us after each answer,
+ * once, so that a guest doing port I/O every few microseconds (a console
+ * write, a disk poll) never finds it asleep -- bench/traps measured a
+ * quarter to half of a crossing's cost in those wake-ups with 20 us -- and
+ * then sleeps, leaving the CPU to others while the guest computes. */
 #define VCPU_SPIN_CYCLES 50000
+#define VCPU_HOST_SPIN_CYCLES 500000
 
 static inline uint32_t vcpu_turn_load(const struct vcpu_run *run)
 {
@@ -39,16 +49,17 @@ static inline void vcpu_turn_pass(struct vcpu_run *run, uint32_t to)
 		syscall(SYS_futex, &run->turn, FUTEX_WAKE, 1, NULL, NULL, 0);
 }
 
-/* Waits until the turn is @want, at most @timeout_ns (0: for ever).
- * Returns true if it is. */
-static inline bool vcpu_turn_wait(struct vcpu_run *run, uint32_t want, uint64_t timeout_ns)
+/* Waits until the turn is @want: spins for @spin_cycles, then sleeps at
+ * most @timeout_ns (0: for ever).  Returns true if it is. */
+static inline bool vcpu_turn_wait(struct vcpu_run *run, uint32_t want, uint64_t spin_cycles,
+                                  uint64_t timeout_ns)
 {
 	uint64_t start = __builtin_ia32_rdtsc();
 	do {
 		if (vcpu_turn_load(run) == want)
 			return true;
 		__builtin_ia32_pause();
-	} while (__builtin_ia32_rdtsc() - start < VCPU_SPIN_CYCLES);
+	} while (__builtin_ia32_rdtsc() - start < spin_cycles);
 	struct timespec ts = { (time_t)(timeout_ns / 1000000000u),
 		               (long)(timeout_ns % 1000000000u) };
 	__atomic_add_fetch(&run->sleepers, 1, __ATOMIC_SEQ_CST);

@@ -44,7 +44,7 @@ static void vcpu_post_exit(struct vcpu *v, uint32_t reason)
 	struct vcpu_run *run = v->run;
 	run->exit_reason = reason;
 	vcpu_turn_pass(run, VCPU_TURN_HOST);
-	while (!vcpu_turn_wait(run, VCPU_TURN_VCPU, 0))
+	while (!vcpu_turn_wait(run, VCPU_TURN_VCPU, VCPU_SPIN_CYCLES, 0))
 		;
 	/* plexvm ended the run while answering (the guest wrote the
 	 * debug-exit port, say): stop at this instruction. */

@@ -339,7 +339,7 @@ static void test_partial_flushes(void **state)
 	assert_int_equal(monitor_space_map(&space, sup, f, MONITOR_MAP_SUPERVISOR), 0);
 	/* a CR3 write: what is not global goes, mapping and shadow */
 	assert_int_equal(space.nsup, 4);
-	assert_int_equal(monitor_space_flush_where(&space, MONITOR_MAP_GLOBAL, false), 3);
+	assert_int_equal(monitor_space_flush_where(&space, MONITOR_MAP_GLOBAL, false, NULL), 3);
 	assert_int_equal(space.nsup, 3);
 	assert_int_equal(monitor_space_shadow(&space, user), 0);
 	assert_int_equal(monitor_space_shadow(&space, far_user), 0);
@@ -356,7 +356,7 @@ static void test_partial_flushes(void **state)
 	/* a user page alone in its 4 MiB, between two that go */
 	assert_int_equal(monitor_space_map(&space, 0x80000000u, f, 0), 0);
 	assert_true(space.nsup > 0);
-	assert_int_equal(monitor_space_flush_where(&space, MONITOR_MAP_SUPERVISOR, true), 3);
+	assert_int_equal(monitor_space_flush_where(&space, MONITOR_MAP_SUPERVISOR, true, NULL), 3);
 	assert_int_equal(space.nsup, 0);
 	assert_string_equal(prot_of(user), "rw-s");
 	assert_string_equal(prot_of(0x80000000u), "r--s");
@@ -371,11 +371,46 @@ static void test_partial_flushes(void **state)
 	/* nothing global left: a CR3 write drops everything in one go */
 	assert_int_equal(space.nglobal, 0);
 	assert_int_equal(monitor_space_map(&space, far_kern, f, MONITOR_MAP_SUPERVISOR), 0);
-	assert_int_equal(monitor_space_flush_where(&space, MONITOR_MAP_GLOBAL, false), 2);
+	assert_int_equal(monitor_space_flush_where(&space, MONITOR_MAP_GLOBAL, false, NULL), 2);
 	assert_int_equal(space.nlive, 0);
 	assert_int_equal(space.nsup, 0);
 	assert_string_equal(prot_of(user), "---p");
 	assert_string_equal(prot_of(far_kern), "---p");
+	assert_int_equal(monitor_space_set_paging(&space, false), 0);
+}
+
+/* A switch to a page directory that maps a 4 MiB region through the same
+ * entry keeps that region's pages, global or not; the others go.  Mapping
+ * a page under another key first drops the pages of the old one. */
+static void test_cr3_switch_keeps_regions_of_the_same_key(void **state)
+{
+	if (!ready)
+		skip();
+	uint64_t f = PG + 0x42000; /* a frame no other test used */
+	reset_page(f, "", 0);
+	assert_int_equal(monitor_space_set_paging(&space, true), 0);
+	const uint32_t kern = 0xC0001000u, kern2 = 0xC0003000u, user = 0x10000000u;
+	monitor_space_key_region(&space, kern, 0x1234007);
+	assert_int_equal(monitor_space_map(&space, kern, f, MONITOR_MAP_SUPERVISOR), 0);
+	assert_int_equal(monitor_space_map(&space, kern2, f, MONITOR_MAP_SUPERVISOR), 0);
+	monitor_space_key_region(&space, user, 0x5678007);
+	assert_int_equal(monitor_space_map(&space, user, f, MONITOR_MAP_WRITE), 0);
+	uint8_t keep[1024] = { 0 };
+	keep[kern >> 22] = 1;
+	assert_int_equal(monitor_space_flush_where(&space, MONITOR_MAP_GLOBAL, false, keep), 1);
+	assert_int_equal(monitor_space_shadow(&space, user), 0);
+	assert_string_equal(prot_of(user), "---p");
+	assert_string_equal(prot_of(kern), "r--s");
+	assert_string_equal(prot_of(kern2), "r--s");
+	/* the same key again changes nothing; another drops the region */
+	monitor_space_key_region(&space, kern, 0x1234007);
+	assert_int_equal(space.nlive, 2);
+	monitor_space_key_region(&space, kern2, 0x9999007);
+	assert_int_equal(space.nlive, 0);
+	assert_string_equal(prot_of(kern), "---p");
+	assert_string_equal(prot_of(kern2), "---p");
+	/* and a region kept by the caller but empty costs nothing */
+	assert_int_equal(monitor_space_flush_where(&space, MONITOR_MAP_GLOBAL, false, keep), 0);
 	assert_int_equal(monitor_space_set_paging(&space, false), 0);
 }
 
@@ -463,6 +498,7 @@ int main(void)
 		cmocka_unit_test(test_paging_maps_linear_pages),
 		cmocka_unit_test(test_guarded_frames),
 		cmocka_unit_test(test_partial_flushes),
+		cmocka_unit_test(test_cr3_switch_keeps_regions_of_the_same_key),
 		cmocka_unit_test(test_full_table_evicts_the_oldest),
 		cmocka_unit_test(test_runs_of_frames_share_a_mapping),
 	};

@@ -14,6 +14,9 @@
 #define PF_ERR_WRITE 0x2
 #define PF_ERR_FETCH 0x10
 #define VEC_PF 14
+#define PDE_P 0x1u
+#define PDE_A 0x20u
+#define PDE_D 0x40u
 /* The same instruction faulting on the same page this many times in a row
  * makes no progress natively (it writes the page it runs from, say): the
  * core runs it. */
@@ -47,6 +50,21 @@ static bool translate_out(void *ctx, uint32_t lin, uint64_t *gpa)
 	return true;
 }
 
+/* The key of the 4 MiB region of @lin (monitor_space.h, region_key): the
+ * entry of the page directory at @cr3 that maps it, less A and D, which
+ * say nothing about where it leads, or 0 if it cannot be a key: not
+ * present, or PAE, whose regions two directory entries and a PDPTE map
+ * (and whose CR3 writes flush as before). */
+static uint64_t region_key(const struct monitor_engine *m, uint32_t cr3, uint32_t lin)
+{
+	if (m->cpu.cr4 & X86_CR4_PAE)
+		return 0;
+	uint32_t pde;
+	if (mem_read(m->mem, (cr3 & ~0xfffu) + (lin >> 22) * 4, &pde, 4) < 0 || !(pde & PDE_P))
+		return 0;
+	return pde & ~(PDE_A | PDE_D);
+}
+
 int monitor_paging_enter(struct monitor_engine *m)
 {
 	struct x86_cpu *c = &m->cpu;
@@ -59,7 +77,7 @@ int monitor_paging_enter(struct monitor_engine *m)
 		/* what CPL 3 may not see goes; user pages mapped at CPL 0 stay */
 		count(m, "flushes-cpl");
 		stats_add(m->stats, "monitor-paging", "flushes-cpl-pages",
-		          monitor_space_flush_where(sp, MONITOR_MAP_SUPERVISOR, true));
+		          monitor_space_flush_where(sp, MONITOR_MAP_SUPERVISOR, true, NULL));
 	}
 	uint32_t lin = c->seg[X86_CS].base + c->eip;
 	uint32_t e = monitor_space_shadow(sp, lin);
@@ -143,6 +161,7 @@ enum monitor_action monitor_paging_fault(struct monitor_engine *m, uint32_t *fra
 	unsigned how = monitor_space_how(&w, c->cpl == 3, c->cr0 & X86_CR0_WP,
 	                                 monitor_space_scan_of(sp, w.frame) != NULL);
 	count(m, fetch ? "fills-code" : (how & MONITOR_MAP_WRITE) ? "fills-write" : "fills-read");
+	monitor_space_key_region(sp, lin, region_key(m, c->cr3, lin));
 	if (monitor_space_map(sp, lin, w.frame, how) < 0)
 		monitor_stop(m, EXIT_HOST, "cannot map guest page 0x%x", lin);
 	return MONITOR_RESUME;
@@ -165,10 +184,18 @@ void monitor_paging_ctrl_written(struct monitor_engine *m, int cr, uint32_t old)
 		return;
 	if (cr == 3) {
 		/* a TLB keeps global translations across CR3 writes (SDM vol.
-		 * 3, 4.10.4.1); a CR4.PGE change below drops them */
+		 * 3, 4.10.4.1); a CR4.PGE change below drops them.  And a
+		 * switch to another page directory keeps the regions it maps
+		 * through the same entries as the one before (monitor_paging.h).
+		 * A reload of the same CR3 is how a guest flushes everything. */
+		uint8_t keep[1024];
+		bool switched = (old & ~0xfffu) != (c->cr3 & ~0xfffu);
+		for (uint32_t r = 0; r < 1024; r++)
+			keep[r] = switched && sp->region_live[r] && sp->region_key[r] &&
+			          region_key(m, c->cr3, r << 22) == sp->region_key[r];
 		count(m, "flushes-cr3");
 		stats_add(m->stats, "monitor-paging", "flushes-cr3-pages",
-		          monitor_space_flush_where(sp, MONITOR_MAP_GLOBAL, false));
+		          monitor_space_flush_where(sp, MONITOR_MAP_GLOBAL, false, keep));
 	} else if (cr == 0 && ((old ^ c->cr0) & X86_CR0_WP))
 		flush(m, "flushes-cr0");
 	else if (cr == 4 && old != c->cr4)

@@ -20,7 +20,14 @@
  * Stale mappings are what a TLB may hold: the guest must INVLPG or reload
  * CR3 after changing a PTE, so the page tables need no write protection.
  * A CR3 write unmaps what is not global (G with CR4.PGE), as a TLB keeps
- * global translations (SDM vol. 3, 4.10.4.1); CR0.WP/PG and CR4 changes
+ * global translations (SDM vol. 3, 4.10.4.1) -- except, with 2-level
+ * paging, in the 4 MiB regions that the new page directory maps through
+ * the same entry as the old one (the same page table: a kernel's half,
+ * which every process shares, and which Linux without PGE marks nothing
+ * global in).  That is more than a CPU keeps, and what a guest that
+ * changes a PTE of a shared table and relies on the next process switch,
+ * not INVLPG or a reload of the same CR3, to flush it would see stale;
+ * Linux flushes kernel mappings explicitly.  CR0.WP/PG and CR4 changes
  * (a CR4.PGE toggle among them) and EFER changes unmap everything (one
  * mmap over [4 KiB, 4 GiB)); INVLPG unmaps a page (a large page's 4 MiB),
  * global or not.  Guest CPL 0 and CPL 3 both run at host ring 3, so what

@@ -584,12 +584,16 @@ static unsigned flush_region(struct monitor_space *sp, uint32_t r, unsigned flag
 	return dropped;
 }
 
-unsigned monitor_space_flush_where(struct monitor_space *sp, unsigned flag, bool set)
+unsigned monitor_space_flush_where(struct monitor_space *sp, unsigned flag, bool set,
+                                   const uint8_t keep[1024])
 {
 	if (!sp->paging)
 		return 0;
 	unsigned total = flag == MONITOR_MAP_GLOBAL ? sp->nglobal : sp->nsup;
-	if ((set ? sp->nlive - total : total) == 0) {
+	bool keeps_regions = false;
+	for (uint32_t r = 0; keep && r < 1024 && !keeps_regions; r++)
+		keeps_regions = keep[r] && sp->region_live[r];
+	if ((set ? sp->nlive - total : total) == 0 && !keeps_regions) {
 		/* everything goes (a guest without global pages writing CR3):
 		 * one call over the 4 GiB, and the list starts afresh */
 		unsigned dropped = sp->nlive;
@@ -605,10 +609,10 @@ unsigned monitor_space_flush_where(struct monitor_space *sp, unsigned flag, bool
 	bool any = false;
 	unsigned dropped = 0;
 	for (uint32_t r = 0; r < 1024; r++) {
-		unsigned live = sp->region_live[r], keep = set ? live - nflag[r] : nflag[r];
+		unsigned live = sp->region_live[r], kept = set ? live - nflag[r] : nflag[r];
 		if (live == 0)
 			continue;
-		if (keep == live) {
+		if (kept == live || (keep && keep[r])) {
 			/* nothing goes here: a gap ends at its first live page,
 			 * the next starts after its last */
 			uint32_t lo = r << 10, hi = lo + 1023;
@@ -627,6 +631,21 @@ unsigned monitor_space_flush_where(struct monitor_space *sp, unsigned flag, bool
 	if (any)
 		reserve_pages(start, NPAGES_LINEAR);
 	return dropped;
+}
+
+void monitor_space_key_region(struct monitor_space *sp, uint32_t lin, uint64_t key)
+{
+	uint32_t r = lin >> 22;
+	if (sp->region_key[r] == key)
+		return;
+	if (sp->region_live[r]) {
+		uint32_t lp = r << 10;
+		reserve_pages(lp ? lp : 1, lp + 1024); /* page 0 is never mapped */
+		for (uint32_t i = 0; i < 1024; i++)
+			if (sp->shadow[lp + i])
+				shadow_set(sp, lp + i, 0); /* the list keeps it until compacted */
+	}
+	sp->region_key[r] = key;
 }
 
 static int by_page(const void *a, const void *b)

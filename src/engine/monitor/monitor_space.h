@@ -94,6 +94,9 @@ struct monitor_space {
 	 * of them are MONITOR_MAP_GLOBAL and MONITOR_MAP_SUPERVISOR, so a
 	 * partial flush skips what it keeps without looking at each page */
 	uint16_t region_live[1024], region_global[1024], region_sup[1024];
+	/* per 4 MiB: the guest's page directory entry its entries were mapped
+	 * through, as monitor_paging.c keys it (0: none to keep them by) */
+	uint64_t region_key[1024];
 	/* Linear to guest physical for the places a scanned page's paths leave
 	 * it (scan_page.outs) while paging is on; without it they are not
 	 * followed.  Returns false if @lin has no translation. */
@@ -200,10 +203,19 @@ uint32_t monitor_space_shadow(const struct monitor_space *sp, uint32_t lin);
 void monitor_space_flush(struct monitor_space *sp);
 
 /* Paging on: unmaps the linear pages whose shadow entry has @flag set
- * (@set) or clear (!@set), and keeps the others: a CR3 write drops what
- * is not MONITOR_MAP_GLOBAL, a return to CPL 3 what is
- * MONITOR_MAP_SUPERVISOR.  Returns the number of pages unmapped. */
-unsigned monitor_space_flush_where(struct monitor_space *sp, unsigned flag, bool set);
+ * (@set) or clear (!@set), and keeps the others, and every page of the
+ * 4 MiB regions @keep marks (NULL: none): a CR3 write drops what is not
+ * MONITOR_MAP_GLOBAL, bar the regions the new page directory maps as the
+ * old did, a return to CPL 3 what is MONITOR_MAP_SUPERVISOR.  Returns the
+ * number of pages unmapped. */
+unsigned monitor_space_flush_where(struct monitor_space *sp, unsigned flag, bool set,
+                                   const uint8_t keep[1024]);
+
+/* Paging on: the page of @lin is about to be mapped through a directory
+ * entry keyed @key (region_key).  If the 4 MiB region around it holds
+ * pages mapped under another key, they go first: a region's pages share
+ * one key. */
+void monitor_space_key_region(struct monitor_space *sp, uint32_t lin, uint64_t key);
 
 /* Paging on: unmaps the linear page of @lin, and the whole 4 MiB around it if
  * the guest mapped it with a large page (INVLPG drops a large page's

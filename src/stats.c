@@ -3,7 +3,8 @@
  * capped per group, stats.h), so a flat array
  * searched linearly is both the simplest and fast enough: the hot callers
  * (exits, port accesses) hit the same few entries over and over, and a
- * search starting from the last hit finds them at once.  Output keeps the
+ * search starting from the last hit finds them at once; the others mostly
+ * pass the same string literals each time, found by pointer.  Output keeps the
  * order in which counters first appeared.
  */
 #include "stats.h"
@@ -15,6 +16,11 @@
 struct stats_entry {
 	char *group, *key;
 	uint64_t value;
+	/* the strings the counter was last found by: most callers pass the
+	 * same literals each time, so comparing pointers first finds them
+	 * without a strcmp per entry (a pointer alone proves nothing: a
+	 * caller's buffer may hold another key the next time) */
+	const char *seen_group, *seen_key;
 };
 
 struct stats {
@@ -51,6 +57,10 @@ static size_t stats_index(const struct stats *s, const char *group, const char *
 {
 	if (s->n && stats_match(&s->e[s->last], group, key))
 		return s->last;
+	for (size_t i = 0; i < s->n; i++)
+		if (s->e[i].seen_key == key && s->e[i].seen_group == group &&
+		    stats_match(&s->e[i], group, key))
+			return i;
 	size_t i = 0;
 	while (i < s->n && !stats_match(&s->e[i], group, key))
 		i++;
@@ -64,6 +74,8 @@ static struct stats_entry *stats_entry(struct stats *s, const char *group, const
 	size_t i = stats_index(s, group, key);
 	if (i < s->n) {
 		s->last = i;
+		s->e[i].seen_group = group;
+		s->e[i].seen_key = key;
 		return &s->e[i];
 	}
 	struct stats_entry *e;
@@ -79,6 +91,8 @@ static struct stats_entry *stats_entry(struct stats *s, const char *group, const
 	e->group = strdup(group);
 	e->key = strdup(key);
 	e->value = 0;
+	e->seen_group = group;
+	e->seen_key = key;
 	if (!e->group || !e->key) {
 		free(e->group);
 		free(e->key);

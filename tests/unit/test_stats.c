@@ -63,6 +63,25 @@ static void test_many_keys(void **state)
 /* A guest touching ever new addresses cannot grow a group without bound:
  * past STATS_ADDR_KEYS, new addresses add up under "others", and the ones
  * already there go on counting. */
+/* A key in a buffer the caller reuses for another key is counted by what
+ * it says, not where it is. */
+static void test_reused_buffer_keys(void **state)
+{
+	struct stats *s = stats_new();
+	char key[8];
+	for (int round = 0; round < 3; round++) {
+		strcpy(key, "one");
+		stats_add(s, "g", key, 1);
+		stats_add(s, "g", "other", 1); /* not the last hit any more */
+		strcpy(key, "two");
+		stats_add(s, "g", key, 10);
+	}
+	assert_int_equal(stats_get(s, "g", "one"), 3);
+	assert_int_equal(stats_get(s, "g", "two"), 30);
+	assert_int_equal(stats_get(s, "g", "other"), 3);
+	stats_free(s);
+}
+
 static void test_addresses_capped(void **state)
 {
 	struct stats *s = stats_new();
@@ -123,6 +142,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_counts),
 		cmocka_unit_test(test_many_keys),
+		cmocka_unit_test(test_reused_buffer_keys),
 		cmocka_unit_test(test_addresses_capped),
 		cmocka_unit_test(test_null_is_noop),
 		cmocka_unit_test(test_json),

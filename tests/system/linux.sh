@@ -113,6 +113,32 @@ linux_shell() {
 	fi
 }
 
+# The PAE kernel on the monitor, which keys what a CR3 switch keeps by two
+# 2 MiB directory entries there (monitor_paging.c): boot, uname, poweroff.
+linux_pae_shell() {
+	local e=monitor log=$OUT/linux-pae-$e.out
+	cat >"$OUT/linux-pae.steps" <<'STEPS'
+expect ^plexvm-linux: init
+expect / # 
+send uname -r
+expect ^6\.[0-9]+\.[0-9]+-[0-9]+-686-pae
+expect / # 
+send poweroff
+expect reboot: Power down
+STEPS
+	tests/system/serial-session "$OUT/linux-pae.steps" "$log" "$LINUX_LIMIT" -- \
+		"$PLEXVM" --engine "$e" --kernel "$B/linux/vmlinuz-686-pae" --initrd "$I" -m 256M \
+		--append "$LINUX_SESSION_APPEND" >"$OUT/linux-pae-$e.steps" 2>&1
+	if grep -qx 'status 0' "$OUT/linux-pae-$e.steps"; then
+		ok "linux/pae/$e"
+	else
+		{ cat "$OUT/linux-pae-$e.steps"; echo "-- serial output, last lines:"; tail -n 15 "$log"; } \
+			>"$OUT/linux-pae-$e.why"
+		bad "linux/pae/$e" "$(grep -E '^(serial-session|status)' "$OUT/linux-pae-$e.steps" | tail -n 1)" \
+			"$OUT/linux-pae-$e.why"
+	fi
+}
+
 # Fetched once, then taken from the cache; apt-get needs root or sudo
 # without a password, and Debian's archive.
 linux_why=
@@ -138,4 +164,9 @@ else
 		linux_early_boot "$e"
 		linux_shell "$e"
 	done
+	if [ ! -f "$B/linux/vmlinuz-686-pae" ]; then
+		skipped linux/pae/monitor "no $B/linux/vmlinuz-686-pae after scripts/linux-fetch"
+	elif [[ " ${engines[*]} " == *" monitor "* ]]; then
+		linux_pae_shell
+	fi
 fi

@@ -390,10 +390,10 @@ static void test_cr3_switch_keeps_regions_of_the_same_key(void **state)
 	reset_page(f, "", 0);
 	assert_int_equal(monitor_space_set_paging(&space, true), 0);
 	const uint32_t kern = 0xC0001000u, kern2 = 0xC0003000u, user = 0x10000000u;
-	monitor_space_key_region(&space, kern, 0x1234007);
+	monitor_space_key_region(&space, kern, (struct monitor_region_key){ { 0x1234007, 0 } });
 	assert_int_equal(monitor_space_map(&space, kern, f, MONITOR_MAP_SUPERVISOR), 0);
 	assert_int_equal(monitor_space_map(&space, kern2, f, MONITOR_MAP_SUPERVISOR), 0);
-	monitor_space_key_region(&space, user, 0x5678007);
+	monitor_space_key_region(&space, user, (struct monitor_region_key){ { 0x5678007, 0 } });
 	assert_int_equal(monitor_space_map(&space, user, f, MONITOR_MAP_WRITE), 0);
 	uint8_t keep[1024] = { 0 };
 	keep[kern >> 22] = 1;
@@ -403,9 +403,9 @@ static void test_cr3_switch_keeps_regions_of_the_same_key(void **state)
 	assert_string_equal(prot_of(kern), "r--s");
 	assert_string_equal(prot_of(kern2), "r--s");
 	/* the same key again changes nothing; another drops the region */
-	monitor_space_key_region(&space, kern, 0x1234007);
+	monitor_space_key_region(&space, kern, (struct monitor_region_key){ { 0x1234007, 0 } });
 	assert_int_equal(space.nlive, 2);
-	monitor_space_key_region(&space, kern2, 0x9999007);
+	monitor_space_key_region(&space, kern2, (struct monitor_region_key){ { 0x9999007, 0 } });
 	assert_int_equal(space.nlive, 0);
 	assert_string_equal(prot_of(kern), "---p");
 	assert_string_equal(prot_of(kern2), "---p");

@@ -17,6 +17,7 @@
 #define PDE_P 0x1u
 #define PDE_A 0x20u
 #define PDE_D 0x40u
+#define PAE_ADDR_MASK 0x000ffffffffff000ull /* a PDPTE's directory */
 /* The same instruction faulting on the same page this many times in a row
  * makes no progress natively (it writes the page it runs from, say): the
  * core runs it. */
@@ -51,18 +52,31 @@ static bool translate_out(void *ctx, uint32_t lin, uint64_t *gpa)
 }
 
 /* The key of the 4 MiB region of @lin (monitor_space.h, region_key): the
- * entry of the page directory at @cr3 that maps it, less A and D, which
- * say nothing about where it leads, or 0 if it cannot be a key: not
- * present, or PAE, whose regions two directory entries and a PDPTE map
- * (and whose CR3 writes flush as before). */
-static uint64_t region_key(const struct monitor_engine *m, uint32_t cr3, uint32_t lin)
+ * entries of the page directory at @cr3 that map it (one, or two with
+ * PAE, found through the PDPTE), less A and D, which say nothing about
+ * where they lead; all zero if none is present. */
+static struct monitor_region_key region_key(const struct monitor_engine *m, uint32_t cr3,
+                                            uint32_t lin)
 {
-	if (m->cpu.cr4 & X86_CR4_PAE)
-		return 0;
-	uint32_t pde;
-	if (mem_read(m->mem, (cr3 & ~0xfffu) + (lin >> 22) * 4, &pde, 4) < 0 || !(pde & PDE_P))
-		return 0;
-	return pde & ~(PDE_A | PDE_D);
+	struct monitor_region_key k = { { 0, 0 } };
+	if (!(m->cpu.cr4 & X86_CR4_PAE)) {
+		uint32_t pde;
+		if (mem_read(m->mem, (cr3 & ~0xfffu) + (lin >> 22) * 4, &pde, 4) == 0 &&
+		    (pde & PDE_P))
+			k.pde[0] = pde & ~(PDE_A | PDE_D);
+		return k;
+	}
+	uint64_t pdpte, pde[2];
+	lin &= ~0x3fffffu; /* the region's first 2 MiB entry, then the second */
+	if (mem_read(m->mem, (cr3 & ~0x1fu) + (lin >> 30) * 8, &pdpte, 8) < 0 || !(pdpte & PDE_P))
+		return k;
+	uint64_t dir = pdpte & PAE_ADDR_MASK;
+	if (mem_read(m->mem, dir + ((lin >> 21) & 0x1ff) * 8, pde, sizeof(pde)) < 0 ||
+	    !((pde[0] | pde[1]) & PDE_P))
+		return k;
+	for (int i = 0; i < 2; i++)
+		k.pde[i] = pde[i] & ~(uint64_t)(PDE_A | PDE_D);
+	return k;
 }
 
 int monitor_paging_enter(struct monitor_engine *m)
@@ -191,8 +205,10 @@ void monitor_paging_ctrl_written(struct monitor_engine *m, int cr, uint32_t old)
 		uint8_t keep[1024];
 		bool switched = (old & ~0xfffu) != (c->cr3 & ~0xfffu);
 		for (uint32_t r = 0; r < 1024; r++)
-			keep[r] = switched && sp->region_live[r] && sp->region_key[r] &&
-			          region_key(m, c->cr3, r << 22) == sp->region_key[r];
+			keep[r] = switched && sp->region_live[r] &&
+			          (sp->region_key[r].pde[0] | sp->region_key[r].pde[1]) &&
+			          monitor_region_key_same(region_key(m, c->cr3, r << 22),
+			                                  sp->region_key[r]);
 		count(m, "flushes-cr3");
 		stats_add(m->stats, "monitor-paging", "flushes-cr3-pages",
 		          monitor_space_flush_where(sp, MONITOR_MAP_GLOBAL, false, keep));

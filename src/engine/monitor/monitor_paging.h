@@ -20,9 +20,9 @@
  * Stale mappings are what a TLB may hold: the guest must INVLPG or reload
  * CR3 after changing a PTE, so the page tables need no write protection.
  * A CR3 write unmaps what is not global (G with CR4.PGE), as a TLB keeps
- * global translations (SDM vol. 3, 4.10.4.1) -- except, with 2-level
- * paging, in the 4 MiB regions that the new page directory maps through
- * the same entry as the old one (the same page table: a kernel's half,
+ * global translations (SDM vol. 3, 4.10.4.1) -- except in the 4 MiB
+ * regions that the new page directory maps through the same entry (with
+ * PAE, the same two entries) as before (the same page table: a kernel's half,
  * which every process shares, and which Linux without PGE marks nothing
  * global in).  That is more than a CPU keeps, and what a guest that
  * changes a PTE of a shared table and relies on the next process switch,

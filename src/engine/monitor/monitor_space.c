@@ -633,10 +633,11 @@ unsigned monitor_space_flush_where(struct monitor_space *sp, unsigned flag, bool
 	return dropped;
 }
 
-void monitor_space_key_region(struct monitor_space *sp, uint32_t lin, uint64_t key)
+void monitor_space_key_region(struct monitor_space *sp, uint32_t lin,
+                              struct monitor_region_key key)
 {
 	uint32_t r = lin >> 22;
-	if (sp->region_key[r] == key)
+	if (monitor_region_key_same(sp->region_key[r], key))
 		return;
 	if (sp->region_live[r]) {
 		uint32_t lp = r << 10;

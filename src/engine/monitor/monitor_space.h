@@ -48,6 +48,17 @@
 #include "monitor_scan.h"
 
 #define MONITOR_SPACE_END 0x100000000ull
+
+/* What maps a 4 MiB region of linear space: one page directory entry, or
+ * two with PAE (2 MiB each); all zero for none. */
+struct monitor_region_key {
+	uint64_t pde[2];
+};
+
+static inline bool monitor_region_key_same(struct monitor_region_key a, struct monitor_region_key b)
+{
+	return a.pde[0] == b.pde[0] && a.pde[1] == b.pde[1];
+}
 #define MONITOR_PAGE 4096u
 
 struct monitor_space {
@@ -94,9 +105,10 @@ struct monitor_space {
 	 * of them are MONITOR_MAP_GLOBAL and MONITOR_MAP_SUPERVISOR, so a
 	 * partial flush skips what it keeps without looking at each page */
 	uint16_t region_live[1024], region_global[1024], region_sup[1024];
-	/* per 4 MiB: the guest's page directory entry its entries were mapped
-	 * through, as monitor_paging.c keys it (0: none to keep them by) */
-	uint64_t region_key[1024];
+	/* per 4 MiB: the guest's page directory entries its entries were
+	 * mapped through, as monitor_paging.c keys them (all 0: none to keep
+	 * them by) */
+	struct monitor_region_key region_key[1024];
 	/* Linear to guest physical for the places a scanned page's paths leave
 	 * it (scan_page.outs) while paging is on; without it they are not
 	 * followed.  Returns false if @lin has no translation. */
@@ -215,7 +227,8 @@ unsigned monitor_space_flush_where(struct monitor_space *sp, unsigned flag, bool
  * entry keyed @key (region_key).  If the 4 MiB region around it holds
  * pages mapped under another key, they go first: a region's pages share
  * one key. */
-void monitor_space_key_region(struct monitor_space *sp, uint32_t lin, uint64_t key);
+void monitor_space_key_region(struct monitor_space *sp, uint32_t lin,
+                              struct monitor_region_key key);
 
 /* Paging on: unmaps the linear page of @lin, and the whole 4 MiB around it if
  * the guest mapped it with a large page (INVLPG drops a large page's

@@ -1,0 +1,80 @@
+/* fnptr: sensitive instructions in functions reached only through a
+ * pointer (issue 10's example: Linux calls through pointers everywhere).
+ *
+ * The functions sit on a page of their own that nothing jumps to directly,
+ * in the order the compiler lays out C functions (16-byte aligned, padded).
+ * On plexvm's monitor the first call into the page is a fetch fault that
+ * scans it from that function; the others are reached with no trap at all,
+ * so they run patched only if the scanner found them on its own (the gap
+ * rule of monitor_scan.h).  Each must see what a direct use sees: CPUID
+ * leaf 0 the CPU plexvm offers, PUSHF the IF that CLI cleared (IF is the
+ * host's, always set, to native code at host ring 3), SMSW the guest's
+ * CR0 bits. */
+#include "test.h"
+#include "x86.h"
+
+#define FNPTR __attribute__((noinline, used, section(".text.fnptr"), aligned(16)))
+
+/* A page boundary before and after: the section starts a page and the
+ * linker script puts nothing else in it. */
+__asm__(".pushsection .text.fnptr, \"ax\"\n"
+        ".balign 4096\n"
+        ".popsection\n");
+
+FNPTR static uint32_t fnptr_first(void)
+{
+	return 0x600d;
+}
+
+FNPTR static uint32_t fnptr_max_leaf(void)
+{
+	uint32_t a, b, c, d;
+	cpuid(0, &a, &b, &c, &d);
+	return a;
+}
+
+FNPTR static uint32_t fnptr_flags(void)
+{
+	uint32_t f;
+	__asm__ volatile("pushfl\n\tpopl %0" : "=r"(f));
+	return f;
+}
+
+FNPTR static uint32_t fnptr_msw(void)
+{
+	uint32_t msw;
+	__asm__ volatile("smsw %0" : "=r"(msw));
+	return msw & 0xffff;
+}
+
+__asm__(".pushsection .text.fnptr, \"ax\"\n"
+        ".balign 4096, 0xcc\n"
+        ".popsection\n");
+
+/* Through a pointer the compiler cannot see through. */
+static uint32_t call(uint32_t (*fn)(void))
+{
+	uint32_t (*volatile p)(void) = fn;
+	return p();
+}
+
+void test_main(void)
+{
+	uint32_t a, b, c, d;
+	cpuid(0, &a, &b, &c, &d);
+	test_eq(call(fnptr_first), 0x600d, "the first function of the page");
+
+	uint32_t leaf = call(fnptr_max_leaf);
+	printf("CPUID leaf 0 through a pointer: max leaf %s\n", leaf == a ? "as directly" : "DIFFERS");
+	test_eq(leaf, a, "CPUID through a pointer");
+
+	cli();
+	uint32_t flags = call(fnptr_flags);
+	sti();
+	printf("PUSHF through a pointer after CLI: IF %s\n", flags & X86_EFLAGS_IF ? "set" : "clear");
+	test_eq(flags & X86_EFLAGS_IF, 0, "PUSHF through a pointer sees CLI's IF");
+
+	uint32_t msw = call(fnptr_msw);
+	printf("SMSW through a pointer: %s CR0\n", msw == (read_cr0() & 0xffff) ? "as" : "NOT as");
+	test_eq(msw, read_cr0() & 0xffff, "SMSW through a pointer");
+}

@@ -2,52 +2,35 @@
  * pointer (issue 10's example: Linux calls through pointers everywhere).
  *
  * The functions sit on a page of their own that nothing jumps to directly,
- * in the order the compiler lays out C functions (16-byte aligned, padded).
- * On plexvm's monitor the first call into the page is a fetch fault that
- * scans it from that function; the others are reached with no trap at all,
- * so they run patched only if the scanner found them on its own (the gap
- * rule of monitor_scan.h).  Each must see what a direct use sees: CPUID
+ * laid out as a compiler lays out C functions (16-byte aligned, NOP padding
+ * after each), with INT3 filler to the page's end.  On plexvm's monitor the first call
+ * into the page is a fetch fault that scans it from that function; the
+ * others are reached with no trap at all, so they run patched only if the
+ * scanner found them on its own (the gap rule of monitor_scan.h).  Each must see what a direct use sees: CPUID
  * leaf 0 the CPU plexvm offers, PUSHF the IF that CLI cleared (IF is the
  * host's, always set, to native code at host ring 3), SMSW the guest's
  * CR0 bits. */
 #include "test.h"
 #include "x86.h"
 
-#define FNPTR __attribute__((noinline, used, section(".text.fnptr"), aligned(16)))
-
-/* A page boundary before and after: the section starts a page and the
- * linker script puts nothing else in it. */
+/* Written out as a compiler lays out C functions (16-byte aligned, NOP
+ * padding between them), on a page of their own: assembly, so that the
+ * layout is exactly this. */
+uint32_t fnptr_first(void), fnptr_max_leaf(void), fnptr_flags(void), fnptr_msw(void);
 __asm__(".pushsection .text.fnptr, \"ax\"\n"
         ".balign 4096\n"
-        ".popsection\n");
-
-FNPTR static uint32_t fnptr_first(void)
-{
-	return 0x600d;
-}
-
-FNPTR static uint32_t fnptr_max_leaf(void)
-{
-	uint32_t a, b, c, d;
-	cpuid(0, &a, &b, &c, &d);
-	return a;
-}
-
-FNPTR static uint32_t fnptr_flags(void)
-{
-	uint32_t f;
-	__asm__ volatile("pushfl\n\tpopl %0" : "=r"(f));
-	return f;
-}
-
-FNPTR static uint32_t fnptr_msw(void)
-{
-	uint32_t msw;
-	__asm__ volatile("smsw %0" : "=r"(msw));
-	return msw & 0xffff;
-}
-
-__asm__(".pushsection .text.fnptr, \"ax\"\n"
+        "fnptr_first:\n\t"
+        "movl $0x600d, %eax\n\tret\n"
+        ".balign 16\n"
+        "fnptr_max_leaf:\n\t"
+        "pushl %ebx\n\txorl %eax, %eax\n\tcpuid\n\tpopl %ebx\n\tret\n"
+        ".balign 16\n"
+        "fnptr_flags:\n\t"
+        "pushfl\n\tpopl %eax\n\tret\n"
+        ".balign 16\n"
+        "fnptr_msw:\n\t"
+        "smsw %eax\n\tmovzwl %ax, %eax\n\tret\n"
+        ".balign 16\n"
         ".balign 4096, 0xcc\n"
         ".popsection\n");
 

@@ -1128,6 +1128,44 @@ static void test_gaps(void **state)
 	uint16_t two[] = { 0, 0x10 };
 	assert_int_equal(scan_page(&sp, page, NULL, 0, true, two, 2), 0);
 	assert_false(scan_is_start(&sp, 1));
+
+	/* Functions after the last reached one, as a compiler lays them out:
+	 * each from a 16-byte boundary to a RET and the NOPs after it, then
+	 * INT3 filler to the page's end.  0: ret (entered); 10: pushf;
+	 * pop %eax; ret; 20: cpuid; ret; 30: INT3s to the end. */
+	memset(page, NOP, PAGE);
+	page[0] = 0xc3;
+	memcpy(page + 0x10, "\x9c\x58\xc3", 3);
+	memcpy(page + 0x20, "\x0f\xa2\xc3", 3);
+	memset(page + 0x30, 0xcc, PAGE - 0x30);
+	uint16_t zero = 0;
+	assert_int_equal(scan_page(&sp, page, NULL, 0, true, &zero, 1), 2);
+	check_patch(&sp.patches[0], 0x10, 0x9c, 1, SCAN_FLAGS, "pushf, a trailing function");
+	check_patch(&sp.patches[1], 0x20, 0x0f, 2, SCAN_CPUID, "cpuid, the last function");
+
+	/* Not data after the code, though: text (INS/OUTS opcodes among its
+	 * letters) has no RET, and a RET with data after it, not padding,
+	 * ends no function.  0: ret; 10: "lmnop..."; 30: pushf; ret; 'A'... */
+	memset(page, 'A', PAGE);
+	page[0] = 0xc3;
+	memset(page + 1, NOP, 15);
+	memcpy(page + 0x10, "lmnopqrstuvwxyzlmnopqrstuvwxyz..", 32);
+	memcpy(page + 0x30, "\x9c\xc3", 2);
+	assert_int_equal(scan_page(&sp, page, NULL, 0, true, &zero, 1), 0);
+	assert_false(scan_is_start(&sp, 0x10));
+	assert_false(scan_is_start(&sp, 0x30));
+
+	/* Nor pointers into a kernel at 0xCC000000, one of which ends in
+	 * C3 CC at a 16-byte boundary: 0: ret; 10: pushf (a low byte), then
+	 * pointers; 1c: 0xccc30000 */
+	memset(page, 0, PAGE);
+	page[0] = 0xc3;
+	memset(page + 1, NOP, 15);
+	for (unsigned i = 0x10; i < 0x100; i += 4)
+		memcpy(page + i, "\x9c\x10\x20\xcc", 4);
+	memcpy(page + 0x1c, "\x00\x00\xc3\xcc", 4);
+	assert_int_equal(scan_page(&sp, page, NULL, 0, true, &zero, 1), 0);
+	assert_false(scan_is_start(&sp, 0x10));
 	free(page);
 }
 
@@ -1179,8 +1217,9 @@ static void test_add_entry(void **state)
 static void test_fpu_policy(void **state)
 {
 	static struct scan_page sp;
-	/* 0: fld1; fwait; fstp %st(0); cpuid; ret   10: fninit; popf; ret */
-	uint8_t *page = page_with("\xd9\xe8\x9b\xdd\xd8\x0f\xa2\xc3", 8, 0);
+	/* 0: fld1; fwait; fstp %st(0); cpuid; ret; a data byte (so that the
+	 * gap rules leave 10 alone)   10: fninit; popf; ret */
+	uint8_t *page = page_with("\xd9\xe8\x9b\xdd\xd8\x0f\xa2\xc3\x00", 9, 0);
 	memcpy(page + 0x10, "\xdb\xe3\x9d\xc3", 4);
 	uint16_t entry = 0;
 

@@ -169,6 +169,7 @@ static void test_exits_become_entries(void **state)
 	memcpy(jmp + 1, &rel, 4);
 	memcpy(ram(a), jmp, 5);
 	ram(b)[0] = 0xc3;
+	ram(b)[1] = 0x00; /* data after the ret: no gap rule takes 0x40 for code */
 	memcpy(ram(b + 0x40), "\x0e\xc3", 2);
 	/* b scanned first, from 0: the push %cs at 0x40 is not reached */
 	assert_int_equal(monitor_space_scan(&space, b, true, false), 1);

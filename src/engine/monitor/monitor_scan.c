@@ -392,6 +392,43 @@ static unsigned skip_padding(const struct scan_bytes *b, unsigned a, unsigned z)
 	return a;
 }
 
+/* Where real code starts in [@a, @z) once padding and INT3 filler (what
+ * some compilers and linkers put after a function) are skipped, or @z. */
+static unsigned skip_filler(const struct scan_bytes *b, unsigned a, unsigned z)
+{
+	for (;;) {
+		unsigned next = skip_padding(b, a, z);
+		while (next < z && b->page[next] == 0xcc)
+			next++;
+		if (next == a)
+			return a;
+		a = next;
+	}
+}
+
+/* True if straight-line decoding from @f, every instruction valid, reaches
+ * a return or jump that ends a compiled function: one followed by NOP
+ * padding up to the next 16-byte boundary, before @z.  (Not INT3 filler,
+ * nor a RET that ends on the boundary: a table of pointers into a kernel
+ * at 0xCC000000 has C3 CC at a boundary's end often enough.) */
+static bool decodes_to_function_end(const struct scan_bytes *b, unsigned f, unsigned z)
+{
+	struct x86_decoded d;
+	while (f < z) {
+		int r = decode_at(b, f, &d);
+		if (r <= 0)
+			return false;
+		f += (unsigned)r;
+		enum flow fl = flow_of(&d);
+		if (fl != FLOW_END && fl != FLOW_JUMP)
+			continue;
+		unsigned boundary = (f + 15) & ~15u;
+		if (f < boundary && boundary <= z && skip_padding(b, f, boundary) == boundary)
+			return true;
+	}
+	return false;
+}
+
 /*
  * Code that only a pointer reaches (a handler, a callback) sits between
  * functions the descent did reach, and would run unpatched if a native
@@ -402,9 +439,16 @@ static unsigned skip_padding(const struct scan_bytes *b, unsigned a, unsigned z)
  * decoded instruction.  Data sharing a page with code follows the last
  * function (.rodata after .text), so it never lands on a later instruction;
  * data a programmer jumps over in hand-written code seldom starts on a
- * 16-byte boundary.  A gap at the page start is left alone (it may be the
- * tail of the previous page's data), and so is a gap that runs to the page
- * end.  What is left out this way stays unseen, as monitor_scan.h says.
+ * 16-byte boundary.  Where no decoded instruction follows (the last
+ * functions of a page, or those before the data that follows the code),
+ * what starts on a 16-byte boundary after padding or INT3 filler and
+ * decodes cleanly to a return or jump followed by NOP padding up to the
+ * next 16-byte boundary is taken for a function too: data seldom decodes
+ * that way (text has no C3 byte; a table would need a C3 and then NOPs).
+ * A gap at the page start is left alone (it may be the tail of the
+ * previous page's data, or of an instruction that straddles into this
+ * page, where decoding from byte 0 would put patches inside it).  What is
+ * left out this way stays unseen, as monitor_scan.h says.
  */
 static void fill_gaps(struct scan_page *sp, const struct scan_bytes *b)
 {
@@ -421,7 +465,15 @@ static void fill_gaps(struct scan_page *sp, const struct scan_bytes *b)
 			z++;
 		unsigned f =
 		        a > 0 && z < PAGE && bit_test(sp->starts, z) ? skip_padding(b, a, z) : z;
-		if (f < z && f % 16 == 0 && decodes_to(b, f, z)) {
+		/* or a function after the last reached one, before the page's
+		 * end or data: one that decodes cleanly to a return or jump and
+		 * the padding a compiler puts after it */
+		if (!(f < z && f % 16 == 0 && decodes_to(b, f, z)) && a > 0) {
+			f = skip_filler(b, a, z);
+			if (f % 16 != 0 || !decodes_to_function_end(b, f, z))
+				f = z;
+		}
+		if (f < z) {
 			/* new instructions: cover them and look at the gaps again */
 			uint64_t before[PAGE / 64], added[PAGE / 64];
 			memcpy(before, sp->starts, sizeof(before));

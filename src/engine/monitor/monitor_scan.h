@@ -104,8 +104,11 @@
  *     first case: in a gap between decoded instructions, what starts on a
  *     16-byte boundary after padding and decodes cleanly to land exactly
  *     on the next decoded instruction is taken for a function and scanned
- *     (monitor_scan.c, fill_gaps); a pointer-only function after the last
- *     reached one, or not aligned, stays unseen.  A sensitive instruction there
+ *     (monitor_scan.c, fill_gaps), and so is, where no decoded instruction
+ *     follows (the page's last functions), what decodes cleanly from such
+ *     a boundary to a return or jump and NOP padding up to the next one; a
+ *     pointer-only function that is not aligned, or ends without NOP
+ *     padding, or sits in the gap at the page start, stays unseen.  A sensitive instruction there
  *     runs natively and the guest silently sees host state; nothing traps
  *     to say so, since the page is executable.  The monitor narrows this:
  *     it adds an entry every time it enters guest code (after every trap,

@@ -321,7 +321,6 @@ void monitor_emulate(struct monitor_engine *m)
 	struct x86_cpu *c = &m->cpu;
 	uint8_t bytes[X86_MAX_INSN_LEN];
 	int plain = 0; /* non-trapping instructions since the last trapping one */
-	monitor_fpu_to_core(m);
 	for (int i = 0; i < EMULATE_RUN_MAX; i++) {
 		size_t n = mon_code_at(m, c->eip, bytes);
 		unsigned len;
@@ -336,6 +335,11 @@ void monitor_emulate(struct monitor_engine *m)
 		if (m->stats)
 			stats_add(m->stats, "monitor-emulated",
 			          monitor_insn_name(bytes, n, monitor_code32(c)), 1);
+		/* The guest's x87 state goes to the core only for an instruction
+		 * that uses it: most traps are not x87 ones, and the move costs
+		 * an XSAVE, a conversion and an XRSTOR at the next entry. */
+		if (monitor_insn_uses_fpu(bytes, n, monitor_code32(c)))
+			monitor_fpu_to_core(m);
 		m->core_access_traps = false;
 		enum x86_status s = x86_run(c, &m->ops, 1);
 		/* An instruction traps natively by its kind, or by what it

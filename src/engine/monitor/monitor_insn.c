@@ -162,6 +162,16 @@ enum monitor_insn_kind monitor_insn_kind(const uint8_t *bytes, size_t len, bool 
 	return is_cond_branch(&d) ? MONITOR_INSN_BRANCH : MONITOR_INSN_PLAIN;
 }
 
+bool monitor_insn_uses_fpu(const uint8_t *bytes, size_t len, bool code32)
+{
+	struct x86_decoded d;
+	if (x86_decode(bytes, len, code32, &d) < 0)
+		return false;
+	/* x87 (D8-DF) and WAIT; the monitor's guests have no FXSR, MMX or SSE
+	 * (the decoder rejects those encodings) */
+	return !d.two_byte && (d.opcode == 0x9b || (d.opcode >= 0xd8 && d.opcode <= 0xdf));
+}
+
 const char *monitor_insn_name(const uint8_t *bytes, size_t len, bool code32)
 {
 	struct x86_decoded d;

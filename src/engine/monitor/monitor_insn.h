@@ -13,6 +13,10 @@
  * "invalid". */
 const char *monitor_insn_name(const uint8_t *bytes, size_t len, bool code32);
 
+/* True if the instruction reads or writes the guest's x87 state (x87, WAIT):
+ * the core needs that state converted before it runs one. */
+bool monitor_insn_uses_fpu(const uint8_t *bytes, size_t len, bool code32);
+
 enum monitor_insn_kind {
 	MONITOR_INSN_TRAPS,    /* would trap at ring 3 in the monitor (privileged, or
 	                       * patched by the scanner) */

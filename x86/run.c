@@ -10,9 +10,10 @@
 #include "cpu.h"
 #include "uop.h"
 
-static inline const struct x86_uop *x86_uop_at(struct x86_insn *x)
+/* @c is x->c, passed apart: a handler may write through x, and the loop
+ * would otherwise load x->c again for every instruction. */
+static inline const struct x86_uop *x86_uop_at(struct x86_cpu *c, struct x86_insn *x)
 {
-	struct x86_cpu *c = x->c;
 	uint32_t off = c->eip - c->uop_start;
 	if (__builtin_expect(off < c->uop_len, 1)) {
 		const struct x86_uop *u = &c->uop_base[off];
@@ -30,7 +31,7 @@ __attribute__((noinline)) static enum x86_status x86_run_uops(struct x86_insn *x
 	while (c->icount < end) {
 		c->insn_eip = c->eip;
 		c->intr_shadow = false;
-		const struct x86_uop *u = x86_uop_at(x);
+		const struct x86_uop *u = x86_uop_at(c, x);
 		c->eip += u->len;
 		u->fn(x, u);
 		c->icount++;
@@ -54,7 +55,7 @@ __attribute__((noinline)) static enum x86_status x86_run_debug(struct x86_insn *
 		c->db_hits = 0;
 		c->db_shadow = false;
 		x86_debug_before(x);
-		const struct x86_uop *u = x86_uop_at(x);
+		const struct x86_uop *u = x86_uop_at(c, x);
 		c->eip += u->len;
 		u->fn(x, u);
 		c->icount++;

@@ -219,12 +219,37 @@ bool x86_icache_window(struct x86_insn *x);
 /* Sets the code window at EIP; returns its TLB entry (host NULL: MMIO). */
 struct x86_tlb_entry *x86_fetch_window(struct x86_insn *x);
 
+/* The X86_SEGF_* rights of segment register @segno (c->seg_fast): in
+ * protected mode, a present expand-up data segment may be read (written if
+ * writable), readable code read; anything else takes the slow path, which
+ * raises the fault or, in real mode, skips the limit check. */
+static inline void x86_seg_fast_sync(struct x86_cpu *c, int segno)
+{
+	uint16_t type = c->seg[segno].attr & 0x9e; /* P, S, code, expand-down/conforming, R/W */
+	uint8_t f = 0;
+	if (c->cr0 & X86_CR0_PE) {
+		if (type == 0x92)
+			f = X86_SEGF_READ | X86_SEGF_WRITE;
+		else if (type == 0x90 || (type & 0x9a) == 0x9a)
+			f = X86_SEGF_READ;
+	}
+	c->seg_fast[segno] = f;
+}
+
+/* All of c->seg_fast, on entry to the core and after a CR0 write. */
+static inline void x86_seg_fast_sync_all(struct x86_cpu *c)
+{
+	for (int i = 0; i < 6; i++)
+		x86_seg_fast_sync(c, i);
+}
+
 /* Every change of a segment register goes through here, after any CPL
  * change: a new CS empties the code windows, and the seg_loaded hook hears
  * of it. */
 static inline void x86_set_seg(struct x86_insn *x, int segno, const struct x86_seg *s)
 {
 	x->c->seg[segno] = *s;
+	x86_seg_fast_sync(x->c, segno);
 	if (segno == X86_CS)
 		x86_fetch_invalidate(x->c);
 	if (x->ops->seg_loaded)
@@ -238,6 +263,16 @@ static inline void x86_ctrl_written(struct x86_insn *x, int cr, uint32_t old)
 		x->ops->ctrl_written(x->ops->ctx, cr, old);
 }
 
+/* The X86_TLB_* right an access by the current CPL needs. */
+static inline unsigned x86_tlb_need(const struct x86_cpu *c, bool write)
+{
+	if (c->cpl == 3)
+		return write ? X86_TLB_WRITE_USER : X86_TLB_READ_USER;
+	if (!write)
+		return X86_TLB_READ;
+	return (c->cr0 & X86_CR0_WP) ? X86_TLB_WRITE : X86_TLB_WRITE_NOWP;
+}
+
 /* The TLB entry that lets an access of @size at @off in segment @seg go
  * straight to host memory, or NULL when the full checks must run: the
  * segment is present, expand-up, readable (writable for a write), the access
@@ -247,18 +282,14 @@ static inline struct x86_tlb_entry *x86_fast_entry(struct x86_cpu *c, int seg, u
                                                    unsigned size, bool write, uint32_t *lin)
 {
 	const struct x86_seg *s = &c->seg[seg];
-	uint16_t type = s->attr & 0x9e; /* P, S, code, expand-down/conforming, R/W */
-	bool ok = write ? type == 0x92 : (type == 0x92 || type == 0x90 || (type & 0x9a) == 0x9a);
-	if (!ok || !(c->cr0 & X86_CR0_PE) || off > s->limit || s->limit - off < size - 1)
+	if (!(c->seg_fast[seg] & (write ? X86_SEGF_WRITE : X86_SEGF_READ)) || off > s->limit ||
+	    s->limit - off < size - 1)
 		return 0;
 	*lin = s->base + off;
 	if ((*lin & 0xfff) > 0x1000 - size)
 		return 0;
 	struct x86_tlb_entry *t = &c->tlb[(*lin >> 12) % X86_TLB_SIZE];
-	if (t->tag != (*lin >> 12) + 1 || !t->host || (c->cpl == 3 && !t->user))
-		return 0;
-	if (write &&
-	    (!t->dirty || t->readonly || (!t->writable && (c->cpl == 3 || (c->cr0 & X86_CR0_WP)))))
+	if (t->tag != (*lin >> 12) + 1 || !(t->fast & x86_tlb_need(c, write)))
 		return 0;
 	if (write && t->code && (t->code->lines & x86_icache_lines(*lin & 0xfff, size)))
 		return 0; /* over decoded code: the slow path invalidates it */

@@ -90,9 +90,11 @@ enum x86_status x86_run(struct x86_cpu *c, const struct x86_ops *ops, uint64_t b
 	struct x86_insn x;
 	uint64_t end = c->icount + budget;
 
-	/* The caller may have changed CS, the CPL or paging since the last
-	 * run: build the code windows afresh. */
+	/* The caller may have changed CS, the CPL, paging or any segment
+	 * since the last run: build the code windows and segment rights
+	 * afresh. */
 	x86_fetch_invalidate(c);
+	x86_seg_fast_sync_all(c);
 	c->exit = X86_OK; /* set only by an instruction that ends the run */
 	for (;;) {
 		if (__builtin_setjmp(c->jmp) != 0) {

@@ -49,11 +49,19 @@ enum x86_status x86_handle_exception(struct x86_cpu *c, const struct x86_ops *op
 #define X86_DR6_FIXED 0xffff0ff0u /* DR6 bits that read as 1 */
 #define X86_DR6_BS 0x4000u        /* single-step */
 #define X86_DR7_FIXED 0x400u
+/* Ends the run with @s after the current instruction.  The fast loop
+ * looks only at its budget between instructions, so the budget goes too. */
+static inline void x86_end_run(struct x86_cpu *c, enum x86_status s)
+{
+	c->exit = s;
+	c->run_end = 0;
+}
+
 /* After TF or DR7 may have become set: a fast loop hands over. */
 static inline void x86_debug_note(struct x86_cpu *c)
 {
 	if (c->exit == X86_OK && x86_debug_armed(c))
-		c->exit = X86_EXIT_DEBUG;
+		x86_end_run(c, X86_EXIT_DEBUG);
 }
 /* Derives c->db_data from DR7 and empties the TLB if a data breakpoint
  * is or was armed: the debug loop calls it on entry, since a caller may
@@ -188,7 +196,7 @@ void x86_write_cr(struct x86_insn *x, int cr, uint32_t v);
 static inline void x86_io_done(struct x86_cpu *c)
 {
 	if (c->exit == X86_OK)
-		c->exit = X86_IO;
+		x86_end_run(c, X86_IO);
 }
 
 static inline void x86_fetch_invalidate(struct x86_cpu *c)

@@ -66,7 +66,7 @@ void x86_soft_int(struct x86_insn *x, int vector)
 	if (x86_exception_allowed(x->c, x->ops, vector, X86_NO_ERR, true))
 		x86_deliver(x, vector, X86_NO_ERR, true, false);
 	else
-		x->c->exit = X86_EXCEPTION; /* EIP stays after the instruction */
+		x86_end_run(x->c, X86_EXCEPTION); /* EIP stays after the instruction */
 }
 
 void x86_push_on(struct x86_insn *x, const struct x86_seg *ss, uint32_t *esp, uint32_t v,

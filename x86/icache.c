@@ -15,8 +15,11 @@
  *   hold decoded instructions (data often shares a page with code), and the
  *   slow path invalidates the uops the store overlaps.  Physical writes by the core (A/D bits)
  *   invalidate too; other writers call x86_invalidate_code().
- * - Invalidation only clears a uop's handler, so a handler whose own bytes
- *   are overwritten (REP STOS over itself) keeps reading a whole uop.
+ * - A uop not decoded yet, or invalidated, has the handler icache_decode(),
+ *   which decodes and runs the instruction: the run loop never tests for
+ *   an empty uop.  Invalidation only sets that handler, so a handler whose
+ *   own bytes are overwritten (REP STOS over itself) keeps reading a whole
+ *   uop.
  * - When every page is in use the whole cache is flushed (as QEMU flushes
  *   its translation buffer): simple, and rare with a working set that fits.
  */
@@ -41,6 +44,17 @@ static unsigned icache_hash(uint32_t frame)
 size_t x86_icache_size(unsigned pages)
 {
 	return sizeof(struct x86_icache) + (size_t)pages * sizeof(struct x86_icache_page);
+}
+
+static void icache_decode(struct x86_insn *x, const struct x86_uop *u);
+
+/* Every uop of @p undecoded, for mode @code32. */
+static void icache_page_clear(struct x86_icache_page *p, bool code32)
+{
+	for (int i = 0; i < 4096; i++)
+		p->uop[i] = (struct x86_uop){ .fn = icache_decode };
+	p->lines = 0;
+	p->code32 = code32;
 }
 
 /* Drops every TLB code mark and the uop window (they point into pages). */
@@ -87,21 +101,15 @@ static struct x86_icache_page *icache_get(struct x86_cpu *c, uint32_t frame, boo
 {
 	struct x86_icache *ic = c->icache;
 	struct x86_icache_page *p = x86_icache_find(ic, frame);
-	if (p && p->code32 != code32) {
-		/* The same bytes run as 16-bit code now: decode afresh. */
-		__builtin_memset(p->uop, 0, sizeof(p->uop));
-		p->lines = 0;
-		p->code32 = code32;
-	}
+	if (p && p->code32 != code32)
+		icache_page_clear(p, code32); /* 16-bit code now, or 32: decode afresh */
 	if (p)
 		return p;
 	if (ic->used == ic->npages)
 		x86_icache_flush(c);
 	p = &ic->page[ic->used++];
-	__builtin_memset(p->uop, 0, sizeof(p->uop));
-	p->lines = 0;
+	icache_page_clear(p, code32);
 	p->frame = frame;
-	p->code32 = code32;
 	p->next = ic->bucket[icache_hash(frame)];
 	ic->bucket[icache_hash(frame)] = (int32_t)(p - ic->page);
 	/* TLB entries filled before the page was cached must learn of it. */
@@ -118,8 +126,8 @@ void x86_icache_written(struct x86_icache_page *p, uint32_t off, uint32_t len)
 	for (uint32_t i = from; i < end; i++) {
 		struct x86_uop *u = &p->uop[i];
 		/* Legacy uops (len 0) fetch their bytes afresh: keep them. */
-		if (u->fn && (i >= off || i + u->len > off))
-			u->fn = 0;
+		if (u->fn != icache_decode && (i >= off || i + u->len > off))
+			u->fn = icache_decode;
 	}
 }
 
@@ -196,6 +204,18 @@ const struct x86_uop *x86_icache_miss(struct x86_insn *x)
 			return &x86_uop_slow;
 		off = c->eip - c->uop_start;
 	}
-	struct x86_uop *u = &c->uop_base[off];
-	return u->fn ? u : icache_fill(c, u, off);
+	return &c->uop_base[off];
+}
+
+/* The handler of a uop not decoded yet: EIP goes back to the instruction
+ * (the run loop added the uop's length, stale after an invalidation), then
+ * the instruction is decoded into the uop, when it can be cached, and run. */
+static void icache_decode(struct x86_insn *x, const struct x86_uop *u)
+{
+	struct x86_cpu *c = x->c;
+	c->eip = c->insn_eip;
+	uint32_t off = c->eip - c->uop_start;
+	const struct x86_uop *d = icache_fill(c, &c->uop_base[off], off);
+	c->eip += d->len;
+	d->fn(x, d);
 }

@@ -16,11 +16,8 @@
 static inline const struct x86_uop *x86_uop_at(struct x86_cpu *c, struct x86_insn *x)
 {
 	uint32_t off = c->eip - c->uop_start;
-	if (__builtin_expect(off < c->uop_len, 1)) {
-		const struct x86_uop *u = &c->uop_base[off];
-		if (__builtin_expect(u->fn != 0, 1))
-			return u;
-	}
+	if (__builtin_expect(off < c->uop_len, 1))
+		return &c->uop_base[off]; /* not decoded yet: its handler decodes */
 	return x86_icache_miss(x);
 }
 

@@ -51,16 +51,16 @@ static inline void uop_reg_write(struct x86_cpu *c, int r, unsigned size, uint32
  * Always inlined: a handler is meant to be straight-line code, and gcc's
  * heuristics would otherwise make one shared out-of-line copy of the
  * memory path, a call per access and the size and form no longer constant. */
-static inline __attribute__((always_inline)) uint32_t uop_rm_load(struct x86_insn *x, const struct x86_uop *u, bool mem,
-                                   unsigned size)
+static inline __attribute__((always_inline)) uint32_t
+uop_rm_load(struct x86_insn *x, const struct x86_uop *u, bool mem, unsigned size)
 {
 	if (mem)
 		return x86_read(x, u->seg, uop_ea(x->c, u), size);
 	return uop_reg_read(x->c, u->rm, size);
 }
 
-static inline __attribute__((always_inline)) void uop_rm_store(struct x86_insn *x, const struct x86_uop *u, bool mem,
-                                unsigned size, uint32_t v)
+static inline __attribute__((always_inline)) void
+uop_rm_store(struct x86_insn *x, const struct x86_uop *u, bool mem, unsigned size, uint32_t v)
 {
 	if (mem)
 		x86_write(x, u->seg, uop_ea(x->c, u), size, v);

@@ -29,43 +29,57 @@ X86_INLINE uint32_t x86_zsp(uint32_t r, unsigned size)
 	return f;
 }
 
+/* @r = @r mn @b at @size bytes on the host CPU, after @pre (which sets
+ * CF from @cin for ADC/SBB), and @ax = LAHF's and SETO's report of the
+ * flags it set. */
+#define X86_HOST_ALU(pre, mn, size, r, b, cin, ax)                                                 \
+	do {                                                                                       \
+		if ((size) == 4)                                                                   \
+			__asm__(pre mn "l %k[b], %k[r]\n\tlahf\n\tseto %%al"                       \
+			        : [r] "+r"(r), "=a"(ax)                                            \
+			        : [b] "r"(b), [c] "r"(cin)                                         \
+			        : "cc");                                                           \
+		else if ((size) == 2)                                                              \
+			__asm__(pre mn "w %w[b], %w[r]\n\tlahf\n\tseto %%al"                       \
+			        : [r] "+r"(r), "=a"(ax)                                            \
+			        : [b] "r"(b), [c] "r"(cin)                                         \
+			        : "cc");                                                           \
+		else                                                                               \
+			__asm__(pre mn "b %b[b], %b[r]\n\tlahf\n\tseto %%al"                       \
+			        : [r] "+q"(r), "=a"(ax)                                            \
+			        : [b] "q"(b), [c] "r"(cin)                                         \
+			        : "cc");                                                           \
+	} while (0)
+
 /* Computes @a op @b on @size bytes; returns the result and stores in *@fl
- * the EFLAGS @eflags with the arithmetic flags replaced. */
+ * the EFLAGS @eflags with the arithmetic flags replaced.
+ *
+ * The host is an x86 CPU too (the core runs x87 on it as well, fpu_host.c),
+ * so the flags come from the host doing the same operation: its CF, PF,
+ * AF, ZF, SF and OF are the guest's, bit for bit (SDM vol. 1, 3.4.3), for
+ * a tenth of the instructions of computing them.  LAHF and SETO read them
+ * rather than PUSHF, which would write below RSP, where the compiler may
+ * keep data (the red zone).  AF, which the SDM leaves undefined after
+ * logic operations, is cleared, as Intel and AMD CPUs clear it. */
 X86_INLINE uint32_t x86_alu_flags(int op, uint32_t a, uint32_t b, unsigned size, uint32_t eflags,
                                   uint32_t *fl)
 {
-	uint32_t mask = x86_size_mask(size);
-	unsigned bits = 8 * size;
-	uint32_t cin = (op == X86_ADC || op == X86_SBB) ? (eflags & X86_CF) : 0;
-	uint32_t r, f = 0;
-	a &= mask;
-	b &= mask;
+	uint32_t cin = eflags & X86_CF, r = a, ax;
 	switch (op) {
-	case X86_ADD:
-	case X86_ADC: {
-		uint64_t wide = (uint64_t)a + b + cin;
-		r = (uint32_t)wide & mask;
-		f |= (uint32_t)(wide >> bits) & X86_CF;
-		f |= (((~(a ^ b) & (a ^ r)) >> (bits - 1)) & 1) << 11; /* OF */
-		f |= (a ^ b ^ r) & X86_AF;
-		break;
-	}
-	case X86_SBB:
+	case X86_ADD: X86_HOST_ALU("", "add", size, r, b, cin, ax); break;
+	case X86_ADC: X86_HOST_ALU("bt $0, %k[c]\n\t", "adc", size, r, b, cin, ax); break;
+	case X86_SBB: X86_HOST_ALU("bt $0, %k[c]\n\t", "sbb", size, r, b, cin, ax); break;
 	case X86_SUB:
-	case X86_CMP: {
-		uint64_t sub = (uint64_t)b + cin;
-		r = (uint32_t)(a - sub) & mask;
-		f |= (uint32_t)((uint64_t)a < sub);
-		f |= ((((a ^ b) & (a ^ r)) >> (bits - 1)) & 1) << 11;
-		f |= (a ^ b ^ r) & X86_AF;
-		break;
+	case X86_CMP: X86_HOST_ALU("", "sub", size, r, b, cin, ax); break;
+	case X86_OR: X86_HOST_ALU("", "or", size, r, b, cin, ax); break;
+	case X86_XOR: X86_HOST_ALU("", "xor", size, r, b, cin, ax); break;
+	default: X86_HOST_ALU("", "and", size, r, b, cin, ax); break; /* AND, TEST */
 	}
-	case X86_OR: r = a | b; break;
-	case X86_XOR: r = a ^ b; break;
-	default: r = a & b; break; /* AND, TEST */
-	}
-	*fl = (eflags & ~X86_ARITH_FLAGS) | f | x86_zsp(r, size);
-	return r;
+	uint32_t f = ((ax >> 8) & (X86_CF | X86_PF | X86_AF | X86_ZF | X86_SF)) | ((ax & 1) << 11);
+	if (op == X86_OR || op == X86_XOR || op == X86_AND || op == X86_TEST)
+		f &= ~X86_AF;
+	*fl = (eflags & ~X86_ARITH_FLAGS) | f;
+	return r & x86_size_mask(size);
 }
 
 /* Condition codes 0-15 of Jcc/SETcc/CMOVcc. */

@@ -200,43 +200,48 @@ x86_uop_fn x86_uop_movx(uint8_t op, bool mem)
 
 /* ---- ROL ROR RCL RCR SHL SHR SAL SAR: count in imm, 1 or CL ---- */
 
-X86_INLINE void shift(struct x86_insn *x, const struct x86_uop *u, bool mem, bool by_cl)
+/* One handler per operation, so that x86_shift_flags() folds to it. */
+X86_INLINE void shift(struct x86_insn *x, const struct x86_uop *u, int op, bool mem, bool by_cl)
 {
 	struct x86_cpu *c = x->c;
 	unsigned size = u->size, count = (by_cl ? c->r[X86_ECX] : u->imm) & 31;
-	uint32_t a = uop_rm_load(x, u, mem, size), flags = c->eflags;
-	uint32_t r = x86_shift(c, u->reg, a, count, size);
+	uint32_t a = uop_rm_load(x, u, mem, size), f;
+	uint32_t r = x86_shift_flags(op, a, count, size, c->eflags, &f);
 	if (count) {
-		uint32_t f = c->eflags;
-		c->eflags = flags; /* unchanged if the write faults */
-		uop_rm_store(x, u, mem, size, r);
+		uop_rm_store(x, u, mem, size, r); /* may fault: flags after */
 		c->eflags = f;
 	}
 }
 
-static void shift_reg(struct x86_insn *x, const struct x86_uop *u)
-{
-	shift(x, u, false, false);
-}
+#define SHIFT_FORM(op, name, mem, by_cl)                                                           \
+	static void shift_##op##_##name(struct x86_insn *x, const struct x86_uop *u)               \
+	{                                                                                          \
+		shift(x, u, op, mem, by_cl);                                                       \
+	}
+#define SHIFT_FORMS(op)                                                                            \
+	SHIFT_FORM(op, reg, false, false)                                                          \
+	SHIFT_FORM(op, mem, true, false)                                                           \
+	SHIFT_FORM(op, reg_cl, false, true)                                                        \
+	SHIFT_FORM(op, mem_cl, true, true)
+SHIFT_FORMS(0)
+SHIFT_FORMS(1)
+SHIFT_FORMS(2)
+SHIFT_FORMS(3)
+SHIFT_FORMS(4)
+SHIFT_FORMS(5)
+SHIFT_FORMS(7)
 
-static void shift_mem(struct x86_insn *x, const struct x86_uop *u)
-{
-	shift(x, u, true, false);
-}
+/* Indexed by mem << 1 | by_cl. */
+#define SHIFT_ROW(op)                                                                              \
+	{                                                                                          \
+		shift_##op##_reg, shift_##op##_reg_cl, shift_##op##_mem, shift_##op##_mem_cl       \
+	}
 
-static void shift_reg_cl(struct x86_insn *x, const struct x86_uop *u)
+x86_uop_fn x86_uop_shift(int op, bool mem, bool by_cl)
 {
-	shift(x, u, false, true);
-}
-
-static void shift_mem_cl(struct x86_insn *x, const struct x86_uop *u)
-{
-	shift(x, u, true, true);
-}
-
-x86_uop_fn x86_uop_shift(bool mem, bool by_cl)
-{
-	static const x86_uop_fn fn[2][2] = { { shift_reg, shift_reg_cl },
-		                             { shift_mem, shift_mem_cl } };
-	return fn[mem][by_cl];
+	static const x86_uop_fn fn[8][4] = {
+		SHIFT_ROW(0), SHIFT_ROW(1), SHIFT_ROW(2), SHIFT_ROW(3),
+		SHIFT_ROW(4), SHIFT_ROW(5), SHIFT_ROW(4), SHIFT_ROW(7), /* SAL is SHL */
+	};
+	return fn[op][mem << 1 | by_cl];
 }

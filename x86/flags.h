@@ -156,6 +156,20 @@ X86_INLINE uint32_t x86_shift_flags(int op, uint32_t a, unsigned count, unsigned
 	return r;
 }
 
+/* IMUL with a destination register (0F AF, 69, 6B), @size 2 or 4: returns
+ * the product's low @size bytes and stores in *@fl the EFLAGS @eflags with
+ * CF and OF set if it lost significant bits, SF, ZF and PF from the result
+ * (the SDM leaves them undefined) and AF cleared. */
+X86_INLINE uint32_t x86_imul_flags(uint32_t a, uint32_t b, unsigned size, uint32_t eflags,
+                                   uint32_t *fl)
+{
+	int64_t r = size == 2 ? (int64_t)(int16_t)a * (int16_t)b : (int64_t)(int32_t)a * (int32_t)b;
+	bool overflow = size == 2 ? r != (int16_t)r : r != (int32_t)r;
+	*fl = (eflags & ~X86_ARITH_FLAGS) | x86_zsp((uint32_t)r, size) |
+	      (overflow ? X86_CF | X86_OF : 0);
+	return (uint32_t)r;
+}
+
 /* Condition codes 0-15 of Jcc/SETcc/CMOVcc. */
 X86_INLINE bool x86_cond_inline(uint32_t f, int cc)
 {

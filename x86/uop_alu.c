@@ -1,6 +1,7 @@
 /*
  * Uop handlers for data instructions: the ALU rows and groups (ADD..CMP,
- * TEST), INC/DEC, MOV, LEA, MOVZX/MOVSX and the shift group.  Each body is
+ * TEST), INC/DEC, MOV, LEA, MOVZX/MOVSX, the shift group, IMUL and the
+ * rest of group 3 (NOT, NEG, MUL, IMUL, DIV, IDIV).  Each body is
  * an always-inlined template instantiated per operation, operand form,
  * register-or-memory operand and operand size (32 bits, or the size in the
  * uop), so a handler is straight-line code with no decoding left in it.
@@ -8,9 +9,17 @@
  * As in the interpreter, every access that can fault comes before any
  * register or flag changes (cpu.h).
  */
+#include "exec.h"
 #include "flags.h"
 #include "uop.h"
 #include "uop_handlers.h"
+
+/* A handler that is one call of a template. */
+#define UOP_HANDLER(name, call)                                                                    \
+	static void name(struct x86_insn *x, const struct x86_uop *u)                              \
+	{                                                                                          \
+		call;                                                                              \
+	}
 
 /* ---- ADD OR ADC SBB AND SUB XOR CMP TEST ---- */
 
@@ -214,10 +223,7 @@ X86_INLINE void shift(struct x86_insn *x, const struct x86_uop *u, int op, bool 
 }
 
 #define SHIFT_FORM(op, name, mem, by_cl)                                                           \
-	static void shift_##op##_##name(struct x86_insn *x, const struct x86_uop *u)               \
-	{                                                                                          \
-		shift(x, u, op, mem, by_cl);                                                       \
-	}
+	UOP_HANDLER(shift_##op##_##name, shift(x, u, op, mem, by_cl))
 #define SHIFT_FORMS(op)                                                                            \
 	SHIFT_FORM(op, reg, false, false)                                                          \
 	SHIFT_FORM(op, mem, true, false)                                                           \
@@ -244,4 +250,74 @@ x86_uop_fn x86_uop_shift(int op, bool mem, bool by_cl)
 		SHIFT_ROW(4), SHIFT_ROW(5), SHIFT_ROW(4), SHIFT_ROW(7), /* SAL is SHL */
 	};
 	return fn[op][mem << 1 | by_cl];
+}
+
+/* ---- IMUL reg, r/m (0F AF) and reg, r/m, imm (69, 6B) ---- */
+
+X86_INLINE void imul(struct x86_insn *x, const struct x86_uop *u, bool mem, bool by_imm)
+{
+	struct x86_cpu *c = x->c;
+	unsigned size = u->size;
+	uint32_t b = uop_rm_load(x, u, mem, size), f;
+	uint32_t a = by_imm ? u->imm : uop_reg_read(c, u->reg, size);
+	uop_reg_write(c, u->reg, size, x86_imul_flags(a, b, size, c->eflags, &f));
+	c->eflags = f;
+}
+
+#define IMUL_FORM(name, mem, by_imm) UOP_HANDLER(name, imul(x, u, mem, by_imm))
+IMUL_FORM(imul_reg, false, false)
+IMUL_FORM(imul_mem, true, false)
+IMUL_FORM(imul_reg_imm, false, true)
+IMUL_FORM(imul_mem_imm, true, true)
+
+x86_uop_fn x86_uop_imul(bool mem, bool by_imm)
+{
+	static const x86_uop_fn fn[2][2] = { { imul_reg, imul_reg_imm },
+		                             { imul_mem, imul_mem_imm } };
+	return fn[mem][by_imm];
+}
+
+/* ---- NOT, NEG, MUL, IMUL, DIV, IDIV (F6/F7 /2-/7) ---- */
+
+X86_INLINE void not(struct x86_insn * x, const struct x86_uop *u, bool mem)
+{
+	uop_rm_store(x, u, mem, u->size, ~uop_rm_load(x, u, mem, u->size));
+}
+
+X86_INLINE void neg(struct x86_insn *x, const struct x86_uop *u, bool mem)
+{
+	struct x86_cpu *c = x->c;
+	uint32_t f, r = x86_alu_flags(X86_SUB, 0, uop_rm_load(x, u, mem, u->size), u->size,
+	                              c->eflags, &f);
+	uop_rm_store(x, u, mem, u->size, r); /* may fault: flags after */
+	c->eflags = f;
+}
+
+/* The multiplications and divisions themselves stay in grp.c. */
+X86_INLINE void muldiv(struct x86_insn *x, const struct x86_uop *u, bool mem, bool div, bool sign)
+{
+	uint32_t v = uop_rm_load(x, u, mem, u->size);
+	if (div)
+		x86_div(x, v, u->size, sign);
+	else
+		x86_mul(x, v, u->size, sign);
+}
+
+#define GROUP3_FORMS(mem, name)                                                                    \
+	UOP_HANDLER(not_##name, not(x, u, mem))                                                    \
+	UOP_HANDLER(neg_##name, neg(x, u, mem))                                                    \
+	UOP_HANDLER(mul_##name, muldiv(x, u, mem, false, false))                                   \
+	UOP_HANDLER(imul1_##name, muldiv(x, u, mem, false, true))                                  \
+	UOP_HANDLER(div_##name, muldiv(x, u, mem, true, false))                                    \
+	UOP_HANDLER(idiv_##name, muldiv(x, u, mem, true, true))
+GROUP3_FORMS(false, reg)
+GROUP3_FORMS(true, mem)
+
+x86_uop_fn x86_uop_group3(int op, bool mem)
+{
+	static const x86_uop_fn fn[2][6] = {
+		{ not_reg, neg_reg, mul_reg, imul1_reg, div_reg, idiv_reg },
+		{ not_mem, neg_mem, mul_mem, imul1_mem, div_mem, idiv_mem },
+	};
+	return fn[mem][op - 2];
 }

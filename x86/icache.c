@@ -32,6 +32,10 @@
 
 struct x86_icache {
 	uint32_t npages, used;
+	/* Pages [0, cleared) hold undecoded uops outside the lines their
+	 * ->lines marks: clearing one for reuse need only reset those lines.
+	 * The others hold whatever the memory held. */
+	uint32_t cleared;
 	int32_t bucket[ICACHE_BUCKETS];
 	struct x86_icache_page page[];
 };
@@ -48,11 +52,27 @@ size_t x86_icache_size(unsigned pages)
 
 static void icache_decode(struct x86_insn *x, const struct x86_uop *u);
 
-/* Every uop of @p undecoded, for mode @code32. */
-static void icache_page_clear(struct x86_icache_page *p, bool code32)
+/* Resets @n uops from @u to undecoded. */
+static void icache_uops_clear(struct x86_uop *u, int n)
 {
-	for (int i = 0; i < 4096; i++)
-		p->uop[i] = (struct x86_uop){ .fn = icache_decode };
+	for (int i = 0; i < n; i++)
+		u[i] = (struct x86_uop){ .fn = icache_decode };
+}
+
+/* Every uop of @p undecoded, for mode @code32.  A page cleared before has
+ * decoded uops only in its marked lines (icache_fill marks every uop it
+ * writes): resetting those is enough, and a page flushed and reused costs
+ * what its code used, not 128 KiB of stores. */
+static void icache_page_clear(struct x86_icache *ic, struct x86_icache_page *p, bool code32)
+{
+	uint32_t slot = (uint32_t)(p - ic->page);
+	if (slot >= ic->cleared) {
+		icache_uops_clear(p->uop, 4096);
+		ic->cleared = slot + 1; /* pages are taken in order */
+	} else {
+		for (uint64_t l = p->lines; l; l &= l - 1)
+			icache_uops_clear(&p->uop[64 * __builtin_ctzll(l)], 64);
+	}
 	p->lines = 0;
 	p->code32 = code32;
 }
@@ -84,6 +104,7 @@ void x86_icache_attach(struct x86_cpu *c, void *mem, size_t size)
 		return;
 	struct x86_icache *ic = mem;
 	ic->npages = (uint32_t)((size - sizeof(*ic)) / sizeof(ic->page[0]));
+	ic->cleared = 0;
 	c->icache = ic;
 	x86_icache_flush(c);
 }
@@ -102,13 +123,13 @@ static struct x86_icache_page *icache_get(struct x86_cpu *c, uint32_t frame, boo
 	struct x86_icache *ic = c->icache;
 	struct x86_icache_page *p = x86_icache_find(ic, frame);
 	if (p && p->code32 != code32)
-		icache_page_clear(p, code32); /* 16-bit code now, or 32: decode afresh */
+		icache_page_clear(ic, p, code32); /* 16-bit code now, or 32: decode afresh */
 	if (p)
 		return p;
 	if (ic->used == ic->npages)
 		x86_icache_flush(c);
 	p = &ic->page[ic->used++];
-	icache_page_clear(p, code32);
+	icache_page_clear(ic, p, code32);
 	p->frame = frame;
 	p->next = ic->bucket[icache_hash(frame)];
 	ic->bucket[icache_hash(frame)] = (int32_t)(p - ic->page);
@@ -179,19 +200,17 @@ static const struct x86_uop *icache_fill(struct x86_cpu *c, struct x86_uop *u, u
 	int len = x86_decode(c->uop_host + off, c->uop_len - off, code32, &d);
 	if (len == X86_DECODE_SHORT)
 		return &x86_uop_slow; /* runs into the next page: not cached */
-	if (len < 0) {
+	if (len < 0)
 		*u = x86_uop_slow; /* the interpreter raises #UD or #GP */
-		return u;
-	}
-	x86_uop_select(u, &d);
-	if (u->len) {
-		/* Stores to these bytes must take the invalidating path now. */
-		struct x86_icache *ic = c->icache;
-		size_t i = (size_t)((char *)u - (char *)ic->page) / sizeof(ic->page[0]);
-		uint32_t in_page = (uint32_t)(u - ic->page[i].uop);
-		ic->page[i].lines |=
-		        x86_icache_lines(in_page, 1) | x86_icache_lines(in_page + u->len - 1, 1);
-	}
+	else
+		x86_uop_select(u, &d);
+	/* Stores to these bytes must take the invalidating path now, and a
+	 * reuse of the page must clear the uop (icache_page_clear). */
+	struct x86_icache *ic = c->icache;
+	size_t i = (size_t)((char *)u - (char *)ic->page) / sizeof(ic->page[0]);
+	uint32_t in_page = (uint32_t)(u - ic->page[i].uop);
+	uint32_t last = u->len ? in_page + u->len - 1 : in_page;
+	ic->page[i].lines |= x86_icache_lines(in_page, 1) | x86_icache_lines(last, 1);
 	return u;
 }
 

@@ -183,8 +183,28 @@ void x86_exec_0f(struct x86_insn *x);
 void x86_decode_modrm(struct x86_insn *x);
 uint32_t x86_rm_read(struct x86_insn *x, unsigned size);
 void x86_rm_write(struct x86_insn *x, unsigned size, uint32_t v);
-uint32_t x86_reg_read(struct x86_cpu *c, int r, unsigned size);
-void x86_reg_write(struct x86_cpu *c, int r, unsigned size, uint32_t v);
+/* Register @r of @size bytes (1: AL..BH by the ModRM numbering), inline:
+ * the uop handlers of byte and word forms read and write them too. */
+static inline uint32_t x86_reg_read(struct x86_cpu *c, int r, unsigned size)
+{
+	if (size == 1)
+		return r < 4 ? c->r[r] & 0xff : (c->r[r - 4] >> 8) & 0xff;
+	return size == 2 ? c->r[r] & 0xffff : c->r[r];
+}
+
+static inline void x86_reg_write(struct x86_cpu *c, int r, unsigned size, uint32_t v)
+{
+	if (size == 1) {
+		if (r < 4)
+			c->r[r] = (c->r[r] & ~0xffu) | (v & 0xff);
+		else
+			c->r[r - 4] = (c->r[r - 4] & ~0xff00u) | ((v & 0xff) << 8);
+	} else if (size == 2) {
+		c->r[r] = (c->r[r] & ~0xffffu) | (v & 0xffff);
+	} else {
+		c->r[r] = v;
+	}
+}
 void x86_write_eflags(struct x86_insn *x, uint32_t v, uint32_t mask);
 /* After an instruction that may have set IF (was it set in @old_eflags?):
  * ends the run if ops->intr_pending says an interrupt is waiting for it. */
@@ -331,7 +351,11 @@ static inline void x86_host_store(uint8_t *p, unsigned size, uint32_t v)
 		__builtin_memcpy(p, &v, 4);
 }
 
-static inline uint32_t x86_read(struct x86_insn *x, int seg, uint32_t off, unsigned size)
+/* Always inlined, like uop_rm_load() (uop.h): with a constant size the
+ * fast path is a dozen instructions, which gcc stops inlining once it has
+ * enough callers. */
+static inline __attribute__((always_inline)) uint32_t x86_read(struct x86_insn *x, int seg,
+                                                               uint32_t off, unsigned size)
 {
 	uint32_t lin;
 	struct x86_tlb_entry *t = x86_fast_entry(x->c, seg, off, size, false, &lin);
@@ -340,7 +364,8 @@ static inline uint32_t x86_read(struct x86_insn *x, int seg, uint32_t off, unsig
 	return x86_host_load(t->host + (lin & 0xfff), size);
 }
 
-static inline void x86_write(struct x86_insn *x, int seg, uint32_t off, unsigned size, uint32_t v)
+static inline __attribute__((always_inline)) void x86_write(struct x86_insn *x, int seg,
+                                                            uint32_t off, unsigned size, uint32_t v)
 {
 	uint32_t lin;
 	struct x86_tlb_entry *t = x86_fast_entry(x->c, seg, off, size, true, &lin);

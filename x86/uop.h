@@ -34,17 +34,12 @@ static inline uint32_t uop_ea(const struct x86_cpu *c, const struct x86_uop *u)
 
 static inline uint32_t uop_reg_read(const struct x86_cpu *c, int r, unsigned size)
 {
-	if (size == 4)
-		return c->r[r];
 	return x86_reg_read((struct x86_cpu *)c, r, size);
 }
 
 static inline void uop_reg_write(struct x86_cpu *c, int r, unsigned size, uint32_t v)
 {
-	if (size == 4)
-		c->r[r] = v;
-	else
-		x86_reg_write(c, r, size, v);
+	x86_reg_write(c, r, size, v);
 }
 
 /* The r/m operand; @mem is a constant in the handlers, so one arm remains.

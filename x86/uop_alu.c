@@ -50,6 +50,10 @@ X86_INLINE void alu(struct x86_insn *x, const struct x86_uop *u, int op, int for
 	{                                                                                          \
 		alu(x, u, op, form, mem, 4);                                                       \
 	}                                                                                          \
+	static void alu_##op##_##form##_##mem##_8(struct x86_insn *x, const struct x86_uop *u)     \
+	{                                                                                          \
+		alu(x, u, op, form, mem, 1);                                                       \
+	}                                                                                          \
 	static void alu_##op##_##form##_##mem##_v(struct x86_insn *x, const struct x86_uop *u)     \
 	{                                                                                          \
 		alu(x, u, op, form, mem, u->size);                                                 \
@@ -68,7 +72,8 @@ ALU_FORMS(8)
 
 #define ALU_ROW_SIZES(op, form, mem)                                                               \
 	{                                                                                          \
-		alu_##op##_##form##_##mem##_v, alu_##op##_##form##_##mem##_32                      \
+		alu_##op##_##form##_##mem##_v, alu_##op##_##form##_##mem##_32,                     \
+		        alu_##op##_##form##_##mem##_8                                              \
 	}
 #define ALU_ROW_MEMS(op, form)                                                                     \
 	{                                                                                          \
@@ -79,14 +84,20 @@ ALU_FORMS(8)
 		ALU_ROW_MEMS(op, 0), ALU_ROW_MEMS(op, 1), ALU_ROW_MEMS(op, 2)                      \
 	}
 
-static const x86_uop_fn alu_fn[9][3][2][2] = {
+static const x86_uop_fn alu_fn[9][3][2][3] = {
 	ALU_ROW(0), ALU_ROW(1), ALU_ROW(2), ALU_ROW(3), ALU_ROW(4),
 	ALU_ROW(5), ALU_ROW(6), ALU_ROW(7), ALU_ROW(8),
 };
 
+/* Handler tables' last index: _v (16-bit, or any size), _32, _8. */
+static unsigned uop_size_index(unsigned size)
+{
+	return size == 4 ? 1 : size == 1 ? 2 : 0;
+}
+
 x86_uop_fn x86_uop_alu(int op, int form, bool mem, unsigned size)
 {
-	return alu_fn[op][form][mem][size == 4];
+	return alu_fn[op][form][mem][uop_size_index(size)];
 }
 
 /* ---- INC, DEC (CF unchanged) ---- */
@@ -141,6 +152,10 @@ X86_INLINE void mov(struct x86_insn *x, const struct x86_uop *u, int form, bool 
 	{                                                                                          \
 		mov(x, u, form, mem, 4);                                                           \
 	}                                                                                          \
+	static void mov_##form##_##mem##_8(struct x86_insn *x, const struct x86_uop *u)            \
+	{                                                                                          \
+		mov(x, u, form, mem, 1);                                                           \
+	}                                                                                          \
 	static void mov_##form##_##mem##_v(struct x86_insn *x, const struct x86_uop *u)            \
 	{                                                                                          \
 		mov(x, u, form, mem, u->size);                                                     \
@@ -154,12 +169,12 @@ MOV(2, 1)
 
 x86_uop_fn x86_uop_mov(int form, bool mem, unsigned size)
 {
-	static const x86_uop_fn fn[3][2][2] = {
-		{ { mov_0_0_v, mov_0_0_32 }, { mov_0_1_v, mov_0_1_32 } },
-		{ { mov_1_0_v, mov_1_0_32 }, { mov_1_1_v, mov_1_1_32 } },
-		{ { mov_2_0_v, mov_2_0_32 }, { mov_2_1_v, mov_2_1_32 } },
+	static const x86_uop_fn fn[3][2][3] = {
+		{ { mov_0_0_v, mov_0_0_32, mov_0_0_8 }, { mov_0_1_v, mov_0_1_32, mov_0_1_8 } },
+		{ { mov_1_0_v, mov_1_0_32, mov_1_0_8 }, { mov_1_1_v, mov_1_1_32, mov_1_1_8 } },
+		{ { mov_2_0_v, mov_2_0_32, mov_2_0_8 }, { mov_2_1_v, mov_2_1_32, mov_2_1_8 } },
 	};
-	return fn[form][mem][size == 4];
+	return fn[form][mem][uop_size_index(size)];
 }
 
 static void lea(struct x86_insn *x, const struct x86_uop *u)

@@ -32,11 +32,6 @@ uint32_t x86_parity(uint32_t v)
 	return x86_parity_table[v & 0xff];
 }
 
-static uint32_t sign_bit(unsigned size)
-{
-	return 1u << (8 * size - 1);
-}
-
 static uint32_t zsp(uint32_t r, unsigned size)
 {
 	return x86_zsp(r, size);
@@ -62,75 +57,9 @@ uint32_t x86_incdec(struct x86_cpu *c, uint32_t a, bool dec, unsigned size)
 	return r;
 }
 
-/* op: 0 ROL, 1 ROR, 2 RCL, 3 RCR, 4 SHL, 5 SHR, 6 SAL (= SHL), 7 SAR.
- * @count is already masked to 5 bits; a zero count changes nothing. */
 uint32_t x86_shift(struct x86_cpu *c, int op, uint32_t a, unsigned count, unsigned size)
 {
-	unsigned bits = 8 * size;
-	uint32_t mask = x86_size_mask(size), sb = sign_bit(size);
-	uint32_t r = a & mask, cf = c->eflags & X86_CF, of;
-	a &= mask;
-	if (count == 0)
-		return a;
-	switch (op) {
-	case 0:
-	case 1: {
-		unsigned n = count % bits;
-		if (op == 0)
-			r = n ? ((a << n) | (a >> (bits - n))) & mask : a;
-		else
-			r = n ? ((a >> n) | (a << (bits - n))) & mask : a;
-		cf = op == 0 ? (r & 1) : ((r & sb) ? 1 : 0);
-		of = op == 0 ? (((r & sb) ? 1 : 0) ^ cf) : (((r ^ (r << 1)) & sb) ? 1 : 0);
-		c->eflags =
-		        (c->eflags & ~(X86_CF | X86_OF)) | (cf ? X86_CF : 0) | (of ? X86_OF : 0);
-		return r;
-	}
-	case 2:
-	case 3: {
-		unsigned n = count % (bits + 1);
-		uint64_t v = a, carry = cf ? 1 : 0;
-		for (unsigned i = 0; i < n; i++) {
-			if (op == 2) {
-				uint64_t out = (v & sb) ? 1 : 0;
-				v = ((v << 1) | carry) & mask;
-				carry = out;
-			} else {
-				uint64_t out = v & 1;
-				v = (v >> 1) | (carry ? sb : 0);
-				carry = out;
-			}
-		}
-		r = (uint32_t)v;
-		of = op == 2 ? (((r & sb) ? 1 : 0) ^ (uint32_t)carry)
-		             : (((r ^ (r << 1)) & sb) ? 1 : 0);
-		c->eflags =
-		        (c->eflags & ~(X86_CF | X86_OF)) | (carry ? X86_CF : 0) | (of ? X86_OF : 0);
-		return r;
-	}
-	case 4:
-	case 6:
-		r = count < 32 ? (a << count) & mask : 0;
-		cf = count <= bits ? ((a >> (bits - count)) & 1) : 0;
-		of = ((r & sb) ? 1 : 0) ^ cf;
-		break;
-	case 5:
-		r = count < 32 ? a >> count : 0;
-		cf = (count <= 32) ? ((a >> (count - 1)) & 1) : 0;
-		of = (a & sb) ? 1 : 0;
-		break;
-	default: {
-		int32_t sv = (int32_t)(a << (32 - bits)) >> (32 - bits);
-		unsigned n = count > bits - 1 ? bits - 1 : count;
-		r = (uint32_t)(sv >> n) & mask;
-		cf = (uint32_t)(sv >> (count > bits ? bits - 1 : count - 1)) & 1;
-		of = 0;
-		break;
-	}
-	}
-	c->eflags =
-	        (c->eflags & ~ARITH_FLAGS) | zsp(r, size) | (cf ? X86_CF : 0) | (of ? X86_OF : 0);
-	return r;
+	return x86_shift_flags(op, a, count, size, c->eflags, &c->eflags);
 }
 
 /* Condition codes 0-15 of Jcc/SETcc/CMOVcc. */

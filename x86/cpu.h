@@ -49,11 +49,19 @@ enum x86_status x86_handle_exception(struct x86_cpu *c, const struct x86_ops *op
 #define X86_DR6_FIXED 0xffff0ff0u /* DR6 bits that read as 1 */
 #define X86_DR6_BS 0x4000u        /* single-step */
 #define X86_DR7_FIXED 0x400u
+/* Ends the run with @s after the current instruction.  The fast loop
+ * looks only at its budget between instructions, so the budget goes too. */
+static inline void x86_end_run(struct x86_cpu *c, enum x86_status s)
+{
+	c->exit = s;
+	c->run_end = 0;
+}
+
 /* After TF or DR7 may have become set: a fast loop hands over. */
 static inline void x86_debug_note(struct x86_cpu *c)
 {
 	if (c->exit == X86_OK && x86_debug_armed(c))
-		c->exit = X86_EXIT_DEBUG;
+		x86_end_run(c, X86_EXIT_DEBUG);
 }
 /* Derives c->db_data from DR7 and empties the TLB if a data breakpoint
  * is or was armed: the debug loop calls it on entry, since a caller may
@@ -175,8 +183,28 @@ void x86_exec_0f(struct x86_insn *x);
 void x86_decode_modrm(struct x86_insn *x);
 uint32_t x86_rm_read(struct x86_insn *x, unsigned size);
 void x86_rm_write(struct x86_insn *x, unsigned size, uint32_t v);
-uint32_t x86_reg_read(struct x86_cpu *c, int r, unsigned size);
-void x86_reg_write(struct x86_cpu *c, int r, unsigned size, uint32_t v);
+/* Register @r of @size bytes (1: AL..BH by the ModRM numbering), inline:
+ * the uop handlers of byte and word forms read and write them too. */
+static inline uint32_t x86_reg_read(struct x86_cpu *c, int r, unsigned size)
+{
+	if (size == 1)
+		return r < 4 ? c->r[r] & 0xff : (c->r[r - 4] >> 8) & 0xff;
+	return size == 2 ? c->r[r] & 0xffff : c->r[r];
+}
+
+static inline void x86_reg_write(struct x86_cpu *c, int r, unsigned size, uint32_t v)
+{
+	if (size == 1) {
+		if (r < 4)
+			c->r[r] = (c->r[r] & ~0xffu) | (v & 0xff);
+		else
+			c->r[r - 4] = (c->r[r - 4] & ~0xff00u) | ((v & 0xff) << 8);
+	} else if (size == 2) {
+		c->r[r] = (c->r[r] & ~0xffffu) | (v & 0xffff);
+	} else {
+		c->r[r] = v;
+	}
+}
 void x86_write_eflags(struct x86_insn *x, uint32_t v, uint32_t mask);
 /* After an instruction that may have set IF (was it set in @old_eflags?):
  * ends the run if ops->intr_pending says an interrupt is waiting for it. */
@@ -188,7 +216,7 @@ void x86_write_cr(struct x86_insn *x, int cr, uint32_t v);
 static inline void x86_io_done(struct x86_cpu *c)
 {
 	if (c->exit == X86_OK)
-		c->exit = X86_IO;
+		x86_end_run(c, X86_IO);
 }
 
 static inline void x86_fetch_invalidate(struct x86_cpu *c)
@@ -219,12 +247,37 @@ bool x86_icache_window(struct x86_insn *x);
 /* Sets the code window at EIP; returns its TLB entry (host NULL: MMIO). */
 struct x86_tlb_entry *x86_fetch_window(struct x86_insn *x);
 
+/* The X86_SEGF_* rights of segment register @segno (c->seg_fast): in
+ * protected mode, a present expand-up data segment may be read (written if
+ * writable), readable code read; anything else takes the slow path, which
+ * raises the fault or, in real mode, skips the limit check. */
+static inline void x86_seg_fast_sync(struct x86_cpu *c, int segno)
+{
+	uint16_t type = c->seg[segno].attr & 0x9e; /* P, S, code, expand-down/conforming, R/W */
+	uint8_t f = 0;
+	if (c->cr0 & X86_CR0_PE) {
+		if (type == 0x92)
+			f = X86_SEGF_READ | X86_SEGF_WRITE;
+		else if (type == 0x90 || (type & 0x9a) == 0x9a)
+			f = X86_SEGF_READ;
+	}
+	c->seg_fast[segno] = f;
+}
+
+/* All of c->seg_fast, on entry to the core and after a CR0 write. */
+static inline void x86_seg_fast_sync_all(struct x86_cpu *c)
+{
+	for (int i = 0; i < 6; i++)
+		x86_seg_fast_sync(c, i);
+}
+
 /* Every change of a segment register goes through here, after any CPL
  * change: a new CS empties the code windows, and the seg_loaded hook hears
  * of it. */
 static inline void x86_set_seg(struct x86_insn *x, int segno, const struct x86_seg *s)
 {
 	x->c->seg[segno] = *s;
+	x86_seg_fast_sync(x->c, segno);
 	if (segno == X86_CS)
 		x86_fetch_invalidate(x->c);
 	if (x->ops->seg_loaded)
@@ -238,6 +291,16 @@ static inline void x86_ctrl_written(struct x86_insn *x, int cr, uint32_t old)
 		x->ops->ctrl_written(x->ops->ctx, cr, old);
 }
 
+/* The X86_TLB_* right an access by the current CPL needs. */
+static inline unsigned x86_tlb_need(const struct x86_cpu *c, bool write)
+{
+	if (c->cpl == 3)
+		return write ? X86_TLB_WRITE_USER : X86_TLB_READ_USER;
+	if (!write)
+		return X86_TLB_READ;
+	return (c->cr0 & X86_CR0_WP) ? X86_TLB_WRITE : X86_TLB_WRITE_NOWP;
+}
+
 /* The TLB entry that lets an access of @size at @off in segment @seg go
  * straight to host memory, or NULL when the full checks must run: the
  * segment is present, expand-up, readable (writable for a write), the access
@@ -247,18 +310,14 @@ static inline struct x86_tlb_entry *x86_fast_entry(struct x86_cpu *c, int seg, u
                                                    unsigned size, bool write, uint32_t *lin)
 {
 	const struct x86_seg *s = &c->seg[seg];
-	uint16_t type = s->attr & 0x9e; /* P, S, code, expand-down/conforming, R/W */
-	bool ok = write ? type == 0x92 : (type == 0x92 || type == 0x90 || (type & 0x9a) == 0x9a);
-	if (!ok || !(c->cr0 & X86_CR0_PE) || off > s->limit || s->limit - off < size - 1)
+	if (!(c->seg_fast[seg] & (write ? X86_SEGF_WRITE : X86_SEGF_READ)) || off > s->limit ||
+	    s->limit - off < size - 1)
 		return 0;
 	*lin = s->base + off;
 	if ((*lin & 0xfff) > 0x1000 - size)
 		return 0;
 	struct x86_tlb_entry *t = &c->tlb[(*lin >> 12) % X86_TLB_SIZE];
-	if (t->tag != (*lin >> 12) + 1 || !t->host || (c->cpl == 3 && !t->user))
-		return 0;
-	if (write &&
-	    (!t->dirty || t->readonly || (!t->writable && (c->cpl == 3 || (c->cr0 & X86_CR0_WP)))))
+	if (t->tag != (*lin >> 12) + 1 || !(t->fast & x86_tlb_need(c, write)))
 		return 0;
 	if (write && t->code && (t->code->lines & x86_icache_lines(*lin & 0xfff, size)))
 		return 0; /* over decoded code: the slow path invalidates it */
@@ -292,7 +351,11 @@ static inline void x86_host_store(uint8_t *p, unsigned size, uint32_t v)
 		__builtin_memcpy(p, &v, 4);
 }
 
-static inline uint32_t x86_read(struct x86_insn *x, int seg, uint32_t off, unsigned size)
+/* Always inlined, like uop_rm_load() (uop.h): with a constant size the
+ * fast path is a dozen instructions, which gcc stops inlining once it has
+ * enough callers. */
+static inline __attribute__((always_inline)) uint32_t x86_read(struct x86_insn *x, int seg,
+                                                               uint32_t off, unsigned size)
 {
 	uint32_t lin;
 	struct x86_tlb_entry *t = x86_fast_entry(x->c, seg, off, size, false, &lin);
@@ -301,7 +364,8 @@ static inline uint32_t x86_read(struct x86_insn *x, int seg, uint32_t off, unsig
 	return x86_host_load(t->host + (lin & 0xfff), size);
 }
 
-static inline void x86_write(struct x86_insn *x, int seg, uint32_t off, unsigned size, uint32_t v)
+static inline __attribute__((always_inline)) void x86_write(struct x86_insn *x, int seg,
+                                                            uint32_t off, unsigned size, uint32_t v)
 {
 	uint32_t lin;
 	struct x86_tlb_entry *t = x86_fast_entry(x->c, seg, off, size, true, &lin);

@@ -1,29 +1,8 @@
 /*
  * Operand decoding: ModRM/SIB effective addresses in 16- and 32-bit
- * addressing (SDM vol. 2, tables 2-1 to 2-3) and register access by size.
+ * addressing (SDM vol. 2, tables 2-1 to 2-3).
  */
 #include "cpu.h"
-
-uint32_t x86_reg_read(struct x86_cpu *c, int r, unsigned size)
-{
-	if (size == 1)
-		return r < 4 ? c->r[r] & 0xff : (c->r[r - 4] >> 8) & 0xff;
-	return size == 2 ? c->r[r] & 0xffff : c->r[r];
-}
-
-void x86_reg_write(struct x86_cpu *c, int r, unsigned size, uint32_t v)
-{
-	if (size == 1) {
-		if (r < 4)
-			c->r[r] = (c->r[r] & ~0xffu) | (v & 0xff);
-		else
-			c->r[r - 4] = (c->r[r - 4] & ~0xff00u) | ((v & 0xff) << 8);
-	} else if (size == 2) {
-		c->r[r] = (c->r[r] & ~0xffffu) | (v & 0xffff);
-	} else {
-		c->r[r] = v;
-	}
-}
 
 static uint32_t x86_ea32(struct x86_insn *x, int *def_seg)
 {

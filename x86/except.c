@@ -66,7 +66,7 @@ void x86_soft_int(struct x86_insn *x, int vector)
 	if (x86_exception_allowed(x->c, x->ops, vector, X86_NO_ERR, true))
 		x86_deliver(x, vector, X86_NO_ERR, true, false);
 	else
-		x->c->exit = X86_EXCEPTION; /* EIP stays after the instruction */
+		x86_end_run(x->c, X86_EXCEPTION); /* EIP stays after the instruction */
 }
 
 void x86_push_on(struct x86_insn *x, const struct x86_seg *ss, uint32_t *esp, uint32_t v,
@@ -256,6 +256,7 @@ void x86_intr_window(struct x86_insn *x, uint32_t old_eflags)
 enum x86_status x86_interrupt(struct x86_cpu *c, const struct x86_ops *ops, uint8_t vector)
 {
 	struct x86_insn x = { .c = c, .ops = ops };
+	x86_seg_fast_sync_all(c); /* the caller may have changed segments */
 	if (__builtin_setjmp(c->jmp) == 0) {
 		x86_deliver(&x, vector, X86_NO_ERR, false, true);
 		return X86_OK;
@@ -272,5 +273,6 @@ enum x86_status x86_deliver_exception(struct x86_cpu *c, const struct x86_ops *o
 	c->exc_vector = vector;
 	c->exc_err = err;
 	c->exc_pending = false;
+	x86_seg_fast_sync_all(c); /* the caller may have changed segments */
 	return x86_handle_exception(c, ops, false);
 }

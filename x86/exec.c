@@ -662,7 +662,7 @@ void x86_exec_one(struct x86_insn *x)
 		if (c->cpl != 0)
 			x86_raise(x, X86_EXC_GP, 0);
 		c->halted = true;
-		c->exit = X86_HALT;
+		x86_end_run(c, X86_HALT);
 		return;
 	case 0xf5: c->eflags ^= X86_CF; return;
 	case 0xf6:

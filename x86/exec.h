@@ -10,6 +10,10 @@ void x86_group2(struct x86_insn *x, uint8_t op);
 void x86_group3(struct x86_insn *x, uint8_t op);
 void x86_group45(struct x86_insn *x, uint8_t op);
 void x86_imul3(struct x86_insn *x, bool imm8);
+/* MUL/IMUL (@sign) and DIV/IDIV of the accumulator by @b / @d of @size
+ * bytes (group 3, grp.c; the DIVs raise #DE before changing anything). */
+void x86_mul(struct x86_insn *x, uint32_t b, unsigned size, bool sign);
+void x86_div(struct x86_insn *x, uint32_t d, unsigned size, bool sign);
 void x86_aam_aad(struct x86_insn *x, uint8_t op);
 void x86_load_far_pointer(struct x86_insn *x, int seg);
 /* 0F 00 and 0F 01, and the other system instructions of the 0F map. */

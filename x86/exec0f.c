@@ -3,6 +3,7 @@
  * instructions, which are in sys.c.
  */
 #include "exec.h"
+#include "flags.h"
 
 static void x86_bit_op(struct x86_insn *x, int kind, bool imm)
 {
@@ -184,13 +185,7 @@ void x86_exec_0f(struct x86_insn *x)
 	case 0xaf: {
 		x86_decode_modrm(x);
 		uint32_t a = x86_reg_read(c, x->reg, size), b = x86_rm_read(x, size);
-		int64_t r = size == 2 ? (int64_t)(int16_t)a * (int16_t)b
-		                      : (int64_t)(int32_t)a * (int32_t)b;
-		bool overflow = size == 2 ? r != (int16_t)r : r != (int32_t)r;
-		x86_reg_write(c, x->reg, size, (uint32_t)r);
-		x86_set_logic_flags(c, (uint32_t)r, size);
-		if (overflow)
-			c->eflags |= X86_CF | X86_OF;
+		x86_reg_write(c, x->reg, size, x86_imul_flags(a, b, size, c->eflags, &c->eflags));
 		return;
 	}
 	case 0xb0: x86_cmpxchg(x, 1); return;

@@ -29,43 +29,145 @@ X86_INLINE uint32_t x86_zsp(uint32_t r, unsigned size)
 	return f;
 }
 
+/* @r = @r mn @b at @size bytes on the host CPU, after @pre (which sets
+ * CF from @cin for ADC/SBB), and @ax = LAHF's and SETO's report of the
+ * flags it set. */
+#define X86_HOST_ALU(pre, mn, size, r, b, cin, ax)                                                 \
+	do {                                                                                       \
+		if ((size) == 4)                                                                   \
+			__asm__(pre mn "l %k[b], %k[r]\n\tlahf\n\tseto %%al"                       \
+			        : [r] "+r"(r), "=a"(ax)                                            \
+			        : [b] "r"(b), [c] "r"(cin)                                         \
+			        : "cc");                                                           \
+		else if ((size) == 2)                                                              \
+			__asm__(pre mn "w %w[b], %w[r]\n\tlahf\n\tseto %%al"                       \
+			        : [r] "+r"(r), "=a"(ax)                                            \
+			        : [b] "r"(b), [c] "r"(cin)                                         \
+			        : "cc");                                                           \
+		else                                                                               \
+			__asm__(pre mn "b %b[b], %b[r]\n\tlahf\n\tseto %%al"                       \
+			        : [r] "+q"(r), "=a"(ax)                                            \
+			        : [b] "q"(b), [c] "r"(cin)                                         \
+			        : "cc");                                                           \
+	} while (0)
+
 /* Computes @a op @b on @size bytes; returns the result and stores in *@fl
- * the EFLAGS @eflags with the arithmetic flags replaced. */
+ * the EFLAGS @eflags with the arithmetic flags replaced.
+ *
+ * The host is an x86 CPU too (the core runs x87 on it as well, fpu_host.c),
+ * so the flags come from the host doing the same operation: its CF, PF,
+ * AF, ZF, SF and OF are the guest's, bit for bit (SDM vol. 1, 3.4.3), for
+ * a tenth of the instructions of computing them.  LAHF and SETO read them
+ * rather than PUSHF, which would write below RSP, where the compiler may
+ * keep data (the red zone).  AF, which the SDM leaves undefined after
+ * logic operations, is cleared, as Intel and AMD CPUs clear it. */
 X86_INLINE uint32_t x86_alu_flags(int op, uint32_t a, uint32_t b, unsigned size, uint32_t eflags,
                                   uint32_t *fl)
 {
-	uint32_t mask = x86_size_mask(size);
-	unsigned bits = 8 * size;
-	uint32_t cin = (op == X86_ADC || op == X86_SBB) ? (eflags & X86_CF) : 0;
-	uint32_t r, f = 0;
-	a &= mask;
-	b &= mask;
+	uint32_t cin = eflags & X86_CF, r = a, ax;
 	switch (op) {
-	case X86_ADD:
-	case X86_ADC: {
-		uint64_t wide = (uint64_t)a + b + cin;
-		r = (uint32_t)wide & mask;
-		f |= (uint32_t)(wide >> bits) & X86_CF;
-		f |= (((~(a ^ b) & (a ^ r)) >> (bits - 1)) & 1) << 11; /* OF */
-		f |= (a ^ b ^ r) & X86_AF;
-		break;
-	}
-	case X86_SBB:
+	case X86_ADD: X86_HOST_ALU("", "add", size, r, b, cin, ax); break;
+	case X86_ADC: X86_HOST_ALU("bt $0, %k[c]\n\t", "adc", size, r, b, cin, ax); break;
+	case X86_SBB: X86_HOST_ALU("bt $0, %k[c]\n\t", "sbb", size, r, b, cin, ax); break;
 	case X86_SUB:
-	case X86_CMP: {
-		uint64_t sub = (uint64_t)b + cin;
-		r = (uint32_t)(a - sub) & mask;
-		f |= (uint32_t)((uint64_t)a < sub);
-		f |= ((((a ^ b) & (a ^ r)) >> (bits - 1)) & 1) << 11;
-		f |= (a ^ b ^ r) & X86_AF;
+	case X86_CMP: X86_HOST_ALU("", "sub", size, r, b, cin, ax); break;
+	case X86_OR: X86_HOST_ALU("", "or", size, r, b, cin, ax); break;
+	case X86_XOR: X86_HOST_ALU("", "xor", size, r, b, cin, ax); break;
+	default: X86_HOST_ALU("", "and", size, r, b, cin, ax); break; /* AND, TEST */
+	}
+	uint32_t f = ((ax >> 8) & (X86_CF | X86_PF | X86_AF | X86_ZF | X86_SF)) | ((ax & 1) << 11);
+	if (op == X86_OR || op == X86_XOR || op == X86_AND || op == X86_TEST)
+		f &= ~X86_AF;
+	*fl = (eflags & ~X86_ARITH_FLAGS) | f;
+	return r & x86_size_mask(size);
+}
+
+/* Shifts and rotates of @a by @count bits (op: 0 ROL, 1 ROR, 2 RCL, 3 RCR,
+ * 4 SHL, 5 SHR, 6 SAL (= SHL), 7 SAR; the ModRM /reg of the C0/C1/D0-D3
+ * group).  @count is already masked to 5 bits; a zero count changes
+ * nothing.  Returns the result and stores in *@fl the EFLAGS @eflags with
+ * the flags the operation sets replaced. */
+X86_INLINE uint32_t x86_shift_flags(int op, uint32_t a, unsigned count, unsigned size,
+                                    uint32_t eflags, uint32_t *fl)
+{
+	unsigned bits = 8 * size;
+	uint32_t mask = x86_size_mask(size), sb = 1u << (bits - 1);
+	uint32_t r = a & mask, cf = eflags & X86_CF, of;
+	a &= mask;
+	*fl = eflags;
+	if (count == 0)
+		return a;
+	switch (op) {
+	case 0:
+	case 1: {
+		unsigned n = count % bits;
+		if (op == 0)
+			r = n ? ((a << n) | (a >> (bits - n))) & mask : a;
+		else
+			r = n ? ((a >> n) | (a << (bits - n))) & mask : a;
+		cf = op == 0 ? (r & 1) : ((r & sb) ? 1 : 0);
+		of = op == 0 ? (((r & sb) ? 1 : 0) ^ cf) : (((r ^ (r << 1)) & sb) ? 1 : 0);
+		*fl = (eflags & ~(X86_CF | X86_OF)) | (cf ? X86_CF : 0) | (of ? X86_OF : 0);
+		return r;
+	}
+	case 2:
+	case 3: {
+		unsigned n = count % (bits + 1);
+		uint64_t v = a, carry = cf ? 1 : 0;
+		for (unsigned i = 0; i < n; i++) {
+			if (op == 2) {
+				uint64_t out = (v & sb) ? 1 : 0;
+				v = ((v << 1) | carry) & mask;
+				carry = out;
+			} else {
+				uint64_t out = v & 1;
+				v = (v >> 1) | (carry ? sb : 0);
+				carry = out;
+			}
+		}
+		r = (uint32_t)v;
+		of = op == 2 ? (((r & sb) ? 1 : 0) ^ (uint32_t)carry)
+		             : (((r ^ (r << 1)) & sb) ? 1 : 0);
+		*fl = (eflags & ~(X86_CF | X86_OF)) | (carry ? X86_CF : 0) | (of ? X86_OF : 0);
+		return r;
+	}
+	case 4:
+	case 6:
+		r = count < 32 ? (a << count) & mask : 0;
+		cf = count <= bits ? ((a >> (bits - count)) & 1) : 0;
+		of = ((r & sb) ? 1 : 0) ^ cf;
+		break;
+	case 5:
+		r = count < 32 ? a >> count : 0;
+		cf = (count <= 32) ? ((a >> (count - 1)) & 1) : 0;
+		of = (a & sb) ? 1 : 0;
+		break;
+	default: {
+		int32_t sv = (int32_t)(a << (32 - bits)) >> (32 - bits);
+		unsigned n = count > bits - 1 ? bits - 1 : count;
+		r = (uint32_t)(sv >> n) & mask;
+		cf = (uint32_t)(sv >> (count > bits ? bits - 1 : count - 1)) & 1;
+		of = 0;
 		break;
 	}
-	case X86_OR: r = a | b; break;
-	case X86_XOR: r = a ^ b; break;
-	default: r = a & b; break; /* AND, TEST */
 	}
-	*fl = (eflags & ~X86_ARITH_FLAGS) | f | x86_zsp(r, size);
+	*fl = (eflags & ~X86_ARITH_FLAGS) | x86_zsp(r, size) | (cf ? X86_CF : 0) |
+	      (of ? X86_OF : 0);
 	return r;
+}
+
+/* IMUL with a destination register (0F AF, 69, 6B), @size 2 or 4: returns
+ * the product's low @size bytes and stores in *@fl the EFLAGS @eflags with
+ * CF and OF set if it lost significant bits, SF, ZF and PF from the result
+ * (the SDM leaves them undefined) and AF cleared. */
+X86_INLINE uint32_t x86_imul_flags(uint32_t a, uint32_t b, unsigned size, uint32_t eflags,
+                                   uint32_t *fl)
+{
+	int64_t r = size == 2 ? (int64_t)(int16_t)a * (int16_t)b : (int64_t)(int32_t)a * (int32_t)b;
+	bool overflow = size == 2 ? r != (int16_t)r : r != (int32_t)r;
+	*fl = (eflags & ~X86_ARITH_FLAGS) | x86_zsp((uint32_t)r, size) |
+	      (overflow ? X86_CF | X86_OF : 0);
+	return (uint32_t)r;
 }
 
 /* Condition codes 0-15 of Jcc/SETcc/CMOVcc. */

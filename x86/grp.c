@@ -5,6 +5,7 @@
  * AAM/AAD.
  */
 #include "exec.h"
+#include "flags.h"
 
 void x86_group1(struct x86_insn *x, uint8_t op)
 {
@@ -48,7 +49,7 @@ void x86_group2(struct x86_insn *x, uint8_t op)
 	}
 }
 
-static void x86_mul(struct x86_insn *x, uint32_t b, unsigned size, bool sign)
+void x86_mul(struct x86_insn *x, uint32_t b, unsigned size, bool sign)
 {
 	struct x86_cpu *c = x->c;
 	uint32_t a = x86_reg_read(c, X86_EAX, size);
@@ -73,7 +74,7 @@ static void x86_mul(struct x86_insn *x, uint32_t b, unsigned size, bool sign)
 		c->eflags |= X86_CF | X86_OF;
 }
 
-static void x86_div(struct x86_insn *x, uint32_t d, unsigned size, bool sign)
+void x86_div(struct x86_insn *x, uint32_t d, unsigned size, bool sign)
 {
 	struct x86_cpu *c = x->c;
 	if ((d & x86_size_mask(size)) == 0)
@@ -151,19 +152,7 @@ void x86_imul3(struct x86_insn *x, bool imm8)
 	uint32_t a = x86_rm_read(x, size);
 	uint32_t b = imm8 ? (uint32_t)(int8_t)x86_fetch8(x)
 	                  : (size == 2 ? (uint32_t)(int16_t)x86_fetch16(x) : x86_fetch32(x));
-	int64_t r;
-	bool overflow;
-	if (size == 2) {
-		r = (int64_t)(int16_t)a * (int16_t)b;
-		overflow = r != (int16_t)r;
-	} else {
-		r = (int64_t)(int32_t)a * (int32_t)b;
-		overflow = r != (int32_t)r;
-	}
-	x86_reg_write(c, x->reg, size, (uint32_t)r);
-	x86_set_logic_flags(c, (uint32_t)r, size);
-	if (overflow)
-		c->eflags |= X86_CF | X86_OF;
+	x86_reg_write(c, x->reg, size, x86_imul_flags(a, b, size, c->eflags, &c->eflags));
 }
 
 void x86_aam_aad(struct x86_insn *x, uint8_t op)

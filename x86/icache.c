@@ -15,8 +15,11 @@
  *   hold decoded instructions (data often shares a page with code), and the
  *   slow path invalidates the uops the store overlaps.  Physical writes by the core (A/D bits)
  *   invalidate too; other writers call x86_invalidate_code().
- * - Invalidation only clears a uop's handler, so a handler whose own bytes
- *   are overwritten (REP STOS over itself) keeps reading a whole uop.
+ * - A uop not decoded yet, or invalidated, has the handler icache_decode(),
+ *   which decodes and runs the instruction: the run loop never tests for
+ *   an empty uop.  Invalidation only sets that handler, so a handler whose
+ *   own bytes are overwritten (REP STOS over itself) keeps reading a whole
+ *   uop.
  * - When every page is in use the whole cache is flushed (as QEMU flushes
  *   its translation buffer): simple, and rare with a working set that fits.
  */
@@ -29,6 +32,10 @@
 
 struct x86_icache {
 	uint32_t npages, used;
+	/* Pages [0, cleared) hold undecoded uops outside the lines their
+	 * ->lines marks: clearing one for reuse need only reset those lines.
+	 * The others hold whatever the memory held. */
+	uint32_t cleared;
 	int32_t bucket[ICACHE_BUCKETS];
 	struct x86_icache_page page[];
 };
@@ -41,6 +48,33 @@ static unsigned icache_hash(uint32_t frame)
 size_t x86_icache_size(unsigned pages)
 {
 	return sizeof(struct x86_icache) + (size_t)pages * sizeof(struct x86_icache_page);
+}
+
+static void icache_decode(struct x86_insn *x, const struct x86_uop *u);
+
+/* Resets @n uops from @u to undecoded. */
+static void icache_uops_clear(struct x86_uop *u, int n)
+{
+	for (int i = 0; i < n; i++)
+		u[i] = (struct x86_uop){ .fn = icache_decode };
+}
+
+/* Every uop of @p undecoded, for mode @code32.  A page cleared before has
+ * decoded uops only in its marked lines (icache_fill marks every uop it
+ * writes): resetting those is enough, and a page flushed and reused costs
+ * what its code used, not 128 KiB of stores. */
+static void icache_page_clear(struct x86_icache *ic, struct x86_icache_page *p, bool code32)
+{
+	uint32_t slot = (uint32_t)(p - ic->page);
+	if (slot >= ic->cleared) {
+		icache_uops_clear(p->uop, 4096);
+		ic->cleared = slot + 1; /* pages are taken in order */
+	} else {
+		for (uint64_t l = p->lines; l; l &= l - 1)
+			icache_uops_clear(&p->uop[64 * __builtin_ctzll(l)], 64);
+	}
+	p->lines = 0;
+	p->code32 = code32;
 }
 
 /* Drops every TLB code mark and the uop window (they point into pages). */
@@ -70,6 +104,7 @@ void x86_icache_attach(struct x86_cpu *c, void *mem, size_t size)
 		return;
 	struct x86_icache *ic = mem;
 	ic->npages = (uint32_t)((size - sizeof(*ic)) / sizeof(ic->page[0]));
+	ic->cleared = 0;
 	c->icache = ic;
 	x86_icache_flush(c);
 }
@@ -87,21 +122,15 @@ static struct x86_icache_page *icache_get(struct x86_cpu *c, uint32_t frame, boo
 {
 	struct x86_icache *ic = c->icache;
 	struct x86_icache_page *p = x86_icache_find(ic, frame);
-	if (p && p->code32 != code32) {
-		/* The same bytes run as 16-bit code now: decode afresh. */
-		__builtin_memset(p->uop, 0, sizeof(p->uop));
-		p->lines = 0;
-		p->code32 = code32;
-	}
+	if (p && p->code32 != code32)
+		icache_page_clear(ic, p, code32); /* 16-bit code now, or 32: decode afresh */
 	if (p)
 		return p;
 	if (ic->used == ic->npages)
 		x86_icache_flush(c);
 	p = &ic->page[ic->used++];
-	__builtin_memset(p->uop, 0, sizeof(p->uop));
-	p->lines = 0;
+	icache_page_clear(ic, p, code32);
 	p->frame = frame;
-	p->code32 = code32;
 	p->next = ic->bucket[icache_hash(frame)];
 	ic->bucket[icache_hash(frame)] = (int32_t)(p - ic->page);
 	/* TLB entries filled before the page was cached must learn of it. */
@@ -118,8 +147,8 @@ void x86_icache_written(struct x86_icache_page *p, uint32_t off, uint32_t len)
 	for (uint32_t i = from; i < end; i++) {
 		struct x86_uop *u = &p->uop[i];
 		/* Legacy uops (len 0) fetch their bytes afresh: keep them. */
-		if (u->fn && (i >= off || i + u->len > off))
-			u->fn = 0;
+		if (u->fn != icache_decode && (i >= off || i + u->len > off))
+			u->fn = icache_decode;
 	}
 }
 
@@ -171,19 +200,17 @@ static const struct x86_uop *icache_fill(struct x86_cpu *c, struct x86_uop *u, u
 	int len = x86_decode(c->uop_host + off, c->uop_len - off, code32, &d);
 	if (len == X86_DECODE_SHORT)
 		return &x86_uop_slow; /* runs into the next page: not cached */
-	if (len < 0) {
+	if (len < 0)
 		*u = x86_uop_slow; /* the interpreter raises #UD or #GP */
-		return u;
-	}
-	x86_uop_select(u, &d);
-	if (u->len) {
-		/* Stores to these bytes must take the invalidating path now. */
-		struct x86_icache *ic = c->icache;
-		size_t i = (size_t)((char *)u - (char *)ic->page) / sizeof(ic->page[0]);
-		uint32_t in_page = (uint32_t)(u - ic->page[i].uop);
-		ic->page[i].lines |=
-		        x86_icache_lines(in_page, 1) | x86_icache_lines(in_page + u->len - 1, 1);
-	}
+	else
+		x86_uop_select(u, &d);
+	/* Stores to these bytes must take the invalidating path now, and a
+	 * reuse of the page must clear the uop (icache_page_clear). */
+	struct x86_icache *ic = c->icache;
+	size_t i = (size_t)((char *)u - (char *)ic->page) / sizeof(ic->page[0]);
+	uint32_t in_page = (uint32_t)(u - ic->page[i].uop);
+	uint32_t last = u->len ? in_page + u->len - 1 : in_page;
+	ic->page[i].lines |= x86_icache_lines(in_page, 1) | x86_icache_lines(last, 1);
 	return u;
 }
 
@@ -196,6 +223,18 @@ const struct x86_uop *x86_icache_miss(struct x86_insn *x)
 			return &x86_uop_slow;
 		off = c->eip - c->uop_start;
 	}
-	struct x86_uop *u = &c->uop_base[off];
-	return u->fn ? u : icache_fill(c, u, off);
+	return &c->uop_base[off];
+}
+
+/* The handler of a uop not decoded yet: EIP goes back to the instruction
+ * (the run loop added the uop's length, stale after an invalidation), then
+ * the instruction is decoded into the uop, when it can be cached, and run. */
+static void icache_decode(struct x86_insn *x, const struct x86_uop *u)
+{
+	struct x86_cpu *c = x->c;
+	c->eip = c->insn_eip;
+	uint32_t off = c->eip - c->uop_start;
+	const struct x86_uop *d = icache_fill(c, &c->uop_base[off], off);
+	c->eip += d->len;
+	d->fn(x, d);
 }

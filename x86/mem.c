@@ -117,6 +117,23 @@ bool x86_page_walk(struct x86_insn *x, uint32_t lin, unsigned access, struct x86
 	return true;
 }
 
+/* What the inlined path may do through @t: only RAM it may write
+ * directly, with the rights the page tables give (SDM vol. 3, 4.6: CR0.WP
+ * decides whether supervisor writes honour R/W), and a write only once the
+ * D bit is set. */
+static uint8_t x86_tlb_rights(const struct x86_tlb_entry *t)
+{
+	if (!t->host)
+		return 0;
+	uint8_t r = X86_TLB_READ | (t->user ? X86_TLB_READ_USER : 0);
+	if (t->readonly || !t->dirty)
+		return r;
+	r |= X86_TLB_WRITE_NOWP;
+	if (t->writable)
+		r |= X86_TLB_WRITE | (t->user ? X86_TLB_WRITE_USER : 0);
+	return r;
+}
+
 /* Where TLB entry @t's frame is in host memory, if anywhere. */
 static void x86_tlb_host(struct x86_insn *x, struct x86_tlb_entry *t)
 {
@@ -129,6 +146,7 @@ static void x86_tlb_host(struct x86_insn *x, struct x86_tlb_entry *t)
 		t->readonly = t->host != NULL;
 	}
 	t->code = x86_tlb_code(x->c, t->frame, t->host);
+	t->fast = x86_tlb_rights(t);
 }
 
 /* Walks the page tables for @lin; fills the TLB or raises #PF. */

@@ -1,7 +1,8 @@
 /*
  * The run loops.  x86_run() is the fast one: the decoded-instruction cache
- * hands it a uop per instruction, and it checks only the budget and c->exit
- * between instructions.  An exception unwinds (__builtin_longjmp) to its
+ * hands it a uop per instruction, and it checks only the budget between
+ * instructions (an instruction that ends the run cuts the budget:
+ * x86_end_run()).  An exception unwinds (__builtin_longjmp) to its
  * setjmp, which puts EIP back on the faulting instruction and delivers it
  * (except.c); so do an op's retry request and an unimplemented instruction,
  * which end the run instead.  x86_step() is one instruction of x86_run(),
@@ -10,34 +11,30 @@
 #include "cpu.h"
 #include "uop.h"
 
-static inline const struct x86_uop *x86_uop_at(struct x86_insn *x)
+/* @c is x->c, passed apart: a handler may write through x, and the loop
+ * would otherwise load x->c again for every instruction. */
+static inline const struct x86_uop *x86_uop_at(struct x86_cpu *c, struct x86_insn *x)
 {
-	struct x86_cpu *c = x->c;
 	uint32_t off = c->eip - c->uop_start;
-	if (__builtin_expect(off < c->uop_len, 1)) {
-		const struct x86_uop *u = &c->uop_base[off];
-		if (__builtin_expect(u->fn != 0, 1))
-			return u;
-	}
+	if (__builtin_expect(off < c->uop_len, 1))
+		return &c->uop_base[off]; /* not decoded yet: its handler decodes */
 	return x86_icache_miss(x);
 }
 
 /* The hot loop, apart from x86_run() because a function that calls
  * __builtin_setjmp keeps its variables in memory. */
-__attribute__((noinline)) static enum x86_status x86_run_uops(struct x86_insn *x, uint64_t end)
+__attribute__((noinline)) static enum x86_status x86_run_uops(struct x86_insn *x)
 {
 	struct x86_cpu *c = x->c;
-	while (c->icount < end) {
+	while (c->icount < c->run_end) {
 		c->insn_eip = c->eip;
 		c->intr_shadow = false;
-		const struct x86_uop *u = x86_uop_at(x);
+		const struct x86_uop *u = x86_uop_at(c, x);
 		c->eip += u->len;
 		u->fn(x, u);
 		c->icount++;
-		if (c->exit != X86_OK)
-			return c->exit;
 	}
-	return X86_OK;
+	return c->exit;
 }
 
 /* The loop while single-step or a breakpoint is armed (debug.c): the same
@@ -54,7 +51,7 @@ __attribute__((noinline)) static enum x86_status x86_run_debug(struct x86_insn *
 		c->db_hits = 0;
 		c->db_shadow = false;
 		x86_debug_before(x);
-		const struct x86_uop *u = x86_uop_at(x);
+		const struct x86_uop *u = x86_uop_at(c, x);
 		c->eip += u->len;
 		u->fn(x, u);
 		c->icount++;
@@ -89,9 +86,11 @@ enum x86_status x86_run(struct x86_cpu *c, const struct x86_ops *ops, uint64_t b
 	struct x86_insn x;
 	uint64_t end = c->icount + budget;
 
-	/* The caller may have changed CS, the CPL or paging since the last
-	 * run: build the code windows afresh. */
+	/* The caller may have changed CS, the CPL, paging or any segment
+	 * since the last run: build the code windows and segment rights
+	 * afresh. */
 	x86_fetch_invalidate(c);
+	x86_seg_fast_sync_all(c);
 	c->exit = X86_OK; /* set only by an instruction that ends the run */
 	for (;;) {
 		if (__builtin_setjmp(c->jmp) != 0) {
@@ -108,8 +107,8 @@ enum x86_status x86_run(struct x86_cpu *c, const struct x86_ops *ops, uint64_t b
 		}
 		x.c = c;
 		x.ops = ops;
-		enum x86_status s =
-		        x86_debug_armed(c) ? x86_run_debug(&x, end) : x86_run_uops(&x, end);
+		c->run_end = end;
+		enum x86_status s = x86_debug_armed(c) ? x86_run_debug(&x, end) : x86_run_uops(&x);
 		if (s != X86_EXIT_DEBUG)
 			return s;
 		c->exit = X86_OK; /* TF or a breakpoint came or went: choose again */
@@ -132,7 +131,7 @@ enum x86_step_result x86_step(struct x86_cpu *c, const struct x86_ops *ops)
 void x86_request_stop(struct x86_cpu *c)
 {
 	if (c->exit == X86_OK)
-		c->exit = X86_STOP;
+		x86_end_run(c, X86_STOP);
 }
 
 void x86_uop_legacy(struct x86_insn *x, const struct x86_uop *u)

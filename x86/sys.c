@@ -136,6 +136,7 @@ void x86_write_cr(struct x86_insn *x, int cr, uint32_t v)
 		old = c->cr0;
 		c->cr0 = v | X86_CR0_ET;
 		x86_tlb_flush(c);
+		x86_seg_fast_sync_all(c); /* PE decides the fast path */
 		break;
 	case 2: c->cr2 = v; return;
 	case 3:

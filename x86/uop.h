@@ -34,30 +34,28 @@ static inline uint32_t uop_ea(const struct x86_cpu *c, const struct x86_uop *u)
 
 static inline uint32_t uop_reg_read(const struct x86_cpu *c, int r, unsigned size)
 {
-	if (size == 4)
-		return c->r[r];
 	return x86_reg_read((struct x86_cpu *)c, r, size);
 }
 
 static inline void uop_reg_write(struct x86_cpu *c, int r, unsigned size, uint32_t v)
 {
-	if (size == 4)
-		c->r[r] = v;
-	else
-		x86_reg_write(c, r, size, v);
+	x86_reg_write(c, r, size, v);
 }
 
-/* The r/m operand; @mem is a constant in the handlers, so one arm remains. */
-static inline uint32_t uop_rm_load(struct x86_insn *x, const struct x86_uop *u, bool mem,
-                                   unsigned size)
+/* The r/m operand; @mem is a constant in the handlers, so one arm remains.
+ * Always inlined: a handler is meant to be straight-line code, and gcc's
+ * heuristics would otherwise make one shared out-of-line copy of the
+ * memory path, a call per access and the size and form no longer constant. */
+static inline __attribute__((always_inline)) uint32_t
+uop_rm_load(struct x86_insn *x, const struct x86_uop *u, bool mem, unsigned size)
 {
 	if (mem)
 		return x86_read(x, u->seg, uop_ea(x->c, u), size);
 	return uop_reg_read(x->c, u->rm, size);
 }
 
-static inline void uop_rm_store(struct x86_insn *x, const struct x86_uop *u, bool mem,
-                                unsigned size, uint32_t v)
+static inline __attribute__((always_inline)) void
+uop_rm_store(struct x86_insn *x, const struct x86_uop *u, bool mem, unsigned size, uint32_t v)
 {
 	if (mem)
 		x86_write(x, u->seg, uop_ea(x->c, u), size, v);

@@ -1,6 +1,7 @@
 /*
  * Uop handlers for data instructions: the ALU rows and groups (ADD..CMP,
- * TEST), INC/DEC, MOV, LEA, MOVZX/MOVSX and the shift group.  Each body is
+ * TEST), INC/DEC, MOV, LEA, MOVZX/MOVSX, the shift group, IMUL and the
+ * rest of group 3 (NOT, NEG, MUL, IMUL, DIV, IDIV).  Each body is
  * an always-inlined template instantiated per operation, operand form,
  * register-or-memory operand and operand size (32 bits, or the size in the
  * uop), so a handler is straight-line code with no decoding left in it.
@@ -8,9 +9,17 @@
  * As in the interpreter, every access that can fault comes before any
  * register or flag changes (cpu.h).
  */
+#include "exec.h"
 #include "flags.h"
 #include "uop.h"
 #include "uop_handlers.h"
+
+/* A handler that is one call of a template. */
+#define UOP_HANDLER(name, call)                                                                    \
+	static void name(struct x86_insn *x, const struct x86_uop *u)                              \
+	{                                                                                          \
+		call;                                                                              \
+	}
 
 /* ---- ADD OR ADC SBB AND SUB XOR CMP TEST ---- */
 
@@ -41,6 +50,10 @@ X86_INLINE void alu(struct x86_insn *x, const struct x86_uop *u, int op, int for
 	{                                                                                          \
 		alu(x, u, op, form, mem, 4);                                                       \
 	}                                                                                          \
+	static void alu_##op##_##form##_##mem##_8(struct x86_insn *x, const struct x86_uop *u)     \
+	{                                                                                          \
+		alu(x, u, op, form, mem, 1);                                                       \
+	}                                                                                          \
 	static void alu_##op##_##form##_##mem##_v(struct x86_insn *x, const struct x86_uop *u)     \
 	{                                                                                          \
 		alu(x, u, op, form, mem, u->size);                                                 \
@@ -59,7 +72,8 @@ ALU_FORMS(8)
 
 #define ALU_ROW_SIZES(op, form, mem)                                                               \
 	{                                                                                          \
-		alu_##op##_##form##_##mem##_v, alu_##op##_##form##_##mem##_32                      \
+		alu_##op##_##form##_##mem##_v, alu_##op##_##form##_##mem##_32,                     \
+		        alu_##op##_##form##_##mem##_8                                              \
 	}
 #define ALU_ROW_MEMS(op, form)                                                                     \
 	{                                                                                          \
@@ -70,14 +84,20 @@ ALU_FORMS(8)
 		ALU_ROW_MEMS(op, 0), ALU_ROW_MEMS(op, 1), ALU_ROW_MEMS(op, 2)                      \
 	}
 
-static const x86_uop_fn alu_fn[9][3][2][2] = {
+static const x86_uop_fn alu_fn[9][3][2][3] = {
 	ALU_ROW(0), ALU_ROW(1), ALU_ROW(2), ALU_ROW(3), ALU_ROW(4),
 	ALU_ROW(5), ALU_ROW(6), ALU_ROW(7), ALU_ROW(8),
 };
 
+/* Handler tables' last index: _v (16-bit, or any size), _32, _8. */
+static unsigned uop_size_index(unsigned size)
+{
+	return size == 4 ? 1 : size == 1 ? 2 : 0;
+}
+
 x86_uop_fn x86_uop_alu(int op, int form, bool mem, unsigned size)
 {
-	return alu_fn[op][form][mem][size == 4];
+	return alu_fn[op][form][mem][uop_size_index(size)];
 }
 
 /* ---- INC, DEC (CF unchanged) ---- */
@@ -132,6 +152,10 @@ X86_INLINE void mov(struct x86_insn *x, const struct x86_uop *u, int form, bool 
 	{                                                                                          \
 		mov(x, u, form, mem, 4);                                                           \
 	}                                                                                          \
+	static void mov_##form##_##mem##_8(struct x86_insn *x, const struct x86_uop *u)            \
+	{                                                                                          \
+		mov(x, u, form, mem, 1);                                                           \
+	}                                                                                          \
 	static void mov_##form##_##mem##_v(struct x86_insn *x, const struct x86_uop *u)            \
 	{                                                                                          \
 		mov(x, u, form, mem, u->size);                                                     \
@@ -145,12 +169,12 @@ MOV(2, 1)
 
 x86_uop_fn x86_uop_mov(int form, bool mem, unsigned size)
 {
-	static const x86_uop_fn fn[3][2][2] = {
-		{ { mov_0_0_v, mov_0_0_32 }, { mov_0_1_v, mov_0_1_32 } },
-		{ { mov_1_0_v, mov_1_0_32 }, { mov_1_1_v, mov_1_1_32 } },
-		{ { mov_2_0_v, mov_2_0_32 }, { mov_2_1_v, mov_2_1_32 } },
+	static const x86_uop_fn fn[3][2][3] = {
+		{ { mov_0_0_v, mov_0_0_32, mov_0_0_8 }, { mov_0_1_v, mov_0_1_32, mov_0_1_8 } },
+		{ { mov_1_0_v, mov_1_0_32, mov_1_0_8 }, { mov_1_1_v, mov_1_1_32, mov_1_1_8 } },
+		{ { mov_2_0_v, mov_2_0_32, mov_2_0_8 }, { mov_2_1_v, mov_2_1_32, mov_2_1_8 } },
 	};
-	return fn[form][mem][size == 4];
+	return fn[form][mem][uop_size_index(size)];
 }
 
 static void lea(struct x86_insn *x, const struct x86_uop *u)
@@ -200,43 +224,115 @@ x86_uop_fn x86_uop_movx(uint8_t op, bool mem)
 
 /* ---- ROL ROR RCL RCR SHL SHR SAL SAR: count in imm, 1 or CL ---- */
 
-X86_INLINE void shift(struct x86_insn *x, const struct x86_uop *u, bool mem, bool by_cl)
+/* One handler per operation, so that x86_shift_flags() folds to it. */
+X86_INLINE void shift(struct x86_insn *x, const struct x86_uop *u, int op, bool mem, bool by_cl)
 {
 	struct x86_cpu *c = x->c;
 	unsigned size = u->size, count = (by_cl ? c->r[X86_ECX] : u->imm) & 31;
-	uint32_t a = uop_rm_load(x, u, mem, size), flags = c->eflags;
-	uint32_t r = x86_shift(c, u->reg, a, count, size);
+	uint32_t a = uop_rm_load(x, u, mem, size), f;
+	uint32_t r = x86_shift_flags(op, a, count, size, c->eflags, &f);
 	if (count) {
-		uint32_t f = c->eflags;
-		c->eflags = flags; /* unchanged if the write faults */
-		uop_rm_store(x, u, mem, size, r);
+		uop_rm_store(x, u, mem, size, r); /* may fault: flags after */
 		c->eflags = f;
 	}
 }
 
-static void shift_reg(struct x86_insn *x, const struct x86_uop *u)
+#define SHIFT_FORM(op, name, mem, by_cl)                                                           \
+	UOP_HANDLER(shift_##op##_##name, shift(x, u, op, mem, by_cl))
+#define SHIFT_FORMS(op)                                                                            \
+	SHIFT_FORM(op, reg, false, false)                                                          \
+	SHIFT_FORM(op, mem, true, false)                                                           \
+	SHIFT_FORM(op, reg_cl, false, true)                                                        \
+	SHIFT_FORM(op, mem_cl, true, true)
+SHIFT_FORMS(0)
+SHIFT_FORMS(1)
+SHIFT_FORMS(2)
+SHIFT_FORMS(3)
+SHIFT_FORMS(4)
+SHIFT_FORMS(5)
+SHIFT_FORMS(7)
+
+/* Indexed by mem << 1 | by_cl. */
+#define SHIFT_ROW(op)                                                                              \
+	{                                                                                          \
+		shift_##op##_reg, shift_##op##_reg_cl, shift_##op##_mem, shift_##op##_mem_cl       \
+	}
+
+x86_uop_fn x86_uop_shift(int op, bool mem, bool by_cl)
 {
-	shift(x, u, false, false);
+	static const x86_uop_fn fn[8][4] = {
+		SHIFT_ROW(0), SHIFT_ROW(1), SHIFT_ROW(2), SHIFT_ROW(3),
+		SHIFT_ROW(4), SHIFT_ROW(5), SHIFT_ROW(4), SHIFT_ROW(7), /* SAL is SHL */
+	};
+	return fn[op][mem << 1 | by_cl];
 }
 
-static void shift_mem(struct x86_insn *x, const struct x86_uop *u)
+/* ---- IMUL reg, r/m (0F AF) and reg, r/m, imm (69, 6B) ---- */
+
+X86_INLINE void imul(struct x86_insn *x, const struct x86_uop *u, bool mem, bool by_imm)
 {
-	shift(x, u, true, false);
+	struct x86_cpu *c = x->c;
+	unsigned size = u->size;
+	uint32_t b = uop_rm_load(x, u, mem, size), f;
+	uint32_t a = by_imm ? u->imm : uop_reg_read(c, u->reg, size);
+	uop_reg_write(c, u->reg, size, x86_imul_flags(a, b, size, c->eflags, &f));
+	c->eflags = f;
 }
 
-static void shift_reg_cl(struct x86_insn *x, const struct x86_uop *u)
+#define IMUL_FORM(name, mem, by_imm) UOP_HANDLER(name, imul(x, u, mem, by_imm))
+IMUL_FORM(imul_reg, false, false)
+IMUL_FORM(imul_mem, true, false)
+IMUL_FORM(imul_reg_imm, false, true)
+IMUL_FORM(imul_mem_imm, true, true)
+
+x86_uop_fn x86_uop_imul(bool mem, bool by_imm)
 {
-	shift(x, u, false, true);
+	static const x86_uop_fn fn[2][2] = { { imul_reg, imul_reg_imm },
+		                             { imul_mem, imul_mem_imm } };
+	return fn[mem][by_imm];
 }
 
-static void shift_mem_cl(struct x86_insn *x, const struct x86_uop *u)
+/* ---- NOT, NEG, MUL, IMUL, DIV, IDIV (F6/F7 /2-/7) ---- */
+
+X86_INLINE void not(struct x86_insn * x, const struct x86_uop *u, bool mem)
 {
-	shift(x, u, true, true);
+	uop_rm_store(x, u, mem, u->size, ~uop_rm_load(x, u, mem, u->size));
 }
 
-x86_uop_fn x86_uop_shift(bool mem, bool by_cl)
+X86_INLINE void neg(struct x86_insn *x, const struct x86_uop *u, bool mem)
 {
-	static const x86_uop_fn fn[2][2] = { { shift_reg, shift_reg_cl },
-		                             { shift_mem, shift_mem_cl } };
-	return fn[mem][by_cl];
+	struct x86_cpu *c = x->c;
+	uint32_t f, r = x86_alu_flags(X86_SUB, 0, uop_rm_load(x, u, mem, u->size), u->size,
+	                              c->eflags, &f);
+	uop_rm_store(x, u, mem, u->size, r); /* may fault: flags after */
+	c->eflags = f;
+}
+
+/* The multiplications and divisions themselves stay in grp.c. */
+X86_INLINE void muldiv(struct x86_insn *x, const struct x86_uop *u, bool mem, bool div, bool sign)
+{
+	uint32_t v = uop_rm_load(x, u, mem, u->size);
+	if (div)
+		x86_div(x, v, u->size, sign);
+	else
+		x86_mul(x, v, u->size, sign);
+}
+
+#define GROUP3_FORMS(mem, name)                                                                    \
+	UOP_HANDLER(not_##name, not(x, u, mem))                                                    \
+	UOP_HANDLER(neg_##name, neg(x, u, mem))                                                    \
+	UOP_HANDLER(mul_##name, muldiv(x, u, mem, false, false))                                   \
+	UOP_HANDLER(imul1_##name, muldiv(x, u, mem, false, true))                                  \
+	UOP_HANDLER(div_##name, muldiv(x, u, mem, true, false))                                    \
+	UOP_HANDLER(idiv_##name, muldiv(x, u, mem, true, true))
+GROUP3_FORMS(false, reg)
+GROUP3_FORMS(true, mem)
+
+x86_uop_fn x86_uop_group3(int op, bool mem)
+{
+	static const x86_uop_fn fn[2][6] = {
+		{ not_reg, neg_reg, mul_reg, imul1_reg, div_reg, idiv_reg },
+		{ not_mem, neg_mem, mul_mem, imul1_mem, div_mem, idiv_mem },
+	};
+	return fn[mem][op - 2];
 }

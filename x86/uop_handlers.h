@@ -17,8 +17,13 @@ x86_uop_fn x86_uop_mov(int form, bool mem, unsigned size);
 x86_uop_fn x86_uop_lea(void);
 /* MOVZX/MOVSX by their 0F opcode (B6, B7, BE, BF). */
 x86_uop_fn x86_uop_movx(uint8_t op, bool mem);
-/* The shift group, count in imm unless @by_cl. */
-x86_uop_fn x86_uop_shift(bool mem, bool by_cl);
+/* The shift group's operation @op (ModRM /reg), count in imm unless @by_cl. */
+x86_uop_fn x86_uop_shift(int op, bool mem, bool by_cl);
+
+/* IMUL reg, r/m (0F AF), or reg, r/m, imm (69, 6B) if @by_imm. */
+x86_uop_fn x86_uop_imul(bool mem, bool by_imm);
+/* F6/F7 /2-/7 (@op: the ModRM /reg): NOT, NEG, MUL, IMUL, DIV, IDIV. */
+x86_uop_fn x86_uop_group3(int op, bool mem);
 
 /* Jcc by condition code; JMP, CALL rel; RET; PUSH/POP reg; PUSH imm;
  * SETcc/CMOVcc; NOP. */

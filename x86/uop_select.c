@@ -100,6 +100,8 @@ static x86_uop_fn uop_one_byte(struct x86_uop *u, const struct x86_decoded *d)
 	}
 	switch (op) {
 	case 0x68: return x86_uop_push_imm();
+	case 0x69: return x86_uop_imul(mem, true);
+	case 0x6b: u->imm = sext8(d->imm); return x86_uop_imul(mem, true);
 	case 0x6a: u->imm = sext8(d->imm); return x86_uop_push_imm();
 	case 0x80:
 	case 0x82: u->size = 1; return x86_uop_alu(d->reg, UOP_RM_IMM, mem, 1);
@@ -130,7 +132,7 @@ static x86_uop_fn uop_one_byte(struct x86_uop *u, const struct x86_decoded *d)
 		u->size = (uint8_t)size;
 		if (op >= 0xd0)
 			u->imm = 1;
-		return x86_uop_shift(mem, op >= 0xd2);
+		return x86_uop_shift(d->reg, mem, op >= 0xd2);
 	case 0xc3: return x86_uop_ret();
 	case 0xc6:
 	case 0xc7: u->size = (uint8_t)size; return x86_uop_mov(UOP_RM_IMM, mem, size);
@@ -140,7 +142,8 @@ static x86_uop_fn uop_one_byte(struct x86_uop *u, const struct x86_decoded *d)
 	case 0xf6:
 	case 0xf7:
 		u->size = (uint8_t)size;
-		return d->reg < 2 ? x86_uop_alu(X86_TEST, UOP_RM_IMM, mem, size) : 0;
+		return d->reg < 2 ? x86_uop_alu(X86_TEST, UOP_RM_IMM, mem, size)
+		                  : x86_uop_group3(d->reg, mem);
 	case 0xfe:
 	case 0xff:
 		u->size = (uint8_t)(op == 0xfe ? 1 : v);
@@ -162,6 +165,7 @@ static x86_uop_fn uop_two_byte(struct x86_uop *u, const struct x86_decoded *d)
 	switch (op) {
 	case 0x0d:
 	case 0x18 ... 0x1f: return x86_uop_nop(); /* hints, NOP r/m */
+	case 0xaf: return x86_uop_imul(mem, false);
 	case 0xb6:
 	case 0xb7:
 	case 0xbe:

@@ -87,10 +87,20 @@ struct x86_tlb_entry {
 	uint8_t readonly; /* host is for reads: writes go to mmio_write */
 	uint8_t user, writable, dirty;
 	uint8_t nx; /* PAE with EFER.NXE: no instruction fetches */
+	/* Internal: the accesses the inlined path (cpu.h) may make through
+	 * host, X86_TLB_* bits derived from the fields above when the entry
+	 * is filled, so that a hit tests one bit. */
+	uint8_t fast;
 	/* Decoded instructions cached for this frame, or NULL: writes through
 	 * an entry with code set take the slow path, which invalidates them. */
 	struct x86_icache_page *code;
 };
+
+#define X86_TLB_READ 0x1u       /* by CPL 0-2 */
+#define X86_TLB_READ_USER 0x2u  /* by CPL 3 */
+#define X86_TLB_WRITE 0x4u      /* by CPL 0-2 with CR0.WP set */
+#define X86_TLB_WRITE_NOWP 0x8u /* by CPL 0-2 with CR0.WP clear */
+#define X86_TLB_WRITE_USER 0x10u
 
 /* The x87 FPU (SDM vol. 1, chapter 8): physical registers R0-R7 as the
  * 80-bit bytes they hold, the control, status (TOP in bits 11-13) and tag
@@ -120,6 +130,7 @@ struct x86_cpu {
 	bool exc_raised;      /* internal: an exception since x86_step() started */
 	enum x86_status exit; /* internal: set by I/O, HLT, a stop request: ends the run */
 	uint64_t icount;      /* instructions retired */
+	uint64_t run_end;     /* internal: x86_run() stops when icount reaches it */
 	uint32_t insn_eip;    /* internal: EIP of the instruction being executed */
 
 	/* The last exception or software interrupt an instruction raised:
@@ -155,7 +166,15 @@ struct x86_cpu {
 	uint32_t db_held; /* #DB conditions a MOV SS / POP SS held back */
 	bool db_shadow;   /* this instruction was MOV SS or POP SS */
 	bool db_data;     /* DR7 enables a data breakpoint */
+	/* Internal: per segment register, the accesses the inlined path may
+	 * make without the type checks (X86_SEGF_*; 0: none, always safe).
+	 * Kept by every segment load and CR0 write, and made afresh whenever
+	 * the core is entered, since a caller may have changed the state. */
+	uint8_t seg_fast[6];
 };
+
+#define X86_SEGF_READ 0x1u
+#define X86_SEGF_WRITE 0x2u
 
 /* ctrl_written's register numbers for the debug registers. */
 #define X86_CTRL_DR(n) (16 + (n))

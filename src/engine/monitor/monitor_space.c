@@ -555,6 +555,18 @@ void monitor_space_flush(struct monitor_space *sp)
 	sp->nmapped = 0;
 }
 
+/* Unmaps every page of 4 MiB region @r, in one call. */
+static void drop_region(struct monitor_space *sp, uint32_t r)
+{
+	if (!sp->region_live[r])
+		return;
+	uint32_t lp = r << 10;
+	reserve_pages(lp ? lp : 1, lp + 1024); /* page 0 is never mapped */
+	for (uint32_t i = 0; i < 1024; i++)
+		if (sp->shadow[lp + i])
+			shadow_set(sp, lp + i, 0); /* the list keeps it until compacted */
+}
+
 static bool goes(uint32_t e, unsigned flag, bool set)
 {
 	return e && ((e & flag) != 0) == set;
@@ -639,13 +651,7 @@ void monitor_space_key_region(struct monitor_space *sp, uint32_t lin,
 	uint32_t r = lin >> 22;
 	if (monitor_region_key_same(sp->region_key[r], key))
 		return;
-	if (sp->region_live[r]) {
-		uint32_t lp = r << 10;
-		reserve_pages(lp ? lp : 1, lp + 1024); /* page 0 is never mapped */
-		for (uint32_t i = 0; i < 1024; i++)
-			if (sp->shadow[lp + i])
-				shadow_set(sp, lp + i, 0); /* the list keeps it until compacted */
-	}
+	drop_region(sp, r);
 	sp->region_key[r] = key;
 }
 
@@ -705,10 +711,7 @@ void monitor_space_flush_page(struct monitor_space *sp, uint32_t lin)
 			unmap_page(sp, lp);
 		return;
 	}
-	uint32_t first = lp & ~0x3ffu; /* the 4 MiB around it (2 MiB with PAE) */
-	for (uint32_t p = first; p < first + 1024; p++)
-		if (sp->shadow[p])
-			unmap_page(sp, p);
+	drop_region(sp, REGION(lp)); /* the 4 MiB around it (2 MiB with PAE) */
 }
 
 uint32_t monitor_space_shadow(const struct monitor_space *sp, uint32_t lin)

@@ -71,7 +71,7 @@ static void test_kinds_and_names(void **state)
 		unsigned len = 0;
 		int32_t rel = 0;
 		enum monitor_insn_kind k =
-		        monitor_insn_kind((const uint8_t *)c->bytes, c->len, true, &len, &rel);
+		        monitor_insn_kind((const uint8_t *)c->bytes, c->len, true, &len, &rel, NULL);
 		const char *n = monitor_insn_name((const uint8_t *)c->bytes, c->len, true);
 		if (k != c->kind || strcmp(n, c->name) != 0)
 			fail_msg("case %zu (%s): kind %d name %s, want %d %s", i, c->name, k, n,
@@ -83,10 +83,35 @@ static void test_kinds_and_names(void **state)
 	}
 }
 
+/* The core gets the guest's x87 state for x87 instructions and WAIT only. */
+static void test_uses_fpu(void **state)
+{
+	static const struct {
+		const char *bytes;
+		size_t len;
+		bool fpu;
+	} fpu_cases[] = {
+		{ "\xd9\xe8", 2, true },        /* fld1 */
+		{ "\x9b", 1, true },             /* fwait */
+		{ "\x66\xdd\x18", 3, true },   /* fstpl (%eax), o16 prefix */
+		{ "\xfa", 1, false },            /* cli */
+		{ "\x0f\xa2", 2, false },       /* cpuid */
+		{ "\x8b\x04\x24", 3, false },  /* mov (%esp),%eax */
+	};
+	for (size_t i = 0; i < sizeof(fpu_cases) / sizeof(fpu_cases[0]); i++) {
+		unsigned len;
+		int32_t rel;
+		bool fpu = !fpu_cases[i].fpu;
+		monitor_insn_kind((const uint8_t *)fpu_cases[i].bytes, fpu_cases[i].len, true, &len, &rel, &fpu);
+		assert_int_equal(fpu, fpu_cases[i].fpu);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_kinds_and_names),
+		cmocka_unit_test(test_uses_fpu),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -300,7 +300,7 @@ static bool mon_trap_ahead(struct monitor_engine *m)
 		size_t n = mon_code_at(m, eip, bytes);
 		unsigned len = 0;
 		int32_t rel = 0;
-		switch (monitor_insn_kind(bytes, n, monitor_code32(c), &len, &rel)) {
+		switch (monitor_insn_kind(bytes, n, monitor_code32(c), &len, &rel, NULL)) {
 		case MONITOR_INSN_TRAPS: return true;
 		case MONITOR_INSN_PLAIN: eip += len; break;
 		case MONITOR_INSN_JUMP: eip += len + (uint32_t)rel; break;
@@ -325,8 +325,9 @@ void monitor_emulate(struct monitor_engine *m)
 		size_t n = mon_code_at(m, c->eip, bytes);
 		unsigned len;
 		int32_t rel;
+		bool uses_fpu = false;
 		enum monitor_insn_kind kind =
-		        monitor_insn_kind(bytes, n, monitor_code32(c), &len, &rel);
+		        monitor_insn_kind(bytes, n, monitor_code32(c), &len, &rel, &uses_fpu);
 		/* Past the first, stop before control leaves for code that may
 		 * not be scanned: a native return or pointer call there would
 		 * run it unpatched, where the core's did not need a scan. */
@@ -338,7 +339,7 @@ void monitor_emulate(struct monitor_engine *m)
 		/* The guest's x87 state goes to the core only for an instruction
 		 * that uses it: most traps are not x87 ones, and the move costs
 		 * an XSAVE, a conversion and an XRSTOR at the next entry. */
-		if (monitor_insn_uses_fpu(bytes, n, monitor_code32(c)))
+		if (uses_fpu)
 			monitor_fpu_to_core(m);
 		m->core_access_traps = false;
 		enum x86_status s = x86_run(c, &m->ops, 1);

@@ -140,13 +140,17 @@ static bool is_call_ret(const struct x86_decoded *d)
 }
 
 enum monitor_insn_kind monitor_insn_kind(const uint8_t *bytes, size_t len, bool code32,
-                                         unsigned *ilen, int32_t *rel)
+                                         unsigned *ilen, int32_t *rel, bool *uses_fpu)
 {
 	struct x86_decoded d;
 	int n = x86_decode(bytes, len, code32, &d);
 	if (n < 0)
 		return MONITOR_INSN_INVALID;
 	*ilen = (unsigned)n;
+	/* x87 (D8-DF) and WAIT; the monitor's guests have no FXSR, MMX or SSE
+	 * (the decoder rejects those encodings) */
+	if (uses_fpu)
+		*uses_fpu = !d.two_byte && (d.opcode == 0x9b || (d.opcode >= 0xd8 && d.opcode <= 0xdf));
 	bool traps = false;
 	if (find(&d, &traps) && traps)
 		return MONITOR_INSN_TRAPS;
@@ -160,16 +164,6 @@ enum monitor_insn_kind monitor_insn_kind(const uint8_t *bytes, size_t len, bool 
 	if (is_call_ret(&d))
 		return MONITOR_INSN_CALL_RET;
 	return is_cond_branch(&d) ? MONITOR_INSN_BRANCH : MONITOR_INSN_PLAIN;
-}
-
-bool monitor_insn_uses_fpu(const uint8_t *bytes, size_t len, bool code32)
-{
-	struct x86_decoded d;
-	if (x86_decode(bytes, len, code32, &d) < 0)
-		return false;
-	/* x87 (D8-DF) and WAIT; the monitor's guests have no FXSR, MMX or SSE
-	 * (the decoder rejects those encodings) */
-	return !d.two_byte && (d.opcode == 0x9b || (d.opcode >= 0xd8 && d.opcode <= 0xdf));
 }
 
 const char *monitor_insn_name(const uint8_t *bytes, size_t len, bool code32)

@@ -13,10 +13,6 @@
  * "invalid". */
 const char *monitor_insn_name(const uint8_t *bytes, size_t len, bool code32);
 
-/* True if the instruction reads or writes the guest's x87 state (x87, WAIT):
- * the core needs that state converted before it runs one. */
-bool monitor_insn_uses_fpu(const uint8_t *bytes, size_t len, bool code32);
-
 enum monitor_insn_kind {
 	MONITOR_INSN_TRAPS,    /* would trap at ring 3 in the monitor (privileged, or
 	                       * patched by the scanner) */
@@ -30,8 +26,10 @@ enum monitor_insn_kind {
 };
 
 /* What the instruction in @bytes is to the monitor; its length in @ilen
- * and, for a JMP, its displacement in @rel. */
+ * and, for a JMP, its displacement in @rel; unless @uses_fpu is NULL,
+ * whether it reads or writes the guest's x87 state (x87, WAIT), which the
+ * core needs converted before it runs one. */
 enum monitor_insn_kind monitor_insn_kind(const uint8_t *bytes, size_t len, bool code32,
-                                         unsigned *ilen, int32_t *rel);
+                                         unsigned *ilen, int32_t *rel, bool *uses_fpu);
 
 #endif

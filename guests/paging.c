@@ -7,7 +7,10 @@
  * carry the tests: not present, read-only, supervisor-only, and one whose
  * A/D bits and frame the kernel changes.  Checked: the aliases, #PF error
  * codes and CR2 (SDM 4.7) at ring 0 and ring 3, CR0.WP, A/D setting, INVLPG
- * and CR3 switches. */
+ * and CR3 switches; and ring 3 against a supervisor page the kernel has just
+ * used, above every user page, directly and through a segment with a base
+ * whose offsets wrap around 4 GiB (glibc's TLS reads below %gs that way). */
+#include "desc.h"
 #include "test.h"
 #include "trap.h"
 #include "x86.h"
@@ -26,6 +29,7 @@
 #define PG_SWITCH 0x40000000u /* differs between space A and space B */
 #define PG_BIG 0x00800000u    /* inside a 4 MiB page, identity */
 #define PG_BIG_ALIAS 0x80800000u
+#define SEL_UBASED ((DESC_FIRST_FREE << 3) | 3) /* ring-3 data with a base */
 
 typedef uint8_t page_t[4096] __attribute__((aligned(4096)));
 static uint32_t pd_a[1024] __attribute__((aligned(4096)));
@@ -141,6 +145,29 @@ static void paging_test_faults(void)
 	test_eq(paging_read(sup), TRAP_NONE, "ring 0 read of a supervisor page");
 }
 
+/* Ring 3 reads @off through %fs = SEL_UBASED: the value, or the vector. */
+static uint32_t paging_user_read_fs(uint32_t off)
+{
+	uint32_t v = 0;
+	__asm__ volatile("movw %w0, %%fs" : : "r"(SEL_UBASED));
+	uint32_t vec = TRAP_TRY("movl %%fs:(%1), %0", : "=r"(v) : "r"(off));
+	return vec == TRAP_NONE ? v : vec;
+}
+
+static void paging_test_user_above(void)
+{
+	uint32_t lo = (uint32_t)pg_f1, high = PG_HIGH + lo, base = lo + 8;
+	test_eq(*paging_at(high), 0xF1F1F1F1, "ring 0 read through the 0xC0000000 alias");
+	paging_expect_pf("ring 3 read, supervisor page above the user pages",
+	                 user_run(paging_user_read, high, 0), high, PF_P | PF_U);
+	desc_set_seg(DESC_FIRST_FREE, base, 0xFFFFF, DESC_P | DESC_DPL(3) | DESC_S | DESC_DATA_RW,
+	             DESC_G | DESC_DB);
+	test_eq(user_run(paging_user_read_fs, (uint32_t)-8, 0), 0xF1F1F1F1,
+	        "ring 3 read at offset -8 of a segment with a base");
+	paging_expect_pf("ring 3 read, supervisor page through a segment with a base",
+	                 user_run(paging_user_read_fs, high - base, 0), high, PF_P | PF_U);
+}
+
 /* CR0.WP: ring 0 may write read-only pages only while WP is clear (SDM 4.6.1). */
 static void paging_test_wp(void)
 {
@@ -207,6 +234,7 @@ void test_main(void)
 	paging_enable();
 	paging_test_alias();
 	paging_test_faults();
+	paging_test_user_above();
 	paging_test_wp();
 	paging_test_ad();
 	paging_test_invlpg();

@@ -176,7 +176,7 @@ static void test_mirror_used(void **state)
 	assert_int_equal(l.writes, 2);
 
 	regs(seg, &flat_data);
-	assert_int_equal(monitor_ldt_sync(&l, seg, sel), 0);
+	assert_int_equal(monitor_ldt_sync(&l, seg, sel, 0), 0);
 	assert_int_equal(sel[X86_CS], MONITOR_LDT_MIRROR_SEL(MONITOR_LDT_GDT, 1));
 	assert_int_equal(sel[X86_DS], MONITOR_LDT_MIRROR_SEL(MONITOR_LDT_GDT, 2));
 	assert_int_equal(l.writes, 2);
@@ -188,7 +188,7 @@ static void test_mirror_used(void **state)
 	unsigned before = l.writes;
 	for (int i = 0; i < 10; i++) {
 		seg[X86_FS] = (i & 1) ? flat_data : percpu;
-		assert_int_equal(monitor_ldt_sync(&l, seg, sel), 0);
+		assert_int_equal(monitor_ldt_sync(&l, seg, sel, 0), 0);
 		assert_int_equal(sel[X86_FS], (i & 1) ? MONITOR_LDT_MIRROR_SEL(MONITOR_LDT_GDT, 2)
 		                                      : MONITOR_LDT_MIRROR_SEL(MONITOR_LDT_LDT, 1));
 	}
@@ -197,7 +197,7 @@ static void test_mirror_used(void **state)
 	struct x86_seg ring3 = flat_data;
 	ring3.attr |= 0x61;
 	seg[X86_DS] = ring3;
-	assert_int_equal(monitor_ldt_sync(&l, seg, sel), 0);
+	assert_int_equal(monitor_ldt_sync(&l, seg, sel, 0), 0);
 	assert_int_equal(sel[X86_DS], MONITOR_LDT_MIRROR_SEL(MONITOR_LDT_GDT, 2));
 }
 
@@ -212,34 +212,119 @@ static void test_mirror_stale(void **state)
 	assert_int_equal(monitor_ldt_mirror(&l, MONITOR_LDT_GDT, 3, &old), 0);
 	regs(seg, &flat_data);
 	seg[X86_ES] = old;
-	assert_int_equal(monitor_ldt_sync(&l, seg, sel), 0);
+	assert_int_equal(monitor_ldt_sync(&l, seg, sel, 0), 0);
 	assert_int_equal(sel[X86_ES], MONITOR_LDT_MIRROR_SEL(MONITOR_LDT_GDT, 3));
 
 	/* The guest rewrites entry 3 while ES holds it: ES keeps what it
 	 * loaded, in its private entry; a reload takes the mirror's. */
 	assert_int_equal(monitor_ldt_mirror(&l, MONITOR_LDT_GDT, 3, &rewritten), 0);
-	assert_int_equal(monitor_ldt_sync(&l, seg, sel), 0);
+	assert_int_equal(monitor_ldt_sync(&l, seg, sel, 0), 0);
 	assert_int_equal(sel[X86_ES], MONITOR_LDT_SEL(X86_ES));
 	assert_int_equal(l.installed[X86_ES].base, 0x1000);
 	seg[X86_ES] = rewritten;
-	assert_int_equal(monitor_ldt_sync(&l, seg, sel), 0);
+	assert_int_equal(monitor_ldt_sync(&l, seg, sel, 0), 0);
 	assert_int_equal(sel[X86_ES], MONITOR_LDT_MIRROR_SEL(MONITOR_LDT_GDT, 3));
 
 	/* An entry that becomes a system descriptor or not present is no
 	 * longer offered; a selector beyond the mirror never is. */
 	struct x86_seg tss = { 0x18, 0x3000, 0x67, 0x008b };
 	assert_int_equal(monitor_ldt_mirror(&l, MONITOR_LDT_GDT, 3, &tss), 0);
-	assert_int_equal(monitor_ldt_sync(&l, seg, sel), 0);
+	assert_int_equal(monitor_ldt_sync(&l, seg, sel, 0), 0);
 	assert_int_equal(sel[X86_ES], MONITOR_LDT_SEL(X86_ES));
 	struct x86_seg far = { (uint16_t)(MONITOR_LDT_MIRRORED << 3), 0, 0xffffffff, 0xc093 };
 	assert_int_equal(monitor_ldt_mirror(&l, MONITOR_LDT_GDT, MONITOR_LDT_MIRRORED, &far), 0);
 	seg[X86_GS] = far;
-	assert_int_equal(monitor_ldt_sync(&l, seg, sel), 0);
+	assert_int_equal(monitor_ldt_sync(&l, seg, sel, 0), 0);
 	assert_int_equal(sel[X86_GS], MONITOR_LDT_SEL(X86_GS));
 	/* a null selector gets the null selector */
 	seg[X86_GS] = (struct x86_seg){ 0, 0, 0, 0 };
-	assert_int_equal(monitor_ldt_sync(&l, seg, sel), 0);
+	assert_int_equal(monitor_ldt_sync(&l, seg, sel, 0), 0);
 	assert_int_equal(sel[X86_GS], 0);
+}
+
+struct cut_case {
+	const char *what;
+	struct x86_seg seg;
+	enum monitor_cut kind;
+	uint32_t limit; /* when shortened */
+};
+
+#define CUT_END 0xC0000000u
+
+static const struct cut_case cut_cases[] = {
+	{ "flat data", { 0x7b, 0, 0xffffffff, 0xc0f3 }, MONITOR_CUT_SHORTENED, 0xbfffffff },
+	{ "flat code", { 0x73, 0, 0xffffffff, 0xc0fb }, MONITOR_CUT_SHORTENED, 0xbfffffff },
+	/* glibc's TLS: a base not on a page, a limit in pages: rounded down
+	 * to what a page-granular limit can say */
+	{ "TLS", { 0x33, 0x0814a8c4, 0xffffffff, 0xc0f3 }, MONITOR_CUT_SHORTENED, 0xb7eb4fff },
+	{ "close below the end, byte-granular",
+	  { 0x33, CUT_END - 0x800, 0xffffffff, 0xc0f3 },
+	  MONITOR_CUT_SHORTENED,
+	  0x7ff },
+	{ "wholly below", { 0x33, 0x1000, 0xffff, 0x40f3 }, MONITOR_CUT_FITS, 0 },
+	{ "ends just below", { 0x33, 0, CUT_END - 1, 0xc0f3 }, MONITOR_CUT_FITS, 0 },
+	{ "begins at the end", { 0x33, CUT_END, 0xfff, 0x40f3 }, MONITOR_CUT_UNUSABLE, 0 },
+	{ "expand-down, 32-bit", { 0x33, 0x1000, 0xfff, 0xc0f7 }, MONITOR_CUT_CANNOT, 0 },
+	{ "expand-down, 16-bit, below", { 0x33, 0x1000, 0xfff, 0x00f7 }, MONITOR_CUT_FITS, 0 },
+	{ "null", { 0, 0, 0xffffffff, 0xc0f3 }, MONITOR_CUT_FITS, 0 },
+};
+
+static void test_cut(void **state)
+{
+	for (size_t i = 0; i < sizeof(cut_cases) / sizeof(cut_cases[0]); i++) {
+		const struct cut_case *c = &cut_cases[i];
+		struct x86_seg out;
+		print_message("%s\n", c->what);
+		assert_int_equal(monitor_ldt_cut(&c->seg, CUT_END, &out), c->kind);
+		if (c->kind != MONITOR_CUT_SHORTENED)
+			continue;
+		assert_int_equal(out.limit, c->limit);
+		assert_true((uint64_t)out.base + out.limit < CUT_END);
+		/* and the LDT can say it exactly */
+		struct user_desc d;
+		assert_true(monitor_ldt_desc(&out, 3, &d));
+		uint32_t said = d.limit_in_pages ? (d.limit << 12) | 0xfff : d.limit;
+		assert_int_equal(said, c->limit);
+	}
+}
+
+static void test_cut_sync(void **state)
+{
+	static struct monitor_ldt l;
+	memset(&l, 0, sizeof(l));
+	struct x86_seg seg[6];
+	uint16_t sel[6];
+	struct x86_seg user_code = cut_cases[1].seg, user_data = cut_cases[0].seg;
+	for (int i = 0; i < 6; i++)
+		seg[i] = user_data;
+	seg[X86_CS] = user_code;
+	seg[X86_FS] = (struct x86_seg){ 0, 0, 0, 0 };
+	seg[X86_GS] = cut_cases[2].seg;
+	assert_true(monitor_ldt_can_cut(seg, CUT_END));
+	assert_int_equal(monitor_ldt_sync(&l, seg, sel, CUT_END), 0);
+	assert_int_equal(sel[X86_CS], MONITOR_LDT_CUT_SEL(X86_CS));
+	assert_int_equal(sel[X86_DS], MONITOR_LDT_CUT_SEL(X86_DS));
+	assert_int_equal(sel[X86_GS], MONITOR_LDT_CUT_SEL(X86_GS));
+	assert_int_equal(sel[X86_FS], 0);
+	assert_int_equal(l.cut[X86_GS].limit, 0xb7eb4fff);
+	/* the same again writes nothing; uncut, the same segments take the
+	 * private entries */
+	unsigned before = l.writes;
+	assert_int_equal(monitor_ldt_sync(&l, seg, sel, CUT_END), 0);
+	assert_int_equal(l.writes, before);
+	assert_int_equal(monitor_ldt_sync(&l, seg, sel, 0), 0);
+	assert_int_equal(sel[X86_DS], MONITOR_LDT_SEL(X86_DS));
+	/* a data segment wholly above the end is unreachable natively; a code
+	 * or stack segment like that, or an expand-down one, cannot be cut */
+	seg[X86_ES] = cut_cases[6].seg;
+	assert_true(monitor_ldt_can_cut(seg, CUT_END));
+	assert_int_equal(monitor_ldt_sync(&l, seg, sel, CUT_END), 0);
+	assert_int_equal(sel[X86_ES], 0);
+	seg[X86_SS] = cut_cases[6].seg;
+	assert_false(monitor_ldt_can_cut(seg, CUT_END));
+	seg[X86_SS] = user_data;
+	seg[X86_ES] = cut_cases[7].seg;
+	assert_false(monitor_ldt_can_cut(seg, CUT_END));
 }
 
 int main(void)
@@ -249,6 +334,8 @@ int main(void)
 		cmocka_unit_test(test_selectors),
 		cmocka_unit_test(test_mirror_used),
 		cmocka_unit_test(test_mirror_stale),
+		cmocka_unit_test(test_cut),
+		cmocka_unit_test(test_cut_sync),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -70,7 +70,7 @@ static void run_code(const uint8_t *code, size_t len, uint32_t ds_base, const ui
 	seg[X86_CS] = (struct x86_seg){ 0x08, 0, 0xffffffff, 0xc09b };
 	seg[X86_DS].base = ds_base;
 	uint16_t sel[6];
-	assert_int_equal(monitor_ldt_sync(&ldt, seg, sel), 0);
+	assert_int_equal(monitor_ldt_sync(&ldt, seg, sel, 0), 0);
 
 	struct monitor_frame *f = &monitor_frame;
 	memcpy(f->r, r, sizeof(f->r));

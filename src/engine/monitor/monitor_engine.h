@@ -62,6 +62,12 @@ struct monitor_engine {
 	/* the core's access under emulation would have trapped natively
 	 * (page 0, MMIO, a guarded page written): monitor_emulate() keeps going */
 	bool core_access_traps;
+	/* CPL 3 runs with its segments cut at this linear address (0: not
+	 * cut), so the kernel's pages above it stay mapped (monitor_paging.h);
+	 * cut_faulted: a fault at CPL 3 while cut, which may be the cut's
+	 * own, so the next entry runs uncut */
+	uint32_t user_end;
+	bool cut_faulted;
 	/* the last page fault's instruction and page, and how many in a row */
 	uint32_t pf_eip, pf_page;
 	unsigned pf_repeats;

@@ -14,11 +14,16 @@
 #define TYPE_WRITABLE 0x2    /* data; for code, readable */
 #define ATTR_AVL 0x1000
 
+static bool unusable(const struct x86_seg *s)
+{
+	return (s->sel & ~3) == 0 || !(s->attr & X86_SEG_P) || !(s->attr & X86_SEG_S);
+}
+
 bool monitor_ldt_desc(const struct x86_seg *s, unsigned entry, struct user_desc *d)
 {
 	memset(d, 0, sizeof(*d));
 	d->entry_number = entry;
-	if ((s->sel & ~3) == 0 || !(s->attr & X86_SEG_P) || !(s->attr & X86_SEG_S)) {
+	if (unusable(s)) {
 		/* modify_ldt's way of writing an empty entry */
 		d->read_exec_only = 1;
 		d->seg_not_present = 1;
@@ -102,9 +107,81 @@ static uint16_t mirror_sel(const struct monitor_ldt *l, const struct x86_seg *s)
 	return MONITOR_LDT_MIRROR_SEL(table, index);
 }
 
-int monitor_ldt_sync(struct monitor_ldt *l, const struct x86_seg seg[6], uint16_t sel[6])
+enum monitor_cut monitor_ldt_cut(const struct x86_seg *s, uint32_t end, struct x86_seg *out)
+{
+	*out = *s;
+	if (unusable(s))
+		return MONITOR_CUT_FITS; /* the null selector already */
+	unsigned type = ATTR_TYPE(s->attr);
+	bool down = !(type & TYPE_CODE) && (type & TYPE_EXPAND_DOWN);
+	/* the highest offset the segment allows */
+	uint64_t top = !down ? s->limit : (s->attr & X86_SEG_DB) ? 0xffffffffu : 0xffffu;
+	if ((uint64_t)s->base + top < end)
+		return MONITOR_CUT_FITS;
+	if (down)
+		return MONITOR_CUT_CANNOT;
+	if (s->base >= end)
+		return MONITOR_CUT_UNUSABLE;
+	/* Offsets [0, room) stay below @end.  A limit above 20 bits is
+	 * counted in pages, with the low 12 bits ones: round down to that. */
+	uint32_t room = end - s->base;
+	out->limit = room - 1 <= 0xfffff ? room - 1 : (room & ~0xfffu) - 1;
+	return MONITOR_CUT_SHORTENED;
+}
+
+bool monitor_ldt_can_cut(const struct x86_seg seg[6], uint32_t end)
 {
 	for (unsigned i = 0; i < 6; i++) {
+		struct x86_seg cut;
+		enum monitor_cut k = monitor_ldt_cut(&seg[i], end, &cut);
+		if (k == MONITOR_CUT_CANNOT ||
+		    (k == MONITOR_CUT_UNUSABLE && (i == X86_CS || i == X86_SS)))
+			return false;
+	}
+	return true;
+}
+
+/* Segment register @i's truncated entry set to @cut: its selector, or 0
+ * with r < 0. */
+static int cut_sel(struct monitor_ldt *l, unsigned i, const struct x86_seg *cut, uint16_t *sel)
+{
+	*sel = MONITOR_LDT_CUT_SEL(i);
+	if (l->cut_valid[i] && same_seg(&l->cut[i], cut))
+		return 0;
+	struct user_desc d;
+	monitor_ldt_desc(cut, MONITOR_LDT_CUT_FIRST + i, &d);
+	int r = install(l, &d);
+	if (r < 0) {
+		l->cut_valid[i] = false;
+		*sel = 0;
+		return r;
+	}
+	l->cut[i] = *cut;
+	l->cut_valid[i] = true;
+	return 0;
+}
+
+int monitor_ldt_sync(struct monitor_ldt *l, const struct x86_seg seg[6], uint16_t sel[6],
+                     uint32_t user_end)
+{
+	for (unsigned i = 0; i < 6; i++) {
+		if (user_end) {
+			struct x86_seg cut;
+			enum monitor_cut k = monitor_ldt_cut(&seg[i], user_end, &cut);
+			if (k == MONITOR_CUT_SHORTENED) {
+				int r = cut_sel(l, i, &cut, &sel[i]);
+				if (r < 0)
+					return r;
+				continue;
+			}
+			if (k != MONITOR_CUT_FITS) {
+				/* nothing of it may be reached natively (an SS
+				 * or CS like that makes the entry fail, and the
+				 * core runs the instruction) */
+				sel[i] = 0;
+				continue;
+			}
+		}
 		sel[i] = mirror_sel(l, &seg[i]);
 		if (sel[i]) {
 			l->from_mirror++;

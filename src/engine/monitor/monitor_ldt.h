@@ -22,6 +22,14 @@
  * The choice is made by comparing, so a stale mirror entry is never used
  * for a segment it does not describe: the write protection keeps the mirror
  * useful, not correct.
+ *
+ * While the guest runs at CPL 3 the monitor may also ask for its segments
+ * *truncated* at a linear address (monitor_paging.h: the kernel's pages
+ * above it stay mapped, out of reach of CPL 3): a segment that reaches
+ * beyond it then takes a third kind of entry, one per segment register,
+ * holding the same segment with its limit cut short.  The guest's own
+ * cache keeps the guest's limit: an access beyond the cut faults, and the
+ * core, which checks the guest's limit, runs it as the CPU would.
  */
 #ifndef PLEXVM_MONITOR_LDT_H
 #define PLEXVM_MONITOR_LDT_H
@@ -35,6 +43,11 @@
 /* The host selector of guest segment register @sreg's private entry (enum
  * x86_sreg): LDT entry @sreg, TI = 1, RPL = 3. */
 #define MONITOR_LDT_SEL(sreg) ((uint16_t)(((sreg) << 3) | 7))
+
+/* The truncated entry of segment register @sreg, while the guest runs at
+ * CPL 3 below a cut (monitor_ldt_sync's @user_end). */
+#define MONITOR_LDT_CUT_FIRST (MONITOR_LDT_MIRROR_FIRST + 2 * MONITOR_LDT_MIRRORED)
+#define MONITOR_LDT_CUT_SEL(sreg) ((uint16_t)(((MONITOR_LDT_CUT_FIRST + (sreg)) << 3) | 7))
 
 /* The table mirror: guest GDT (MONITOR_LDT_GDT) and LDT (MONITOR_LDT_LDT)
  * entries 0 .. MONITOR_LDT_MIRRORED - 1 at host LDT entries from
@@ -59,6 +72,9 @@ struct monitor_ldt {
 	/* the table mirror: what each entry holds, if anything usable */
 	struct x86_seg mirror[2][MONITOR_LDT_MIRRORED];
 	bool mirrored[2][MONITOR_LDT_MIRRORED];
+	/* the truncated entries: what they hold */
+	struct x86_seg cut[6];
+	bool cut_valid[6];
 	unsigned writes;      /* modify_ldt calls, for --stats */
 	unsigned from_mirror; /* segments that took a mirror entry, for --stats */
 };
@@ -70,9 +86,27 @@ struct monitor_ldt {
  * -errno. */
 int monitor_ldt_mirror(struct monitor_ldt *l, int table, unsigned index, const struct x86_seg *s);
 
+/* What a segment is with its linear range cut at @end (a page boundary):
+ * MONITOR_CUT_FITS, it does not reach @end; MONITOR_CUT_SHORTENED, @out is
+ * the segment with the largest limit the LDT can express that stays below
+ * @end; MONITOR_CUT_UNUSABLE, it begins at or above @end (a data segment
+ * then gets the null selector: every access through it is emulated);
+ * MONITOR_CUT_CANNOT, an expand-down segment that reaches @end, whose
+ * valid offsets end at the top and cannot be cut. */
+enum monitor_cut { MONITOR_CUT_FITS, MONITOR_CUT_SHORTENED, MONITOR_CUT_UNUSABLE, MONITOR_CUT_CANNOT };
+enum monitor_cut monitor_ldt_cut(const struct x86_seg *s, uint32_t end, struct x86_seg *out);
+
+/* Can all six segments run cut at @end?  Not if one cannot be cut, or CS
+ * or SS would be unusable. */
+bool monitor_ldt_can_cut(const struct x86_seg seg[6], uint32_t end);
+
 /* Fills @sel with the host selectors for the guest's six segment registers:
  * each one's mirror entry if that describes its cache, else its private
- * entry, installed if it changed.  Returns 0 or -errno. */
-int monitor_ldt_sync(struct monitor_ldt *l, const struct x86_seg seg[6], uint16_t sel[6]);
+ * entry, installed if it changed.  With @user_end non-zero (for which
+ * monitor_ldt_can_cut() must hold), a segment that reaches @user_end takes
+ * its truncated entry instead, installed if it changed.  Returns 0 or
+ * -errno. */
+int monitor_ldt_sync(struct monitor_ldt *l, const struct x86_seg seg[6], uint16_t sel[6],
+                     uint32_t user_end);
 
 #endif

@@ -227,7 +227,7 @@ static void loop_run_native(struct monitor_engine *m)
 	uint16_t sel[6];
 	r = monitor_tables_sync(m);
 	if (r == 0)
-		r = monitor_ldt_sync(&m->ldt, c->seg, sel);
+		r = monitor_ldt_sync(&m->ldt, c->seg, sel, m->space.paging ? m->user_end : 0);
 	if (r < 0) {
 		monitor_stop(m, EXIT_HOST, "cannot mirror the guest's segments in the host LDT: %s",
 		             strerror(-r));
@@ -245,6 +245,8 @@ static void loop_run_native(struct monitor_engine *m)
 		/* The host would not take the state (say, a segment the LDT
 		 * cannot express): let the core run this instruction. */
 		stats_add(m->stats, "exits", "entry-refused", 1);
+		if (m->user_end)
+			monitor_paging_cut_fault(m, true);
 		monitor_emulate(m);
 		return;
 	}
@@ -258,6 +260,9 @@ static void loop_run_native(struct monitor_engine *m)
 	memcpy(c->r, f->r, sizeof(c->r));
 	c->eip = f->eip;
 	c->eflags = (c->eflags & ~NATIVE_FLAGS) | (f->eflags & NATIVE_FLAGS);
+	if (m->user_end && monitor_exit_kind() == MONITOR_EXIT_FAULT &&
+	    (f->trapno == X86_EXC_GP || f->trapno == X86_EXC_SS))
+		monitor_paging_cut_fault(m, false);
 	if (m->stats) /* strsignal() is not free */
 		stats_add(m->stats, "monitor-signals", strsignal(f->signo), 1);
 	if (loop_classify(m, f) == MONITOR_EMULATE)

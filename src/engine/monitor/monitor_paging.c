@@ -8,7 +8,9 @@
 #include "../../exit_status.h"
 #include "../../stats.h"
 #include "../../mem.h"
+#include "../../../x86/decoder.h"
 #include "monitor_engine.h"
+#include "monitor_ldt.h"
 #include "monitor_switch.h"
 
 #define PF_ERR_WRITE 0x2
@@ -79,6 +81,48 @@ static struct monitor_region_key region_key(const struct monitor_engine *m, uint
 	return k;
 }
 
+/* Guest code is about to run at CPL 3: what it may not reach goes, or is
+ * put out of its segments' reach (monitor_paging.h). */
+static void enter_user(struct monitor_engine *m)
+{
+	struct monitor_space *sp = &m->space;
+	uint32_t top = sp->user_top; /* in regions */
+	bool cut = top > 0 && top < 1024 && !m->cut_faulted &&
+	           monitor_ldt_can_cut(m->cpu.seg, top << 22);
+	m->cut_faulted = false;
+	if (cut) {
+		m->user_end = top << 22;
+		count(m, "cpl3-cut");
+	}
+	if (!sp->nsup || (cut && !monitor_space_supervisor_below(sp, top)))
+		return;
+	/* what CPL 3 may not see goes (below the cut); user pages mapped at
+	 * CPL 0 stay */
+	uint8_t keep[1024];
+	for (uint32_t r = 0; r < 1024; r++)
+		keep[r] = cut && r >= top;
+	count(m, "flushes-cpl");
+	stats_add(m->stats, "monitor-paging", "flushes-cpl-pages",
+	          monitor_space_flush_where(sp, MONITOR_MAP_SUPERVISOR, true, keep));
+}
+
+void monitor_paging_cut_fault(struct monitor_engine *m, bool entry_failed)
+{
+	const struct x86_cpu *c = &m->cpu;
+	uint8_t bytes[X86_MAX_INSN_LEN];
+	struct x86_decoded d;
+	size_t n = monitor_paging_peek(m, (uint64_t)c->seg[X86_CS].base + c->eip,
+	                               X86_ACCESS_FETCH | X86_ACCESS_USER, bytes, sizeof(bytes));
+	/* Through a segment override with a base: most likely an offset
+	 * that wraps around below the base (TLS), which only the core can
+	 * reach; the cut stays.  Anything else may be a user page above the
+	 * boundary. */
+	bool wraps = !entry_failed && x86_decode(bytes, n, monitor_code32(c), &d) > 0 &&
+	             d.seg >= 0 && c->seg[d.seg].base != 0;
+	count(m, wraps ? "cut-faults-based" : "cut-faults");
+	m->cut_faulted = !wraps;
+}
+
 int monitor_paging_enter(struct monitor_engine *m)
 {
 	struct x86_cpu *c = &m->cpu;
@@ -87,12 +131,9 @@ int monitor_paging_enter(struct monitor_engine *m)
 		m->paging_efer = c->efer; /* WRMSR has no hook: NX changes here */
 		flush(m, "flushes-efer");
 	}
-	if (c->cpl == 3 && sp->nsup) {
-		/* what CPL 3 may not see goes; user pages mapped at CPL 0 stay */
-		count(m, "flushes-cpl");
-		stats_add(m->stats, "monitor-paging", "flushes-cpl-pages",
-		          monitor_space_flush_where(sp, MONITOR_MAP_SUPERVISOR, true, NULL));
-	}
+	m->user_end = 0;
+	if (c->cpl == 3)
+		enter_user(m);
 	uint32_t lin = c->seg[X86_CS].base + c->eip;
 	uint32_t e = monitor_space_shadow(sp, lin);
 	if (!(e & MONITOR_MAP_CODE))

@@ -36,6 +36,27 @@
  * runs at CPL 3; the rest (user pages, wherever they were mapped from)
  * stays.  At most MONITOR_MAX_MAPPED pages are mapped at once; beyond
  * that the oldest quarter goes (monitor_space.h).
+ *
+ * Unmapping the kernel's pages at each return to CPL 3 and faulting them
+ * back in one by one after it cost most of a Linux boot's page faults, so
+ * where it can the monitor keeps them and *cuts CPL 3's segments* instead:
+ * when every page CPL 3 may have that was mapped since paging went on lies
+ * below a 4 MiB boundary (a 3G/1G kernel's 0xC0000000), and the kernel's
+ * pages above it, CPL 3's segments go to the host with limits that end
+ * there (monitor_ldt.h), and only supervisor pages below it are unmapped.
+ * CPL 3 then cannot reach the kernel's pages natively, as the x86 lets
+ * a 32-bit host keep itself out of a segment-limited guest.  An access
+ * beyond a cut limit faults (#GP, #SS, or the entry itself) and the core
+ * runs the instruction with the guest's limits; if that may have been a
+ * user page above the boundary (not through a segment with a base, whose
+ * offsets wrap around: glibc's TLS below %gs), the next entry runs uncut,
+ * so its page is mapped and the boundary moves up.  A guest whose CPL 3
+ * has pages at the top of the 4 GiB, or an expand-down segment that
+ * reaches the boundary, runs uncut, as before.  What the cut does not
+ * stop: CPL 3 code that escaped the scanner can load the host's own flat
+ * selectors (0x23, 0x2b) and reach the kernel's pages through them -- as
+ * it can reach everything of the guest's by a far jump to the host's
+ * 64-bit selector 0x33 (docs/design.md, the vCPU process).
  */
 #ifndef PLEXVM_MONITOR_PAGING_H
 #define PLEXVM_MONITOR_PAGING_H
@@ -56,6 +77,10 @@ void monitor_paging_init(struct monitor_engine *m);
  * CPL, and makes EIP a known instruction start of a mapped scanned page.
  * Returns 0, or -errno if the instruction at EIP must run in the core. */
 int monitor_paging_enter(struct monitor_engine *m);
+
+/* A #GP, #SS or refused entry from native guest code at CPL 3 while its
+ * segments were cut: decides whether the next entry must run uncut. */
+void monitor_paging_cut_fault(struct monitor_engine *m, bool entry_failed);
 
 /* A page fault from native guest code with paging on (in monitor_frame):
  * maps the page or delivers the guest's #PF (MONITOR_RESUME), or says the

@@ -36,7 +36,7 @@ int monitor_probe(struct monitor_ldt *ldt, char *err, size_t errlen)
 		seg[i] = (struct x86_seg){ 0x10, 0, 0xffffffff, 0xc093 };
 	seg[X86_CS] = (struct x86_seg){ 0x08, 0, 0xffffffff, 0xc09b };
 	uint16_t sel[6];
-	int r = monitor_ldt_sync(ldt, seg, sel);
+	int r = monitor_ldt_sync(ldt, seg, sel, 0);
 	if (r < 0) {
 		snprintf(err, errlen, "modify_ldt: %s", strerror(-r));
 		goto out;

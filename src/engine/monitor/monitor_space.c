@@ -492,6 +492,8 @@ static void shadow_set(struct monitor_space *sp, uint32_t lp, uint32_t e)
 		sp->nglobal -= !!(old & MONITOR_MAP_GLOBAL);
 	}
 	if (e) {
+		if (!(e & MONITOR_MAP_SUPERVISOR) && r >= sp->user_top)
+			sp->user_top = r + 1;
 		sp->nlive++;
 		sp->region_live[r]++;
 		sp->region_global[r] += !!(e & MONITOR_MAP_GLOBAL);
@@ -643,6 +645,14 @@ unsigned monitor_space_flush_where(struct monitor_space *sp, unsigned flag, bool
 	if (any)
 		reserve_pages(start, NPAGES_LINEAR);
 	return dropped;
+}
+
+bool monitor_space_supervisor_below(const struct monitor_space *sp, uint32_t region)
+{
+	unsigned above = 0;
+	for (uint32_t r = region; r < 1024; r++)
+		above += sp->region_sup[r];
+	return above < sp->nsup;
 }
 
 void monitor_space_key_region(struct monitor_space *sp, uint32_t lin,
@@ -818,5 +828,6 @@ int monitor_space_set_paging(struct monitor_space *sp, bool on)
 		if (sp->scanned[i] && sp->scanned[i]->spill != SCAN_SPILL_NONE)
 			monitor_space_drop(sp, i * MONITOR_PAGE);
 	sp->paging = true;
+	sp->user_top = 0;
 	return monitor_space_reserve(MONITOR_PAGE, MONITOR_SPACE_END - MONITOR_PAGE);
 }

@@ -105,6 +105,10 @@ struct monitor_space {
 	 * of them are MONITOR_MAP_GLOBAL and MONITOR_MAP_SUPERVISOR, so a
 	 * partial flush skips what it keeps without looking at each page */
 	uint16_t region_live[1024], region_global[1024], region_sup[1024];
+	/* Regions [user_top, 1024) have never held a page that CPL 3 may
+	 * have (one mapped without MONITOR_MAP_SUPERVISOR) since paging went
+	 * on: where monitor_paging.c may cut CPL 3's segments. */
+	uint32_t user_top;
 	/* per 4 MiB: the guest's page directory entries its entries were
 	 * mapped through, as monitor_paging.c keys them (all 0: none to keep
 	 * them by) */
@@ -222,6 +226,9 @@ void monitor_space_flush(struct monitor_space *sp);
  * number of pages unmapped. */
 unsigned monitor_space_flush_where(struct monitor_space *sp, unsigned flag, bool set,
                                    const uint8_t keep[1024]);
+
+/* Are pages mapped MONITOR_MAP_SUPERVISOR below 4 MiB region @region? */
+bool monitor_space_supervisor_below(const struct monitor_space *sp, uint32_t region);
 
 /* Paging on: the page of @lin is about to be mapped through a directory
  * entry keyed @key (region_key).  If the 4 MiB region around it holds

@@ -240,6 +240,15 @@ void x86_load_far_pointer(struct x86_insn *x, int seg)
 	x86_reg_write(x->c, x->reg, size, off);
 }
 
+/* A push for ENTER onto @sp, which becomes ESP only once all is done. */
+static void x86_enter_push(struct x86_insn *x, uint32_t *sp, uint32_t mask, unsigned size,
+                           uint32_t v)
+{
+	uint32_t next = (*sp - size) & mask;
+	x86_write(x, X86_SS, next, size, v);
+	*sp = (*sp & ~mask) | next;
+}
+
 static void x86_enter(struct x86_insn *x)
 {
 	struct x86_cpu *c = x->c;
@@ -247,17 +256,20 @@ static void x86_enter(struct x86_insn *x)
 	uint8_t level = x86_fetch8(x) & 31;
 	unsigned size = x86_opsize(x);
 	uint32_t mask = x86_sp_mask(c);
-	uint32_t ebp = c->r[X86_EBP];
-	x86_push(x, ebp);
-	uint32_t frame = c->r[X86_ESP] & mask;
+	/* ESP and EBP change only after every access: a fault reading an
+	 * outer frame pointer or pushing leaves them as they were, and the
+	 * instruction restarts, as on the CPU. */
+	uint32_t ebp = c->r[X86_EBP], sp = c->r[X86_ESP];
+	x86_enter_push(x, &sp, mask, size, ebp);
+	uint32_t frame = sp & mask;
 	for (unsigned i = 1; i < level; i++) {
 		ebp = (ebp - size) & mask;
-		x86_push(x, x86_read(x, X86_SS, ebp, size));
+		x86_enter_push(x, &sp, mask, size, x86_read(x, X86_SS, ebp, size));
 	}
 	if (level)
-		x86_push(x, frame);
+		x86_enter_push(x, &sp, mask, size, frame);
 	x86_reg_write(c, X86_EBP, size, frame);
-	c->r[X86_ESP] = (c->r[X86_ESP] & ~mask) | ((c->r[X86_ESP] - alloc) & mask);
+	c->r[X86_ESP] = (sp & ~mask) | ((sp - alloc) & mask);
 }
 
 static void x86_leave(struct x86_insn *x)

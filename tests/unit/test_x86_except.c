@@ -369,6 +369,25 @@ static void test_page_faults_set_cr2_and_the_error_code(void **state)
 	harness_free(h);
 }
 
+/* ENTER copies the outer frame pointers from below EBP: when one of those
+ * reads faults, ESP and EBP are as before the instruction (it restarts),
+ * which is what the host CPU does under the monitor. */
+static void test_enter_restarts_after_a_fault(void **state)
+{
+	struct harness *h = pm_machine();
+	paging_on(h);
+	static const uint8_t code[] = {
+		0xbd, 0x10, 0x00, 0x09, 0x00, /* mov ebp, 0x90010 (not present) */
+		0xc8, 0x10, 0x00, 0x02,       /* enter 0x10, 2: reads [ebp-4] */
+	};
+	expect_vector(h, code, sizeof(code), 14);
+	assert_int_equal(h->cpu.cr2, 0x9000c);
+	assert_int_equal(h->cpu.r[X86_ESP], HARNESS_STACK - 16); /* error, EIP, CS, EFLAGS */
+	assert_int_equal(get32(h, h->cpu.r[X86_ESP] + 4), HARNESS_CODE + 5);
+	assert_int_equal(h->cpu.r[X86_EBP], 0x90010);
+	harness_free(h);
+}
+
 static void test_user_page_fault_error_code(void **state)
 {
 	struct harness *h = pm_machine();
@@ -582,6 +601,7 @@ int main(void)
 		cmocka_unit_test(test_call_gate_to_ring0_and_retf_back),
 		cmocka_unit_test(test_call_gate_checks),
 		cmocka_unit_test(test_sysenter_and_sysexit),
+		cmocka_unit_test(test_enter_restarts_after_a_fault),
 		cmocka_unit_test(test_page_faults_set_cr2_and_the_error_code),
 		cmocka_unit_test(test_user_page_fault_error_code),
 		cmocka_unit_test(test_pae_paging_with_nx),

@@ -27,7 +27,17 @@ struct stats {
 	struct stats_entry *e;
 	size_t n, cap;
 	size_t last; /* index of the most recent hit */
+	/* index + 1 of the entry last found through these two pointers,
+	 * by a hash of them: a counter bumped once per trap is found
+	 * without walking the list */
+	uint32_t by_pointer[256];
 };
+
+static unsigned pointer_slot(const char *group, const char *key)
+{
+	uintptr_t h = (uintptr_t)group * 31 + (uintptr_t)key;
+	return (unsigned)((h ^ (h >> 8) ^ (h >> 16)) & 255);
+}
 
 struct stats *stats_new(void)
 {
@@ -57,6 +67,12 @@ static size_t stats_index(const struct stats *s, const char *group, const char *
 {
 	if (s->n && stats_match(&s->e[s->last], group, key))
 		return s->last;
+	/* The same pointers may hold other text by now (a caller's buffer):
+	 * a pointer hit is checked by content, like every other. */
+	size_t hint = s->by_pointer[pointer_slot(group, key)];
+	if (hint && hint <= s->n && s->e[hint - 1].seen_key == key &&
+	    s->e[hint - 1].seen_group == group && stats_match(&s->e[hint - 1], group, key))
+		return hint - 1;
 	for (size_t i = 0; i < s->n; i++)
 		if (s->e[i].seen_key == key && s->e[i].seen_group == group &&
 		    stats_match(&s->e[i], group, key))
@@ -76,6 +92,7 @@ static struct stats_entry *stats_entry(struct stats *s, const char *group, const
 		s->last = i;
 		s->e[i].seen_group = group;
 		s->e[i].seen_key = key;
+		s->by_pointer[pointer_slot(group, key)] = (uint32_t)i + 1;
 		return &s->e[i];
 	}
 	struct stats_entry *e;
@@ -99,6 +116,7 @@ static struct stats_entry *stats_entry(struct stats *s, const char *group, const
 		return NULL;
 	}
 	s->last = s->n++;
+	s->by_pointer[pointer_slot(group, key)] = (uint32_t)s->n;
 	return e;
 }
 

@@ -201,6 +201,18 @@ static enum monitor_action loop_classify(struct monitor_engine *m, const struct 
 	return MONITOR_EMULATE;
 }
 
+/* strsignal(@signo), looked up once: it walks a table of names each time,
+ * and the same pointer each time lets --stats find its counter at once. */
+static const char *signal_name(int signo)
+{
+	static const char *names[NSIG];
+	if (signo <= 0 || signo >= NSIG)
+		return "other";
+	if (!names[signo])
+		names[signo] = strsignal(signo);
+	return names[signo];
+}
+
 /* Runs guest code natively until it traps, and handles the trap. */
 static void loop_run_native(struct monitor_engine *m)
 {
@@ -263,8 +275,8 @@ static void loop_run_native(struct monitor_engine *m)
 	if (m->user_end && monitor_exit_kind() == MONITOR_EXIT_FAULT &&
 	    (f->trapno == X86_EXC_GP || f->trapno == X86_EXC_SS))
 		monitor_paging_cut_fault(m, false);
-	if (m->stats) /* strsignal() is not free */
-		stats_add(m->stats, "monitor-signals", strsignal(f->signo), 1);
+	if (m->stats)
+		stats_add(m->stats, "monitor-signals", signal_name(f->signo), 1);
 	if (loop_classify(m, f) == MONITOR_EMULATE)
 		monitor_emulate(m);
 }

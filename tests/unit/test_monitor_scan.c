@@ -1169,6 +1169,44 @@ static void test_gaps(void **state)
 	free(page);
 }
 
+/* The gap rule as Linux lays out its code: functions that start with a
+ * 5-byte NOP (ftrace's call site), found after unreached blocks of the
+ * code before them; nothing after an encoding the decoder rejects. */
+static void test_gap_sweep(void **state)
+{
+	static struct scan_page sp;
+	/*  0:  ret                                  (entered)
+	 *  1:  mov $1,%eax; jmp 0                   (a cold block, unreached)
+	 *  8:  int3 x8
+	 * 10:  nopl 0(%eax,%eax,1); pushf; pop %eax; ret; NOPs
+	 * 20:  nopl 0(%eax,%eax,1); cpuid; ret; NOPs
+	 * 30:  ret                                  (entered) */
+	uint8_t *page = page_with("\xc3\xb8\x01\x00\x00\x00\xeb\xf8", 8, 0);
+	memset(page + 8, 0xcc, 8);
+	memcpy(page + 0x10, "\x0f\x1f\x44\x00\x00\x9c\x58\xc3", 8);
+	memcpy(page + 0x20, "\x0f\x1f\x44\x00\x00\x0f\xa2\xc3", 8);
+	page[0x30] = 0xc3;
+	uint16_t entries[] = { 0, 0x30 };
+	assert_int_equal(scan_page(&sp, page, NULL, 0, true, entries, 2), 2);
+	check_patch(&sp.patches[0], 0x15, 0x9c, 1, SCAN_FLAGS, "pushf after a cold block");
+	check_patch(&sp.patches[1], 0x25, 0x0f, 2, SCAN_CPUID, "cpuid in the next function");
+	assert_true(scan_is_start(&sp, 0x10) && scan_is_start(&sp, 0x20));
+	assert_false(scan_is_start(&sp, 1) || scan_is_start(&sp, 8));
+
+	/* 0-e: NOPs (entered at 0); f: ldmxcsr -0xc(%ebp) (0f ae 55 f4,
+	 * SSE: rejected, the path ends); what follows its first byte is not
+	 * decoded, although from the boundary at 10 "ae 55 f4 9c c3" lands
+	 * on the ret at 15, a start. */
+	memset(page, NOP, PAGE);
+	memcpy(page + 0xf, "\x0f\xae\x55\xf4\x9c\xc3", 6);
+	page[0x16] = 0xcc;
+	uint16_t two[] = { 0, 0x15 };
+	assert_int_equal(scan_page(&sp, page, NULL, 0, true, two, 2), 1);
+	check_patch(&sp.patches[0], 0xf, 0x0f, 0, SCAN_FOREIGN, "ldmxcsr");
+	assert_false(scan_is_start(&sp, 0x10) || scan_is_start(&sp, 0x13));
+	free(page);
+}
+
 static void test_add_entry(void **state)
 {
 	static struct scan_page sp;
@@ -1430,10 +1468,11 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_instructions), cmocka_unit_test(test_pages),
-		cmocka_unit_test(test_gaps),         cmocka_unit_test(test_add_entry),
-		cmocka_unit_test(test_add_head),     cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_find),         cmocka_unit_test(test_kind_names),
-		cmocka_unit_test(test_random_pages), cmocka_unit_test(test_fpu_policy),
+		cmocka_unit_test(test_gaps),         cmocka_unit_test(test_gap_sweep),
+		cmocka_unit_test(test_add_entry),    cmocka_unit_test(test_add_head),
+		cmocka_unit_test(test_errors),       cmocka_unit_test(test_find),
+		cmocka_unit_test(test_kind_names),   cmocka_unit_test(test_random_pages),
+		cmocka_unit_test(test_fpu_policy),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

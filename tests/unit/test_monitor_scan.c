@@ -1084,8 +1084,8 @@ static void test_pages(void **state)
 /* The gap rule: in a gap between decoded instructions, code that starts on
  * a 16-byte boundary after padding and decodes cleanly to land on the next
  * decoded instruction is a function only a pointer reaches; data that does
- * not land, a gap that runs to the page end, or one at the page start is
- * not code. */
+ * not land, a gap that runs to the page end, or one at the page start
+ * with no return or jump in it is not code. */
 static void test_gaps(void **state)
 {
 	static struct scan_page sp;
@@ -1171,7 +1171,9 @@ static void test_gaps(void **state)
 
 /* The gap rule as Linux lays out its code: functions that start with a
  * 5-byte NOP (ftrace's call site), found after unreached blocks of the
- * code before them; nothing after an encoding the decoder rejects. */
+ * code before them; a gap at the page start decoded from where every
+ * possible start falls in step; nothing after an encoding the decoder
+ * rejects. */
 static void test_gap_sweep(void **state)
 {
 	static struct scan_page sp;
@@ -1192,6 +1194,23 @@ static void test_gap_sweep(void **state)
 	check_patch(&sp.patches[1], 0x25, 0x0f, 2, SCAN_CPUID, "cpuid in the next function");
 	assert_true(scan_is_start(&sp, 0x10) && scan_is_start(&sp, 0x20));
 	assert_false(scan_is_start(&sp, 1) || scan_is_start(&sp, 8));
+
+	/* The page starts with the tail of the previous page's last
+	 * instruction (9c 9c), the rest of a function (mov $1,%eax x6; ret)
+	 * and a function at 30, entered at 40.  Decoding from any of
+	 * offsets 0-14 is in step before the ret: the function is found, the
+	 * tail left alone. */
+	memset(page, NOP, PAGE);
+	memcpy(page, "\x9c\x9c", 2);
+	for (unsigned i = 2; i < 0x20; i += 5)
+		memcpy(page + i, "\xb8\x01\x00\x00\x00", 5);
+	page[0x20] = 0xc3;
+	memcpy(page + 0x30, "\x9c\x58\xc3", 3);
+	page[0x40] = 0xc3;
+	uint16_t e = 0x40;
+	assert_int_equal(scan_page(&sp, page, NULL, 0, true, &e, 1), 1);
+	check_patch(&sp.patches[0], 0x30, 0x9c, 1, SCAN_FLAGS, "pushf after the page's head");
+	assert_false(scan_is_start(&sp, 0) || scan_is_start(&sp, 1) || scan_is_start(&sp, 2));
 
 	/* 0-e: NOPs (entered at 0); f: ldmxcsr -0xc(%ebp) (0f ae 55 f4,
 	 * SSE: rejected, the path ends); what follows its first byte is not

@@ -399,6 +399,45 @@ static bool path_ends_at(const struct scan_page *sp, const struct scan_bytes *b,
 	return false;
 }
 
+/* Where decoding is in step with the page's code however many bytes of
+ * the previous page's last instruction it starts with (0 to 14): the
+ * first offset below @z that decoding from each of offsets 0-14 lands on,
+ * unless it met an encoding the decoder rejects first (code does not, so
+ * that was not where the code starts); @z if there is none.  x86 code
+ * decoded from a wrong offset falls in step within a few instructions. */
+static unsigned page_start_sync(const struct scan_bytes *b, unsigned z)
+{
+	unsigned pos[X86_MAX_INSN_LEN - 1];
+	bool alive[X86_MAX_INSN_LEN - 1];
+	for (unsigned k = 0; k < X86_MAX_INSN_LEN - 1; k++) {
+		pos[k] = k;
+		alive[k] = k < z;
+	}
+	for (;;) {
+		unsigned lo = z, hi = 0;
+		for (unsigned k = 0; k < X86_MAX_INSN_LEN - 1; k++) {
+			if (!alive[k])
+				continue;
+			lo = pos[k] < lo ? pos[k] : lo;
+			hi = pos[k] > hi ? pos[k] : hi;
+		}
+		if (lo >= z)
+			return z; /* none left, or not in step within the gap */
+		if (lo == hi)
+			return lo;
+		struct x86_decoded d;
+		int r = decode_at(b, lo, &d);
+		for (unsigned k = 0; k < X86_MAX_INSN_LEN - 1; k++) {
+			if (!alive[k] || pos[k] != lo)
+				continue;
+			if (r <= 0)
+				alive[k] = false;
+			else
+				pos[k] += (unsigned)r;
+		}
+	}
+}
+
 /*
  * Code that only a pointer reaches (a handler, a callback) sits between
  * code the descent did reach, and would run unpatched if a native
@@ -426,22 +465,28 @@ static bool path_ends_at(const struct scan_page *sp, const struct scan_bytes *b,
  * .text): to be taken for code, it must decode cleanly from there to a
  * 16-byte boundary after a return or jump (text has no C3 byte) and then
  * to a return or jump and NOP padding.  Nothing past an instruction the
- * decoder rejects is looked at (the sweep has lost step with the code).  A
- * gap at the page start is left alone (it may be the tail of the previous
- * page's data, or of an instruction that straddles into this page, where
- * decoding from byte 0 would put patches inside it).  What is left out
- * this way stays unseen, as monitor_scan.h says.
+ * decoder rejects is looked at (the sweep has lost step with the code).
+ * A gap at the page start may begin in the tail of an instruction that
+ * straddles into this page (decoding from byte 0 would put patches inside
+ * it) or of the previous page's data: it is decoded from where every
+ * possible start falls in step (page_start_sync), and a function there is
+ * found only after a return or jump met from then on, so the page's first
+ * function is not.  What is left out this way stays unseen, as
+ * monitor_scan.h says.
  *
  * Returns the start of the first function found in [@a, @z), or @z.
  */
 static unsigned gap_function(const struct scan_page *sp, const struct scan_bytes *b, unsigned a,
                              unsigned z)
 {
-	if (a == 0 || !path_ends_at(sp, b, a))
+	/* only padding or filler since a return or jump */
+	bool after_end = a > 0 && path_ends_at(sp, b, a);
+	if (a == 0)
+		a = page_start_sync(b, z);
+	else if (!after_end)
 		return z;
-	bool after_end = true; /* only padding or filler since a return or jump */
-	unsigned cand = z;     /* a boundary where a function may start */
-	bool code = false;     /* an instruction that is not filler since @cand */
+	unsigned cand = z; /* a boundary where a function may start */
+	bool code = false; /* an instruction that is not filler since @cand */
 	struct x86_decoded d;
 	unsigned x = a;
 	while (x < z) {

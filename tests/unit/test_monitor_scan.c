@@ -1169,11 +1169,34 @@ static void test_gaps(void **state)
 	free(page);
 }
 
+/* Fills [@from, @to) of @page with mov $1,%eax (5 bytes each) and puts a
+ * ret at @to: a function's body long enough that decoding from a wrong
+ * offset falls in step before its end. */
+static void put_body(uint8_t *page, unsigned from, unsigned to)
+{
+	assert_int_equal((to - from) % 5, 0);
+	for (unsigned i = from; i < to; i += 5)
+		memcpy(page + i, "\xb8\x01\x00\x00\x00", 5);
+	page[to] = 0xc3;
+}
+
+/* Puts pushf; pop %eax; ret at @at and a ret at @at + 0x10 (the last of
+ * @entries), scans @page and checks that the pushf is its one patch. */
+static void check_one_pushf(struct scan_page *sp, uint8_t *page, const uint16_t *entries, size_t n,
+                            unsigned at, const char *what)
+{
+	memcpy(page + at, "\x9c\x58\xc3", 3);
+	page[at + 0x10] = 0xc3;
+	assert_int_equal(entries[n - 1], at + 0x10);
+	assert_int_equal(scan_page(sp, page, NULL, 0, true, entries, n), 1);
+	check_patch(&sp->patches[0], at, 0x9c, 1, SCAN_FLAGS, what);
+}
+
 /* The gap rule as Linux lays out its code: functions that start with a
  * 5-byte NOP (ftrace's call site), found after unreached blocks of the
  * code before them; a gap at the page start decoded from where every
- * possible start falls in step; nothing after an encoding the decoder
- * rejects. */
+ * possible start falls in step, and so is what follows an encoding the
+ * decoder rejects, but nothing in its function. */
 static void test_gap_sweep(void **state)
 {
 	static struct scan_page sp;
@@ -1202,15 +1225,23 @@ static void test_gap_sweep(void **state)
 	 * tail left alone. */
 	memset(page, NOP, PAGE);
 	memcpy(page, "\x9c\x9c", 2);
-	for (unsigned i = 2; i < 0x20; i += 5)
-		memcpy(page + i, "\xb8\x01\x00\x00\x00", 5);
-	page[0x20] = 0xc3;
-	memcpy(page + 0x30, "\x9c\x58\xc3", 3);
-	page[0x40] = 0xc3;
+	put_body(page, 2, 0x20);
 	uint16_t e = 0x40;
-	assert_int_equal(scan_page(&sp, page, NULL, 0, true, &e, 1), 1);
-	check_patch(&sp.patches[0], 0x30, 0x9c, 1, SCAN_FLAGS, "pushf after the page's head");
+	check_one_pushf(&sp, page, &e, 1, 0x30, "pushf after the page's head");
 	assert_false(scan_is_start(&sp, 0) || scan_is_start(&sp, 1) || scan_is_start(&sp, 2));
+
+	/* 0: ret (entered); 10: a function with an SSE instruction (movaps
+	 * %xmm1,%xmm0: rejected), mov $1,%eax x6, ret; 40: pushf; pop %eax;
+	 * ret; 50: ret (entered).  The first is not taken (what the decoder
+	 * rejects is not known code); decoding falls in step after it, before
+	 * its ret, and the second is found. */
+	memset(page, NOP, PAGE);
+	page[0] = 0xc3;
+	memcpy(page + 0x10, "\x0f\x28\xc1", 3);
+	put_body(page, 0x13, 0x31);
+	uint16_t around[] = { 0, 0x50 };
+	check_one_pushf(&sp, page, around, 2, 0x40, "pushf after an SSE function");
+	assert_false(scan_is_start(&sp, 0x10) || scan_is_start(&sp, 0x13));
 
 	/* 0-e: NOPs (entered at 0); f: ldmxcsr -0xc(%ebp) (0f ae 55 f4,
 	 * SSE: rejected, the path ends); what follows its first byte is not

@@ -399,23 +399,25 @@ static bool path_ends_at(const struct scan_page *sp, const struct scan_bytes *b,
 	return false;
 }
 
-/* Where decoding is in step with the page's code however many bytes of
- * the previous page's last instruction it starts with (0 to 14): the
- * first offset below @z that decoding from each of offsets 0-14 lands on,
- * unless it met an encoding the decoder rejects first (code does not, so
- * that was not where the code starts); @z if there is none.  x86 code
- * decoded from a wrong offset falls in step within a few instructions. */
-static unsigned page_start_sync(const struct scan_bytes *b, unsigned z)
+/* Where decoding is in step with the code that starts somewhere in
+ * [@from, @from + 14] (at the page start, after however many bytes of the
+ * previous page's last instruction; after an instruction the decoder
+ * rejects, after however long it is): the first offset below @z that
+ * decoding from each of those 15 offsets lands on, unless it met an
+ * encoding the decoder rejects first (code does not, so that was not where
+ * the code starts); @z if there is none.  x86 code decoded from a wrong
+ * offset falls in step within a few instructions. */
+static unsigned in_step_from(const struct scan_bytes *b, unsigned from, unsigned z)
 {
-	unsigned pos[X86_MAX_INSN_LEN - 1];
-	bool alive[X86_MAX_INSN_LEN - 1];
-	for (unsigned k = 0; k < X86_MAX_INSN_LEN - 1; k++) {
-		pos[k] = k;
-		alive[k] = k < z;
+	unsigned pos[X86_MAX_INSN_LEN];
+	bool alive[X86_MAX_INSN_LEN];
+	for (unsigned k = 0; k < X86_MAX_INSN_LEN; k++) {
+		pos[k] = from + k;
+		alive[k] = from + k < z;
 	}
 	for (;;) {
 		unsigned lo = z, hi = 0;
-		for (unsigned k = 0; k < X86_MAX_INSN_LEN - 1; k++) {
+		for (unsigned k = 0; k < X86_MAX_INSN_LEN; k++) {
 			if (!alive[k])
 				continue;
 			lo = pos[k] < lo ? pos[k] : lo;
@@ -427,7 +429,7 @@ static unsigned page_start_sync(const struct scan_bytes *b, unsigned z)
 			return lo;
 		struct x86_decoded d;
 		int r = decode_at(b, lo, &d);
-		for (unsigned k = 0; k < X86_MAX_INSN_LEN - 1; k++) {
+		for (unsigned k = 0; k < X86_MAX_INSN_LEN; k++) {
 			if (!alive[k] || pos[k] != lo)
 				continue;
 			if (r <= 0)
@@ -464,15 +466,16 @@ static unsigned page_start_sync(const struct scan_bytes *b, unsigned z)
  * Data sharing a page with code follows the last function (.rodata after
  * .text): to be taken for code, it must decode cleanly from there to a
  * 16-byte boundary after a return or jump (text has no C3 byte) and then
- * to a return or jump and NOP padding.  Nothing past an instruction the
- * decoder rejects is looked at (the sweep has lost step with the code).
- * A gap at the page start may begin in the tail of an instruction that
+ * to a return or jump and NOP padding.  An instruction the decoder
+ * rejects (SSE, say) has no known length, so the sweep loses step there;
+ * a gap at the page start may begin in the tail of an instruction that
  * straddles into this page (decoding from byte 0 would put patches inside
- * it) or of the previous page's data: it is decoded from where every
- * possible start falls in step (page_start_sync), and a function there is
- * found only after a return or jump met from then on, so the page's first
- * function is not.  What is left out this way stays unseen, as
- * monitor_scan.h says.
+ * it) or of the previous page's data.  In both cases the sweep goes on
+ * from where decoding from every possible start falls in step
+ * (in_step_from), and a function is found only after a return or jump met
+ * from then on: not the one that holds the rejected instruction, nor the
+ * page's first.  What is left out this way stays unseen, as monitor_scan.h
+ * says.
  *
  * Returns the start of the first function found in [@a, @z), or @z.
  */
@@ -481,20 +484,20 @@ static unsigned gap_function(const struct scan_page *sp, const struct scan_bytes
 {
 	/* only padding or filler since a return or jump */
 	bool after_end = a > 0 && path_ends_at(sp, b, a);
-	if (a == 0)
-		a = page_start_sync(b, z);
-	else if (!after_end)
-		return z;
+	unsigned x = after_end ? a : in_step_from(b, a, z);
 	unsigned cand = z; /* a boundary where a function may start */
 	bool code = false; /* an instruction that is not filler since @cand */
 	struct x86_decoded d;
-	unsigned x = a;
 	while (x < z) {
 		if (x % 16 == 0 && after_end && !code)
 			cand = x; /* the last boundary in a run of padding */
 		int r = decode_at(b, x, &d);
-		if (r <= 0)
-			return z;
+		if (r <= 0) { /* not code the decoder knows: start again after it */
+			x = in_step_from(b, x + 1, z);
+			after_end = code = false;
+			cand = z;
+			continue;
+		}
 		x += (unsigned)r;
 		bool filler = is_padding(&d) || (!d.two_byte && d.opcode == 0xcc && d.len == 1);
 		if (filler)

@@ -109,13 +109,14 @@
  *     filler, if from there it decodes cleanly onto the next decoded
  *     instruction or to a return or jump followed by NOP padding up to
  *     the next boundary.  A function's first instruction may itself be a
- *     NOP (Linux's ftrace site).  The gap at the page start is decoded
- *     from where decoding from each of offsets 0-14 falls in step, so a
- *     function there is found only after a return or jump met in step.
- *     A pointer-only function that is not aligned, or follows an
- *     encoding the decoder rejects in its gap, or ends without NOP
- *     padding before no reached code, or comes first in the page, stays
- *     unseen.  A sensitive instruction there runs natively and the
+ *     NOP (Linux's ftrace site).  The gap at the page start, and what
+ *     follows an encoding the decoder rejects, are decoded from where
+ *     decoding from each of the 15 offsets the code may start at falls
+ *     in step, so a function there is found only after a return or jump
+ *     met in step.  A pointer-only function that is not aligned, or holds
+ *     an encoding the decoder rejects, or ends without NOP padding before
+ *     no reached code, or comes first in the page, or runs past its end,
+ *     stays unseen.  A sensitive instruction there runs natively and the
  *     guest silently sees host state; nothing traps to say so, since the
  *     page is executable.  The monitor narrows this: it adds an entry
  *     every time it enters guest code (after every trap, interrupt

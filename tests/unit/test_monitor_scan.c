@@ -1084,8 +1084,8 @@ static void test_pages(void **state)
 /* The gap rule: in a gap between decoded instructions, code that starts on
  * a 16-byte boundary after padding and decodes cleanly to land on the next
  * decoded instruction is a function only a pointer reaches; data that does
- * not land, a gap that runs to the page end, or one at the page start is
- * not code. */
+ * not land, a gap that runs to the page end, or one at the page start
+ * with no return or jump in it is not code. */
 static void test_gaps(void **state)
 {
 	static struct scan_page sp;
@@ -1166,6 +1166,94 @@ static void test_gaps(void **state)
 	memcpy(page + 0x1c, "\x00\x00\xc3\xcc", 4);
 	assert_int_equal(scan_page(&sp, page, NULL, 0, true, &zero, 1), 0);
 	assert_false(scan_is_start(&sp, 0x10));
+	free(page);
+}
+
+/* Fills [@from, @to) of @page with mov $1,%eax (5 bytes each) and puts a
+ * ret at @to: a function's body long enough that decoding from a wrong
+ * offset falls in step before its end. */
+static void put_body(uint8_t *page, unsigned from, unsigned to)
+{
+	assert_int_equal((to - from) % 5, 0);
+	for (unsigned i = from; i < to; i += 5)
+		memcpy(page + i, "\xb8\x01\x00\x00\x00", 5);
+	page[to] = 0xc3;
+}
+
+/* Puts pushf; pop %eax; ret at @at and a ret at @at + 0x10 (the last of
+ * @entries), scans @page and checks that the pushf is its one patch. */
+static void check_one_pushf(struct scan_page *sp, uint8_t *page, const uint16_t *entries, size_t n,
+                            unsigned at, const char *what)
+{
+	memcpy(page + at, "\x9c\x58\xc3", 3);
+	page[at + 0x10] = 0xc3;
+	assert_int_equal(entries[n - 1], at + 0x10);
+	assert_int_equal(scan_page(sp, page, NULL, 0, true, entries, n), 1);
+	check_patch(&sp->patches[0], at, 0x9c, 1, SCAN_FLAGS, what);
+}
+
+/* The gap rule as Linux lays out its code: functions that start with a
+ * 5-byte NOP (ftrace's call site), found after unreached blocks of the
+ * code before them; a gap at the page start decoded from where every
+ * possible start falls in step, and so is what follows an encoding the
+ * decoder rejects, but nothing in its function. */
+static void test_gap_sweep(void **state)
+{
+	static struct scan_page sp;
+	/*  0:  ret                                  (entered)
+	 *  1:  mov $1,%eax; jmp 0                   (a cold block, unreached)
+	 *  8:  int3 x8
+	 * 10:  nopl 0(%eax,%eax,1); pushf; pop %eax; ret; NOPs
+	 * 20:  nopl 0(%eax,%eax,1); cpuid; ret; NOPs
+	 * 30:  ret                                  (entered) */
+	uint8_t *page = page_with("\xc3\xb8\x01\x00\x00\x00\xeb\xf8", 8, 0);
+	memset(page + 8, 0xcc, 8);
+	memcpy(page + 0x10, "\x0f\x1f\x44\x00\x00\x9c\x58\xc3", 8);
+	memcpy(page + 0x20, "\x0f\x1f\x44\x00\x00\x0f\xa2\xc3", 8);
+	page[0x30] = 0xc3;
+	uint16_t entries[] = { 0, 0x30 };
+	assert_int_equal(scan_page(&sp, page, NULL, 0, true, entries, 2), 2);
+	check_patch(&sp.patches[0], 0x15, 0x9c, 1, SCAN_FLAGS, "pushf after a cold block");
+	check_patch(&sp.patches[1], 0x25, 0x0f, 2, SCAN_CPUID, "cpuid in the next function");
+	assert_true(scan_is_start(&sp, 0x10) && scan_is_start(&sp, 0x20));
+	assert_false(scan_is_start(&sp, 1) || scan_is_start(&sp, 8));
+
+	/* The page starts with the tail of the previous page's last
+	 * instruction (9c 9c), the rest of a function (mov $1,%eax x6; ret)
+	 * and a function at 30, entered at 40.  Decoding from any of
+	 * offsets 0-14 is in step before the ret: the function is found, the
+	 * tail left alone. */
+	memset(page, NOP, PAGE);
+	memcpy(page, "\x9c\x9c", 2);
+	put_body(page, 2, 0x20);
+	uint16_t e = 0x40;
+	check_one_pushf(&sp, page, &e, 1, 0x30, "pushf after the page's head");
+	assert_false(scan_is_start(&sp, 0) || scan_is_start(&sp, 1) || scan_is_start(&sp, 2));
+
+	/* 0: ret (entered); 10: a function with an SSE instruction (movaps
+	 * %xmm1,%xmm0: rejected), mov $1,%eax x6, ret; 40: pushf; pop %eax;
+	 * ret; 50: ret (entered).  The first is not taken (what the decoder
+	 * rejects is not known code); decoding falls in step after it, before
+	 * its ret, and the second is found. */
+	memset(page, NOP, PAGE);
+	page[0] = 0xc3;
+	memcpy(page + 0x10, "\x0f\x28\xc1", 3);
+	put_body(page, 0x13, 0x31);
+	uint16_t around[] = { 0, 0x50 };
+	check_one_pushf(&sp, page, around, 2, 0x40, "pushf after an SSE function");
+	assert_false(scan_is_start(&sp, 0x10) || scan_is_start(&sp, 0x13));
+
+	/* 0-e: NOPs (entered at 0); f: ldmxcsr -0xc(%ebp) (0f ae 55 f4,
+	 * SSE: rejected, the path ends); what follows its first byte is not
+	 * decoded, although from the boundary at 10 "ae 55 f4 9c c3" lands
+	 * on the ret at 15, a start. */
+	memset(page, NOP, PAGE);
+	memcpy(page + 0xf, "\x0f\xae\x55\xf4\x9c\xc3", 6);
+	page[0x16] = 0xcc;
+	uint16_t two[] = { 0, 0x15 };
+	assert_int_equal(scan_page(&sp, page, NULL, 0, true, two, 2), 1);
+	check_patch(&sp.patches[0], 0xf, 0x0f, 0, SCAN_FOREIGN, "ldmxcsr");
+	assert_false(scan_is_start(&sp, 0x10) || scan_is_start(&sp, 0x13));
 	free(page);
 }
 
@@ -1430,10 +1518,11 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_instructions), cmocka_unit_test(test_pages),
-		cmocka_unit_test(test_gaps),         cmocka_unit_test(test_add_entry),
-		cmocka_unit_test(test_add_head),     cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_find),         cmocka_unit_test(test_kind_names),
-		cmocka_unit_test(test_random_pages), cmocka_unit_test(test_fpu_policy),
+		cmocka_unit_test(test_gaps),         cmocka_unit_test(test_gap_sweep),
+		cmocka_unit_test(test_add_entry),    cmocka_unit_test(test_add_head),
+		cmocka_unit_test(test_errors),       cmocka_unit_test(test_find),
+		cmocka_unit_test(test_kind_names),   cmocka_unit_test(test_random_pages),
+		cmocka_unit_test(test_fpu_policy),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

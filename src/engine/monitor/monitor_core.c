@@ -312,6 +312,31 @@ static bool mon_trap_ahead(struct monitor_engine *m)
 	return false;
 }
 
+/* The scan of the page guest code at EIP runs from natively, or NULL. */
+static const struct scan_page *mon_scan_at_eip(const struct monitor_engine *m)
+{
+	const struct monitor_space *sp = &m->space;
+	uint64_t lin = (uint64_t)m->cpu.seg[X86_CS].base + m->cpu.eip;
+	if (!sp->paging)
+		return monitor_space_scan_of(sp, lin);
+	uint32_t sh = monitor_space_shadow(sp, (uint32_t)lin);
+	if (!(sh & MONITOR_MAP_CODE))
+		return NULL;
+	return monitor_space_scan_of(sp, sh & ~(uint64_t)(MONITOR_PAGE - 1));
+}
+
+/* A native instruction trapped where no scanned path reaches: code the
+ * scan did not see ran natively up to it (monitor_scan.h, "what following
+ * the flow trades"), and whatever sensitive instruction lay on its way ran
+ * unpatched.  Counted by address for --stats. */
+static void mon_note_unscanned(struct monitor_engine *m)
+{
+	const struct scan_page *scan = mon_scan_at_eip(m);
+	uint64_t lin = (uint64_t)m->cpu.seg[X86_CS].base + m->cpu.eip;
+	if (scan && !scan_is_start(scan, (uint16_t)(lin & (MONITOR_PAGE - 1))))
+		stats_add_addr(m->stats, "monitor-unscanned-trap", lin, 1);
+}
+
 /* Emulates the instruction at EIP with the core, and the ones after it for
  * as long as a trapping one is near (a guest's interrupt entry pushes and
  * reloads four segment registers around a few plain instructions: one
@@ -321,6 +346,8 @@ void monitor_emulate(struct monitor_engine *m)
 	struct x86_cpu *c = &m->cpu;
 	uint8_t bytes[X86_MAX_INSN_LEN];
 	int plain = 0; /* non-trapping instructions since the last trapping one */
+	if (m->stats)
+		mon_note_unscanned(m);
 	for (int i = 0; i < EMULATE_RUN_MAX; i++) {
 		size_t n = mon_code_at(m, c->eip, bytes);
 		unsigned len;

@@ -332,7 +332,6 @@ static void descend(struct scan_page *sp, const struct scan_bytes *b, unsigned e
 		follow(sp, b, &w, w.off[--w.n]);
 }
 
-/* Marks in @covered the bytes of every recorded instruction. */
 /* Marks in @covered the bytes of the recorded instructions that start
  * where @starts has a bit (all of them, or those a descent just added). */
 static void cover(const uint64_t *starts, const struct scan_bytes *b, uint64_t *covered)
@@ -345,20 +344,6 @@ static void cover(const uint64_t *starts, const struct scan_bytes *b, uint64_t *
 		for (unsigned i = s; i < s + (unsigned)(r > 0 ? r : 1) && i < PAGE; i++)
 			bit_set(covered, i);
 	}
-}
-
-/* True if the bytes [@a, @z) decode, one valid instruction after another,
- * to land exactly on @z. */
-static bool decodes_to(const struct scan_bytes *b, unsigned a, unsigned z)
-{
-	struct x86_decoded d;
-	while (a < z) {
-		int r = decode_at(b, a, &d);
-		if (r <= 0)
-			return false;
-		a += (unsigned)r;
-	}
-	return a == z;
 }
 
 /* True for the no-op forms compilers and assemblers pad with: NOP, XCHG
@@ -392,64 +377,144 @@ static unsigned skip_padding(const struct scan_bytes *b, unsigned a, unsigned z)
 	return a;
 }
 
-/* Where real code starts in [@a, @z) once padding and INT3 filler (what
- * some compilers and linkers put after a function) are skipped, or @z. */
-static unsigned skip_filler(const struct scan_bytes *b, unsigned a, unsigned z)
+static bool ends_path(const struct x86_decoded *d)
 {
-	for (;;) {
-		unsigned next = skip_padding(b, a, z);
-		while (next < z && b->page[next] == 0xcc)
-			next++;
-		if (next == a)
-			return a;
-		a = next;
-	}
+	enum flow fl = flow_of(d);
+	return fl == FLOW_END || fl == FLOW_JUMP;
 }
 
-/* True if straight-line decoding from @f, every instruction valid, reaches
- * a return or jump that ends a compiled function: one followed by NOP
- * padding up to the next 16-byte boundary, before @z.  (Not INT3 filler,
- * nor a RET that ends on the boundary: a table of pointers into a kernel
- * at 0xCC000000 has C3 CC at a boundary's end often enough.) */
-static bool decodes_to_function_end(const struct scan_bytes *b, unsigned f, unsigned z)
+/* True if a recorded instruction that ends a path (a return, a jump)
+ * ends exactly at @a: what follows it is not reached by falling through,
+ * and decoding on from @a goes on in step with the code before it. */
+static bool path_ends_at(const struct scan_page *sp, const struct scan_bytes *b, unsigned a)
 {
 	struct x86_decoded d;
-	while (f < z) {
-		int r = decode_at(b, f, &d);
-		if (r <= 0)
-			return false;
-		f += (unsigned)r;
-		enum flow fl = flow_of(&d);
-		if (fl != FLOW_END && fl != FLOW_JUMP)
+	for (unsigned s = a > X86_MAX_INSN_LEN ? a - X86_MAX_INSN_LEN : 0; s < a; s++) {
+		if (!bit_test(sp->starts, s))
 			continue;
-		unsigned boundary = (f + 15) & ~15u;
-		if (f < boundary && boundary <= z && skip_padding(b, f, boundary) == boundary)
-			return true;
+		int r = decode_at(b, s, &d);
+		if (r > 0 && s + (unsigned)r == a)
+			return ends_path(&d);
 	}
 	return false;
 }
 
+/* Where decoding is in step with the code that starts somewhere in
+ * [@from, @from + 14] (at the page start, after however many bytes of the
+ * previous page's last instruction; after an instruction the decoder
+ * rejects, after however long it is): the first offset below @z that
+ * decoding from each of those 15 offsets lands on, unless it met an
+ * encoding the decoder rejects first (code does not, so that was not where
+ * the code starts); @z if there is none.  x86 code decoded from a wrong
+ * offset falls in step within a few instructions. */
+static unsigned in_step_from(const struct scan_bytes *b, unsigned from, unsigned z)
+{
+	unsigned pos[X86_MAX_INSN_LEN];
+	bool alive[X86_MAX_INSN_LEN];
+	for (unsigned k = 0; k < X86_MAX_INSN_LEN; k++) {
+		pos[k] = from + k;
+		alive[k] = from + k < z;
+	}
+	for (;;) {
+		unsigned lo = z, hi = 0;
+		for (unsigned k = 0; k < X86_MAX_INSN_LEN; k++) {
+			if (!alive[k])
+				continue;
+			lo = pos[k] < lo ? pos[k] : lo;
+			hi = pos[k] > hi ? pos[k] : hi;
+		}
+		if (lo >= z)
+			return z; /* none left, or not in step within the gap */
+		if (lo == hi)
+			return lo;
+		struct x86_decoded d;
+		int r = decode_at(b, lo, &d);
+		for (unsigned k = 0; k < X86_MAX_INSN_LEN; k++) {
+			if (!alive[k] || pos[k] != lo)
+				continue;
+			if (r <= 0)
+				alive[k] = false;
+			else
+				pos[k] += (unsigned)r;
+		}
+	}
+}
+
 /*
  * Code that only a pointer reaches (a handler, a callback) sits between
- * functions the descent did reach, and would run unpatched if a native
- * indirect call got there.  So the scanner takes for code what looks like
- * a compiled function in a gap: after any padding, it starts on a 16-byte
- * boundary (where compilers put functions), and from there it decodes
- * cleanly, instruction after instruction, to land exactly on the next
- * decoded instruction.  Data sharing a page with code follows the last
- * function (.rodata after .text), so it never lands on a later instruction;
- * data a programmer jumps over in hand-written code seldom starts on a
- * 16-byte boundary.  Where no decoded instruction follows (the last
- * functions of a page, or those before the data that follows the code),
- * what starts on a 16-byte boundary after padding or INT3 filler and
- * decodes cleanly to a return or jump followed by NOP padding up to the
- * next 16-byte boundary is taken for a function too: data seldom decodes
- * that way (text has no C3 byte; a table would need a C3 and then NOPs).
- * A gap at the page start is left alone (it may be the tail of the
- * previous page's data, or of an instruction that straddles into this
- * page, where decoding from byte 0 would put patches inside it).  What is
- * left out this way stays unseen, as monitor_scan.h says.
+ * code the descent did reach, and would run unpatched if a native
+ * indirect call got there.  So the scanner looks for compiled functions in
+ * each gap between decoded instructions, by decoding the gap straight
+ * through (a linear sweep) from its start, the end of a reached return or
+ * jump, where the instruction stream goes on in step (compilers put no
+ * data in x86 code; a jump table lives in .rodata).  A function is taken
+ * to start where the sweep lands on a 16-byte boundary (compilers align
+ * functions so) right after a return or jump and any padding or INT3
+ * filler, and to be one when the sweep, every instruction valid, goes on
+ * from there either to land exactly on the next decoded instruction (the
+ * gap ends at reached code), or to a return or jump followed by NOP
+ * padding up to the next 16-byte boundary (a compiled function's end; not
+ * INT3 filler, nor a RET that ends on the boundary: a table of pointers
+ * into a kernel at 0xCC000000 has C3 CC at a boundary's end often enough).
+ * Several such functions may follow one another in a gap, after unreached
+ * blocks of the code before them (cold paths, blocks only a jump table
+ * reaches): each is scanned, and the gap looked at again.  A padding NOP
+ * at a boundary may be a function's first instruction (Linux starts each
+ * with a 5-byte NOP, ftrace's call site), so the boundary is the start,
+ * not the end of the NOPs.
+ *
+ * Data sharing a page with code follows the last function (.rodata after
+ * .text): to be taken for code, it must decode cleanly from there to a
+ * 16-byte boundary after a return or jump (text has no C3 byte) and then
+ * to a return or jump and NOP padding.  An instruction the decoder
+ * rejects (SSE, say) has no known length, so the sweep loses step there;
+ * a gap at the page start may begin in the tail of an instruction that
+ * straddles into this page (decoding from byte 0 would put patches inside
+ * it) or of the previous page's data.  In both cases the sweep goes on
+ * from where decoding from every possible start falls in step
+ * (in_step_from), and a function is found only after a return or jump met
+ * from then on: not the one that holds the rejected instruction, nor the
+ * page's first.  What is left out this way stays unseen, as monitor_scan.h
+ * says.
+ *
+ * Returns the start of the first function found in [@a, @z), or @z.
  */
+static unsigned gap_function(const struct scan_page *sp, const struct scan_bytes *b, unsigned a,
+                             unsigned z)
+{
+	/* only padding or filler since a return or jump */
+	bool after_end = a > 0 && path_ends_at(sp, b, a);
+	unsigned x = after_end ? a : in_step_from(b, a, z);
+	unsigned cand = z; /* a boundary where a function may start */
+	bool code = false; /* an instruction that is not filler since @cand */
+	struct x86_decoded d;
+	while (x < z) {
+		if (x % 16 == 0 && after_end && !code)
+			cand = x; /* the last boundary in a run of padding */
+		int r = decode_at(b, x, &d);
+		if (r <= 0) { /* not code the decoder knows: start again after it */
+			x = in_step_from(b, x + 1, z);
+			after_end = code = false;
+			cand = z;
+			continue;
+		}
+		x += (unsigned)r;
+		bool filler = is_padding(&d) || (!d.two_byte && d.opcode == 0xcc && d.len == 1);
+		if (filler)
+			continue;
+		code = cand < z;
+		after_end = ends_path(&d);
+		if (!after_end || !code)
+			continue;
+		unsigned boundary = (x + 15) & ~15u;
+		if (x < boundary && boundary <= z && skip_padding(b, x, boundary) == boundary)
+			return cand;
+	}
+	return code && x == z && z < PAGE && bit_test(sp->starts, z) ? cand : z;
+}
+
+/* Scans the functions gap_function() finds between decoded instructions,
+ * until none is left. */
 static void fill_gaps(struct scan_page *sp, const struct scan_bytes *b)
 {
 	uint64_t covered[PAGE / 64] = { 0 };
@@ -463,25 +528,23 @@ static void fill_gaps(struct scan_page *sp, const struct scan_bytes *b)
 		unsigned z = a;
 		while (z < PAGE && !bit_test(covered, z))
 			z++;
-		unsigned f =
-		        a > 0 && z < PAGE && bit_test(sp->starts, z) ? skip_padding(b, a, z) : z;
-		/* or a function after the last reached one, before the page's
-		 * end or data: one that decodes cleanly to a return or jump and
-		 * the padding a compiler puts after it */
-		if (!(f < z && f % 16 == 0 && decodes_to(b, f, z)) && a > 0) {
-			f = skip_filler(b, a, z);
-			if (f % 16 != 0 || !decodes_to_function_end(b, f, z))
-				f = z;
-		}
+		unsigned f = gap_function(sp, b, a, z);
 		if (f < z) {
 			/* new instructions: cover them and look at the gaps again */
 			uint64_t before[PAGE / 64], added[PAGE / 64];
 			memcpy(before, sp->starts, sizeof(before));
 			descend(sp, b, f);
-			for (unsigned i = 0; i < PAGE / 64; i++)
+			unsigned first = PAGE; /* the lowest new start */
+			for (unsigned i = 0; i < PAGE / 64; i++) {
 				added[i] = sp->starts[i] & ~before[i];
+				if (added[i] && first == PAGE)
+					first = i * 64 + (unsigned)__builtin_ctzll(added[i]);
+			}
 			cover(added, b, covered);
-			a = 0;
+			/* the gaps before this one are as they were, unless the
+			 * new code reaches back into them */
+			if (first < a)
+				a = 0;
 			continue;
 		}
 		a = z;

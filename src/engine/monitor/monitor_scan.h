@@ -101,22 +101,32 @@
  *     a direct jump, call or fall-through from another page, unless the
  *     monitor adds that page's scan_page.outs here as entries (at once if
  *     this page is scanned, else when it is).  The gap rule narrows the
- *     first case: in a gap between decoded instructions, what starts on a
- *     16-byte boundary after padding and decodes cleanly to land exactly
- *     on the next decoded instruction is taken for a function and scanned
- *     (monitor_scan.c, fill_gaps), and so is, where no decoded instruction
- *     follows (the page's last functions), what decodes cleanly from such
- *     a boundary to a return or jump and NOP padding up to the next one; a
- *     pointer-only function that is not aligned, or ends without NOP
- *     padding, or sits in the gap at the page start, stays unseen.  A sensitive instruction there
- *     runs natively and the guest silently sees host state; nothing traps
- *     to say so, since the page is executable.  The monitor narrows this:
- *     it adds an entry every time it enters guest code (after every trap,
- *     interrupt delivery, emulated far transfer or IRET), every fetch
- *     fault on an unscanned page adds one, and scan_is_start() tells it
- *     whether a target it computes itself was scanned.  (A trap at a patch
- *     offset is always right, whatever path reached it: decoding from one
- *     offset gives one instruction.)
+ *     first case (monitor_scan.c, gap_function): each gap between
+ *     decoded instructions is decoded straight through from its start,
+ *     the end of a reached return or jump (compiled code has no data
+ *     inline), and a function is taken to start where that lands on a
+ *     16-byte boundary after a return or jump and any padding or INT3
+ *     filler, if from there it decodes cleanly onto the next decoded
+ *     instruction or to a return or jump followed by NOP padding up to
+ *     the next boundary.  A function's first instruction may itself be a
+ *     NOP (Linux's ftrace site).  The gap at the page start, and what
+ *     follows an encoding the decoder rejects, are decoded from where
+ *     decoding from each of the 15 offsets the code may start at falls
+ *     in step, so a function there is found only after a return or jump
+ *     met in step.  A pointer-only function that is not aligned, or holds
+ *     an encoding the decoder rejects, or ends without NOP padding before
+ *     no reached code, or comes first in the page, or runs past its end,
+ *     stays unseen.  A sensitive instruction there runs natively and the
+ *     guest silently sees host state; nothing traps to say so, since the
+ *     page is executable.  The monitor narrows this: it adds an entry
+ *     every time it enters guest code (after every trap, interrupt
+ *     delivery, emulated far transfer or IRET), every fetch fault on an
+ *     unscanned page adds one, and scan_is_start() tells it whether a
+ *     target it computes itself was scanned.  (A trap at a patch offset
+ *     is always right, whatever path reached it: decoding from one offset
+ *     gives one instruction.)  A trap at an offset that is not a recorded
+ *     start shows that unscanned code ran up to it: --stats counts those
+ *     by address (monitor_core.c, "monitor-unscanned-trap").
  *   - Overlapping decodings are handled between the paths the scanner
  *     followed (the invariant above).  Every entry is taken to be code: an
  *     entry inside the tail of the previous page's last instruction would

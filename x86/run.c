@@ -11,28 +11,17 @@
 #include "cpu.h"
 #include "uop.h"
 
-/* @c is x->c, passed apart: a handler may write through x, and the loop
- * would otherwise load x->c again for every instruction. */
-static inline const struct x86_uop *x86_uop_at(struct x86_cpu *c, struct x86_insn *x)
-{
-	uint32_t off = c->eip - c->uop_start;
-	if (__builtin_expect(off < c->uop_len, 1))
-		return &c->uop_base[off]; /* not decoded yet: its handler decodes */
-	return x86_icache_miss(x);
-}
-
 /* The hot loop, apart from x86_run() because a function that calls
- * __builtin_setjmp keeps its variables in memory. */
-__attribute__((noinline)) static enum x86_status x86_run_uops(struct x86_insn *x)
+ * __builtin_setjmp keeps its variables in memory.  Each handler runs the
+ * next instruction itself (x86_uop_next()) up to c->run_end: the loop only
+ * starts a chain of at most X86_UOP_CHAIN instructions. */
+__attribute__((noinline)) static enum x86_status x86_run_uops(struct x86_insn *x, uint64_t end)
 {
 	struct x86_cpu *c = x->c;
-	while (c->icount < c->run_end) {
-		c->insn_eip = c->eip;
-		c->intr_shadow = false;
-		const struct x86_uop *u = x86_uop_at(c, x);
-		c->eip += u->len;
+	while (c->exit == X86_OK && c->icount < end) {
+		c->run_end = end - c->icount > X86_UOP_CHAIN ? c->icount + X86_UOP_CHAIN : end;
+		const struct x86_uop *u = x86_uop_begin(c, x);
 		u->fn(x, u);
-		c->icount++;
 	}
 	return c->exit;
 }
@@ -51,10 +40,10 @@ __attribute__((noinline)) static enum x86_status x86_run_debug(struct x86_insn *
 		c->db_hits = 0;
 		c->db_shadow = false;
 		x86_debug_before(x);
+		c->run_end = c->icount + 1; /* one instruction: no chain */
 		const struct x86_uop *u = x86_uop_at(c, x);
 		c->eip += u->len;
 		u->fn(x, u);
-		c->icount++;
 		x86_debug_after(x, tf);
 		if (c->exit != X86_OK)
 			return c->exit;
@@ -107,8 +96,8 @@ enum x86_status x86_run(struct x86_cpu *c, const struct x86_ops *ops, uint64_t b
 		}
 		x.c = c;
 		x.ops = ops;
-		c->run_end = end;
-		enum x86_status s = x86_debug_armed(c) ? x86_run_debug(&x, end) : x86_run_uops(&x);
+		enum x86_status s =
+		        x86_debug_armed(c) ? x86_run_debug(&x, end) : x86_run_uops(&x, end);
 		if (s != X86_EXIT_DEBUG)
 			return s;
 		c->exit = X86_OK; /* TF or a breakpoint came or went: choose again */
@@ -138,4 +127,5 @@ void x86_uop_legacy(struct x86_insn *x, const struct x86_uop *u)
 {
 	x->c->eip = x->c->insn_eip;
 	x86_exec_one(x);
+	x86_uop_next(x);
 }

@@ -22,6 +22,76 @@ void x86_uop_legacy(struct x86_insn *x, const struct x86_uop *u);
 struct x86_decoded;
 void x86_uop_select(struct x86_uop *u, const struct x86_decoded *d);
 
+/* The uop of the instruction at EIP.  @c is x->c, passed apart: a handler
+ * may write through x, and the caller would otherwise load x->c again. */
+static inline __attribute__((always_inline)) const struct x86_uop *x86_uop_at(struct x86_cpu *c,
+                                                                              struct x86_insn *x)
+{
+	uint32_t off = c->eip - c->uop_start;
+	if (__builtin_expect(off < c->uop_len, 1))
+		return &c->uop_base[off]; /* not decoded yet: its handler decodes */
+	return x86_icache_miss(x);
+}
+
+/* Starts the instruction at EIP: what the run loop does between two. */
+static inline __attribute__((always_inline)) const struct x86_uop *x86_uop_begin(struct x86_cpu *c,
+                                                                                 struct x86_insn *x)
+{
+	c->insn_eip = c->eip;
+	c->intr_shadow = false;
+	const struct x86_uop *u = x86_uop_at(c, x);
+	c->eip += u->len;
+	return u;
+}
+
+/*
+ * The end of every handler: the instruction retires, and the next one runs
+ * from here (threaded dispatch) while the icount is below c->run_end, which
+ * the run loop sets at most X86_UOP_CHAIN instructions ahead and
+ * x86_end_run() sets to 0.  The call is the handler's last act, so the
+ * compiler makes it a jump: the dispatch's indirect branch is spread over
+ * the handlers (each predicts its own successors) and no return is paid.
+ * Should a compiler keep it a call, the chain bound caps the stack at
+ * X86_UOP_CHAIN frames.
+ */
+#define X86_UOP_CHAIN 64
+static inline __attribute__((always_inline)) void x86_uop_next(struct x86_insn *x)
+{
+	struct x86_cpu *c = x->c;
+	if (++c->icount >= c->run_end)
+		return;
+	const struct x86_uop *u = x86_uop_begin(c, x);
+	u->fn(x, u);
+}
+
+/*
+ * x86_uop_next() for a handler that does not jump (EIP is after it): its
+ * successor is the uop @u->len further on, found without going through
+ * c->eip in memory, which would put a store and a reload on the path from
+ * one instruction to the next.  @u is a cached uop (only their handlers
+ * come here), and the window is as it was when @u was taken from it, or
+ * empty (only the look-up between instructions builds one), which the
+ * range check sends the long way.
+ */
+static inline __attribute__((always_inline)) void x86_uop_next_seq(struct x86_insn *x,
+                                                                   const struct x86_uop *u)
+{
+	struct x86_cpu *c = x->c;
+	if (++c->icount >= c->run_end)
+		return;
+	const struct x86_uop *n = u + u->len;
+	uintptr_t off = ((uintptr_t)n - (uintptr_t)c->uop_base) / sizeof(*n);
+	if (__builtin_expect(off >= c->uop_len, 0)) {
+		n = x86_uop_begin(c, x);
+	} else {
+		uint32_t eip = c->uop_start + (uint32_t)off;
+		c->insn_eip = eip;
+		c->intr_shadow = false;
+		c->eip = eip + n->len;
+	}
+	n->fn(x, n);
+}
+
 static inline uint32_t uop_ea(const struct x86_cpu *c, const struct x86_uop *u)
 {
 	uint32_t ea = u->disp;

@@ -19,6 +19,7 @@
 	static void name(struct x86_insn *x, const struct x86_uop *u)                              \
 	{                                                                                          \
 		call;                                                                              \
+		x86_uop_next_seq(x, u);                                                            \
 	}
 
 /* ---- ADD OR ADC SBB AND SUB XOR CMP TEST ---- */
@@ -49,14 +50,17 @@ X86_INLINE void alu(struct x86_insn *x, const struct x86_uop *u, int op, int for
 	static void alu_##op##_##form##_##mem##_32(struct x86_insn *x, const struct x86_uop *u)    \
 	{                                                                                          \
 		alu(x, u, op, form, mem, 4);                                                       \
+		x86_uop_next_seq(x, u);                                                            \
 	}                                                                                          \
 	static void alu_##op##_##form##_##mem##_8(struct x86_insn *x, const struct x86_uop *u)     \
 	{                                                                                          \
 		alu(x, u, op, form, mem, 1);                                                       \
+		x86_uop_next_seq(x, u);                                                            \
 	}                                                                                          \
 	static void alu_##op##_##form##_##mem##_v(struct x86_insn *x, const struct x86_uop *u)     \
 	{                                                                                          \
 		alu(x, u, op, form, mem, u->size);                                                 \
+		x86_uop_next_seq(x, u);                                                            \
 	}
 #define ALU_MEMS(op, form) ALU_SIZES(op, form, 0) ALU_SIZES(op, form, 1)
 #define ALU_FORMS(op) ALU_MEMS(op, 0) ALU_MEMS(op, 1) ALU_MEMS(op, 2)
@@ -116,10 +120,12 @@ X86_INLINE void incdec(struct x86_insn *x, const struct x86_uop *u, bool dec, bo
 	static void name##_32(struct x86_insn *x, const struct x86_uop *u)                         \
 	{                                                                                          \
 		incdec(x, u, dec, mem, 4);                                                         \
+		x86_uop_next_seq(x, u);                                                            \
 	}                                                                                          \
 	static void name##_v(struct x86_insn *x, const struct x86_uop *u)                          \
 	{                                                                                          \
 		incdec(x, u, dec, mem, u->size);                                                   \
+		x86_uop_next_seq(x, u);                                                            \
 	}
 INCDEC(inc_reg, false, false)
 INCDEC(inc_mem, false, true)
@@ -151,14 +157,17 @@ X86_INLINE void mov(struct x86_insn *x, const struct x86_uop *u, int form, bool 
 	static void mov_##form##_##mem##_32(struct x86_insn *x, const struct x86_uop *u)           \
 	{                                                                                          \
 		mov(x, u, form, mem, 4);                                                           \
+		x86_uop_next_seq(x, u);                                                            \
 	}                                                                                          \
 	static void mov_##form##_##mem##_8(struct x86_insn *x, const struct x86_uop *u)            \
 	{                                                                                          \
 		mov(x, u, form, mem, 1);                                                           \
+		x86_uop_next_seq(x, u);                                                            \
 	}                                                                                          \
 	static void mov_##form##_##mem##_v(struct x86_insn *x, const struct x86_uop *u)            \
 	{                                                                                          \
 		mov(x, u, form, mem, u->size);                                                     \
+		x86_uop_next_seq(x, u);                                                            \
 	}
 MOV(0, 0)
 MOV(0, 1)
@@ -180,6 +189,7 @@ x86_uop_fn x86_uop_mov(int form, bool mem, unsigned size)
 static void lea(struct x86_insn *x, const struct x86_uop *u)
 {
 	uop_reg_write(x->c, u->reg, u->size, uop_ea(x->c, u));
+	x86_uop_next_seq(x, u);
 }
 
 /* 0F B6/B7 (zero) and BE/BF (sign): the source size is in the opcode. */
@@ -196,10 +206,12 @@ X86_INLINE void movx(struct x86_insn *x, const struct x86_uop *u, bool mem, unsi
 	static void name##_reg(struct x86_insn *x, const struct x86_uop *u)                        \
 	{                                                                                          \
 		movx(x, u, false, from, sign);                                                     \
+		x86_uop_next_seq(x, u);                                                            \
 	}                                                                                          \
 	static void name##_mem(struct x86_insn *x, const struct x86_uop *u)                        \
 	{                                                                                          \
 		movx(x, u, true, from, sign);                                                      \
+		x86_uop_next_seq(x, u);                                                            \
 	}
 MOVX(movzx8, 1, false)
 MOVX(movzx16, 2, false)

@@ -28,8 +28,12 @@ X86_INLINE void branch(struct x86_insn *x, const struct x86_uop *u, uint32_t tar
 #define JCC(cc)                                                                                    \
 	static void jcc_##cc(struct x86_insn *x, const struct x86_uop *u)                          \
 	{                                                                                          \
-		if (x86_cond_inline(x->c->eflags, cc))                                             \
-			branch(x, u, x->c->eip + u->imm);                                          \
+		if (!x86_cond_inline(x->c->eflags, cc)) {                                          \
+			x86_uop_next_seq(x, u);                                                    \
+			return;                                                                    \
+		}                                                                                  \
+		branch(x, u, x->c->eip + u->imm);                                                  \
+		x86_uop_next(x);                                                                   \
 	}
 JCC(0)
 JCC(1)
@@ -60,6 +64,7 @@ x86_uop_fn x86_uop_jcc(int cc)
 static void jmp(struct x86_insn *x, const struct x86_uop *u)
 {
 	branch(x, u, x->c->eip + u->imm);
+	x86_uop_next(x);
 }
 
 static void call(struct x86_insn *x, const struct x86_uop *u)
@@ -69,6 +74,7 @@ static void call(struct x86_insn *x, const struct x86_uop *u)
 	x->o32 = u->flags & UOP_O32;
 	x86_push(x, c->eip);
 	c->eip = target;
+	x86_uop_next(x);
 }
 
 static void ret(struct x86_insn *x, const struct x86_uop *u)
@@ -76,12 +82,14 @@ static void ret(struct x86_insn *x, const struct x86_uop *u)
 	x->o32 = u->flags & UOP_O32;
 	branch(x, u, x86_peek(x, 0));
 	x86_pop(x);
+	x86_uop_next(x);
 }
 
 static void push_reg(struct x86_insn *x, const struct x86_uop *u)
 {
 	x->o32 = u->flags & UOP_O32;
 	x86_push(x, uop_reg_read(x->c, u->reg, u->size));
+	x86_uop_next_seq(x, u);
 }
 
 static void pop_reg(struct x86_insn *x, const struct x86_uop *u)
@@ -89,22 +97,26 @@ static void pop_reg(struct x86_insn *x, const struct x86_uop *u)
 	x->o32 = u->flags & UOP_O32;
 	uint32_t v = x86_pop(x);
 	uop_reg_write(x->c, u->reg, u->size, v); /* POP ESP: the popped value wins */
+	x86_uop_next_seq(x, u);
 }
 
 static void push_imm(struct x86_insn *x, const struct x86_uop *u)
 {
 	x->o32 = u->flags & UOP_O32;
 	x86_push(x, u->imm);
+	x86_uop_next_seq(x, u);
 }
 
 static void setcc_reg(struct x86_insn *x, const struct x86_uop *u)
 {
 	uop_rm_store(x, u, false, 1, x86_cond(x->c, u->op & 15));
+	x86_uop_next_seq(x, u);
 }
 
 static void setcc_mem(struct x86_insn *x, const struct x86_uop *u)
 {
 	uop_rm_store(x, u, true, 1, x86_cond(x->c, u->op & 15));
+	x86_uop_next_seq(x, u);
 }
 
 /* The source is read (and may fault) whether or not the move happens. */
@@ -113,6 +125,7 @@ static void cmovcc_reg(struct x86_insn *x, const struct x86_uop *u)
 	uint32_t v = uop_rm_load(x, u, false, u->size);
 	if (x86_cond(x->c, u->op & 15))
 		uop_reg_write(x->c, u->reg, u->size, v);
+	x86_uop_next_seq(x, u);
 }
 
 static void cmovcc_mem(struct x86_insn *x, const struct x86_uop *u)
@@ -120,10 +133,12 @@ static void cmovcc_mem(struct x86_insn *x, const struct x86_uop *u)
 	uint32_t v = uop_rm_load(x, u, true, u->size);
 	if (x86_cond(x->c, u->op & 15))
 		uop_reg_write(x->c, u->reg, u->size, v);
+	x86_uop_next_seq(x, u);
 }
 
 static void nop(struct x86_insn *x, const struct x86_uop *u)
 {
+	x86_uop_next_seq(x, u);
 }
 
 x86_uop_fn x86_uop_jmp(void)

@@ -130,7 +130,7 @@ struct x86_cpu {
 	bool exc_raised;      /* internal: an exception since x86_step() started */
 	enum x86_status exit; /* internal: set by I/O, HLT, a stop request: ends the run */
 	uint64_t icount;      /* instructions retired */
-	uint64_t run_end;     /* internal: x86_run() stops when icount reaches it */
+	uint64_t run_end;     /* internal: handlers chain while icount is below it */
 	uint32_t insn_eip;    /* internal: EIP of the instruction being executed */
 
 	/* The last exception or software interrupt an instruction raised:

@@ -219,10 +219,27 @@ static inline void x86_io_done(struct x86_cpu *c)
 		x86_end_run(c, X86_IO);
 }
 
+/* Makes eip and insn_eip those of c->uop_cur, the instruction running,
+ * when a handler went on to it without setting them (uop.h); it is in the
+ * uop window, which must not have changed since. */
+static inline void x86_uop_sync(struct x86_cpu *c)
+{
+	const struct x86_uop *u = c->uop_cur;
+	if (!u)
+		return;
+	c->insn_eip =
+	        c->uop_start + (uint32_t)(((uintptr_t)u - (uintptr_t)c->uop_base) / sizeof(*u));
+	c->eip = c->insn_eip + u->len;
+	c->uop_cur = 0;
+}
+
+/* Empties the code windows, after making EIP current (they tell it). */
 static inline void x86_fetch_invalidate(struct x86_cpu *c)
 {
+	x86_uop_sync(c);
 	c->fetch_start = c->fetch_end = 0;
 	c->uop_start = c->uop_len = 0;
+	c->uop_end = 0;
 }
 
 /* ---- decoded-instruction cache (icache.c) ---- */

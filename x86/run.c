@@ -58,6 +58,7 @@ __attribute__((noinline)) static enum x86_status x86_run_debug(struct x86_insn *
 __attribute__((noinline, cold)) static enum x86_status x86_land(struct x86_cpu *c,
                                                                 const struct x86_ops *ops)
 {
+	x86_uop_sync(c);
 	c->eip = c->insn_eip;
 	if (c->exc_vector == X86_VEC_RETRY)
 		return X86_RETRY;
@@ -125,7 +126,13 @@ void x86_request_stop(struct x86_cpu *c)
 
 void x86_uop_legacy(struct x86_insn *x, const struct x86_uop *u)
 {
-	x->c->eip = x->c->insn_eip;
+	struct x86_cpu *c = x->c;
+	x86_uop_sync(c); /* reached from x86_uop_next_seq() */
+	c->eip = c->insn_eip;
 	x86_exec_one(x);
+	/* After STI or MOV SS the chain ends: x86_uop_next_seq() does not
+	 * clear the shadow, the start of the next chain does. */
+	if (c->intr_shadow)
+		c->run_end = 0;
 	x86_uop_next(x);
 }

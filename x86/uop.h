@@ -33,7 +33,7 @@ static inline __attribute__((always_inline)) const struct x86_uop *x86_uop_at(st
 	return x86_icache_miss(x);
 }
 
-/* Starts the instruction at EIP: what the run loop does between two. */
+/* Starts the instruction at EIP (current: c->uop_cur is NULL here). */
 static inline __attribute__((always_inline)) const struct x86_uop *x86_uop_begin(struct x86_cpu *c,
                                                                                  struct x86_insn *x)
 {
@@ -65,29 +65,33 @@ static inline __attribute__((always_inline)) void x86_uop_next(struct x86_insn *
 }
 
 /*
- * x86_uop_next() for a handler that does not jump (EIP is after it): its
- * successor is the uop @u->len further on, found without going through
- * c->eip in memory, which would put a store and a reload on the path from
- * one instruction to the next.  @u is a cached uop (only their handlers
- * come here), and the window is as it was when @u was taken from it, or
- * empty (only the look-up between instructions builds one), which the
- * range check sends the long way.
+ * x86_uop_next() for a handler that does not jump.  Its successor is the
+ * uop @u->len further on, and the common case does three things: count
+ * the instruction, check that the successor is in the window, and note it
+ * in c->uop_cur.  EIP and insn_eip are left as they are: whatever needs
+ * them (an exception, a jump, the interpreter, the end of the chain) calls
+ * x86_uop_sync() first, which derives them from c->uop_cur.  So no store
+ * and reload of c->eip sits between one instruction and the next, and no
+ * store of insn_eip or the interrupt shadow (x86_uop_legacy ends the chain
+ * when it sets one).  @u is a cached uop (only their handlers come here),
+ * and the window is as it was when @u was taken from it, or empty (only
+ * the look-up between instructions builds one, and x86_fetch_invalidate()
+ * syncs first), which the range check sends the long way.
  */
 static inline __attribute__((always_inline)) void x86_uop_next_seq(struct x86_insn *x,
                                                                    const struct x86_uop *u)
 {
 	struct x86_cpu *c = x->c;
-	if (++c->icount >= c->run_end)
+	if (++c->icount >= c->run_end) {
+		x86_uop_sync(c);
 		return;
+	}
 	const struct x86_uop *n = u + u->len;
-	uintptr_t off = ((uintptr_t)n - (uintptr_t)c->uop_base) / sizeof(*n);
-	if (__builtin_expect(off >= c->uop_len, 0)) {
-		n = x86_uop_begin(c, x);
+	if (__builtin_expect((uintptr_t)n < (uintptr_t)c->uop_end, 1)) {
+		c->uop_cur = n;
 	} else {
-		uint32_t eip = c->uop_start + (uint32_t)off;
-		c->insn_eip = eip;
-		c->intr_shadow = false;
-		c->eip = eip + n->len;
+		x86_uop_sync(c);
+		n = x86_uop_begin(c, x);
 	}
 	n->fn(x, n);
 }

@@ -32,6 +32,7 @@ X86_INLINE void branch(struct x86_insn *x, const struct x86_uop *u, uint32_t tar
 			x86_uop_next_seq(x, u);                                                    \
 			return;                                                                    \
 		}                                                                                  \
+		x86_uop_sync(x->c);                                                                \
 		branch(x, u, x->c->eip + u->imm);                                                  \
 		x86_uop_next(x);                                                                   \
 	}
@@ -61,8 +62,11 @@ x86_uop_fn x86_uop_jcc(int cc)
 	return fn[cc];
 }
 
+/* The jumps make EIP current (x86_uop_next_seq()): they read it, and the
+ * look-up after them starts from it. */
 static void jmp(struct x86_insn *x, const struct x86_uop *u)
 {
+	x86_uop_sync(x->c);
 	branch(x, u, x->c->eip + u->imm);
 	x86_uop_next(x);
 }
@@ -70,6 +74,7 @@ static void jmp(struct x86_insn *x, const struct x86_uop *u)
 static void call(struct x86_insn *x, const struct x86_uop *u)
 {
 	struct x86_cpu *c = x->c;
+	x86_uop_sync(c);
 	uint32_t target = near_target(x, u, c->eip + u->imm); /* faults before the push */
 	x->o32 = u->flags & UOP_O32;
 	x86_push(x, c->eip);
@@ -79,6 +84,7 @@ static void call(struct x86_insn *x, const struct x86_uop *u)
 
 static void ret(struct x86_insn *x, const struct x86_uop *u)
 {
+	x86_uop_sync(x->c);
 	x->o32 = u->flags & UOP_O32;
 	branch(x, u, x86_peek(x, 0));
 	x86_pop(x);

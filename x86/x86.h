@@ -155,8 +155,12 @@ struct x86_cpu {
 	 * their bytes at uop_host.  Emptied with the code window. */
 	struct x86_icache *icache;
 	uint32_t uop_start, uop_len;
-	struct x86_uop *uop_base;
+	struct x86_uop *uop_base, *uop_end; /* uop_end: uop_base + uop_len */
 	const uint8_t *uop_host;
+	/* The uop being run, when a handler went on to it without setting
+	 * eip and insn_eip (x86_uop_next_seq); NULL when those are current.
+	 * x86_uop_sync() makes them current. */
+	const struct x86_uop *uop_cur;
 	void *jmp[5]; /* __builtin_setjmp buffer for exceptions */
 
 	struct x86_fpu fpu; /* x87 state (fpu*.c), last: the hot fields keep their offsets */

@@ -277,6 +277,8 @@ static inline void x86_seg_fast_sync(struct x86_cpu *c, int segno)
 			f = X86_SEGF_READ | X86_SEGF_WRITE;
 		else if (type == 0x90 || (type & 0x9a) == 0x9a)
 			f = X86_SEGF_READ;
+		if (c->seg[segno].base == 0 && c->seg[segno].limit == 0xffffffffu)
+			f |= f << 2; /* X86_SEGF_FLAT_* */
 	}
 	c->seg_fast[segno] = f;
 }
@@ -327,10 +329,15 @@ static inline struct x86_tlb_entry *x86_fast_entry(struct x86_cpu *c, int seg, u
                                                    unsigned size, bool write, uint32_t *lin)
 {
 	const struct x86_seg *s = &c->seg[seg];
-	if (!(c->seg_fast[seg] & (write ? X86_SEGF_WRITE : X86_SEGF_READ)) || off > s->limit ||
-	    s->limit - off < size - 1)
-		return 0;
-	*lin = s->base + off;
+	uint8_t f = c->seg_fast[seg];
+	if (f & (write ? X86_SEGF_FLAT_WRITE : X86_SEGF_FLAT_READ)) {
+		*lin = off; /* the page check below covers the limit */
+	} else {
+		if (!(f & (write ? X86_SEGF_WRITE : X86_SEGF_READ)) || off > s->limit ||
+		    s->limit - off < size - 1)
+			return 0;
+		*lin = s->base + off;
+	}
 	if ((*lin & 0xfff) > 0x1000 - size)
 		return 0;
 	struct x86_tlb_entry *t = &c->tlb[(*lin >> 12) % X86_TLB_SIZE];

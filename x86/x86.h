@@ -179,6 +179,11 @@ struct x86_cpu {
 
 #define X86_SEGF_READ 0x1u
 #define X86_SEGF_WRITE 0x2u
+/* As READ and WRITE, for a segment of base 0 and limit 0xffffffff: the
+ * offset is the linear address, and an access inside one page is inside
+ * the limit, so neither is looked at. */
+#define X86_SEGF_FLAT_READ 0x4u
+#define X86_SEGF_FLAT_WRITE 0x8u
 
 /* ctrl_written's register numbers for the debug registers. */
 #define X86_CTRL_DR(n) (16 + (n))

@@ -57,9 +57,9 @@ X86_INLINE void alu(struct x86_insn *x, const struct x86_uop *u, int op, int for
 		alu(x, u, op, form, mem, 1);                                                       \
 		x86_uop_next_seq(x, u);                                                            \
 	}                                                                                          \
-	static void alu_##op##_##form##_##mem##_v(struct x86_insn *x, const struct x86_uop *u)     \
+	static void alu_##op##_##form##_##mem##_16(struct x86_insn *x, const struct x86_uop *u)    \
 	{                                                                                          \
-		alu(x, u, op, form, mem, u->size);                                                 \
+		alu(x, u, op, form, mem, 2);                                                       \
 		x86_uop_next_seq(x, u);                                                            \
 	}
 #define ALU_MEMS(op, form) ALU_SIZES(op, form, 0) ALU_SIZES(op, form, 1)
@@ -76,7 +76,7 @@ ALU_FORMS(8)
 
 #define ALU_ROW_SIZES(op, form, mem)                                                               \
 	{                                                                                          \
-		alu_##op##_##form##_##mem##_v, alu_##op##_##form##_##mem##_32,                     \
+		alu_##op##_##form##_##mem##_16, alu_##op##_##form##_##mem##_32,                    \
 		        alu_##op##_##form##_##mem##_8                                              \
 	}
 #define ALU_ROW_MEMS(op, form)                                                                     \
@@ -93,7 +93,7 @@ static const x86_uop_fn alu_fn[9][3][2][3] = {
 	ALU_ROW(5), ALU_ROW(6), ALU_ROW(7), ALU_ROW(8),
 };
 
-/* Handler tables' last index: _v (16-bit, or any size), _32, _8. */
+/* Handler tables' last index: _16, _32, _8 (an operand size is 1, 2 or 4). */
 static unsigned uop_size_index(unsigned size)
 {
 	return size == 4 ? 1 : size == 1 ? 2 : 0;
@@ -164,9 +164,9 @@ X86_INLINE void mov(struct x86_insn *x, const struct x86_uop *u, int form, bool 
 		mov(x, u, form, mem, 1);                                                           \
 		x86_uop_next_seq(x, u);                                                            \
 	}                                                                                          \
-	static void mov_##form##_##mem##_v(struct x86_insn *x, const struct x86_uop *u)            \
+	static void mov_##form##_##mem##_16(struct x86_insn *x, const struct x86_uop *u)           \
 	{                                                                                          \
-		mov(x, u, form, mem, u->size);                                                     \
+		mov(x, u, form, mem, 2);                                                           \
 		x86_uop_next_seq(x, u);                                                            \
 	}
 MOV(0, 0)
@@ -179,9 +179,9 @@ MOV(2, 1)
 x86_uop_fn x86_uop_mov(int form, bool mem, unsigned size)
 {
 	static const x86_uop_fn fn[3][2][3] = {
-		{ { mov_0_0_v, mov_0_0_32, mov_0_0_8 }, { mov_0_1_v, mov_0_1_32, mov_0_1_8 } },
-		{ { mov_1_0_v, mov_1_0_32, mov_1_0_8 }, { mov_1_1_v, mov_1_1_32, mov_1_1_8 } },
-		{ { mov_2_0_v, mov_2_0_32, mov_2_0_8 }, { mov_2_1_v, mov_2_1_32, mov_2_1_8 } },
+		{ { mov_0_0_16, mov_0_0_32, mov_0_0_8 }, { mov_0_1_16, mov_0_1_32, mov_0_1_8 } },
+		{ { mov_1_0_16, mov_1_0_32, mov_1_0_8 }, { mov_1_1_16, mov_1_1_32, mov_1_1_8 } },
+		{ { mov_2_0_16, mov_2_0_32, mov_2_0_8 }, { mov_2_1_16, mov_2_1_32, mov_2_1_8 } },
 	};
 	return fn[form][mem][uop_size_index(size)];
 }

@@ -96,6 +96,11 @@ static inline __attribute__((always_inline)) void x86_uop_next_seq(struct x86_in
 	n->fn(x, n);
 }
 
+/* What a handler's r/m operand is (its @mem): a register, memory, or
+ * memory at base + displacement with 32-bit addressing, the commonest form
+ * (disp(%esp), (%eax)), whose address is one load and one add. */
+enum { UOP_RM_R = 0, UOP_RM_M = 1, UOP_RM_M_BASE = 2 };
+
 static inline uint32_t uop_ea(const struct x86_cpu *c, const struct x86_uop *u)
 {
 	uint32_t ea = u->disp;
@@ -120,19 +125,26 @@ static inline void uop_reg_write(struct x86_cpu *c, int r, unsigned size, uint32
  * Always inlined: a handler is meant to be straight-line code, and gcc's
  * heuristics would otherwise make one shared out-of-line copy of the
  * memory path, a call per access and the size and form no longer constant. */
+/* The address of the memory operand of form @mem (not UOP_RM_R). */
+static inline __attribute__((always_inline)) uint32_t uop_ea_form(const struct x86_cpu *c,
+                                                                  const struct x86_uop *u, int mem)
+{
+	return mem == UOP_RM_M_BASE ? c->r[u->base] + u->disp : uop_ea(c, u);
+}
+
 static inline __attribute__((always_inline)) uint32_t
-uop_rm_load(struct x86_insn *x, const struct x86_uop *u, bool mem, unsigned size)
+uop_rm_load(struct x86_insn *x, const struct x86_uop *u, int mem, unsigned size)
 {
 	if (mem)
-		return x86_read(x, u->seg, uop_ea(x->c, u), size);
+		return x86_read(x, u->seg, uop_ea_form(x->c, u, mem), size);
 	return uop_reg_read(x->c, u->rm, size);
 }
 
 static inline __attribute__((always_inline)) void
-uop_rm_store(struct x86_insn *x, const struct x86_uop *u, bool mem, unsigned size, uint32_t v)
+uop_rm_store(struct x86_insn *x, const struct x86_uop *u, int mem, unsigned size, uint32_t v)
 {
 	if (mem)
-		x86_write(x, u->seg, uop_ea(x->c, u), size, v);
+		x86_write(x, u->seg, uop_ea_form(x->c, u, mem), size, v);
 	else
 		uop_reg_write(x->c, u->rm, size, v);
 }

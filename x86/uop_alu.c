@@ -24,7 +24,7 @@
 
 /* ---- ADD OR ADC SBB AND SUB XOR CMP TEST ---- */
 
-X86_INLINE void alu(struct x86_insn *x, const struct x86_uop *u, int op, int form, bool mem,
+X86_INLINE void alu(struct x86_insn *x, const struct x86_uop *u, int op, int form, int mem,
                     unsigned size)
 {
 	struct x86_cpu *c = x->c;
@@ -62,7 +62,7 @@ X86_INLINE void alu(struct x86_insn *x, const struct x86_uop *u, int op, int for
 		alu(x, u, op, form, mem, 2);                                                       \
 		x86_uop_next_seq(x, u);                                                            \
 	}
-#define ALU_MEMS(op, form) ALU_SIZES(op, form, 0) ALU_SIZES(op, form, 1)
+#define ALU_MEMS(op, form) ALU_SIZES(op, form, 0) ALU_SIZES(op, form, 1) ALU_SIZES(op, form, 2)
 #define ALU_FORMS(op) ALU_MEMS(op, 0) ALU_MEMS(op, 1) ALU_MEMS(op, 2)
 ALU_FORMS(0)
 ALU_FORMS(1)
@@ -81,14 +81,14 @@ ALU_FORMS(8)
 	}
 #define ALU_ROW_MEMS(op, form)                                                                     \
 	{                                                                                          \
-		ALU_ROW_SIZES(op, form, 0), ALU_ROW_SIZES(op, form, 1)                             \
+		ALU_ROW_SIZES(op, form, 0), ALU_ROW_SIZES(op, form, 1), ALU_ROW_SIZES(op, form, 2) \
 	}
 #define ALU_ROW(op)                                                                                \
 	{                                                                                          \
 		ALU_ROW_MEMS(op, 0), ALU_ROW_MEMS(op, 1), ALU_ROW_MEMS(op, 2)                      \
 	}
 
-static const x86_uop_fn alu_fn[9][3][2][3] = {
+static const x86_uop_fn alu_fn[9][3][3][3] = {
 	ALU_ROW(0), ALU_ROW(1), ALU_ROW(2), ALU_ROW(3), ALU_ROW(4),
 	ALU_ROW(5), ALU_ROW(6), ALU_ROW(7), ALU_ROW(8),
 };
@@ -99,7 +99,7 @@ static unsigned uop_size_index(unsigned size)
 	return size == 4 ? 1 : size == 1 ? 2 : 0;
 }
 
-x86_uop_fn x86_uop_alu(int op, int form, bool mem, unsigned size)
+x86_uop_fn x86_uop_alu(int op, int form, int mem, unsigned size)
 {
 	return alu_fn[op][form][mem][uop_size_index(size)];
 }
@@ -143,7 +143,7 @@ x86_uop_fn x86_uop_incdec(bool dec, bool mem, unsigned size)
 
 /* ---- MOV, LEA, MOVZX, MOVSX ---- */
 
-X86_INLINE void mov(struct x86_insn *x, const struct x86_uop *u, int form, bool mem, unsigned size)
+X86_INLINE void mov(struct x86_insn *x, const struct x86_uop *u, int form, int mem, unsigned size)
 {
 	struct x86_cpu *c = x->c;
 	if (form == UOP_REG_RM)
@@ -171,18 +171,24 @@ X86_INLINE void mov(struct x86_insn *x, const struct x86_uop *u, int form, bool 
 	}
 MOV(0, 0)
 MOV(0, 1)
+MOV(0, 2)
 MOV(1, 0)
 MOV(1, 1)
+MOV(1, 2)
 MOV(2, 0)
 MOV(2, 1)
+MOV(2, 2)
 
-x86_uop_fn x86_uop_mov(int form, bool mem, unsigned size)
+#define MOV_ROW(form)                                                                              \
+	{                                                                                          \
+		{ mov_##form##_0_16, mov_##form##_0_32, mov_##form##_0_8 },                        \
+		        { mov_##form##_1_16, mov_##form##_1_32, mov_##form##_1_8 },                \
+		        { mov_##form##_2_16, mov_##form##_2_32, mov_##form##_2_8 },                \
+	}
+
+x86_uop_fn x86_uop_mov(int form, int mem, unsigned size)
 {
-	static const x86_uop_fn fn[3][2][3] = {
-		{ { mov_0_0_16, mov_0_0_32, mov_0_0_8 }, { mov_0_1_16, mov_0_1_32, mov_0_1_8 } },
-		{ { mov_1_0_16, mov_1_0_32, mov_1_0_8 }, { mov_1_1_16, mov_1_1_32, mov_1_1_8 } },
-		{ { mov_2_0_16, mov_2_0_32, mov_2_0_8 }, { mov_2_1_16, mov_2_1_32, mov_2_1_8 } },
-	};
+	static const x86_uop_fn fn[3][3][3] = { MOV_ROW(0), MOV_ROW(1), MOV_ROW(2) };
 	return fn[form][mem][uop_size_index(size)];
 }
 
@@ -193,8 +199,7 @@ static void lea(struct x86_insn *x, const struct x86_uop *u)
 }
 
 /* 0F B6/B7 (zero) and BE/BF (sign): the source size is in the opcode. */
-X86_INLINE void movx(struct x86_insn *x, const struct x86_uop *u, bool mem, unsigned from,
-                     bool sign)
+X86_INLINE void movx(struct x86_insn *x, const struct x86_uop *u, int mem, unsigned from, bool sign)
 {
 	uint32_t v = uop_rm_load(x, u, mem, from);
 	if (sign)
@@ -205,12 +210,17 @@ X86_INLINE void movx(struct x86_insn *x, const struct x86_uop *u, bool mem, unsi
 #define MOVX(name, from, sign)                                                                     \
 	static void name##_reg(struct x86_insn *x, const struct x86_uop *u)                        \
 	{                                                                                          \
-		movx(x, u, false, from, sign);                                                     \
+		movx(x, u, UOP_RM_R, from, sign);                                                  \
 		x86_uop_next_seq(x, u);                                                            \
 	}                                                                                          \
 	static void name##_mem(struct x86_insn *x, const struct x86_uop *u)                        \
 	{                                                                                          \
-		movx(x, u, true, from, sign);                                                      \
+		movx(x, u, UOP_RM_M, from, sign);                                                  \
+		x86_uop_next_seq(x, u);                                                            \
+	}                                                                                          \
+	static void name##_base(struct x86_insn *x, const struct x86_uop *u)                       \
+	{                                                                                          \
+		movx(x, u, UOP_RM_M_BASE, from, sign);                                             \
 		x86_uop_next_seq(x, u);                                                            \
 	}
 MOVX(movzx8, 1, false)
@@ -223,13 +233,13 @@ x86_uop_fn x86_uop_lea(void)
 	return lea;
 }
 
-x86_uop_fn x86_uop_movx(uint8_t op, bool mem)
+x86_uop_fn x86_uop_movx(uint8_t op, int mem)
 {
-	static const x86_uop_fn fn[4][2] = {
-		{ movzx8_reg, movzx8_mem },
-		{ movzx16_reg, movzx16_mem },
-		{ movsx8_reg, movsx8_mem },
-		{ movsx16_reg, movsx16_mem },
+	static const x86_uop_fn fn[4][3] = {
+		{ movzx8_reg, movzx8_mem, movzx8_base },
+		{ movzx16_reg, movzx16_mem, movzx16_base },
+		{ movsx8_reg, movsx8_mem, movsx8_base },
+		{ movsx16_reg, movsx16_mem, movsx16_base },
 	};
 	return fn[((op >> 2) & 2) | (op & 1)][mem];
 }

@@ -116,9 +116,15 @@ static inline uint32_t uop_reg_read(const struct x86_cpu *c, int r, unsigned siz
 	return x86_reg_read((struct x86_cpu *)c, r, size);
 }
 
-static inline void uop_reg_write(struct x86_cpu *c, int r, unsigned size, uint32_t v)
+/* The 32-bit case inline even where the size is the uop's (LEA, MOVZX):
+ * gcc keeps x86_reg_write() out of line there. */
+static inline __attribute__((always_inline)) void uop_reg_write(struct x86_cpu *c, int r,
+                                                                unsigned size, uint32_t v)
 {
-	x86_reg_write(c, r, size, v);
+	if (size == 4)
+		c->r[r] = v;
+	else
+		x86_reg_write(c, r, size, v);
 }
 
 /* The r/m operand; @mem is a constant in the handlers, so one arm remains.

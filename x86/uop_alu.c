@@ -246,11 +246,13 @@ x86_uop_fn x86_uop_movx(uint8_t op, int mem)
 
 /* ---- ROL ROR RCL RCR SHL SHR SAL SAR: count in imm, 1 or CL ---- */
 
-/* One handler per operation, so that x86_shift_flags() folds to it. */
-X86_INLINE void shift(struct x86_insn *x, const struct x86_uop *u, int op, bool mem, bool by_cl)
+/* One handler per operation, so that x86_shift_flags() folds to it, and
+ * per size: 32 bits, or the uop's. */
+X86_INLINE void shift(struct x86_insn *x, const struct x86_uop *u, int op, bool mem, bool by_cl,
+                      unsigned size)
 {
 	struct x86_cpu *c = x->c;
-	unsigned size = u->size, count = (by_cl ? c->r[X86_ECX] : u->imm) & 31;
+	unsigned count = (by_cl ? c->r[X86_ECX] : u->imm) & 31;
 	uint32_t a = uop_rm_load(x, u, mem, size), f;
 	uint32_t r = x86_shift_flags(op, a, count, size, c->eflags, &f);
 	if (count) {
@@ -260,7 +262,8 @@ X86_INLINE void shift(struct x86_insn *x, const struct x86_uop *u, int op, bool 
 }
 
 #define SHIFT_FORM(op, name, mem, by_cl)                                                           \
-	UOP_HANDLER(shift_##op##_##name, shift(x, u, op, mem, by_cl))
+	UOP_HANDLER(shift_##op##_##name, shift(x, u, op, mem, by_cl, u->size))                     \
+	UOP_HANDLER(shift_##op##_##name##_32, shift(x, u, op, mem, by_cl, 4))
 #define SHIFT_FORMS(op)                                                                            \
 	SHIFT_FORM(op, reg, false, false)                                                          \
 	SHIFT_FORM(op, mem, true, false)                                                           \
@@ -274,19 +277,22 @@ SHIFT_FORMS(4)
 SHIFT_FORMS(5)
 SHIFT_FORMS(7)
 
-/* Indexed by mem << 1 | by_cl. */
+/* Indexed by mem << 1 | by_cl, then by a 32-bit size. */
 #define SHIFT_ROW(op)                                                                              \
 	{                                                                                          \
-		shift_##op##_reg, shift_##op##_reg_cl, shift_##op##_mem, shift_##op##_mem_cl       \
+		{ shift_##op##_reg, shift_##op##_reg_32 },                                         \
+		        { shift_##op##_reg_cl, shift_##op##_reg_cl_32 },                           \
+		        { shift_##op##_mem, shift_##op##_mem_32 },                                 \
+		        { shift_##op##_mem_cl, shift_##op##_mem_cl_32 },                           \
 	}
 
-x86_uop_fn x86_uop_shift(int op, bool mem, bool by_cl)
+x86_uop_fn x86_uop_shift(int op, bool mem, bool by_cl, unsigned size)
 {
-	static const x86_uop_fn fn[8][4] = {
+	static const x86_uop_fn fn[8][4][2] = {
 		SHIFT_ROW(0), SHIFT_ROW(1), SHIFT_ROW(2), SHIFT_ROW(3),
 		SHIFT_ROW(4), SHIFT_ROW(5), SHIFT_ROW(4), SHIFT_ROW(7), /* SAL is SHL */
 	};
-	return fn[op][mem << 1 | by_cl];
+	return fn[op][mem << 1 | by_cl][size == 4];
 }
 
 /* ---- IMUL reg, r/m (0F AF) and reg, r/m, imm (69, 6B) ---- */

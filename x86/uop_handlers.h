@@ -20,7 +20,7 @@ x86_uop_fn x86_uop_lea(void);
 /* MOVZX/MOVSX by their 0F opcode (B6, B7, BE, BF). */
 x86_uop_fn x86_uop_movx(uint8_t op, int mem);
 /* The shift group's operation @op (ModRM /reg), count in imm unless @by_cl. */
-x86_uop_fn x86_uop_shift(int op, bool mem, bool by_cl);
+x86_uop_fn x86_uop_shift(int op, bool mem, bool by_cl, unsigned size);
 
 /* IMUL reg, r/m (0F AF), or reg, r/m, imm (69, 6B) if @by_imm. */
 x86_uop_fn x86_uop_imul(bool mem, bool by_imm);

@@ -143,7 +143,7 @@ static x86_uop_fn uop_one_byte(struct x86_uop *u, const struct x86_decoded *d)
 		u->size = (uint8_t)size;
 		if (op >= 0xd0)
 			u->imm = 1;
-		return x86_uop_shift(d->reg, mem, op >= 0xd2);
+		return x86_uop_shift(d->reg, mem, op >= 0xd2, size);
 	case 0xc3: return x86_uop_ret();
 	case 0xc6:
 	case 0xc7: u->size = (uint8_t)size; return x86_uop_mov(UOP_RM_IMM, rmf, size);

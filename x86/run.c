@@ -124,6 +124,12 @@ void x86_request_stop(struct x86_cpu *c)
 		x86_end_run(c, X86_STOP);
 }
 
+void x86_uop_dispatch(struct x86_insn *x)
+{
+	const struct x86_uop *u = x86_uop_begin(x->c, x);
+	u->fn(x, u);
+}
+
 void x86_uop_legacy(struct x86_insn *x, const struct x86_uop *u)
 {
 	struct x86_cpu *c = x->c;

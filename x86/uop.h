@@ -55,12 +55,26 @@ static inline __attribute__((always_inline)) const struct x86_uop *x86_uop_begin
  * X86_UOP_CHAIN frames.
  */
 #define X86_UOP_CHAIN 64
+
+/* Starts and runs the instruction at EIP when it may be outside the uop
+ * window (run.c): out of line, so that a handler's path makes no call but
+ * its tail calls, and gcc need not save registers for it. */
+void x86_uop_dispatch(struct x86_insn *x);
+
 static inline __attribute__((always_inline)) void x86_uop_next(struct x86_insn *x)
 {
 	struct x86_cpu *c = x->c;
 	if (++c->icount >= c->run_end)
 		return;
-	const struct x86_uop *u = x86_uop_begin(c, x);
+	uint32_t eip = c->eip, off = eip - c->uop_start;
+	if (__builtin_expect(off >= c->uop_len, 0)) {
+		x86_uop_dispatch(x);
+		return;
+	}
+	const struct x86_uop *u = &c->uop_base[off];
+	c->insn_eip = eip;
+	c->intr_shadow = false;
+	c->eip = eip + u->len;
 	u->fn(x, u);
 }
 
@@ -87,12 +101,12 @@ static inline __attribute__((always_inline)) void x86_uop_next_seq(struct x86_in
 		return;
 	}
 	const struct x86_uop *n = u + u->len;
-	if (__builtin_expect((uintptr_t)n < (uintptr_t)c->uop_end, 1)) {
-		c->uop_cur = n;
-	} else {
+	if (__builtin_expect((uintptr_t)n >= (uintptr_t)c->uop_end, 0)) {
 		x86_uop_sync(c);
-		n = x86_uop_begin(c, x);
+		x86_uop_dispatch(x);
+		return;
 	}
+	c->uop_cur = n;
 	n->fn(x, n);
 }
 
@@ -137,6 +151,41 @@ static inline __attribute__((always_inline)) uint32_t uop_ea_form(const struct x
 {
 	return mem == UOP_RM_M_BASE ? c->r[u->base] + u->disp : uop_ea(c, u);
 }
+
+/*
+ * The host address (in @p) of the memory operand (form @mem) for an access
+ * of @size, or false when the inlined path cannot make it
+ * (x86_fast_entry()).  A handler told false has changed nothing yet and hands the whole
+ * instruction to the interpreter (x86_uop_legacy()), whose slow path
+ * walks the page tables, faults, reaches MMIO or invalidates decoded code:
+ * so the handler's own path has no call in it, and gcc saves no registers
+ * for one.  A read-modify-write asks once, for the write, which implies
+ * the read.
+ */
+static inline __attribute__((always_inline)) bool uop_mem_host(struct x86_insn *x,
+                                                               const struct x86_uop *u, int mem,
+                                                               unsigned size, bool write,
+                                                               uint8_t **p)
+{
+	uint32_t lin;
+	struct x86_tlb_entry *t =
+	        x86_fast_entry(x->c, u->seg, uop_ea_form(x->c, u, mem), size, write, &lin);
+	if (!t)
+		return false;
+	*p = t->host + (lin & 0xfff);
+	return true;
+}
+
+/* The end of a handler whose template returns false to give the
+ * instruction to the interpreter (see uop_mem_host()). */
+#define UOP_RUN_OR_LEGACY(call)                                                                    \
+	do {                                                                                       \
+		if (!(call)) {                                                                     \
+			x86_uop_legacy(x, u);                                                      \
+			return;                                                                    \
+		}                                                                                  \
+		x86_uop_next_seq(x, u);                                                            \
+	} while (0)
 
 static inline __attribute__((always_inline)) uint32_t
 uop_rm_load(struct x86_insn *x, const struct x86_uop *u, int mem, unsigned size)

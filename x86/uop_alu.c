@@ -24,43 +24,53 @@
 
 /* ---- ADD OR ADC SBB AND SUB XOR CMP TEST ---- */
 
-X86_INLINE void alu(struct x86_insn *x, const struct x86_uop *u, int op, int form, int mem,
+/* False: the memory operand needs the slow path (uop_mem_host()). */
+X86_INLINE bool alu(struct x86_insn *x, const struct x86_uop *u, int op, int form, int mem,
                     unsigned size)
 {
 	struct x86_cpu *c = x->c;
-	uint32_t a, b, f, r;
+	bool writes = op != X86_CMP && op != X86_TEST;
+	uint8_t *p = 0;
+	uint32_t a, b, f, r, m;
+	if (mem) {
+		if (!uop_mem_host(x, u, mem, size, writes && form != UOP_REG_RM, &p))
+			return false;
+		m = x86_host_load(p, size);
+	} else {
+		m = uop_reg_read(c, u->rm, size);
+	}
 	if (form == UOP_REG_RM) {
 		a = uop_reg_read(c, u->reg, size);
-		b = uop_rm_load(x, u, mem, size);
+		b = m;
 	} else {
-		a = uop_rm_load(x, u, mem, size);
+		a = m;
 		b = form == UOP_RM_REG ? uop_reg_read(c, u->reg, size) : u->imm;
 	}
 	r = x86_alu_flags(op, a, b, size, c->eflags, &f);
-	if (op != X86_CMP && op != X86_TEST) {
+	if (writes) {
 		if (form == UOP_REG_RM)
 			uop_reg_write(c, u->reg, size, r);
+		else if (mem)
+			x86_host_store(p, size, r);
 		else
-			uop_rm_store(x, u, mem, size, r); /* may fault: flags after */
+			uop_reg_write(c, u->rm, size, r);
 	}
 	c->eflags = f;
+	return true;
 }
 
 #define ALU_SIZES(op, form, mem)                                                                   \
 	static void alu_##op##_##form##_##mem##_32(struct x86_insn *x, const struct x86_uop *u)    \
 	{                                                                                          \
-		alu(x, u, op, form, mem, 4);                                                       \
-		x86_uop_next_seq(x, u);                                                            \
+		UOP_RUN_OR_LEGACY(alu(x, u, op, form, mem, 4));                                    \
 	}                                                                                          \
 	static void alu_##op##_##form##_##mem##_8(struct x86_insn *x, const struct x86_uop *u)     \
 	{                                                                                          \
-		alu(x, u, op, form, mem, 1);                                                       \
-		x86_uop_next_seq(x, u);                                                            \
+		UOP_RUN_OR_LEGACY(alu(x, u, op, form, mem, 1));                                    \
 	}                                                                                          \
 	static void alu_##op##_##form##_##mem##_16(struct x86_insn *x, const struct x86_uop *u)    \
 	{                                                                                          \
-		alu(x, u, op, form, mem, 2);                                                       \
-		x86_uop_next_seq(x, u);                                                            \
+		UOP_RUN_OR_LEGACY(alu(x, u, op, form, mem, 2));                                    \
 	}
 #define ALU_MEMS(op, form) ALU_SIZES(op, form, 0) ALU_SIZES(op, form, 1) ALU_SIZES(op, form, 2)
 #define ALU_FORMS(op) ALU_MEMS(op, 0) ALU_MEMS(op, 1) ALU_MEMS(op, 2)
@@ -143,31 +153,40 @@ x86_uop_fn x86_uop_incdec(bool dec, bool mem, unsigned size)
 
 /* ---- MOV, LEA, MOVZX, MOVSX ---- */
 
-X86_INLINE void mov(struct x86_insn *x, const struct x86_uop *u, int form, int mem, unsigned size)
+/* False: the memory operand needs the slow path (uop_mem_host()). */
+X86_INLINE bool mov(struct x86_insn *x, const struct x86_uop *u, int form, int mem, unsigned size)
 {
 	struct x86_cpu *c = x->c;
+	uint32_t v = form == UOP_RM_REG ? uop_reg_read(c, u->reg, size) : u->imm;
+	if (!mem) {
+		if (form == UOP_REG_RM)
+			uop_reg_write(c, u->reg, size, uop_reg_read(c, u->rm, size));
+		else
+			uop_reg_write(c, u->rm, size, v);
+		return true;
+	}
+	uint8_t *p;
+	if (!uop_mem_host(x, u, mem, size, form != UOP_REG_RM, &p))
+		return false;
 	if (form == UOP_REG_RM)
-		uop_reg_write(c, u->reg, size, uop_rm_load(x, u, mem, size));
+		uop_reg_write(c, u->reg, size, x86_host_load(p, size));
 	else
-		uop_rm_store(x, u, mem, size,
-		             form == UOP_RM_REG ? uop_reg_read(c, u->reg, size) : u->imm);
+		x86_host_store(p, size, v);
+	return true;
 }
 
 #define MOV(form, mem)                                                                             \
 	static void mov_##form##_##mem##_32(struct x86_insn *x, const struct x86_uop *u)           \
 	{                                                                                          \
-		mov(x, u, form, mem, 4);                                                           \
-		x86_uop_next_seq(x, u);                                                            \
+		UOP_RUN_OR_LEGACY(mov(x, u, form, mem, 4));                                        \
 	}                                                                                          \
 	static void mov_##form##_##mem##_8(struct x86_insn *x, const struct x86_uop *u)            \
 	{                                                                                          \
-		mov(x, u, form, mem, 1);                                                           \
-		x86_uop_next_seq(x, u);                                                            \
+		UOP_RUN_OR_LEGACY(mov(x, u, form, mem, 1));                                        \
 	}                                                                                          \
 	static void mov_##form##_##mem##_16(struct x86_insn *x, const struct x86_uop *u)           \
 	{                                                                                          \
-		mov(x, u, form, mem, 2);                                                           \
-		x86_uop_next_seq(x, u);                                                            \
+		UOP_RUN_OR_LEGACY(mov(x, u, form, mem, 2));                                        \
 	}
 MOV(0, 0)
 MOV(0, 1)
@@ -199,29 +218,36 @@ static void lea(struct x86_insn *x, const struct x86_uop *u)
 }
 
 /* 0F B6/B7 (zero) and BE/BF (sign): the source size is in the opcode. */
-X86_INLINE void movx(struct x86_insn *x, const struct x86_uop *u, int mem, unsigned from, bool sign)
+/* False: the memory operand needs the slow path (uop_mem_host()). */
+X86_INLINE bool movx(struct x86_insn *x, const struct x86_uop *u, int mem, unsigned from, bool sign)
 {
-	uint32_t v = uop_rm_load(x, u, mem, from);
+	uint32_t v;
+	if (mem) {
+		uint8_t *p;
+		if (!uop_mem_host(x, u, mem, from, false, &p))
+			return false;
+		v = x86_host_load(p, from);
+	} else {
+		v = uop_reg_read(x->c, u->rm, from);
+	}
 	if (sign)
 		v = from == 1 ? (uint32_t)(int8_t)v : (uint32_t)(int16_t)v;
 	uop_reg_write(x->c, u->reg, u->size, v);
+	return true;
 }
 
 #define MOVX(name, from, sign)                                                                     \
 	static void name##_reg(struct x86_insn *x, const struct x86_uop *u)                        \
 	{                                                                                          \
-		movx(x, u, UOP_RM_R, from, sign);                                                  \
-		x86_uop_next_seq(x, u);                                                            \
+		UOP_RUN_OR_LEGACY(movx(x, u, UOP_RM_R, from, sign));                               \
 	}                                                                                          \
 	static void name##_mem(struct x86_insn *x, const struct x86_uop *u)                        \
 	{                                                                                          \
-		movx(x, u, UOP_RM_M, from, sign);                                                  \
-		x86_uop_next_seq(x, u);                                                            \
+		UOP_RUN_OR_LEGACY(movx(x, u, UOP_RM_M, from, sign));                               \
 	}                                                                                          \
 	static void name##_base(struct x86_insn *x, const struct x86_uop *u)                       \
 	{                                                                                          \
-		movx(x, u, UOP_RM_M_BASE, from, sign);                                             \
-		x86_uop_next_seq(x, u);                                                            \
+		UOP_RUN_OR_LEGACY(movx(x, u, UOP_RM_M_BASE, from, sign));                          \
 	}
 MOVX(movzx8, 1, false)
 MOVX(movzx16, 2, false)

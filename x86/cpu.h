@@ -264,6 +264,16 @@ bool x86_icache_window(struct x86_insn *x);
 /* Sets the code window at EIP; returns its TLB entry (host NULL: MMIO). */
 struct x86_tlb_entry *x86_fetch_window(struct x86_insn *x);
 
+/* The X86_TLB_* right an access by the current CPL needs. */
+static inline unsigned x86_tlb_need(const struct x86_cpu *c, bool write)
+{
+	if (c->cpl == 3)
+		return write ? X86_TLB_WRITE_USER : X86_TLB_READ_USER;
+	if (!write)
+		return X86_TLB_READ;
+	return (c->cr0 & X86_CR0_WP) ? X86_TLB_WRITE : X86_TLB_WRITE_NOWP;
+}
+
 /* The X86_SEGF_* rights of segment register @segno (c->seg_fast): in
  * protected mode, a present expand-up data segment may be read (written if
  * writable), readable code read; anything else takes the slow path, which
@@ -281,6 +291,10 @@ static inline void x86_seg_fast_sync(struct x86_cpu *c, int segno)
 			f |= f << 2; /* X86_SEGF_FLAT_* */
 	}
 	c->seg_fast[segno] = f;
+	if (segno == X86_CS) {
+		c->tlb_need[0] = (uint8_t)x86_tlb_need(c, false);
+		c->tlb_need[1] = (uint8_t)x86_tlb_need(c, true);
+	}
 }
 
 /* All of c->seg_fast, on entry to the core and after a CR0 write. */
@@ -310,16 +324,6 @@ static inline void x86_ctrl_written(struct x86_insn *x, int cr, uint32_t old)
 		x->ops->ctrl_written(x->ops->ctx, cr, old);
 }
 
-/* The X86_TLB_* right an access by the current CPL needs. */
-static inline unsigned x86_tlb_need(const struct x86_cpu *c, bool write)
-{
-	if (c->cpl == 3)
-		return write ? X86_TLB_WRITE_USER : X86_TLB_READ_USER;
-	if (!write)
-		return X86_TLB_READ;
-	return (c->cr0 & X86_CR0_WP) ? X86_TLB_WRITE : X86_TLB_WRITE_NOWP;
-}
-
 /* The TLB entry that lets an access of @size at @off in segment @seg go
  * straight to host memory, or NULL when the full checks must run: the
  * segment is present, expand-up, readable (writable for a write), the access
@@ -341,7 +345,7 @@ static inline struct x86_tlb_entry *x86_fast_entry(struct x86_cpu *c, int seg, u
 	if ((*lin & 0xfff) > 0x1000 - size)
 		return 0;
 	struct x86_tlb_entry *t = &c->tlb[(*lin >> 12) % X86_TLB_SIZE];
-	if (t->tag != (*lin >> 12) + 1 || !(t->fast & x86_tlb_need(c, write)))
+	if (t->tag != (*lin >> 12) + 1 || !(t->fast & c->tlb_need[write]))
 		return 0;
 	if (write && t->code && (t->code->lines & x86_icache_lines(*lin & 0xfff, size)))
 		return 0; /* over decoded code: the slow path invalidates it */

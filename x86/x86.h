@@ -175,6 +175,10 @@ struct x86_cpu {
 	 * Kept by every segment load and CR0 write, and made afresh whenever
 	 * the core is entered, since a caller may have changed the state. */
 	uint8_t seg_fast[6];
+	/* Internal: x86_tlb_need() for a read and a write, kept with
+	 * seg_fast[X86_CS]: every CPL change is followed by a CS load before
+	 * any access, and a CR0 write (WP) makes seg_fast afresh. */
+	uint8_t tlb_need[2];
 };
 
 #define X86_SEGF_READ 0x1u

@@ -25,6 +25,34 @@ X86_INLINE void branch(struct x86_insn *x, const struct x86_uop *u, uint32_t tar
 	x->c->eip = near_target(x, u, target);
 }
 
+/*
+ * A relative JMP or Jcc taken: when the target is in the uop window and
+ * the operand size is 32 bits, its uop is u->len + imm uops on, and it is
+ * inside the CS limit (a window holds only EIPs below the limit), so the
+ * jump goes on as x86_uop_next_seq() does, without EIP.  Otherwise EIP is
+ * made current and the target checked as the SDM says.
+ */
+X86_INLINE void jump_rel(struct x86_insn *x, const struct x86_uop *u)
+{
+	struct x86_cpu *c = x->c;
+	uintptr_t n = (uintptr_t)u + (uintptr_t)(int64_t)(u->len + (int32_t)u->imm) * sizeof(*u);
+	if (!(u->flags & UOP_O32) ||
+	    n - (uintptr_t)c->uop_base >= (uintptr_t)c->uop_end - (uintptr_t)c->uop_base) {
+		x86_uop_sync(c);
+		branch(x, u, c->eip + u->imm);
+		x86_uop_next(x);
+		return;
+	}
+	const struct x86_uop *t = (const struct x86_uop *)n;
+	if (++c->icount >= c->run_end) {
+		c->uop_cur = 0;
+		c->eip = c->uop_start + (uint32_t)((n - (uintptr_t)c->uop_base) / sizeof(*t));
+		return;
+	}
+	c->uop_cur = t;
+	t->fn(x, t);
+}
+
 #define JCC(cc)                                                                                    \
 	static void jcc_##cc(struct x86_insn *x, const struct x86_uop *u)                          \
 	{                                                                                          \
@@ -32,9 +60,7 @@ X86_INLINE void branch(struct x86_insn *x, const struct x86_uop *u, uint32_t tar
 			x86_uop_next_seq(x, u);                                                    \
 			return;                                                                    \
 		}                                                                                  \
-		x86_uop_sync(x->c);                                                                \
-		branch(x, u, x->c->eip + u->imm);                                                  \
-		x86_uop_next(x);                                                                   \
+		jump_rel(x, u);                                                                    \
 	}
 JCC(0)
 JCC(1)
@@ -62,15 +88,13 @@ x86_uop_fn x86_uop_jcc(int cc)
 	return fn[cc];
 }
 
-/* The jumps make EIP current (x86_uop_next_seq()): they read it, and the
- * look-up after them starts from it. */
 static void jmp(struct x86_insn *x, const struct x86_uop *u)
 {
-	x86_uop_sync(x->c);
-	branch(x, u, x->c->eip + u->imm);
-	x86_uop_next(x);
+	jump_rel(x, u);
 }
 
+/* CALL and RET make EIP current (x86_uop_next_seq()): they read it, and
+ * the look-up after them starts from it. */
 static void call(struct x86_insn *x, const struct x86_uop *u)
 {
 	struct x86_cpu *c = x->c;

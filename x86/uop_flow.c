@@ -93,6 +93,40 @@ static void jmp(struct x86_insn *x, const struct x86_uop *u)
 	jump_rel(x, u);
 }
 
+/*
+ * The host address of the 32-bit stack slot at ESP + @delta when the
+ * inlined path reaches it: a 32-bit operand size and stack (SS.B), and
+ * x86_fast_entry() allowing the access.  Else false, and the handler,
+ * having changed nothing, leaves the instruction to the general stack
+ * helpers (mem.c): the common push and pop make no call.
+ */
+X86_INLINE bool stack_host(struct x86_insn *x, const struct x86_uop *u, uint32_t delta, bool write,
+                           uint8_t **p)
+{
+	struct x86_cpu *c = x->c;
+	uint32_t lin;
+	if (!(u->flags & UOP_O32) || !(c->seg[X86_SS].attr & X86_SEG_DB))
+		return false;
+	struct x86_tlb_entry *t = x86_fast_entry(c, X86_SS, c->r[X86_ESP] + delta, 4, write, &lin);
+	if (!t)
+		return false;
+	*p = t->host + (lin & 0xfff);
+	return true;
+}
+
+/* Pushes @v: inline when stack_host() allows, else through x86_push(). */
+X86_INLINE void push_value(struct x86_insn *x, const struct x86_uop *u, uint32_t v)
+{
+	uint8_t *p;
+	if (stack_host(x, u, -4u, true, &p)) {
+		x86_host_store(p, 4, v);
+		x->c->r[X86_ESP] -= 4;
+	} else {
+		x->o32 = u->flags & UOP_O32;
+		x86_push(x, v);
+	}
+}
+
 /* CALL and RET make EIP current (x86_uop_next_seq()): they read it, and
  * the look-up after them starts from it. */
 static void call(struct x86_insn *x, const struct x86_uop *u)
@@ -100,40 +134,52 @@ static void call(struct x86_insn *x, const struct x86_uop *u)
 	struct x86_cpu *c = x->c;
 	x86_uop_sync(c);
 	uint32_t target = near_target(x, u, c->eip + u->imm); /* faults before the push */
-	x->o32 = u->flags & UOP_O32;
-	x86_push(x, c->eip);
+	push_value(x, u, c->eip);
 	c->eip = target;
 	x86_uop_next(x);
 }
 
 static void ret(struct x86_insn *x, const struct x86_uop *u)
 {
-	x86_uop_sync(x->c);
-	x->o32 = u->flags & UOP_O32;
-	branch(x, u, x86_peek(x, 0));
-	x86_pop(x);
+	struct x86_cpu *c = x->c;
+	x86_uop_sync(c);
+	uint8_t *p;
+	if (stack_host(x, u, 0, false, &p)) {
+		branch(x, u, x86_host_load(p, 4)); /* #GP before ESP moves */
+		c->r[X86_ESP] += 4;
+	} else {
+		x->o32 = u->flags & UOP_O32;
+		branch(x, u, x86_peek(x, 0));
+		x86_pop(x);
+	}
 	x86_uop_next(x);
 }
 
 static void push_reg(struct x86_insn *x, const struct x86_uop *u)
 {
-	x->o32 = u->flags & UOP_O32;
-	x86_push(x, uop_reg_read(x->c, u->reg, u->size));
+	push_value(x, u, uop_reg_read(x->c, u->reg, u->size)); /* PUSH ESP: the value before */
 	x86_uop_next_seq(x, u);
 }
 
 static void pop_reg(struct x86_insn *x, const struct x86_uop *u)
 {
-	x->o32 = u->flags & UOP_O32;
-	uint32_t v = x86_pop(x);
-	uop_reg_write(x->c, u->reg, u->size, v); /* POP ESP: the popped value wins */
+	struct x86_cpu *c = x->c;
+	uint8_t *p;
+	uint32_t v;
+	if (stack_host(x, u, 0, false, &p)) {
+		v = x86_host_load(p, 4);
+		c->r[X86_ESP] += 4;
+	} else {
+		x->o32 = u->flags & UOP_O32;
+		v = x86_pop(x);
+	}
+	uop_reg_write(c, u->reg, u->size, v); /* POP ESP: the popped value wins */
 	x86_uop_next_seq(x, u);
 }
 
 static void push_imm(struct x86_insn *x, const struct x86_uop *u)
 {
-	x->o32 = u->flags & UOP_O32;
-	x86_push(x, u->imm);
+	push_value(x, u, u->imm);
 	x86_uop_next_seq(x, u);
 }
 

@@ -100,7 +100,8 @@ static inline __attribute__((always_inline)) void x86_uop_next_seq(struct x86_in
 		x86_uop_sync(c);
 		return;
 	}
-	const struct x86_uop *n = u + u->len;
+	/* (in integers: past the window, n may be past the cache's array) */
+	const struct x86_uop *n = (const struct x86_uop *)((uintptr_t)u + u->len * sizeof(*u));
 	if (__builtin_expect((uintptr_t)n >= (uintptr_t)c->uop_end, 0)) {
 		x86_uop_sync(c);
 		x86_uop_dispatch(x);

@@ -35,7 +35,7 @@ X86_INLINE void branch(struct x86_insn *x, const struct x86_uop *u, uint32_t tar
 X86_INLINE void jump_rel(struct x86_insn *x, const struct x86_uop *u)
 {
 	struct x86_cpu *c = x->c;
-	uintptr_t n = (uintptr_t)u + (uintptr_t)(int64_t)(u->len + (int32_t)u->imm) * sizeof(*u);
+	uintptr_t n = (uintptr_t)u + (uintptr_t)((int64_t)u->len + (int32_t)u->imm) * sizeof(*u);
 	if (!(u->flags & UOP_O32) ||
 	    n - (uintptr_t)c->uop_base >= (uintptr_t)c->uop_end - (uintptr_t)c->uop_base) {
 		x86_uop_sync(c);

@@ -219,10 +219,27 @@ static inline void x86_io_done(struct x86_cpu *c)
 		x86_end_run(c, X86_IO);
 }
 
+/* Makes eip and insn_eip those of c->uop_cur, the instruction running,
+ * when a handler went on to it without setting them (uop.h); it is in the
+ * uop window, which must not have changed since. */
+static inline void x86_uop_sync(struct x86_cpu *c)
+{
+	const struct x86_uop *u = c->uop_cur;
+	if (!u)
+		return;
+	c->insn_eip =
+	        c->uop_start + (uint32_t)(((uintptr_t)u - (uintptr_t)c->uop_base) / sizeof(*u));
+	c->eip = c->insn_eip + u->len;
+	c->uop_cur = 0;
+}
+
+/* Empties the code windows, after making EIP current (they tell it). */
 static inline void x86_fetch_invalidate(struct x86_cpu *c)
 {
+	x86_uop_sync(c);
 	c->fetch_start = c->fetch_end = 0;
 	c->uop_start = c->uop_len = 0;
+	c->uop_end = 0;
 }
 
 /* ---- decoded-instruction cache (icache.c) ---- */
@@ -247,6 +264,16 @@ bool x86_icache_window(struct x86_insn *x);
 /* Sets the code window at EIP; returns its TLB entry (host NULL: MMIO). */
 struct x86_tlb_entry *x86_fetch_window(struct x86_insn *x);
 
+/* The X86_TLB_* right an access by the current CPL needs. */
+static inline unsigned x86_tlb_need(const struct x86_cpu *c, bool write)
+{
+	if (c->cpl == 3)
+		return write ? X86_TLB_WRITE_USER : X86_TLB_READ_USER;
+	if (!write)
+		return X86_TLB_READ;
+	return (c->cr0 & X86_CR0_WP) ? X86_TLB_WRITE : X86_TLB_WRITE_NOWP;
+}
+
 /* The X86_SEGF_* rights of segment register @segno (c->seg_fast): in
  * protected mode, a present expand-up data segment may be read (written if
  * writable), readable code read; anything else takes the slow path, which
@@ -260,8 +287,14 @@ static inline void x86_seg_fast_sync(struct x86_cpu *c, int segno)
 			f = X86_SEGF_READ | X86_SEGF_WRITE;
 		else if (type == 0x90 || (type & 0x9a) == 0x9a)
 			f = X86_SEGF_READ;
+		if (c->seg[segno].base == 0 && c->seg[segno].limit == 0xffffffffu)
+			f |= f << 2; /* X86_SEGF_FLAT_* */
 	}
 	c->seg_fast[segno] = f;
+	if (segno == X86_CS) {
+		c->tlb_need[0] = (uint8_t)x86_tlb_need(c, false);
+		c->tlb_need[1] = (uint8_t)x86_tlb_need(c, true);
+	}
 }
 
 /* All of c->seg_fast, on entry to the core and after a CR0 write. */
@@ -291,16 +324,6 @@ static inline void x86_ctrl_written(struct x86_insn *x, int cr, uint32_t old)
 		x->ops->ctrl_written(x->ops->ctx, cr, old);
 }
 
-/* The X86_TLB_* right an access by the current CPL needs. */
-static inline unsigned x86_tlb_need(const struct x86_cpu *c, bool write)
-{
-	if (c->cpl == 3)
-		return write ? X86_TLB_WRITE_USER : X86_TLB_READ_USER;
-	if (!write)
-		return X86_TLB_READ;
-	return (c->cr0 & X86_CR0_WP) ? X86_TLB_WRITE : X86_TLB_WRITE_NOWP;
-}
-
 /* The TLB entry that lets an access of @size at @off in segment @seg go
  * straight to host memory, or NULL when the full checks must run: the
  * segment is present, expand-up, readable (writable for a write), the access
@@ -310,14 +333,19 @@ static inline struct x86_tlb_entry *x86_fast_entry(struct x86_cpu *c, int seg, u
                                                    unsigned size, bool write, uint32_t *lin)
 {
 	const struct x86_seg *s = &c->seg[seg];
-	if (!(c->seg_fast[seg] & (write ? X86_SEGF_WRITE : X86_SEGF_READ)) || off > s->limit ||
-	    s->limit - off < size - 1)
-		return 0;
-	*lin = s->base + off;
+	uint8_t f = c->seg_fast[seg];
+	if (f & (write ? X86_SEGF_FLAT_WRITE : X86_SEGF_FLAT_READ)) {
+		*lin = off; /* the page check below covers the limit */
+	} else {
+		if (!(f & (write ? X86_SEGF_WRITE : X86_SEGF_READ)) || off > s->limit ||
+		    s->limit - off < size - 1)
+			return 0;
+		*lin = s->base + off;
+	}
 	if ((*lin & 0xfff) > 0x1000 - size)
 		return 0;
 	struct x86_tlb_entry *t = &c->tlb[(*lin >> 12) % X86_TLB_SIZE];
-	if (t->tag != (*lin >> 12) + 1 || !(t->fast & x86_tlb_need(c, write)))
+	if (t->tag != (*lin >> 12) + 1 || !(t->fast & c->tlb_need[write]))
 		return 0;
 	if (write && t->code && (t->code->lines & x86_icache_lines(*lin & 0xfff, size)))
 		return 0; /* over decoded code: the slow path invalidates it */

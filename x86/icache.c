@@ -82,7 +82,9 @@ static void icache_unmark(struct x86_cpu *c)
 {
 	for (int i = 0; i < X86_TLB_SIZE; i++)
 		c->tlb[i].code = 0;
+	x86_uop_sync(c);
 	c->uop_start = c->uop_len = 0;
+	c->uop_end = 0;
 }
 
 void x86_icache_flush(struct x86_cpu *c)
@@ -185,6 +187,7 @@ bool x86_icache_window(struct x86_insn *x)
 	c->uop_start = eip - before;
 	c->uop_len = before + (0x1000 - in_page);
 	c->uop_base = p->uop + (in_page - before);
+	c->uop_end = c->uop_base + c->uop_len;
 	c->uop_host = t->host + (in_page - before);
 	return true;
 }
@@ -232,6 +235,7 @@ const struct x86_uop *x86_icache_miss(struct x86_insn *x)
 static void icache_decode(struct x86_insn *x, const struct x86_uop *u)
 {
 	struct x86_cpu *c = x->c;
+	x86_uop_sync(c); /* reached from x86_uop_next_seq() */
 	c->eip = c->insn_eip;
 	uint32_t off = c->eip - c->uop_start;
 	const struct x86_uop *d = icache_fill(c, &c->uop_base[off], off);

@@ -11,28 +11,17 @@
 #include "cpu.h"
 #include "uop.h"
 
-/* @c is x->c, passed apart: a handler may write through x, and the loop
- * would otherwise load x->c again for every instruction. */
-static inline const struct x86_uop *x86_uop_at(struct x86_cpu *c, struct x86_insn *x)
-{
-	uint32_t off = c->eip - c->uop_start;
-	if (__builtin_expect(off < c->uop_len, 1))
-		return &c->uop_base[off]; /* not decoded yet: its handler decodes */
-	return x86_icache_miss(x);
-}
-
 /* The hot loop, apart from x86_run() because a function that calls
- * __builtin_setjmp keeps its variables in memory. */
-__attribute__((noinline)) static enum x86_status x86_run_uops(struct x86_insn *x)
+ * __builtin_setjmp keeps its variables in memory.  Each handler runs the
+ * next instruction itself (x86_uop_next()) up to c->run_end: the loop only
+ * starts a chain of at most X86_UOP_CHAIN instructions. */
+__attribute__((noinline)) static enum x86_status x86_run_uops(struct x86_insn *x, uint64_t end)
 {
 	struct x86_cpu *c = x->c;
-	while (c->icount < c->run_end) {
-		c->insn_eip = c->eip;
-		c->intr_shadow = false;
-		const struct x86_uop *u = x86_uop_at(c, x);
-		c->eip += u->len;
+	while (c->exit == X86_OK && c->icount < end) {
+		c->run_end = end - c->icount > X86_UOP_CHAIN ? c->icount + X86_UOP_CHAIN : end;
+		const struct x86_uop *u = x86_uop_begin(c, x);
 		u->fn(x, u);
-		c->icount++;
 	}
 	return c->exit;
 }
@@ -51,10 +40,10 @@ __attribute__((noinline)) static enum x86_status x86_run_debug(struct x86_insn *
 		c->db_hits = 0;
 		c->db_shadow = false;
 		x86_debug_before(x);
+		c->run_end = c->icount + 1; /* one instruction: no chain */
 		const struct x86_uop *u = x86_uop_at(c, x);
 		c->eip += u->len;
 		u->fn(x, u);
-		c->icount++;
 		x86_debug_after(x, tf);
 		if (c->exit != X86_OK)
 			return c->exit;
@@ -69,6 +58,7 @@ __attribute__((noinline)) static enum x86_status x86_run_debug(struct x86_insn *
 __attribute__((noinline, cold)) static enum x86_status x86_land(struct x86_cpu *c,
                                                                 const struct x86_ops *ops)
 {
+	x86_uop_sync(c);
 	c->eip = c->insn_eip;
 	if (c->exc_vector == X86_VEC_RETRY)
 		return X86_RETRY;
@@ -107,8 +97,8 @@ enum x86_status x86_run(struct x86_cpu *c, const struct x86_ops *ops, uint64_t b
 		}
 		x.c = c;
 		x.ops = ops;
-		c->run_end = end;
-		enum x86_status s = x86_debug_armed(c) ? x86_run_debug(&x, end) : x86_run_uops(&x);
+		enum x86_status s =
+		        x86_debug_armed(c) ? x86_run_debug(&x, end) : x86_run_uops(&x, end);
 		if (s != X86_EXIT_DEBUG)
 			return s;
 		c->exit = X86_OK; /* TF or a breakpoint came or went: choose again */
@@ -134,8 +124,21 @@ void x86_request_stop(struct x86_cpu *c)
 		x86_end_run(c, X86_STOP);
 }
 
+void x86_uop_dispatch(struct x86_insn *x)
+{
+	const struct x86_uop *u = x86_uop_begin(x->c, x);
+	u->fn(x, u);
+}
+
 void x86_uop_legacy(struct x86_insn *x, const struct x86_uop *u)
 {
-	x->c->eip = x->c->insn_eip;
+	struct x86_cpu *c = x->c;
+	x86_uop_sync(c); /* reached from x86_uop_next_seq() */
+	c->eip = c->insn_eip;
 	x86_exec_one(x);
+	/* After STI or MOV SS the chain ends: x86_uop_next_seq() does not
+	 * clear the shadow, the start of the next chain does. */
+	if (c->intr_shadow)
+		c->run_end = 0;
+	x86_uop_next(x);
 }

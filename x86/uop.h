@@ -22,6 +22,100 @@ void x86_uop_legacy(struct x86_insn *x, const struct x86_uop *u);
 struct x86_decoded;
 void x86_uop_select(struct x86_uop *u, const struct x86_decoded *d);
 
+/* The uop of the instruction at EIP.  @c is x->c, passed apart: a handler
+ * may write through x, and the caller would otherwise load x->c again. */
+static inline __attribute__((always_inline)) const struct x86_uop *x86_uop_at(struct x86_cpu *c,
+                                                                              struct x86_insn *x)
+{
+	uint32_t off = c->eip - c->uop_start;
+	if (__builtin_expect(off < c->uop_len, 1))
+		return &c->uop_base[off]; /* not decoded yet: its handler decodes */
+	return x86_icache_miss(x);
+}
+
+/* Starts the instruction at EIP (current: c->uop_cur is NULL here). */
+static inline __attribute__((always_inline)) const struct x86_uop *x86_uop_begin(struct x86_cpu *c,
+                                                                                 struct x86_insn *x)
+{
+	c->insn_eip = c->eip;
+	c->intr_shadow = false;
+	const struct x86_uop *u = x86_uop_at(c, x);
+	c->eip += u->len;
+	return u;
+}
+
+/*
+ * The end of every handler: the instruction retires, and the next one runs
+ * from here (threaded dispatch) while the icount is below c->run_end, which
+ * the run loop sets at most X86_UOP_CHAIN instructions ahead and
+ * x86_end_run() sets to 0.  The call is the handler's last act, so the
+ * compiler makes it a jump: the dispatch's indirect branch is spread over
+ * the handlers (each predicts its own successors) and no return is paid.
+ * Should a compiler keep it a call, the chain bound caps the stack at
+ * X86_UOP_CHAIN frames.
+ */
+#define X86_UOP_CHAIN 64
+
+/* Starts and runs the instruction at EIP when it may be outside the uop
+ * window (run.c): out of line, so that a handler's path makes no call but
+ * its tail calls, and gcc need not save registers for it. */
+void x86_uop_dispatch(struct x86_insn *x);
+
+static inline __attribute__((always_inline)) void x86_uop_next(struct x86_insn *x)
+{
+	struct x86_cpu *c = x->c;
+	if (++c->icount >= c->run_end)
+		return;
+	uint32_t eip = c->eip, off = eip - c->uop_start;
+	if (__builtin_expect(off >= c->uop_len, 0)) {
+		x86_uop_dispatch(x);
+		return;
+	}
+	const struct x86_uop *u = &c->uop_base[off];
+	c->insn_eip = eip;
+	c->intr_shadow = false;
+	c->eip = eip + u->len;
+	u->fn(x, u);
+}
+
+/*
+ * x86_uop_next() for a handler that does not jump.  Its successor is the
+ * uop @u->len further on, and the common case does three things: count
+ * the instruction, check that the successor is in the window, and note it
+ * in c->uop_cur.  EIP and insn_eip are left as they are: whatever needs
+ * them (an exception, a jump, the interpreter, the end of the chain) calls
+ * x86_uop_sync() first, which derives them from c->uop_cur.  So no store
+ * and reload of c->eip sits between one instruction and the next, and no
+ * store of insn_eip or the interrupt shadow (x86_uop_legacy ends the chain
+ * when it sets one).  @u is a cached uop (only their handlers come here),
+ * and the window is as it was when @u was taken from it, or empty (only
+ * the look-up between instructions builds one, and x86_fetch_invalidate()
+ * syncs first), which the range check sends the long way.
+ */
+static inline __attribute__((always_inline)) void x86_uop_next_seq(struct x86_insn *x,
+                                                                   const struct x86_uop *u)
+{
+	struct x86_cpu *c = x->c;
+	if (++c->icount >= c->run_end) {
+		x86_uop_sync(c);
+		return;
+	}
+	/* (in integers: past the window, n may be past the cache's array) */
+	const struct x86_uop *n = (const struct x86_uop *)((uintptr_t)u + u->len * sizeof(*u));
+	if (__builtin_expect((uintptr_t)n >= (uintptr_t)c->uop_end, 0)) {
+		x86_uop_sync(c);
+		x86_uop_dispatch(x);
+		return;
+	}
+	c->uop_cur = n;
+	n->fn(x, n);
+}
+
+/* What a handler's r/m operand is (its @mem): a register, memory, or
+ * memory at base + displacement with 32-bit addressing, the commonest form
+ * (disp(%esp), (%eax)), whose address is one load and one add. */
+enum { UOP_RM_R = 0, UOP_RM_M = 1, UOP_RM_M_BASE = 2 };
+
 static inline uint32_t uop_ea(const struct x86_cpu *c, const struct x86_uop *u)
 {
 	uint32_t ea = u->disp;
@@ -37,28 +131,76 @@ static inline uint32_t uop_reg_read(const struct x86_cpu *c, int r, unsigned siz
 	return x86_reg_read((struct x86_cpu *)c, r, size);
 }
 
-static inline void uop_reg_write(struct x86_cpu *c, int r, unsigned size, uint32_t v)
+/* The 32-bit case inline even where the size is the uop's (LEA, MOVZX):
+ * gcc keeps x86_reg_write() out of line there. */
+static inline __attribute__((always_inline)) void uop_reg_write(struct x86_cpu *c, int r,
+                                                                unsigned size, uint32_t v)
 {
-	x86_reg_write(c, r, size, v);
+	if (size == 4)
+		c->r[r] = v;
+	else
+		x86_reg_write(c, r, size, v);
 }
 
 /* The r/m operand; @mem is a constant in the handlers, so one arm remains.
  * Always inlined: a handler is meant to be straight-line code, and gcc's
  * heuristics would otherwise make one shared out-of-line copy of the
  * memory path, a call per access and the size and form no longer constant. */
+/* The address of the memory operand of form @mem (not UOP_RM_R). */
+static inline __attribute__((always_inline)) uint32_t uop_ea_form(const struct x86_cpu *c,
+                                                                  const struct x86_uop *u, int mem)
+{
+	return mem == UOP_RM_M_BASE ? c->r[u->base] + u->disp : uop_ea(c, u);
+}
+
+/*
+ * The host address (in @p) of the memory operand (form @mem) for an access
+ * of @size, or false when the inlined path cannot make it
+ * (x86_fast_entry()).  A handler told false has changed nothing yet and hands the whole
+ * instruction to the interpreter (x86_uop_legacy()), whose slow path
+ * walks the page tables, faults, reaches MMIO or invalidates decoded code:
+ * so the handler's own path has no call in it, and gcc saves no registers
+ * for one.  A read-modify-write asks once, for the write, which implies
+ * the read.
+ */
+static inline __attribute__((always_inline)) bool uop_mem_host(struct x86_insn *x,
+                                                               const struct x86_uop *u, int mem,
+                                                               unsigned size, bool write,
+                                                               uint8_t **p)
+{
+	uint32_t lin;
+	struct x86_tlb_entry *t =
+	        x86_fast_entry(x->c, u->seg, uop_ea_form(x->c, u, mem), size, write, &lin);
+	if (!t)
+		return false;
+	*p = t->host + (lin & 0xfff);
+	return true;
+}
+
+/* The end of a handler whose template returns false to give the
+ * instruction to the interpreter (see uop_mem_host()). */
+#define UOP_RUN_OR_LEGACY(call)                                                                    \
+	do {                                                                                       \
+		if (!(call)) {                                                                     \
+			x86_uop_legacy(x, u);                                                      \
+			return;                                                                    \
+		}                                                                                  \
+		x86_uop_next_seq(x, u);                                                            \
+	} while (0)
+
 static inline __attribute__((always_inline)) uint32_t
-uop_rm_load(struct x86_insn *x, const struct x86_uop *u, bool mem, unsigned size)
+uop_rm_load(struct x86_insn *x, const struct x86_uop *u, int mem, unsigned size)
 {
 	if (mem)
-		return x86_read(x, u->seg, uop_ea(x->c, u), size);
+		return x86_read(x, u->seg, uop_ea_form(x->c, u, mem), size);
 	return uop_reg_read(x->c, u->rm, size);
 }
 
 static inline __attribute__((always_inline)) void
-uop_rm_store(struct x86_insn *x, const struct x86_uop *u, bool mem, unsigned size, uint32_t v)
+uop_rm_store(struct x86_insn *x, const struct x86_uop *u, int mem, unsigned size, uint32_t v)
 {
 	if (mem)
-		x86_write(x, u->seg, uop_ea(x->c, u), size, v);
+		x86_write(x, u->seg, uop_ea_form(x->c, u, mem), size, v);
 	else
 		uop_reg_write(x->c, u->rm, size, v);
 }

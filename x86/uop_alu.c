@@ -19,46 +19,60 @@
 	static void name(struct x86_insn *x, const struct x86_uop *u)                              \
 	{                                                                                          \
 		call;                                                                              \
+		x86_uop_next_seq(x, u);                                                            \
 	}
 
 /* ---- ADD OR ADC SBB AND SUB XOR CMP TEST ---- */
 
-X86_INLINE void alu(struct x86_insn *x, const struct x86_uop *u, int op, int form, bool mem,
+/* False: the memory operand needs the slow path (uop_mem_host()). */
+X86_INLINE bool alu(struct x86_insn *x, const struct x86_uop *u, int op, int form, int mem,
                     unsigned size)
 {
 	struct x86_cpu *c = x->c;
-	uint32_t a, b, f, r;
+	bool writes = op != X86_CMP && op != X86_TEST;
+	uint8_t *p = 0;
+	uint32_t a, b, f, r, m;
+	if (mem) {
+		if (!uop_mem_host(x, u, mem, size, writes && form != UOP_REG_RM, &p))
+			return false;
+		m = x86_host_load(p, size);
+	} else {
+		m = uop_reg_read(c, u->rm, size);
+	}
 	if (form == UOP_REG_RM) {
 		a = uop_reg_read(c, u->reg, size);
-		b = uop_rm_load(x, u, mem, size);
+		b = m;
 	} else {
-		a = uop_rm_load(x, u, mem, size);
+		a = m;
 		b = form == UOP_RM_REG ? uop_reg_read(c, u->reg, size) : u->imm;
 	}
 	r = x86_alu_flags(op, a, b, size, c->eflags, &f);
-	if (op != X86_CMP && op != X86_TEST) {
+	if (writes) {
 		if (form == UOP_REG_RM)
 			uop_reg_write(c, u->reg, size, r);
+		else if (mem)
+			x86_host_store(p, size, r);
 		else
-			uop_rm_store(x, u, mem, size, r); /* may fault: flags after */
+			uop_reg_write(c, u->rm, size, r);
 	}
 	c->eflags = f;
+	return true;
 }
 
 #define ALU_SIZES(op, form, mem)                                                                   \
 	static void alu_##op##_##form##_##mem##_32(struct x86_insn *x, const struct x86_uop *u)    \
 	{                                                                                          \
-		alu(x, u, op, form, mem, 4);                                                       \
+		UOP_RUN_OR_LEGACY(alu(x, u, op, form, mem, 4));                                    \
 	}                                                                                          \
 	static void alu_##op##_##form##_##mem##_8(struct x86_insn *x, const struct x86_uop *u)     \
 	{                                                                                          \
-		alu(x, u, op, form, mem, 1);                                                       \
+		UOP_RUN_OR_LEGACY(alu(x, u, op, form, mem, 1));                                    \
 	}                                                                                          \
-	static void alu_##op##_##form##_##mem##_v(struct x86_insn *x, const struct x86_uop *u)     \
+	static void alu_##op##_##form##_##mem##_16(struct x86_insn *x, const struct x86_uop *u)    \
 	{                                                                                          \
-		alu(x, u, op, form, mem, u->size);                                                 \
+		UOP_RUN_OR_LEGACY(alu(x, u, op, form, mem, 2));                                    \
 	}
-#define ALU_MEMS(op, form) ALU_SIZES(op, form, 0) ALU_SIZES(op, form, 1)
+#define ALU_MEMS(op, form) ALU_SIZES(op, form, 0) ALU_SIZES(op, form, 1) ALU_SIZES(op, form, 2)
 #define ALU_FORMS(op) ALU_MEMS(op, 0) ALU_MEMS(op, 1) ALU_MEMS(op, 2)
 ALU_FORMS(0)
 ALU_FORMS(1)
@@ -72,30 +86,30 @@ ALU_FORMS(8)
 
 #define ALU_ROW_SIZES(op, form, mem)                                                               \
 	{                                                                                          \
-		alu_##op##_##form##_##mem##_v, alu_##op##_##form##_##mem##_32,                     \
+		alu_##op##_##form##_##mem##_16, alu_##op##_##form##_##mem##_32,                    \
 		        alu_##op##_##form##_##mem##_8                                              \
 	}
 #define ALU_ROW_MEMS(op, form)                                                                     \
 	{                                                                                          \
-		ALU_ROW_SIZES(op, form, 0), ALU_ROW_SIZES(op, form, 1)                             \
+		ALU_ROW_SIZES(op, form, 0), ALU_ROW_SIZES(op, form, 1), ALU_ROW_SIZES(op, form, 2) \
 	}
 #define ALU_ROW(op)                                                                                \
 	{                                                                                          \
 		ALU_ROW_MEMS(op, 0), ALU_ROW_MEMS(op, 1), ALU_ROW_MEMS(op, 2)                      \
 	}
 
-static const x86_uop_fn alu_fn[9][3][2][3] = {
+static const x86_uop_fn alu_fn[9][3][3][3] = {
 	ALU_ROW(0), ALU_ROW(1), ALU_ROW(2), ALU_ROW(3), ALU_ROW(4),
 	ALU_ROW(5), ALU_ROW(6), ALU_ROW(7), ALU_ROW(8),
 };
 
-/* Handler tables' last index: _v (16-bit, or any size), _32, _8. */
+/* Handler tables' last index: _16, _32, _8 (an operand size is 1, 2 or 4). */
 static unsigned uop_size_index(unsigned size)
 {
 	return size == 4 ? 1 : size == 1 ? 2 : 0;
 }
 
-x86_uop_fn x86_uop_alu(int op, int form, bool mem, unsigned size)
+x86_uop_fn x86_uop_alu(int op, int form, int mem, unsigned size)
 {
 	return alu_fn[op][form][mem][uop_size_index(size)];
 }
@@ -116,10 +130,12 @@ X86_INLINE void incdec(struct x86_insn *x, const struct x86_uop *u, bool dec, bo
 	static void name##_32(struct x86_insn *x, const struct x86_uop *u)                         \
 	{                                                                                          \
 		incdec(x, u, dec, mem, 4);                                                         \
+		x86_uop_next_seq(x, u);                                                            \
 	}                                                                                          \
 	static void name##_v(struct x86_insn *x, const struct x86_uop *u)                          \
 	{                                                                                          \
 		incdec(x, u, dec, mem, u->size);                                                   \
+		x86_uop_next_seq(x, u);                                                            \
 	}
 INCDEC(inc_reg, false, false)
 INCDEC(inc_mem, false, true)
@@ -137,69 +153,101 @@ x86_uop_fn x86_uop_incdec(bool dec, bool mem, unsigned size)
 
 /* ---- MOV, LEA, MOVZX, MOVSX ---- */
 
-X86_INLINE void mov(struct x86_insn *x, const struct x86_uop *u, int form, bool mem, unsigned size)
+/* False: the memory operand needs the slow path (uop_mem_host()). */
+X86_INLINE bool mov(struct x86_insn *x, const struct x86_uop *u, int form, int mem, unsigned size)
 {
 	struct x86_cpu *c = x->c;
+	uint32_t v = form == UOP_RM_REG ? uop_reg_read(c, u->reg, size) : u->imm;
+	if (!mem) {
+		if (form == UOP_REG_RM)
+			uop_reg_write(c, u->reg, size, uop_reg_read(c, u->rm, size));
+		else
+			uop_reg_write(c, u->rm, size, v);
+		return true;
+	}
+	uint8_t *p;
+	if (!uop_mem_host(x, u, mem, size, form != UOP_REG_RM, &p))
+		return false;
 	if (form == UOP_REG_RM)
-		uop_reg_write(c, u->reg, size, uop_rm_load(x, u, mem, size));
+		uop_reg_write(c, u->reg, size, x86_host_load(p, size));
 	else
-		uop_rm_store(x, u, mem, size,
-		             form == UOP_RM_REG ? uop_reg_read(c, u->reg, size) : u->imm);
+		x86_host_store(p, size, v);
+	return true;
 }
 
 #define MOV(form, mem)                                                                             \
 	static void mov_##form##_##mem##_32(struct x86_insn *x, const struct x86_uop *u)           \
 	{                                                                                          \
-		mov(x, u, form, mem, 4);                                                           \
+		UOP_RUN_OR_LEGACY(mov(x, u, form, mem, 4));                                        \
 	}                                                                                          \
 	static void mov_##form##_##mem##_8(struct x86_insn *x, const struct x86_uop *u)            \
 	{                                                                                          \
-		mov(x, u, form, mem, 1);                                                           \
+		UOP_RUN_OR_LEGACY(mov(x, u, form, mem, 1));                                        \
 	}                                                                                          \
-	static void mov_##form##_##mem##_v(struct x86_insn *x, const struct x86_uop *u)            \
+	static void mov_##form##_##mem##_16(struct x86_insn *x, const struct x86_uop *u)           \
 	{                                                                                          \
-		mov(x, u, form, mem, u->size);                                                     \
+		UOP_RUN_OR_LEGACY(mov(x, u, form, mem, 2));                                        \
 	}
 MOV(0, 0)
 MOV(0, 1)
+MOV(0, 2)
 MOV(1, 0)
 MOV(1, 1)
+MOV(1, 2)
 MOV(2, 0)
 MOV(2, 1)
+MOV(2, 2)
 
-x86_uop_fn x86_uop_mov(int form, bool mem, unsigned size)
+#define MOV_ROW(form)                                                                              \
+	{                                                                                          \
+		{ mov_##form##_0_16, mov_##form##_0_32, mov_##form##_0_8 },                        \
+		        { mov_##form##_1_16, mov_##form##_1_32, mov_##form##_1_8 },                \
+		        { mov_##form##_2_16, mov_##form##_2_32, mov_##form##_2_8 },                \
+	}
+
+x86_uop_fn x86_uop_mov(int form, int mem, unsigned size)
 {
-	static const x86_uop_fn fn[3][2][3] = {
-		{ { mov_0_0_v, mov_0_0_32, mov_0_0_8 }, { mov_0_1_v, mov_0_1_32, mov_0_1_8 } },
-		{ { mov_1_0_v, mov_1_0_32, mov_1_0_8 }, { mov_1_1_v, mov_1_1_32, mov_1_1_8 } },
-		{ { mov_2_0_v, mov_2_0_32, mov_2_0_8 }, { mov_2_1_v, mov_2_1_32, mov_2_1_8 } },
-	};
+	static const x86_uop_fn fn[3][3][3] = { MOV_ROW(0), MOV_ROW(1), MOV_ROW(2) };
 	return fn[form][mem][uop_size_index(size)];
 }
 
 static void lea(struct x86_insn *x, const struct x86_uop *u)
 {
 	uop_reg_write(x->c, u->reg, u->size, uop_ea(x->c, u));
+	x86_uop_next_seq(x, u);
 }
 
 /* 0F B6/B7 (zero) and BE/BF (sign): the source size is in the opcode. */
-X86_INLINE void movx(struct x86_insn *x, const struct x86_uop *u, bool mem, unsigned from,
-                     bool sign)
+/* False: the memory operand needs the slow path (uop_mem_host()). */
+X86_INLINE bool movx(struct x86_insn *x, const struct x86_uop *u, int mem, unsigned from, bool sign)
 {
-	uint32_t v = uop_rm_load(x, u, mem, from);
+	uint32_t v;
+	if (mem) {
+		uint8_t *p;
+		if (!uop_mem_host(x, u, mem, from, false, &p))
+			return false;
+		v = x86_host_load(p, from);
+	} else {
+		v = uop_reg_read(x->c, u->rm, from);
+	}
 	if (sign)
 		v = from == 1 ? (uint32_t)(int8_t)v : (uint32_t)(int16_t)v;
 	uop_reg_write(x->c, u->reg, u->size, v);
+	return true;
 }
 
 #define MOVX(name, from, sign)                                                                     \
 	static void name##_reg(struct x86_insn *x, const struct x86_uop *u)                        \
 	{                                                                                          \
-		movx(x, u, false, from, sign);                                                     \
+		UOP_RUN_OR_LEGACY(movx(x, u, UOP_RM_R, from, sign));                               \
 	}                                                                                          \
 	static void name##_mem(struct x86_insn *x, const struct x86_uop *u)                        \
 	{                                                                                          \
-		movx(x, u, true, from, sign);                                                      \
+		UOP_RUN_OR_LEGACY(movx(x, u, UOP_RM_M, from, sign));                               \
+	}                                                                                          \
+	static void name##_base(struct x86_insn *x, const struct x86_uop *u)                       \
+	{                                                                                          \
+		UOP_RUN_OR_LEGACY(movx(x, u, UOP_RM_M_BASE, from, sign));                          \
 	}
 MOVX(movzx8, 1, false)
 MOVX(movzx16, 2, false)
@@ -211,24 +259,26 @@ x86_uop_fn x86_uop_lea(void)
 	return lea;
 }
 
-x86_uop_fn x86_uop_movx(uint8_t op, bool mem)
+x86_uop_fn x86_uop_movx(uint8_t op, int mem)
 {
-	static const x86_uop_fn fn[4][2] = {
-		{ movzx8_reg, movzx8_mem },
-		{ movzx16_reg, movzx16_mem },
-		{ movsx8_reg, movsx8_mem },
-		{ movsx16_reg, movsx16_mem },
+	static const x86_uop_fn fn[4][3] = {
+		{ movzx8_reg, movzx8_mem, movzx8_base },
+		{ movzx16_reg, movzx16_mem, movzx16_base },
+		{ movsx8_reg, movsx8_mem, movsx8_base },
+		{ movsx16_reg, movsx16_mem, movsx16_base },
 	};
 	return fn[((op >> 2) & 2) | (op & 1)][mem];
 }
 
 /* ---- ROL ROR RCL RCR SHL SHR SAL SAR: count in imm, 1 or CL ---- */
 
-/* One handler per operation, so that x86_shift_flags() folds to it. */
-X86_INLINE void shift(struct x86_insn *x, const struct x86_uop *u, int op, bool mem, bool by_cl)
+/* One handler per operation, so that x86_shift_flags() folds to it, and
+ * per size: 32 bits, or the uop's. */
+X86_INLINE void shift(struct x86_insn *x, const struct x86_uop *u, int op, bool mem, bool by_cl,
+                      unsigned size)
 {
 	struct x86_cpu *c = x->c;
-	unsigned size = u->size, count = (by_cl ? c->r[X86_ECX] : u->imm) & 31;
+	unsigned count = (by_cl ? c->r[X86_ECX] : u->imm) & 31;
 	uint32_t a = uop_rm_load(x, u, mem, size), f;
 	uint32_t r = x86_shift_flags(op, a, count, size, c->eflags, &f);
 	if (count) {
@@ -238,7 +288,8 @@ X86_INLINE void shift(struct x86_insn *x, const struct x86_uop *u, int op, bool 
 }
 
 #define SHIFT_FORM(op, name, mem, by_cl)                                                           \
-	UOP_HANDLER(shift_##op##_##name, shift(x, u, op, mem, by_cl))
+	UOP_HANDLER(shift_##op##_##name, shift(x, u, op, mem, by_cl, u->size))                     \
+	UOP_HANDLER(shift_##op##_##name##_32, shift(x, u, op, mem, by_cl, 4))
 #define SHIFT_FORMS(op)                                                                            \
 	SHIFT_FORM(op, reg, false, false)                                                          \
 	SHIFT_FORM(op, mem, true, false)                                                           \
@@ -252,19 +303,22 @@ SHIFT_FORMS(4)
 SHIFT_FORMS(5)
 SHIFT_FORMS(7)
 
-/* Indexed by mem << 1 | by_cl. */
+/* Indexed by mem << 1 | by_cl, then by a 32-bit size. */
 #define SHIFT_ROW(op)                                                                              \
 	{                                                                                          \
-		shift_##op##_reg, shift_##op##_reg_cl, shift_##op##_mem, shift_##op##_mem_cl       \
+		{ shift_##op##_reg, shift_##op##_reg_32 },                                         \
+		        { shift_##op##_reg_cl, shift_##op##_reg_cl_32 },                           \
+		        { shift_##op##_mem, shift_##op##_mem_32 },                                 \
+		        { shift_##op##_mem_cl, shift_##op##_mem_cl_32 },                           \
 	}
 
-x86_uop_fn x86_uop_shift(int op, bool mem, bool by_cl)
+x86_uop_fn x86_uop_shift(int op, bool mem, bool by_cl, unsigned size)
 {
-	static const x86_uop_fn fn[8][4] = {
+	static const x86_uop_fn fn[8][4][2] = {
 		SHIFT_ROW(0), SHIFT_ROW(1), SHIFT_ROW(2), SHIFT_ROW(3),
 		SHIFT_ROW(4), SHIFT_ROW(5), SHIFT_ROW(4), SHIFT_ROW(7), /* SAL is SHL */
 	};
-	return fn[op][mem << 1 | by_cl];
+	return fn[op][mem << 1 | by_cl][size == 4];
 }
 
 /* ---- IMUL reg, r/m (0F AF) and reg, r/m, imm (69, 6B) ---- */

@@ -25,11 +25,42 @@ X86_INLINE void branch(struct x86_insn *x, const struct x86_uop *u, uint32_t tar
 	x->c->eip = near_target(x, u, target);
 }
 
+/*
+ * A relative JMP or Jcc taken: when the target is in the uop window and
+ * the operand size is 32 bits, its uop is u->len + imm uops on, and it is
+ * inside the CS limit (a window holds only EIPs below the limit), so the
+ * jump goes on as x86_uop_next_seq() does, without EIP.  Otherwise EIP is
+ * made current and the target checked as the SDM says.
+ */
+X86_INLINE void jump_rel(struct x86_insn *x, const struct x86_uop *u)
+{
+	struct x86_cpu *c = x->c;
+	uintptr_t n = (uintptr_t)u + (uintptr_t)((int64_t)u->len + (int32_t)u->imm) * sizeof(*u);
+	if (!(u->flags & UOP_O32) ||
+	    n - (uintptr_t)c->uop_base >= (uintptr_t)c->uop_end - (uintptr_t)c->uop_base) {
+		x86_uop_sync(c);
+		branch(x, u, c->eip + u->imm);
+		x86_uop_next(x);
+		return;
+	}
+	const struct x86_uop *t = (const struct x86_uop *)n;
+	if (++c->icount >= c->run_end) {
+		c->uop_cur = 0;
+		c->eip = c->uop_start + (uint32_t)((n - (uintptr_t)c->uop_base) / sizeof(*t));
+		return;
+	}
+	c->uop_cur = t;
+	t->fn(x, t);
+}
+
 #define JCC(cc)                                                                                    \
 	static void jcc_##cc(struct x86_insn *x, const struct x86_uop *u)                          \
 	{                                                                                          \
-		if (x86_cond_inline(x->c->eflags, cc))                                             \
-			branch(x, u, x->c->eip + u->imm);                                          \
+		if (!x86_cond_inline(x->c->eflags, cc)) {                                          \
+			x86_uop_next_seq(x, u);                                                    \
+			return;                                                                    \
+		}                                                                                  \
+		jump_rel(x, u);                                                                    \
 	}
 JCC(0)
 JCC(1)
@@ -59,52 +90,109 @@ x86_uop_fn x86_uop_jcc(int cc)
 
 static void jmp(struct x86_insn *x, const struct x86_uop *u)
 {
-	branch(x, u, x->c->eip + u->imm);
+	jump_rel(x, u);
 }
 
+/*
+ * The host address of the 32-bit stack slot at ESP + @delta when the
+ * inlined path reaches it: a 32-bit operand size and stack (SS.B), and
+ * x86_fast_entry() allowing the access.  Else false, and the handler,
+ * having changed nothing, leaves the instruction to the general stack
+ * helpers (mem.c): the common push and pop make no call.
+ */
+X86_INLINE bool stack_host(struct x86_insn *x, const struct x86_uop *u, uint32_t delta, bool write,
+                           uint8_t **p)
+{
+	struct x86_cpu *c = x->c;
+	uint32_t lin;
+	if (!(u->flags & UOP_O32) || !(c->seg[X86_SS].attr & X86_SEG_DB))
+		return false;
+	struct x86_tlb_entry *t = x86_fast_entry(c, X86_SS, c->r[X86_ESP] + delta, 4, write, &lin);
+	if (!t)
+		return false;
+	*p = t->host + (lin & 0xfff);
+	return true;
+}
+
+/* Pushes @v: inline when stack_host() allows, else through x86_push(). */
+X86_INLINE void push_value(struct x86_insn *x, const struct x86_uop *u, uint32_t v)
+{
+	uint8_t *p;
+	if (stack_host(x, u, -4u, true, &p)) {
+		x86_host_store(p, 4, v);
+		x->c->r[X86_ESP] -= 4;
+	} else {
+		x->o32 = u->flags & UOP_O32;
+		x86_push(x, v);
+	}
+}
+
+/* CALL and RET make EIP current (x86_uop_next_seq()): they read it, and
+ * the look-up after them starts from it. */
 static void call(struct x86_insn *x, const struct x86_uop *u)
 {
 	struct x86_cpu *c = x->c;
+	x86_uop_sync(c);
 	uint32_t target = near_target(x, u, c->eip + u->imm); /* faults before the push */
-	x->o32 = u->flags & UOP_O32;
-	x86_push(x, c->eip);
+	push_value(x, u, c->eip);
 	c->eip = target;
+	x86_uop_next(x);
 }
 
 static void ret(struct x86_insn *x, const struct x86_uop *u)
 {
-	x->o32 = u->flags & UOP_O32;
-	branch(x, u, x86_peek(x, 0));
-	x86_pop(x);
+	struct x86_cpu *c = x->c;
+	x86_uop_sync(c);
+	uint8_t *p;
+	if (stack_host(x, u, 0, false, &p)) {
+		branch(x, u, x86_host_load(p, 4)); /* #GP before ESP moves */
+		c->r[X86_ESP] += 4;
+	} else {
+		x->o32 = u->flags & UOP_O32;
+		branch(x, u, x86_peek(x, 0));
+		x86_pop(x);
+	}
+	x86_uop_next(x);
 }
 
 static void push_reg(struct x86_insn *x, const struct x86_uop *u)
 {
-	x->o32 = u->flags & UOP_O32;
-	x86_push(x, uop_reg_read(x->c, u->reg, u->size));
+	push_value(x, u, uop_reg_read(x->c, u->reg, u->size)); /* PUSH ESP: the value before */
+	x86_uop_next_seq(x, u);
 }
 
 static void pop_reg(struct x86_insn *x, const struct x86_uop *u)
 {
-	x->o32 = u->flags & UOP_O32;
-	uint32_t v = x86_pop(x);
-	uop_reg_write(x->c, u->reg, u->size, v); /* POP ESP: the popped value wins */
+	struct x86_cpu *c = x->c;
+	uint8_t *p;
+	uint32_t v;
+	if (stack_host(x, u, 0, false, &p)) {
+		v = x86_host_load(p, 4);
+		c->r[X86_ESP] += 4;
+	} else {
+		x->o32 = u->flags & UOP_O32;
+		v = x86_pop(x);
+	}
+	uop_reg_write(c, u->reg, u->size, v); /* POP ESP: the popped value wins */
+	x86_uop_next_seq(x, u);
 }
 
 static void push_imm(struct x86_insn *x, const struct x86_uop *u)
 {
-	x->o32 = u->flags & UOP_O32;
-	x86_push(x, u->imm);
+	push_value(x, u, u->imm);
+	x86_uop_next_seq(x, u);
 }
 
 static void setcc_reg(struct x86_insn *x, const struct x86_uop *u)
 {
 	uop_rm_store(x, u, false, 1, x86_cond(x->c, u->op & 15));
+	x86_uop_next_seq(x, u);
 }
 
 static void setcc_mem(struct x86_insn *x, const struct x86_uop *u)
 {
 	uop_rm_store(x, u, true, 1, x86_cond(x->c, u->op & 15));
+	x86_uop_next_seq(x, u);
 }
 
 /* The source is read (and may fault) whether or not the move happens. */
@@ -113,6 +201,7 @@ static void cmovcc_reg(struct x86_insn *x, const struct x86_uop *u)
 	uint32_t v = uop_rm_load(x, u, false, u->size);
 	if (x86_cond(x->c, u->op & 15))
 		uop_reg_write(x->c, u->reg, u->size, v);
+	x86_uop_next_seq(x, u);
 }
 
 static void cmovcc_mem(struct x86_insn *x, const struct x86_uop *u)
@@ -120,10 +209,12 @@ static void cmovcc_mem(struct x86_insn *x, const struct x86_uop *u)
 	uint32_t v = uop_rm_load(x, u, true, u->size);
 	if (x86_cond(x->c, u->op & 15))
 		uop_reg_write(x->c, u->reg, u->size, v);
+	x86_uop_next_seq(x, u);
 }
 
 static void nop(struct x86_insn *x, const struct x86_uop *u)
 {
+	x86_uop_next_seq(x, u);
 }
 
 x86_uop_fn x86_uop_jmp(void)

@@ -11,14 +11,16 @@
 enum { UOP_RM_REG, UOP_REG_RM, UOP_RM_IMM };
 
 /* @op: X86_ADD..X86_TEST (flags.h); @size: 1, 2 or 4. */
-x86_uop_fn x86_uop_alu(int op, int form, bool mem, unsigned size);
+/* @mem: UOP_RM_R, _M or _M_BASE (uop.h) for these three; a bool for the
+ * others. */
+x86_uop_fn x86_uop_alu(int op, int form, int mem, unsigned size);
 x86_uop_fn x86_uop_incdec(bool dec, bool mem, unsigned size);
-x86_uop_fn x86_uop_mov(int form, bool mem, unsigned size);
+x86_uop_fn x86_uop_mov(int form, int mem, unsigned size);
 x86_uop_fn x86_uop_lea(void);
 /* MOVZX/MOVSX by their 0F opcode (B6, B7, BE, BF). */
-x86_uop_fn x86_uop_movx(uint8_t op, bool mem);
+x86_uop_fn x86_uop_movx(uint8_t op, int mem);
 /* The shift group's operation @op (ModRM /reg), count in imm unless @by_cl. */
-x86_uop_fn x86_uop_shift(int op, bool mem, bool by_cl);
+x86_uop_fn x86_uop_shift(int op, bool mem, bool by_cl, unsigned size);
 
 /* IMUL reg, r/m (0F AF), or reg, r/m, imm (69, 6B) if @by_imm. */
 x86_uop_fn x86_uop_imul(bool mem, bool by_imm);

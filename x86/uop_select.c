@@ -60,7 +60,7 @@ static x86_uop_fn uop_moffs(struct x86_uop *u, const struct x86_decoded *d, unsi
 	u->seg = (uint8_t)(d->seg >= 0 ? d->seg : X86_DS);
 	u->reg = X86_EAX;
 	u->size = (uint8_t)size;
-	return x86_uop_mov(d->opcode < 0xa2 ? UOP_REG_RM : UOP_RM_REG, true, size);
+	return x86_uop_mov(d->opcode < 0xa2 ? UOP_REG_RM : UOP_RM_REG, UOP_RM_M, size);
 }
 
 /* The accumulator or a register given by the opcode, as the r/m operand. */
@@ -70,17 +70,28 @@ static void uop_reg_operand(struct x86_uop *u, int reg, unsigned size)
 	u->size = (uint8_t)size;
 }
 
+/* The r/m operand's form for the handlers that have one per form. */
+static int uop_rm_form(const struct x86_uop *u)
+{
+	if (!(u->flags & UOP_MEM))
+		return UOP_RM_R;
+	if ((u->flags & UOP_A32) && u->base != X86_NOREG && u->index == X86_NOREG)
+		return UOP_RM_M_BASE;
+	return UOP_RM_M;
+}
+
 static x86_uop_fn uop_one_byte(struct x86_uop *u, const struct x86_decoded *d)
 {
 	uint8_t op = d->opcode;
 	unsigned v = u->size, size = (op & 1) ? v : 1;
 	bool mem = u->flags & UOP_MEM;
+	int rmf = uop_rm_form(u);
 	if (op < 0x40 && (op & 7) < 6) {
 		int form = (op & 7) < 2 ? UOP_RM_REG : (op & 7) < 4 ? UOP_REG_RM : UOP_RM_IMM;
 		if (form == UOP_RM_IMM)
 			uop_reg_operand(u, X86_EAX, size);
 		u->size = (uint8_t)size;
-		return x86_uop_alu(op >> 3, form, mem, size);
+		return x86_uop_alu(op >> 3, form, rmf, size);
 	}
 	if (op >= 0x40 && op <= 0x4f) {
 		uop_reg_operand(u, op & 7, v);
@@ -96,7 +107,7 @@ static x86_uop_fn uop_one_byte(struct x86_uop *u, const struct x86_decoded *d)
 	}
 	if (op >= 0xb0 && op <= 0xbf) {
 		uop_reg_operand(u, op & 7, op < 0xb8 ? 1 : v);
-		return x86_uop_mov(UOP_RM_IMM, false, u->size);
+		return x86_uop_mov(UOP_RM_IMM, UOP_RM_R, u->size);
 	}
 	switch (op) {
 	case 0x68: return x86_uop_push_imm();
@@ -104,15 +115,15 @@ static x86_uop_fn uop_one_byte(struct x86_uop *u, const struct x86_decoded *d)
 	case 0x6b: u->imm = sext8(d->imm); return x86_uop_imul(mem, true);
 	case 0x6a: u->imm = sext8(d->imm); return x86_uop_push_imm();
 	case 0x80:
-	case 0x82: u->size = 1; return x86_uop_alu(d->reg, UOP_RM_IMM, mem, 1);
-	case 0x81: return x86_uop_alu(d->reg, UOP_RM_IMM, mem, v);
-	case 0x83: u->imm = sext8(d->imm); return x86_uop_alu(d->reg, UOP_RM_IMM, mem, v);
+	case 0x82: u->size = 1; return x86_uop_alu(d->reg, UOP_RM_IMM, rmf, 1);
+	case 0x81: return x86_uop_alu(d->reg, UOP_RM_IMM, rmf, v);
+	case 0x83: u->imm = sext8(d->imm); return x86_uop_alu(d->reg, UOP_RM_IMM, rmf, v);
 	case 0x84:
-	case 0x85: u->size = (uint8_t)size; return x86_uop_alu(X86_TEST, UOP_RM_REG, mem, size);
+	case 0x85: u->size = (uint8_t)size; return x86_uop_alu(X86_TEST, UOP_RM_REG, rmf, size);
 	case 0x88:
-	case 0x89: u->size = (uint8_t)size; return x86_uop_mov(UOP_RM_REG, mem, size);
+	case 0x89: u->size = (uint8_t)size; return x86_uop_mov(UOP_RM_REG, rmf, size);
 	case 0x8a:
-	case 0x8b: u->size = (uint8_t)size; return x86_uop_mov(UOP_REG_RM, mem, size);
+	case 0x8b: u->size = (uint8_t)size; return x86_uop_mov(UOP_REG_RM, rmf, size);
 	case 0x8d: return mem ? x86_uop_lea() : 0;
 	case 0x90: return x86_uop_nop();
 	case 0xa0:
@@ -122,7 +133,7 @@ static x86_uop_fn uop_one_byte(struct x86_uop *u, const struct x86_decoded *d)
 	case 0xa8:
 	case 0xa9:
 		uop_reg_operand(u, X86_EAX, size);
-		return x86_uop_alu(X86_TEST, UOP_RM_IMM, false, size);
+		return x86_uop_alu(X86_TEST, UOP_RM_IMM, UOP_RM_R, size);
 	case 0xc0:
 	case 0xc1:
 	case 0xd0:
@@ -132,17 +143,17 @@ static x86_uop_fn uop_one_byte(struct x86_uop *u, const struct x86_decoded *d)
 		u->size = (uint8_t)size;
 		if (op >= 0xd0)
 			u->imm = 1;
-		return x86_uop_shift(d->reg, mem, op >= 0xd2);
+		return x86_uop_shift(d->reg, mem, op >= 0xd2, size);
 	case 0xc3: return x86_uop_ret();
 	case 0xc6:
-	case 0xc7: u->size = (uint8_t)size; return x86_uop_mov(UOP_RM_IMM, mem, size);
+	case 0xc7: u->size = (uint8_t)size; return x86_uop_mov(UOP_RM_IMM, rmf, size);
 	case 0xe8: return x86_uop_call();
 	case 0xe9: return x86_uop_jmp();
 	case 0xeb: u->imm = sext8(d->imm); return x86_uop_jmp();
 	case 0xf6:
 	case 0xf7:
 		u->size = (uint8_t)size;
-		return d->reg < 2 ? x86_uop_alu(X86_TEST, UOP_RM_IMM, mem, size)
+		return d->reg < 2 ? x86_uop_alu(X86_TEST, UOP_RM_IMM, rmf, size)
 		                  : x86_uop_group3(d->reg, mem);
 	case 0xfe:
 	case 0xff:
@@ -169,7 +180,7 @@ static x86_uop_fn uop_two_byte(struct x86_uop *u, const struct x86_decoded *d)
 	case 0xb6:
 	case 0xb7:
 	case 0xbe:
-	case 0xbf: return x86_uop_movx(op, mem);
+	case 0xbf: return x86_uop_movx(op, uop_rm_form(u));
 	default: return 0;
 	}
 }

@@ -130,7 +130,7 @@ struct x86_cpu {
 	bool exc_raised;      /* internal: an exception since x86_step() started */
 	enum x86_status exit; /* internal: set by I/O, HLT, a stop request: ends the run */
 	uint64_t icount;      /* instructions retired */
-	uint64_t run_end;     /* internal: x86_run() stops when icount reaches it */
+	uint64_t run_end;     /* internal: handlers chain while icount is below it */
 	uint32_t insn_eip;    /* internal: EIP of the instruction being executed */
 
 	/* The last exception or software interrupt an instruction raised:
@@ -155,8 +155,12 @@ struct x86_cpu {
 	 * their bytes at uop_host.  Emptied with the code window. */
 	struct x86_icache *icache;
 	uint32_t uop_start, uop_len;
-	struct x86_uop *uop_base;
+	struct x86_uop *uop_base, *uop_end; /* uop_end: uop_base + uop_len */
 	const uint8_t *uop_host;
+	/* The uop being run, when a handler went on to it without setting
+	 * eip and insn_eip (x86_uop_next_seq); NULL when those are current.
+	 * x86_uop_sync() makes them current. */
+	const struct x86_uop *uop_cur;
 	void *jmp[5]; /* __builtin_setjmp buffer for exceptions */
 
 	struct x86_fpu fpu; /* x87 state (fpu*.c), last: the hot fields keep their offsets */
@@ -171,10 +175,19 @@ struct x86_cpu {
 	 * Kept by every segment load and CR0 write, and made afresh whenever
 	 * the core is entered, since a caller may have changed the state. */
 	uint8_t seg_fast[6];
+	/* Internal: x86_tlb_need() for a read and a write, kept with
+	 * seg_fast[X86_CS]: every CPL change is followed by a CS load before
+	 * any access, and a CR0 write (WP) makes seg_fast afresh. */
+	uint8_t tlb_need[2];
 };
 
 #define X86_SEGF_READ 0x1u
 #define X86_SEGF_WRITE 0x2u
+/* As READ and WRITE, for a segment of base 0 and limit 0xffffffff: the
+ * offset is the linear address, and an access inside one page is inside
+ * the limit, so neither is looked at. */
+#define X86_SEGF_FLAT_READ 0x4u
+#define X86_SEGF_FLAT_WRITE 0x8u
 
 /* ctrl_written's register numbers for the debug registers. */
 #define X86_CTRL_DR(n) (16 + (n))

@@ -264,6 +264,22 @@ bool x86_icache_window(struct x86_insn *x);
 /* Sets the code window at EIP; returns its TLB entry (host NULL: MMIO). */
 struct x86_tlb_entry *x86_fetch_window(struct x86_insn *x);
 
+/* c->tlb_tag[@i] from entry @i and c->tlb_need. */
+static inline void x86_tlb_tags(struct x86_cpu *c, unsigned i)
+{
+	const struct x86_tlb_entry *t = &c->tlb[i];
+	uint32_t tag = t->tag ? ((t->tag - 1) << 12) | 0xfff : 0;
+	c->tlb_tag[i][0] = t->fast & c->tlb_need[0] ? tag : 0;
+	c->tlb_tag[i][1] = t->fast & c->tlb_need[1] ? tag : 0;
+}
+
+/* All of c->tlb_tag, after tlb_need changed. */
+static inline void x86_tlb_tags_all(struct x86_cpu *c)
+{
+	for (unsigned i = 0; i < X86_TLB_SIZE; i++)
+		x86_tlb_tags(c, i);
+}
+
 /* The X86_TLB_* right an access by the current CPL needs. */
 static inline unsigned x86_tlb_need(const struct x86_cpu *c, bool write)
 {
@@ -292,8 +308,12 @@ static inline void x86_seg_fast_sync(struct x86_cpu *c, int segno)
 	}
 	c->seg_fast[segno] = f;
 	if (segno == X86_CS) {
-		c->tlb_need[0] = (uint8_t)x86_tlb_need(c, false);
-		c->tlb_need[1] = (uint8_t)x86_tlb_need(c, true);
+		uint8_t r = (uint8_t)x86_tlb_need(c, false), w = (uint8_t)x86_tlb_need(c, true);
+		if (r != c->tlb_need[0] || w != c->tlb_need[1]) {
+			c->tlb_need[0] = r;
+			c->tlb_need[1] = w;
+			x86_tlb_tags_all(c);
+		}
 	}
 }
 
@@ -342,11 +362,14 @@ static inline struct x86_tlb_entry *x86_fast_entry(struct x86_cpu *c, int seg, u
 			return 0;
 		*lin = s->base + off;
 	}
-	if ((*lin & 0xfff) > 0x1000 - size)
+	/* The entry of the access's first page holds only tags of pages
+	 * congruent to it modulo X86_TLB_SIZE, never the next page's: an
+	 * access whose last byte is in the next page (or wraps to page 0)
+	 * misses (x86.h, tlb_tag). */
+	unsigned i = (*lin >> 12) % X86_TLB_SIZE;
+	if (c->tlb_tag[i][write] != ((*lin + (size - 1)) | 0xfffu))
 		return 0;
-	struct x86_tlb_entry *t = &c->tlb[(*lin >> 12) % X86_TLB_SIZE];
-	if (t->tag != (*lin >> 12) + 1 || !(t->fast & c->tlb_need[write]))
-		return 0;
+	struct x86_tlb_entry *t = &c->tlb[i];
 	if (write && t->code && (t->code->lines & x86_icache_lines(*lin & 0xfff, size)))
 		return 0; /* over decoded code: the slow path invalidates it */
 	return t;

@@ -179,6 +179,14 @@ struct x86_cpu {
 	 * seg_fast[X86_CS]: every CPL change is followed by a CS load before
 	 * any access, and a CR0 write (WP) makes seg_fast afresh. */
 	uint8_t tlb_need[2];
+	/* Internal: per TLB entry, the tag the inlined path compares for a
+	 * read ([0]) and a write ([1]): the linear page address | 0xfff when
+	 * the entry is valid and allows the access tlb_need asks for, else 0.
+	 * An access's key is (lin + size - 1) | 0xfff, so one compare checks
+	 * the page, the rights and that the access does not cross into the
+	 * next page (whose tag lives in the next entry).  Kept by every fill
+	 * and flush, and made afresh when tlb_need changes (cpu.h). */
+	uint32_t tlb_tag[X86_TLB_SIZE][2];
 };
 
 #define X86_SEGF_READ 0x1u

@@ -51,7 +51,7 @@ void x86_tlb_flush(struct x86_cpu *c)
 	for (int i = 0; i < X86_TLB_SIZE; i++) {
 		c->tlb[i].tag = 0;
 		c->tlb[i].code = 0;
-		c->tlb_tag[i][0] = c->tlb_tag[i][1] = 0;
+		c->tlb_fast[i] = (struct x86_tlb_fast){ 0 };
 	}
 }
 

@@ -96,6 +96,20 @@ struct x86_tlb_entry {
 	struct x86_icache_page *code;
 };
 
+/* The inlined path's view of a TLB entry: tag[0] for a read and tag[1]
+ * for a write are the linear page address | 0xfff when the entry is valid
+ * and allows the access x86_cpu.tlb_need asks for, else 0.  An access's
+ * key is (lin + size - 1) | 0xfff, so one compare checks the page, the
+ * rights and that the access does not cross into the next page (whose tag
+ * lives in the next entry).  host_lin is the entry's host page minus its
+ * linear address (0 with no tag), so lin + host_lin is the byte's host
+ * address.  Kept by every fill and flush, and made afresh when tlb_need
+ * changes (cpu.h). */
+struct x86_tlb_fast {
+	uint32_t tag[2];
+	uintptr_t host_lin;
+};
+
 #define X86_TLB_READ 0x1u       /* by CPL 0-2 */
 #define X86_TLB_READ_USER 0x2u  /* by CPL 3 */
 #define X86_TLB_WRITE 0x4u      /* by CPL 0-2 with CR0.WP set */
@@ -179,14 +193,8 @@ struct x86_cpu {
 	 * seg_fast[X86_CS]: every CPL change is followed by a CS load before
 	 * any access, and a CR0 write (WP) makes seg_fast afresh. */
 	uint8_t tlb_need[2];
-	/* Internal: per TLB entry, the tag the inlined path compares for a
-	 * read ([0]) and a write ([1]): the linear page address | 0xfff when
-	 * the entry is valid and allows the access tlb_need asks for, else 0.
-	 * An access's key is (lin + size - 1) | 0xfff, so one compare checks
-	 * the page, the rights and that the access does not cross into the
-	 * next page (whose tag lives in the next entry).  Kept by every fill
-	 * and flush, and made afresh when tlb_need changes (cpu.h). */
-	uint32_t tlb_tag[X86_TLB_SIZE][2];
+	/* Internal: per TLB entry, what the inlined path reads (cpu.h). */
+	struct x86_tlb_fast tlb_fast[X86_TLB_SIZE];
 };
 
 #define X86_SEGF_READ 0x1u

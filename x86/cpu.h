@@ -240,6 +240,7 @@ static inline void x86_fetch_invalidate(struct x86_cpu *c)
 	c->fetch_start = c->fetch_end = 0;
 	c->uop_start = c->uop_len = 0;
 	c->uop_end = 0;
+	c->uop_win_n = c->uop_win_next = 0;
 }
 
 /* ---- decoded-instruction cache (icache.c) ---- */

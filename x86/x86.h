@@ -75,6 +75,7 @@ enum x86_status {
 };
 
 #define X86_TLB_SIZE 256
+#define X86_UOP_WINDOWS 4
 
 struct x86_icache;
 struct x86_icache_page;
@@ -195,6 +196,15 @@ struct x86_cpu {
 	uint8_t tlb_need[2];
 	/* Internal: per TLB entry, what the inlined path reads (cpu.h). */
 	struct x86_tlb_fast tlb_fast[X86_TLB_SIZE];
+	/* Internal: the last uop windows built (icache.c), with their code
+	 * windows, so that calls and returns across pages find theirs again;
+	 * forgotten whenever the windows are emptied. */
+	struct x86_uop_window {
+		uint32_t fetch_start, fetch_end, uop_start, uop_len;
+		const uint8_t *fetch_host, *uop_host;
+		struct x86_uop *uop_base;
+	} uop_win[X86_UOP_WINDOWS];
+	uint32_t uop_win_n, uop_win_next;
 };
 
 #define X86_SEGF_READ 0x1u

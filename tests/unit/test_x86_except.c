@@ -470,6 +470,49 @@ static void test_access_across_a_page_end(void **state)
 	harness_free(h);
 }
 
+/* The core keeps the last uop windows to find them again on calls and
+ * returns across pages: a CR3 load must drop them with the TLB, so the
+ * second call runs the page now mapped there. */
+static void test_code_windows_follow_a_remap(void **state)
+{
+	struct harness *h = pm_machine();
+	paging_on(h);
+	static const uint8_t f1[] = { 0xbb, 0x01, 0x00, 0x00, 0x00, 0xc3 }; /* mov ebx, 1; ret */
+	static const uint8_t f2[] = { 0xbb, 0x02, 0x00, 0x00, 0x00, 0xc3 }; /* mov ebx, 2; ret */
+	memcpy(h->ram + 0x3000, f1, sizeof(f1));
+	memcpy(h->ram + 0x96000, f2, sizeof(f2));
+	static const uint8_t code[] = {
+		0xe8, 0xfb, 0x1f, 0x00, 0x00,       /* call 0x3000 */
+		0xc7, 0x05, 0x0c, 0x10, 0x01, 0x00, /* mov dword [PAGE_TABLE + 4 * 3], */
+		0x07, 0x60, 0x09, 0x00,             /*   0x96007 */
+		0x0f, 0x20, 0xd8,                   /* mov eax, cr3 */
+		0x0f, 0x22, 0xd8,                   /* mov cr3, eax */
+		0xe8, 0xe6, 0x1f, 0x00, 0x00,       /* call 0x3000 */
+	};
+	expect_halt(h, code, sizeof(code));
+	assert_int_equal(h->cpu.r[X86_EBX], 2);
+	harness_free(h);
+}
+
+/* A window found again keeps the code window it was built with, which
+ * may start after EIP: the interpreter's fetches there take the slow
+ * path and must read the right bytes. */
+static void test_code_window_found_again_below_its_start(void **state)
+{
+	struct harness *h = pm_machine();
+	h->ram[0x2800] = 0xc3; /* ret */
+	/* mov eax, 0x11223344; bswap eax; ret */
+	static const uint8_t f[] = { 0xb8, 0x44, 0x33, 0x22, 0x11, 0x0f, 0xc8, 0xc3 };
+	memcpy(h->ram + 0x2100, f, sizeof(f));
+	static const uint8_t code[] = {
+		0xe8, 0xfb, 0x17, 0x00, 0x00, /* call 0x2800 */
+		0xe8, 0xf6, 0x10, 0x00, 0x00, /* call 0x2100 */
+	};
+	expect_halt(h, code, sizeof(code));
+	assert_int_equal(h->cpu.r[X86_EAX], 0x44332211);
+	harness_free(h);
+}
+
 static void put64(struct harness *h, uint32_t addr, uint64_t v)
 {
 	memcpy(h->ram + addr, &v, 8);
@@ -675,6 +718,8 @@ int main(void)
 		cmocka_unit_test(test_user_page_fault_error_code),
 		cmocka_unit_test(test_tlb_rights_follow_the_cpl),
 		cmocka_unit_test(test_access_across_a_page_end),
+		cmocka_unit_test(test_code_windows_follow_a_remap),
+		cmocka_unit_test(test_code_window_found_again_below_its_start),
 		cmocka_unit_test(test_pae_paging_with_nx),
 		cmocka_unit_test(test_double_fault_then_shutdown),
 		cmocka_unit_test(test_io_bitmap_and_iopl_at_ring3),

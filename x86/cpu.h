@@ -240,6 +240,7 @@ static inline void x86_fetch_invalidate(struct x86_cpu *c)
 	c->fetch_start = c->fetch_end = 0;
 	c->uop_start = c->uop_len = 0;
 	c->uop_end = 0;
+	c->uop_win_n = c->uop_win_next = 0;
 }
 
 /* ---- decoded-instruction cache (icache.c) ---- */
@@ -263,6 +264,24 @@ const struct x86_uop *x86_icache_miss(struct x86_insn *x);
 bool x86_icache_window(struct x86_insn *x);
 /* Sets the code window at EIP; returns its TLB entry (host NULL: MMIO). */
 struct x86_tlb_entry *x86_fetch_window(struct x86_insn *x);
+
+/* c->tlb_tag[@i] from entry @i and c->tlb_need. */
+static inline void x86_tlb_tags(struct x86_cpu *c, unsigned i)
+{
+	const struct x86_tlb_entry *t = &c->tlb[i];
+	struct x86_tlb_fast *f = &c->tlb_fast[i];
+	uint32_t tag = t->tag && t->host ? ((t->tag - 1) << 12) | 0xfff : 0;
+	f->tag[0] = t->fast & c->tlb_need[0] ? tag : 0;
+	f->tag[1] = t->fast & c->tlb_need[1] ? tag : 0;
+	f->host_lin = tag ? (uintptr_t)t->host - ((uintptr_t)(t->tag - 1) << 12) : 0;
+}
+
+/* All of c->tlb_tag, after tlb_need changed. */
+static inline void x86_tlb_tags_all(struct x86_cpu *c)
+{
+	for (unsigned i = 0; i < X86_TLB_SIZE; i++)
+		x86_tlb_tags(c, i);
+}
 
 /* The X86_TLB_* right an access by the current CPL needs. */
 static inline unsigned x86_tlb_need(const struct x86_cpu *c, bool write)
@@ -292,8 +311,12 @@ static inline void x86_seg_fast_sync(struct x86_cpu *c, int segno)
 	}
 	c->seg_fast[segno] = f;
 	if (segno == X86_CS) {
-		c->tlb_need[0] = (uint8_t)x86_tlb_need(c, false);
-		c->tlb_need[1] = (uint8_t)x86_tlb_need(c, true);
+		uint8_t r = (uint8_t)x86_tlb_need(c, false), w = (uint8_t)x86_tlb_need(c, true);
+		if (r != c->tlb_need[0] || w != c->tlb_need[1]) {
+			c->tlb_need[0] = r;
+			c->tlb_need[1] = w;
+			x86_tlb_tags_all(c);
+		}
 	}
 }
 
@@ -324,32 +347,74 @@ static inline void x86_ctrl_written(struct x86_insn *x, int cr, uint32_t old)
 		x->ops->ctrl_written(x->ops->ctx, cr, old);
 }
 
-/* The TLB entry that lets an access of @size at @off in segment @seg go
- * straight to host memory, or NULL when the full checks must run: the
- * segment is present, expand-up, readable (writable for a write), the access
- * is inside its limit and one page, and the page is in the TLB with the
- * rights the access needs. */
-static inline struct x86_tlb_entry *x86_fast_entry(struct x86_cpu *c, int seg, uint32_t off,
-                                                   unsigned size, bool write, uint32_t *lin)
+/* The linear address (in @lin) of an access of @size at @off in segment
+ * @seg when the segment allows it without the full checks: the segment is
+ * present, expand-up, readable (writable for a write) and the access is
+ * inside its limit, or the segment is flat (x86_tlb_fast covers the limit
+ * then: an access past 0xffffffff crosses a page).  Else false. */
+static inline __attribute__((always_inline)) bool x86_fast_lin(const struct x86_cpu *c, int seg,
+                                                               uint32_t off, unsigned size,
+                                                               bool write, uint32_t *lin)
 {
 	const struct x86_seg *s = &c->seg[seg];
 	uint8_t f = c->seg_fast[seg];
 	if (f & (write ? X86_SEGF_FLAT_WRITE : X86_SEGF_FLAT_READ)) {
-		*lin = off; /* the page check below covers the limit */
-	} else {
-		if (!(f & (write ? X86_SEGF_WRITE : X86_SEGF_READ)) || off > s->limit ||
-		    s->limit - off < size - 1)
-			return 0;
-		*lin = s->base + off;
+		*lin = off;
+		return true;
 	}
-	if ((*lin & 0xfff) > 0x1000 - size)
+	if (!(f & (write ? X86_SEGF_WRITE : X86_SEGF_READ)) || off > s->limit ||
+	    s->limit - off < size - 1)
+		return false;
+	*lin = s->base + off;
+	return true;
+}
+
+/* Whether the TLB tags let an access at @lin of @size through
+ * (x86_tlb_fast: in one page, with the rights the access needs) and, for a
+ * write, no decoded code is in the bytes; sets @f to the slot's tags. */
+static inline __attribute__((always_inline)) bool x86_fast_slot(const struct x86_cpu *c,
+                                                                uint32_t lin, unsigned size,
+                                                                bool write,
+                                                                const struct x86_tlb_fast **f)
+{
+	/* (lin >> 12) % X86_TLB_SIZE * 16 in two instructions, not three */
+	_Static_assert(sizeof(struct x86_tlb_fast) == 16, "x86_tlb_fast is 16 bytes");
+	unsigned at = (lin >> 8) & ((X86_TLB_SIZE - 1) * 16);
+	*f = (const struct x86_tlb_fast *)((const char *)c->tlb_fast + at);
+	if ((*f)->tag[write] != ((lin + (size - 1)) | 0xfffu))
+		return false;
+	if (!write)
+		return true;
+	const struct x86_icache_page *code = c->tlb[at / 16].code;
+	/* over decoded code: the slow path invalidates it */
+	return !(code && (code->lines & x86_icache_lines(lin & 0xfff, size)));
+}
+
+/* The TLB entry that lets an access of @size at @off in segment @seg go
+ * straight to host memory (x86_fast_lin(), x86_fast_slot()), or NULL when
+ * the full checks must run. */
+static inline struct x86_tlb_entry *x86_fast_entry(struct x86_cpu *c, int seg, uint32_t off,
+                                                   unsigned size, bool write, uint32_t *lin)
+{
+	const struct x86_tlb_fast *f;
+	if (!x86_fast_lin(c, seg, off, size, write, lin) ||
+	    !x86_fast_slot(c, *lin, size, write, &f))
 		return 0;
-	struct x86_tlb_entry *t = &c->tlb[(*lin >> 12) % X86_TLB_SIZE];
-	if (t->tag != (*lin >> 12) + 1 || !(t->fast & c->tlb_need[write]))
-		return 0;
-	if (write && t->code && (t->code->lines & x86_icache_lines(*lin & 0xfff, size)))
-		return 0; /* over decoded code: the slow path invalidates it */
-	return t;
+	return &c->tlb[f - c->tlb_fast];
+}
+
+/* As x86_fast_entry(), but sets @p to the host address of the access
+ * itself. */
+static inline __attribute__((always_inline)) bool
+x86_fast_host(struct x86_cpu *c, int seg, uint32_t off, unsigned size, bool write, uint8_t **p)
+{
+	uint32_t lin;
+	const struct x86_tlb_fast *f;
+	if (!x86_fast_lin(c, seg, off, size, write, &lin) ||
+	    !x86_fast_slot(c, lin, size, write, &f))
+		return false;
+	*p = (uint8_t *)(f->host_lin + lin);
+	return true;
 }
 
 /* Host memory accesses of 1, 2 or 4 bytes; a memcpy of a size only known
@@ -385,23 +450,21 @@ static inline void x86_host_store(uint8_t *p, unsigned size, uint32_t v)
 static inline __attribute__((always_inline)) uint32_t x86_read(struct x86_insn *x, int seg,
                                                                uint32_t off, unsigned size)
 {
-	uint32_t lin;
-	struct x86_tlb_entry *t = x86_fast_entry(x->c, seg, off, size, false, &lin);
-	if (!t)
+	uint8_t *p;
+	if (!x86_fast_host(x->c, seg, off, size, false, &p))
 		return x86_read_slow(x, seg, off, size);
-	return x86_host_load(t->host + (lin & 0xfff), size);
+	return x86_host_load(p, size);
 }
 
 static inline __attribute__((always_inline)) void x86_write(struct x86_insn *x, int seg,
                                                             uint32_t off, unsigned size, uint32_t v)
 {
-	uint32_t lin;
-	struct x86_tlb_entry *t = x86_fast_entry(x->c, seg, off, size, true, &lin);
-	if (!t) {
+	uint8_t *p;
+	if (!x86_fast_host(x->c, seg, off, size, true, &p)) {
 		x86_write_slow(x, seg, off, size, v);
 		return;
 	}
-	x86_host_store(t->host + (lin & 0xfff), size, v);
+	x86_host_store(p, size, v);
 }
 
 /* The next code byte: from the code window when EIP is inside it (the

@@ -85,6 +85,7 @@ static void icache_unmark(struct x86_cpu *c)
 	x86_uop_sync(c);
 	c->uop_start = c->uop_len = 0;
 	c->uop_end = 0;
+	c->uop_win_n = c->uop_win_next = 0;
 }
 
 void x86_icache_flush(struct x86_cpu *c)
@@ -175,6 +176,22 @@ bool x86_icache_window(struct x86_insn *x)
 	uint32_t eip = c->eip;
 	if (!c->icache)
 		return false;
+	/* A window built since the windows were last emptied is still right:
+	 * the same CS, CPL and translations, and its page is still cached. */
+	for (uint32_t i = 0; i < c->uop_win_n; i++) {
+		const struct x86_uop_window *w = &c->uop_win[i];
+		if (eip - w->uop_start < w->uop_len) {
+			c->fetch_start = w->fetch_start;
+			c->fetch_end = w->fetch_end;
+			c->fetch_host = w->fetch_host;
+			c->uop_start = w->uop_start;
+			c->uop_len = w->uop_len;
+			c->uop_base = w->uop_base;
+			c->uop_end = w->uop_base + w->uop_len;
+			c->uop_host = w->uop_host;
+			return true;
+		}
+	}
 	struct x86_tlb_entry *t = x86_fetch_window(x);
 	uint32_t lin = c->seg[X86_CS].base + eip, in_page = lin & 0xfff;
 	/* Only a window that runs to the end of the page: then no cached
@@ -189,6 +206,18 @@ bool x86_icache_window(struct x86_insn *x)
 	c->uop_base = p->uop + (in_page - before);
 	c->uop_end = c->uop_base + c->uop_len;
 	c->uop_host = t->host + (in_page - before);
+	c->uop_win[c->uop_win_next] = (struct x86_uop_window){
+		.fetch_start = c->fetch_start,
+		.fetch_end = c->fetch_end,
+		.uop_start = c->uop_start,
+		.uop_len = c->uop_len,
+		.fetch_host = c->fetch_host,
+		.uop_host = c->uop_host,
+		.uop_base = c->uop_base,
+	};
+	c->uop_win_next = (c->uop_win_next + 1) % X86_UOP_WINDOWS;
+	if (c->uop_win_n < X86_UOP_WINDOWS)
+		c->uop_win_n++;
 	return true;
 }
 

@@ -51,6 +51,7 @@ void x86_tlb_flush(struct x86_cpu *c)
 	for (int i = 0; i < X86_TLB_SIZE; i++) {
 		c->tlb[i].tag = 0;
 		c->tlb[i].code = 0;
+		c->tlb_fast[i] = (struct x86_tlb_fast){ 0 };
 	}
 }
 
@@ -147,6 +148,7 @@ static void x86_tlb_host(struct x86_insn *x, struct x86_tlb_entry *t)
 	}
 	t->code = x86_tlb_code(x->c, t->frame, t->host);
 	t->fast = x86_tlb_rights(t);
+	x86_tlb_tags(x->c, (unsigned)(t - x->c->tlb));
 }
 
 /* Walks the page tables for @lin; fills the TLB or raises #PF. */
@@ -214,8 +216,10 @@ static struct x86_tlb_entry *x86_lookup_fill(struct x86_insn *x, uint32_t lin, b
 static struct x86_tlb_entry *x86_lookup(struct x86_insn *x, uint32_t lin, bool write, bool user)
 {
 	struct x86_tlb_entry *t = x86_lookup_fill(x, lin, write, user);
-	if (__builtin_expect(x->c->db_data, 0) && x86_debug_page(x->c, lin))
+	if (__builtin_expect(x->c->db_data, 0) && x86_debug_page(x->c, lin)) {
 		t->tag = 0; /* not kept: its accesses stay on the slow path (debug.c) */
+		x86_tlb_tags(x->c, (unsigned)(t - x->c->tlb));
+	}
 	return t;
 }
 

@@ -156,7 +156,7 @@ static inline __attribute__((always_inline)) uint32_t uop_ea_form(const struct x
 /*
  * The host address (in @p) of the memory operand (form @mem) for an access
  * of @size, or false when the inlined path cannot make it
- * (x86_fast_entry()).  A handler told false has changed nothing yet and hands the whole
+ * (x86_fast_host()).  A handler told false has changed nothing yet and hands the whole
  * instruction to the interpreter (x86_uop_legacy()), whose slow path
  * walks the page tables, faults, reaches MMIO or invalidates decoded code:
  * so the handler's own path has no call in it, and gcc saves no registers
@@ -168,13 +168,7 @@ static inline __attribute__((always_inline)) bool uop_mem_host(struct x86_insn *
                                                                unsigned size, bool write,
                                                                uint8_t **p)
 {
-	uint32_t lin;
-	struct x86_tlb_entry *t =
-	        x86_fast_entry(x->c, u->seg, uop_ea_form(x->c, u, mem), size, write, &lin);
-	if (!t)
-		return false;
-	*p = t->host + (lin & 0xfff);
-	return true;
+	return x86_fast_host(x->c, u->seg, uop_ea_form(x->c, u, mem), size, write, p);
 }
 
 /* The end of a handler whose template returns false to give the

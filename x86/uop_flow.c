@@ -96,7 +96,7 @@ static void jmp(struct x86_insn *x, const struct x86_uop *u)
 /*
  * The host address of the 32-bit stack slot at ESP + @delta when the
  * inlined path reaches it: a 32-bit operand size and stack (SS.B), and
- * x86_fast_entry() allowing the access.  Else false, and the handler,
+ * x86_fast_host() allowing the access.  Else false, and the handler,
  * having changed nothing, leaves the instruction to the general stack
  * helpers (mem.c): the common push and pop make no call.
  */
@@ -104,14 +104,9 @@ X86_INLINE bool stack_host(struct x86_insn *x, const struct x86_uop *u, uint32_t
                            uint8_t **p)
 {
 	struct x86_cpu *c = x->c;
-	uint32_t lin;
 	if (!(u->flags & UOP_O32) || !(c->seg[X86_SS].attr & X86_SEG_DB))
 		return false;
-	struct x86_tlb_entry *t = x86_fast_entry(c, X86_SS, c->r[X86_ESP] + delta, 4, write, &lin);
-	if (!t)
-		return false;
-	*p = t->host + (lin & 0xfff);
-	return true;
+	return x86_fast_host(c, X86_SS, c->r[X86_ESP] + delta, 4, write, p);
 }
 
 /* Pushes @v: inline when stack_host() allows, else through x86_push(). */

@@ -75,6 +75,7 @@ enum x86_status {
 };
 
 #define X86_TLB_SIZE 256
+#define X86_UOP_WINDOWS 4
 
 struct x86_icache;
 struct x86_icache_page;
@@ -94,6 +95,20 @@ struct x86_tlb_entry {
 	/* Decoded instructions cached for this frame, or NULL: writes through
 	 * an entry with code set take the slow path, which invalidates them. */
 	struct x86_icache_page *code;
+};
+
+/* The inlined path's view of a TLB entry: tag[0] for a read and tag[1]
+ * for a write are the linear page address | 0xfff when the entry is valid
+ * and allows the access x86_cpu.tlb_need asks for, else 0.  An access's
+ * key is (lin + size - 1) | 0xfff, so one compare checks the page, the
+ * rights and that the access does not cross into the next page (whose tag
+ * lives in the next entry).  host_lin is the entry's host page minus its
+ * linear address (0 with no tag), so lin + host_lin is the byte's host
+ * address.  Kept by every fill and flush, and made afresh when tlb_need
+ * changes (cpu.h). */
+struct x86_tlb_fast {
+	uint32_t tag[2];
+	uintptr_t host_lin;
 };
 
 #define X86_TLB_READ 0x1u       /* by CPL 0-2 */
@@ -179,6 +194,17 @@ struct x86_cpu {
 	 * seg_fast[X86_CS]: every CPL change is followed by a CS load before
 	 * any access, and a CR0 write (WP) makes seg_fast afresh. */
 	uint8_t tlb_need[2];
+	/* Internal: per TLB entry, what the inlined path reads (cpu.h). */
+	struct x86_tlb_fast tlb_fast[X86_TLB_SIZE];
+	/* Internal: the last uop windows built (icache.c), with their code
+	 * windows, so that calls and returns across pages find theirs again;
+	 * forgotten whenever the windows are emptied. */
+	struct x86_uop_window {
+		uint32_t fetch_start, fetch_end, uop_start, uop_len;
+		const uint8_t *fetch_host, *uop_host;
+		struct x86_uop *uop_base;
+	} uop_win[X86_UOP_WINDOWS];
+	uint32_t uop_win_n, uop_win_next;
 };
 
 #define X86_SEGF_READ 0x1u

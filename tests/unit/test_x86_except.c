@@ -401,6 +401,118 @@ static void test_user_page_fault_error_code(void **state)
 	harness_free(h);
 }
 
+/* The inlined access path keeps per TLB entry a tag for what the current
+ * CPL may do: an entry filled by ring 0 must not let ring 3 read a
+ * supervisor page afterwards. */
+static void test_tlb_rights_follow_the_cpl(void **state)
+{
+	struct harness *h = pm_machine();
+	paging_on(h);
+	put32(h, PAGE_TABLE + 4 * 0x92, 0x92000 | 0x3); /* supervisor-only */
+	/* mov eax, [0x92000]; then to ring 3 */
+	uint8_t code[5 + sizeof(to_ring3)] = { 0xa1, 0x00, 0x20, 0x09, 0x00 };
+	memcpy(code + 5, to_ring3, sizeof(to_ring3));
+	/* push SEL_UDATA; pop ds; mov eax, [0x92000] at CPL 3 */
+	static const uint8_t user[] = { 0x6a, SEL_UDATA, 0x1f, 0xa1, 0x00, 0x20, 0x09, 0x00 };
+	memcpy(h->ram + USER_CODE, user, sizeof(user));
+	expect_vector(h, code, sizeof(code), 14);
+	assert_int_equal(get32(h, h->cpu.r[X86_ESP]), 0x5);
+	assert_int_equal(h->cpu.cr2, 0x92000);
+	assert_int_equal(get32(h, h->cpu.r[X86_ESP] + 4), USER_CODE + 3);
+	harness_free(h);
+}
+
+/* An access whose last bytes are in the next page (or wrap from the last
+ * page to page 0) misses the inlined path's tag compare even with both
+ * pages in the TLB: the slow path faults on the second page with CR2 at
+ * its start, raises #GP past a flat segment's limit, or reads both. */
+static void test_access_across_a_page_end(void **state)
+{
+	struct harness *h = pm_machine();
+	paging_on(h);
+	static const uint8_t absent[] = {
+		0xa1, 0x00, 0xf0, 0x08, 0x00, /* mov eax, [0x8f000] */
+		0xa1, 0xfe, 0xff, 0x08, 0x00, /* mov eax, [0x8fffe]: into 0x90000, absent */
+	};
+	expect_vector(h, absent, sizeof(absent), 14);
+	assert_int_equal(h->cpu.cr2, 0x90000);
+	assert_int_equal(get32(h, h->cpu.r[X86_ESP]), 0x0);
+	assert_int_equal(get32(h, h->cpu.r[X86_ESP] + 4), HARNESS_CODE + 5);
+
+	/* With both the last page and page 0 in the TLB, a dword at
+	 * 0xfffffffe in a flat segment passes its 4 GiB limit: #GP(0), which
+	 * the inlined path leaves to the slow one (it checks no flat limit). */
+	put32(h, PAGE_DIR + 4 * 1023, 0x12000 | 0x7);
+	put32(h, 0x12000 + 4 * 1023, 0x93000 | 0x7);
+	h->cpu.r[X86_ESP] = HARNESS_STACK;
+	static const uint8_t wrap[] = {
+		0xa1, 0x00, 0xf0, 0xff, 0xff, /* mov eax, [0xfffff000] */
+		0xa1, 0x00, 0x00, 0x00, 0x00, /* mov eax, [0] */
+		0xa1, 0xfe, 0xff, 0xff, 0xff, /* mov eax, [0xfffffffe] */
+	};
+	expect_vector(h, wrap, sizeof(wrap), 13);
+	assert_int_equal(get32(h, h->cpu.r[X86_ESP]), 0x0);
+	assert_int_equal(get32(h, h->cpu.r[X86_ESP] + 4), HARNESS_CODE + 10);
+
+	/* Read across a page end into a present page: both halves. */
+	h->cpu.r[X86_ESP] = HARNESS_STACK;
+	put32(h, 0x8effc, 0x22110000);
+	put32(h, 0x8f000, 0x4433);
+	static const uint8_t across[] = {
+		0xa1, 0x00, 0xe0, 0x08, 0x00, /* mov eax, [0x8e000] */
+		0xa1, 0x00, 0xf0, 0x08, 0x00, /* mov eax, [0x8f000] */
+		0xa1, 0xfe, 0xef, 0x08, 0x00, /* mov eax, [0x8effe] */
+	};
+	harness_load(h, across, sizeof(across));
+	assert_int_equal(harness_run(h, 10), X86_HALT);
+	assert_int_equal(h->cpu.eip, HARNESS_CODE + sizeof(across) + 1);
+	assert_int_equal(h->cpu.r[X86_EAX], 0x44332211);
+	harness_free(h);
+}
+
+/* The core keeps the last uop windows to find them again on calls and
+ * returns across pages: a CR3 load must drop them with the TLB, so the
+ * second call runs the page now mapped there. */
+static void test_code_windows_follow_a_remap(void **state)
+{
+	struct harness *h = pm_machine();
+	paging_on(h);
+	static const uint8_t f1[] = { 0xbb, 0x01, 0x00, 0x00, 0x00, 0xc3 }; /* mov ebx, 1; ret */
+	static const uint8_t f2[] = { 0xbb, 0x02, 0x00, 0x00, 0x00, 0xc3 }; /* mov ebx, 2; ret */
+	memcpy(h->ram + 0x3000, f1, sizeof(f1));
+	memcpy(h->ram + 0x96000, f2, sizeof(f2));
+	static const uint8_t code[] = {
+		0xe8, 0xfb, 0x1f, 0x00, 0x00,       /* call 0x3000 */
+		0xc7, 0x05, 0x0c, 0x10, 0x01, 0x00, /* mov dword [PAGE_TABLE + 4 * 3], */
+		0x07, 0x60, 0x09, 0x00,             /*   0x96007 */
+		0x0f, 0x20, 0xd8,                   /* mov eax, cr3 */
+		0x0f, 0x22, 0xd8,                   /* mov cr3, eax */
+		0xe8, 0xe6, 0x1f, 0x00, 0x00,       /* call 0x3000 */
+	};
+	expect_halt(h, code, sizeof(code));
+	assert_int_equal(h->cpu.r[X86_EBX], 2);
+	harness_free(h);
+}
+
+/* A window found again keeps the code window it was built with, which
+ * may start after EIP: the interpreter's fetches there take the slow
+ * path and must read the right bytes. */
+static void test_code_window_found_again_below_its_start(void **state)
+{
+	struct harness *h = pm_machine();
+	h->ram[0x2800] = 0xc3; /* ret */
+	/* mov eax, 0x11223344; bswap eax; ret */
+	static const uint8_t f[] = { 0xb8, 0x44, 0x33, 0x22, 0x11, 0x0f, 0xc8, 0xc3 };
+	memcpy(h->ram + 0x2100, f, sizeof(f));
+	static const uint8_t code[] = {
+		0xe8, 0xfb, 0x17, 0x00, 0x00, /* call 0x2800 */
+		0xe8, 0xf6, 0x10, 0x00, 0x00, /* call 0x2100 */
+	};
+	expect_halt(h, code, sizeof(code));
+	assert_int_equal(h->cpu.r[X86_EAX], 0x44332211);
+	harness_free(h);
+}
+
 static void put64(struct harness *h, uint32_t addr, uint64_t v)
 {
 	memcpy(h->ram + addr, &v, 8);
@@ -604,6 +716,10 @@ int main(void)
 		cmocka_unit_test(test_enter_restarts_after_a_fault),
 		cmocka_unit_test(test_page_faults_set_cr2_and_the_error_code),
 		cmocka_unit_test(test_user_page_fault_error_code),
+		cmocka_unit_test(test_tlb_rights_follow_the_cpl),
+		cmocka_unit_test(test_access_across_a_page_end),
+		cmocka_unit_test(test_code_windows_follow_a_remap),
+		cmocka_unit_test(test_code_window_found_again_below_its_start),
 		cmocka_unit_test(test_pae_paging_with_nx),
 		cmocka_unit_test(test_double_fault_then_shutdown),
 		cmocka_unit_test(test_io_bitmap_and_iopl_at_ring3),

@@ -100,6 +100,14 @@ static inline void expect_vector(struct harness *h, const uint8_t *code, size_t 
 	assert_int_equal(h->cpu.eip, HANDLERS + 16 * vector + 1);
 }
 
+/* Runs @code at HARNESS_CODE and expects it to reach the HLT after it. */
+static inline void expect_halt(struct harness *h, const uint8_t *code, size_t len)
+{
+	harness_load(h, code, len);
+	assert_int_equal(harness_run(h, 1000), X86_HALT);
+	assert_int_equal(h->cpu.eip, HARNESS_CODE + len + 1);
+}
+
 /* Pushes an IRET frame to ring 3 at USER_CODE and executes IRET. */
 static const uint8_t to_ring3[] = {
 	0x6a, SEL_UDATA,                   /* push SEL_UDATA */

@@ -141,23 +141,26 @@ bool monitor_ldt_can_cut(const struct x86_seg seg[6], uint32_t end)
 	return true;
 }
 
-/* Segment register @i's truncated entry set to @cut: its selector, or 0
- * with r < 0. */
-static int cut_sel(struct monitor_ldt *l, unsigned i, const struct x86_seg *cut, uint16_t *sel)
+/* Host LDT entry @entry made to describe @s, with modify_ldt only if it
+ * does not already (@held, @valid: what it holds); *@sel is its selector,
+ * or 0 if @s is unusable or the write failed (r < 0).  The private and the
+ * truncated entries both go through here. */
+static int entry_sel(struct monitor_ldt *l, unsigned entry, const struct x86_seg *s,
+                     struct x86_seg *held, bool *valid, uint16_t *sel)
 {
-	*sel = MONITOR_LDT_CUT_SEL(i);
-	if (l->cut_valid[i] && same_seg(&l->cut[i], cut))
-		return 0;
 	struct user_desc d;
-	monitor_ldt_desc(cut, MONITOR_LDT_CUT_FIRST + i, &d);
+	bool usable = monitor_ldt_desc(s, entry, &d);
+	*sel = usable ? (uint16_t)((entry << 3) | 7) : 0;
+	if (*valid && same_seg(held, s))
+		return 0;
 	int r = install(l, &d);
 	if (r < 0) {
-		l->cut_valid[i] = false;
+		*valid = false;
 		*sel = 0;
 		return r;
 	}
-	l->cut[i] = *cut;
-	l->cut_valid[i] = true;
+	*held = *s;
+	*valid = true;
 	return 0;
 }
 
@@ -169,7 +172,8 @@ int monitor_ldt_sync(struct monitor_ldt *l, const struct x86_seg seg[6], uint16_
 			struct x86_seg cut;
 			enum monitor_cut k = monitor_ldt_cut(&seg[i], user_end, &cut);
 			if (k == MONITOR_CUT_SHORTENED) {
-				int r = cut_sel(l, i, &cut, &sel[i]);
+				int r = entry_sel(l, MONITOR_LDT_CUT_FIRST + i, &cut, &l->cut[i],
+				                  &l->cut_valid[i], &sel[i]);
 				if (r < 0)
 					return r;
 				continue;
@@ -187,19 +191,9 @@ int monitor_ldt_sync(struct monitor_ldt *l, const struct x86_seg seg[6], uint16_
 			l->from_mirror++;
 			continue;
 		}
-		if (l->valid[i] && same_seg(&l->installed[i], &seg[i])) {
-			sel[i] = l->sel[i];
-			continue;
-		}
-		struct user_desc d;
-		bool usable = monitor_ldt_desc(&seg[i], i, &d);
-		int r = install(l, &d);
+		int r = entry_sel(l, i, &seg[i], &l->installed[i], &l->valid[i], &sel[i]);
 		if (r < 0)
 			return r;
-		sel[i] = usable ? MONITOR_LDT_SEL(i) : 0;
-		l->installed[i] = seg[i];
-		l->sel[i] = sel[i];
-		l->valid[i] = true;
 	}
 	return 0;
 }

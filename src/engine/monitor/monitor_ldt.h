@@ -65,9 +65,8 @@ enum { MONITOR_LDT_GDT, MONITOR_LDT_LDT };
 bool monitor_ldt_desc(const struct x86_seg *s, unsigned entry, struct user_desc *d);
 
 struct monitor_ldt {
-	/* the private entries: what they hold, and the selector for each */
+	/* the private entries: what they hold */
 	struct x86_seg installed[6];
-	uint16_t sel[6];
 	bool valid[6];
 	/* the table mirror: what each entry holds, if anything usable */
 	struct x86_seg mirror[2][MONITOR_LDT_MIRRORED];

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -20,6 +21,7 @@ int chardev_open(struct chardev *c, const struct chardev_spec *spec)
 {
 	c->kind = spec->kind;
 	c->fd = -1;
+	c->held = 0;
 	switch (spec->kind) {
 	case CHARDEV_STDIO: c->fd = STDOUT_FILENO; return 0;
 	case CHARDEV_FILE:
@@ -38,7 +40,8 @@ static void chardev_fail(struct chardev *c, int err)
 	chardev_close(c);
 }
 
-void chardev_write(struct chardev *c, const uint8_t *buf, size_t n)
+/* Writes @n bytes to the descriptor, waiting out a full pipe. */
+static void write_out(struct chardev *c, const uint8_t *buf, size_t n)
 {
 	while (c->fd >= 0 && n > 0) {
 		ssize_t w = write(c->fd, buf, n);
@@ -56,8 +59,50 @@ void chardev_write(struct chardev *c, const uint8_t *buf, size_t n)
 	}
 }
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void chardev_flush(struct chardev *c)
+{
+	size_t n = c->held;
+	c->held = 0;
+	write_out(c, c->buf, n);
+}
+
+void chardev_write(struct chardev *c, const uint8_t *buf, size_t n)
+{
+	if (c->fd < 0 || n == 0)
+		return;
+	if (c->held + n > sizeof(c->buf))
+		chardev_flush(c);
+	if (n >= sizeof(c->buf)) {
+		write_out(c, buf, n);
+		return;
+	}
+	if (c->held == 0)
+		c->held_since = now_ns();
+	memcpy(c->buf + c->held, buf, n);
+	c->held += n;
+}
+
+uint64_t chardev_deadline(const struct chardev *c)
+{
+	return c->held ? c->held_since + CHARDEV_HOLD_NS : UINT64_MAX;
+}
+
+void chardev_flush_due(struct chardev *c, uint64_t now)
+{
+	if (c->held && now >= chardev_deadline(c))
+		chardev_flush(c);
+}
+
 void chardev_close(struct chardev *c)
 {
+	chardev_flush(c);
 	if (c->kind == CHARDEV_FILE && c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;

@@ -308,6 +308,8 @@ void machine_pc_poll(struct machine_pc *m, uint64_t now_ns)
 {
 	pit8254_update(m->pit, now_ns);
 	lapic_update(m->lapic, now_ns);
+	chardev_flush_due(&m->serial_out, now_ns);
+	chardev_flush_due(&m->debugcon_out, now_ns);
 	if (now_ns >= m->next_input_poll) {
 		m->next_input_poll = now_ns + INPUT_POLL_NS;
 		machine_pc_feed_input(m);
@@ -328,6 +330,10 @@ uint64_t machine_pc_next_deadline(struct machine_pc *m)
 		t = m->next_input_poll;
 	if (m->vm->cfg->vga == VGA_LIVE && m->next_screen < t)
 		t = m->next_screen;
+	if (chardev_deadline(&m->serial_out) < t)
+		t = chardev_deadline(&m->serial_out);
+	if (chardev_deadline(&m->debugcon_out) < t)
+		t = chardev_deadline(&m->debugcon_out);
 	return t;
 }
 
@@ -338,8 +344,15 @@ int machine_pc_input_fd(struct machine_pc *m)
 	return m->input_pos < m->input_len ? -1 : m->term.fd;
 }
 
+void machine_pc_flush_output(struct machine_pc *m)
+{
+	chardev_flush(&m->serial_out);
+	chardev_flush(&m->debugcon_out);
+}
+
 void machine_pc_finish(struct machine_pc *m)
 {
+	machine_pc_flush_output(m);
 	if (m->term_open) {
 		term_close(&m->term);
 		m->term_open = false;

@@ -20,7 +20,8 @@ void machine_pc_destroy(struct machine_pc *m);
 bool machine_pc_irq_pending(struct machine_pc *m);
 int machine_pc_irq_ack(struct machine_pc *m);
 
-/* Brings timers, terminal input and the live screen up to @now_ns. */
+/* Brings timers, terminal input, held guest output and the live screen
+ * up to @now_ns. */
 void machine_pc_poll(struct machine_pc *m, uint64_t now_ns);
 uint64_t machine_pc_next_deadline(struct machine_pc *m);
 
@@ -28,7 +29,10 @@ uint64_t machine_pc_next_deadline(struct machine_pc *m);
  * input), or -1. */
 int machine_pc_input_fd(struct machine_pc *m);
 
-/* At exit: the final screen for --vga dump, the terminal restored. */
+/* Writes the guest output the serial and debugcon backends hold. */
+void machine_pc_flush_output(struct machine_pc *m);
+/* At exit: the held output, the final screen for --vga dump, the terminal
+ * restored. */
 void machine_pc_finish(struct machine_pc *m);
 
 #endif

@@ -98,6 +98,7 @@ void vm_wait(struct vm *vm)
 			ts.tv_nsec = (long)(wait % 1000000000ull);
 			tsp = &ts;
 		}
+		machine_pc_flush_output(vm->machine); /* the guest idles: show its output now */
 		ppoll(&p, p.fd >= 0 ? 1 : 0, tsp, NULL);
 	}
 }

@@ -1,5 +1,6 @@
 /* Output backends: a file gets every byte, none discards, stdio is fd 1,
- * a slow non-blocking reader loses nothing, a vanished reader is survived. */
+ * a slow non-blocking reader loses nothing, a vanished reader is survived,
+ * held output goes out when due, when the buffer fills and on close. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -102,7 +103,7 @@ static void test_nonblocking_pipe_loses_nothing(void **state)
 	assert_non_null(data);
 	for (size_t i = 0; i < TOTAL; i++)
 		data[i] = (uint8_t)(i * 7);
-	struct chardev c = { CHARDEV_FILE, p[1] };
+	struct chardev c = { .kind = CHARDEV_FILE, .fd = p[1] };
 	chardev_write(&c, data, TOTAL / 2);
 	chardev_write(&c, data + TOTAL / 2, TOTAL / 2);
 	chardev_close(&c);
@@ -119,11 +120,63 @@ static void test_reader_gone(void **state)
 	assert_int_equal(pipe(p), 0);
 	close(p[0]);
 	signal(SIGPIPE, SIG_IGN); /* as plexvm runs: EPIPE instead of death */
-	struct chardev c = { CHARDEV_FILE, p[1] };
+	struct chardev c = { .kind = CHARDEV_FILE, .fd = p[1] };
 	chardev_write(&c, (const uint8_t *)"lost", 4);
+	chardev_flush(&c);
 	assert_int_equal(c.fd, -1); /* backend given up, descriptor closed */
 	assert_int_equal(fcntl(p[1], F_GETFD), -1);
 	chardev_write(&c, (const uint8_t *)"more", 4); /* no second warning, no crash */
+}
+
+static size_t file_size(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	long n = ftell(f);
+	fclose(f);
+	return (size_t)n;
+}
+
+static void test_held_until_due(void **state)
+{
+	char path[] = "/tmp/plexvm-chardev-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	struct chardev_spec spec = { CHARDEV_FILE, path };
+	struct chardev c;
+	assert_int_equal(chardev_open(&c, &spec), 0);
+	assert_true(chardev_deadline(&c) == UINT64_MAX); /* nothing held */
+
+	chardev_write(&c, (const uint8_t *)"ab", 2);
+	uint64_t due = chardev_deadline(&c);
+	assert_true(due != UINT64_MAX);
+	chardev_flush_due(&c, due - 1);
+	assert_int_equal(file_size(path), 0); /* still held */
+	chardev_write(&c, (const uint8_t *)"c", 1);
+	assert_true(chardev_deadline(&c) == due); /* the oldest byte sets it */
+	chardev_flush_due(&c, due);
+	assert_int_equal(file_size(path), 3);
+	assert_true(chardev_deadline(&c) == UINT64_MAX);
+
+	/* a write that does not fit sends what is held first, in order */
+	static uint8_t big[CHARDEV_BUF_SIZE];
+	memset(big, 'x', sizeof(big));
+	chardev_write(&c, (const uint8_t *)"d", 1);
+	chardev_write(&c, big, sizeof(big));
+	assert_int_equal(file_size(path), 4 + sizeof(big));
+	chardev_write(&c, (const uint8_t *)"e", 1);
+	chardev_close(&c); /* and close sends the rest */
+	assert_int_equal(file_size(path), 5 + sizeof(big));
+
+	char head[5] = "";
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	assert_int_equal(fread(head, 1, 4, f), 4);
+	fclose(f);
+	assert_memory_equal(head, "abcd", 4);
+	unlink(path);
 }
 
 int main(void)
@@ -134,6 +187,7 @@ int main(void)
 		cmocka_unit_test(test_none_and_stdio),
 		cmocka_unit_test(test_nonblocking_pipe_loses_nothing),
 		cmocka_unit_test(test_reader_gone),
+		cmocka_unit_test(test_held_until_due),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,7 +16,7 @@ struct insn_case {
 	size_t len;
 	enum monitor_insn_kind kind;
 	const char *name;
-	int32_t rel; /* for MONITOR_INSN_JUMP */
+	int32_t rel; /* for MONITOR_INSN_JUMP and MONITOR_INSN_BRANCH */
 };
 
 #define C(b, k, n)                                                                                 \
@@ -50,9 +50,10 @@ static const struct insn_case cases[] = {
 	C("\x01\xd8", PLAIN, "other"),
 	C("\x90", PLAIN, "other"),
 	/* control flow */
-	C("\x74\x05", BRANCH, "other"),
-	C("\x0f\x85\x00\x01\x00\x00", BRANCH, "other"),
-	C("\xe2\xfe", BRANCH, "other"),
+	{ "\x74\x05", 2, MONITOR_INSN_BRANCH, "other", 5 },
+	{ "\x0f\x85\x00\xff\xff\xff", 6, MONITOR_INSN_BRANCH, "other", -0x100 },
+	{ "\xe2\xfe", 2, MONITOR_INSN_BRANCH, "other", -2 },
+	{ "\xe3\x10", 2, MONITOR_INSN_BRANCH, "other", 0x10 },
 	C("\xe8\x00\x00\x00\x00", CALL_RET, "other"),
 	C("\xc3", CALL_RET, "other"),
 	C("\xc2\x04\x00", CALL_RET, "other"),
@@ -78,7 +79,7 @@ static void test_kinds_and_names(void **state)
 			         c->kind, c->name);
 		if (k != MONITOR_INSN_INVALID)
 			assert_int_equal(len, c->len);
-		if (k == MONITOR_INSN_JUMP)
+		if (k == MONITOR_INSN_JUMP || k == MONITOR_INSN_BRANCH)
 			assert_int_equal(rel, c->rel);
 	}
 }

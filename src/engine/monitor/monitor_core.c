@@ -24,9 +24,11 @@
 #define CORE_SLICE 20000
 /* At most this many instructions in a row are emulated without going back
  * to guest code (interrupts wait that long at most), looking this many
- * instructions ahead for one that traps. */
+ * instructions ahead on each path for one that traps, and decoding at most
+ * LOOKAHEAD_VISITS instructions over all paths. */
 #define EMULATE_RUN_MAX 256
 #define LOOKAHEAD 8
+#define LOOKAHEAD_VISITS 16
 /* ...and after a trap, the core goes on until this many instructions in a
  * row did not trap: a device driver's polling loop (IN, TEST, Jcc, OUT)
  * then runs in the core rather than trapping twice per byte.  Each one
@@ -288,14 +290,17 @@ uint32_t monitor_trap_insn_start(struct monitor_engine *m, int vector)
 	return eip - 1; /* INT3 (the guest's or a patch), INTO */
 }
 
-/* True if straight-line code at EIP reaches an instruction that traps
- * within LOOKAHEAD instructions: emulating the few in between costs less
- * than the signal that entering guest code would soon bring back. */
-static bool mon_trap_ahead(struct monitor_engine *m)
+/* True if code from @eip reaches an instruction that traps within @budget
+ * instructions, on some path: a conditional branch is followed both ways,
+ * each way with what is left of the budget, all of them together within
+ * *@visits decodes.  Emulating the few instructions in between costs less
+ * than the signal that entering guest code would soon bring back; a guess
+ * wrong costs at most the budget.  (Linux's irq-restore tests the saved IF
+ * and branches around an STI, and a PUSHF or a CLI often follows.) */
+static bool mon_trap_within(struct monitor_engine *m, uint32_t eip, int budget, int *visits)
 {
 	const struct x86_cpu *c = &m->cpu;
-	uint32_t eip = c->eip;
-	for (int i = 0; i < LOOKAHEAD; i++) {
+	for (; budget > 0 && *visits > 0; budget--, (*visits)--) {
 		uint8_t bytes[X86_MAX_INSN_LEN];
 		size_t n = mon_code_at(m, eip, bytes);
 		unsigned len = 0;
@@ -304,12 +309,28 @@ static bool mon_trap_ahead(struct monitor_engine *m)
 		case MONITOR_INSN_TRAPS: return true;
 		case MONITOR_INSN_PLAIN: eip += len; break;
 		case MONITOR_INSN_JUMP: eip += len + (uint32_t)rel; break;
+		case MONITOR_INSN_BRANCH: {
+			uint32_t taken = eip + len + (uint32_t)rel;
+			if (!monitor_code32(c))
+				taken &= 0xffff;
+			(*visits)--;
+			if (mon_trap_within(m, taken, budget - 1, visits))
+				return true;
+			eip += len;
+			break;
+		}
 		default: return false;
 		}
 		if (!monitor_code32(c))
 			eip &= 0xffff;
 	}
 	return false;
+}
+
+static bool mon_trap_ahead(struct monitor_engine *m)
+{
+	int visits = LOOKAHEAD_VISITS;
+	return mon_trap_within(m, m->cpu.eip, LOOKAHEAD, &visits);
 }
 
 /* The scan of the page guest code at EIP runs from natively, or NULL. */

@@ -154,16 +154,21 @@ enum monitor_insn_kind monitor_insn_kind(const uint8_t *bytes, size_t len, bool 
 	bool traps = false;
 	if (find(&d, &traps) && traps)
 		return MONITOR_INSN_TRAPS;
+	/* the decoder leaves immediates zero-extended */
+	int32_t disp = d.imm_size == 1   ? (int8_t)d.imm
+	               : d.imm_size == 2 ? (int16_t)d.imm
+	                                 : (int32_t)d.imm;
 	if (!d.two_byte && (d.opcode == 0xeb || d.opcode == 0xe9)) {
-		/* the decoder leaves immediates zero-extended */
-		*rel = d.imm_size == 1   ? (int8_t)d.imm
-		       : d.imm_size == 2 ? (int16_t)d.imm
-		                         : (int32_t)d.imm;
+		*rel = disp;
 		return MONITOR_INSN_JUMP;
 	}
 	if (is_call_ret(&d))
 		return MONITOR_INSN_CALL_RET;
-	return is_cond_branch(&d) ? MONITOR_INSN_BRANCH : MONITOR_INSN_PLAIN;
+	if (is_cond_branch(&d)) {
+		*rel = disp;
+		return MONITOR_INSN_BRANCH;
+	}
+	return MONITOR_INSN_PLAIN;
 }
 
 const char *monitor_insn_name(const uint8_t *bytes, size_t len, bool code32)

@@ -18,7 +18,8 @@ enum monitor_insn_kind {
 	                       * patched by the scanner) */
 	MONITOR_INSN_JUMP,     /* a near relative JMP: straight-line code goes on at
 	                       * the next instruction + @rel */
-	MONITOR_INSN_BRANCH,   /* Jcc, LOOPx, JCXZ: straight-line code ends here */
+	MONITOR_INSN_BRANCH,   /* Jcc, LOOPx, JCXZ: goes on at the next instruction
+	                        * or at the next + @rel */
 	MONITOR_INSN_CALL_RET, /* CALL, RET, indirect JMP: control leaves for code
 	                        * no scan may have seen */
 	MONITOR_INSN_PLAIN,    /* anything else */
@@ -26,7 +27,7 @@ enum monitor_insn_kind {
 };
 
 /* What the instruction in @bytes is to the monitor; its length in @ilen
- * and, for a JMP, its displacement in @rel; unless @uses_fpu is NULL,
+ * and, for a JMP or a conditional branch, its displacement in @rel; unless @uses_fpu is NULL,
  * whether it reads or writes the guest's x87 state (x87, WAIT), which the
  * core needs converted before it runs one. */
 enum monitor_insn_kind monitor_insn_kind(const uint8_t *bytes, size_t len, bool code32,

@@ -65,26 +65,31 @@ static void bit_set(uint64_t *map, unsigned off)
 	map[off / 64] |= 1ull << (off % 64);
 }
 
+/* Copies the bytes of the instruction at @off into @buf: the page's, then
+ * @next's up to X86_MAX_INSN_LEN in all.  Returns how many. */
+static size_t gather(const struct scan_bytes *b, unsigned off, uint8_t buf[X86_MAX_INSN_LEN])
+{
+	size_t n = PAGE - off;
+	if (n >= X86_MAX_INSN_LEN) {
+		memcpy(buf, b->page + off, X86_MAX_INSN_LEN);
+		return X86_MAX_INSN_LEN;
+	}
+	size_t more = b->next ? b->next_len : 0;
+	if (more > X86_MAX_INSN_LEN - n)
+		more = X86_MAX_INSN_LEN - n;
+	memcpy(buf, b->page + off, n);
+	if (more)
+		memcpy(buf + n, b->next, more);
+	return n + more;
+}
+
 /* Decodes the instruction at @off, reading past the page end into @next
  * (so never more than the bytes given). */
 static int decode_at(const struct scan_bytes *b, unsigned off, struct x86_decoded *d)
 {
 	uint8_t buf[X86_MAX_INSN_LEN];
-	const uint8_t *bytes = b->page + off;
-	size_t n = PAGE - off;
-	if (n < X86_MAX_INSN_LEN) {
-		size_t more = b->next ? b->next_len : 0;
-		if (more > X86_MAX_INSN_LEN - n)
-			more = X86_MAX_INSN_LEN - n;
-		memcpy(buf, bytes, n);
-		if (more)
-			memcpy(buf + n, b->next, more);
-		bytes = buf;
-		n += more;
-	} else {
-		n = X86_MAX_INSN_LEN;
-	}
-	int r = x86_decode(bytes, n, b->code32, d);
+	size_t n = gather(b, off, buf);
+	int r = x86_decode(buf, n, b->code32, d);
 	/* Given 15 bytes, the decoder calls an instruction that needs more
 	 * "short" (e.g. 15 prefixes); it is too long, whatever follows. */
 	if (r == X86_DECODE_SHORT && n == X86_MAX_INSN_LEN)
@@ -279,6 +284,28 @@ static void reach(struct scan_page *sp, struct worklist *w, uint32_t off)
 	w->off[w->n++] = (uint16_t)off;
 }
 
+/* An instruction that runs past the page end into bytes not given: if
+ * everything but its displacement and immediate lies in the page, those
+ * decide neither its length nor whether it is sensitive, so it decodes the
+ * same whatever follows (zeros stand in for them).  Not so for a relative
+ * branch, whose target they are: that one, and one whose opcode or ModRM
+ * is cut, stay X86_DECODE_SHORT.  (Kernel code straddles page ends in
+ * every other page: each such instruction used to be patched to trap.) */
+static int decode_operands_unknown(const struct scan_bytes *b, unsigned off,
+                                   struct x86_decoded *d)
+{
+	uint8_t buf[X86_MAX_INSN_LEN] = { 0 };
+	size_t n = gather(b, off, buf);
+	int r = x86_decode(buf, X86_MAX_INSN_LEN, b->code32, d);
+	if (r < 0)
+		return X86_DECODE_SHORT;
+	size_t fixed = (size_t)r - d->disp_size - d->imm_size;
+	enum flow f = flow_of(d);
+	if (fixed > n || f == FLOW_BRANCH || f == FLOW_JUMP)
+		return X86_DECODE_SHORT;
+	return r;
+}
+
 /* Decodes and classifies the (recorded) start @off; queues where control
  * goes from it. */
 static void follow(struct scan_page *sp, const struct scan_bytes *b, struct worklist *w,
@@ -286,7 +313,9 @@ static void follow(struct scan_page *sp, const struct scan_bytes *b, struct work
 {
 	struct x86_decoded d;
 	int r = decode_at(b, off, &d);
-	if (r == X86_DECODE_SHORT) { /* only possible across the page end */
+	if (r == X86_DECODE_SHORT) /* only possible across the page end */
+		r = decode_operands_unknown(b, off, &d);
+	if (r == X86_DECODE_SHORT) {
 		add_patch(sp, b, off, SCAN_STRADDLE, 0);
 		note_spill(sp, SCAN_SPILL_AMBIGUOUS);
 		return;

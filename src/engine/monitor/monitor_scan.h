@@ -48,7 +48,12 @@
  *                    host too; they stay SCAN_SEG_LOAD.
  *   SCAN_STRADDLE    an instruction that runs past the page end when the
  *                    following page's bytes are unknown (@next_len too
- *                    short): it cannot be classified, so it is emulated
+ *                    short) and more of it than its displacement and
+ *                    immediate lies there, or it is a relative branch
+ *                    (they are its target): it cannot be classified or
+ *                    followed, so it is emulated.  (With only operands on
+ *                    the next page, it is classified as any other: they
+ *                    decide neither its length nor its kind.)
  *   SCAN_OVERLAP     not sensitive, but a patch of another decoding of the
  *                    same bytes lies inside it (see "overlapping decodings")
  *
@@ -76,7 +81,7 @@
  * rejects (patched as SCAN_FOREIGN, or left to fault if too long: either
  * way nothing runs natively past it).  An instruction that straddles the
  * page end is decoded with @next; if @next_len is too short for it, it is
- * patched as SCAN_STRADDLE.  Where a path leaves the page — a branch target
+ * patched as SCAN_STRADDLE unless only its operands are missing (above).  Where a path leaves the page — a branch target
  * outside it, or the next page's offset where a path runs on — is listed
  * in scan_page.outs.  Every entry is trusted: there is no guess about the
  * bytes before the first one.  SCAN_ENTRY_HEAD (an entry where the previous
@@ -135,7 +140,13 @@
  *     tail, the entry is that instruction's end (its page's spill), never
  *     offset 0.
  *   - A scan that used @next depends on the following page's bytes: when
- *     that page changes, this page's scan must be dropped too.
+ *     that page changes, this page's scan must be dropped too.  One that
+ *     decoded a last instruction without them (only its operands lie
+ *     there) does not: whatever bytes follow, natively it is the same
+ *     instruction, with other operands -- unless the next page's scan
+ *     patched a byte among them, which takes a path into the middle of an
+ *     instruction (the overlap above, across a page end, which no
+ *     compiler's code has; a guest that builds it only misleads itself).
  *
  * Pure: no system calls, no state outside struct scan_page, except the
  * x87 policy (one bool for the process: there is one vCPU).

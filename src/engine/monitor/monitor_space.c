@@ -440,11 +440,12 @@ int monitor_space_reserve(uint64_t start, uint64_t len)
  * one page as for a range holding many mappings.  So:
  *   - one page goes by itself (INVLPG, a scan's or a drop's aliases): it is
  *     alone, and reserving more would drop mappings that are still right;
- *   - a partial flush (a CR3 write, a return to CPL 3) reserves each gap
- *     between the pages it keeps that holds a page it drops, in one call:
- *     a kernel's global pages lie together (Linux's direct map above
- *     0xC0000000), so a CR3 write costs a few calls however many user
- *     pages go, where a call per page would cost thousands;
+ *   - a partial flush (a CR3 write, a return to CPL 3) reserves, for each
+ *     gap between the pages it keeps, the pages it drops there, from the
+ *     first to the last, in one call: a kernel's global pages lie together
+ *     (Linux's direct map above 0xC0000000), so a CR3 write costs a few
+ *     calls however many user pages go, where a call per page would cost
+ *     thousands;
  *   - eviction of the oldest quarter sorts the victims and unmaps each run
  *     of consecutive pages in one call: pages mapped one after another are
  *     mostly neighbours (an array walked through, a stack);
@@ -574,10 +575,35 @@ static bool goes(uint32_t e, unsigned flag, bool set)
 	return e && ((e & flag) != 0) == set;
 }
 
+/* The pages a flush drops between two pages it keeps: one reserve call
+ * from the first to the last.  The pages around them that are not live
+ * are not mapped, so the call reaches no further: a call over gigabytes
+ * of address space costs the host kernel more than one over the few
+ * megabytes a process's pages lie in. */
+struct flush_gap {
+	uint32_t first, end; /* dropped pages lie in [first, end) */
+	bool any;
+};
+
+static void gap_drop(struct flush_gap *g, uint32_t lp)
+{
+	if (!g->any)
+		g->first = lp;
+	g->end = lp + 1;
+	g->any = true;
+}
+
+static void gap_close(struct flush_gap *g)
+{
+	if (g->any)
+		reserve_pages(g->first, g->end);
+	g->any = false;
+}
+
 /* Clears the shadow entries of region @r that @flag/@set say go, and
  * reserves the gaps they are in as monitor_space_flush_where() says. */
 static unsigned flush_region(struct monitor_space *sp, uint32_t r, unsigned flag, bool set,
-                             uint32_t *start, bool *any)
+                             struct flush_gap *gap)
 {
 	unsigned dropped = 0;
 	for (uint32_t lp = r << 10; lp < (r + 1) << 10; lp++) {
@@ -586,14 +612,11 @@ static unsigned flush_region(struct monitor_space *sp, uint32_t r, unsigned flag
 			continue;
 		if (goes(e, flag, set)) {
 			shadow_set(sp, lp, 0); /* the list keeps it until compacted */
+			gap_drop(gap, lp);
 			dropped++;
-			*any = true;
-			continue;
+		} else {
+			gap_close(gap);
 		}
-		if (*any)
-			reserve_pages(*start, lp);
-		*any = false;
-		*start = lp + 1;
 	}
 	return dropped;
 }
@@ -615,35 +638,21 @@ unsigned monitor_space_flush_where(struct monitor_space *sp, unsigned flag, bool
 		return dropped;
 	}
 	const uint16_t *nflag = flag == MONITOR_MAP_GLOBAL ? sp->region_global : sp->region_sup;
-	/* The gap being built: pages [start, here) hold no page kept, and
-	 * some page that goes if @any.  The regions' counts say where to look:
-	 * the cost is a pass over the 1024 regions and over the pages of those
-	 * that hold something that goes, not over the list. */
-	uint32_t start = 1;
-	bool any = false;
+	/* The regions' counts say where to look: the cost is a pass over the
+	 * 1024 regions and over the pages of those that hold something that
+	 * goes, not over the list. */
+	struct flush_gap gap = { 0, 0, false };
 	unsigned dropped = 0;
 	for (uint32_t r = 0; r < 1024; r++) {
 		unsigned live = sp->region_live[r], kept = set ? live - nflag[r] : nflag[r];
 		if (live == 0)
 			continue;
-		if (kept == live || (keep && keep[r])) {
-			/* nothing goes here: a gap ends at its first live page,
-			 * the next starts after its last */
-			uint32_t lo = r << 10, hi = lo + 1023;
-			while (!sp->shadow[lo])
-				lo++;
-			while (!sp->shadow[hi])
-				hi--;
-			if (any)
-				reserve_pages(start, lo);
-			any = false;
-			start = hi + 1;
-			continue;
-		}
-		dropped += flush_region(sp, r, flag, set, &start, &any);
+		if (kept == live || (keep && keep[r]))
+			gap_close(&gap); /* nothing goes here */
+		else
+			dropped += flush_region(sp, r, flag, set, &gap);
 	}
-	if (any)
-		reserve_pages(start, NPAGES_LINEAR);
+	gap_close(&gap);
 	return dropped;
 }
 

@@ -272,7 +272,23 @@ static size_t mon_code_at(struct monitor_engine *m, uint32_t eip, uint8_t bytes[
 {
 	uint64_t lin = (uint64_t)m->cpu.seg[X86_CS].base + eip;
 	unsigned access = X86_ACCESS_FETCH | (m->cpu.cpl == 3 ? X86_ACCESS_USER : 0);
-	return monitor_paging_peek(m, lin, access, bytes, X86_MAX_INSN_LEN);
+	uint64_t page = lin & ~(uint64_t)(MONITOR_PAGE - 1), off = lin - page;
+	if (m->code_page.host && m->code_page.lin == page && m->code_page.access == access &&
+	    off + X86_MAX_INSN_LEN <= MONITOR_PAGE) {
+		memcpy(bytes, m->code_page.host + off, X86_MAX_INSN_LEN);
+		return X86_MAX_INSN_LEN;
+	}
+	size_t n = monitor_paging_peek(m, lin, access, bytes, X86_MAX_INSN_LEN);
+	if (m->code_page.in_run) {
+		struct x86_xlate w;
+		m->code_page.host = NULL;
+		if (lin < MONITOR_SPACE_END &&
+		    x86_translate(&m->cpu, &m->ops, (uint32_t)lin, access | X86_ACCESS_PEEK, &w))
+			m->code_page.host = mem_ptr(m->mem, w.frame, MONITOR_PAGE);
+		m->code_page.lin = page;
+		m->code_page.access = access;
+	}
+	return n;
 }
 
 uint32_t monitor_trap_insn_start(struct monitor_engine *m, int vector)
@@ -362,7 +378,18 @@ static void mon_note_unscanned(struct monitor_engine *m)
  * as long as a trapping one is near (a guest's interrupt entry pushes and
  * reloads four segment registers around a few plain instructions: one
  * signal instead of five). */
+static void mon_emulate_run(struct monitor_engine *m);
+
 void monitor_emulate(struct monitor_engine *m)
+{
+	m->code_page.in_run = true;
+	m->code_page.host = NULL; /* native code may have changed the page tables */
+	mon_emulate_run(m);
+	m->code_page.in_run = false;
+	m->code_page.host = NULL;
+}
+
+static void mon_emulate_run(struct monitor_engine *m)
 {
 	struct x86_cpu *c = &m->cpu;
 	uint8_t bytes[X86_MAX_INSN_LEN];
@@ -395,6 +422,8 @@ void monitor_emulate(struct monitor_engine *m)
 		 * touched (page 0, a device's MMIO registers). */
 		bool traps = kind == MONITOR_INSN_TRAPS || m->core_access_traps;
 		plain = traps ? 0 : plain + 1;
+		if (traps || s != X86_OK)
+			m->code_page.host = NULL;
 		if (i > 0 && traps)
 			stats_add(m->stats, "exits", "saved-by-run", 1);
 		mon_core_status(m, s);

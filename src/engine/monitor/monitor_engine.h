@@ -62,6 +62,16 @@ struct monitor_engine {
 	/* the core's access under emulation would have trapped natively
 	 * (page 0, MMIO, a guarded page written): monitor_emulate() keeps going */
 	bool core_access_traps;
+	/* The guest page monitor_emulate() decodes from, as the guest's page
+	 * tables gave it: a one-entry TLB for the run and its look-aheads,
+	 * which decode each instruction several times.  Valid only during a
+	 * run, until an instruction that traps (it may change paging). */
+	struct {
+		uint64_t lin;        /* the page's linear address */
+		unsigned access;     /* the fetch's rights (X86_ACCESS_USER) */
+		const uint8_t *host; /* its bytes (guest RAM), NULL: none */
+		bool in_run;
+	} code_page;
 	/* CPL 3 runs with its segments cut at this linear address (0: not
 	 * cut), so the kernel's pages above it stay mapped (monitor_paging.h);
 	 * cut_faulted: a fault at CPL 3 while cut, which may be the cut's

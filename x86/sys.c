@@ -204,6 +204,13 @@ static void x86_msr_other(struct x86_insn *x, uint32_t msr, bool write, uint64_t
 	c->r[X86_EDX] = (uint32_t)(v >> 32);
 }
 
+/* What RDTSC and RDMSR of the TSC read (x86_ops.tsc). */
+static uint64_t x86_tsc(struct x86_insn *x)
+{
+	const struct x86_ops *ops = x->ops;
+	return ops->tsc ? ops->tsc(ops->ctx) : x->c->tsc + x->c->icount;
+}
+
 static void x86_msr(struct x86_insn *x, bool write)
 {
 	struct x86_cpu *c = x->c;
@@ -241,7 +248,7 @@ static void x86_msr(struct x86_insn *x, bool write)
 		else
 			*slot32 = (uint32_t)v;
 	} else {
-		v = slot64 ? (slot64 == &c->tsc ? c->tsc + c->icount : *slot64) : *slot32;
+		v = slot64 ? (slot64 == &c->tsc ? x86_tsc(x) : *slot64) : *slot32;
 		c->r[X86_EAX] = (uint32_t)v;
 		c->r[X86_EDX] = (uint32_t)(v >> 32);
 	}
@@ -364,10 +371,12 @@ void x86_sys_0f(struct x86_insn *x, uint8_t op)
 	case 0x31:
 		if ((c->cr4 & X86_CR4_TSD) && c->cpl != 0)
 			x86_raise(x, X86_EXC_GP, 0);
-		/* Guest time counts retired instructions: deterministic. */
-		c->r[X86_EAX] = (uint32_t)(c->tsc + c->icount);
-		c->r[X86_EDX] = (uint32_t)((c->tsc + c->icount) >> 32);
+	{
+		uint64_t tsc = x86_tsc(x);
+		c->r[X86_EAX] = (uint32_t)tsc;
+		c->r[X86_EDX] = (uint32_t)(tsc >> 32);
 		return;
+	}
 	case 0x32: x86_msr(x, false); return;
 	case 0xa2: x86_cpuid(x); return;
 	case 0x34: x86_sysenter(x); return;

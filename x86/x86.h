@@ -256,6 +256,10 @@ struct x86_ops {
 	 * instruction raises #GP(0).  NULL: no other MSR exists. */
 	bool (*rdmsr)(void *ctx, uint32_t index, uint64_t *value);
 	bool (*wrmsr)(void *ctx, uint32_t index, uint64_t value);
+	/* The time-stamp counter RDTSC and RDMSR read.  NULL: tsc + icount
+	 * (guest time counts retired instructions: deterministic).  A
+	 * monitor whose guest reads the host's TSC natively gives that. */
+	uint64_t (*tsc)(void *ctx);
 	/* After a write to CR0, CR3 or CR4 (@cr; by MOV, LMSW, CLTS or a task
 	 * switch) or to DR0-DR7 (@cr = X86_CTRL_DR(n)), with the old value; the new
 	 * one is in the CPU already.  Called even when the value is the same

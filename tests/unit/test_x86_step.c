@@ -1,6 +1,6 @@
 /*
  * x86_step()'s four results and the optional hooks of struct x86_ops:
- * CPUID, MSRs, control/debug register writes, segment loads, the exception
+ * CPUID, MSRs, the TSC, control/debug register writes, segment loads, the exception
  * hook (let through or kept pending, then delivered later), and the stop
  * and retry requests an op can make.
  *
@@ -407,6 +407,39 @@ static void test_cpuid_and_msr_hooks(void **state)
 	harness_free(h);
 }
 
+static uint64_t hk_tsc(void *ctx)
+{
+	return 0x123456789abcull;
+}
+
+/* RDTSC and RDMSR 0x10 read the hook's clock when there is one, the
+ * retired instructions from the TSC's value otherwise. */
+static void test_tsc_hook(void **state)
+{
+	struct harness *h = step_machine();
+	static const uint8_t code[] = {
+		0x0f, 0x31,                   /* rdtsc */
+		0x89, 0xc3,                   /* mov ebx, eax */
+		0xb9, 0x10, 0x00, 0x00, 0x00, /* mov ecx, 0x10 */
+		0x0f, 0x32,                   /* rdmsr */
+	};
+	h->cpu.tsc = 1000;
+	step_load(h, code, sizeof(code));
+	uint64_t before = h->cpu.icount;
+	x86_step(&h->cpu, &h->ops);
+	assert_int_equal(h->cpu.r[X86_EAX], 1000 + before);
+	assert_int_equal(h->cpu.r[X86_EDX], 0);
+
+	h->ops.tsc = hk_tsc;
+	step_load(h, code, sizeof(code));
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(x86_step(&h->cpu, &h->ops), X86_STEP_OK);
+	assert_int_equal(h->cpu.r[X86_EBX], 0x56789abc);
+	assert_int_equal(h->cpu.r[X86_EAX], 0x56789abc);
+	assert_int_equal(h->cpu.r[X86_EDX], 0x1234);
+	harness_free(h);
+}
+
 static void test_ctrl_and_seg_hooks(void **state)
 {
 	struct harness *h = step_machine();
@@ -464,6 +497,7 @@ int main(void)
 		cmocka_unit_test(test_msr_faults),
 		cmocka_unit_test(test_intr_window),
 		cmocka_unit_test(test_ctrl_and_seg_hooks),
+		cmocka_unit_test(test_tsc_hook),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -203,6 +203,16 @@ static void mon_ctrl_written(void *ctx, int cr, uint32_t old)
 		mon_fpu_cr0_written(ctx);
 }
 
+/* Native code reads the host's TSC, so the core's RDTSC must too: the
+ * guest sees one clock.  (With the core's own count, tsc + icount, the
+ * instructions a run emulated read a clock near zero between native
+ * reads of the host's, and Linux's TSC calibration against the PIT, which
+ * the monitor partly emulates, failed.) */
+static uint64_t mon_tsc(void *ctx)
+{
+	return __builtin_ia32_rdtsc();
+}
+
 static void mon_invlpg(void *ctx, uint32_t lin)
 {
 	monitor_paging_invlpg(ctx, lin);
@@ -232,6 +242,7 @@ void monitor_core_ops(struct monitor_engine *m)
 		                   .pio_out = mon_pio_out,
 		                   .rdmsr = mon_rdmsr,
 		                   .wrmsr = mon_wrmsr,
+		                   .tsc = mon_tsc,
 		                   .ctrl_written = mon_ctrl_written,
 		                   .invlpg = mon_invlpg };
 }

@@ -36,6 +36,9 @@
  * 4 keeps an isolated OUT near 4.9 µs against 3.9 with none, and a loop of
  * OUTs at 0.4 µs each). */
 #define TAIL 4
+/* A burst (mon_burst) runs at most BURST_MAX instructions, in chunks. */
+#define BURST_MAX 1024
+#define BURST_CHUNK 128
 
 /* RAM straight from the memfd, except page 0 and scanned and guarded pages:
  * the core reads those through mon_ram_readonly (page 0 through
@@ -69,8 +72,10 @@ static void note_trapping_access(struct monitor_engine *m, uint64_t gpa, unsigne
 {
 	const struct monitor_space *sp = &m->space;
 	if (!monitor_space_runnable(sp, gpa) || !monitor_space_runnable(sp, gpa + size - 1) ||
-	    (write && monitor_space_guarded(sp, gpa)))
+	    (write && monitor_space_guarded(sp, gpa))) {
 		m->core_access_traps = true;
+		m->core_events++;
+	}
 }
 
 static uint64_t mon_mmio_read(void *ctx, uint64_t gpa, unsigned size)
@@ -104,13 +109,15 @@ static void mon_mmio_write(void *ctx, uint64_t gpa, uint64_t value, unsigned siz
 
 static uint32_t mon_pio_in(void *ctx, uint16_t port, unsigned size)
 {
-	const struct monitor_engine *m = ctx;
+	struct monitor_engine *m = ctx;
+	m->core_events++;
 	return m->host.pio_in(m->host.ctx, port, size);
 }
 
 static void mon_pio_out(void *ctx, uint16_t port, uint32_t value, unsigned size)
 {
-	const struct monitor_engine *m = ctx;
+	struct monitor_engine *m = ctx;
+	m->core_events++;
 	m->host.pio_out(m->host.ctx, port, value, size);
 }
 
@@ -198,6 +205,8 @@ static void mon_fpu_cr0_written(struct monitor_engine *m)
 
 static void mon_ctrl_written(void *ctx, int cr, uint32_t old)
 {
+	struct monitor_engine *m = ctx;
+	m->core_events++;
 	monitor_paging_ctrl_written(ctx, cr, old);
 	if (cr == 0)
 		mon_fpu_cr0_written(ctx);
@@ -215,6 +224,8 @@ static uint64_t mon_tsc(void *ctx)
 
 static void mon_invlpg(void *ctx, uint32_t lin)
 {
+	struct monitor_engine *m = ctx;
+	m->core_events++;
 	monitor_paging_invlpg(ctx, lin);
 }
 
@@ -389,18 +400,50 @@ static void mon_note_unscanned(struct monitor_engine *m)
  * as long as a trapping one is near (a guest's interrupt entry pushes and
  * reloads four segment registers around a few plain instructions: one
  * signal instead of five). */
-static void mon_emulate_run(struct monitor_engine *m);
+/* After a run whose instructions went to the core's devices, INVLPG or
+ * control registers, the core goes on by itself, BURST_CHUNK instructions
+ * at a time, while each chunk does so again, up to BURST_MAX instructions:
+ * such instructions come in loops whose bodies call and return (Linux
+ * maps and unmaps 70000 pages one INVLPG at a time through three calls
+ * while it looks for an MP table; its console writes a byte through a
+ * function pointer after reading the line status through another), which
+ * a run, stopping at calls and looking ahead only in straight lines,
+ * leaves to native code to trap again a few dozen instructions later.  In
+ * the core those instructions cost a few cycles each where a trap costs
+ * microseconds.  A chunk without one wastes at most BURST_CHUNK. */
+static void mon_burst(struct monitor_engine *m)
+{
+	struct x86_cpu *c = &m->cpu;
+	uint64_t end = c->icount + BURST_MAX;
+	monitor_fpu_to_core(m); /* the core may meet an x87 instruction */
+	while (c->icount < end) {
+		unsigned before = m->core_events;
+		enum x86_status s = x86_run(c, &m->ops, BURST_CHUNK);
+		mon_core_status(m, s);
+		if ((s != X86_OK && s != X86_IO) || m->stopped || c->halted || !monitor_native_ok(m) ||
+		    m->core_events == before)
+			return;
+		stats_add(m->stats, "exits", "saved-by-burst", m->core_events - before);
+	}
+}
+
+static bool mon_emulate_run(struct monitor_engine *m);
 
 void monitor_emulate(struct monitor_engine *m)
 {
+	unsigned events = m->core_events;
 	m->code_page.in_run = true;
 	m->code_page.host = NULL; /* native code may have changed the page tables */
-	mon_emulate_run(m);
+	bool quiet = mon_emulate_run(m);
 	m->code_page.in_run = false;
 	m->code_page.host = NULL;
+	if (quiet && m->core_events != events)
+		mon_burst(m);
 }
 
-static void mon_emulate_run(struct monitor_engine *m)
+/* Returns true if it stopped because the code went on without a trap in
+ * sight, false if something else stopped it. */
+static bool mon_emulate_run(struct monitor_engine *m)
 {
 	struct x86_cpu *c = &m->cpu;
 	uint8_t bytes[X86_MAX_INSN_LEN];
@@ -418,7 +461,7 @@ static void mon_emulate_run(struct monitor_engine *m)
 		 * not be scanned: a native return or pointer call there would
 		 * run it unpatched, where the core's did not need a scan. */
 		if (i > 0 && kind == MONITOR_INSN_CALL_RET)
-			return;
+			return true;
 		if (m->stats)
 			stats_add(m->stats, "monitor-emulated",
 			          monitor_insn_name(bytes, n, monitor_code32(c)), 1);
@@ -439,14 +482,15 @@ static void mon_emulate_run(struct monitor_engine *m)
 			stats_add(m->stats, "exits", "saved-by-run", 1);
 		mon_core_status(m, s);
 		if (s != X86_OK && s != X86_IO)
-			return;
+			return false;
 		if (m->stopped || c->halted || !monitor_native_ok(m))
-			return;
+			return false;
 		/* Go back to native speed once the code has gone TAIL
 		 * instructions without one that traps, unless one is in sight. */
 		if (plain >= TAIL && !mon_trap_ahead(m))
-			return;
+			return true;
 	}
+	return false;
 }
 
 /* The guest is in a state the host CPU cannot run for it. */

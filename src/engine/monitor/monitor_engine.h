@@ -62,6 +62,10 @@ struct monitor_engine {
 	/* the core's access under emulation would have trapped natively
 	 * (page 0, MMIO, a guarded page written): monitor_emulate() keeps going */
 	bool core_access_traps;
+	/* Counts the core's calls that stand for a trap of native code: port
+	 * I/O, INVLPG, control register writes, accesses that would trap
+	 * (monitor_emulate(): a burst goes on while they come) */
+	unsigned core_events;
 	/* The guest page monitor_emulate() decodes from, as the guest's page
 	 * tables gave it: a one-entry TLB for the run and its look-aheads,
 	 * which decode each instruction several times.  Valid only during a

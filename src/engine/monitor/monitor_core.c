@@ -222,6 +222,15 @@ static uint64_t mon_tsc(void *ctx)
 	return __builtin_ia32_rdtsc();
 }
 
+/* A burst stops where the core changes the privilege level: code at
+ * another level (a guest's user code after IRET, say) runs natively. */
+static void mon_seg_loaded(void *ctx, int sreg, const struct x86_seg *seg)
+{
+	struct monitor_engine *m = ctx;
+	if (sreg == X86_CS && m->burst_cpl >= 0 && m->cpu.cpl != m->burst_cpl)
+		x86_request_stop(&m->cpu);
+}
+
 static void mon_invlpg(void *ctx, uint32_t lin)
 {
 	struct monitor_engine *m = ctx;
@@ -244,6 +253,7 @@ void monitor_stop(struct monitor_engine *m, int status, const char *fmt, ...)
 
 void monitor_core_ops(struct monitor_engine *m)
 {
+	m->burst_cpl = -1;
 	m->ops = (struct x86_ops){ .ctx = m,
 		                   .ram = mon_ram,
 		                   .ram_readonly = mon_ram_readonly,
@@ -254,6 +264,7 @@ void monitor_core_ops(struct monitor_engine *m)
 		                   .rdmsr = mon_rdmsr,
 		                   .wrmsr = mon_wrmsr,
 		                   .tsc = mon_tsc,
+		                   .seg_loaded = mon_seg_loaded,
 		                   .ctrl_written = mon_ctrl_written,
 		                   .invlpg = mon_invlpg };
 }
@@ -416,16 +427,19 @@ static void mon_burst(struct monitor_engine *m)
 	struct x86_cpu *c = &m->cpu;
 	uint64_t end = c->icount + BURST_MAX;
 	monitor_fpu_to_core(m); /* the core may meet an x87 instruction */
-	while (c->icount < end) {
+	m->burst_cpl = c->cpl;
+	while (c->icount < end && c->cpl == m->burst_cpl) {
 		unsigned before = m->core_events;
 		enum x86_status s = x86_run(c, &m->ops, BURST_CHUNK);
 		mon_core_status(m, s);
 		if ((s != X86_OK && s != X86_IO) || m->stopped || c->halted || !monitor_native_ok(m) ||
 		    m->core_events == before)
-			return;
+			break;
 		stats_add(m->stats, "exits", "saved-by-burst", m->core_events - before);
 	}
+	m->burst_cpl = -1;
 }
+
 
 static bool mon_emulate_run(struct monitor_engine *m);
 

@@ -66,6 +66,9 @@ struct monitor_engine {
 	 * I/O, INVLPG, control register writes, accesses that would trap
 	 * (monitor_emulate(): a burst goes on while they come) */
 	unsigned core_events;
+	/* The CPL a burst runs at, -1 outside bursts: a burst ends where the
+	 * privilege level changes (guest user code runs natively) */
+	int burst_cpl;
 	/* The guest page monitor_emulate() decodes from, as the guest's page
 	 * tables gave it: a one-entry TLB for the run and its look-aheads,
 	 * which decode each instruction several times.  Valid only during a

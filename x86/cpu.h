@@ -54,7 +54,22 @@ enum x86_status x86_handle_exception(struct x86_cpu *c, const struct x86_ops *op
 static inline void x86_end_run(struct x86_cpu *c, enum x86_status s)
 {
 	c->exit = s;
-	c->run_end = 0;
+	c->run_len -= c->run_left; /* the count stays what it was */
+	c->run_left = 0;
+}
+
+/* The instructions retired so far, in the middle of a chain too. */
+static inline uint64_t x86_icount(const struct x86_cpu *c)
+{
+	return c->icount + (uint64_t)((int64_t)c->run_len - c->run_left);
+}
+
+/* Adds a chain's instructions into icount, once the chain has ended. */
+static inline void x86_icount_fold(struct x86_cpu *c)
+{
+	c->icount = x86_icount(c);
+	c->run_len = 0;
+	c->run_left = 0;
 }
 
 /* After TF or DR7 may have become set: a fast loop hands over. */

@@ -241,7 +241,7 @@ static void x86_msr(struct x86_insn *x, bool write)
 		else
 			*slot32 = (uint32_t)v;
 	} else {
-		v = slot64 ? (slot64 == &c->tsc ? c->tsc + c->icount : *slot64) : *slot32;
+		v = slot64 ? (slot64 == &c->tsc ? c->tsc + x86_icount(c) : *slot64) : *slot32;
 		c->r[X86_EAX] = (uint32_t)v;
 		c->r[X86_EDX] = (uint32_t)(v >> 32);
 	}
@@ -365,8 +365,8 @@ void x86_sys_0f(struct x86_insn *x, uint8_t op)
 		if ((c->cr4 & X86_CR4_TSD) && c->cpl != 0)
 			x86_raise(x, X86_EXC_GP, 0);
 		/* Guest time counts retired instructions: deterministic. */
-		c->r[X86_EAX] = (uint32_t)(c->tsc + c->icount);
-		c->r[X86_EDX] = (uint32_t)((c->tsc + c->icount) >> 32);
+		c->r[X86_EAX] = (uint32_t)(c->tsc + x86_icount(c));
+		c->r[X86_EDX] = (uint32_t)((c->tsc + x86_icount(c)) >> 32);
 		return;
 	case 0x32: x86_msr(x, false); return;
 	case 0xa2: x86_cpuid(x); return;

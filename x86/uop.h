@@ -46,15 +46,29 @@ static inline __attribute__((always_inline)) const struct x86_uop *x86_uop_begin
 
 /*
  * The end of every handler: the instruction retires, and the next one runs
- * from here (threaded dispatch) while the icount is below c->run_end, which
- * the run loop sets at most X86_UOP_CHAIN instructions ahead and
- * x86_end_run() sets to 0.  The call is the handler's last act, so the
+ * from here (threaded dispatch) while c->run_left, which the run loop sets
+ * to at most X86_UOP_CHAIN and x86_end_run() to 0, counts down above 0: a
+ * decrement and a branch, where an icount compared with a bound was a
+ * load, an add, a store, a compare and a branch.  The call is the handler's last act, so the
  * compiler makes it a jump: the dispatch's indirect branch is spread over
  * the handlers (each predicts its own successors) and no return is paid.
  * Should a compiler keep it a call, the chain bound caps the stack at
  * X86_UOP_CHAIN frames.
  */
 #define X86_UOP_CHAIN 64
+
+/* Counts the instruction in c->run_left; false once the chain must end.
+ * One subtract from memory and a branch: gcc makes `--c->run_left <= 0'
+ * a load, a subtract, a store and a test.  Nothing after the false branch
+ * reads run_left in the same function, where an asm goto's output might
+ * not be taken as written. */
+static inline __attribute__((always_inline)) bool x86_chain_more(struct x86_cpu *c)
+{
+	__asm__ goto("subl $1, %0\n\tjle %l[done]" : "+m"(c->run_left) : : "cc" : done);
+	return true;
+done:
+	return false;
+}
 
 /* Starts and runs the instruction at EIP when it may be outside the uop
  * window (run.c): out of line, so that a handler's path makes no call but
@@ -64,7 +78,7 @@ void x86_uop_dispatch(struct x86_insn *x);
 static inline __attribute__((always_inline)) void x86_uop_next(struct x86_insn *x)
 {
 	struct x86_cpu *c = x->c;
-	if (++c->icount >= c->run_end)
+	if (!x86_chain_more(c))
 		return;
 	uint32_t eip = c->eip, off = eip - c->uop_start;
 	if (__builtin_expect(off >= c->uop_len, 0)) {
@@ -88,25 +102,22 @@ static inline __attribute__((always_inline)) void x86_uop_next(struct x86_insn *
  * and reload of c->eip sits between one instruction and the next, and no
  * store of insn_eip or the interrupt shadow (x86_uop_legacy ends the chain
  * when it sets one).  @u is a cached uop (only their handlers come here),
- * and the window is as it was when @u was taken from it, or empty (only
- * the look-up between instructions builds one, and x86_fetch_invalidate()
- * syncs first), which the range check sends the long way.
+ * and the window is as it was when @u was taken from it: only the look-up
+ * between instructions builds one, and only instructions that run through
+ * the interpreter (control registers, INVLPG, segment loads, task
+ * switches), which goes on with x86_uop_next(), empty it.  So the
+ * successor is in the window, or it is the page's end uop (icache.h),
+ * whose handler looks up the next page: no bound is tested here.
  */
 static inline __attribute__((always_inline)) void x86_uop_next_seq(struct x86_insn *x,
                                                                    const struct x86_uop *u)
 {
 	struct x86_cpu *c = x->c;
-	if (++c->icount >= c->run_end) {
+	if (!x86_chain_more(c)) {
 		x86_uop_sync(c);
 		return;
 	}
-	/* (in integers: past the window, n may be past the cache's array) */
-	const struct x86_uop *n = (const struct x86_uop *)((uintptr_t)u + u->len * sizeof(*u));
-	if (__builtin_expect((uintptr_t)n >= (uintptr_t)c->uop_end, 0)) {
-		x86_uop_sync(c);
-		x86_uop_dispatch(x);
-		return;
-	}
+	const struct x86_uop *n = (const struct x86_uop *)((const char *)u + u->step);
 	c->uop_cur = n;
 	n->fn(x, n);
 }

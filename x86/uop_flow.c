@@ -44,7 +44,7 @@ X86_INLINE void jump_rel(struct x86_insn *x, const struct x86_uop *u)
 		return;
 	}
 	const struct x86_uop *t = (const struct x86_uop *)n;
-	if (++c->icount >= c->run_end) {
+	if (!x86_chain_more(c)) {
 		c->uop_cur = 0;
 		c->eip = c->uop_start + (uint32_t)((n - (uintptr_t)c->uop_base) / sizeof(*t));
 		return;

@@ -209,4 +209,5 @@ void x86_uop_select(struct x86_uop *u, const struct x86_decoded *d)
 		return;
 	}
 	u->fn = fn;
+	u->step = (uint16_t)(u->len * sizeof(*u));
 }

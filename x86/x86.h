@@ -144,9 +144,13 @@ struct x86_cpu {
 	bool intr_shadow;     /* after STI / MOV SS: no interrupt before the next instruction */
 	bool exc_raised;      /* internal: an exception since x86_step() started */
 	enum x86_status exit; /* internal: set by I/O, HLT, a stop request: ends the run */
-	uint64_t icount;      /* instructions retired */
-	uint64_t run_end;     /* internal: handlers chain while icount is below it */
-	uint32_t insn_eip;    /* internal: EIP of the instruction being executed */
+	uint64_t icount;      /* instructions retired (see run_left) */
+	/* Internal: a chain of handlers (uop.h) counts down run_left from
+	 * run_len and goes on while it is above 0; the instructions retired
+	 * are icount + run_len - run_left until the run loop adds them in
+	 * (x86_icount()), and x86_end_run() keeps that sum. */
+	int32_t run_left, run_len;
+	uint32_t insn_eip; /* internal: EIP of the instruction being executed */
 
 	/* The last exception or software interrupt an instruction raised:
 	 * what x86_step() reports as X86_STEP_EXCEPTION.  exc_pending: the

@@ -217,6 +217,22 @@ static void lea(struct x86_insn *x, const struct x86_uop *u)
 	x86_uop_next_seq(x, u);
 }
 
+/* LEA of 32 bits with 32-bit addressing, the compilers' add and
+ * multiply-add: with a base, and an index or not, no test is left. */
+static void lea_base_32(struct x86_insn *x, const struct x86_uop *u)
+{
+	struct x86_cpu *c = x->c;
+	c->r[u->reg] = c->r[u->base] + u->disp;
+	x86_uop_next_seq(x, u);
+}
+
+static void lea_base_index_32(struct x86_insn *x, const struct x86_uop *u)
+{
+	struct x86_cpu *c = x->c;
+	c->r[u->reg] = c->r[u->base] + (c->r[u->index] << u->scale) + u->disp;
+	x86_uop_next_seq(x, u);
+}
+
 /* 0F B6/B7 (zero) and BE/BF (sign): the source size is in the opcode. */
 /* False: the memory operand needs the slow path (uop_mem_host()). */
 X86_INLINE bool movx(struct x86_insn *x, const struct x86_uop *u, int mem, unsigned from, bool sign)
@@ -254,9 +270,11 @@ MOVX(movzx16, 2, false)
 MOVX(movsx8, 1, true)
 MOVX(movsx16, 2, true)
 
-x86_uop_fn x86_uop_lea(void)
+x86_uop_fn x86_uop_lea(const struct x86_uop *u)
 {
-	return lea;
+	if (u->size != 4 || !(u->flags & UOP_A32) || u->base == X86_NOREG)
+		return lea;
+	return u->index == X86_NOREG ? lea_base_32 : lea_base_index_32;
 }
 
 x86_uop_fn x86_uop_movx(uint8_t op, int mem)
@@ -323,27 +341,33 @@ x86_uop_fn x86_uop_shift(int op, bool mem, bool by_cl, unsigned size)
 
 /* ---- IMUL reg, r/m (0F AF) and reg, r/m, imm (69, 6B) ---- */
 
-X86_INLINE void imul(struct x86_insn *x, const struct x86_uop *u, bool mem, bool by_imm)
+/* Per size: 32 bits, or the uop's (whose handler is not straight-line:
+ * gcc saves four registers in it). */
+X86_INLINE void imul(struct x86_insn *x, const struct x86_uop *u, bool mem, bool by_imm,
+                     unsigned size)
 {
 	struct x86_cpu *c = x->c;
-	unsigned size = u->size;
 	uint32_t b = uop_rm_load(x, u, mem, size), f;
 	uint32_t a = by_imm ? u->imm : uop_reg_read(c, u->reg, size);
 	uop_reg_write(c, u->reg, size, x86_imul_flags(a, b, size, c->eflags, &f));
 	c->eflags = f;
 }
 
-#define IMUL_FORM(name, mem, by_imm) UOP_HANDLER(name, imul(x, u, mem, by_imm))
+#define IMUL_FORM(name, mem, by_imm)                                                               \
+	UOP_HANDLER(name, imul(x, u, mem, by_imm, u->size))                                        \
+	UOP_HANDLER(name##_32, imul(x, u, mem, by_imm, 4))
 IMUL_FORM(imul_reg, false, false)
 IMUL_FORM(imul_mem, true, false)
 IMUL_FORM(imul_reg_imm, false, true)
 IMUL_FORM(imul_mem_imm, true, true)
 
-x86_uop_fn x86_uop_imul(bool mem, bool by_imm)
+x86_uop_fn x86_uop_imul(bool mem, bool by_imm, unsigned size)
 {
-	static const x86_uop_fn fn[2][2] = { { imul_reg, imul_reg_imm },
-		                             { imul_mem, imul_mem_imm } };
-	return fn[mem][by_imm];
+	static const x86_uop_fn fn[2][2][2] = {
+		{ { imul_reg, imul_reg_32 }, { imul_reg_imm, imul_reg_imm_32 } },
+		{ { imul_mem, imul_mem_32 }, { imul_mem_imm, imul_mem_imm_32 } },
+	};
+	return fn[mem][by_imm][size == 4];
 }
 
 /* ---- NOT, NEG, MUL, IMUL, DIV, IDIV (F6/F7 /2-/7) ---- */

@@ -111,8 +111,8 @@ static x86_uop_fn uop_one_byte(struct x86_uop *u, const struct x86_decoded *d)
 	}
 	switch (op) {
 	case 0x68: return x86_uop_push_imm();
-	case 0x69: return x86_uop_imul(mem, true);
-	case 0x6b: u->imm = sext8(d->imm); return x86_uop_imul(mem, true);
+	case 0x69: return x86_uop_imul(mem, true, v);
+	case 0x6b: u->imm = sext8(d->imm); return x86_uop_imul(mem, true, v);
 	case 0x6a: u->imm = sext8(d->imm); return x86_uop_push_imm();
 	case 0x80:
 	case 0x82: u->size = 1; return x86_uop_alu(d->reg, UOP_RM_IMM, rmf, 1);
@@ -124,7 +124,7 @@ static x86_uop_fn uop_one_byte(struct x86_uop *u, const struct x86_decoded *d)
 	case 0x89: u->size = (uint8_t)size; return x86_uop_mov(UOP_RM_REG, rmf, size);
 	case 0x8a:
 	case 0x8b: u->size = (uint8_t)size; return x86_uop_mov(UOP_REG_RM, rmf, size);
-	case 0x8d: return mem ? x86_uop_lea() : 0;
+	case 0x8d: return mem ? x86_uop_lea(u) : 0;
 	case 0x90: return x86_uop_nop();
 	case 0xa0:
 	case 0xa1:
@@ -176,7 +176,7 @@ static x86_uop_fn uop_two_byte(struct x86_uop *u, const struct x86_decoded *d)
 	switch (op) {
 	case 0x0d:
 	case 0x18 ... 0x1f: return x86_uop_nop(); /* hints, NOP r/m */
-	case 0xaf: return x86_uop_imul(mem, false);
+	case 0xaf: return x86_uop_imul(mem, false, u->size);
 	case 0xb6:
 	case 0xb7:
 	case 0xbe:

@@ -248,6 +248,40 @@ static inline void x86_uop_sync(struct x86_cpu *c)
 	c->uop_cur = 0;
 }
 
+/*
+ * The arithmetic flags' two homes (x86.h: hflags).  The uop handlers keep
+ * them in c->hflags, everything else reads and writes c->eflags, and the
+ * hand-over is at the edges of the handlers' world: x86_flags_in() when
+ * the run loops start handlers, x86_flags_out() when the loops end, an
+ * exception lands, or an instruction goes to the interpreter
+ * (x86_uop_legacy) or to out-of-line code that sets flags (MUL, DIV);
+ * x86_flags_sync() on the slow memory paths, whose ops may look at the
+ * CPU.  All of them are cheap next to what they guard.
+ */
+#define X86_EFLAGS_ARITH 0x8d5u /* CF PF AF ZF SF OF */
+
+static inline void x86_flags_in(struct x86_cpu *c)
+{
+	uint32_t f = c->eflags;
+	c->hflags = (uint16_t)(((f & 0xd5) << 8) | ((f >> 11) & 1));
+	c->hflags_live = true;
+}
+
+/* eflags made right, the handlers' flags still in hflags. */
+static inline void x86_flags_sync(struct x86_cpu *c)
+{
+	if (c->hflags_live) {
+		uint32_t h = c->hflags;
+		c->eflags = (c->eflags & ~X86_EFLAGS_ARITH) | ((h >> 8) & 0xd5) | ((h & 1) << 11);
+	}
+}
+
+static inline void x86_flags_out(struct x86_cpu *c)
+{
+	x86_flags_sync(c);
+	c->hflags_live = false;
+}
+
 /* Empties the code windows, after making EIP current (they tell it). */
 static inline void x86_fetch_invalidate(struct x86_cpu *c)
 {

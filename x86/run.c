@@ -18,6 +18,7 @@
 __attribute__((noinline)) static enum x86_status x86_run_uops(struct x86_insn *x, uint64_t end)
 {
 	struct x86_cpu *c = x->c;
+	x86_flags_in(c);
 	while (c->exit == X86_OK && c->icount < end) {
 		c->run_len = c->run_left = end - c->icount > X86_UOP_CHAIN
 		                                   ? X86_UOP_CHAIN
@@ -26,6 +27,7 @@ __attribute__((noinline)) static enum x86_status x86_run_uops(struct x86_insn *x
 		u->fn(x, u);
 		x86_icount_fold(c);
 	}
+	x86_flags_out(c);
 	return c->exit;
 }
 
@@ -46,7 +48,9 @@ __attribute__((noinline)) static enum x86_status x86_run_debug(struct x86_insn *
 		c->run_len = c->run_left = 1; /* one instruction: no chain */
 		const struct x86_uop *u = x86_uop_at(c, x);
 		c->eip += u->len;
+		x86_flags_in(c);
 		u->fn(x, u);
+		x86_flags_out(c);
 		x86_icount_fold(c);
 		x86_debug_after(x, tf);
 		if (c->exit != X86_OK)
@@ -64,6 +68,7 @@ __attribute__((noinline, cold)) static enum x86_status x86_land(struct x86_cpu *
 {
 	x86_uop_sync(c);
 	x86_icount_fold(c); /* the chain ended here */
+	x86_flags_out(c);   /* if a handler raised it */
 	c->eip = c->insn_eip;
 	if (c->exc_vector == X86_VEC_RETRY)
 		return X86_RETRY;
@@ -140,7 +145,9 @@ void x86_uop_legacy(struct x86_insn *x, const struct x86_uop *u)
 	struct x86_cpu *c = x->c;
 	x86_uop_sync(c); /* reached from x86_uop_next_seq() */
 	c->eip = c->insn_eip;
+	x86_flags_out(c);
 	x86_exec_one(x);
+	x86_flags_in(c);
 	/* After STI or MOV SS the chain ends: x86_uop_next_seq() does not
 	 * clear the shadow, the start of the next chain does. */
 	if (c->intr_shadow) {

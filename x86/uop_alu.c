@@ -31,7 +31,7 @@ X86_INLINE bool alu(struct x86_insn *x, const struct x86_uop *u, int op, int for
 	struct x86_cpu *c = x->c;
 	bool writes = op != X86_CMP && op != X86_TEST;
 	uint8_t *p = 0;
-	uint32_t a, b, f, r, m;
+	uint32_t a, b, r, m;
 	if (mem) {
 		if (!uop_mem_host(x, u, mem, size, writes && form != UOP_REG_RM, &p))
 			return false;
@@ -46,7 +46,8 @@ X86_INLINE bool alu(struct x86_insn *x, const struct x86_uop *u, int op, int for
 		a = m;
 		b = form == UOP_RM_REG ? uop_reg_read(c, u->reg, size) : u->imm;
 	}
-	r = x86_alu_flags(op, a, b, size, c->eflags, &f);
+	uint16_t h;
+	r = x86_alu_hf(op, a, b, size, c->hflags, &h);
 	if (writes) {
 		if (form == UOP_REG_RM)
 			uop_reg_write(c, u->reg, size, r);
@@ -55,7 +56,7 @@ X86_INLINE bool alu(struct x86_insn *x, const struct x86_uop *u, int op, int for
 		else
 			uop_reg_write(c, u->rm, size, r);
 	}
-	c->eflags = f;
+	c->hflags = h;
 	return true;
 }
 
@@ -120,10 +121,11 @@ X86_INLINE void incdec(struct x86_insn *x, const struct x86_uop *u, bool dec, bo
                        unsigned size)
 {
 	struct x86_cpu *c = x->c;
-	uint32_t f, r = x86_alu_flags(dec ? X86_SUB : X86_ADD, uop_rm_load(x, u, mem, size), 1,
-	                              size, c->eflags, &f);
+	uint16_t h;
+	uint32_t r =
+	        x86_alu_hf(dec ? X86_SUB : X86_ADD, uop_rm_load(x, u, mem, size), 1, size, 0, &h);
 	uop_rm_store(x, u, mem, size, r);
-	c->eflags = (f & ~X86_CF) | (c->eflags & X86_CF);
+	c->hflags = (uint16_t)((h & ~X86_HF_CF) | (c->hflags & X86_HF_CF));
 }
 
 #define INCDEC(name, dec, mem)                                                                     \
@@ -298,10 +300,13 @@ X86_INLINE void shift(struct x86_insn *x, const struct x86_uop *u, int op, bool 
 	struct x86_cpu *c = x->c;
 	unsigned count = (by_cl ? c->r[X86_ECX] : u->imm) & 31;
 	uint32_t a = uop_rm_load(x, u, mem, size), f;
-	uint32_t r = x86_shift_flags(op, a, count, size, c->eflags, &f);
+	/* SHL, SHR and SAR by a count above 0 set every flag they keep; the
+	 * rotates keep some, and RCL and RCR read CF. */
+	uint32_t in = op < 4 ? x86_hf_to_eflags(c->hflags) : 0;
+	uint32_t r = x86_shift_flags(op, a, count, size, in, &f);
 	if (count) {
 		uop_rm_store(x, u, mem, size, r); /* may fault: flags after */
-		c->eflags = f;
+		c->hflags = x86_hf_from_eflags(f);
 	}
 }
 
@@ -349,8 +354,8 @@ X86_INLINE void imul(struct x86_insn *x, const struct x86_uop *u, bool mem, bool
 	struct x86_cpu *c = x->c;
 	uint32_t b = uop_rm_load(x, u, mem, size), f;
 	uint32_t a = by_imm ? u->imm : uop_reg_read(c, u->reg, size);
-	uop_reg_write(c, u->reg, size, x86_imul_flags(a, b, size, c->eflags, &f));
-	c->eflags = f;
+	uop_reg_write(c, u->reg, size, x86_imul_flags(a, b, size, 0, &f)); /* sets them all */
+	c->hflags = x86_hf_from_eflags(f);
 }
 
 #define IMUL_FORM(name, mem, by_imm)                                                               \
@@ -380,20 +385,23 @@ X86_INLINE void not(struct x86_insn * x, const struct x86_uop *u, bool mem)
 X86_INLINE void neg(struct x86_insn *x, const struct x86_uop *u, bool mem)
 {
 	struct x86_cpu *c = x->c;
-	uint32_t f, r = x86_alu_flags(X86_SUB, 0, uop_rm_load(x, u, mem, u->size), u->size,
-	                              c->eflags, &f);
+	uint16_t h;
+	uint32_t r = x86_alu_hf(X86_SUB, 0, uop_rm_load(x, u, mem, u->size), u->size, 0, &h);
 	uop_rm_store(x, u, mem, u->size, r); /* may fault: flags after */
-	c->eflags = f;
+	c->hflags = h;
 }
 
-/* The multiplications and divisions themselves stay in grp.c. */
+/* The multiplications and divisions themselves stay in grp.c, which
+ * sets the flags in EFLAGS (cpu.h: x86_flags_out()). */
 X86_INLINE void muldiv(struct x86_insn *x, const struct x86_uop *u, bool mem, bool div, bool sign)
 {
 	uint32_t v = uop_rm_load(x, u, mem, u->size);
+	x86_flags_out(x->c);
 	if (div)
 		x86_div(x, v, u->size, sign);
 	else
 		x86_mul(x, v, u->size, sign);
+	x86_flags_in(x->c);
 }
 
 #define GROUP3_FORMS(mem, name)                                                                    \

@@ -56,7 +56,7 @@ X86_INLINE void jump_rel(struct x86_insn *x, const struct x86_uop *u)
 #define JCC(cc)                                                                                    \
 	static void jcc_##cc(struct x86_insn *x, const struct x86_uop *u)                          \
 	{                                                                                          \
-		if (!x86_cond_inline(x->c->eflags, cc)) {                                          \
+		if (!x86_cond_hf(x->c->hflags, cc)) {                                              \
 			x86_uop_next_seq(x, u);                                                    \
 			return;                                                                    \
 		}                                                                                  \
@@ -180,13 +180,13 @@ static void push_imm(struct x86_insn *x, const struct x86_uop *u)
 
 static void setcc_reg(struct x86_insn *x, const struct x86_uop *u)
 {
-	uop_rm_store(x, u, false, 1, x86_cond(x->c, u->op & 15));
+	uop_rm_store(x, u, false, 1, x86_cond_hf(x->c->hflags, u->op & 15));
 	x86_uop_next_seq(x, u);
 }
 
 static void setcc_mem(struct x86_insn *x, const struct x86_uop *u)
 {
-	uop_rm_store(x, u, true, 1, x86_cond(x->c, u->op & 15));
+	uop_rm_store(x, u, true, 1, x86_cond_hf(x->c->hflags, u->op & 15));
 	x86_uop_next_seq(x, u);
 }
 
@@ -194,7 +194,7 @@ static void setcc_mem(struct x86_insn *x, const struct x86_uop *u)
 static void cmovcc_reg(struct x86_insn *x, const struct x86_uop *u)
 {
 	uint32_t v = uop_rm_load(x, u, false, u->size);
-	if (x86_cond(x->c, u->op & 15))
+	if (x86_cond_hf(x->c->hflags, u->op & 15))
 		uop_reg_write(x->c, u->reg, u->size, v);
 	x86_uop_next_seq(x, u);
 }
@@ -202,7 +202,7 @@ static void cmovcc_reg(struct x86_insn *x, const struct x86_uop *u)
 static void cmovcc_mem(struct x86_insn *x, const struct x86_uop *u)
 {
 	uint32_t v = uop_rm_load(x, u, true, u->size);
-	if (x86_cond(x->c, u->op & 15))
+	if (x86_cond_hf(x->c->hflags, u->op & 15))
 		uop_reg_write(x->c, u->reg, u->size, v);
 	x86_uop_next_seq(x, u);
 }

@@ -209,6 +209,12 @@ struct x86_cpu {
 		struct x86_uop *uop_base;
 	} uop_win[X86_UOP_WINDOWS];
 	uint32_t uop_win_n, uop_win_next;
+	/* Internal: while hflags_live, the arithmetic flags (CF PF AF ZF SF
+	 * OF) are hflags, in the host's LAHF/SETO form (flags.h), not in
+	 * eflags: so between the uop handlers, inside x86_run() only; every
+	 * way out of them puts them back into eflags (cpu.h). */
+	uint16_t hflags;
+	bool hflags_live;
 };
 
 #define X86_SEGF_READ 0x1u

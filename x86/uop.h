@@ -55,7 +55,7 @@ static inline __attribute__((always_inline)) const struct x86_uop *x86_uop_begin
  * Should a compiler keep it a call, the chain bound caps the stack at
  * X86_UOP_CHAIN frames.
  */
-#define X86_UOP_CHAIN 64
+#define X86_UOP_CHAIN 256
 
 /* Counts the instruction in c->run_left; false once the chain must end.
  * One subtract from memory and a branch: gcc makes `--c->run_left <= 0'

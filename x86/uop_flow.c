@@ -27,17 +27,19 @@ X86_INLINE void branch(struct x86_insn *x, const struct x86_uop *u, uint32_t tar
 
 /*
  * A relative JMP or Jcc taken: when the target is in the uop window and
- * the operand size is 32 bits, its uop is u->len + imm uops on, and it is
- * inside the CS limit (a window holds only EIPs below the limit), so the
- * jump goes on as x86_uop_next_seq() does, without EIP.  Otherwise EIP is
- * made current and the target checked as the SDM says.
+ * the operand size is 32 bits, its uop is u->disp bytes on (uop_select.c:
+ * (len + imm) uops, or a distance past any window for a 16-bit operand
+ * size or a far target), and it is inside the CS limit (a window holds
+ * only EIPs below the limit), so the jump goes on as x86_uop_next_seq()
+ * does, without EIP.  Otherwise EIP is made current and the target
+ * checked as the SDM says.
  */
 X86_INLINE void jump_rel(struct x86_insn *x, const struct x86_uop *u)
 {
 	struct x86_cpu *c = x->c;
-	uintptr_t n = (uintptr_t)u + (uintptr_t)((int64_t)u->len + (int32_t)u->imm) * sizeof(*u);
-	if (!(u->flags & UOP_O32) ||
-	    n - (uintptr_t)c->uop_base >= (uintptr_t)c->uop_end - (uintptr_t)c->uop_base) {
+	/* (in integers: outside the window, n may be outside any array) */
+	uintptr_t n = (uintptr_t)u + (uintptr_t)(intptr_t)(int32_t)u->disp;
+	if (n < (uintptr_t)c->uop_base || n >= (uintptr_t)c->uop_end) {
 		x86_uop_sync(c);
 		branch(x, u, c->eip + u->imm);
 		x86_uop_next(x);

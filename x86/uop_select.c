@@ -63,6 +63,18 @@ static x86_uop_fn uop_moffs(struct x86_uop *u, const struct x86_decoded *d, unsi
 	return x86_uop_mov(d->opcode < 0xa2 ? UOP_REG_RM : UOP_RM_REG, UOP_RM_M, size);
 }
 
+/* A relative JMP or Jcc: @u->disp is where its target's uop is, in bytes
+ * from its own (uop_flow.c: jump_rel()), for a 32-bit operand size; else,
+ * and for a target further than a page, a distance that no window spans,
+ * so the jump takes the path that makes EIP and checks the target. */
+static void uop_jump(struct x86_uop *u, const struct x86_decoded *d)
+{
+	int64_t uops = (int64_t)d->len + (int32_t)u->imm;
+	if (!d->o32 || uops < -8192 || uops > 8192)
+		uops = 1 << 20;
+	u->disp = (uint32_t)(int32_t)(uops * (int64_t)sizeof(*u));
+}
+
 /* The accumulator or a register given by the opcode, as the r/m operand. */
 static void uop_reg_operand(struct x86_uop *u, int reg, unsigned size)
 {
@@ -103,6 +115,7 @@ static x86_uop_fn uop_one_byte(struct x86_uop *u, const struct x86_decoded *d)
 	}
 	if (op >= 0x70 && op <= 0x7f) {
 		u->imm = sext8(d->imm);
+		uop_jump(u, d);
 		return x86_uop_jcc(op & 15);
 	}
 	if (op >= 0xb0 && op <= 0xbf) {
@@ -148,8 +161,11 @@ static x86_uop_fn uop_one_byte(struct x86_uop *u, const struct x86_decoded *d)
 	case 0xc6:
 	case 0xc7: u->size = (uint8_t)size; return x86_uop_mov(UOP_RM_IMM, rmf, size);
 	case 0xe8: return x86_uop_call();
-	case 0xe9: return x86_uop_jmp();
-	case 0xeb: u->imm = sext8(d->imm); return x86_uop_jmp();
+	case 0xe9: uop_jump(u, d); return x86_uop_jmp();
+	case 0xeb:
+		u->imm = sext8(d->imm);
+		uop_jump(u, d);
+		return x86_uop_jmp();
 	case 0xf6:
 	case 0xf7:
 		u->size = (uint8_t)size;
@@ -167,8 +183,10 @@ static x86_uop_fn uop_two_byte(struct x86_uop *u, const struct x86_decoded *d)
 {
 	uint8_t op = d->opcode;
 	bool mem = u->flags & UOP_MEM;
-	if (op >= 0x80 && op <= 0x8f)
+	if (op >= 0x80 && op <= 0x8f) {
+		uop_jump(u, d);
 		return x86_uop_jcc(op & 15);
+	}
 	if (op >= 0x40 && op <= 0x4f)
 		return x86_uop_cmovcc(mem);
 	if (op >= 0x90 && op <= 0x9f)

@@ -4,7 +4,7 @@
  * ends (its budget, a chain of 64, a stop request, an interrupt shadow, an
  * exception), RDTSC in the middle of a chain must see it, and a chain must
  * go on across a page end (the page's end uop, x86/icache.h) as if the
- * pages were one.
+ * pages were one; taken jumps go on inside the window or leave it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,22 +29,22 @@ static void load_incs(struct harness *h, uint32_t at, unsigned n)
 }
 
 /* A run of budget N retires N instructions, whatever N is to the chain
- * length (X86_UOP_CHAIN, 64). */
+ * length (X86_UOP_CHAIN, 256). */
 static void test_budget_is_exact(void **state)
 {
-	static const unsigned budgets[] = { 1, 2, 63, 64, 65, 127, 128, 129, 200 };
+	static const unsigned budgets[] = { 1, 2, 63, 64, 65, 255, 256, 257, 600 };
 	for (size_t i = 0; i < sizeof(budgets) / sizeof(budgets[0]); i++) {
 		struct harness *h = harness_new();
-		load_incs(h, HARNESS_CODE, 300);
+		load_incs(h, HARNESS_CODE, 1000);
 		x86_icache_flush(&h->cpu);
 		assert_int_equal(x86_run(&h->cpu, &h->ops, budgets[i]), X86_OK);
 		assert_int_equal(h->cpu.icount, budgets[i]);
 		assert_int_equal(h->cpu.r[X86_EAX], budgets[i]);
 		assert_int_equal(h->cpu.eip, HARNESS_CODE + budgets[i]);
 		/* and the rest of the way in one more run */
-		assert_int_equal(x86_run(&h->cpu, &h->ops, 1000), X86_HALT);
-		assert_int_equal(h->cpu.r[X86_EAX], 300);
-		assert_int_equal(h->cpu.icount, 301);
+		assert_int_equal(x86_run(&h->cpu, &h->ops, 2000), X86_HALT);
+		assert_int_equal(h->cpu.r[X86_EAX], 1000);
+		assert_int_equal(h->cpu.icount, 1001);
 		harness_free(h);
 	}
 }
@@ -83,6 +83,53 @@ static void test_across_a_page_end(void **state)
 	assert_int_equal(harness_run(h, 1000), X86_HALT);
 	assert_int_equal(h->cpu.r[X86_EAX], 98 + 100);
 	assert_int_equal(h->cpu.r[X86_ECX] & 0xff, 7);
+	harness_free(h);
+}
+
+/* Taken jumps: back and forward in the window, to the page end exactly
+ * (the page's end uop is no target), into the page before, with a 16-bit
+ * operand size, and far; each lands where it should and counts once. */
+static void test_jumps(void **state)
+{
+	struct harness *h = harness_new();
+	static const uint8_t at_1f00[] = {
+		0xb9, 0x64, 0x00, 0x00, 0x00,       /* 1f00: mov ecx, 100 */
+		0x40,                               /* 1f05: inc eax */
+		0x49,                               /* 1f06: dec ecx */
+		0x75, 0xfc,                         /* 1f07: jnz 1f05 */
+		0x0f, 0x85, 0x00, 0x00, 0x00, 0x00, /* 1f09: jnz +0 (not taken) */
+		0x0f, 0x84, 0xec, 0x00, 0x00, 0x00, /* 1f0f: jz 2001 (in the next page) */
+	};
+	static const uint8_t at_1ffe[] = {
+		0xeb, 0x00,                   /* 1ffe: jmp 2000 (the page end) */
+		0x40,                         /* 2000: inc eax */
+		0x66, 0xeb, 0x02,             /* 2001: o16 jmp 2006 */
+		0xf4, 0xf4,                   /* 2004 */
+		0xe9, 0x00, 0x00, 0x00, 0x00, /* 2006: jmp +0 */
+		0xe9, 0xf0, 0xee, 0xff, 0xff, /* 200b: jmp 0f00 (far, another page) */
+	};
+	memset(h->ram + 0x1000, 0xf4, 0x2000);
+	memcpy(h->ram + 0x1f00, at_1f00, sizeof(at_1f00));
+	memcpy(h->ram + 0x1ffe, at_1ffe, sizeof(at_1ffe));
+	h->ram[0xf00] = 0x40; /* inc eax; hlt */
+	h->ram[0xf01] = 0xf4;
+	h->cpu.eip = 0x1ffe;
+	assert_int_equal(harness_run(h, 1000), X86_HALT);
+	/* jmp, inc, jmp, jmp, jmp, inc, hlt */
+	assert_int_equal(h->cpu.eip, 0xf02);
+	assert_int_equal(h->cpu.r[X86_EAX], 2);
+	assert_int_equal(h->cpu.icount, 7);
+
+	h->cpu.eip = 0x1f00;
+	h->cpu.halted = false;
+	h->cpu.r[X86_EAX] = 0;
+	uint64_t before = h->cpu.icount;
+	assert_int_equal(harness_run(h, 1000), X86_HALT);
+	/* mov, 100 x (inc, dec, jnz), jnz, jz to 2001, then the jmps, inc
+	 * and hlt above */
+	assert_int_equal(h->cpu.r[X86_EAX], 100 + 1);
+	assert_int_equal(h->cpu.icount - before, 1 + 300 + 2 + 5);
+	assert_int_equal(h->cpu.eip, 0xf02);
 	harness_free(h);
 }
 
@@ -179,6 +226,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_budget_is_exact),
 		cmocka_unit_test(test_across_a_page_end),
+		cmocka_unit_test(test_jumps),
 		cmocka_unit_test(test_rdtsc_in_a_chain),
 		cmocka_unit_test(test_stop_keeps_the_count),
 		cmocka_unit_test(test_sti_shadow_keeps_the_count),

@@ -197,6 +197,28 @@ X86_INLINE uint32_t x86_shift_flags(int op, uint32_t a, unsigned count, unsigned
 	return r;
 }
 
+/* SHL, SHR or SAR (@op 4, 5, 7) of 32-bit @a by @count, 1 to 31, on the
+ * host: returns the result and stores in *@hf its flags in hflags form,
+ * those x86_shift_flags() gives: CF, PF, ZF and SF from the host, which
+ * the SDM defines for these counts; OF as for a 1-bit shift and AF
+ * cleared, which it leaves undefined (and CPUs differ on). */
+X86_INLINE uint32_t x86_shift32_hf(int op, uint32_t a, unsigned count, uint16_t *hf)
+{
+	uint32_t r = a, ax, of;
+	if (op == 4)
+		__asm__("shll %%cl, %k[r]\n\tlahf" : [r] "+r"(r), "=a"(ax) : "c"(count) : "cc");
+	else if (op == 5)
+		__asm__("shrl %%cl, %k[r]\n\tlahf" : [r] "+r"(r), "=a"(ax) : "c"(count) : "cc");
+	else
+		__asm__("sarl %%cl, %k[r]\n\tlahf" : [r] "+r"(r), "=a"(ax) : "c"(count) : "cc");
+	if (op == 4)
+		of = ((r >> 31) ^ (ax >> 8)) & 1; /* the top bit changed: MSB(r) ^ CF */
+	else
+		of = op == 5 ? a >> 31 : 0;
+	*hf = (uint16_t)((ax & 0xff00 & ~X86_HF_AF) | of);
+	return r;
+}
+
 /* IMUL with a destination register (0F AF, 69, 6B), @size 2 or 4: returns
  * the product's low @size bytes and stores in *@fl the EFLAGS @eflags with
  * CF and OF set if it lost significant bits, SF, ZF and PF from the result

@@ -293,17 +293,27 @@ x86_uop_fn x86_uop_movx(uint8_t op, int mem)
 /* ---- ROL ROR RCL RCR SHL SHR SAL SAR: count in imm, 1 or CL ---- */
 
 /* One handler per operation, so that x86_shift_flags() folds to it, and
- * per size: 32 bits, or the uop's. */
+ * per size.  SHL, SHR and SAR of 32 bits run on the host
+ * (x86_shift32_hf()). */
 X86_INLINE void shift(struct x86_insn *x, const struct x86_uop *u, int op, bool mem, bool by_cl,
                       unsigned size)
 {
 	struct x86_cpu *c = x->c;
 	unsigned count = (by_cl ? c->r[X86_ECX] : u->imm) & 31;
-	uint32_t a = uop_rm_load(x, u, mem, size), f;
+	uint32_t a = uop_rm_load(x, u, mem, size), f, r;
+	if (size == 4 && (op == 4 || op == 5 || op == 7)) {
+		if (count) {
+			uint16_t h;
+			r = x86_shift32_hf(op, a, count, &h);
+			uop_rm_store(x, u, mem, size, r); /* may fault: flags after */
+			c->hflags = h;
+		}
+		return;
+	}
 	/* SHL, SHR and SAR by a count above 0 set every flag they keep; the
 	 * rotates keep some, and RCL and RCR read CF. */
 	uint32_t in = op < 4 ? x86_hf_to_eflags(c->hflags) : 0;
-	uint32_t r = x86_shift_flags(op, a, count, size, in, &f);
+	r = x86_shift_flags(op, a, count, size, in, &f);
 	if (count) {
 		uop_rm_store(x, u, mem, size, r); /* may fault: flags after */
 		c->hflags = x86_hf_from_eflags(f);
@@ -311,7 +321,8 @@ X86_INLINE void shift(struct x86_insn *x, const struct x86_uop *u, int op, bool 
 }
 
 #define SHIFT_FORM(op, name, mem, by_cl)                                                           \
-	UOP_HANDLER(shift_##op##_##name, shift(x, u, op, mem, by_cl, u->size))                     \
+	UOP_HANDLER(shift_##op##_##name##_8, shift(x, u, op, mem, by_cl, 1))                       \
+	UOP_HANDLER(shift_##op##_##name##_16, shift(x, u, op, mem, by_cl, 2))                      \
 	UOP_HANDLER(shift_##op##_##name##_32, shift(x, u, op, mem, by_cl, 4))
 #define SHIFT_FORMS(op)                                                                            \
 	SHIFT_FORM(op, reg, false, false)                                                          \
@@ -326,22 +337,24 @@ SHIFT_FORMS(4)
 SHIFT_FORMS(5)
 SHIFT_FORMS(7)
 
-/* Indexed by mem << 1 | by_cl, then by a 32-bit size. */
+/* Indexed by mem << 1 | by_cl, then by size (uop_size_index()). */
+#define SHIFT_SIZES(op, name)                                                                      \
+	{                                                                                          \
+		shift_##op##_##name##_16, shift_##op##_##name##_32, shift_##op##_##name##_8        \
+	}
 #define SHIFT_ROW(op)                                                                              \
 	{                                                                                          \
-		{ shift_##op##_reg, shift_##op##_reg_32 },                                         \
-		        { shift_##op##_reg_cl, shift_##op##_reg_cl_32 },                           \
-		        { shift_##op##_mem, shift_##op##_mem_32 },                                 \
-		        { shift_##op##_mem_cl, shift_##op##_mem_cl_32 },                           \
+		SHIFT_SIZES(op, reg), SHIFT_SIZES(op, reg_cl), SHIFT_SIZES(op, mem),               \
+		        SHIFT_SIZES(op, mem_cl),                                                   \
 	}
 
 x86_uop_fn x86_uop_shift(int op, bool mem, bool by_cl, unsigned size)
 {
-	static const x86_uop_fn fn[8][4][2] = {
+	static const x86_uop_fn fn[8][4][3] = {
 		SHIFT_ROW(0), SHIFT_ROW(1), SHIFT_ROW(2), SHIFT_ROW(3),
 		SHIFT_ROW(4), SHIFT_ROW(5), SHIFT_ROW(4), SHIFT_ROW(7), /* SAL is SHL */
 	};
-	return fn[op][mem << 1 | by_cl][size == 4];
+	return fn[op][mem << 1 | by_cl][uop_size_index(size)];
 }
 
 /* ---- IMUL reg, r/m (0F AF) and reg, r/m, imm (69, 6B) ---- */

@@ -6,7 +6,8 @@
  * a uop set, read by the interpreter (PUSHFD) and found in EFLAGS after
  * the run, after a fault in a uop handler and by an op a slow access
  * reaches; flags the interpreter set (POPFD, SAHF) read by uops; MUL and
- * DIV, whose flags come from outside the handlers.
+ * DIV, whose flags come from outside the handlers; and the shift uops'
+ * flags, the host's for 32-bit SHL/SHR/SAR, against the interpreter's.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "../../x86/cpu.h"
 #include "test_x86_harness.h"
 
 #define ARITH (X86_CF | X86_PF | X86_AF | X86_ZF | X86_SF | X86_OF)
@@ -257,6 +259,53 @@ static void test_flags_seen_by_an_op(void **state)
 	harness_free(h);
 }
 
+/* One shift or rotate (@op: its ModRM /reg) of EBX's low @size bytes by
+ * @count, an immediate or in CL, through the uop handlers: the result
+ * and EFLAGS must be the interpreter's (x86_shift()). */
+static void check_shift(struct harness *h, int op, unsigned size, unsigned count, bool by_cl,
+                        uint32_t a, uint32_t flags)
+{
+	uint8_t code[5], *p = code;
+	if (size == 2)
+		*p++ = 0x66;
+	*p++ = by_cl ? (size == 1 ? 0xd2 : 0xd3) : (size == 1 ? 0xc0 : 0xc1);
+	*p++ = (uint8_t)(0xc3 | op << 3); /* EBX */
+	if (!by_cl)
+		*p++ = (uint8_t)count;
+	harness_load(h, code, (size_t)(p - code));
+	h->cpu.r[X86_EBX] = a;
+	h->cpu.r[X86_ECX] = count | 0x20; /* the CPU masks it to 5 bits */
+	h->cpu.eflags = flags;
+	assert_int_equal(harness_run(h, 10), X86_HALT);
+
+	struct x86_cpu want = { .eflags = flags };
+	uint32_t mask = size == 4 ? ~0u : (1u << (8 * size)) - 1;
+	uint32_t r = x86_shift(&want, op, a & mask, count, size), got = h->cpu.r[X86_EBX];
+	if ((got & mask) != r || (got & ~mask) != (a & ~mask) || h->cpu.eflags != want.eflags)
+		fail_msg(
+		        "op %d size %u count %u cl %d a %08x flags %03x: %08x %03x, want %08x %03x",
+		        op, size, count, by_cl, a, flags, got, h->cpu.eflags, r, want.eflags);
+}
+
+/* Every shift and rotate, by an immediate and by CL, of 8, 16 and 32
+ * bits, by every count, through the uop handlers (SHL, SHR and SAR of 32
+ * bits on the host's shifter): the result and all six flags, those the
+ * SDM leaves undefined too, are the interpreter's. */
+static void test_shifts_match_the_interpreter(void **state)
+{
+	static const uint32_t values[] = { 0, 1, 0x80000000, 0xffffffff, 0x12345678, 0x8000807f };
+	struct harness *h = harness_new();
+	for (int op = 0; op < 8; op++)
+		for (unsigned size = 1; size <= 4; size *= 2)
+			for (unsigned count = 0; count < 32; count++)
+				for (size_t v = 0; v < sizeof(values) / sizeof(values[0]); v++) {
+					check_shift(h, op, size, count, false, values[v], 0x2);
+					check_shift(h, op, size, count, true, values[v],
+					            0x2 | ARITH);
+				}
+	harness_free(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -266,6 +315,7 @@ int main(void)
 		cmocka_unit_test(test_mul_flags_reach_jcc),
 		cmocka_unit_test(test_flags_after_a_fault_in_a_handler),
 		cmocka_unit_test(test_flags_seen_by_an_op),
+		cmocka_unit_test(test_shifts_match_the_interpreter),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

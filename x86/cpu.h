@@ -13,19 +13,8 @@
 #include "icache.h"
 #include "x86.h"
 
-/* Per-instruction decode state. */
-struct x86_insn {
-	struct x86_cpu *c;
-	const struct x86_ops *ops;
-	bool o32, a32; /* operand and address size */
-	int seg;       /* segment for memory operands (default or override) */
-	bool seg_override;
-	uint8_t rep; /* 0, 0xf2 or 0xf3 */
-	bool lock;
-	uint8_t modrm, mod, reg, rm;
-	bool rm_is_reg;
-	uint32_t ea; /* effective address (offset) when !rm_is_reg */
-};
+/* struct x86_insn, the per-instruction decode state, is in x86.h: the
+ * run's own is the first member of struct x86_cpu (x86_uop_cpu()). */
 
 /* c->exc_vector values that are no exception: they unwind like one but end
  * the run (after putting EIP back) with X86_RETRY or X86_UNHANDLED. */

@@ -83,7 +83,7 @@ __attribute__((noinline, cold)) static enum x86_status x86_land(struct x86_cpu *
 
 enum x86_status x86_run(struct x86_cpu *c, const struct x86_ops *ops, uint64_t budget)
 {
-	struct x86_insn x;
+	struct x86_insn *x = &c->insn; /* where the uop handlers find c */
 	uint64_t end = c->icount + budget;
 
 	/* The caller may have changed CS, the CPL, paging or any segment
@@ -105,10 +105,10 @@ enum x86_status x86_run(struct x86_cpu *c, const struct x86_ops *ops, uint64_t b
 				return c->exit;
 			continue;
 		}
-		x.c = c;
-		x.ops = ops;
+		x->c = c;
+		x->ops = ops;
 		enum x86_status s =
-		        x86_debug_armed(c) ? x86_run_debug(&x, end) : x86_run_uops(&x, end);
+		        x86_debug_armed(c) ? x86_run_debug(x, end) : x86_run_uops(x, end);
 		if (s != X86_EXIT_DEBUG)
 			return s;
 		c->exit = X86_OK; /* TF or a breakpoint came or went: choose again */

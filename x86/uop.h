@@ -14,6 +14,14 @@
 
 #include "cpu.h"
 
+/* The CPU of a uop handler's @x, which is always x86_run()'s &c->insn,
+ * the CPU's first member: the same address, so no load of x->c.  (Only
+ * for handlers and what they inline: other code's x may be its own.) */
+static inline __attribute__((always_inline)) struct x86_cpu *x86_uop_cpu(struct x86_insn *x)
+{
+	return (struct x86_cpu *)x;
+}
+
 /* Runs the instruction at insn_eip through the decode-as-you-go
  * interpreter: the handler of every form that has no handler of its own. */
 void x86_uop_legacy(struct x86_insn *x, const struct x86_uop *u);
@@ -22,8 +30,8 @@ void x86_uop_legacy(struct x86_insn *x, const struct x86_uop *u);
 struct x86_decoded;
 void x86_uop_select(struct x86_uop *u, const struct x86_decoded *d);
 
-/* The uop of the instruction at EIP.  @c is x->c, passed apart: a handler
- * may write through x, and the caller would otherwise load x->c again. */
+/* The uop of the instruction at EIP.  @c is x86_uop_cpu(x), passed apart: a handler
+ * may write through x, and the caller would otherwise load x86_uop_cpu(x) again. */
 static inline __attribute__((always_inline)) const struct x86_uop *x86_uop_at(struct x86_cpu *c,
                                                                               struct x86_insn *x)
 {
@@ -77,7 +85,7 @@ void x86_uop_dispatch(struct x86_insn *x);
 
 static inline __attribute__((always_inline)) void x86_uop_next(struct x86_insn *x)
 {
-	struct x86_cpu *c = x->c;
+	struct x86_cpu *c = x86_uop_cpu(x);
 	if (!x86_chain_more(c))
 		return;
 	uint32_t eip = c->eip, off = eip - c->uop_start;
@@ -112,7 +120,7 @@ static inline __attribute__((always_inline)) void x86_uop_next(struct x86_insn *
 static inline __attribute__((always_inline)) void x86_uop_next_seq(struct x86_insn *x,
                                                                    const struct x86_uop *u)
 {
-	struct x86_cpu *c = x->c;
+	struct x86_cpu *c = x86_uop_cpu(x);
 	if (!x86_chain_more(c)) {
 		x86_uop_sync(c);
 		return;
@@ -179,7 +187,8 @@ static inline __attribute__((always_inline)) bool uop_mem_host(struct x86_insn *
                                                                unsigned size, bool write,
                                                                uint8_t **p)
 {
-	return x86_fast_host(x->c, u->seg, uop_ea_form(x->c, u, mem), size, write, p);
+	return x86_fast_host(x86_uop_cpu(x), u->seg, uop_ea_form(x86_uop_cpu(x), u, mem), size,
+	                     write, p);
 }
 
 /* The end of a handler whose template returns false to give the
@@ -193,21 +202,34 @@ static inline __attribute__((always_inline)) bool uop_mem_host(struct x86_insn *
 		x86_uop_next_seq(x, u);                                                            \
 	} while (0)
 
+/* x86_read() and x86_write() with the CPU at x86_uop_cpu(). */
 static inline __attribute__((always_inline)) uint32_t
 uop_rm_load(struct x86_insn *x, const struct x86_uop *u, int mem, unsigned size)
 {
-	if (mem)
-		return x86_read(x, u->seg, uop_ea_form(x->c, u, mem), size);
-	return uop_reg_read(x->c, u->rm, size);
+	struct x86_cpu *c = x86_uop_cpu(x);
+	if (!mem)
+		return uop_reg_read(c, u->rm, size);
+	uint32_t off = uop_ea_form(c, u, mem);
+	uint8_t *p;
+	if (!x86_fast_host(c, u->seg, off, size, false, &p))
+		return x86_read_slow(x, u->seg, off, size);
+	return x86_host_load(p, size);
 }
 
 static inline __attribute__((always_inline)) void
 uop_rm_store(struct x86_insn *x, const struct x86_uop *u, int mem, unsigned size, uint32_t v)
 {
-	if (mem)
-		x86_write(x, u->seg, uop_ea_form(x->c, u, mem), size, v);
+	struct x86_cpu *c = x86_uop_cpu(x);
+	if (!mem) {
+		uop_reg_write(c, u->rm, size, v);
+		return;
+	}
+	uint32_t off = uop_ea_form(c, u, mem);
+	uint8_t *p;
+	if (!x86_fast_host(c, u->seg, off, size, true, &p))
+		x86_write_slow(x, u->seg, off, size, v);
 	else
-		uop_reg_write(x->c, u->rm, size, v);
+		x86_host_store(p, size, v);
 }
 
 #endif

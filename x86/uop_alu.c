@@ -28,7 +28,7 @@
 X86_INLINE bool alu(struct x86_insn *x, const struct x86_uop *u, int op, int form, int mem,
                     unsigned size)
 {
-	struct x86_cpu *c = x->c;
+	struct x86_cpu *c = x86_uop_cpu(x);
 	bool writes = op != X86_CMP && op != X86_TEST;
 	uint8_t *p = 0;
 	uint32_t a, b, r, m;
@@ -120,7 +120,7 @@ x86_uop_fn x86_uop_alu(int op, int form, int mem, unsigned size)
 X86_INLINE void incdec(struct x86_insn *x, const struct x86_uop *u, bool dec, bool mem,
                        unsigned size)
 {
-	struct x86_cpu *c = x->c;
+	struct x86_cpu *c = x86_uop_cpu(x);
 	uint16_t h;
 	uint32_t r =
 	        x86_alu_hf(dec ? X86_SUB : X86_ADD, uop_rm_load(x, u, mem, size), 1, size, 0, &h);
@@ -158,7 +158,7 @@ x86_uop_fn x86_uop_incdec(bool dec, bool mem, unsigned size)
 /* False: the memory operand needs the slow path (uop_mem_host()). */
 X86_INLINE bool mov(struct x86_insn *x, const struct x86_uop *u, int form, int mem, unsigned size)
 {
-	struct x86_cpu *c = x->c;
+	struct x86_cpu *c = x86_uop_cpu(x);
 	uint32_t v = form == UOP_RM_REG ? uop_reg_read(c, u->reg, size) : u->imm;
 	if (!mem) {
 		if (form == UOP_REG_RM)
@@ -215,7 +215,7 @@ x86_uop_fn x86_uop_mov(int form, int mem, unsigned size)
 
 static void lea(struct x86_insn *x, const struct x86_uop *u)
 {
-	uop_reg_write(x->c, u->reg, u->size, uop_ea(x->c, u));
+	uop_reg_write(x86_uop_cpu(x), u->reg, u->size, uop_ea(x86_uop_cpu(x), u));
 	x86_uop_next_seq(x, u);
 }
 
@@ -223,14 +223,14 @@ static void lea(struct x86_insn *x, const struct x86_uop *u)
  * multiply-add: with a base, and an index or not, no test is left. */
 static void lea_base_32(struct x86_insn *x, const struct x86_uop *u)
 {
-	struct x86_cpu *c = x->c;
+	struct x86_cpu *c = x86_uop_cpu(x);
 	c->r[u->reg] = c->r[u->base] + u->disp;
 	x86_uop_next_seq(x, u);
 }
 
 static void lea_base_index_32(struct x86_insn *x, const struct x86_uop *u)
 {
-	struct x86_cpu *c = x->c;
+	struct x86_cpu *c = x86_uop_cpu(x);
 	c->r[u->reg] = c->r[u->base] + (c->r[u->index] << u->scale) + u->disp;
 	x86_uop_next_seq(x, u);
 }
@@ -246,11 +246,11 @@ X86_INLINE bool movx(struct x86_insn *x, const struct x86_uop *u, int mem, unsig
 			return false;
 		v = x86_host_load(p, from);
 	} else {
-		v = uop_reg_read(x->c, u->rm, from);
+		v = uop_reg_read(x86_uop_cpu(x), u->rm, from);
 	}
 	if (sign)
 		v = from == 1 ? (uint32_t)(int8_t)v : (uint32_t)(int16_t)v;
-	uop_reg_write(x->c, u->reg, u->size, v);
+	uop_reg_write(x86_uop_cpu(x), u->reg, u->size, v);
 	return true;
 }
 
@@ -298,7 +298,7 @@ x86_uop_fn x86_uop_movx(uint8_t op, int mem)
 X86_INLINE void shift(struct x86_insn *x, const struct x86_uop *u, int op, bool mem, bool by_cl,
                       unsigned size)
 {
-	struct x86_cpu *c = x->c;
+	struct x86_cpu *c = x86_uop_cpu(x);
 	unsigned count = (by_cl ? c->r[X86_ECX] : u->imm) & 31;
 	uint32_t a = uop_rm_load(x, u, mem, size), f, r;
 	if (size == 4 && (op == 4 || op == 5 || op == 7)) {
@@ -364,7 +364,7 @@ x86_uop_fn x86_uop_shift(int op, bool mem, bool by_cl, unsigned size)
 X86_INLINE void imul(struct x86_insn *x, const struct x86_uop *u, bool mem, bool by_imm,
                      unsigned size)
 {
-	struct x86_cpu *c = x->c;
+	struct x86_cpu *c = x86_uop_cpu(x);
 	uint32_t b = uop_rm_load(x, u, mem, size), f;
 	uint32_t a = by_imm ? u->imm : uop_reg_read(c, u->reg, size);
 	uop_reg_write(c, u->reg, size, x86_imul_flags(a, b, size, 0, &f)); /* sets them all */
@@ -397,7 +397,7 @@ X86_INLINE void not(struct x86_insn * x, const struct x86_uop *u, bool mem)
 
 X86_INLINE void neg(struct x86_insn *x, const struct x86_uop *u, bool mem)
 {
-	struct x86_cpu *c = x->c;
+	struct x86_cpu *c = x86_uop_cpu(x);
 	uint16_t h;
 	uint32_t r = x86_alu_hf(X86_SUB, 0, uop_rm_load(x, u, mem, u->size), u->size, 0, &h);
 	uop_rm_store(x, u, mem, u->size, r); /* may fault: flags after */
@@ -409,12 +409,12 @@ X86_INLINE void neg(struct x86_insn *x, const struct x86_uop *u, bool mem)
 X86_INLINE void muldiv(struct x86_insn *x, const struct x86_uop *u, bool mem, bool div, bool sign)
 {
 	uint32_t v = uop_rm_load(x, u, mem, u->size);
-	x86_flags_out(x->c);
+	x86_flags_out(x86_uop_cpu(x));
 	if (div)
 		x86_div(x, v, u->size, sign);
 	else
 		x86_mul(x, v, u->size, sign);
-	x86_flags_in(x->c);
+	x86_flags_in(x86_uop_cpu(x));
 }
 
 #define GROUP3_FORMS(mem, name)                                                                    \

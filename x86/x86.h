@@ -130,7 +130,24 @@ struct x86_fpu {
 	uint8_t r[8][10];
 };
 
+/* Internal: per-instruction decode state (x86/cpu.h). */
+struct x86_insn {
+	struct x86_cpu *c;
+	const struct x86_ops *ops;
+	bool o32, a32; /* operand and address size */
+	int seg;       /* segment for memory operands (default or override) */
+	bool seg_override;
+	uint8_t rep; /* 0, 0xf2 or 0xf3 */
+	bool lock;
+	uint8_t modrm, mod, reg, rm;
+	bool rm_is_reg;
+	uint32_t ea; /* effective address (offset) when !rm_is_reg */
+};
+
 struct x86_cpu {
+	/* Internal: x86_run()'s decode state, first so that a uop handler,
+	 * handed &insn, has the CPU at the same address (uop.h). */
+	struct x86_insn insn;
 	uint32_t r[8];
 	uint32_t eip, eflags;
 	struct x86_seg seg[6], ldtr, tr;

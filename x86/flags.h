@@ -233,6 +233,23 @@ X86_INLINE uint32_t x86_imul_flags(uint32_t a, uint32_t b, unsigned size, uint32
 	return (uint32_t)r;
 }
 
+/* x86_imul_flags() of 32 bits on the host, in hflags form: CF and OF
+ * from IMUL; SF, ZF and PF from a TEST of the product's low half, and AF
+ * cleared, the values x86_imul_flags() gives where the SDM leaves them
+ * undefined. */
+X86_INLINE uint32_t x86_imul32_hf(uint32_t a, uint32_t b, uint16_t *hf)
+{
+	uint32_t r = a, ax;
+	uint8_t of;
+	__asm__("imull %k[b], %k[r]\n\tseto %[of]\n\ttestl %k[r], %k[r]\n\tlahf"
+	        : [r] "+r"(r), [of] "=q"(of), "=a"(ax)
+	        : [b] "r"(b)
+	        : "cc");
+	*hf = (uint16_t)((ax & 0xff00 & ~(X86_HF_AF | X86_HF_CF)) |
+	                 (of ? X86_HF_CF | X86_HF_OF : 0));
+	return r;
+}
+
 /* Condition codes 0-15 of Jcc/SETcc/CMOVcc. */
 X86_INLINE bool x86_cond_inline(uint32_t f, int cc)
 {

@@ -117,38 +117,58 @@ x86_uop_fn x86_uop_alu(int op, int form, int mem, unsigned size)
 
 /* ---- INC, DEC (CF unchanged) ---- */
 
-X86_INLINE void incdec(struct x86_insn *x, const struct x86_uop *u, bool dec, bool mem,
+/* @mem: UOP_RM_*; a memory operand of 32 bits is reached as the ALU rows
+ * reach theirs (false: the interpreter runs it), others through
+ * uop_rm_load() and uop_rm_store(). */
+X86_INLINE bool incdec(struct x86_insn *x, const struct x86_uop *u, bool dec, int mem,
                        unsigned size)
 {
 	struct x86_cpu *c = x86_uop_cpu(x);
 	uint16_t h;
-	uint32_t r =
-	        x86_alu_hf(dec ? X86_SUB : X86_ADD, uop_rm_load(x, u, mem, size), 1, size, 0, &h);
-	uop_rm_store(x, u, mem, size, r);
+	uint8_t *p = 0;
+	uint32_t a;
+	if (mem && size == 4) {
+		if (!uop_mem_host(x, u, mem, size, true, &p))
+			return false;
+		a = x86_host_load(p, size);
+	} else {
+		a = uop_rm_load(x, u, mem, size);
+	}
+	uint32_t r = x86_alu_hf(dec ? X86_SUB : X86_ADD, a, 1, size, 0, &h);
+	if (p)
+		x86_host_store(p, size, r);
+	else
+		uop_rm_store(x, u, mem, size, r);
 	c->hflags = (uint16_t)((h & ~X86_HF_CF) | (c->hflags & X86_HF_CF));
+	return true;
 }
 
 #define INCDEC(name, dec, mem)                                                                     \
 	static void name##_32(struct x86_insn *x, const struct x86_uop *u)                         \
 	{                                                                                          \
-		incdec(x, u, dec, mem, 4);                                                         \
-		x86_uop_next_seq(x, u);                                                            \
+		UOP_RUN_OR_LEGACY(incdec(x, u, dec, mem, 4));                                      \
 	}                                                                                          \
 	static void name##_v(struct x86_insn *x, const struct x86_uop *u)                          \
 	{                                                                                          \
 		incdec(x, u, dec, mem, u->size);                                                   \
 		x86_uop_next_seq(x, u);                                                            \
 	}
-INCDEC(inc_reg, false, false)
-INCDEC(inc_mem, false, true)
-INCDEC(dec_reg, true, false)
-INCDEC(dec_mem, true, true)
+INCDEC(inc_reg, false, UOP_RM_R)
+INCDEC(inc_mem, false, UOP_RM_M)
+INCDEC(inc_base, false, UOP_RM_M_BASE)
+INCDEC(dec_reg, true, UOP_RM_R)
+INCDEC(dec_mem, true, UOP_RM_M)
+INCDEC(dec_base, true, UOP_RM_M_BASE)
 
-x86_uop_fn x86_uop_incdec(bool dec, bool mem, unsigned size)
+x86_uop_fn x86_uop_incdec(bool dec, int mem, unsigned size)
 {
-	static const x86_uop_fn fn[2][2][2] = {
-		{ { inc_reg_v, inc_reg_32 }, { inc_mem_v, inc_mem_32 } },
-		{ { dec_reg_v, dec_reg_32 }, { dec_mem_v, dec_mem_32 } },
+	static const x86_uop_fn fn[2][3][2] = {
+		{ { inc_reg_v, inc_reg_32 },
+		  { inc_mem_v, inc_mem_32 },
+		  { inc_base_v, inc_base_32 } },
+		{ { dec_reg_v, dec_reg_32 },
+		  { dec_mem_v, dec_mem_32 },
+		  { dec_base_v, dec_base_32 } },
 	};
 	return fn[dec][mem][size == 4];
 }
@@ -367,6 +387,12 @@ X86_INLINE void imul(struct x86_insn *x, const struct x86_uop *u, bool mem, bool
 	struct x86_cpu *c = x86_uop_cpu(x);
 	uint32_t b = uop_rm_load(x, u, mem, size), f;
 	uint32_t a = by_imm ? u->imm : uop_reg_read(c, u->reg, size);
+	if (size == 4) {
+		uint16_t h;
+		c->r[u->reg] = x86_imul32_hf(a, b, &h);
+		c->hflags = h;
+		return;
+	}
 	uop_reg_write(c, u->reg, size, x86_imul_flags(a, b, size, 0, &f)); /* sets them all */
 	c->hflags = x86_hf_from_eflags(f);
 }

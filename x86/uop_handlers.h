@@ -11,10 +11,10 @@
 enum { UOP_RM_REG, UOP_REG_RM, UOP_RM_IMM };
 
 /* @op: X86_ADD..X86_TEST (flags.h); @size: 1, 2 or 4. */
-/* @mem: UOP_RM_R, _M or _M_BASE (uop.h) for these three; a bool for the
+/* @mem: UOP_RM_R, _M or _M_BASE (uop.h) for these four; a bool for the
  * others. */
 x86_uop_fn x86_uop_alu(int op, int form, int mem, unsigned size);
-x86_uop_fn x86_uop_incdec(bool dec, bool mem, unsigned size);
+x86_uop_fn x86_uop_incdec(bool dec, int mem, unsigned size);
 x86_uop_fn x86_uop_mov(int form, int mem, unsigned size);
 /* LEA of the uop's operands (its memory operand filled in). */
 x86_uop_fn x86_uop_lea(const struct x86_uop *u);

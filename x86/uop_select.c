@@ -107,7 +107,7 @@ static x86_uop_fn uop_one_byte(struct x86_uop *u, const struct x86_decoded *d)
 	}
 	if (op >= 0x40 && op <= 0x4f) {
 		uop_reg_operand(u, op & 7, v);
-		return x86_uop_incdec(op >= 0x48, false, v);
+		return x86_uop_incdec(op >= 0x48, UOP_RM_R, v);
 	}
 	if (op >= 0x50 && op <= 0x5f) {
 		u->reg = op & 7;
@@ -174,7 +174,7 @@ static x86_uop_fn uop_one_byte(struct x86_uop *u, const struct x86_decoded *d)
 	case 0xfe:
 	case 0xff:
 		u->size = (uint8_t)(op == 0xfe ? 1 : v);
-		return d->reg < 2 ? x86_uop_incdec(d->reg == 1, mem, u->size) : 0;
+		return d->reg < 2 ? x86_uop_incdec(d->reg == 1, rmf, u->size) : 0;
 	default: return 0;
 	}
 }

@@ -6,8 +6,9 @@
  * a uop set, read by the interpreter (PUSHFD) and found in EFLAGS after
  * the run, after a fault in a uop handler and by an op a slow access
  * reaches; flags the interpreter set (POPFD, SAHF) read by uops; MUL and
- * DIV, whose flags come from outside the handlers; and the shift uops'
- * flags, the host's for 32-bit SHL/SHR/SAR, against the interpreter's.
+ * DIV, whose flags come from outside the handlers; and the flags of the
+ * shift, IMUL and INC/DEC uops (the host's for 32-bit SHL/SHR/SAR and
+ * IMUL) against the interpreter's, undefined ones included.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +19,7 @@
 #include <cmocka.h>
 
 #include "../../x86/cpu.h"
+#include "../../x86/flags.h"
 #include "test_x86_harness.h"
 
 #define ARITH (X86_CF | X86_PF | X86_AF | X86_ZF | X86_SF | X86_OF)
@@ -306,6 +308,105 @@ static void test_shifts_match_the_interpreter(void **state)
 	harness_free(h);
 }
 
+static const uint32_t some_values[] = {
+	0, 1, 2, 0x7fffffff, 0x80000000, 0xffffffff, 0x12345678, 0xffff8000, 0x00010000, 0x0000ffff
+};
+#define NVALUES (sizeof(some_values) / sizeof(some_values[0]))
+
+/* IMUL EAX, EBX / EAX, EBX, imm32 / AX, BX through the uop handlers (the
+ * 32-bit ones on the host's multiplier): result and all six flags, the
+ * undefined SF, ZF, PF and AF too, are x86_imul_flags()'s. */
+static void test_imul_matches_the_interpreter(void **state)
+{
+	struct harness *h = harness_new();
+	for (size_t i = 0; i < NVALUES; i++)
+		for (size_t j = 0; j < NVALUES; j++)
+			for (int form = 0; form < 3; form++) {
+				uint32_t a = some_values[i], b = some_values[j];
+				uint8_t code[8];
+				size_t n = 0;
+				if (form == 0) { /* imul eax, ebx */
+					memcpy(code, (const uint8_t[]){ 0x0f, 0xaf, 0xc3 }, n = 3);
+				} else if (form == 1) { /* imul eax, ebx, b */
+					memcpy(code, (const uint8_t[]){ 0x69, 0xc3 }, 2);
+					memcpy(code + 2, &b, 4);
+					n = 6;
+				} else { /* imul ax, bx */
+					memcpy(code, (const uint8_t[]){ 0x66, 0x0f, 0xaf, 0xc3 },
+					       n = 4);
+				}
+				harness_load(h, code, n);
+				h->cpu.r[X86_EAX] = a;
+				h->cpu.r[X86_EBX] = form == 1 ? a : b; /* form 1: a * b */
+				h->cpu.eflags = 0x2 | ((i + j) & 1 ? ARITH : 0);
+				uint32_t in = h->cpu.eflags, f;
+				assert_int_equal(harness_run(h, 10), X86_HALT);
+				unsigned size = form == 2 ? 2 : 4;
+				uint32_t r = x86_imul_flags(a, b, size, in, &f);
+				uint32_t want = size == 2 ? (a & 0xffff0000) | (r & 0xffff) : r;
+				if (h->cpu.r[X86_EAX] != want || h->cpu.eflags != f)
+					fail_msg("imul form %d %08x * %08x: %08x %03x, want %08x "
+					         "%03x",
+					         form, a, b, h->cpu.r[X86_EAX], h->cpu.eflags, want,
+					         f);
+			}
+	harness_free(h);
+}
+
+/* INC and DEC of a dword in memory, at a displacement and at base +
+ * displacement, and of MMIO (the interpreter runs that one): CF kept, the
+ * rest as x86_incdec() sets it. */
+static void test_incdec_memory(void **state)
+{
+	static const uint8_t code[][6] = {
+		{ 0xff, 0x05, 0x00, 0x90, 0x00, 0x00 }, /* inc dword [0x9000] */
+		{ 0xff, 0x4b, 0x04 },                   /* dec dword [ebx + 4] */
+		{ 0xff, 0x43, 0x04 },                   /* inc dword [ebx + 4] */
+	};
+	static const size_t len[] = { 6, 3, 3 };
+	struct harness *h = harness_new();
+	for (int form = 0; form < 3; form++)
+		for (int mmio = 0; mmio < 2; mmio++)
+			for (size_t i = 0; i < NVALUES; i++)
+				for (uint32_t cf = 0; cf < 2; cf++) {
+					uint32_t a = mmio ? 0xffffffff
+					                  : some_values[i]; /* MMIO reads ones */
+					harness_load(h, code[form], len[form]);
+					h->cpu.r[X86_EBX] = mmio ? 0x200000 : 0x8ffc;
+					if (form == 0 && mmio)
+						continue; /* [0x9000] is RAM */
+					memcpy(h->ram + 0x9000, &a, 4);
+					h->cpu.eflags = 0x2 | cf | (cf ? 0 : ARITH & ~X86_CF);
+					struct x86_cpu want = { .eflags = h->cpu.eflags };
+					uint32_t r = x86_incdec(&want, a, form == 1, 4), got;
+					assert_int_equal(harness_run(h, 10), X86_HALT);
+					memcpy(&got, h->ram + 0x9000, 4);
+					if ((!mmio && got != r) || h->cpu.eflags != want.eflags)
+						fail_msg("form %d mmio %d a %08x cf %u: %08x %03x, "
+						         "want %08x %03x",
+						         form, mmio, a, cf, got, h->cpu.eflags, r,
+						         want.eflags);
+				}
+
+	/* INC of decoded code: "mov al, 1" at 0x1008, run once, becomes
+	 * "mov cl, 1"; the INC must take the path that forgets the old uop. */
+	static const uint8_t smc[] = {
+		0xff, 0x05, 0x08, 0x10, 0x00, 0x00, /* 1000: inc dword [0x1008] */
+		0x90, 0x90,                         /* 1006: nop; nop */
+		0xb0, 0x01, 0x90, 0x90,             /* 1008: mov al, 1; nop; nop */
+	};
+	harness_load(h, smc, sizeof(smc));
+	h->cpu.eip = 0x1008;
+	assert_int_equal(harness_run(h, 10), X86_HALT);
+	h->cpu.eip = 0x1000;
+	h->cpu.halted = false;
+	h->cpu.r[X86_EAX] = h->cpu.r[X86_ECX] = 0;
+	assert_int_equal(x86_run(&h->cpu, &h->ops, 10), X86_HALT); /* decoded code kept */
+	assert_int_equal(h->cpu.r[X86_EAX], 0);
+	assert_int_equal(h->cpu.r[X86_ECX], 1);
+	harness_free(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -316,6 +417,8 @@ int main(void)
 		cmocka_unit_test(test_flags_after_a_fault_in_a_handler),
 		cmocka_unit_test(test_flags_seen_by_an_op),
 		cmocka_unit_test(test_shifts_match_the_interpreter),
+		cmocka_unit_test(test_imul_matches_the_interpreter),
+		cmocka_unit_test(test_incdec_memory),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

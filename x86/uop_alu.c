@@ -257,7 +257,8 @@ static void lea_base_index_32(struct x86_insn *x, const struct x86_uop *u)
 
 /* 0F B6/B7 (zero) and BE/BF (sign): the source size is in the opcode. */
 /* False: the memory operand needs the slow path (uop_mem_host()). */
-X86_INLINE bool movx(struct x86_insn *x, const struct x86_uop *u, int mem, unsigned from, bool sign)
+X86_INLINE bool movx(struct x86_insn *x, const struct x86_uop *u, int mem, unsigned from, bool sign,
+                     unsigned to)
 {
 	uint32_t v;
 	if (mem) {
@@ -270,23 +271,24 @@ X86_INLINE bool movx(struct x86_insn *x, const struct x86_uop *u, int mem, unsig
 	}
 	if (sign)
 		v = from == 1 ? (uint32_t)(int8_t)v : (uint32_t)(int16_t)v;
-	uop_reg_write(x86_uop_cpu(x), u->reg, u->size, v);
+	uop_reg_write(x86_uop_cpu(x), u->reg, to, v);
 	return true;
 }
 
-#define MOVX(name, from, sign)                                                                     \
-	static void name##_reg(struct x86_insn *x, const struct x86_uop *u)                        \
+/* Per form and destination size: 32 bits, or the uop's (16). */
+#define MOVX_TO(name, mem, from, sign)                                                             \
+	static void name(struct x86_insn *x, const struct x86_uop *u)                              \
 	{                                                                                          \
-		UOP_RUN_OR_LEGACY(movx(x, u, UOP_RM_R, from, sign));                               \
+		UOP_RUN_OR_LEGACY(movx(x, u, mem, from, sign, u->size));                           \
 	}                                                                                          \
-	static void name##_mem(struct x86_insn *x, const struct x86_uop *u)                        \
+	static void name##_32(struct x86_insn *x, const struct x86_uop *u)                         \
 	{                                                                                          \
-		UOP_RUN_OR_LEGACY(movx(x, u, UOP_RM_M, from, sign));                               \
-	}                                                                                          \
-	static void name##_base(struct x86_insn *x, const struct x86_uop *u)                       \
-	{                                                                                          \
-		UOP_RUN_OR_LEGACY(movx(x, u, UOP_RM_M_BASE, from, sign));                          \
+		UOP_RUN_OR_LEGACY(movx(x, u, mem, from, sign, 4));                                 \
 	}
+#define MOVX(name, from, sign)                                                                     \
+	MOVX_TO(name##_reg, UOP_RM_R, from, sign)                                                  \
+	MOVX_TO(name##_mem, UOP_RM_M, from, sign)                                                  \
+	MOVX_TO(name##_base, UOP_RM_M_BASE, from, sign)
 MOVX(movzx8, 1, false)
 MOVX(movzx16, 2, false)
 MOVX(movsx8, 1, true)
@@ -299,15 +301,23 @@ x86_uop_fn x86_uop_lea(const struct x86_uop *u)
 	return u->index == X86_NOREG ? lea_base_32 : lea_base_index_32;
 }
 
-x86_uop_fn x86_uop_movx(uint8_t op, int mem)
+#define MOVX_ROW(name)                                                                             \
+	{                                                                                          \
+		{ name##_reg, name##_reg_32 }, { name##_mem, name##_mem_32 },                      \
+		{                                                                                  \
+			name##_base, name##_base_32                                                \
+		}                                                                                  \
+	}
+
+x86_uop_fn x86_uop_movx(uint8_t op, int mem, unsigned size)
 {
-	static const x86_uop_fn fn[4][3] = {
-		{ movzx8_reg, movzx8_mem, movzx8_base },
-		{ movzx16_reg, movzx16_mem, movzx16_base },
-		{ movsx8_reg, movsx8_mem, movsx8_base },
-		{ movsx16_reg, movsx16_mem, movsx16_base },
+	static const x86_uop_fn fn[4][3][2] = {
+		MOVX_ROW(movzx8),
+		MOVX_ROW(movzx16),
+		MOVX_ROW(movsx8),
+		MOVX_ROW(movsx16),
 	};
-	return fn[((op >> 2) & 2) | (op & 1)][mem];
+	return fn[((op >> 2) & 2) | (op & 1)][mem][size == 4];
 }
 
 /* ---- ROL ROR RCL RCR SHL SHR SAL SAR: count in imm, 1 or CL ---- */

@@ -175,6 +175,43 @@ static void pop_reg(struct x86_insn *x, const struct x86_uop *u)
 	x86_uop_next_seq(x, u);
 }
 
+/* PUSH and POP of a 32-bit register with a 32-bit operand size, the
+ * common case: when stack_host() cannot reach the slot the interpreter
+ * runs the instruction, so these make no call (and gcc saves no
+ * registers in them). */
+X86_INLINE bool push_reg32(struct x86_insn *x, const struct x86_uop *u)
+{
+	struct x86_cpu *c = x86_uop_cpu(x);
+	uint8_t *p;
+	if (!stack_host(x, u, -4u, true, &p))
+		return false;
+	x86_host_store(p, 4, c->r[u->reg]); /* PUSH ESP: the value before */
+	c->r[X86_ESP] -= 4;
+	return true;
+}
+
+X86_INLINE bool pop_reg32(struct x86_insn *x, const struct x86_uop *u)
+{
+	struct x86_cpu *c = x86_uop_cpu(x);
+	uint8_t *p;
+	if (!stack_host(x, u, 0, false, &p))
+		return false;
+	uint32_t v = x86_host_load(p, 4);
+	c->r[X86_ESP] += 4;
+	c->r[u->reg] = v; /* POP ESP: the popped value wins */
+	return true;
+}
+
+static void push_reg_32(struct x86_insn *x, const struct x86_uop *u)
+{
+	UOP_RUN_OR_LEGACY(push_reg32(x, u));
+}
+
+static void pop_reg_32(struct x86_insn *x, const struct x86_uop *u)
+{
+	UOP_RUN_OR_LEGACY(pop_reg32(x, u));
+}
+
 static void push_imm(struct x86_insn *x, const struct x86_uop *u)
 {
 	push_value(x, u, u->imm);
@@ -227,13 +264,13 @@ x86_uop_fn x86_uop_ret(void)
 {
 	return ret;
 }
-x86_uop_fn x86_uop_push_reg(void)
+x86_uop_fn x86_uop_push_reg(unsigned size)
 {
-	return push_reg;
+	return size == 4 ? push_reg_32 : push_reg;
 }
-x86_uop_fn x86_uop_pop_reg(void)
+x86_uop_fn x86_uop_pop_reg(unsigned size)
 {
-	return pop_reg;
+	return size == 4 ? pop_reg_32 : pop_reg;
 }
 x86_uop_fn x86_uop_push_imm(void)
 {

@@ -18,8 +18,8 @@ x86_uop_fn x86_uop_incdec(bool dec, int mem, unsigned size);
 x86_uop_fn x86_uop_mov(int form, int mem, unsigned size);
 /* LEA of the uop's operands (its memory operand filled in). */
 x86_uop_fn x86_uop_lea(const struct x86_uop *u);
-/* MOVZX/MOVSX by their 0F opcode (B6, B7, BE, BF). */
-x86_uop_fn x86_uop_movx(uint8_t op, int mem);
+/* MOVZX/MOVSX by their 0F opcode (B6, B7, BE, BF), to @size bytes. */
+x86_uop_fn x86_uop_movx(uint8_t op, int mem, unsigned size);
 /* The shift group's operation @op (ModRM /reg), count in imm unless @by_cl. */
 x86_uop_fn x86_uop_shift(int op, bool mem, bool by_cl, unsigned size);
 
@@ -35,8 +35,8 @@ x86_uop_fn x86_uop_jcc(int cc);
 x86_uop_fn x86_uop_jmp(void);
 x86_uop_fn x86_uop_call(void);
 x86_uop_fn x86_uop_ret(void);
-x86_uop_fn x86_uop_push_reg(void);
-x86_uop_fn x86_uop_pop_reg(void);
+x86_uop_fn x86_uop_push_reg(unsigned size); /* @size: the operand size */
+x86_uop_fn x86_uop_pop_reg(unsigned size);
 x86_uop_fn x86_uop_push_imm(void);
 x86_uop_fn x86_uop_setcc(bool mem);
 x86_uop_fn x86_uop_cmovcc(bool mem);

@@ -111,7 +111,7 @@ static x86_uop_fn uop_one_byte(struct x86_uop *u, const struct x86_decoded *d)
 	}
 	if (op >= 0x50 && op <= 0x5f) {
 		u->reg = op & 7;
-		return op < 0x58 ? x86_uop_push_reg() : x86_uop_pop_reg();
+		return op < 0x58 ? x86_uop_push_reg(v) : x86_uop_pop_reg(v);
 	}
 	if (op >= 0x70 && op <= 0x7f) {
 		u->imm = sext8(d->imm);
@@ -198,7 +198,7 @@ static x86_uop_fn uop_two_byte(struct x86_uop *u, const struct x86_decoded *d)
 	case 0xb6:
 	case 0xb7:
 	case 0xbe:
-	case 0xbf: return x86_uop_movx(op, uop_rm_form(u));
+	case 0xbf: return x86_uop_movx(op, uop_rm_form(u), u->size);
 	default: return 0;
 	}
 }

@@ -13,19 +13,8 @@
 #include "icache.h"
 #include "x86.h"
 
-/* Per-instruction decode state. */
-struct x86_insn {
-	struct x86_cpu *c;
-	const struct x86_ops *ops;
-	bool o32, a32; /* operand and address size */
-	int seg;       /* segment for memory operands (default or override) */
-	bool seg_override;
-	uint8_t rep; /* 0, 0xf2 or 0xf3 */
-	bool lock;
-	uint8_t modrm, mod, reg, rm;
-	bool rm_is_reg;
-	uint32_t ea; /* effective address (offset) when !rm_is_reg */
-};
+/* struct x86_insn, the per-instruction decode state, is in x86.h: the
+ * run's own is the first member of struct x86_cpu (x86_uop_cpu()). */
 
 /* c->exc_vector values that are no exception: they unwind like one but end
  * the run (after putting EIP back) with X86_RETRY or X86_UNHANDLED. */
@@ -54,7 +43,22 @@ enum x86_status x86_handle_exception(struct x86_cpu *c, const struct x86_ops *op
 static inline void x86_end_run(struct x86_cpu *c, enum x86_status s)
 {
 	c->exit = s;
-	c->run_end = 0;
+	c->run_len -= c->run_left; /* the count stays what it was */
+	c->run_left = 0;
+}
+
+/* The instructions retired so far, in the middle of a chain too. */
+static inline uint64_t x86_icount(const struct x86_cpu *c)
+{
+	return c->icount + (uint64_t)((int64_t)c->run_len - c->run_left);
+}
+
+/* Adds a chain's instructions into icount, once the chain has ended. */
+static inline void x86_icount_fold(struct x86_cpu *c)
+{
+	c->icount = x86_icount(c);
+	c->run_len = 0;
+	c->run_left = 0;
 }
 
 /* After TF or DR7 may have become set: a fast loop hands over. */
@@ -231,6 +235,40 @@ static inline void x86_uop_sync(struct x86_cpu *c)
 	        c->uop_start + (uint32_t)(((uintptr_t)u - (uintptr_t)c->uop_base) / sizeof(*u));
 	c->eip = c->insn_eip + u->len;
 	c->uop_cur = 0;
+}
+
+/*
+ * The arithmetic flags' two homes (x86.h: hflags).  The uop handlers keep
+ * them in c->hflags, everything else reads and writes c->eflags, and the
+ * hand-over is at the edges of the handlers' world: x86_flags_in() when
+ * the run loops start handlers, x86_flags_out() when the loops end, an
+ * exception lands, or an instruction goes to the interpreter
+ * (x86_uop_legacy) or to out-of-line code that sets flags (MUL, DIV);
+ * x86_flags_sync() on the slow memory paths, whose ops may look at the
+ * CPU.  All of them are cheap next to what they guard.
+ */
+#define X86_EFLAGS_ARITH 0x8d5u /* CF PF AF ZF SF OF */
+
+static inline void x86_flags_in(struct x86_cpu *c)
+{
+	uint32_t f = c->eflags;
+	c->hflags = (uint16_t)(((f & 0xd5) << 8) | ((f >> 11) & 1));
+	c->hflags_live = true;
+}
+
+/* eflags made right, the handlers' flags still in hflags. */
+static inline void x86_flags_sync(struct x86_cpu *c)
+{
+	if (c->hflags_live) {
+		uint32_t h = c->hflags;
+		c->eflags = (c->eflags & ~X86_EFLAGS_ARITH) | ((h >> 8) & 0xd5) | ((h & 1) << 11);
+	}
+}
+
+static inline void x86_flags_out(struct x86_cpu *c)
+{
+	x86_flags_sync(c);
+	c->hflags_live = false;
 }
 
 /* Empties the code windows, after making EIP current (they tell it). */

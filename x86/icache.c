@@ -51,6 +51,7 @@ size_t x86_icache_size(unsigned pages)
 }
 
 static void icache_decode(struct x86_insn *x, const struct x86_uop *u);
+static void icache_page_end(struct x86_insn *x, const struct x86_uop *u);
 
 /* Resets @n uops from @u to undecoded. */
 static void icache_uops_clear(struct x86_uop *u, int n)
@@ -75,6 +76,7 @@ static void icache_page_clear(struct x86_icache *ic, struct x86_icache_page *p, 
 	}
 	p->lines = 0;
 	p->code32 = code32;
+	p->end = (struct x86_uop){ .fn = icache_page_end };
 }
 
 /* Drops every TLB code mark and the uop window (they point into pages). */
@@ -256,6 +258,15 @@ const struct x86_uop *x86_icache_miss(struct x86_insn *x)
 		off = c->eip - c->uop_start;
 	}
 	return &c->uop_base[off];
+}
+
+/* The handler of a page's end uop: the instruction before it (counted)
+ * ended at the page end, where the next one is looked up.  Its length is
+ * 0, so x86_uop_sync() makes EIP the page end's. */
+static void icache_page_end(struct x86_insn *x, const struct x86_uop *u)
+{
+	x86_uop_sync(x->c);
+	x86_uop_dispatch(x);
 }
 
 /* The handler of a uop not decoded yet: EIP goes back to the instruction

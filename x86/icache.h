@@ -35,6 +35,8 @@ struct x86_uop {
 	uint8_t seg;                /* segment of the memory operand, override applied */
 	uint8_t size;               /* operand size in bytes: 1, 2 or 4 */
 	uint8_t flags;              /* UOP_* */
+	uint16_t step;              /* len * sizeof(struct x86_uop): the successor is
+	                * that many bytes on (a multiply less per instruction) */
 };
 
 /* A cached page.  @lines has bit n set when bytes [64n, 64n + 64) hold a
@@ -45,6 +47,11 @@ struct x86_icache_page {
 	int32_t next; /* the next page in the same hash bucket */
 	bool code32;
 	struct x86_uop uop[4096];
+	/* The successor of the page's last instruction: no cached uop
+	 * crosses the page end, and a window runs to it, so a handler's
+	 * successor is in the window or this uop, whose handler leaves the
+	 * window (icache.c), and x86_uop_next_seq() tests no bound. */
+	struct x86_uop end;
 };
 
 /* The lines bits that bytes [off, off + size) touch (same page, size <= 4). */

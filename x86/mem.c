@@ -297,8 +297,11 @@ uint32_t x86_linear(struct x86_insn *x, int seg, uint32_t off, unsigned size, bo
 	return s->base + off;
 }
 
+/* The slow paths reach the ops, which may look at EFLAGS (cpu.h:
+ * x86_flags_sync()). */
 uint32_t x86_read_slow(struct x86_insn *x, int seg, uint32_t off, unsigned size)
 {
+	x86_flags_sync(x->c);
 	uint32_t lin = x86_linear(x, seg, off, size, false);
 	uint32_t v = x86_read_lin(x, lin, size, x->c->cpl == 3);
 	if (__builtin_expect(x->c->db_data, 0))
@@ -308,6 +311,7 @@ uint32_t x86_read_slow(struct x86_insn *x, int seg, uint32_t off, unsigned size)
 
 void x86_write_slow(struct x86_insn *x, int seg, uint32_t off, unsigned size, uint32_t v)
 {
+	x86_flags_sync(x->c);
 	uint32_t lin = x86_linear(x, seg, off, size, true);
 	x86_write_lin(x, lin, size, v, x->c->cpl == 3);
 	if (__builtin_expect(x->c->db_data, 0))
@@ -328,6 +332,7 @@ void x86_check_write(struct x86_insn *x, int seg, uint32_t off, unsigned size)
 struct x86_tlb_entry *x86_fetch_window(struct x86_insn *x)
 {
 	struct x86_cpu *c = x->c;
+	x86_flags_sync(c); /* the ops again */
 	uint32_t eip = c->eip;
 	const struct x86_seg *cs = &c->seg[X86_CS];
 	uint32_t lin = x86_linear(x, X86_CS, eip, 1, false);

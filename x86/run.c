@@ -13,16 +13,21 @@
 
 /* The hot loop, apart from x86_run() because a function that calls
  * __builtin_setjmp keeps its variables in memory.  Each handler runs the
- * next instruction itself (x86_uop_next()) up to c->run_end: the loop only
+ * next instruction itself (x86_uop_next()) while c->run_left lasts: the loop only
  * starts a chain of at most X86_UOP_CHAIN instructions. */
 __attribute__((noinline)) static enum x86_status x86_run_uops(struct x86_insn *x, uint64_t end)
 {
 	struct x86_cpu *c = x->c;
+	x86_flags_in(c);
 	while (c->exit == X86_OK && c->icount < end) {
-		c->run_end = end - c->icount > X86_UOP_CHAIN ? c->icount + X86_UOP_CHAIN : end;
+		c->run_len = c->run_left = end - c->icount > X86_UOP_CHAIN
+		                                   ? X86_UOP_CHAIN
+		                                   : (int32_t)(end - c->icount);
 		const struct x86_uop *u = x86_uop_begin(c, x);
 		u->fn(x, u);
+		x86_icount_fold(c);
 	}
+	x86_flags_out(c);
 	return c->exit;
 }
 
@@ -40,10 +45,13 @@ __attribute__((noinline)) static enum x86_status x86_run_debug(struct x86_insn *
 		c->db_hits = 0;
 		c->db_shadow = false;
 		x86_debug_before(x);
-		c->run_end = c->icount + 1; /* one instruction: no chain */
+		c->run_len = c->run_left = 1; /* one instruction: no chain */
 		const struct x86_uop *u = x86_uop_at(c, x);
 		c->eip += u->len;
+		x86_flags_in(c);
 		u->fn(x, u);
+		x86_flags_out(c);
+		x86_icount_fold(c);
 		x86_debug_after(x, tf);
 		if (c->exit != X86_OK)
 			return c->exit;
@@ -59,6 +67,8 @@ __attribute__((noinline, cold)) static enum x86_status x86_land(struct x86_cpu *
                                                                 const struct x86_ops *ops)
 {
 	x86_uop_sync(c);
+	x86_icount_fold(c); /* the chain ended here */
+	x86_flags_out(c);   /* if a handler raised it */
 	c->eip = c->insn_eip;
 	if (c->exc_vector == X86_VEC_RETRY)
 		return X86_RETRY;
@@ -73,7 +83,7 @@ __attribute__((noinline, cold)) static enum x86_status x86_land(struct x86_cpu *
 
 enum x86_status x86_run(struct x86_cpu *c, const struct x86_ops *ops, uint64_t budget)
 {
-	struct x86_insn x;
+	struct x86_insn *x = &c->insn; /* where the uop handlers find c */
 	uint64_t end = c->icount + budget;
 
 	/* The caller may have changed CS, the CPL, paging or any segment
@@ -95,10 +105,10 @@ enum x86_status x86_run(struct x86_cpu *c, const struct x86_ops *ops, uint64_t b
 				return c->exit;
 			continue;
 		}
-		x.c = c;
-		x.ops = ops;
+		x->c = c;
+		x->ops = ops;
 		enum x86_status s =
-		        x86_debug_armed(c) ? x86_run_debug(&x, end) : x86_run_uops(&x, end);
+		        x86_debug_armed(c) ? x86_run_debug(x, end) : x86_run_uops(x, end);
 		if (s != X86_EXIT_DEBUG)
 			return s;
 		c->exit = X86_OK; /* TF or a breakpoint came or went: choose again */
@@ -135,10 +145,14 @@ void x86_uop_legacy(struct x86_insn *x, const struct x86_uop *u)
 	struct x86_cpu *c = x->c;
 	x86_uop_sync(c); /* reached from x86_uop_next_seq() */
 	c->eip = c->insn_eip;
+	x86_flags_out(c);
 	x86_exec_one(x);
+	x86_flags_in(c);
 	/* After STI or MOV SS the chain ends: x86_uop_next_seq() does not
 	 * clear the shadow, the start of the next chain does. */
-	if (c->intr_shadow)
-		c->run_end = 0;
+	if (c->intr_shadow) {
+		c->run_len -= c->run_left - 1; /* this one is still to count */
+		c->run_left = 1;
+	}
 	x86_uop_next(x);
 }

@@ -208,7 +208,7 @@ static void x86_msr_other(struct x86_insn *x, uint32_t msr, bool write, uint64_t
 static uint64_t x86_tsc(struct x86_insn *x)
 {
 	const struct x86_ops *ops = x->ops;
-	return ops->tsc ? ops->tsc(ops->ctx) : x->c->tsc + x->c->icount;
+	return ops->tsc ? ops->tsc(ops->ctx) : x->c->tsc + x86_icount(x->c);
 }
 
 static void x86_msr(struct x86_insn *x, bool write)

@@ -14,6 +14,14 @@
 
 #include "cpu.h"
 
+/* The CPU of a uop handler's @x, which is always x86_run()'s &c->insn,
+ * the CPU's first member: the same address, so no load of x->c.  (Only
+ * for handlers and what they inline: other code's x may be its own.) */
+static inline __attribute__((always_inline)) struct x86_cpu *x86_uop_cpu(struct x86_insn *x)
+{
+	return (struct x86_cpu *)x;
+}
+
 /* Runs the instruction at insn_eip through the decode-as-you-go
  * interpreter: the handler of every form that has no handler of its own. */
 void x86_uop_legacy(struct x86_insn *x, const struct x86_uop *u);
@@ -22,8 +30,8 @@ void x86_uop_legacy(struct x86_insn *x, const struct x86_uop *u);
 struct x86_decoded;
 void x86_uop_select(struct x86_uop *u, const struct x86_decoded *d);
 
-/* The uop of the instruction at EIP.  @c is x->c, passed apart: a handler
- * may write through x, and the caller would otherwise load x->c again. */
+/* The uop of the instruction at EIP.  @c is x86_uop_cpu(x), passed apart: a handler
+ * may write through x, and the caller would otherwise load x86_uop_cpu(x) again. */
 static inline __attribute__((always_inline)) const struct x86_uop *x86_uop_at(struct x86_cpu *c,
                                                                               struct x86_insn *x)
 {
@@ -46,15 +54,29 @@ static inline __attribute__((always_inline)) const struct x86_uop *x86_uop_begin
 
 /*
  * The end of every handler: the instruction retires, and the next one runs
- * from here (threaded dispatch) while the icount is below c->run_end, which
- * the run loop sets at most X86_UOP_CHAIN instructions ahead and
- * x86_end_run() sets to 0.  The call is the handler's last act, so the
+ * from here (threaded dispatch) while c->run_left, which the run loop sets
+ * to at most X86_UOP_CHAIN and x86_end_run() to 0, counts down above 0: a
+ * decrement and a branch, where an icount compared with a bound was a
+ * load, an add, a store, a compare and a branch.  The call is the handler's last act, so the
  * compiler makes it a jump: the dispatch's indirect branch is spread over
  * the handlers (each predicts its own successors) and no return is paid.
  * Should a compiler keep it a call, the chain bound caps the stack at
  * X86_UOP_CHAIN frames.
  */
-#define X86_UOP_CHAIN 64
+#define X86_UOP_CHAIN 256
+
+/* Counts the instruction in c->run_left; false once the chain must end.
+ * One subtract from memory and a branch: gcc makes `--c->run_left <= 0'
+ * a load, a subtract, a store and a test.  Nothing after the false branch
+ * reads run_left in the same function, where an asm goto's output might
+ * not be taken as written. */
+static inline __attribute__((always_inline)) bool x86_chain_more(struct x86_cpu *c)
+{
+	__asm__ goto("subl $1, %0\n\tjle %l[done]" : "+m"(c->run_left) : : "cc" : done);
+	return true;
+done:
+	return false;
+}
 
 /* Starts and runs the instruction at EIP when it may be outside the uop
  * window (run.c): out of line, so that a handler's path makes no call but
@@ -63,8 +85,8 @@ void x86_uop_dispatch(struct x86_insn *x);
 
 static inline __attribute__((always_inline)) void x86_uop_next(struct x86_insn *x)
 {
-	struct x86_cpu *c = x->c;
-	if (++c->icount >= c->run_end)
+	struct x86_cpu *c = x86_uop_cpu(x);
+	if (!x86_chain_more(c))
 		return;
 	uint32_t eip = c->eip, off = eip - c->uop_start;
 	if (__builtin_expect(off >= c->uop_len, 0)) {
@@ -88,25 +110,22 @@ static inline __attribute__((always_inline)) void x86_uop_next(struct x86_insn *
  * and reload of c->eip sits between one instruction and the next, and no
  * store of insn_eip or the interrupt shadow (x86_uop_legacy ends the chain
  * when it sets one).  @u is a cached uop (only their handlers come here),
- * and the window is as it was when @u was taken from it, or empty (only
- * the look-up between instructions builds one, and x86_fetch_invalidate()
- * syncs first), which the range check sends the long way.
+ * and the window is as it was when @u was taken from it: only the look-up
+ * between instructions builds one, and only instructions that run through
+ * the interpreter (control registers, INVLPG, segment loads, task
+ * switches), which goes on with x86_uop_next(), empty it.  So the
+ * successor is in the window, or it is the page's end uop (icache.h),
+ * whose handler looks up the next page: no bound is tested here.
  */
 static inline __attribute__((always_inline)) void x86_uop_next_seq(struct x86_insn *x,
                                                                    const struct x86_uop *u)
 {
-	struct x86_cpu *c = x->c;
-	if (++c->icount >= c->run_end) {
+	struct x86_cpu *c = x86_uop_cpu(x);
+	if (!x86_chain_more(c)) {
 		x86_uop_sync(c);
 		return;
 	}
-	/* (in integers: past the window, n may be past the cache's array) */
-	const struct x86_uop *n = (const struct x86_uop *)((uintptr_t)u + u->len * sizeof(*u));
-	if (__builtin_expect((uintptr_t)n >= (uintptr_t)c->uop_end, 0)) {
-		x86_uop_sync(c);
-		x86_uop_dispatch(x);
-		return;
-	}
+	const struct x86_uop *n = (const struct x86_uop *)((const char *)u + u->step);
 	c->uop_cur = n;
 	n->fn(x, n);
 }
@@ -168,7 +187,8 @@ static inline __attribute__((always_inline)) bool uop_mem_host(struct x86_insn *
                                                                unsigned size, bool write,
                                                                uint8_t **p)
 {
-	return x86_fast_host(x->c, u->seg, uop_ea_form(x->c, u, mem), size, write, p);
+	return x86_fast_host(x86_uop_cpu(x), u->seg, uop_ea_form(x86_uop_cpu(x), u, mem), size,
+	                     write, p);
 }
 
 /* The end of a handler whose template returns false to give the
@@ -182,21 +202,34 @@ static inline __attribute__((always_inline)) bool uop_mem_host(struct x86_insn *
 		x86_uop_next_seq(x, u);                                                            \
 	} while (0)
 
+/* x86_read() and x86_write() with the CPU at x86_uop_cpu(). */
 static inline __attribute__((always_inline)) uint32_t
 uop_rm_load(struct x86_insn *x, const struct x86_uop *u, int mem, unsigned size)
 {
-	if (mem)
-		return x86_read(x, u->seg, uop_ea_form(x->c, u, mem), size);
-	return uop_reg_read(x->c, u->rm, size);
+	struct x86_cpu *c = x86_uop_cpu(x);
+	if (!mem)
+		return uop_reg_read(c, u->rm, size);
+	uint32_t off = uop_ea_form(c, u, mem);
+	uint8_t *p;
+	if (!x86_fast_host(c, u->seg, off, size, false, &p))
+		return x86_read_slow(x, u->seg, off, size);
+	return x86_host_load(p, size);
 }
 
 static inline __attribute__((always_inline)) void
 uop_rm_store(struct x86_insn *x, const struct x86_uop *u, int mem, unsigned size, uint32_t v)
 {
-	if (mem)
-		x86_write(x, u->seg, uop_ea_form(x->c, u, mem), size, v);
+	struct x86_cpu *c = x86_uop_cpu(x);
+	if (!mem) {
+		uop_reg_write(c, u->rm, size, v);
+		return;
+	}
+	uint32_t off = uop_ea_form(c, u, mem);
+	uint8_t *p;
+	if (!x86_fast_host(c, u->seg, off, size, true, &p))
+		x86_write_slow(x, u->seg, off, size, v);
 	else
-		uop_reg_write(x->c, u->rm, size, v);
+		x86_host_store(p, size, v);
 }
 
 #endif

@@ -28,10 +28,10 @@
 X86_INLINE bool alu(struct x86_insn *x, const struct x86_uop *u, int op, int form, int mem,
                     unsigned size)
 {
-	struct x86_cpu *c = x->c;
+	struct x86_cpu *c = x86_uop_cpu(x);
 	bool writes = op != X86_CMP && op != X86_TEST;
 	uint8_t *p = 0;
-	uint32_t a, b, f, r, m;
+	uint32_t a, b, r, m;
 	if (mem) {
 		if (!uop_mem_host(x, u, mem, size, writes && form != UOP_REG_RM, &p))
 			return false;
@@ -46,7 +46,8 @@ X86_INLINE bool alu(struct x86_insn *x, const struct x86_uop *u, int op, int for
 		a = m;
 		b = form == UOP_RM_REG ? uop_reg_read(c, u->reg, size) : u->imm;
 	}
-	r = x86_alu_flags(op, a, b, size, c->eflags, &f);
+	uint16_t h;
+	r = x86_alu_hf(op, a, b, size, c->hflags, &h);
 	if (writes) {
 		if (form == UOP_REG_RM)
 			uop_reg_write(c, u->reg, size, r);
@@ -55,7 +56,7 @@ X86_INLINE bool alu(struct x86_insn *x, const struct x86_uop *u, int op, int for
 		else
 			uop_reg_write(c, u->rm, size, r);
 	}
-	c->eflags = f;
+	c->hflags = h;
 	return true;
 }
 
@@ -116,37 +117,58 @@ x86_uop_fn x86_uop_alu(int op, int form, int mem, unsigned size)
 
 /* ---- INC, DEC (CF unchanged) ---- */
 
-X86_INLINE void incdec(struct x86_insn *x, const struct x86_uop *u, bool dec, bool mem,
+/* @mem: UOP_RM_*; a memory operand of 32 bits is reached as the ALU rows
+ * reach theirs (false: the interpreter runs it), others through
+ * uop_rm_load() and uop_rm_store(). */
+X86_INLINE bool incdec(struct x86_insn *x, const struct x86_uop *u, bool dec, int mem,
                        unsigned size)
 {
-	struct x86_cpu *c = x->c;
-	uint32_t f, r = x86_alu_flags(dec ? X86_SUB : X86_ADD, uop_rm_load(x, u, mem, size), 1,
-	                              size, c->eflags, &f);
-	uop_rm_store(x, u, mem, size, r);
-	c->eflags = (f & ~X86_CF) | (c->eflags & X86_CF);
+	struct x86_cpu *c = x86_uop_cpu(x);
+	uint16_t h;
+	uint8_t *p = 0;
+	uint32_t a;
+	if (mem && size == 4) {
+		if (!uop_mem_host(x, u, mem, size, true, &p))
+			return false;
+		a = x86_host_load(p, size);
+	} else {
+		a = uop_rm_load(x, u, mem, size);
+	}
+	uint32_t r = x86_alu_hf(dec ? X86_SUB : X86_ADD, a, 1, size, 0, &h);
+	if (p)
+		x86_host_store(p, size, r);
+	else
+		uop_rm_store(x, u, mem, size, r);
+	c->hflags = (uint16_t)((h & ~X86_HF_CF) | (c->hflags & X86_HF_CF));
+	return true;
 }
 
 #define INCDEC(name, dec, mem)                                                                     \
 	static void name##_32(struct x86_insn *x, const struct x86_uop *u)                         \
 	{                                                                                          \
-		incdec(x, u, dec, mem, 4);                                                         \
-		x86_uop_next_seq(x, u);                                                            \
+		UOP_RUN_OR_LEGACY(incdec(x, u, dec, mem, 4));                                      \
 	}                                                                                          \
 	static void name##_v(struct x86_insn *x, const struct x86_uop *u)                          \
 	{                                                                                          \
 		incdec(x, u, dec, mem, u->size);                                                   \
 		x86_uop_next_seq(x, u);                                                            \
 	}
-INCDEC(inc_reg, false, false)
-INCDEC(inc_mem, false, true)
-INCDEC(dec_reg, true, false)
-INCDEC(dec_mem, true, true)
+INCDEC(inc_reg, false, UOP_RM_R)
+INCDEC(inc_mem, false, UOP_RM_M)
+INCDEC(inc_base, false, UOP_RM_M_BASE)
+INCDEC(dec_reg, true, UOP_RM_R)
+INCDEC(dec_mem, true, UOP_RM_M)
+INCDEC(dec_base, true, UOP_RM_M_BASE)
 
-x86_uop_fn x86_uop_incdec(bool dec, bool mem, unsigned size)
+x86_uop_fn x86_uop_incdec(bool dec, int mem, unsigned size)
 {
-	static const x86_uop_fn fn[2][2][2] = {
-		{ { inc_reg_v, inc_reg_32 }, { inc_mem_v, inc_mem_32 } },
-		{ { dec_reg_v, dec_reg_32 }, { dec_mem_v, dec_mem_32 } },
+	static const x86_uop_fn fn[2][3][2] = {
+		{ { inc_reg_v, inc_reg_32 },
+		  { inc_mem_v, inc_mem_32 },
+		  { inc_base_v, inc_base_32 } },
+		{ { dec_reg_v, dec_reg_32 },
+		  { dec_mem_v, dec_mem_32 },
+		  { dec_base_v, dec_base_32 } },
 	};
 	return fn[dec][mem][size == 4];
 }
@@ -156,7 +178,7 @@ x86_uop_fn x86_uop_incdec(bool dec, bool mem, unsigned size)
 /* False: the memory operand needs the slow path (uop_mem_host()). */
 X86_INLINE bool mov(struct x86_insn *x, const struct x86_uop *u, int form, int mem, unsigned size)
 {
-	struct x86_cpu *c = x->c;
+	struct x86_cpu *c = x86_uop_cpu(x);
 	uint32_t v = form == UOP_RM_REG ? uop_reg_read(c, u->reg, size) : u->imm;
 	if (!mem) {
 		if (form == UOP_REG_RM)
@@ -213,13 +235,30 @@ x86_uop_fn x86_uop_mov(int form, int mem, unsigned size)
 
 static void lea(struct x86_insn *x, const struct x86_uop *u)
 {
-	uop_reg_write(x->c, u->reg, u->size, uop_ea(x->c, u));
+	uop_reg_write(x86_uop_cpu(x), u->reg, u->size, uop_ea(x86_uop_cpu(x), u));
+	x86_uop_next_seq(x, u);
+}
+
+/* LEA of 32 bits with 32-bit addressing, the compilers' add and
+ * multiply-add: with a base, and an index or not, no test is left. */
+static void lea_base_32(struct x86_insn *x, const struct x86_uop *u)
+{
+	struct x86_cpu *c = x86_uop_cpu(x);
+	c->r[u->reg] = c->r[u->base] + u->disp;
+	x86_uop_next_seq(x, u);
+}
+
+static void lea_base_index_32(struct x86_insn *x, const struct x86_uop *u)
+{
+	struct x86_cpu *c = x86_uop_cpu(x);
+	c->r[u->reg] = c->r[u->base] + (c->r[u->index] << u->scale) + u->disp;
 	x86_uop_next_seq(x, u);
 }
 
 /* 0F B6/B7 (zero) and BE/BF (sign): the source size is in the opcode. */
 /* False: the memory operand needs the slow path (uop_mem_host()). */
-X86_INLINE bool movx(struct x86_insn *x, const struct x86_uop *u, int mem, unsigned from, bool sign)
+X86_INLINE bool movx(struct x86_insn *x, const struct x86_uop *u, int mem, unsigned from, bool sign,
+                     unsigned to)
 {
 	uint32_t v;
 	if (mem) {
@@ -228,67 +267,92 @@ X86_INLINE bool movx(struct x86_insn *x, const struct x86_uop *u, int mem, unsig
 			return false;
 		v = x86_host_load(p, from);
 	} else {
-		v = uop_reg_read(x->c, u->rm, from);
+		v = uop_reg_read(x86_uop_cpu(x), u->rm, from);
 	}
 	if (sign)
 		v = from == 1 ? (uint32_t)(int8_t)v : (uint32_t)(int16_t)v;
-	uop_reg_write(x->c, u->reg, u->size, v);
+	uop_reg_write(x86_uop_cpu(x), u->reg, to, v);
 	return true;
 }
 
-#define MOVX(name, from, sign)                                                                     \
-	static void name##_reg(struct x86_insn *x, const struct x86_uop *u)                        \
+/* Per form and destination size: 32 bits, or the uop's (16). */
+#define MOVX_TO(name, mem, from, sign)                                                             \
+	static void name(struct x86_insn *x, const struct x86_uop *u)                              \
 	{                                                                                          \
-		UOP_RUN_OR_LEGACY(movx(x, u, UOP_RM_R, from, sign));                               \
+		UOP_RUN_OR_LEGACY(movx(x, u, mem, from, sign, u->size));                           \
 	}                                                                                          \
-	static void name##_mem(struct x86_insn *x, const struct x86_uop *u)                        \
+	static void name##_32(struct x86_insn *x, const struct x86_uop *u)                         \
 	{                                                                                          \
-		UOP_RUN_OR_LEGACY(movx(x, u, UOP_RM_M, from, sign));                               \
-	}                                                                                          \
-	static void name##_base(struct x86_insn *x, const struct x86_uop *u)                       \
-	{                                                                                          \
-		UOP_RUN_OR_LEGACY(movx(x, u, UOP_RM_M_BASE, from, sign));                          \
+		UOP_RUN_OR_LEGACY(movx(x, u, mem, from, sign, 4));                                 \
 	}
+#define MOVX(name, from, sign)                                                                     \
+	MOVX_TO(name##_reg, UOP_RM_R, from, sign)                                                  \
+	MOVX_TO(name##_mem, UOP_RM_M, from, sign)                                                  \
+	MOVX_TO(name##_base, UOP_RM_M_BASE, from, sign)
 MOVX(movzx8, 1, false)
 MOVX(movzx16, 2, false)
 MOVX(movsx8, 1, true)
 MOVX(movsx16, 2, true)
 
-x86_uop_fn x86_uop_lea(void)
+x86_uop_fn x86_uop_lea(const struct x86_uop *u)
 {
-	return lea;
+	if (u->size != 4 || !(u->flags & UOP_A32) || u->base == X86_NOREG)
+		return lea;
+	return u->index == X86_NOREG ? lea_base_32 : lea_base_index_32;
 }
 
-x86_uop_fn x86_uop_movx(uint8_t op, int mem)
+#define MOVX_ROW(name)                                                                             \
+	{                                                                                          \
+		{ name##_reg, name##_reg_32 }, { name##_mem, name##_mem_32 },                      \
+		{                                                                                  \
+			name##_base, name##_base_32                                                \
+		}                                                                                  \
+	}
+
+x86_uop_fn x86_uop_movx(uint8_t op, int mem, unsigned size)
 {
-	static const x86_uop_fn fn[4][3] = {
-		{ movzx8_reg, movzx8_mem, movzx8_base },
-		{ movzx16_reg, movzx16_mem, movzx16_base },
-		{ movsx8_reg, movsx8_mem, movsx8_base },
-		{ movsx16_reg, movsx16_mem, movsx16_base },
+	static const x86_uop_fn fn[4][3][2] = {
+		MOVX_ROW(movzx8),
+		MOVX_ROW(movzx16),
+		MOVX_ROW(movsx8),
+		MOVX_ROW(movsx16),
 	};
-	return fn[((op >> 2) & 2) | (op & 1)][mem];
+	return fn[((op >> 2) & 2) | (op & 1)][mem][size == 4];
 }
 
 /* ---- ROL ROR RCL RCR SHL SHR SAL SAR: count in imm, 1 or CL ---- */
 
 /* One handler per operation, so that x86_shift_flags() folds to it, and
- * per size: 32 bits, or the uop's. */
+ * per size.  SHL, SHR and SAR of 32 bits run on the host
+ * (x86_shift32_hf()). */
 X86_INLINE void shift(struct x86_insn *x, const struct x86_uop *u, int op, bool mem, bool by_cl,
                       unsigned size)
 {
-	struct x86_cpu *c = x->c;
+	struct x86_cpu *c = x86_uop_cpu(x);
 	unsigned count = (by_cl ? c->r[X86_ECX] : u->imm) & 31;
-	uint32_t a = uop_rm_load(x, u, mem, size), f;
-	uint32_t r = x86_shift_flags(op, a, count, size, c->eflags, &f);
+	uint32_t a = uop_rm_load(x, u, mem, size), f, r;
+	if (size == 4 && (op == 4 || op == 5 || op == 7)) {
+		if (count) {
+			uint16_t h;
+			r = x86_shift32_hf(op, a, count, &h);
+			uop_rm_store(x, u, mem, size, r); /* may fault: flags after */
+			c->hflags = h;
+		}
+		return;
+	}
+	/* SHL, SHR and SAR by a count above 0 set every flag they keep; the
+	 * rotates keep some, and RCL and RCR read CF. */
+	uint32_t in = op < 4 ? x86_hf_to_eflags(c->hflags) : 0;
+	r = x86_shift_flags(op, a, count, size, in, &f);
 	if (count) {
 		uop_rm_store(x, u, mem, size, r); /* may fault: flags after */
-		c->eflags = f;
+		c->hflags = x86_hf_from_eflags(f);
 	}
 }
 
 #define SHIFT_FORM(op, name, mem, by_cl)                                                           \
-	UOP_HANDLER(shift_##op##_##name, shift(x, u, op, mem, by_cl, u->size))                     \
+	UOP_HANDLER(shift_##op##_##name##_8, shift(x, u, op, mem, by_cl, 1))                       \
+	UOP_HANDLER(shift_##op##_##name##_16, shift(x, u, op, mem, by_cl, 2))                      \
 	UOP_HANDLER(shift_##op##_##name##_32, shift(x, u, op, mem, by_cl, 4))
 #define SHIFT_FORMS(op)                                                                            \
 	SHIFT_FORM(op, reg, false, false)                                                          \
@@ -303,47 +367,61 @@ SHIFT_FORMS(4)
 SHIFT_FORMS(5)
 SHIFT_FORMS(7)
 
-/* Indexed by mem << 1 | by_cl, then by a 32-bit size. */
+/* Indexed by mem << 1 | by_cl, then by size (uop_size_index()). */
+#define SHIFT_SIZES(op, name)                                                                      \
+	{                                                                                          \
+		shift_##op##_##name##_16, shift_##op##_##name##_32, shift_##op##_##name##_8        \
+	}
 #define SHIFT_ROW(op)                                                                              \
 	{                                                                                          \
-		{ shift_##op##_reg, shift_##op##_reg_32 },                                         \
-		        { shift_##op##_reg_cl, shift_##op##_reg_cl_32 },                           \
-		        { shift_##op##_mem, shift_##op##_mem_32 },                                 \
-		        { shift_##op##_mem_cl, shift_##op##_mem_cl_32 },                           \
+		SHIFT_SIZES(op, reg), SHIFT_SIZES(op, reg_cl), SHIFT_SIZES(op, mem),               \
+		        SHIFT_SIZES(op, mem_cl),                                                   \
 	}
 
 x86_uop_fn x86_uop_shift(int op, bool mem, bool by_cl, unsigned size)
 {
-	static const x86_uop_fn fn[8][4][2] = {
+	static const x86_uop_fn fn[8][4][3] = {
 		SHIFT_ROW(0), SHIFT_ROW(1), SHIFT_ROW(2), SHIFT_ROW(3),
 		SHIFT_ROW(4), SHIFT_ROW(5), SHIFT_ROW(4), SHIFT_ROW(7), /* SAL is SHL */
 	};
-	return fn[op][mem << 1 | by_cl][size == 4];
+	return fn[op][mem << 1 | by_cl][uop_size_index(size)];
 }
 
 /* ---- IMUL reg, r/m (0F AF) and reg, r/m, imm (69, 6B) ---- */
 
-X86_INLINE void imul(struct x86_insn *x, const struct x86_uop *u, bool mem, bool by_imm)
+/* Per size: 32 bits, or the uop's (whose handler is not straight-line:
+ * gcc saves four registers in it). */
+X86_INLINE void imul(struct x86_insn *x, const struct x86_uop *u, bool mem, bool by_imm,
+                     unsigned size)
 {
-	struct x86_cpu *c = x->c;
-	unsigned size = u->size;
+	struct x86_cpu *c = x86_uop_cpu(x);
 	uint32_t b = uop_rm_load(x, u, mem, size), f;
 	uint32_t a = by_imm ? u->imm : uop_reg_read(c, u->reg, size);
-	uop_reg_write(c, u->reg, size, x86_imul_flags(a, b, size, c->eflags, &f));
-	c->eflags = f;
+	if (size == 4) {
+		uint16_t h;
+		c->r[u->reg] = x86_imul32_hf(a, b, &h);
+		c->hflags = h;
+		return;
+	}
+	uop_reg_write(c, u->reg, size, x86_imul_flags(a, b, size, 0, &f)); /* sets them all */
+	c->hflags = x86_hf_from_eflags(f);
 }
 
-#define IMUL_FORM(name, mem, by_imm) UOP_HANDLER(name, imul(x, u, mem, by_imm))
+#define IMUL_FORM(name, mem, by_imm)                                                               \
+	UOP_HANDLER(name, imul(x, u, mem, by_imm, u->size))                                        \
+	UOP_HANDLER(name##_32, imul(x, u, mem, by_imm, 4))
 IMUL_FORM(imul_reg, false, false)
 IMUL_FORM(imul_mem, true, false)
 IMUL_FORM(imul_reg_imm, false, true)
 IMUL_FORM(imul_mem_imm, true, true)
 
-x86_uop_fn x86_uop_imul(bool mem, bool by_imm)
+x86_uop_fn x86_uop_imul(bool mem, bool by_imm, unsigned size)
 {
-	static const x86_uop_fn fn[2][2] = { { imul_reg, imul_reg_imm },
-		                             { imul_mem, imul_mem_imm } };
-	return fn[mem][by_imm];
+	static const x86_uop_fn fn[2][2][2] = {
+		{ { imul_reg, imul_reg_32 }, { imul_reg_imm, imul_reg_imm_32 } },
+		{ { imul_mem, imul_mem_32 }, { imul_mem_imm, imul_mem_imm_32 } },
+	};
+	return fn[mem][by_imm][size == 4];
 }
 
 /* ---- NOT, NEG, MUL, IMUL, DIV, IDIV (F6/F7 /2-/7) ---- */
@@ -355,21 +433,24 @@ X86_INLINE void not(struct x86_insn * x, const struct x86_uop *u, bool mem)
 
 X86_INLINE void neg(struct x86_insn *x, const struct x86_uop *u, bool mem)
 {
-	struct x86_cpu *c = x->c;
-	uint32_t f, r = x86_alu_flags(X86_SUB, 0, uop_rm_load(x, u, mem, u->size), u->size,
-	                              c->eflags, &f);
+	struct x86_cpu *c = x86_uop_cpu(x);
+	uint16_t h;
+	uint32_t r = x86_alu_hf(X86_SUB, 0, uop_rm_load(x, u, mem, u->size), u->size, 0, &h);
 	uop_rm_store(x, u, mem, u->size, r); /* may fault: flags after */
-	c->eflags = f;
+	c->hflags = h;
 }
 
-/* The multiplications and divisions themselves stay in grp.c. */
+/* The multiplications and divisions themselves stay in grp.c, which
+ * sets the flags in EFLAGS (cpu.h: x86_flags_out()). */
 X86_INLINE void muldiv(struct x86_insn *x, const struct x86_uop *u, bool mem, bool div, bool sign)
 {
 	uint32_t v = uop_rm_load(x, u, mem, u->size);
+	x86_flags_out(x86_uop_cpu(x));
 	if (div)
 		x86_div(x, v, u->size, sign);
 	else
 		x86_mul(x, v, u->size, sign);
+	x86_flags_in(x86_uop_cpu(x));
 }
 
 #define GROUP3_FORMS(mem, name)                                                                    \

@@ -12,7 +12,7 @@
  * the CS limit (#GP(0), SDM JMP). */
 X86_INLINE uint32_t near_target(struct x86_insn *x, const struct x86_uop *u, uint32_t target)
 {
-	struct x86_cpu *c = x->c;
+	struct x86_cpu *c = x86_uop_cpu(x);
 	if (!(u->flags & UOP_O32))
 		target &= 0xffff;
 	if (target > c->seg[X86_CS].limit && x86_protected(c))
@@ -22,29 +22,31 @@ X86_INLINE uint32_t near_target(struct x86_insn *x, const struct x86_uop *u, uin
 
 X86_INLINE void branch(struct x86_insn *x, const struct x86_uop *u, uint32_t target)
 {
-	x->c->eip = near_target(x, u, target);
+	x86_uop_cpu(x)->eip = near_target(x, u, target);
 }
 
 /*
  * A relative JMP or Jcc taken: when the target is in the uop window and
- * the operand size is 32 bits, its uop is u->len + imm uops on, and it is
- * inside the CS limit (a window holds only EIPs below the limit), so the
- * jump goes on as x86_uop_next_seq() does, without EIP.  Otherwise EIP is
- * made current and the target checked as the SDM says.
+ * the operand size is 32 bits, its uop is u->disp bytes on (uop_select.c:
+ * (len + imm) uops, or a distance past any window for a 16-bit operand
+ * size or a far target), and it is inside the CS limit (a window holds
+ * only EIPs below the limit), so the jump goes on as x86_uop_next_seq()
+ * does, without EIP.  Otherwise EIP is made current and the target
+ * checked as the SDM says.
  */
 X86_INLINE void jump_rel(struct x86_insn *x, const struct x86_uop *u)
 {
-	struct x86_cpu *c = x->c;
-	uintptr_t n = (uintptr_t)u + (uintptr_t)((int64_t)u->len + (int32_t)u->imm) * sizeof(*u);
-	if (!(u->flags & UOP_O32) ||
-	    n - (uintptr_t)c->uop_base >= (uintptr_t)c->uop_end - (uintptr_t)c->uop_base) {
+	struct x86_cpu *c = x86_uop_cpu(x);
+	/* (in integers: outside the window, n may be outside any array) */
+	uintptr_t n = (uintptr_t)u + (uintptr_t)(intptr_t)(int32_t)u->disp;
+	if (n < (uintptr_t)c->uop_base || n >= (uintptr_t)c->uop_end) {
 		x86_uop_sync(c);
 		branch(x, u, c->eip + u->imm);
 		x86_uop_next(x);
 		return;
 	}
 	const struct x86_uop *t = (const struct x86_uop *)n;
-	if (++c->icount >= c->run_end) {
+	if (!x86_chain_more(c)) {
 		c->uop_cur = 0;
 		c->eip = c->uop_start + (uint32_t)((n - (uintptr_t)c->uop_base) / sizeof(*t));
 		return;
@@ -56,7 +58,7 @@ X86_INLINE void jump_rel(struct x86_insn *x, const struct x86_uop *u)
 #define JCC(cc)                                                                                    \
 	static void jcc_##cc(struct x86_insn *x, const struct x86_uop *u)                          \
 	{                                                                                          \
-		if (!x86_cond_inline(x->c->eflags, cc)) {                                          \
+		if (!x86_cond_hf(x86_uop_cpu(x)->hflags, cc)) {                                    \
 			x86_uop_next_seq(x, u);                                                    \
 			return;                                                                    \
 		}                                                                                  \
@@ -103,7 +105,7 @@ static void jmp(struct x86_insn *x, const struct x86_uop *u)
 X86_INLINE bool stack_host(struct x86_insn *x, const struct x86_uop *u, uint32_t delta, bool write,
                            uint8_t **p)
 {
-	struct x86_cpu *c = x->c;
+	struct x86_cpu *c = x86_uop_cpu(x);
 	if (!(u->flags & UOP_O32) || !(c->seg[X86_SS].attr & X86_SEG_DB))
 		return false;
 	return x86_fast_host(c, X86_SS, c->r[X86_ESP] + delta, 4, write, p);
@@ -115,7 +117,7 @@ X86_INLINE void push_value(struct x86_insn *x, const struct x86_uop *u, uint32_t
 	uint8_t *p;
 	if (stack_host(x, u, -4u, true, &p)) {
 		x86_host_store(p, 4, v);
-		x->c->r[X86_ESP] -= 4;
+		x86_uop_cpu(x)->r[X86_ESP] -= 4;
 	} else {
 		x->o32 = u->flags & UOP_O32;
 		x86_push(x, v);
@@ -126,7 +128,7 @@ X86_INLINE void push_value(struct x86_insn *x, const struct x86_uop *u, uint32_t
  * the look-up after them starts from it. */
 static void call(struct x86_insn *x, const struct x86_uop *u)
 {
-	struct x86_cpu *c = x->c;
+	struct x86_cpu *c = x86_uop_cpu(x);
 	x86_uop_sync(c);
 	uint32_t target = near_target(x, u, c->eip + u->imm); /* faults before the push */
 	push_value(x, u, c->eip);
@@ -136,7 +138,7 @@ static void call(struct x86_insn *x, const struct x86_uop *u)
 
 static void ret(struct x86_insn *x, const struct x86_uop *u)
 {
-	struct x86_cpu *c = x->c;
+	struct x86_cpu *c = x86_uop_cpu(x);
 	x86_uop_sync(c);
 	uint8_t *p;
 	if (stack_host(x, u, 0, false, &p)) {
@@ -152,13 +154,14 @@ static void ret(struct x86_insn *x, const struct x86_uop *u)
 
 static void push_reg(struct x86_insn *x, const struct x86_uop *u)
 {
-	push_value(x, u, uop_reg_read(x->c, u->reg, u->size)); /* PUSH ESP: the value before */
+	push_value(x, u,
+	           uop_reg_read(x86_uop_cpu(x), u->reg, u->size)); /* PUSH ESP: the value before */
 	x86_uop_next_seq(x, u);
 }
 
 static void pop_reg(struct x86_insn *x, const struct x86_uop *u)
 {
-	struct x86_cpu *c = x->c;
+	struct x86_cpu *c = x86_uop_cpu(x);
 	uint8_t *p;
 	uint32_t v;
 	if (stack_host(x, u, 0, false, &p)) {
@@ -172,6 +175,43 @@ static void pop_reg(struct x86_insn *x, const struct x86_uop *u)
 	x86_uop_next_seq(x, u);
 }
 
+/* PUSH and POP of a 32-bit register with a 32-bit operand size, the
+ * common case: when stack_host() cannot reach the slot the interpreter
+ * runs the instruction, so these make no call (and gcc saves no
+ * registers in them). */
+X86_INLINE bool push_reg32(struct x86_insn *x, const struct x86_uop *u)
+{
+	struct x86_cpu *c = x86_uop_cpu(x);
+	uint8_t *p;
+	if (!stack_host(x, u, -4u, true, &p))
+		return false;
+	x86_host_store(p, 4, c->r[u->reg]); /* PUSH ESP: the value before */
+	c->r[X86_ESP] -= 4;
+	return true;
+}
+
+X86_INLINE bool pop_reg32(struct x86_insn *x, const struct x86_uop *u)
+{
+	struct x86_cpu *c = x86_uop_cpu(x);
+	uint8_t *p;
+	if (!stack_host(x, u, 0, false, &p))
+		return false;
+	uint32_t v = x86_host_load(p, 4);
+	c->r[X86_ESP] += 4;
+	c->r[u->reg] = v; /* POP ESP: the popped value wins */
+	return true;
+}
+
+static void push_reg_32(struct x86_insn *x, const struct x86_uop *u)
+{
+	UOP_RUN_OR_LEGACY(push_reg32(x, u));
+}
+
+static void pop_reg_32(struct x86_insn *x, const struct x86_uop *u)
+{
+	UOP_RUN_OR_LEGACY(pop_reg32(x, u));
+}
+
 static void push_imm(struct x86_insn *x, const struct x86_uop *u)
 {
 	push_value(x, u, u->imm);
@@ -180,13 +220,13 @@ static void push_imm(struct x86_insn *x, const struct x86_uop *u)
 
 static void setcc_reg(struct x86_insn *x, const struct x86_uop *u)
 {
-	uop_rm_store(x, u, false, 1, x86_cond(x->c, u->op & 15));
+	uop_rm_store(x, u, false, 1, x86_cond_hf(x86_uop_cpu(x)->hflags, u->op & 15));
 	x86_uop_next_seq(x, u);
 }
 
 static void setcc_mem(struct x86_insn *x, const struct x86_uop *u)
 {
-	uop_rm_store(x, u, true, 1, x86_cond(x->c, u->op & 15));
+	uop_rm_store(x, u, true, 1, x86_cond_hf(x86_uop_cpu(x)->hflags, u->op & 15));
 	x86_uop_next_seq(x, u);
 }
 
@@ -194,16 +234,16 @@ static void setcc_mem(struct x86_insn *x, const struct x86_uop *u)
 static void cmovcc_reg(struct x86_insn *x, const struct x86_uop *u)
 {
 	uint32_t v = uop_rm_load(x, u, false, u->size);
-	if (x86_cond(x->c, u->op & 15))
-		uop_reg_write(x->c, u->reg, u->size, v);
+	if (x86_cond_hf(x86_uop_cpu(x)->hflags, u->op & 15))
+		uop_reg_write(x86_uop_cpu(x), u->reg, u->size, v);
 	x86_uop_next_seq(x, u);
 }
 
 static void cmovcc_mem(struct x86_insn *x, const struct x86_uop *u)
 {
 	uint32_t v = uop_rm_load(x, u, true, u->size);
-	if (x86_cond(x->c, u->op & 15))
-		uop_reg_write(x->c, u->reg, u->size, v);
+	if (x86_cond_hf(x86_uop_cpu(x)->hflags, u->op & 15))
+		uop_reg_write(x86_uop_cpu(x), u->reg, u->size, v);
 	x86_uop_next_seq(x, u);
 }
 
@@ -224,13 +264,13 @@ x86_uop_fn x86_uop_ret(void)
 {
 	return ret;
 }
-x86_uop_fn x86_uop_push_reg(void)
+x86_uop_fn x86_uop_push_reg(unsigned size)
 {
-	return push_reg;
+	return size == 4 ? push_reg_32 : push_reg;
 }
-x86_uop_fn x86_uop_pop_reg(void)
+x86_uop_fn x86_uop_pop_reg(unsigned size)
 {
-	return pop_reg;
+	return size == 4 ? pop_reg_32 : pop_reg;
 }
 x86_uop_fn x86_uop_push_imm(void)
 {

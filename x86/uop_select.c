@@ -63,6 +63,18 @@ static x86_uop_fn uop_moffs(struct x86_uop *u, const struct x86_decoded *d, unsi
 	return x86_uop_mov(d->opcode < 0xa2 ? UOP_REG_RM : UOP_RM_REG, UOP_RM_M, size);
 }
 
+/* A relative JMP or Jcc: @u->disp is where its target's uop is, in bytes
+ * from its own (uop_flow.c: jump_rel()), for a 32-bit operand size; else,
+ * and for a target further than a page, a distance that no window spans,
+ * so the jump takes the path that makes EIP and checks the target. */
+static void uop_jump(struct x86_uop *u, const struct x86_decoded *d)
+{
+	int64_t uops = (int64_t)d->len + (int32_t)u->imm;
+	if (!d->o32 || uops < -8192 || uops > 8192)
+		uops = 1 << 20;
+	u->disp = (uint32_t)(int32_t)(uops * (int64_t)sizeof(*u));
+}
+
 /* The accumulator or a register given by the opcode, as the r/m operand. */
 static void uop_reg_operand(struct x86_uop *u, int reg, unsigned size)
 {
@@ -95,14 +107,15 @@ static x86_uop_fn uop_one_byte(struct x86_uop *u, const struct x86_decoded *d)
 	}
 	if (op >= 0x40 && op <= 0x4f) {
 		uop_reg_operand(u, op & 7, v);
-		return x86_uop_incdec(op >= 0x48, false, v);
+		return x86_uop_incdec(op >= 0x48, UOP_RM_R, v);
 	}
 	if (op >= 0x50 && op <= 0x5f) {
 		u->reg = op & 7;
-		return op < 0x58 ? x86_uop_push_reg() : x86_uop_pop_reg();
+		return op < 0x58 ? x86_uop_push_reg(v) : x86_uop_pop_reg(v);
 	}
 	if (op >= 0x70 && op <= 0x7f) {
 		u->imm = sext8(d->imm);
+		uop_jump(u, d);
 		return x86_uop_jcc(op & 15);
 	}
 	if (op >= 0xb0 && op <= 0xbf) {
@@ -111,8 +124,8 @@ static x86_uop_fn uop_one_byte(struct x86_uop *u, const struct x86_decoded *d)
 	}
 	switch (op) {
 	case 0x68: return x86_uop_push_imm();
-	case 0x69: return x86_uop_imul(mem, true);
-	case 0x6b: u->imm = sext8(d->imm); return x86_uop_imul(mem, true);
+	case 0x69: return x86_uop_imul(mem, true, v);
+	case 0x6b: u->imm = sext8(d->imm); return x86_uop_imul(mem, true, v);
 	case 0x6a: u->imm = sext8(d->imm); return x86_uop_push_imm();
 	case 0x80:
 	case 0x82: u->size = 1; return x86_uop_alu(d->reg, UOP_RM_IMM, rmf, 1);
@@ -124,7 +137,7 @@ static x86_uop_fn uop_one_byte(struct x86_uop *u, const struct x86_decoded *d)
 	case 0x89: u->size = (uint8_t)size; return x86_uop_mov(UOP_RM_REG, rmf, size);
 	case 0x8a:
 	case 0x8b: u->size = (uint8_t)size; return x86_uop_mov(UOP_REG_RM, rmf, size);
-	case 0x8d: return mem ? x86_uop_lea() : 0;
+	case 0x8d: return mem ? x86_uop_lea(u) : 0;
 	case 0x90: return x86_uop_nop();
 	case 0xa0:
 	case 0xa1:
@@ -148,8 +161,11 @@ static x86_uop_fn uop_one_byte(struct x86_uop *u, const struct x86_decoded *d)
 	case 0xc6:
 	case 0xc7: u->size = (uint8_t)size; return x86_uop_mov(UOP_RM_IMM, rmf, size);
 	case 0xe8: return x86_uop_call();
-	case 0xe9: return x86_uop_jmp();
-	case 0xeb: u->imm = sext8(d->imm); return x86_uop_jmp();
+	case 0xe9: uop_jump(u, d); return x86_uop_jmp();
+	case 0xeb:
+		u->imm = sext8(d->imm);
+		uop_jump(u, d);
+		return x86_uop_jmp();
 	case 0xf6:
 	case 0xf7:
 		u->size = (uint8_t)size;
@@ -158,7 +174,7 @@ static x86_uop_fn uop_one_byte(struct x86_uop *u, const struct x86_decoded *d)
 	case 0xfe:
 	case 0xff:
 		u->size = (uint8_t)(op == 0xfe ? 1 : v);
-		return d->reg < 2 ? x86_uop_incdec(d->reg == 1, mem, u->size) : 0;
+		return d->reg < 2 ? x86_uop_incdec(d->reg == 1, rmf, u->size) : 0;
 	default: return 0;
 	}
 }
@@ -167,8 +183,10 @@ static x86_uop_fn uop_two_byte(struct x86_uop *u, const struct x86_decoded *d)
 {
 	uint8_t op = d->opcode;
 	bool mem = u->flags & UOP_MEM;
-	if (op >= 0x80 && op <= 0x8f)
+	if (op >= 0x80 && op <= 0x8f) {
+		uop_jump(u, d);
 		return x86_uop_jcc(op & 15);
+	}
 	if (op >= 0x40 && op <= 0x4f)
 		return x86_uop_cmovcc(mem);
 	if (op >= 0x90 && op <= 0x9f)
@@ -176,11 +194,11 @@ static x86_uop_fn uop_two_byte(struct x86_uop *u, const struct x86_decoded *d)
 	switch (op) {
 	case 0x0d:
 	case 0x18 ... 0x1f: return x86_uop_nop(); /* hints, NOP r/m */
-	case 0xaf: return x86_uop_imul(mem, false);
+	case 0xaf: return x86_uop_imul(mem, false, u->size);
 	case 0xb6:
 	case 0xb7:
 	case 0xbe:
-	case 0xbf: return x86_uop_movx(op, uop_rm_form(u));
+	case 0xbf: return x86_uop_movx(op, uop_rm_form(u), u->size);
 	default: return 0;
 	}
 }
@@ -209,4 +227,5 @@ void x86_uop_select(struct x86_uop *u, const struct x86_decoded *d)
 		return;
 	}
 	u->fn = fn;
+	u->step = (uint16_t)(u->len * sizeof(*u));
 }

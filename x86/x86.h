@@ -130,7 +130,24 @@ struct x86_fpu {
 	uint8_t r[8][10];
 };
 
+/* Internal: per-instruction decode state (x86/cpu.h). */
+struct x86_insn {
+	struct x86_cpu *c;
+	const struct x86_ops *ops;
+	bool o32, a32; /* operand and address size */
+	int seg;       /* segment for memory operands (default or override) */
+	bool seg_override;
+	uint8_t rep; /* 0, 0xf2 or 0xf3 */
+	bool lock;
+	uint8_t modrm, mod, reg, rm;
+	bool rm_is_reg;
+	uint32_t ea; /* effective address (offset) when !rm_is_reg */
+};
+
 struct x86_cpu {
+	/* Internal: x86_run()'s decode state, first so that a uop handler,
+	 * handed &insn, has the CPU at the same address (uop.h). */
+	struct x86_insn insn;
 	uint32_t r[8];
 	uint32_t eip, eflags;
 	struct x86_seg seg[6], ldtr, tr;
@@ -144,9 +161,13 @@ struct x86_cpu {
 	bool intr_shadow;     /* after STI / MOV SS: no interrupt before the next instruction */
 	bool exc_raised;      /* internal: an exception since x86_step() started */
 	enum x86_status exit; /* internal: set by I/O, HLT, a stop request: ends the run */
-	uint64_t icount;      /* instructions retired */
-	uint64_t run_end;     /* internal: handlers chain while icount is below it */
-	uint32_t insn_eip;    /* internal: EIP of the instruction being executed */
+	uint64_t icount;      /* instructions retired (see run_left) */
+	/* Internal: a chain of handlers (uop.h) counts down run_left from
+	 * run_len and goes on while it is above 0; the instructions retired
+	 * are icount + run_len - run_left until the run loop adds them in
+	 * (x86_icount()), and x86_end_run() keeps that sum. */
+	int32_t run_left, run_len;
+	uint32_t insn_eip; /* internal: EIP of the instruction being executed */
 
 	/* The last exception or software interrupt an instruction raised:
 	 * what x86_step() reports as X86_STEP_EXCEPTION.  exc_pending: the
@@ -205,6 +226,12 @@ struct x86_cpu {
 		struct x86_uop *uop_base;
 	} uop_win[X86_UOP_WINDOWS];
 	uint32_t uop_win_n, uop_win_next;
+	/* Internal: while hflags_live, the arithmetic flags (CF PF AF ZF SF
+	 * OF) are hflags, in the host's LAHF/SETO form (flags.h), not in
+	 * eflags: so between the uop handlers, inside x86_run() only; every
+	 * way out of them puts them back into eflags (cpu.h). */
+	uint16_t hflags;
+	bool hflags_live;
 };
 
 #define X86_SEGF_READ 0x1u

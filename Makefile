@@ -60,7 +60,7 @@ MUSL_LIB := /usr/lib/x86_64-linux-musl
 VCPU_CFLAGS := -O2 -g -std=gnu11 $(WARN) -fPIE -fno-stack-protector -mgeneral-regs-only -D_GNU_SOURCE \
                -idirafter /usr/include -idirafter /usr/include/x86_64-linux-gnu -MMD -MP
 VCPU_SRC := $(wildcard x86/*.c) src/mem.c src/stats.c \
-            $(addprefix src/engine/monitor/,monitor_core.c monitor_insn.c monitor_ldt.c monitor_loop.c \
+            $(addprefix src/engine/monitor/,monitor_core.c monitor_emulate.c monitor_insn.c monitor_ldt.c monitor_loop.c \
               monitor_paging.c monitor_probe.c monitor_scan.c monitor_space.c monitor_tables.c \
               monitor_trap.c vcpu_lockdown.c vcpu_main.c monitor_switch.S)
 VCPU_OBJ := $(VCPU_SRC:%=$(BUILD)/vcpu/%.o)

@@ -124,6 +124,9 @@ void monitor_fpu_to_native(struct monitor_engine *m);
 /* Emulates the instruction at EIP, and the ones after it while a trapping
  * one is near. */
 void monitor_emulate(struct monitor_engine *m);
+/* Stops the guest if x86_run() returned what the monitor cannot go on
+ * from (a triple fault, an instruction the core cannot run). */
+void monitor_core_status(struct monitor_engine *m, enum x86_status s);
 
 /* What a trap calls for, in lguest's shape: the handlers that look at a
  * trap (monitor_loop.c for every trap, monitor_paging.c for page faults

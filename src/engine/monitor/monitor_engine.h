@@ -1,8 +1,9 @@
 /*
  * What the monitor engine's files share (monitor.c: lifecycle and the loop
- * around native execution; monitor_core.c: everything done with the x86
- * core — its view of memory, emulating trapped instructions, running the
- * guest where the host CPU cannot; monitor_paging.c: guest paging).
+ * around native execution; monitor_core.c: the x86 core's view of memory
+ * and hooks, running the guest where the host CPU cannot;
+ * monitor_emulate.c: which instructions the core runs after a trap;
+ * monitor_paging.c: guest paging).
  */
 #ifndef PLEXVM_MONITOR_ENGINE_H
 #define PLEXVM_MONITOR_ENGINE_H

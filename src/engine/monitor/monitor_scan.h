@@ -131,7 +131,7 @@
  *     is always right, whatever path reached it: decoding from one offset
  *     gives one instruction.)  A trap at an offset that is not a recorded
  *     start shows that unscanned code ran up to it: --stats counts those
- *     by address (monitor_core.c, "monitor-unscanned-trap").
+ *     by address (monitor_emulate.c, "monitor-unscanned-trap").
  *   - Overlapping decodings are handled between the paths the scanner
  *     followed (the invariant above).  Every entry is taken to be code: an
  *     entry inside the tail of the previous page's last instruction would

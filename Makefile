@@ -69,6 +69,10 @@ $(BUILD)/vcpu/%.o: %
 	@mkdir -p $(dir $@)
 	$(MUSL_CC) $(VCPU_CFLAGS) -c $< -o $@
 
+# A check that fails after the link must not leave its target behind: the
+# next make would take it for built.
+.DELETE_ON_ERROR:
+
 $(BUILD)/plexvm-vcpu: $(VCPU_OBJ)
 	gcc -nostdlib -static-pie -Wl,-z,noexecstack -o $@ $(MUSL_LIB)/rcrt1.o $(MUSL_LIB)/crti.o \
 	  $$(gcc -print-file-name=crtbeginS.o) $^ -L$(MUSL_LIB) -lc $$(gcc -print-libgcc-file-name) \

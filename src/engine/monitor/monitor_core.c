@@ -141,7 +141,9 @@ void monitor_fpu_init(struct monitor_engine *m)
 	scan_set_fpu_native(!(m->cpu.cr0 & (X86_CR0_EM | X86_CR0_TS)));
 }
 
-void monitor_fpu_to_core(struct monitor_engine *m)
+/* Not inlined: its x87 code must stay under its own name, which
+ * scripts/check-vcpu-fpu allows. */
+__attribute__((noinline)) void monitor_fpu_to_core(struct monitor_engine *m)
 {
 	if (m->fpu_in_core)
 		return;

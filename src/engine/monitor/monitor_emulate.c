@@ -38,13 +38,8 @@ static size_t mon_code_at(struct monitor_engine *m, uint32_t eip, uint8_t bytes[
 	uint64_t lin = (uint64_t)m->cpu.seg[X86_CS].base + eip;
 	unsigned access = X86_ACCESS_FETCH | (m->cpu.cpl == 3 ? X86_ACCESS_USER : 0);
 	uint64_t page = lin & ~(uint64_t)(MONITOR_PAGE - 1), off = lin - page;
-	if (m->code_page.host && m->code_page.lin == page && m->code_page.access == access &&
-	    off + X86_MAX_INSN_LEN <= MONITOR_PAGE) {
-		memcpy(bytes, m->code_page.host + off, X86_MAX_INSN_LEN);
-		return X86_MAX_INSN_LEN;
-	}
-	size_t n = monitor_paging_peek(m, lin, access, bytes, X86_MAX_INSN_LEN);
-	if (m->code_page.in_run) {
+	bool kept = m->code_page.host && m->code_page.lin == page && m->code_page.access == access;
+	if (m->code_page.in_run && !kept) {
 		struct x86_xlate w;
 		m->code_page.host = NULL;
 		if (lin < MONITOR_SPACE_END &&
@@ -52,8 +47,13 @@ static size_t mon_code_at(struct monitor_engine *m, uint32_t eip, uint8_t bytes[
 			m->code_page.host = mem_ptr(m->mem, w.frame, MONITOR_PAGE);
 		m->code_page.lin = page;
 		m->code_page.access = access;
+		kept = m->code_page.host != NULL;
 	}
-	return n;
+	if (kept && off + X86_MAX_INSN_LEN <= MONITOR_PAGE) {
+		memcpy(bytes, m->code_page.host + off, X86_MAX_INSN_LEN);
+		return X86_MAX_INSN_LEN;
+	}
+	return monitor_paging_peek(m, lin, access, bytes, X86_MAX_INSN_LEN);
 }
 
 uint32_t monitor_trap_insn_start(struct monitor_engine *m, int vector)

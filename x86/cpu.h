@@ -303,7 +303,7 @@ bool x86_icache_window(struct x86_insn *x);
 /* Sets the code window at EIP; returns its TLB entry (host NULL: MMIO). */
 struct x86_tlb_entry *x86_fetch_window(struct x86_insn *x);
 
-/* c->tlb_tag[@i] from entry @i and c->tlb_need. */
+/* The tags of c->tlb_fast[@i] from entry @i and c->tlb_need. */
 static inline void x86_tlb_tags(struct x86_cpu *c, unsigned i)
 {
 	const struct x86_tlb_entry *t = &c->tlb[i];
@@ -314,7 +314,7 @@ static inline void x86_tlb_tags(struct x86_cpu *c, unsigned i)
 	f->host_lin = tag ? (uintptr_t)t->host - ((uintptr_t)(t->tag - 1) << 12) : 0;
 }
 
-/* All of c->tlb_tag, after tlb_need changed. */
+/* The tags of all of c->tlb_fast, after tlb_need changed. */
 static inline void x86_tlb_tags_all(struct x86_cpu *c)
 {
 	for (unsigned i = 0; i < X86_TLB_SIZE; i++)

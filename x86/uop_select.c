@@ -65,7 +65,7 @@ static x86_uop_fn uop_moffs(struct x86_uop *u, const struct x86_decoded *d, unsi
 
 /* A relative JMP or Jcc: @u->disp is where its target's uop is, in bytes
  * from its own (uop_flow.c: jump_rel()), for a 32-bit operand size; else,
- * and for a target further than a page, a distance that no window spans,
+ * and for a target further than a window may span, a distance none spans,
  * so the jump takes the path that makes EIP and checks the target. */
 static void uop_jump(struct x86_uop *u, const struct x86_decoded *d)
 {

@@ -172,9 +172,7 @@ struct x86_cpu {
 	/* The last exception or software interrupt an instruction raised:
 	 * what x86_step() reports as X86_STEP_EXCEPTION.  exc_pending: the
 	 * exception hook kept it from delivery.  triple_fault: it ended in a
-	 * shutdown.  (The fields fill what was padding, so that the TLB and
-	 * the fields after it keep their offsets: the hot handlers' code is
-	 * the same.) */
+	 * shutdown. */
 	int exc_vector;
 	uint32_t exc_err;
 	bool exc_pending;
@@ -199,9 +197,8 @@ struct x86_cpu {
 	const struct x86_uop *uop_cur;
 	void *jmp[5]; /* __builtin_setjmp buffer for exceptions */
 
-	struct x86_fpu fpu; /* x87 state (fpu*.c), last: the hot fields keep their offsets */
-	/* Internal: debug registers and single-step (debug.c).  At the end,
-	 * so the fields above keep their offsets. */
+	struct x86_fpu fpu; /* x87 state (fpu*.c) */
+	/* Internal: debug registers and single-step (debug.c). */
 	uint32_t db_hits; /* DR6 B0-B3 of data breakpoints this instruction hit */
 	uint32_t db_held; /* #DB conditions a MOV SS / POP SS held back */
 	bool db_shadow;   /* this instruction was MOV SS or POP SS */

@@ -14,7 +14,10 @@
  *   inlined write path refuses a store to the page's 64-byte lines that
  *   hold decoded instructions (data often shares a page with code), and the
  *   slow path invalidates the uops the store overlaps.  Physical writes by the core (A/D bits)
- *   invalidate too; other writers call x86_invalidate_code().
+ *   invalidate too; other writers call x86_invalidate_code().  A page the
+ *   ops refuse (code_cacheable: a monitor's guest writes it unseen) is
+ *   never cached, and x86_icache_forget() takes out one whose writes stop
+ *   being seen.
  * - A uop not decoded yet, or invalidated, has the handler icache_decode(),
  *   which decodes and runs the instruction: the run loop never tests for
  *   an empty uop.  Invalidation only sets that handler, so a handler whose
@@ -122,15 +125,19 @@ struct x86_icache_page *x86_icache_find(struct x86_icache *ic, uint32_t frame)
 	return 0;
 }
 
-/* The cached page of @frame in mode @code32, new (and empty) if need be. */
-static struct x86_icache_page *icache_get(struct x86_cpu *c, uint32_t frame, bool code32)
+/* The cached page of @frame in mode @code32, new (and empty) if need be;
+ * NULL if the ops say its code may not be cached. */
+static struct x86_icache_page *icache_get(struct x86_insn *x, uint32_t frame, bool code32)
 {
+	struct x86_cpu *c = x->c;
 	struct x86_icache *ic = c->icache;
 	struct x86_icache_page *p = x86_icache_find(ic, frame);
 	if (p && p->code32 != code32)
 		icache_page_clear(ic, p, code32); /* 16-bit code now, or 32: decode afresh */
 	if (p)
 		return p;
+	if (x->ops->code_cacheable && !x->ops->code_cacheable(x->ops->ctx, frame))
+		return 0;
 	if (ic->used == ic->npages)
 		x86_icache_flush(c);
 	p = &ic->page[ic->used++];
@@ -172,6 +179,28 @@ void x86_invalidate_code(struct x86_cpu *c, uint64_t gpa, uint64_t len)
 	}
 }
 
+void x86_icache_forget(struct x86_cpu *c, uint64_t gpa)
+{
+	struct x86_icache *ic = c->icache;
+	if (!ic || gpa >= (1ull << 32))
+		return;
+	uint32_t frame = (uint32_t)gpa & ~0xfffu;
+	for (int32_t *link = &ic->bucket[icache_hash(frame)]; *link != ICACHE_NONE;
+	     link = &ic->page[*link].next) {
+		struct x86_icache_page *p = &ic->page[*link];
+		if (p->frame != frame)
+			continue;
+		/* Unlinked, the slot waits for the next flush to be reused
+		 * (icache_page_clear() then resets its marked lines). */
+		*link = p->next;
+		for (int i = 0; i < X86_TLB_SIZE; i++)
+			if (c->tlb[i].code == p)
+				c->tlb[i].code = 0;
+		x86_fetch_invalidate(c); /* the windows point into its uops */
+		return;
+	}
+}
+
 bool x86_icache_window(struct x86_insn *x)
 {
 	struct x86_cpu *c = x->c;
@@ -201,7 +230,9 @@ bool x86_icache_window(struct x86_insn *x)
 	if (!t->host || c->fetch_end - eip != 0x1000 - in_page)
 		return false;
 	bool code32 = c->seg[X86_CS].attr & X86_SEG_DB;
-	struct x86_icache_page *p = icache_get(c, t->frame, code32);
+	struct x86_icache_page *p = icache_get(x, t->frame, code32);
+	if (!p)
+		return false;
 	uint32_t before = eip < in_page ? eip : in_page; /* EIP cannot go below 0 */
 	c->uop_start = eip - before;
 	c->uop_len = before + (0x1000 - in_page);

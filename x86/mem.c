@@ -40,7 +40,11 @@ void x86_phys_write(struct x86_insn *x, uint64_t pa, unsigned size, uint32_t v)
 		if (x->c->icache)
 			x86_invalidate_code(x->c, pa, size);
 	} else {
+		/* a page the core reads directly but writes through the ops
+		 * (ram_readonly) may hold cached code */
 		x->ops->mmio_write(x->ops->ctx, pa, v, size);
+		if (x->c->icache)
+			x86_invalidate_code(x->c, pa, size);
 		x86_intr_window(x, 0);
 	}
 }

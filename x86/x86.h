@@ -316,6 +316,12 @@ struct x86_ops {
 	 * deliver the interrupt where a CPU takes it.  After STI the shadow
 	 * (c->intr_shadow) still holds it back for one more instruction. */
 	bool (*intr_pending)(void *ctx);
+	/* May the decoded-instruction cache keep the instructions of the RAM
+	 * page at @gpa?  Asked when a page would enter the cache.  A monitor
+	 * whose guest writes some pages without the core seeing it says no
+	 * for those, and calls x86_icache_forget() when a page it said yes
+	 * for stops being watched.  NULL: every RAM page. */
+	bool (*code_cacheable)(void *ctx, uint64_t gpa);
 };
 
 /* EFLAGS bits (SDM vol. 1, 3.4.3). */
@@ -485,5 +491,8 @@ void x86_icache_attach(struct x86_cpu *c, void *mem, size_t size);
 void x86_icache_flush(struct x86_cpu *c);
 /* Forgets the decoded instructions that use bytes [gpa, gpa + len). */
 void x86_invalidate_code(struct x86_cpu *c, uint64_t gpa, uint64_t len);
+/* Takes the page at @gpa out of the cache: the next instruction run there
+ * asks code_cacheable again.  May be called from an op, mid-instruction. */
+void x86_icache_forget(struct x86_cpu *c, uint64_t gpa);
 
 #endif

@@ -4,7 +4,8 @@
  * cache) must run the new bytes next time: on the same page, the very next
  * instruction, on another page, across a page boundary, and through
  * another linear alias of the page.  Writers other than the core are seen
- * after x86_invalidate_code().
+ * after x86_invalidate_code(), or at once on a page the ops do not let the
+ * cache keep (x86_ops.code_cacheable, x86_icache_forget()).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -26,6 +27,14 @@ static struct harness *smc_machine(const uint8_t *code, size_t len)
 static void put(struct harness *h, uint32_t addr, const uint8_t *bytes, size_t len)
 {
 	memcpy(h->ram + addr, bytes, len);
+}
+
+/* Runs the code at HARNESS_CODE once more, with what the cache holds. */
+static enum x86_status run_again(struct harness *h)
+{
+	h->cpu.eip = HARNESS_CODE;
+	h->cpu.halted = false;
+	return x86_run(&h->cpu, &h->ops, 10);
 }
 
 static void test_same_page_rewrite_of_an_executed_instruction(void **state)
@@ -150,23 +159,71 @@ static void test_external_writer_invalidates(void **state)
 	assert_int_equal(h->cpu.r[X86_EAX], 1);
 
 	h->ram[HARNESS_CODE + 1] = 2;
-	h->cpu.eip = HARNESS_CODE;
-	h->cpu.halted = false;
-	assert_int_equal(x86_run(&h->cpu, &h->ops, 10), X86_HALT);
+	assert_int_equal(run_again(h), X86_HALT);
 	assert_int_equal(h->cpu.r[X86_EAX], 1); /* stale: nobody said */
 
 	x86_invalidate_code(&h->cpu, HARNESS_CODE + 1, 1);
-	h->cpu.eip = HARNESS_CODE;
-	h->cpu.halted = false;
-	assert_int_equal(x86_run(&h->cpu, &h->ops, 10), X86_HALT);
+	assert_int_equal(run_again(h), X86_HALT);
 	assert_int_equal(h->cpu.r[X86_EAX], 2);
 
 	/* Without a cache, every write is seen at once. */
 	x86_icache_attach(&h->cpu, NULL, 0);
 	h->ram[HARNESS_CODE + 1] = 3;
-	h->cpu.eip = HARNESS_CODE;
-	h->cpu.halted = false;
+	assert_int_equal(run_again(h), X86_HALT);
+	assert_int_equal(h->cpu.r[X86_EAX], 3);
+	harness_free(h);
+}
+
+/* A page the ops refuse (a monitor's page that guest code writes
+ * natively, unseen) is decoded afresh each time: an unannounced write is
+ * run at once. */
+static bool only_other_pages(void *ctx, uint64_t gpa)
+{
+	return (gpa & ~0xfffull) != HARNESS_CODE;
+}
+
+static void test_refused_page_is_not_cached(void **state)
+{
+	static const uint8_t code[] = { 0xb8, 0x01, 0x00, 0x00, 0x00, 0xf4 }; /* mov eax, 1; hlt */
+	struct harness *h = smc_machine(code, sizeof(code));
+	h->ops.code_cacheable = only_other_pages;
 	assert_int_equal(x86_run(&h->cpu, &h->ops, 10), X86_HALT);
+	assert_int_equal(h->cpu.r[X86_EAX], 1);
+
+	h->ram[HARNESS_CODE + 1] = 2;
+	assert_int_equal(run_again(h), X86_HALT);
+	assert_int_equal(h->cpu.r[X86_EAX], 2);
+	harness_free(h);
+}
+
+/* x86_icache_forget() takes a page out: the next run decodes it afresh
+ * and asks the ops again, who may now refuse it. */
+static bool cacheable_now;
+
+static bool while_allowed(void *ctx, uint64_t gpa)
+{
+	return cacheable_now;
+}
+
+static void test_forgotten_page_is_asked_again(void **state)
+{
+	static const uint8_t code[] = { 0xb8, 0x01, 0x00, 0x00, 0x00, 0xf4 }; /* mov eax, 1; hlt */
+	struct harness *h = smc_machine(code, sizeof(code));
+	h->ops.code_cacheable = while_allowed;
+	cacheable_now = true;
+	assert_int_equal(x86_run(&h->cpu, &h->ops, 10), X86_HALT);
+
+	h->ram[HARNESS_CODE + 1] = 2;
+	assert_int_equal(run_again(h), X86_HALT);
+	assert_int_equal(h->cpu.r[X86_EAX], 1); /* cached, and nobody said */
+
+	cacheable_now = false;
+	x86_icache_forget(&h->cpu, HARNESS_CODE + 0x123);
+	assert_int_equal(run_again(h), X86_HALT);
+	assert_int_equal(h->cpu.r[X86_EAX], 2);
+
+	h->ram[HARNESS_CODE + 1] = 3; /* refused now: seen at once */
+	assert_int_equal(run_again(h), X86_HALT);
 	assert_int_equal(h->cpu.r[X86_EAX], 3);
 	harness_free(h);
 }
@@ -180,6 +237,8 @@ int main(void)
 		cmocka_unit_test(test_rewrite_across_a_page_boundary),
 		cmocka_unit_test(test_rewrite_through_a_linear_alias),
 		cmocka_unit_test(test_external_writer_invalidates),
+		cmocka_unit_test(test_refused_page_is_not_cached),
+		cmocka_unit_test(test_forgotten_page_is_asked_again),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

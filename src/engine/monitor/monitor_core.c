@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "../../../x86/fpu.h"
 #include "../../exit_status.h"
@@ -23,6 +24,8 @@
 /* Instructions per core slice when the guest is in a mode the host CPU
  * cannot run for it (as in the emu engine). */
 #define CORE_SLICE 20000
+/* Pages in the core's decoded-instruction cache. */
+#define MONITOR_ICACHE_PAGES 256
 /* RAM straight from the memfd, except page 0 and scanned and guarded pages:
  * the core reads those through mon_ram_readonly (page 0 through
  * mon_mmio_read) and writes them through mon_mmio_write, so that each
@@ -221,6 +224,52 @@ static void mon_invlpg(void *ctx, uint32_t lin)
 	struct monitor_engine *m = ctx;
 	m->core_events++;
 	monitor_paging_invlpg(ctx, lin);
+}
+
+/* The core may keep decoded instructions only of pages whose every write
+ * it sees: scanned ones (native code cannot write them without a trap;
+ * the core writes them through mon_mmio_write).  Any other page guest
+ * code may rewrite natively, and the cache would run the old bytes. */
+static bool mon_code_cacheable(void *ctx, uint64_t gpa)
+{
+	const struct monitor_engine *m = ctx;
+	return monitor_space_scan_of(&m->space, gpa) != NULL;
+}
+
+/* A scan went: native code may write the page now, unseen by the core. */
+static void mon_scan_dropped(void *ctx, uint64_t gpa)
+{
+	struct monitor_engine *m = ctx;
+	x86_icache_forget(&m->cpu, gpa);
+}
+
+int monitor_core_icache_init(struct monitor_engine *m)
+{
+	/* 128 KiB per page, touched as used: the kernel code a boot runs in
+	 * the core (after traps, in bursts) is a few hundred pages. */
+	size_t size = x86_icache_size(MONITOR_ICACHE_PAGES);
+	void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+	                 -1, 0);
+	if (mem == MAP_FAILED)
+		return -errno;
+	m->icache = mem;
+	m->icache_size = size;
+	m->ops.code_cacheable = mon_code_cacheable;
+	m->space.drop_hook = mon_scan_dropped;
+	m->space.drop_hook_ctx = m;
+	return 0;
+}
+
+void monitor_core_icache_attach(struct monitor_engine *m)
+{
+	x86_icache_attach(&m->cpu, m->icache, m->icache_size);
+}
+
+void monitor_core_icache_free(struct monitor_engine *m)
+{
+	if (m->icache)
+		munmap(m->icache, m->icache_size);
+	m->icache = NULL;
 }
 
 void monitor_stop(struct monitor_engine *m, int status, const char *fmt, ...)

@@ -94,6 +94,9 @@ struct monitor_engine {
 	 * as it was converted (fpu_synced) for the core to run (monitor_fpu_*). */
 	bool fpu_in_core;
 	struct x86_fpu fpu_synced;
+	/* The core's decoded-instruction cache (monitor_core_icache_init()) */
+	void *icache;
+	size_t icache_size;
 };
 
 /* Stops the guest with @status (EXIT_CRASH or EXIT_HOST) and a reason;
@@ -104,6 +107,12 @@ void monitor_stop(struct monitor_engine *m, int status, const char *fmt, ...)
 /* Fills m->ops: guest RAM for the core, except scanned pages, which go
  * through the slow path so that a write to one is seen. */
 void monitor_core_ops(struct monitor_engine *m);
+/* Sets up the core's decoded-instruction cache, for the pages the scanner
+ * watches (after monitor_space_init()); monitor_core_icache_attach() gives
+ * it to m->cpu (after whoever set m->cpu).  Returns 0 or -errno. */
+int monitor_core_icache_init(struct monitor_engine *m);
+void monitor_core_icache_attach(struct monitor_engine *m);
+void monitor_core_icache_free(struct monitor_engine *m);
 
 /* Can the host CPU run the guest's current state natively? */
 bool monitor_native_ok(const struct monitor_engine *m);

@@ -58,6 +58,8 @@ int monitor_engine_init(struct monitor_engine *m, struct mem *mem, struct stats 
 	}
 	if (r == 0)
 		monitor_paging_init(m); /* after monitor_space_init(), which clears the space */
+	if (r == 0 && (r = monitor_core_icache_init(m)) < 0)
+		snprintf(err, errlen, "cannot set up the decoded-instruction cache: %s", strerror(-r));
 	if (r == 0)
 		r = monitor_probe(&m->ldt, err, errlen);
 	if (r < 0)
@@ -70,6 +72,7 @@ void monitor_engine_free(struct monitor_engine *m)
 	if (m->space_ready)
 		monitor_space_free(&m->space);
 	m->space_ready = false;
+	monitor_core_icache_free(m);
 }
 
 static void loop_deliver_interrupt(struct monitor_engine *m)
@@ -284,6 +287,7 @@ static void loop_run_native(struct monitor_engine *m)
 void monitor_loop(struct monitor_engine *m)
 {
 	monitor_fpu_init(m);
+	monitor_core_icache_attach(m);
 	while (!m->stopped) {
 		if (m->host.poll(m->host.ctx))
 			break;

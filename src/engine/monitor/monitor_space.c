@@ -335,6 +335,8 @@ int monitor_space_drop(struct monitor_space *sp, uint64_t gpa)
 		return 0;
 	free(*slot);
 	*slot = NULL;
+	if (sp->drop_hook)
+		sp->drop_hook(sp->drop_hook_ctx, page_gpa);
 	forget_outgoing(sp, (uint32_t)(page_gpa / MONITOR_PAGE));
 	sp->dropped[page_gpa / MONITOR_PAGE] = 1;
 	stats_add(sp->stats, "monitor-scan", "pages-dropped", 1);

@@ -118,6 +118,10 @@ struct monitor_space {
 	 * followed.  Returns false if @lin has no translation. */
 	bool (*translate)(void *ctx, uint32_t lin, uint64_t *gpa);
 	void *translate_ctx;
+	/* Told when the scan of the page at @gpa goes: guest code may write
+	 * the frame natively again, unseen.  May be NULL. */
+	void (*drop_hook)(void *ctx, uint64_t gpa);
+	void *drop_hook_ctx;
 };
 
 /* monitor_space_map()'s @how, also kept in the shadow entries. */

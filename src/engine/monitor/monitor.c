@@ -24,11 +24,13 @@
 
 #include "../../bus.h"
 #include "../../exit_status.h"
+#include "../../log.h"
 #include "../../stats.h"
 #include "../../vm.h"
 #include "../engine.h"
 #include "vcpu_exit.h"
 #include "vcpu_futex.h"
+#include "vcpu_place.h"
 #include "vcpu_run.h"
 #include "vcpu_spawn.h"
 #include "../x86_state.h"
@@ -52,6 +54,7 @@ struct monitor {
 	bool reaped;
 	unsigned layout; /* the bus layout last published in the run page */
 	bool published;
+	uint64_t host_spin; /* cycles to spin for the next exit after an answer */
 };
 
 /* ---- the vCPU process ------------------------------------------------- */
@@ -156,12 +159,22 @@ static int mon_create(struct vm *vm, void **ctx, char *err, size_t errlen)
 	p->init->ram_size = vm->mem.size;
 	p->init->parent = getpid();
 	p->init->stats = vm->stats != NULL;
+	/* Where the two must share a CPU, spinning for the other only keeps
+	 * it from running. */
+	bool apart = vcpu_place_cpus() >= 2;
+	p->init->spin_cycles = apart ? VCPU_SPIN_CYCLES : 0;
+	p->host_spin = apart ? VCPU_HOST_SPIN_CYCLES : 0;
 
 	p->pid = vcpu_spawn(vm->mem.fd, fd, err, errlen);
 	close(fd);
 	fd = -1;
 	if (p->pid < 0)
 		goto fail;
+	if (apart) {
+		char why[120];
+		if (vcpu_place(p->pid, why, sizeof(why)) < 0)
+			log_warn("%s", why); /* slower, not wrong */
+	}
 	/* The process sets the monitor up and says whether it can run. */
 	uint64_t waited = 0;
 	while (!vcpu_turn_wait(p->run, VCPU_TURN_HOST, VCPU_SPIN_CYCLES, POLL_NS)) {
@@ -240,7 +253,7 @@ static int mon_run(void *ctx)
 	mon_publish_ranges(p);
 	vcpu_turn_pass(run, VCPU_TURN_VCPU); /* the answer to READY: go */
 	for (;;) {
-		bool exited = mon_wait_exit(p, answered ? VCPU_HOST_SPIN_CYCLES : 0, POLL_NS);
+		bool exited = mon_wait_exit(p, answered ? p->host_spin : 0, POLL_NS);
 		answered = false;
 		if (p->reaped)
 			break;

@@ -34,6 +34,7 @@
 
 struct vcpu {
 	struct vcpu_run *run;
+	uint32_t spin_cycles; /* vcpu_init.spin_cycles */
 	struct monitor_engine m;
 	struct mem mem;
 };
@@ -44,7 +45,7 @@ static void vcpu_post_exit(struct vcpu *v, uint32_t reason)
 	struct vcpu_run *run = v->run;
 	run->exit_reason = reason;
 	vcpu_turn_pass(run, VCPU_TURN_HOST);
-	while (!vcpu_turn_wait(run, VCPU_TURN_VCPU, VCPU_SPIN_CYCLES, 0))
+	while (!vcpu_turn_wait(run, VCPU_TURN_VCPU, v->spin_cycles, 0))
 		;
 	/* plexvm ended the run while answering (the guest wrote the
 	 * debug-exit port, say): stop at this instruction. */
@@ -245,6 +246,7 @@ int main(void)
 	if (run->magic != VCPU_RUN_MAGIC || run->version != VCPU_RUN_VERSION)
 		return 1;
 	v.run = run;
+	v.spin_cycles = init->spin_cycles;
 
 	v.mem.fd = VCPU_FD_RAM;
 	v.mem.size = init->ram_size;

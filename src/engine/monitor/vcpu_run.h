@@ -27,7 +27,7 @@
 #include "../../../x86/x86.h"
 
 #define VCPU_RUN_MAGIC 0x52435650u /* "PVCR" */
-#define VCPU_RUN_VERSION 2
+#define VCPU_RUN_VERSION 3
 
 /* The vCPU process's descriptors: the only ones it has. */
 #define VCPU_FD_RAM 3
@@ -146,6 +146,9 @@ struct vcpu_init {
 	uint64_t ram_size;
 	int32_t parent;     /* plexvm's pid: the process dies with it */
 	uint32_t stats;     /* count --stats */
+	/* how long to spin for plexvm's answer before sleeping: 0 where the
+	 * two share one CPU (vcpu_place.h) */
+	uint32_t spin_cycles;
 	struct x86_cpu cpu; /* the loader's entry state */
 };
 

@@ -59,6 +59,20 @@ void x86_tlb_flush(struct x86_cpu *c)
 	}
 }
 
+void x86_tlb_flush_page(struct x86_cpu *c, uint32_t lin)
+{
+	/* An entry does not say whether a 4 MiB (or 2 MiB) page gave it:
+	 * those of the whole 4 MiB go, as INVLPG drops a large page whole. */
+	x86_fetch_invalidate(c); /* a code window may stand on one of them */
+	for (int i = 0; i < X86_TLB_SIZE; i++) {
+		if (!c->tlb[i].tag || ((c->tlb[i].tag - 1) >> 10) != lin >> 22)
+			continue;
+		c->tlb[i].tag = 0;
+		c->tlb[i].code = 0;
+		c->tlb_fast[i] = (struct x86_tlb_fast){ 0 };
+	}
+}
+
 _Noreturn static void x86_page_fault(struct x86_insn *x, uint32_t lin, uint32_t err)
 {
 	x->c->cr2 = lin;

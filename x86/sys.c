@@ -117,7 +117,7 @@ void x86_group7(struct x86_insn *x)
 	}
 	case 7: /* INVLPG */
 		x86_require_cpl0(x);
-		x86_tlb_flush(c);
+		x86_tlb_flush_page(c, c->seg[x->seg].base + x->ea);
 		if (x->ops->invlpg)
 			x->ops->invlpg(x->ops->ctx, c->seg[x->seg].base + x->ea);
 		return;

@@ -306,8 +306,8 @@ struct x86_ops {
 	 * already combined into #DF where the SDM says so; external interrupts
 	 * (x86_interrupt()) do not. */
 	bool (*exception)(void *ctx, int vector, uint32_t err, bool soft);
-	/* After INVLPG of linear address @lin (the core's TLB is flushed
-	 * already), for a caller that keeps translations of its own. */
+	/* After INVLPG of linear address @lin (the core's TLB has dropped
+	 * the page already), for a caller that keeps translations of its own. */
 	void (*invlpg)(void *ctx, uint32_t lin);
 	/* Is an external interrupt waiting for the CPU?  Asked when an
 	 * instruction sets IF (STI, POPF, IRET) and after an MMIO write with
@@ -465,8 +465,11 @@ struct x86_xlate {
 bool x86_translate(struct x86_cpu *c, const struct x86_ops *ops, uint32_t lin, unsigned access,
                    struct x86_xlate *w);
 
-/* Flushes the software TLB (CR3 write, INVLPG, CR0/CR4 change). */
+/* Flushes the software TLB (CR3 write, CR0/CR4 change). */
 void x86_tlb_flush(struct x86_cpu *c);
+/* Drops what the TLB holds for linear address @lin's page (INVLPG): the
+ * entries of its whole 4 MiB, for a large page. */
+void x86_tlb_flush_page(struct x86_cpu *c, uint32_t lin);
 
 /*
  * The decoded-instruction cache: per guest physical page, the decoded form

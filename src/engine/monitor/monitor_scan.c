@@ -65,6 +65,29 @@ static void bit_set(uint64_t *map, unsigned off)
 	map[off / 64] |= 1ull << (off % 64);
 }
 
+/* The first offset from @from on whose bit in @map is @set, or PAGE: a
+ * word at a time, as the maps are walked for every page scanned. */
+static unsigned bit_find(const uint64_t *map, unsigned from, bool set)
+{
+	while (from < PAGE) {
+		uint64_t w = (set ? map[from / 64] : ~map[from / 64]) & ~0ull << (from % 64);
+		if (w)
+			return from / 64 * 64 + (unsigned)__builtin_ctzll(w);
+		from = (from / 64 + 1) * 64;
+	}
+	return PAGE;
+}
+
+/* Sets the bits of [@from, @to) in @map. */
+static void bit_set_range(uint64_t *map, unsigned from, unsigned to)
+{
+	while (from < to) {
+		unsigned n = 64 - from % 64 < to - from ? 64 - from % 64 : to - from;
+		map[from / 64] |= (n == 64 ? ~0ull : (1ull << n) - 1) << (from % 64);
+		from += n;
+	}
+}
+
 /* Copies the bytes of the instruction at @off into @buf: the page's, then
  * @next's up to X86_MAX_INSN_LEN in all.  Returns how many. */
 static size_t gather(const struct scan_bytes *b, unsigned off, uint8_t buf[X86_MAX_INSN_LEN])
@@ -84,12 +107,18 @@ static size_t gather(const struct scan_bytes *b, unsigned off, uint8_t buf[X86_M
 }
 
 /* Decodes the instruction at @off, reading past the page end into @next
- * (so never more than the bytes given). */
+ * (so never more than the bytes given).  Only an instruction that may
+ * straddle is copied together first. */
 static int decode_at(const struct scan_bytes *b, unsigned off, struct x86_decoded *d)
 {
 	uint8_t buf[X86_MAX_INSN_LEN];
-	size_t n = gather(b, off, buf);
-	int r = x86_decode(buf, n, b->code32, d);
+	const uint8_t *p = b->page + off;
+	size_t n = X86_MAX_INSN_LEN;
+	if (off > PAGE - X86_MAX_INSN_LEN) {
+		n = gather(b, off, buf);
+		p = buf;
+	}
+	int r = x86_decode(p, n, b->code32, d);
 	/* Given 15 bytes, the decoder calls an instruction that needs more
 	 * "short" (e.g. 15 prefixes); it is too long, whatever follows. */
 	if (r == X86_DECODE_SHORT && n == X86_MAX_INSN_LEN)
@@ -366,12 +395,10 @@ static void descend(struct scan_page *sp, const struct scan_bytes *b, unsigned e
 static void cover(const uint64_t *starts, const struct scan_bytes *b, uint64_t *covered)
 {
 	struct x86_decoded d;
-	for (unsigned s = 0; s < PAGE; s++) {
-		if (!bit_test(starts, s))
-			continue;
+	for (unsigned s = bit_find(starts, 0, true); s < PAGE; s = bit_find(starts, s + 1, true)) {
 		int r = decode_at(b, s, &d);
-		for (unsigned i = s; i < s + (unsigned)(r > 0 ? r : 1) && i < PAGE; i++)
-			bit_set(covered, i);
+		unsigned end = s + (unsigned)(r > 0 ? r : 1);
+		bit_set_range(covered, s, end < PAGE ? end : PAGE);
 	}
 }
 
@@ -548,15 +575,9 @@ static void fill_gaps(struct scan_page *sp, const struct scan_bytes *b)
 {
 	uint64_t covered[PAGE / 64] = { 0 };
 	cover(sp->starts, b, covered);
-	unsigned a = 0;
+	unsigned a = bit_find(covered, 0, false);
 	while (a < PAGE) {
-		if (bit_test(covered, a)) {
-			a++;
-			continue;
-		}
-		unsigned z = a;
-		while (z < PAGE && !bit_test(covered, z))
-			z++;
+		unsigned z = bit_find(covered, a, true);
 		unsigned f = gap_function(sp, b, a, z);
 		if (f < z) {
 			/* new instructions: cover them and look at the gaps again */
@@ -572,11 +593,10 @@ static void fill_gaps(struct scan_page *sp, const struct scan_bytes *b)
 			cover(added, b, covered);
 			/* the gaps before this one are as they were, unless the
 			 * new code reaches back into them */
-			if (first < a)
-				a = 0;
+			a = bit_find(covered, first < a ? 0 : a, false);
 			continue;
 		}
-		a = z;
+		a = bit_find(covered, z, false);
 	}
 }
 

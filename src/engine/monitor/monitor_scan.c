@@ -4,11 +4,15 @@
  * relative branches from the entries, a classification of each decoded
  * instruction, and the side table of patches.
  *
- * State is two bitmaps (instruction starts, patched offsets) and the patch
- * list in the order found, so that scan_add_entry() can hand back its new
- * patches as a tail of the list.  A recorded start has always been followed
- * to the end of its paths before a call returns, so a later descent stops
- * at any known start.
+ * State is three bitmaps (instruction starts, patched offsets, the bytes
+ * the recorded instructions cover) and the patch list in the order found,
+ * so that scan_add_entry() can hand back its new patches as a tail of the
+ * list.  A recorded start has always been followed to the end of its paths
+ * before a call returns, so a later descent stops at any known start.
+ *
+ * Cost: a call decodes each offset it looks at once (struct scan_memo),
+ * although the gap rule looks at most of them several times; a start is
+ * covered as it is followed.
  */
 #include "monitor_scan.h"
 
@@ -24,7 +28,8 @@ struct scan_bytes {
 	const uint8_t *page, *next;
 	size_t next_len;
 	bool code32;
-	bool fpu_native; /* x87 and WAIT run natively: not patched */
+	bool fpu_native;        /* x87 and WAIT run natively: not patched */
+	struct scan_memo *memo; /* what this call has learnt of them */
 };
 
 /* See scan_set_fpu_native(): the one policy new scans follow. */
@@ -263,6 +268,83 @@ static enum flow flow_of(const struct x86_decoded *d)
 	}
 }
 
+/* True for the no-op forms compilers and assemblers pad with: NOP, XCHG
+ * %ax,%ax, NOP r/m (0F 1F), and LEA or MOV of a register onto itself. */
+static bool is_padding(const struct x86_decoded *d)
+{
+	if (!d->two_byte && d->opcode == 0x90 && !d->rep)
+		return true;
+	if (d->two_byte && d->opcode == 0x1f)
+		return true;
+	bool self = d->has_modrm && d->reg == d->rm && !d->has_sib;
+	if (!d->two_byte && d->opcode == 0x89 && d->mod == 3 && self)
+		return true; /* mov %esi,%esi */
+	if (!d->two_byte && d->opcode == 0x8d && d->mod != 3 && self &&
+	    (d->disp == 0 || d->mod == 0))
+		return true; /* lea 0(%esi),%esi */
+	return !d->two_byte && d->opcode == 0x8d && d->has_sib && (d->sib & 7) == d->reg &&
+	       ((d->sib >> 3) & 7) == 4 && d->disp == 0; /* lea 0(%esi,%eiz,1),%esi */
+}
+
+static bool ends_path(const struct x86_decoded *d)
+{
+	enum flow fl = flow_of(d);
+	return fl == FLOW_END || fl == FLOW_JUMP;
+}
+
+/* What a call knows of the instruction at an offset: decode_at()'s result
+ * and, once a sweep of the gap rule (gap_function() below) has asked, what
+ * that needs.  The gap rule looks at most offsets more than once -- a gap
+ * again after each function found in it or after it, the start before it,
+ * 15 offsets where decoding must fall in step -- so a call decodes each
+ * offset once. */
+struct scan_insn {
+	int8_t len;    /* decode_at()'s result; 0 if not decoded yet */
+	uint8_t flags; /* INSN_*, when len > 0 and INSN_KNOWN is set */
+};
+
+#define INSN_ENDS_PATH 1u /* ends_path() */
+#define INSN_PADDING 2u   /* is_padding() */
+#define INSN_FILLER 4u    /* padding, or INT3 between functions */
+#define INSN_KNOWN 8u     /* the others were worked out (only a sweep needs them) */
+
+/* What one call has learnt of the bytes it scans. */
+struct scan_memo {
+	struct scan_insn insns[PAGE];
+};
+
+/* Records that decode_at(@off) gave @r. */
+static void insn_note(const struct scan_bytes *b, unsigned off, int r)
+{
+	b->memo->insns[off] = (struct scan_insn){ (int8_t)r, 0 };
+}
+
+/* decode_at(@off)'s result, decoded once per call. */
+static int insn_len(const struct scan_bytes *b, unsigned off)
+{
+	struct x86_decoded d;
+	if (!b->memo->insns[off].len)
+		insn_note(b, off, decode_at(b, off, &d));
+	return b->memo->insns[off].len;
+}
+
+/* decode_at(@off)'s result and what the sweeps need to know of it. */
+static struct scan_insn insn_at(const struct scan_bytes *b, unsigned off)
+{
+	struct scan_insn *in = &b->memo->insns[off];
+	if (in->len && (in->flags & INSN_KNOWN))
+		return *in;
+	struct x86_decoded d;
+	in->len = (int8_t)decode_at(b, off, &d);
+	in->flags = INSN_KNOWN;
+	if (in->len > 0) {
+		bool pad = is_padding(&d), int3 = !d.two_byte && d.opcode == 0xcc && d.len == 1;
+		in->flags |= (ends_path(&d) ? INSN_ENDS_PATH : 0) | (pad ? INSN_PADDING : 0) |
+		             (pad || int3 ? INSN_FILLER : 0);
+	}
+	return *in;
+}
+
 /* Where a relative branch at @off goes, as an offset from the page start
  * (CS base + EIP taken as linear, the page as contiguous). */
 static int32_t branch_target(const struct x86_decoded *d, unsigned off)
@@ -302,6 +384,7 @@ static void add_out(struct scan_page *sp, int32_t t)
 struct worklist {
 	uint16_t off[PAGE];
 	unsigned n;
+	unsigned lowest; /* of the starts recorded */
 };
 
 /* Records @off (in the page) as a start and queues it, unless known. */
@@ -311,6 +394,7 @@ static void reach(struct scan_page *sp, struct worklist *w, uint32_t off)
 		return;
 	bit_set(sp->starts, off);
 	w->off[w->n++] = (uint16_t)off;
+	w->lowest = off < w->lowest ? off : w->lowest;
 }
 
 /* An instruction that runs past the page end into bytes not given: if
@@ -320,8 +404,7 @@ static void reach(struct scan_page *sp, struct worklist *w, uint32_t off)
  * branch, whose target they are: that one, and one whose opcode or ModRM
  * is cut, stay X86_DECODE_SHORT.  (Kernel code straddles page ends in
  * every other page: each such instruction used to be patched to trap.) */
-static int decode_operands_unknown(const struct scan_bytes *b, unsigned off,
-                                   struct x86_decoded *d)
+static int decode_operands_unknown(const struct scan_bytes *b, unsigned off, struct x86_decoded *d)
 {
 	uint8_t buf[X86_MAX_INSN_LEN] = { 0 };
 	size_t n = gather(b, off, buf);
@@ -335,6 +418,14 @@ static int decode_operands_unknown(const struct scan_bytes *b, unsigned off,
 	return r;
 }
 
+/* Marks in @covered the bytes of the recorded instruction at @s, which
+ * decode_at() gave @r (one byte if it did not decode). */
+static void cover_insn(uint64_t *covered, unsigned s, int r)
+{
+	unsigned end = s + (unsigned)(r > 0 ? r : 1);
+	bit_set_range(covered, s, end < PAGE ? end : PAGE);
+}
+
 /* Decodes and classifies the (recorded) start @off; queues where control
  * goes from it. */
 static void follow(struct scan_page *sp, const struct scan_bytes *b, struct worklist *w,
@@ -342,6 +433,8 @@ static void follow(struct scan_page *sp, const struct scan_bytes *b, struct work
 {
 	struct x86_decoded d;
 	int r = decode_at(b, off, &d);
+	insn_note(b, off, r);
+	cover_insn(sp->covered, off, r);
 	if (r == X86_DECODE_SHORT) /* only possible across the page end */
 		r = decode_operands_unknown(b, off, &d);
 	if (r == X86_DECODE_SHORT) {
@@ -380,63 +473,38 @@ static void follow(struct scan_page *sp, const struct scan_bytes *b, struct work
 
 /* Follows every path from @entry to its end: a transfer the scanner cannot
  * follow, the page end, a rejected encoding, or a start already known
- * (whatever follows from it was followed when it was recorded). */
-static void descend(struct scan_page *sp, const struct scan_bytes *b, unsigned entry)
+ * (whatever follows from it was followed when it was recorded).  Returns
+ * the lowest start it recorded, or PAGE if none. */
+static unsigned descend(struct scan_page *sp, const struct scan_bytes *b, unsigned entry)
 {
 	struct worklist w; /* 8 KiB of stack; no state outside @sp */
 	w.n = 0;
+	w.lowest = PAGE;
 	reach(sp, &w, entry);
 	while (w.n)
 		follow(sp, b, &w, w.off[--w.n]);
+	return w.lowest;
 }
 
-/* Marks in @covered the bytes of the recorded instructions that start
- * where @starts has a bit (all of them, or those a descent just added). */
-static void cover(const uint64_t *starts, const struct scan_bytes *b, uint64_t *covered)
+/* Marks in sp->covered, afresh, the bytes of every recorded instruction. */
+static void cover(struct scan_page *sp, const struct scan_bytes *b)
 {
-	struct x86_decoded d;
-	for (unsigned s = bit_find(starts, 0, true); s < PAGE; s = bit_find(starts, s + 1, true)) {
-		int r = decode_at(b, s, &d);
-		unsigned end = s + (unsigned)(r > 0 ? r : 1);
-		bit_set_range(covered, s, end < PAGE ? end : PAGE);
-	}
-}
-
-/* True for the no-op forms compilers and assemblers pad with: NOP, XCHG
- * %ax,%ax, NOP r/m (0F 1F), and LEA or MOV of a register onto itself. */
-static bool is_padding(const struct x86_decoded *d)
-{
-	if (!d->two_byte && d->opcode == 0x90 && !d->rep)
-		return true;
-	if (d->two_byte && d->opcode == 0x1f)
-		return true;
-	bool self = d->has_modrm && d->reg == d->rm && !d->has_sib;
-	if (!d->two_byte && d->opcode == 0x89 && d->mod == 3 && self)
-		return true; /* mov %esi,%esi */
-	if (!d->two_byte && d->opcode == 0x8d && d->mod != 3 && self &&
-	    (d->disp == 0 || d->mod == 0))
-		return true; /* lea 0(%esi),%esi */
-	return !d->two_byte && d->opcode == 0x8d && d->has_sib && (d->sib & 7) == d->reg &&
-	       ((d->sib >> 3) & 7) == 4 && d->disp == 0; /* lea 0(%esi,%eiz,1),%esi */
+	memset(sp->covered, 0, sizeof(sp->covered));
+	for (unsigned s = bit_find(sp->starts, 0, true); s < PAGE;
+	     s = bit_find(sp->starts, s + 1, true))
+		cover_insn(sp->covered, s, insn_len(b, s));
 }
 
 /* Where real code starts in [@a, @z) once the padding is skipped, or @z. */
 static unsigned skip_padding(const struct scan_bytes *b, unsigned a, unsigned z)
 {
-	struct x86_decoded d;
 	while (a < z) {
-		int r = decode_at(b, a, &d);
-		if (r <= 0 || !is_padding(&d))
+		struct scan_insn in = insn_at(b, a);
+		if (in.len <= 0 || !(in.flags & INSN_PADDING))
 			break;
-		a += (unsigned)r;
+		a += (unsigned)in.len;
 	}
 	return a;
-}
-
-static bool ends_path(const struct x86_decoded *d)
-{
-	enum flow fl = flow_of(d);
-	return fl == FLOW_END || fl == FLOW_JUMP;
 }
 
 /* True if a recorded instruction that ends a path (a return, a jump)
@@ -444,13 +512,12 @@ static bool ends_path(const struct x86_decoded *d)
  * and decoding on from @a goes on in step with the code before it. */
 static bool path_ends_at(const struct scan_page *sp, const struct scan_bytes *b, unsigned a)
 {
-	struct x86_decoded d;
 	for (unsigned s = a > X86_MAX_INSN_LEN ? a - X86_MAX_INSN_LEN : 0; s < a; s++) {
 		if (!bit_test(sp->starts, s))
 			continue;
-		int r = decode_at(b, s, &d);
-		if (r > 0 && s + (unsigned)r == a)
-			return ends_path(&d);
+		struct scan_insn in = insn_at(b, s);
+		if (in.len > 0 && s + (unsigned)in.len == a)
+			return in.flags & INSN_ENDS_PATH;
 	}
 	return false;
 }
@@ -483,8 +550,7 @@ static unsigned in_step_from(const struct scan_bytes *b, unsigned from, unsigned
 			return z; /* none left, or not in step within the gap */
 		if (lo == hi)
 			return lo;
-		struct x86_decoded d;
-		int r = decode_at(b, lo, &d);
+		int r = insn_at(b, lo).len;
 		for (unsigned k = 0; k < X86_MAX_INSN_LEN; k++) {
 			if (!alive[k] || pos[k] != lo)
 				continue;
@@ -533,33 +599,30 @@ static unsigned in_step_from(const struct scan_bytes *b, unsigned from, unsigned
  * page's first.  What is left out this way stays unseen, as monitor_scan.h
  * says.
  *
+ * @after_end: a recorded return or jump ends at @a (path_ends_at()).
  * Returns the start of the first function found in [@a, @z), or @z.
  */
 static unsigned gap_function(const struct scan_page *sp, const struct scan_bytes *b, unsigned a,
-                             unsigned z)
+                             unsigned z, bool after_end)
 {
-	/* only padding or filler since a return or jump */
-	bool after_end = a > 0 && path_ends_at(sp, b, a);
 	unsigned x = after_end ? a : in_step_from(b, a, z);
 	unsigned cand = z; /* a boundary where a function may start */
 	bool code = false; /* an instruction that is not filler since @cand */
-	struct x86_decoded d;
 	while (x < z) {
 		if (x % 16 == 0 && after_end && !code)
 			cand = x; /* the last boundary in a run of padding */
-		int r = decode_at(b, x, &d);
-		if (r <= 0) { /* not code the decoder knows: start again after it */
+		struct scan_insn in = insn_at(b, x);
+		if (in.len <= 0) { /* not code the decoder knows: start again after it */
 			x = in_step_from(b, x + 1, z);
 			after_end = code = false;
 			cand = z;
 			continue;
 		}
-		x += (unsigned)r;
-		bool filler = is_padding(&d) || (!d.two_byte && d.opcode == 0xcc && d.len == 1);
-		if (filler)
+		x += (unsigned)in.len;
+		if (in.flags & INSN_FILLER)
 			continue;
 		code = cand < z;
-		after_end = ends_path(&d);
+		after_end = in.flags & INSN_ENDS_PATH;
 		if (!after_end || !code)
 			continue;
 		unsigned boundary = (x + 15) & ~15u;
@@ -573,30 +636,21 @@ static unsigned gap_function(const struct scan_page *sp, const struct scan_bytes
  * until none is left. */
 static void fill_gaps(struct scan_page *sp, const struct scan_bytes *b)
 {
-	uint64_t covered[PAGE / 64] = { 0 };
-	cover(sp->starts, b, covered);
-	unsigned a = bit_find(covered, 0, false);
+	unsigned a = bit_find(sp->covered, 0, false);
 	while (a < PAGE) {
-		unsigned z = bit_find(covered, a, true);
-		unsigned f = gap_function(sp, b, a, z);
+		unsigned z = bit_find(sp->covered, a, true);
+		/* only padding or filler since a return or jump */
+		bool after_end = a > 0 && path_ends_at(sp, b, a);
+		unsigned f = gap_function(sp, b, a, z, after_end);
 		if (f < z) {
-			/* new instructions: cover them and look at the gaps again */
-			uint64_t before[PAGE / 64], added[PAGE / 64];
-			memcpy(before, sp->starts, sizeof(before));
-			descend(sp, b, f);
-			unsigned first = PAGE; /* the lowest new start */
-			for (unsigned i = 0; i < PAGE / 64; i++) {
-				added[i] = sp->starts[i] & ~before[i];
-				if (added[i] && first == PAGE)
-					first = i * 64 + (unsigned)__builtin_ctzll(added[i]);
-			}
-			cover(added, b, covered);
-			/* the gaps before this one are as they were, unless the
-			 * new code reaches back into them */
-			a = bit_find(covered, first < a ? 0 : a, false);
+			/* new instructions (covered as they are followed): look
+			 * at the gaps again; those before this one are as they
+			 * were, unless the new code reaches back into them */
+			unsigned first = descend(sp, b, f);
+			a = bit_find(sp->covered, first < a ? 0 : a, false);
 			continue;
 		}
-		a = bit_find(covered, z, false);
+		a = bit_find(sp->covered, z, false);
 	}
 }
 
@@ -605,14 +659,13 @@ static void fill_gaps(struct scan_page *sp, const struct scan_bytes *b)
  * the same loop, so one pass reaches the fixed point. */
 static void patch_overlaps(struct scan_page *sp, const struct scan_bytes *b)
 {
-	struct x86_decoded d;
 	for (unsigned i = 0; i < sp->npatches; i++) {
 		unsigned p = sp->patches[i].offset;
 		for (unsigned s = p >= X86_MAX_INSN_LEN ? p - X86_MAX_INSN_LEN + 1 : 0; s < p;
 		     s++) {
 			if (!bit_test(sp->starts, s) || bit_test(sp->patched, s))
 				continue;
-			int r = decode_at(b, s, &d);
+			int r = insn_len(b, s);
 			if (r > 0 && s + (unsigned)r > p)
 				add_patch(sp, b, s, SCAN_OVERLAP, r);
 		}
@@ -622,7 +675,9 @@ static void patch_overlaps(struct scan_page *sp, const struct scan_bytes *b)
 int scan_page(struct scan_page *sp, const uint8_t *page, const uint8_t *next, size_t next_len,
               bool code32, const uint16_t *entries, size_t nentries)
 {
-	const struct scan_bytes b = { page, next, next_len, code32, scan_fpu_native };
+	struct scan_memo memo; /* 8 KiB of stack: no state outside @sp */
+	memset(&memo, 0, sizeof(memo));
+	const struct scan_bytes b = { page, next, next_len, code32, scan_fpu_native, &memo };
 	memset(sp, 0, sizeof(*sp));
 	sp->code32 = code32;
 	sp->fpu_native = scan_fpu_native;
@@ -640,14 +695,17 @@ int scan_page(struct scan_page *sp, const uint8_t *page, const uint8_t *next, si
 int scan_add_entry(struct scan_page *sp, const uint8_t *page, const uint8_t *next, size_t next_len,
                    bool code32, uint16_t entry)
 {
-	/* the page's own policy, so that its patches stay consistent (the
-	 * monitor drops every scan when the policy changes) */
-	const struct scan_bytes b = { page, next, next_len, code32, sp->fpu_native };
 	unsigned e = entry & ~SCAN_ENTRY_HEAD;
 	if (e >= PAGE || code32 != sp->code32)
 		return -EINVAL;
+	struct scan_memo memo; /* 8 KiB of stack: no state outside @sp */
+	memset(&memo, 0, sizeof(memo));
+	/* the page's own policy, so that its patches stay consistent (the
+	 * monitor drops every scan when the policy changes) */
+	const struct scan_bytes b = { page, next, next_len, code32, sp->fpu_native, &memo };
 	unsigned before = sp->npatches;
 	descend(sp, &b, e);
+	cover(sp, &b); /* the bytes may have changed since (a data write) */
 	fill_gaps(sp, &b);
 	patch_overlaps(sp, &b);
 	return sp->full ? -ENOSPC : (int)(sp->npatches - before);

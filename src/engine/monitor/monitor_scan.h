@@ -215,6 +215,8 @@ struct scan_page {
 	 * Offsets from the page start, so negative or SCAN_PAGE_SIZE and more;
 	 * with a 16-bit operand size, as if the IP did not wrap. */
 	int32_t outs[SCAN_MAX_OUTS];
+	/* The scanner's own: the bytes of the recorded instructions. */
+	uint64_t covered[SCAN_PAGE_SIZE / 64];
 };
 
 /* Whether scans from now on leave x87 instructions and WAIT unpatched

@@ -12,7 +12,15 @@
  *
  * Cost: a call decodes each offset it looks at once (struct scan_memo),
  * although the gap rule looks at most of them several times; a start is
- * covered as it is followed.
+ * covered as it is followed.  scan_add_entry() would decode the whole page
+ * again (every start, to find the gaps, and every gap), but for the few
+ * instructions it adds: so a call keeps in the scan_page the covered
+ * bytes, which gaps it found no function in (scan_page.gap_after_end) and
+ * the bytes it saw, and the next call takes these over when the bytes are
+ * the same.  They need not be: a data write that touches no recorded
+ * instruction keeps the scan (monitor_space_write), and the next page's
+ * bytes may change at any time; the call then works all out afresh, as
+ * the first did.
  */
 #include "monitor_scan.h"
 
@@ -83,14 +91,34 @@ static unsigned bit_find(const uint64_t *map, unsigned from, bool set)
 	return PAGE;
 }
 
+/* The bits of [*@from, @to) in *@from's word, as a mask of it; moves
+ * *@from on past them. */
+static uint64_t word_mask(unsigned *from, unsigned to)
+{
+	unsigned n = 64 - *from % 64 < to - *from ? 64 - *from % 64 : to - *from;
+	uint64_t m = (n == 64 ? ~0ull : (1ull << n) - 1) << (*from % 64);
+	*from += n;
+	return m;
+}
+
 /* Sets the bits of [@from, @to) in @map. */
 static void bit_set_range(uint64_t *map, unsigned from, unsigned to)
 {
 	while (from < to) {
-		unsigned n = 64 - from % 64 < to - from ? 64 - from % 64 : to - from;
-		map[from / 64] |= (n == 64 ? ~0ull : (1ull << n) - 1) << (from % 64);
-		from += n;
+		unsigned w = from / 64;
+		map[w] |= word_mask(&from, to);
 	}
+}
+
+/* True if @map has a bit set in [@from, @to). */
+static bool bit_any(const uint64_t *map, unsigned from, unsigned to)
+{
+	while (from < to) {
+		unsigned w = from / 64;
+		if (map[w] & word_mask(&from, to))
+			return true;
+	}
+	return false;
 }
 
 /* Copies the bytes of the instruction at @off into @buf: the page's, then
@@ -311,6 +339,12 @@ struct scan_insn {
 /* What one call has learnt of the bytes it scans. */
 struct scan_memo {
 	struct scan_insn insns[PAGE];
+	/* Per gap start: gap_key() of a gap that gap_function() found no
+	 * function in (in this call, or the last one: recall()); 0 if
+	 * none.  Such a gap is not swept again when fill_gaps() looks at
+	 * the gaps once more. */
+	uint16_t empty_gap[PAGE];
+	uint64_t fresh[PAGE / 64]; /* the starts this call recorded */
 };
 
 /* Records that decode_at(@off) gave @r. */
@@ -435,6 +469,7 @@ static void follow(struct scan_page *sp, const struct scan_bytes *b, struct work
 	int r = decode_at(b, off, &d);
 	insn_note(b, off, r);
 	cover_insn(sp->covered, off, r);
+	bit_set(b->memo->fresh, off);
 	if (r == X86_DECODE_SHORT) /* only possible across the page end */
 		r = decode_operands_unknown(b, off, &d);
 	if (r == X86_DECODE_SHORT) {
@@ -632,16 +667,47 @@ static unsigned gap_function(const struct scan_page *sp, const struct scan_bytes
 	return code && x == z && z < PAGE && bit_test(sp->starts, z) ? cand : z;
 }
 
+/* All that gap_function()'s answer for the gap [@a, @z) depends on, but
+ * for @a and the bytes: where the gap ends, and whether a path ends at its
+ * start.  (It reads the starts only there and at @z, which is always one:
+ * the first covered byte after a gap is where an instruction starts.) */
+static uint16_t gap_key(unsigned z, bool after_end)
+{
+	return (uint16_t)(z | (after_end ? 0x8000u : 0));
+}
+
+/* True if gap_function() found no function in the gap [@a, @z) as it is
+ * now, in this call or the last; sets @after_end as path_ends_at(@a). */
+static bool gap_empty(const struct scan_page *sp, const struct scan_bytes *b, unsigned a,
+                      unsigned z, bool *after_end)
+{
+	uint16_t key = b->memo->empty_gap[a];
+	/* Whether a path ends at @a changes only with the starts just before
+	 * it: with none new there, the key still holds it. */
+	unsigned near = a > X86_MAX_INSN_LEN ? a - X86_MAX_INSN_LEN : 0;
+	if (key == gap_key(z, key & 0x8000u) && !bit_any(b->memo->fresh, near, a)) {
+		*after_end = key & 0x8000u;
+		return true;
+	}
+	/* only padding or filler since a return or jump */
+	*after_end = a > 0 && path_ends_at(sp, b, a);
+	return key == gap_key(z, *after_end);
+}
+
 /* Scans the functions gap_function() finds between decoded instructions,
- * until none is left. */
+ * until none is left.  When it returns, every gap has been found empty as
+ * it now is: the gaps before one where a function was found are looked at
+ * again unless the new code lies wholly after their start, and then they
+ * and the starts just before them are as they were. */
 static void fill_gaps(struct scan_page *sp, const struct scan_bytes *b)
 {
 	unsigned a = bit_find(sp->covered, 0, false);
 	while (a < PAGE) {
 		unsigned z = bit_find(sp->covered, a, true);
-		/* only padding or filler since a return or jump */
-		bool after_end = a > 0 && path_ends_at(sp, b, a);
-		unsigned f = gap_function(sp, b, a, z, after_end);
+		bool after_end;
+		unsigned f = gap_empty(sp, b, a, z, &after_end)
+		                     ? z
+		                     : gap_function(sp, b, a, z, after_end);
 		if (f < z) {
 			/* new instructions (covered as they are followed): look
 			 * at the gaps again; those before this one are as they
@@ -650,6 +716,7 @@ static void fill_gaps(struct scan_page *sp, const struct scan_bytes *b)
 			a = bit_find(sp->covered, first < a ? 0 : a, false);
 			continue;
 		}
+		b->memo->empty_gap[a] = gap_key(z, after_end);
 		a = bit_find(sp->covered, z, false);
 	}
 }
@@ -672,10 +739,68 @@ static void patch_overlaps(struct scan_page *sp, const struct scan_bytes *b)
 	}
 }
 
+_Static_assert(sizeof(((struct scan_page *)0)->seen) == PAGE + X86_MAX_INSN_LEN - 1,
+               "scan_page.seen holds the page and the next bytes a decode may read");
+
+/* How many bytes of @next a decode may read: the rest of an instruction
+ * that starts in the page's last byte. */
+static size_t next_used(const struct scan_bytes *b)
+{
+	return !b->next                             ? 0
+	       : b->next_len < X86_MAX_INSN_LEN - 1 ? b->next_len
+	                                            : X86_MAX_INSN_LEN - 1;
+}
+
+/* True if @b holds the bytes the last call on @sp saw (see keep()). */
+static bool same_bytes(const struct scan_page *sp, const struct scan_bytes *b)
+{
+	if (!sp->kept || sp->seen_next_len != next_used(b))
+		return false;
+	uint64_t diff = 0; /* a word at a time: the vCPU's memcmp() goes by bytes */
+	for (unsigned i = 0; i < PAGE; i += 8) {
+		uint64_t x, y;
+		memcpy(&x, b->page + i, 8);
+		memcpy(&y, sp->seen + i, 8);
+		diff |= x ^ y;
+	}
+	return !diff &&
+	       (!sp->seen_next_len || !memcmp(b->next, sp->seen + PAGE, sp->seen_next_len));
+}
+
+/* Keeps in @sp what the next call may take over if the bytes are the
+ * same: the bytes (unless @same says they are already) and, per gap, the
+ * key that fill_gaps() found it empty with. */
+static void keep(struct scan_page *sp, const struct scan_bytes *b, bool same)
+{
+	if (!same) {
+		memcpy(sp->seen, b->page, PAGE);
+		sp->seen_next_len = (uint8_t)next_used(b);
+		if (sp->seen_next_len)
+			memcpy(sp->seen + PAGE, b->next, sp->seen_next_len);
+		sp->kept = true;
+	}
+	memset(sp->gap_after_end, 0, sizeof(sp->gap_after_end));
+	for (unsigned a = bit_find(sp->covered, 0, false); a < PAGE;) {
+		if (b->memo->empty_gap[a] & 0x8000u)
+			bit_set(sp->gap_after_end, a);
+		a = bit_find(sp->covered, bit_find(sp->covered, a, true), false);
+	}
+}
+
+/* Takes over what keep() kept: the gaps are as the last call left them. */
+static void recall(const struct scan_page *sp, const struct scan_bytes *b)
+{
+	for (unsigned a = bit_find(sp->covered, 0, false); a < PAGE;) {
+		unsigned z = bit_find(sp->covered, a, true);
+		b->memo->empty_gap[a] = gap_key(z, bit_test(sp->gap_after_end, a));
+		a = bit_find(sp->covered, z, false);
+	}
+}
+
 int scan_page(struct scan_page *sp, const uint8_t *page, const uint8_t *next, size_t next_len,
               bool code32, const uint16_t *entries, size_t nentries)
 {
-	struct scan_memo memo; /* 8 KiB of stack: no state outside @sp */
+	struct scan_memo memo; /* 16 KiB of stack: no state outside @sp */
 	memset(&memo, 0, sizeof(memo));
 	const struct scan_bytes b = { page, next, next_len, code32, scan_fpu_native, &memo };
 	memset(sp, 0, sizeof(*sp));
@@ -689,6 +814,7 @@ int scan_page(struct scan_page *sp, const uint8_t *page, const uint8_t *next, si
 		descend(sp, &b, entries[i] & ~SCAN_ENTRY_HEAD);
 	fill_gaps(sp, &b);
 	patch_overlaps(sp, &b);
+	keep(sp, &b, false);
 	return sp->full ? -ENOSPC : sp->npatches;
 }
 
@@ -698,16 +824,21 @@ int scan_add_entry(struct scan_page *sp, const uint8_t *page, const uint8_t *nex
 	unsigned e = entry & ~SCAN_ENTRY_HEAD;
 	if (e >= PAGE || code32 != sp->code32)
 		return -EINVAL;
-	struct scan_memo memo; /* 8 KiB of stack: no state outside @sp */
+	struct scan_memo memo; /* 16 KiB of stack: no state outside @sp */
 	memset(&memo, 0, sizeof(memo));
 	/* the page's own policy, so that its patches stay consistent (the
 	 * monitor drops every scan when the policy changes) */
 	const struct scan_bytes b = { page, next, next_len, code32, sp->fpu_native, &memo };
+	bool same = same_bytes(sp, &b);
+	if (same)
+		recall(sp, &b);
 	unsigned before = sp->npatches;
 	descend(sp, &b, e);
-	cover(sp, &b); /* the bytes may have changed since (a data write) */
+	if (!same)
+		cover(sp, &b);
 	fill_gaps(sp, &b);
 	patch_overlaps(sp, &b);
+	keep(sp, &b, same);
 	return sp->full ? -ENOSPC : (int)(sp->npatches - before);
 }
 

@@ -1305,6 +1305,13 @@ static void test_gap_sweep(void **state)
 	free(page);
 }
 
+/* Puts at @at a CALL rel32 (E8) to @to, an offset from the page start. */
+static void put_call(uint8_t *page, unsigned at, int32_t to)
+{
+	page[at] = 0xe8;
+	memcpy(page + at + 1, &(int32_t){ to - (int32_t)(at + 5) }, 4);
+}
+
 static void test_add_entry(void **state)
 {
 	static struct scan_page sp;
@@ -1345,6 +1352,27 @@ static void test_add_entry(void **state)
 	check_patch(&sp.patches[1], 2, 0x9d, 1, SCAN_FLAGS, "popf");
 	check_patch(&sp.patches[2], 3, 0xcd, 2, SCAN_SOFT_INT, "int $0x80");
 	check_patch(&sp.patches[3], 0, 0xb8, 5, SCAN_OVERLAP, "the mov around them");
+	free(page);
+
+	/* Each place the paths leave the page for is listed once, in the
+	 * order found, however many branches go there and in whichever
+	 * call.  0: call 0x2000; call -0x1000; call 0x2000; ret.  100: call
+	 * -0x1000; call 0x3000; call 0x2000; ret */
+	page = page_with("", 0, 0);
+	put_call(page, 0, 0x2000);
+	put_call(page, 5, -0x1000);
+	put_call(page, 10, 0x2000);
+	page[15] = 0xc3;
+	put_call(page, 0x100, -0x1000);
+	put_call(page, 0x105, 0x3000);
+	put_call(page, 0x10a, 0x2000);
+	page[0x10f] = 0xc3;
+	assert_int_equal(scan_page(&sp, page, NULL, 0, true, &entry, 1), 0);
+	assert_int_equal(sp.nouts, 2);
+	assert_true(sp.outs[0] == 0x2000 && sp.outs[1] == -0x1000);
+	assert_int_equal(scan_add_entry(&sp, page, NULL, 0, true, 0x100), 0);
+	assert_int_equal(sp.nouts, 3);
+	assert_int_equal(sp.outs[2], 0x3000);
 	free(page);
 }
 

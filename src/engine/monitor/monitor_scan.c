@@ -336,6 +336,9 @@ struct scan_insn {
 #define INSN_FILLER 4u    /* padding, or INT3 between functions */
 #define INSN_KNOWN 8u     /* the others were worked out (only a sweep needs them) */
 
+#define OUT_BITS 9
+_Static_assert(1u << OUT_BITS >= 2 * SCAN_MAX_OUTS, "scan_memo.out_index is half empty at most");
+
 /* What one call has learnt of the bytes it scans. */
 struct scan_memo {
 	struct scan_insn insns[PAGE];
@@ -345,6 +348,11 @@ struct scan_memo {
 	 * the gaps once more. */
 	uint16_t empty_gap[PAGE];
 	uint64_t fresh[PAGE / 64]; /* the starts this call recorded */
+	/* sp->outs by value (open addressing, see out_slot()): 1 + the index
+	 * of an out, 0 for none.  add_out() looks one up for every branch
+	 * out of the page, and the pages of a boot that have many such
+	 * branches have a hundred places and more to go to. */
+	uint16_t out_index[1u << OUT_BITS];
 };
 
 /* Records that decode_at(@off) gave @r. */
@@ -400,17 +408,34 @@ static bool target_in_page(const struct x86_decoded *d, int32_t t)
 	return ip < PAGE;
 }
 
-/* Records a place outside the page where a path goes on (see scan_page.outs). */
-static void add_out(struct scan_page *sp, int32_t t)
+/* Where the out @t is in memo->out_index, or would be. */
+static unsigned out_slot(const struct scan_page *sp, const struct scan_memo *m, int32_t t)
+{
+	unsigned i = (uint32_t)t * 0x9e3779b1u >> (32 - OUT_BITS); /* Fibonacci hashing */
+	while (m->out_index[i] && sp->outs[m->out_index[i] - 1] != t)
+		i = (i + 1) % (1u << OUT_BITS);
+	return i;
+}
+
+/* Indexes the outs @sp has from the calls before. */
+static void index_outs(const struct scan_page *sp, const struct scan_bytes *b)
 {
 	for (unsigned i = 0; i < sp->nouts; i++)
-		if (sp->outs[i] == t)
-			return;
+		b->memo->out_index[out_slot(sp, b->memo, sp->outs[i])] = (uint16_t)(i + 1);
+}
+
+/* Records a place outside the page where a path goes on (see scan_page.outs). */
+static void add_out(struct scan_page *sp, const struct scan_bytes *b, int32_t t)
+{
+	uint16_t *slot = &b->memo->out_index[out_slot(sp, b->memo, t)];
+	if (*slot)
+		return;
 	if (sp->nouts == SCAN_MAX_OUTS) {
 		sp->full = true;
 		return;
 	}
 	sp->outs[sp->nouts++] = t;
+	*slot = sp->nouts;
 }
 
 /* Offsets waiting to be followed: each is a recorded start, pushed once,
@@ -496,13 +521,13 @@ static void follow(struct scan_page *sp, const struct scan_bytes *b, struct work
 		if (target_in_page(&d, t))
 			reach(sp, w, (uint32_t)t & (PAGE - 1));
 		else
-			add_out(sp, t);
+			add_out(sp, b, t);
 	}
 	if (falls) {
 		if (end < PAGE)
 			reach(sp, w, end);
 		else
-			add_out(sp, (int32_t)end);
+			add_out(sp, b, (int32_t)end);
 	}
 }
 
@@ -800,7 +825,7 @@ static void recall(const struct scan_page *sp, const struct scan_bytes *b)
 int scan_page(struct scan_page *sp, const uint8_t *page, const uint8_t *next, size_t next_len,
               bool code32, const uint16_t *entries, size_t nentries)
 {
-	struct scan_memo memo; /* 16 KiB of stack: no state outside @sp */
+	struct scan_memo memo; /* 17 KiB of stack: no state outside @sp */
 	memset(&memo, 0, sizeof(memo));
 	const struct scan_bytes b = { page, next, next_len, code32, scan_fpu_native, &memo };
 	memset(sp, 0, sizeof(*sp));
@@ -824,11 +849,12 @@ int scan_add_entry(struct scan_page *sp, const uint8_t *page, const uint8_t *nex
 	unsigned e = entry & ~SCAN_ENTRY_HEAD;
 	if (e >= PAGE || code32 != sp->code32)
 		return -EINVAL;
-	struct scan_memo memo; /* 16 KiB of stack: no state outside @sp */
+	struct scan_memo memo; /* 17 KiB of stack: no state outside @sp */
 	memset(&memo, 0, sizeof(memo));
 	/* the page's own policy, so that its patches stay consistent (the
 	 * monitor drops every scan when the policy changes) */
 	const struct scan_bytes b = { page, next, next_len, code32, sp->fpu_native, &memo };
+	index_outs(sp, &b);
 	bool same = same_bytes(sp, &b);
 	if (same)
 		recall(sp, &b);

@@ -7,7 +7,9 @@
  *   scan VMLINUX [-n] [-l LIMIT] [-r ROUNDS]
  *
  * VMLINUX is an uncompressed 32-bit kernel (an ELF: bench/scan/run
- * extracts Debian's from its bzImage).  The executable sections are the
+ * extracts Debian's from its bzImage), or any 32-bit program (the run
+ * takes busybox from the initramfs too: user code has more calls out of
+ * each page than the kernel's).  The executable sections are the
  * code; the entries are the kernel's entry point and, in the order they
  * appear, the 32-bit words of the other sections that point into code
  * (function pointers, switch tables, exception tables: what native
@@ -248,8 +250,15 @@ static void load(const char *path, struct image *im, uint32_t **entries, unsigne
 	}
 	unsigned n = 0, cap = 0;
 	uint32_t *e = NULL;
-	/* the entry point is physical (startup_32 runs before paging) */
-	uint32_t start = eh->e_entry - 0x1000000u + 0xc1000000u;
+	/* a kernel's entry point is physical (startup_32 runs before paging):
+	 * the segment that holds it says where it is linked */
+	uint32_t start = eh->e_entry;
+	const Elf32_Phdr *ph = (const void *)(f + eh->e_phoff);
+	for (unsigned i = 0;
+	     !is_code(im, start) && i < eh->e_phnum && eh->e_phoff + (i + 1) * sizeof(*ph) <= len;
+	     i++)
+		if (ph[i].p_type == PT_LOAD && eh->e_entry - ph[i].p_paddr < ph[i].p_memsz)
+			start = eh->e_entry - ph[i].p_paddr + ph[i].p_vaddr;
 	if (is_code(im, start)) {
 		e = grow(e, &cap, sizeof(*e));
 		e[n++] = start;

@@ -373,18 +373,18 @@ static int insn_len(const struct scan_bytes *b, unsigned off)
 /* decode_at(@off)'s result and what the sweeps need to know of it. */
 static struct scan_insn insn_at(const struct scan_bytes *b, unsigned off)
 {
-	struct scan_insn *in = &b->memo->insns[off];
-	if (in->len && (in->flags & INSN_KNOWN))
-		return *in;
+	struct scan_insn in = b->memo->insns[off];
+	if (in.len && (in.flags & INSN_KNOWN))
+		return in;
 	struct x86_decoded d;
-	in->len = (int8_t)decode_at(b, off, &d);
-	in->flags = INSN_KNOWN;
-	if (in->len > 0) {
+	in = (struct scan_insn){ (int8_t)decode_at(b, off, &d), INSN_KNOWN };
+	if (in.len > 0) {
 		bool pad = is_padding(&d), int3 = !d.two_byte && d.opcode == 0xcc && d.len == 1;
-		in->flags |= (ends_path(&d) ? INSN_ENDS_PATH : 0) | (pad ? INSN_PADDING : 0) |
-		             (pad || int3 ? INSN_FILLER : 0);
+		in.flags |= (ends_path(&d) ? INSN_ENDS_PATH : 0) | (pad ? INSN_PADDING : 0) |
+		            (pad || int3 ? INSN_FILLER : 0);
 	}
-	return *in;
+	b->memo->insns[off] = in;
+	return in;
 }
 
 /* Where a relative branch at @off goes, as an offset from the page start

@@ -1305,6 +1305,13 @@ static void test_gap_sweep(void **state)
 	free(page);
 }
 
+/* Puts at @at a CALL rel32 (E8) to @to, an offset from the page start. */
+static void put_call(uint8_t *page, unsigned at, int32_t to)
+{
+	page[at] = 0xe8;
+	memcpy(page + at + 1, &(int32_t){ to - (int32_t)(at + 5) }, 4);
+}
+
 static void test_add_entry(void **state)
 {
 	static struct scan_page sp;
@@ -1345,6 +1352,27 @@ static void test_add_entry(void **state)
 	check_patch(&sp.patches[1], 2, 0x9d, 1, SCAN_FLAGS, "popf");
 	check_patch(&sp.patches[2], 3, 0xcd, 2, SCAN_SOFT_INT, "int $0x80");
 	check_patch(&sp.patches[3], 0, 0xb8, 5, SCAN_OVERLAP, "the mov around them");
+	free(page);
+
+	/* Each place the paths leave the page for is listed once, in the
+	 * order found, however many branches go there and in whichever
+	 * call.  0: call 0x2000; call -0x1000; call 0x2000; ret.  100: call
+	 * -0x1000; call 0x3000; call 0x2000; ret */
+	page = page_with("", 0, 0);
+	put_call(page, 0, 0x2000);
+	put_call(page, 5, -0x1000);
+	put_call(page, 10, 0x2000);
+	page[15] = 0xc3;
+	put_call(page, 0x100, -0x1000);
+	put_call(page, 0x105, 0x3000);
+	put_call(page, 0x10a, 0x2000);
+	page[0x10f] = 0xc3;
+	assert_int_equal(scan_page(&sp, page, NULL, 0, true, &entry, 1), 0);
+	assert_int_equal(sp.nouts, 2);
+	assert_true(sp.outs[0] == 0x2000 && sp.outs[1] == -0x1000);
+	assert_int_equal(scan_add_entry(&sp, page, NULL, 0, true, 0x100), 0);
+	assert_int_equal(sp.nouts, 3);
+	assert_int_equal(sp.outs[2], 0x3000);
 	free(page);
 }
 
@@ -1395,6 +1423,35 @@ static void test_add_head(void **state)
 	check_patch(&sp.patches[0], 3, 0x0f, 2, SCAN_CPUID, "cpuid");
 	assert_false(scan_is_start(&sp, 0) || scan_is_start(&sp, 1));
 	assert_true(scan_is_start(&sp, 2) && scan_is_start(&sp, 0x20));
+	free(page);
+}
+
+/* scan_add_entry() takes over what the last call found of the gaps only
+ * while the bytes are the same: a data write that touches no recorded
+ * instruction keeps the scan, and may put code into a gap. */
+static void test_add_after_write(void **state)
+{
+	static struct scan_page sp;
+	/*  0: ret (entered); 1: NOPs; 10: data (ff ff: no clean decode);
+	 * 30: ret (entered); 31: data; 40: ret, in the data */
+	uint8_t *page = page_with("\xc3", 1, 0);
+	memset(page + 0x10, 0xff, PAGE - 0x10);
+	page[0x30] = 0xc3;
+	page[0x40] = 0xc3;
+	uint16_t entries[] = { 0, 0x30 };
+	assert_int_equal(scan_page(&sp, page, NULL, 0, true, entries, 2), 0);
+	assert_false(scan_is_start(&sp, 0x10) || scan_is_start(&sp, 0x40));
+	/* The same bytes: nothing new in the gaps. */
+	assert_int_equal(scan_add_entry(&sp, page, NULL, 0, true, 0x30), 0);
+	assert_false(scan_is_start(&sp, 0x10));
+	/* The guest writes a function at 10: pushf; pop %eax; ret; NOPs up
+	 * to the ret at 30.  The next entry added finds it, as a scan of the
+	 * page as it is now would. */
+	memcpy(page + 0x10, "\x9c\x58\xc3", 3);
+	memset(page + 0x13, NOP, 0x30 - 0x13);
+	assert_int_equal(scan_add_entry(&sp, page, NULL, 0, true, 0x40), 1);
+	check_patch(&sp.patches[0], 0x10, 0x9c, 1, SCAN_FLAGS, "pushf written into a gap");
+	assert_true(scan_is_start(&sp, 0x10) && scan_is_start(&sp, 0x40));
 	free(page);
 }
 
@@ -1502,12 +1559,33 @@ static void check_scan(const struct scan_page *sp, const uint8_t *page, const ui
 	}
 }
 
+/* Asserts that two scans decided the same (and keep the same for the
+ * next call). */
+static void check_same_scan(const struct scan_page *a, const struct scan_page *b)
+{
+	assert_memory_equal(a->starts, b->starts, sizeof(a->starts));
+	assert_memory_equal(a->patched, b->patched, sizeof(a->patched));
+	assert_true(a->code32 == b->code32 && a->fpu_native == b->fpu_native);
+	assert_true(a->full == b->full && a->spill == b->spill);
+	assert_int_equal(a->npatches, b->npatches);
+	for (unsigned i = 0; i < a->npatches; i++)
+		check_patch(&a->patches[i], b->patches[i].offset, b->patches[i].orig,
+		            b->patches[i].len, b->patches[i].kind, "the same patch");
+	assert_int_equal(a->nouts, b->nouts);
+	assert_memory_equal(a->outs, b->outs, a->nouts * sizeof(a->outs[0]));
+	assert_memory_equal(a->covered, b->covered, sizeof(a->covered));
+	assert_memory_equal(a->gap_after_end, b->gap_after_end, sizeof(a->gap_after_end));
+}
+
 /* Random pages, dense or sparse in a sea of NOPs, random entries and a
  * random amount of the next page: every buffer is allocated to its exact
- * size, so the ASan build (make unit-asan) catches any stray read. */
+ * size, so the ASan build (make unit-asan) catches any stray read.  An
+ * added entry decides the same whether the call takes over what the last
+ * one kept or works it all out afresh (kept cleared), with or without a
+ * data write between them. */
 static void test_random_pages(void **state)
 {
-	static struct scan_page sp;
+	static struct scan_page sp, fresh;
 	uint64_t seed = 0x9e3779b97f4a7c15ull;
 	uint8_t *page = malloc(PAGE);
 	uint8_t copy[PAGE];
@@ -1541,10 +1619,17 @@ static void test_random_pages(void **state)
 		bool deep = iter % 16 == 0;
 		check_scan(&sp, page, next, next_len, code32, deep);
 		uint16_t more = (uint16_t)(rng_next(&seed) % PAGE);
+		uint16_t poke = (uint16_t)(rng_next(&seed) % PAGE);
+		if (iter % 4 == 0 && !scan_is_start(&sp, poke))
+			page[poke] = (uint8_t)rng_next(&seed); /* a data write */
+		fresh = sp;
+		fresh.kept = false;
 		unsigned before = sp.npatches;
 		n = scan_add_entry(&sp, page, next, next_len, code32, more);
 		if (!sp.full)
 			assert_int_equal(n, (int)(sp.npatches - before));
+		assert_int_equal(scan_add_entry(&fresh, page, next, next_len, code32, more), n);
+		check_same_scan(&sp, &fresh);
 		assert_true(scan_is_start(&sp, more));
 		check_scan(&sp, page, next, next_len, code32, deep);
 		memcpy(copy, page, PAGE);
@@ -1570,7 +1655,7 @@ int main(void)
 		cmocka_unit_test(test_add_entry),    cmocka_unit_test(test_add_head),
 		cmocka_unit_test(test_errors),       cmocka_unit_test(test_find),
 		cmocka_unit_test(test_kind_names),   cmocka_unit_test(test_random_pages),
-		cmocka_unit_test(test_fpu_policy),
+		cmocka_unit_test(test_fpu_policy),   cmocka_unit_test(test_add_after_write),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -192,6 +192,44 @@ static void test_exits_become_entries(void **state)
 	assert_false(scan_is_start(monitor_space_scan_of(&space, b), 0x40));
 }
 
+/* Puts at @at a relative JMP (E9) or, with @cond, JNE (0F 85) to @to. */
+static void put_jump(uint64_t at, uint64_t to, bool cond)
+{
+	unsigned len = cond ? 6 : 5;
+	int32_t rel = (int32_t)(to - (at + len));
+	memcpy(ram(at), cond ? "\x0f\x85" : "\xe9", len - 4);
+	memcpy(ram(at + len - 4), &rel, 4);
+}
+
+/* The entries a page gives another are each listed once, however often
+ * the page is scanned, and go with its scan. */
+static void test_entries_listed_once(void **state)
+{
+	if (!ready)
+		skip();
+	uint64_t a = PG + 0x50000, b = a + MONITOR_PAGE; /* pages no other test used */
+	reset_page(a, "", 0);
+	reset_page(b, "", 0);
+	/* a: jne b+0x40; jmp b+0x80.  b: ret */
+	put_jump(a, b + 0x40, true);
+	put_jump(a + 6, b + 0x80, false);
+	ram(b)[0] = 0xc3;
+	const struct monitor_entries *in = &space.incoming[b / MONITOR_PAGE];
+	assert_int_equal(monitor_space_scan(&space, a, true, false), 1);
+	assert_int_equal(in->n, 2);
+	/* b's scan adds them; a scanned again gives them again, once */
+	assert_int_equal(monitor_space_scan(&space, b, true, false), 1);
+	monitor_space_drop(&space, a);
+	assert_int_equal(in->n, 0);
+	assert_int_equal(monitor_space_scan(&space, a, true, false), 1);
+	assert_int_equal(in->n, 2);
+	assert_true(in->e[0].off == 0x40 && in->e[1].off == 0x80);
+	assert_true(scan_is_start(monitor_space_scan_of(&space, b), 0x40));
+	assert_true(scan_is_start(monitor_space_scan_of(&space, b), 0x80));
+	monitor_space_drop(&space, a);
+	monitor_space_drop(&space, b);
+}
+
 static void test_mode_change_rescans(void **state)
 {
 	if (!ready)
@@ -495,6 +533,7 @@ int main(void)
 		cmocka_unit_test(test_core_writes_keep_data_and_drop_code),
 		cmocka_unit_test(test_straddling_instruction),
 		cmocka_unit_test(test_exits_become_entries),
+		cmocka_unit_test(test_entries_listed_once),
 		cmocka_unit_test(test_mode_change_rescans),
 		cmocka_unit_test(test_paging_maps_linear_pages),
 		cmocka_unit_test(test_guarded_frames),

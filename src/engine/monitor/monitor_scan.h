@@ -215,6 +215,15 @@ struct scan_page {
 	 * Offsets from the page start, so negative or SCAN_PAGE_SIZE and more;
 	 * with a 16-bit operand size, as if the IP did not wrap. */
 	int32_t outs[SCAN_MAX_OUTS];
+	/* The scanner's own, kept for scan_add_entry() (monitor_scan.c,
+	 * "Cost"): the bytes of the recorded instructions, per gap between
+	 * them whether a path ends at its start, and the bytes scanned (the
+	 * page's, and the @next bytes a decode may read). */
+	uint64_t covered[SCAN_PAGE_SIZE / 64];
+	uint64_t gap_after_end[SCAN_PAGE_SIZE / 64];
+	bool kept; /* seen[] holds them */
+	uint8_t seen_next_len;
+	uint8_t seen[SCAN_PAGE_SIZE + 14];
 };
 
 /* Whether scans from now on leave x87 instructions and WAIT unpatched

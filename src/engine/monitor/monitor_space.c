@@ -192,28 +192,28 @@ static bool room_for_one(void **items, unsigned n, unsigned *cap, size_t size)
 	return true;
 }
 
-/* Adds @off to the entries page @from leads into @page; false if known. */
-static bool add_incoming(struct monitor_space *sp, uint64_t page, uint16_t off, uint32_t from)
+/* Adds @off to the entries page @from leads into @page, unless there. */
+static void add_incoming(struct monitor_space *sp, uint64_t page, uint16_t off, uint32_t from)
 {
 	struct monitor_entries *in = &sp->incoming[page];
-	bool known = false;
-	for (unsigned i = 0; i < in->n; i++) {
-		if (in->e[i].off == off && in->e[i].from == from)
-			return false;
-		known |= in->e[i].off == off;
-	}
 	struct monitor_targets *out = &sp->outgoing[from];
 	bool listed = false;
 	for (unsigned i = 0; i < out->n && !listed; i++)
 		listed = out->page[i] == page;
+	/* @from has entries in @page only while @page is on its list (they
+	 * are added and forgotten together): only then may this one be there.
+	 * A popular page has a hundred entries or more, and most outs are
+	 * the first of their page into theirs. */
+	for (unsigned i = 0; listed && i < in->n; i++)
+		if (in->e[i].off == off && in->e[i].from == from)
+			return;
 	/* a lost entry only means that code runs as the scan left it */
 	if (!room_for_one((void **)&in->e, in->n, &in->cap, sizeof(*in->e)) ||
 	    (!listed && !room_for_one((void **)&out->page, out->n, &out->cap, sizeof(*out->page))))
-		return false;
+		return;
 	in->e[in->n++] = (struct monitor_entry){ off, from };
 	if (!listed)
 		out->page[out->n++] = (uint32_t)page;
-	return !known;
 }
 
 /* The scan of page @from is gone: the entries it gave other pages go too

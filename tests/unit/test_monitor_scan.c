@@ -1467,17 +1467,7 @@ static void test_errors(void **state)
 	assert_true(sp.full);
 	assert_int_equal(sp.npatches, SCAN_MAX_PATCHES);
 	assert_int_equal(scan_add_entry(&sp, page, NULL, 0, true, PAGE - 1), -ENOSPC);
-	/* A page of calls, each to its own place two pages on: more places
-	 * to leave to than a code page has. */
-	memset(page, NOP, PAGE);
-	for (unsigned off = 0; off + 5 <= PAGE; off += 5) {
-		page[off] = 0xe8;
-		memcpy(page + off + 1, &(uint32_t){ 2 * PAGE }, 4);
-	}
-	assert_int_equal(scan_page(&sp, page, NULL, 0, true, entries, 1), -ENOSPC);
-	assert_true(sp.full);
-	assert_int_equal(sp.nouts, SCAN_MAX_OUTS);
-	assert_int_equal(sp.npatches, 0);
+	/* (A page of calls to distinct places fits: test_monitor_scan_outs.) */
 	free(page);
 }
 

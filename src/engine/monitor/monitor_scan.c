@@ -336,7 +336,7 @@ struct scan_insn {
 #define INSN_FILLER 4u    /* padding, or INT3 between functions */
 #define INSN_KNOWN 8u     /* the others were worked out (only a sweep needs them) */
 
-#define OUT_BITS 9
+#define OUT_BITS 11
 _Static_assert(1u << OUT_BITS >= 2 * SCAN_MAX_OUTS, "scan_memo.out_index is half empty at most");
 
 /* What one call has learnt of the bytes it scans. */

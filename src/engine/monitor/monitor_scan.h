@@ -162,9 +162,14 @@
 /* Real code pages hold a few dozen sensitive instructions at most; a page
  * with more is data or hostile, and must not run natively (-ENOSPC). */
 #define SCAN_MAX_PATCHES 512
-/* Distinct places outside the page a page's paths go on to: a code page has
- * a few dozen; more is data or hostile (-ENOSPC as well). */
-#define SCAN_MAX_OUTS 256
+/* Distinct places outside the page a page's paths go on to.  Most code
+ * pages have a few dozen, but a switch compiled to a tree of compares and
+ * calls has one per case: Linux's i386 system call dispatcher leaves its
+ * pages for ~300 places each, and at 256 those pages could not run
+ * natively (every instruction a fault and the core, 2900 per boot).  No
+ * page can have more than this: 819 5-byte CALLs fill one, and a short
+ * jump leaves it only from near its ends. */
+#define SCAN_MAX_OUTS 1024
 /* Or'ed into an entry: the previous page's last instruction ends here (an
  * entry like any other; kept so that callers can say so). */
 #define SCAN_ENTRY_HEAD 0x8000u

@@ -56,6 +56,47 @@ static size_t mon_code_at(struct monitor_engine *m, uint32_t eip, uint8_t bytes[
 	return monitor_paging_peek(m, lin, access, bytes, X86_MAX_INSN_LEN);
 }
 
+/* What the instruction at @eip is (monitor_insn_kind()), from the memo
+ * if this run has asked before.  A run and its look-aheads ask about the
+ * same few instructions again and again (each look-ahead decodes up to
+ * LOOKAHEAD_VISITS of them, after every instruction of a run's tail).
+ * Only policy rests on the answer -- whether to go on emulating -- never
+ * what the core runs, so an instruction rewritten mid-run at worst ends
+ * the run early or late; still, the memo goes wherever the code page does
+ * (mon_forget_code()). */
+static enum monitor_insn_kind mon_kind_at(struct monitor_engine *m, uint32_t eip, unsigned *len,
+                                          int32_t *rel, bool *uses_fpu)
+{
+	const struct x86_cpu *c = &m->cpu;
+	uint64_t lin = (uint64_t)c->seg[X86_CS].base + eip;
+	uint8_t mode = (uint8_t)(monitor_code32(c) | (c->cpl == 3) << 1);
+	struct monitor_insn_memo *e = &m->insn_memo[(lin ^ lin >> 6) % 64];
+	if (e->gen != m->insn_gen || e->lin != lin || e->mode != mode) {
+		uint8_t bytes[X86_MAX_INSN_LEN];
+		size_t n = mon_code_at(m, eip, bytes);
+		unsigned l = 0;
+		int32_t r = 0;
+		bool fpu = false;
+		enum monitor_insn_kind kind = monitor_insn_kind(bytes, n, monitor_code32(c), &l, &r, &fpu);
+		*e = (struct monitor_insn_memo){ .lin = lin, .gen = m->insn_gen, .rel = r,
+			                         .kind = (uint8_t)kind, .len = (uint8_t)l, .fpu = fpu,
+			                         .mode = mode };
+	}
+	*len = e->len;
+	*rel = e->rel;
+	if (uses_fpu)
+		*uses_fpu = e->fpu;
+	return (enum monitor_insn_kind)e->kind;
+}
+
+/* Native code ran, or an instruction that may change paging: what the
+ * run knew of the code may be stale. */
+static void mon_forget_code(struct monitor_engine *m)
+{
+	m->code_page.host = NULL;
+	m->insn_gen++;
+}
+
 uint32_t monitor_trap_insn_start(struct monitor_engine *m, int vector)
 {
 	uint32_t eip = m->cpu.eip;
@@ -82,11 +123,9 @@ static bool mon_trap_within(struct monitor_engine *m, uint32_t eip, int budget, 
 {
 	const struct x86_cpu *c = &m->cpu;
 	for (; budget > 0 && *visits > 0; budget--, (*visits)--) {
-		uint8_t bytes[X86_MAX_INSN_LEN];
-		size_t n = mon_code_at(m, eip, bytes);
 		unsigned len = 0;
 		int32_t rel = 0;
-		switch (monitor_insn_kind(bytes, n, monitor_code32(c), &len, &rel, NULL)) {
+		switch (mon_kind_at(m, eip, &len, &rel, NULL)) {
 		case MONITOR_INSN_TRAPS: return true;
 		case MONITOR_INSN_PLAIN: eip += len; break;
 		case MONITOR_INSN_JUMP: eip += len + (uint32_t)rel; break;
@@ -179,10 +218,10 @@ void monitor_emulate(struct monitor_engine *m)
 {
 	unsigned events = m->core_events;
 	m->code_page.in_run = true;
-	m->code_page.host = NULL; /* native code may have changed the page tables */
+	mon_forget_code(m); /* native code may have changed the page tables */
 	bool quiet = mon_emulate_run(m);
 	m->code_page.in_run = false;
-	m->code_page.host = NULL;
+	mon_forget_code(m);
 	if (quiet && m->core_events != events)
 		mon_burst(m);
 }
@@ -192,25 +231,25 @@ void monitor_emulate(struct monitor_engine *m)
 static bool mon_emulate_run(struct monitor_engine *m)
 {
 	struct x86_cpu *c = &m->cpu;
-	uint8_t bytes[X86_MAX_INSN_LEN];
 	int plain = 0; /* non-trapping instructions since the last trapping one */
 	if (m->stats)
 		mon_note_unscanned(m);
 	for (int i = 0; i < EMULATE_RUN_MAX; i++) {
-		size_t n = mon_code_at(m, c->eip, bytes);
 		unsigned len;
 		int32_t rel;
 		bool uses_fpu = false;
-		enum monitor_insn_kind kind =
-		        monitor_insn_kind(bytes, n, monitor_code32(c), &len, &rel, &uses_fpu);
+		enum monitor_insn_kind kind = mon_kind_at(m, c->eip, &len, &rel, &uses_fpu);
 		/* Past the first, stop before control leaves for code that may
 		 * not be scanned: a native return or pointer call there would
 		 * run it unpatched, where the core's did not need a scan. */
 		if (i > 0 && kind == MONITOR_INSN_CALL_RET)
 			return true;
-		if (m->stats)
+		if (m->stats) {
+			uint8_t bytes[X86_MAX_INSN_LEN];
+			size_t n = mon_code_at(m, c->eip, bytes);
 			stats_add(m->stats, "monitor-emulated",
 			          monitor_insn_name(bytes, n, monitor_code32(c)), 1);
+		}
 		/* The guest's x87 state goes to the core only for an instruction
 		 * that uses it: most traps are not x87 ones, and the move costs
 		 * an XSAVE, a conversion and an XRSTOR at the next entry. */
@@ -223,7 +262,7 @@ static bool mon_emulate_run(struct monitor_engine *m)
 		bool traps = kind == MONITOR_INSN_TRAPS || m->core_access_traps;
 		plain = traps ? 0 : plain + 1;
 		if (traps || s != X86_OK)
-			m->code_page.host = NULL;
+			mon_forget_code(m);
 		if (i > 0 && traps)
 			stats_add(m->stats, "exits", "saved-by-run", 1);
 		monitor_core_status(m, s);

@@ -94,6 +94,15 @@ struct monitor_engine {
 	 * as it was converted (fpu_synced) for the core to run (monitor_fpu_*). */
 	bool fpu_in_core;
 	struct x86_fpu fpu_synced;
+	/* What monitor_insn_kind() said of instructions in the current run
+	 * (monitor_emulate.c): valid while .gen is insn_gen */
+	struct monitor_insn_memo {
+		uint64_t lin;
+		uint32_t gen;
+		int32_t rel;
+		uint8_t kind, len, fpu, mode;
+	} insn_memo[64];
+	uint32_t insn_gen;
 	/* The core's decoded-instruction cache (monitor_core_icache_init()) */
 	void *icache;
 	size_t icache_size;

@@ -27,8 +27,9 @@
  * 4 keeps an isolated OUT near 4.9 µs against 3.9 with none, and a loop of
  * OUTs at 0.4 µs each). */
 #define TAIL 4
-/* A burst (mon_burst) runs at most BURST_MAX instructions, in chunks. */
-#define BURST_MAX 1024
+/* A burst (mon_burst) runs in chunks, at most BURST_MAX instructions; it
+ * ends sooner where the guest can take an interrupt that is waiting. */
+#define BURST_MAX (1u << 20)
 #define BURST_CHUNK 128
 
 /* Reads the code bytes at @eip (the guest's own, not the scanner's
@@ -192,7 +193,12 @@ static void mon_note_unscanned(struct monitor_engine *m)
  * a run, stopping at calls and looking ahead only in straight lines,
  * leaves to native code to trap again a few dozen instructions later.  In
  * the core those instructions cost a few cycles each where a trap costs
- * microseconds.  A chunk without one wastes at most BURST_CHUNK. */
+ * microseconds.  A chunk without one wastes at most BURST_CHUNK.  A burst
+ * of a polling loop goes on for as long as the loop does: Linux's TSC
+ * calibration reads the PIT in a loop and gives up ("an SMI") when one
+ * read takes ten times as long as another, as the first read of each
+ * burst did when bursts ended every 1024 instructions (a trap, a few
+ * microseconds, against a hand-over of half a microsecond). */
 static void mon_burst(struct monitor_engine *m)
 {
 	struct x86_cpu *c = &m->cpu;
@@ -207,6 +213,10 @@ static void mon_burst(struct monitor_engine *m)
 		    m->core_events == before)
 			break;
 		stats_add(m->stats, "exits", "saved-by-burst", m->core_events - before);
+		/* the loop delivers interrupts and stops */
+		if (m->host.poll(m->host.ctx) ||
+		    (x86_can_interrupt(c) && m->host.irq_pending(m->host.ctx)))
+			break;
 	}
 	m->burst_cpl = -1;
 }

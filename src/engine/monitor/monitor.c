@@ -248,7 +248,7 @@ static int mon_run(void *ctx)
 	struct vm *vm = p->vm;
 	struct vcpu_run *run = p->run;
 	uint64_t done_by = 0; /* once stopped: how long VCPU_EXIT_DONE may take */
-	bool answered = true; /* spin for the next exit only right after an answer */
+	bool answered = true; /* spin for the next exit only right after an answer or a kick */
 
 	mon_publish_ranges(p);
 	vcpu_turn_pass(run, VCPU_TURN_VCPU); /* the answer to READY: go */
@@ -274,6 +274,10 @@ static int mon_run(void *ctx)
 			} else if (vm_irq_pending(vm)) {
 				__atomic_store_n(&run->irq_pending, 1, __ATOMIC_RELEASE);
 				kill(p->pid, SIGALRM);
+				/* its acknowledgement comes in microseconds: wait
+				 * for it spinning, not asleep (a wake-up here costs
+				 * 50-250 us) */
+				answered = true;
 			}
 			continue;
 		}

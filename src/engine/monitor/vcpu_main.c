@@ -44,6 +44,10 @@ static void vcpu_post_exit(struct vcpu *v, uint32_t reason)
 {
 	struct vcpu_run *run = v->run;
 	run->exit_reason = reason;
+	/* An exit that must wake plexvm costs a futex wake-up (tens to
+	 * hundreds of microseconds on this kind of host): --stats counts them. */
+	if (v->m.stats && __atomic_load_n(&run->sleepers, __ATOMIC_RELAXED))
+		stats_add(v->m.stats, "exits", "plexvm-asleep", 1);
 	vcpu_turn_pass(run, VCPU_TURN_HOST);
 	while (!vcpu_turn_wait(run, VCPU_TURN_VCPU, v->spin_cycles, 0))
 		;

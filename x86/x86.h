@@ -92,8 +92,10 @@ struct x86_tlb_entry {
 	 * host, X86_TLB_* bits derived from the fields above when the entry
 	 * is filled, so that a hit tests one bit. */
 	uint8_t fast;
-	/* Decoded instructions cached for this frame, or NULL: writes through
-	 * an entry with code set take the slow path, which invalidates them. */
+	/* Decoded instructions cached for this frame, or NULL: an entry with
+	 * code set has no write tag, and a write through it looks at the
+	 * page's lines (cpu.h: x86_fast_slot_code()), or takes the slow path,
+	 * which invalidates them.  Set only with x86_tlb_set_code(). */
 	struct x86_icache_page *code;
 };
 

@@ -364,7 +364,11 @@ static inline void x86_seg_fast_sync(struct x86_cpu *c, int segno)
 		if (c->seg[segno].base == 0 && c->seg[segno].limit == 0xffffffffu)
 			f |= f << 2; /* X86_SEGF_FLAT_* */
 	}
+	if ((f & X86_SEGF_FLAT_WRITE) && (f & X86_SEGF_FLAT_READ) &&
+	    (c->seg[segno].attr & X86_SEG_DB))
+		f |= X86_SEGF_FLAT32;
 	c->seg_fast[segno] = f;
+	c->seg_fast_dss = c->seg_fast[X86_DS] & c->seg_fast[X86_SS];
 	if (segno == X86_CS) {
 		uint8_t r = (uint8_t)x86_tlb_need(c, false), w = (uint8_t)x86_tlb_need(c, true);
 		if (r != c->tlb_need[0] || w != c->tlb_need[1]) {

@@ -210,6 +210,10 @@ struct x86_cpu {
 	 * Kept by every segment load and CR0 write, and made afresh whenever
 	 * the core is entered, since a caller may have changed the state. */
 	uint8_t seg_fast[6];
+	/* Internal: seg_fast[X86_DS] & seg_fast[X86_SS], kept with them: the
+	 * rights of a memory operand at base + displacement (uop.h:
+	 * UOP_RM_M_BASE), whose segment is one of the two. */
+	uint8_t seg_fast_dss;
 	/* Internal: x86_tlb_need() for a read and a write, kept with
 	 * seg_fast[X86_CS]: every CPL change is followed by a CS load before
 	 * any access, and a CR0 write (WP) makes seg_fast afresh. */
@@ -240,6 +244,8 @@ struct x86_cpu {
  * the limit, so neither is looked at. */
 #define X86_SEGF_FLAT_READ 0x4u
 #define X86_SEGF_FLAT_WRITE 0x8u
+/* FLAT_READ, FLAT_WRITE and the B bit set: for SS, a flat 32-bit stack. */
+#define X86_SEGF_FLAT32 0x10u
 
 /* ctrl_written's register numbers for the debug registers. */
 #define X86_CTRL_DR(n) (16 + (n))

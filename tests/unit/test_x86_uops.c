@@ -26,7 +26,7 @@
 #define DATA 0x20000u /* registers used as addresses point here */
 #define DATA_SIZE 0x8000u
 #define SEEN 0x8000u /* [SEEN, SEEN_END): every byte an access may reach */
-#define SEEN_END 0x40000u
+#define SEEN_END 0x60000u
 #define TRIALS 4
 
 static uint64_t uops_rng = 0x2545f4914f6cdd1dull;
@@ -87,6 +87,7 @@ static const struct uops_op uops_ops[] = {
 	{ "not m8", { 0xf6 }, 1, 2, 0 },
 	{ "cmovb r, m32", { 0x0f, 0x42 }, 2, 2, 0 },
 	{ "setz m8", { 0x0f, 0x94 }, 2, 0, 0 },
+	{ "div m8", { 0xf6 }, 1, 6, 0 }, /* #DE when AH >= the divisor */
 	{ "push m32", { 0xff }, 1, 6, 0 },
 };
 
@@ -115,7 +116,18 @@ static const struct uops_form uops_forms[] = {
 };
 
 /* Segment setups: what the inlined paths decide from. */
-enum { FLAT, DS_BASE, SS_BASE, FS_BASE, DS_READONLY, DS_LIMIT, SS_16, SS_16_FLAT, NSETUPS };
+enum {
+	FLAT,
+	DS_BASE,
+	SS_BASE,
+	FS_BASE,
+	DS_READONLY,
+	DS_LIMIT,
+	SS_LIMIT,
+	SS_16,
+	SS_16_FLAT,
+	NSETUPS
+};
 
 static void uops_segments(struct x86_cpu *c, int setup)
 {
@@ -132,6 +144,7 @@ static void uops_segments(struct x86_cpu *c, int setup)
 	case FS_BASE: c->seg[X86_FS].base = 0x3000; break;
 	case DS_READONLY: ds->attr &= ~0x2; break; /* read-only data: writes #GP */
 	case DS_LIMIT: ds->limit = 0x23fff; break; /* some accesses #GP */
+	case SS_LIMIT: ss->limit = 0x24fff; break; /* some #SS */
 	case SS_16: /* SP only; the limit lets a 32-bit ESP through */
 		ss->attr &= ~X86_SEG_DB;
 		ss->limit = 0xfffff;
@@ -189,17 +202,51 @@ static struct harness *uops_machine(bool cached)
 	return h;
 }
 
+/* Runs the code loaded in @h once, from a copy of its state, which it
+ * then gets back: the code is decoded in the cache, so that the run that
+ * counts finds its uops and goes from one to the next as a chain does
+ * (the first run decodes each one when it reaches it, with EIP current). */
+static void uops_decode(struct harness *h)
+{
+	uint32_t eip = h->cpu.eip;
+	static uint8_t ram[SEEN_END - SEEN];
+	struct x86_cpu *c = &h->cpu;
+	uint32_t r[8], eflags = c->eflags;
+	struct x86_seg seg[6];
+	memcpy(r, c->r, sizeof(r));
+	memcpy(seg, c->seg, sizeof(seg));
+	memcpy(ram, h->ram + SEEN, sizeof(ram));
+	harness_run(h, 100);
+	memcpy(c->r, r, sizeof(r));
+	memcpy(c->seg, seg, sizeof(seg));
+	memcpy(h->ram + SEEN, ram, sizeof(ram));
+	c->eflags = eflags;
+	c->eip = eip;
+	c->halted = false;
+}
+
 /* Runs @code (HLT after it) from the same state in @a (cached) and @b
- * (not) and compares them. */
-static void uops_compare(struct harness *a, struct harness *b, const uint8_t *code, size_t len,
-                         const char *what)
+ * (not) and compares them.  A MOV ESI, ESI goes first, so that the
+ * handler is reached as the second instruction of a chain, from the one
+ * before (x86_uop_next_seq()), with EIP not made current: an exception
+ * must still land on it. */
+static void uops_compare_at(struct harness *a, struct harness *b, uint32_t at, const uint8_t *code,
+                            size_t len, const char *what)
 {
 	struct x86_decoded d;
+	uint8_t run[64] = { 0x89, 0xf6 };
+	assert_true(len <= sizeof(run) - 3);
+	memcpy(run + 2, code, len);
 	assert_true(x86_decode(code, len, true, &d) > 0);
 	uint32_t undef = x86_undefined_flags(&d, a->cpu.r[X86_ECX]);
-	harness_load(a, code, len);
-	harness_load(b, code, len);
-	enum x86_status sa = harness_run(a, 10), sb = harness_run(b, 10);
+	run[len + 2] = 0xf4; /* HLT */
+	for (struct harness *h = a; h; h = h == a ? b : NULL) {
+		memcpy(h->ram + at, run, len + 3);
+		h->cpu.eip = at;
+		h->cpu.halted = false;
+	}
+	uops_decode(a);
+	enum x86_status sa = x86_run(&a->cpu, &a->ops, 100), sb = harness_run(b, 100);
 	if (sa != sb || a->cpu.eip != b->cpu.eip || memcmp(a->cpu.r, b->cpu.r, sizeof(a->cpu.r)) ||
 	    (a->cpu.eflags & ~undef) != (b->cpu.eflags & ~undef) ||
 	    memcmp(a->ram + SEEN, b->ram + SEEN, SEEN_END - SEEN)) {
@@ -209,6 +256,13 @@ static void uops_compare(struct harness *a, struct harness *b, const uint8_t *co
 			fprintf(stderr, "  r%d %08x %08x\n", r, a->cpu.r[r], b->cpu.r[r]);
 		fail();
 	}
+}
+
+/* uops_compare_at() at HARNESS_CODE. */
+static void uops_compare(struct harness *a, struct harness *b, const uint8_t *code, size_t len,
+                         const char *what)
+{
+	uops_compare_at(a, b, HARNESS_CODE, code, len, what);
 }
 
 /* Both machines from one random state under segment setup @setup: the
@@ -284,8 +338,8 @@ static void test_stack(void **state)
 				char what[64];
 				snprintf(what, sizeof(what), "%s, setup %d", ops[o].name, setup);
 				uops_prepare(a, b, setup);
-				/* RET: to the HLT after it */
-				uint32_t ret_to = HARNESS_CODE + 1, esp = a->cpu.r[X86_ESP];
+				/* RET: to the HLT after it (and the MOV before it) */
+				uint32_t ret_to = HARNESS_CODE + 3, esp = a->cpu.r[X86_ESP];
 				bool sp = setup == SS_16 || setup == SS_16_FLAT;
 				uint32_t at = a->cpu.seg[X86_SS].base + (sp ? esp & 0xffff : esp);
 				if (ops[o].bytes[0] == 0xc3 && at + 4 <= HARNESS_RAM) {
@@ -300,11 +354,33 @@ static void test_stack(void **state)
 	harness_free(b);
 }
 
+/* Code already decoded goes on across a page end (its end uop) and
+ * jumps out of its window with EIP made from the jump's uop. */
+static void test_chains(void **state)
+{
+	struct harness *a = uops_machine(true), *b = uops_machine(false);
+	uint8_t incs[40];
+	memset(incs, 0x40, sizeof(incs)); /* inc eax */
+	uops_prepare(a, b, FLAT);
+	uops_compare_at(a, b, 0x1ff0, incs, sizeof(incs), "INCs across a page end");
+
+	/* jmp 0x3008 (from 0x1002, after the MOV), to INC ECXs */
+	static const uint8_t jump[] = { 0xe9, 0x01, 0x20, 0x00, 0x00 };
+	memset(a->ram + 0x3000, 0x41, 16);
+	memset(b->ram + 0x3000, 0x41, 16);
+	a->ram[0x3010] = b->ram[0x3010] = 0xf4;
+	uops_prepare(a, b, FLAT);
+	uops_compare(a, b, jump, sizeof(jump), "JMP to another page");
+	harness_free(a);
+	harness_free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_memory_operands),
 		cmocka_unit_test(test_stack),
+		cmocka_unit_test(test_chains),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -223,35 +223,18 @@ static inline void x86_io_done(struct x86_cpu *c)
 		x86_end_run(c, X86_IO);
 }
 
-/* Makes eip and insn_eip those of @u, the instruction running, when a
- * handler went on to it without setting them (uop.h); it is in the uop
- * window, which must not have changed since. */
-static inline void x86_uop_sync_at(struct x86_cpu *c, const struct x86_uop *u)
+/* Makes eip and insn_eip those of c->uop_cur, the instruction running,
+ * when a handler went on to it without setting them (uop.h); it is in the
+ * uop window, which must not have changed since. */
+static inline void x86_uop_sync(struct x86_cpu *c)
 {
+	const struct x86_uop *u = c->uop_cur;
+	if (!u)
+		return;
 	c->insn_eip =
 	        c->uop_start + (uint32_t)(((uintptr_t)u - (uintptr_t)c->uop_base) / sizeof(*u));
 	c->eip = c->insn_eip + u->len;
 	c->uop_cur = 0;
-}
-
-/* x86_uop_sync_at() of c->uop_cur, which a handler sets before whatever
- * may raise an exception (x86_uop_mark()), if anything: for the code an
- * exception lands in, and code that empties the windows. */
-static inline void x86_uop_sync(struct x86_cpu *c)
-{
-	if (c->uop_cur)
-		x86_uop_sync_at(c, c->uop_cur);
-}
-
-/* Notes @u as the instruction running, for x86_uop_sync(): a handler does
- * so before anything that may raise an exception (a slow access, DIV),
- * which lands with EIP on it.  Only there: the path that makes no call
- * stores nothing.  Left set afterwards, it is harmless: the next
- * instruction that may raise notes itself, and whatever leaves the
- * handlers' world (a jump, a call, the interpreter) syncs first. */
-static inline void x86_uop_mark(struct x86_cpu *c, const struct x86_uop *u)
-{
-	c->uop_cur = u;
 }
 
 /*

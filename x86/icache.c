@@ -294,10 +294,10 @@ const struct x86_uop *x86_icache_miss(struct x86_insn *x)
 
 /* The handler of a page's end uop: the instruction before it (counted)
  * ended at the page end, where the next one is looked up.  Its length is
- * 0, so x86_uop_sync_at() makes EIP the page end's. */
+ * 0, so x86_uop_sync() makes EIP the page end's. */
 static void icache_page_end(struct x86_insn *x, const struct x86_uop *u)
 {
-	x86_uop_sync_at(x->c, u);
+	x86_uop_sync(x->c);
 	x86_uop_dispatch(x);
 }
 
@@ -307,7 +307,7 @@ static void icache_page_end(struct x86_insn *x, const struct x86_uop *u)
 static void icache_decode(struct x86_insn *x, const struct x86_uop *u)
 {
 	struct x86_cpu *c = x->c;
-	x86_uop_sync_at(c, u); /* perhaps reached from x86_uop_next_seq() */
+	x86_uop_sync(c); /* reached from x86_uop_next_seq() */
 	c->eip = c->insn_eip;
 	uint32_t off = c->eip - c->uop_start;
 	const struct x86_uop *d = icache_fill(c, &c->uop_base[off], off);

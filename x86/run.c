@@ -143,11 +143,7 @@ void x86_uop_dispatch(struct x86_insn *x)
 void x86_uop_legacy(struct x86_insn *x, const struct x86_uop *u)
 {
 	struct x86_cpu *c = x->c;
-	/* A cached uop may have been reached from x86_uop_next_seq(), with
-	 * EIP not made current; the run loop's uop for code that cannot be
-	 * cached (x86_icache_miss()) comes with EIP current. */
-	if ((uintptr_t)u >= (uintptr_t)c->uop_base && (uintptr_t)u < (uintptr_t)c->uop_end)
-		x86_uop_sync_at(c, u);
+	x86_uop_sync(c); /* reached from x86_uop_next_seq() */
 	c->eip = c->insn_eip;
 	x86_flags_out(c);
 	x86_exec_one(x);

@@ -102,15 +102,14 @@ static inline __attribute__((always_inline)) void x86_uop_next(struct x86_insn *
 
 /*
  * x86_uop_next() for a handler that does not jump.  Its successor is the
- * uop @u->len further on, and the common case does two things: count the
- * instruction and jump to the successor's handler.  EIP and insn_eip are
- * left as they are: whatever needs them (a jump, the interpreter, the end
- * of the chain) derives them from the uop's place in the window
- * (x86_uop_sync_at()), and a handler notes its uop in c->uop_cur before
- * whatever may raise an exception (x86_uop_mark()), whose landing derives
- * them from that.  So no store and reload of c->eip sits between one
- * instruction and the next, and no store of insn_eip, the interrupt
- * shadow (x86_uop_legacy ends the chain when it sets one) or the uop.  @u is a cached uop (only their handlers come here),
+ * uop @u->len further on, and the common case does three things: count
+ * the instruction, check that the successor is in the window, and note it
+ * in c->uop_cur.  EIP and insn_eip are left as they are: whatever needs
+ * them (an exception, a jump, the interpreter, the end of the chain) calls
+ * x86_uop_sync() first, which derives them from c->uop_cur.  So no store
+ * and reload of c->eip sits between one instruction and the next, and no
+ * store of insn_eip or the interrupt shadow (x86_uop_legacy ends the chain
+ * when it sets one).  @u is a cached uop (only their handlers come here),
  * and the window is as it was when @u was taken from it: only the look-up
  * between instructions builds one, and only instructions that run through
  * the interpreter (control registers, INVLPG, segment loads, task
@@ -123,10 +122,11 @@ static inline __attribute__((always_inline)) void x86_uop_next_seq(struct x86_in
 {
 	struct x86_cpu *c = x86_uop_cpu(x);
 	if (!x86_chain_more(c)) {
-		x86_uop_sync_at(c, u);
+		x86_uop_sync(c);
 		return;
 	}
 	const struct x86_uop *n = (const struct x86_uop *)((const char *)u + u->step);
+	c->uop_cur = n;
 	n->fn(x, n);
 }
 
@@ -232,10 +232,8 @@ uop_rm_load(struct x86_insn *x, const struct x86_uop *u, int mem, unsigned size)
 		return uop_reg_read(c, u->rm, size);
 	uint32_t off = uop_ea_form(c, u, mem);
 	uint8_t *p;
-	if (!uop_fast_host(c, u, mem, off, size, false, &p)) {
-		x86_uop_mark(c, u);
+	if (!uop_fast_host(c, u, mem, off, size, false, &p))
 		return x86_read_slow(x, u->seg, off, size);
-	}
 	return x86_host_load(p, size);
 }
 
@@ -249,12 +247,10 @@ uop_rm_store(struct x86_insn *x, const struct x86_uop *u, int mem, unsigned size
 	}
 	uint32_t off = uop_ea_form(c, u, mem);
 	uint8_t *p;
-	if (!uop_fast_host(c, u, mem, off, size, true, &p)) {
-		x86_uop_mark(c, u);
+	if (!uop_fast_host(c, u, mem, off, size, true, &p))
 		x86_write_slow(x, u->seg, off, size, v);
-	} else {
+	else
 		x86_host_store(p, size, v);
-	}
 }
 
 #endif

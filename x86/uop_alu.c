@@ -445,7 +445,6 @@ X86_INLINE void neg(struct x86_insn *x, const struct x86_uop *u, bool mem)
 X86_INLINE void muldiv(struct x86_insn *x, const struct x86_uop *u, bool mem, bool div, bool sign)
 {
 	uint32_t v = uop_rm_load(x, u, mem, u->size);
-	x86_uop_mark(x86_uop_cpu(x), u); /* #DE */
 	x86_flags_out(x86_uop_cpu(x));
 	if (div)
 		x86_div(x, v, u->size, sign);

@@ -40,7 +40,7 @@ X86_INLINE void jump_rel(struct x86_insn *x, const struct x86_uop *u)
 	/* (in integers: outside the window, n may be outside any array) */
 	uintptr_t n = (uintptr_t)u + (uintptr_t)(intptr_t)(int32_t)u->disp;
 	if (n < (uintptr_t)c->uop_base || n >= (uintptr_t)c->uop_end) {
-		x86_uop_sync_at(c, u);
+		x86_uop_sync(c);
 		branch(x, u, c->eip + u->imm);
 		x86_uop_next(x);
 		return;
@@ -51,6 +51,7 @@ X86_INLINE void jump_rel(struct x86_insn *x, const struct x86_uop *u)
 		c->eip = c->uop_start + (uint32_t)((n - (uintptr_t)c->uop_base) / sizeof(*t));
 		return;
 	}
+	c->uop_cur = t;
 	t->fn(x, t);
 }
 
@@ -131,7 +132,6 @@ X86_INLINE void push_value(struct x86_insn *x, const struct x86_uop *u, uint32_t
 		x86_host_store(p, 4, v);
 		x86_uop_cpu(x)->r[X86_ESP] -= 4;
 	} else {
-		x86_uop_mark(x86_uop_cpu(x), u);
 		x->o32 = u->flags & UOP_O32;
 		x86_push(x, v);
 	}
@@ -142,7 +142,7 @@ X86_INLINE void push_value(struct x86_insn *x, const struct x86_uop *u, uint32_t
 static void call(struct x86_insn *x, const struct x86_uop *u)
 {
 	struct x86_cpu *c = x86_uop_cpu(x);
-	x86_uop_sync_at(c, u);
+	x86_uop_sync(c);
 	uint32_t target = near_target(x, u, c->eip + u->imm); /* faults before the push */
 	push_value(x, u, c->eip);
 	c->eip = target;
@@ -152,7 +152,7 @@ static void call(struct x86_insn *x, const struct x86_uop *u)
 static void ret(struct x86_insn *x, const struct x86_uop *u)
 {
 	struct x86_cpu *c = x86_uop_cpu(x);
-	x86_uop_sync_at(c, u);
+	x86_uop_sync(c);
 	uint8_t *p;
 	if (stack_host(x, u, 0, false, &p)) {
 		branch(x, u, x86_host_load(p, 4)); /* #GP before ESP moves */
@@ -181,7 +181,6 @@ static void pop_reg(struct x86_insn *x, const struct x86_uop *u)
 		v = x86_host_load(p, 4);
 		c->r[X86_ESP] += 4;
 	} else {
-		x86_uop_mark(c, u);
 		x->o32 = u->flags & UOP_O32;
 		v = x86_pop(x);
 	}

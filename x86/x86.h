@@ -194,8 +194,7 @@ struct x86_cpu {
 	struct x86_uop *uop_base, *uop_end; /* uop_end: uop_base + uop_len */
 	const uint8_t *uop_host;
 	/* The uop being run, when a handler went on to it without setting
-	 * eip and insn_eip (x86_uop_next_seq) and may raise an exception
-	 * (cpu.h: x86_uop_mark()); NULL when those are current.
+	 * eip and insn_eip (x86_uop_next_seq); NULL when those are current.
 	 * x86_uop_sync() makes them current. */
 	const struct x86_uop *uop_cur;
 	void *jmp[5]; /* __builtin_setjmp buffer for exceptions */

@@ -303,15 +303,32 @@ bool x86_icache_window(struct x86_insn *x);
 /* Sets the code window at EIP; returns its TLB entry (host NULL: MMIO). */
 struct x86_tlb_entry *x86_fetch_window(struct x86_insn *x);
 
-/* The tags of c->tlb_fast[@i] from entry @i and c->tlb_need. */
+/* The tag entry @t would have if it allowed everything: its linear page
+ * | 0xfff, or 0 when it is empty or not RAM. */
+static inline uint32_t x86_tlb_tag_of(const struct x86_tlb_entry *t)
+{
+	return t->tag && t->host ? ((t->tag - 1) << 12) | 0xfff : 0;
+}
+
+/* The tags of c->tlb_fast[@i] from entry @i and c->tlb_need.  An entry
+ * of a page with decoded code (->code) has no write tag: the common store
+ * then needs no look at the page's lines, and a store to such a page
+ * takes x86_fast_slot_code(), a branch its compare already made. */
 static inline void x86_tlb_tags(struct x86_cpu *c, unsigned i)
 {
 	const struct x86_tlb_entry *t = &c->tlb[i];
 	struct x86_tlb_fast *f = &c->tlb_fast[i];
-	uint32_t tag = t->tag && t->host ? ((t->tag - 1) << 12) | 0xfff : 0;
+	uint32_t tag = x86_tlb_tag_of(t);
 	f->tag[0] = t->fast & c->tlb_need[0] ? tag : 0;
-	f->tag[1] = t->fast & c->tlb_need[1] ? tag : 0;
+	f->tag[1] = t->fast & c->tlb_need[1] && !t->code ? tag : 0;
 	f->host_lin = tag ? (uintptr_t)t->host - ((uintptr_t)(t->tag - 1) << 12) : 0;
+}
+
+/* Sets TLB entry @i's code page and remakes its tags (they depend on it). */
+static inline void x86_tlb_set_code(struct x86_cpu *c, unsigned i, struct x86_icache_page *p)
+{
+	c->tlb[i].code = p;
+	x86_tlb_tags(c, i);
 }
 
 /* The tags of all of c->tlb_fast, after tlb_need changed. */
@@ -347,7 +364,11 @@ static inline void x86_seg_fast_sync(struct x86_cpu *c, int segno)
 		if (c->seg[segno].base == 0 && c->seg[segno].limit == 0xffffffffu)
 			f |= f << 2; /* X86_SEGF_FLAT_* */
 	}
+	if ((f & X86_SEGF_FLAT_WRITE) && (f & X86_SEGF_FLAT_READ) &&
+	    (c->seg[segno].attr & X86_SEG_DB))
+		f |= X86_SEGF_FLAT32;
 	c->seg_fast[segno] = f;
+	c->seg_fast_dss = c->seg_fast[X86_DS] & c->seg_fast[X86_SS];
 	if (segno == X86_CS) {
 		uint8_t r = (uint8_t)x86_tlb_need(c, false), w = (uint8_t)x86_tlb_need(c, true);
 		if (r != c->tlb_need[0] || w != c->tlb_need[1]) {
@@ -407,6 +428,18 @@ static inline __attribute__((always_inline)) bool x86_fast_lin(const struct x86_
 	return true;
 }
 
+/* A write at @lin of @size (@key: (lin + size - 1) | 0xfff) through TLB
+ * entry @i, whose page holds decoded code and so has no write tag
+ * (x86_tlb_tags()): allowed when the tag would have let it through and
+ * no decoded code is in the bytes (the slow path invalidates it). */
+static inline __attribute__((always_inline)) bool
+x86_fast_slot_code(const struct x86_cpu *c, unsigned i, uint32_t lin, unsigned size, uint32_t key)
+{
+	const struct x86_tlb_entry *t = &c->tlb[i];
+	return t->code && (t->fast & c->tlb_need[1]) && x86_tlb_tag_of(t) == key &&
+	       !(t->code->lines & x86_icache_lines(lin & 0xfff, size));
+}
+
 /* Whether the TLB tags let an access at @lin of @size through
  * (x86_tlb_fast: in one page, with the rights the access needs) and, for a
  * write, no decoded code is in the bytes; sets @f to the slot's tags. */
@@ -418,14 +451,11 @@ static inline __attribute__((always_inline)) bool x86_fast_slot(const struct x86
 	/* (lin >> 12) % X86_TLB_SIZE * 16 in two instructions, not three */
 	_Static_assert(sizeof(struct x86_tlb_fast) == 16, "x86_tlb_fast is 16 bytes");
 	unsigned at = (lin >> 8) & ((X86_TLB_SIZE - 1) * 16);
+	uint32_t key = (lin + (size - 1)) | 0xfffu;
 	*f = (const struct x86_tlb_fast *)((const char *)c->tlb_fast + at);
-	if ((*f)->tag[write] != ((lin + (size - 1)) | 0xfffu))
-		return false;
-	if (!write)
+	if (__builtin_expect((*f)->tag[write] == key, 1))
 		return true;
-	const struct x86_icache_page *code = c->tlb[at / 16].code;
-	/* over decoded code: the slow path invalidates it */
-	return !(code && (code->lines & x86_icache_lines(lin & 0xfff, size)));
+	return write && x86_fast_slot_code(c, at / 16, lin, size, key);
 }
 
 /* The TLB entry that lets an access of @size at @off in segment @seg go

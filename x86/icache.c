@@ -85,8 +85,9 @@ static void icache_page_clear(struct x86_icache *ic, struct x86_icache_page *p, 
 /* Drops every TLB code mark and the uop window (they point into pages). */
 static void icache_unmark(struct x86_cpu *c)
 {
-	for (int i = 0; i < X86_TLB_SIZE; i++)
-		c->tlb[i].code = 0;
+	for (unsigned i = 0; i < X86_TLB_SIZE; i++)
+		if (c->tlb[i].code)
+			x86_tlb_set_code(c, i, 0);
 	x86_uop_sync(c);
 	c->uop_start = c->uop_len = 0;
 	c->uop_end = 0;
@@ -146,9 +147,9 @@ static struct x86_icache_page *icache_get(struct x86_insn *x, uint32_t frame, bo
 	p->next = ic->bucket[icache_hash(frame)];
 	ic->bucket[icache_hash(frame)] = (int32_t)(p - ic->page);
 	/* TLB entries filled before the page was cached must learn of it. */
-	for (int i = 0; i < X86_TLB_SIZE; i++)
+	for (unsigned i = 0; i < X86_TLB_SIZE; i++)
 		if (c->tlb[i].tag && c->tlb[i].host && c->tlb[i].frame == frame)
-			c->tlb[i].code = p;
+			x86_tlb_set_code(c, i, p);
 	return p;
 }
 
@@ -193,9 +194,9 @@ void x86_icache_forget(struct x86_cpu *c, uint64_t gpa)
 		/* Unlinked, the slot waits for the next flush to be reused
 		 * (icache_page_clear() then resets its marked lines). */
 		*link = p->next;
-		for (int i = 0; i < X86_TLB_SIZE; i++)
+		for (unsigned i = 0; i < X86_TLB_SIZE; i++)
 			if (c->tlb[i].code == p)
-				c->tlb[i].code = 0;
+				x86_tlb_set_code(c, i, 0);
 		x86_fetch_invalidate(c); /* the windows point into its uops */
 		return;
 	}

@@ -131,8 +131,9 @@ static inline __attribute__((always_inline)) void x86_uop_next_seq(struct x86_in
 }
 
 /* What a handler's r/m operand is (its @mem): a register, memory, or
- * memory at base + displacement with 32-bit addressing, the commonest form
- * (disp(%esp), (%eax)), whose address is one load and one add. */
+ * memory at base + displacement with 32-bit addressing in DS or SS, the
+ * commonest form (disp(%esp), (%eax)), whose address is one load and one
+ * add, and whose segment is flat when c->seg_fast_dss says so. */
 enum { UOP_RM_R = 0, UOP_RM_M = 1, UOP_RM_M_BASE = 2 };
 
 static inline uint32_t uop_ea(const struct x86_cpu *c, const struct x86_uop *u)
@@ -172,10 +173,30 @@ static inline __attribute__((always_inline)) uint32_t uop_ea_form(const struct x
 	return mem == UOP_RM_M_BASE ? c->r[u->base] + u->disp : uop_ea(c, u);
 }
 
+/* x86_fast_host() for the memory operand of form @mem at @off: for
+ * UOP_RM_M_BASE, whose segment is DS or SS, one test of both says
+ * whether it is flat, where u->seg would be loaded to look at its own
+ * rights (the flat data segments of a protected-mode kernel are the case
+ * to make quick). */
+static inline __attribute__((always_inline)) bool uop_fast_host(const struct x86_cpu *c,
+                                                                const struct x86_uop *u, int mem,
+                                                                uint32_t off, unsigned size,
+                                                                bool write, uint8_t **p)
+{
+	const struct x86_tlb_fast *f;
+	uint8_t flat = write ? X86_SEGF_FLAT_WRITE : X86_SEGF_FLAT_READ;
+	if (mem != UOP_RM_M_BASE || !__builtin_expect(c->seg_fast_dss & flat, 1))
+		return x86_fast_host((struct x86_cpu *)c, u->seg, off, size, write, p);
+	if (!x86_fast_slot(c, off, size, write, &f))
+		return false;
+	*p = (uint8_t *)(f->host_lin + off);
+	return true;
+}
+
 /*
  * The host address (in @p) of the memory operand (form @mem) for an access
  * of @size, or false when the inlined path cannot make it
- * (x86_fast_host()).  A handler told false has changed nothing yet and hands the whole
+ * (uop_fast_host()).  A handler told false has changed nothing yet and hands the whole
  * instruction to the interpreter (x86_uop_legacy()), whose slow path
  * walks the page tables, faults, reaches MMIO or invalidates decoded code:
  * so the handler's own path has no call in it, and gcc saves no registers
@@ -187,7 +208,7 @@ static inline __attribute__((always_inline)) bool uop_mem_host(struct x86_insn *
                                                                unsigned size, bool write,
                                                                uint8_t **p)
 {
-	return x86_fast_host(x86_uop_cpu(x), u->seg, uop_ea_form(x86_uop_cpu(x), u, mem), size,
+	return uop_fast_host(x86_uop_cpu(x), u, mem, uop_ea_form(x86_uop_cpu(x), u, mem), size,
 	                     write, p);
 }
 
@@ -211,7 +232,7 @@ uop_rm_load(struct x86_insn *x, const struct x86_uop *u, int mem, unsigned size)
 		return uop_reg_read(c, u->rm, size);
 	uint32_t off = uop_ea_form(c, u, mem);
 	uint8_t *p;
-	if (!x86_fast_host(c, u->seg, off, size, false, &p))
+	if (!uop_fast_host(c, u, mem, off, size, false, &p))
 		return x86_read_slow(x, u->seg, off, size);
 	return x86_host_load(p, size);
 }
@@ -226,7 +247,7 @@ uop_rm_store(struct x86_insn *x, const struct x86_uop *u, int mem, unsigned size
 	}
 	uint32_t off = uop_ea_form(c, u, mem);
 	uint8_t *p;
-	if (!x86_fast_host(c, u->seg, off, size, true, &p))
+	if (!uop_fast_host(c, u, mem, off, size, true, &p))
 		x86_write_slow(x, u->seg, off, size, v);
 	else
 		x86_host_store(p, size, v);

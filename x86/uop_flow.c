@@ -96,19 +96,32 @@ static void jmp(struct x86_insn *x, const struct x86_uop *u)
 }
 
 /*
- * The host address of the 32-bit stack slot at ESP + @delta when the
- * inlined path reaches it: a 32-bit operand size and stack (SS.B), and
- * x86_fast_host() allowing the access.  Else false, and the handler,
- * having changed nothing, leaves the instruction to the general stack
- * helpers (mem.c): the common push and pop make no call.
+ * The host address of the 32-bit stack slot at ESP + @delta, for an
+ * instruction of 32-bit operand size, when the inlined path reaches it: a
+ * 32-bit stack (SS.B), and x86_fast_host() allowing the access; a flat
+ * 32-bit SS is one test (X86_SEGF_FLAT32).  Else false, and the handler, having changed
+ * nothing, leaves the instruction to the general stack helpers (mem.c) or
+ * the interpreter: the common push and pop make no call.
  */
+X86_INLINE bool stack32_host(struct x86_insn *x, uint32_t delta, bool write, uint8_t **p)
+{
+	struct x86_cpu *c = x86_uop_cpu(x);
+	uint32_t lin = c->r[X86_ESP] + delta;
+	const struct x86_tlb_fast *t;
+	if (__builtin_expect(!(c->seg_fast[X86_SS] & X86_SEGF_FLAT32), 0))
+		return (c->seg[X86_SS].attr & X86_SEG_DB) &&
+		       x86_fast_host(c, X86_SS, lin, 4, write, p);
+	if (!x86_fast_slot(c, lin, 4, write, &t))
+		return false;
+	*p = (uint8_t *)(t->host_lin + lin);
+	return true;
+}
+
+/* stack32_host() for any uop: false for a 16-bit operand size. */
 X86_INLINE bool stack_host(struct x86_insn *x, const struct x86_uop *u, uint32_t delta, bool write,
                            uint8_t **p)
 {
-	struct x86_cpu *c = x86_uop_cpu(x);
-	if (!(u->flags & UOP_O32) || !(c->seg[X86_SS].attr & X86_SEG_DB))
-		return false;
-	return x86_fast_host(c, X86_SS, c->r[X86_ESP] + delta, 4, write, p);
+	return (u->flags & UOP_O32) && stack32_host(x, delta, write, p);
 }
 
 /* Pushes @v: inline when stack_host() allows, else through x86_push(). */
@@ -176,14 +189,14 @@ static void pop_reg(struct x86_insn *x, const struct x86_uop *u)
 }
 
 /* PUSH and POP of a 32-bit register with a 32-bit operand size, the
- * common case: when stack_host() cannot reach the slot the interpreter
+ * common case: when stack32_host() cannot reach the slot the interpreter
  * runs the instruction, so these make no call (and gcc saves no
  * registers in them). */
 X86_INLINE bool push_reg32(struct x86_insn *x, const struct x86_uop *u)
 {
 	struct x86_cpu *c = x86_uop_cpu(x);
 	uint8_t *p;
-	if (!stack_host(x, u, -4u, true, &p))
+	if (!stack32_host(x, -4u, true, &p))
 		return false;
 	x86_host_store(p, 4, c->r[u->reg]); /* PUSH ESP: the value before */
 	c->r[X86_ESP] -= 4;
@@ -194,7 +207,7 @@ X86_INLINE bool pop_reg32(struct x86_insn *x, const struct x86_uop *u)
 {
 	struct x86_cpu *c = x86_uop_cpu(x);
 	uint8_t *p;
-	if (!stack_host(x, u, 0, false, &p))
+	if (!stack32_host(x, 0, false, &p))
 		return false;
 	uint32_t v = x86_host_load(p, 4);
 	c->r[X86_ESP] += 4;

@@ -82,12 +82,14 @@ static void uop_reg_operand(struct x86_uop *u, int reg, unsigned size)
 	u->size = (uint8_t)size;
 }
 
-/* The r/m operand's form for the handlers that have one per form. */
+/* The r/m operand's form for the handlers that have one per form
+ * (UOP_RM_M_BASE only in DS or SS: its handlers look at those two). */
 static int uop_rm_form(const struct x86_uop *u)
 {
 	if (!(u->flags & UOP_MEM))
 		return UOP_RM_R;
-	if ((u->flags & UOP_A32) && u->base != X86_NOREG && u->index == X86_NOREG)
+	if ((u->flags & UOP_A32) && u->base != X86_NOREG && u->index == X86_NOREG &&
+	    (u->seg == X86_DS || u->seg == X86_SS))
 		return UOP_RM_M_BASE;
 	return UOP_RM_M;
 }

@@ -92,8 +92,10 @@ struct x86_tlb_entry {
 	 * host, X86_TLB_* bits derived from the fields above when the entry
 	 * is filled, so that a hit tests one bit. */
 	uint8_t fast;
-	/* Decoded instructions cached for this frame, or NULL: writes through
-	 * an entry with code set take the slow path, which invalidates them. */
+	/* Decoded instructions cached for this frame, or NULL: an entry with
+	 * code set has no write tag, and a write through it looks at the
+	 * page's lines (cpu.h: x86_fast_slot_code()), or takes the slow path,
+	 * which invalidates them.  Set only with x86_tlb_set_code(). */
 	struct x86_icache_page *code;
 };
 
@@ -208,6 +210,10 @@ struct x86_cpu {
 	 * Kept by every segment load and CR0 write, and made afresh whenever
 	 * the core is entered, since a caller may have changed the state. */
 	uint8_t seg_fast[6];
+	/* Internal: seg_fast[X86_DS] & seg_fast[X86_SS], kept with them: the
+	 * rights of a memory operand at base + displacement (uop.h:
+	 * UOP_RM_M_BASE), whose segment is one of the two. */
+	uint8_t seg_fast_dss;
 	/* Internal: x86_tlb_need() for a read and a write, kept with
 	 * seg_fast[X86_CS]: every CPL change is followed by a CS load before
 	 * any access, and a CR0 write (WP) makes seg_fast afresh. */
@@ -238,6 +244,8 @@ struct x86_cpu {
  * the limit, so neither is looked at. */
 #define X86_SEGF_FLAT_READ 0x4u
 #define X86_SEGF_FLAT_WRITE 0x8u
+/* FLAT_READ, FLAT_WRITE and the B bit set: for SS, a flat 32-bit stack. */
+#define X86_SEGF_FLAT32 0x10u
 
 /* ctrl_written's register numbers for the debug registers. */
 #define X86_CTRL_DR(n) (16 + (n))

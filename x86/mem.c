@@ -49,14 +49,19 @@ void x86_phys_write(struct x86_insn *x, uint64_t pa, unsigned size, uint32_t v)
 	}
 }
 
+/* Empties TLB entry @i: no translation, no code mark, no fast tags. */
+static void x86_tlb_drop(struct x86_cpu *c, int i)
+{
+	c->tlb[i].tag = 0;
+	c->tlb[i].code = 0;
+	c->tlb_fast[i] = (struct x86_tlb_fast){ 0 };
+}
+
 void x86_tlb_flush(struct x86_cpu *c)
 {
 	x86_fetch_invalidate(c);
-	for (int i = 0; i < X86_TLB_SIZE; i++) {
-		c->tlb[i].tag = 0;
-		c->tlb[i].code = 0;
-		c->tlb_fast[i] = (struct x86_tlb_fast){ 0 };
-	}
+	for (int i = 0; i < X86_TLB_SIZE; i++)
+		x86_tlb_drop(c, i);
 }
 
 void x86_tlb_flush_page(struct x86_cpu *c, uint32_t lin)
@@ -64,13 +69,9 @@ void x86_tlb_flush_page(struct x86_cpu *c, uint32_t lin)
 	/* An entry does not say whether a 4 MiB (or 2 MiB) page gave it:
 	 * those of the whole 4 MiB go, as INVLPG drops a large page whole. */
 	x86_fetch_invalidate(c); /* a code window may stand on one of them */
-	for (int i = 0; i < X86_TLB_SIZE; i++) {
-		if (!c->tlb[i].tag || ((c->tlb[i].tag - 1) >> 10) != lin >> 22)
-			continue;
-		c->tlb[i].tag = 0;
-		c->tlb[i].code = 0;
-		c->tlb_fast[i] = (struct x86_tlb_fast){ 0 };
-	}
+	for (int i = 0; i < X86_TLB_SIZE; i++)
+		if (c->tlb[i].tag && ((c->tlb[i].tag - 1) >> 10) == lin >> 22)
+			x86_tlb_drop(c, i);
 }
 
 _Noreturn static void x86_page_fault(struct x86_insn *x, uint32_t lin, uint32_t err)
